@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { AuthFailureLimiter, registerAuthentication } from './http/auth.ts';
+import { registerErrorHandling } from './http/error-handler.ts';
+import { registerOpenApi } from './http/openapi.ts';
+import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
+import { healthRoutes } from './modules/health/routes.ts';
+import { createServices, type Services } from './services.ts';
+import { version } from './version.ts';
+
+export interface AppDependencies {
+  config: Config;
+  db: Database;
+  services?: Services;
+  /** Fastify's logger option; tests pass false. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** A request id we accept from a caller (a proxy's) when it is plain; otherwise our own. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Never log secrets or bodies: requests are logged by method and path only (no query string). */
+export function loggerOptions(level: Config['logLevel']): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: ['req.headers["cv-api-key"]', 'req.headers.authorization', 'req.body', 'res.body'],
+    serializers: {
+      req: (request: { method: string; url: string; ip?: string; id?: string }) => ({
+        method: request.method,
+        path: request.url.split('?')[0],
+        remoteAddress: request.ip,
+      }),
+    },
+  };
+}
+
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const { config, db } = deps;
+  const services = deps.services ?? createServices(db, config);
+
+  const app = Fastify({
+    logger: deps.logger ?? loggerOptions(config.logLevel),
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    trustProxy: false,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: text/plain bodies get 415 instead of failing validation as a string.
+  app.removeContentTypeParser('text/plain');
+
+  registerErrorHandling(app);
+  registerAuthentication(app, {
+    organizations: services.organizations,
+    limiter: new AuthFailureLimiter(config.authFailureLimit, config.authFailureWindowSeconds * 1000),
+    adminToken: config.adminToken,
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
+  });
+
+  await registerOpenApi(app, version);
+  await app.register(healthRoutes(db));
+  if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
+
+  return app;
+}

@@ -1,0 +1,90 @@
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from './config.ts';
+import type { Database } from './db/database.ts';
+import { migrationStatus } from './db/migrate.ts';
+import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
+import { createServices, type Services } from './services.ts';
+import { version } from './version.ts';
+
+/** Operator commands over the same services as the HTTP API, on the database the environment names. */
+async function withServices(work: (services: Services, db: Database) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  const { db } = await openMigratedDatabase(config);
+  try {
+    await work(createServices(db, config), db);
+  } finally {
+    await db.close();
+  }
+}
+
+const print = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+
+const program = new Command()
+  .name('care360')
+  .description('care360 operator commands (database from DATABASE_URL, else PGlite in DATA_DIR)')
+  .version(version);
+
+program
+  .command('migrate')
+  .description('apply pending migrations')
+  .option('--status', 'list migrations and whether each is applied, without applying')
+  .action(async (options: { status?: boolean }) => {
+    const config = loadConfig();
+    if (options.status) {
+      const db = await openConfiguredDatabase(config);
+      try {
+        print(await migrationStatus(db));
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    const { db, applied } = await openMigratedDatabase(config);
+    await db.close();
+    print({ applied });
+  });
+
+const organizations = program.command('org').description('organizations');
+organizations
+  .command('create')
+  .argument('<name>', 'organization name')
+  .description('create an organization and print its first API key (shown once)')
+  .action((name: string) =>
+    withServices(async (services) => print(await services.organizations.createOrganization(name))),
+  );
+organizations
+  .command('list')
+  .description('list organizations')
+  .action(() => withServices(async (services) => print(await services.organizations.listOrganizations())));
+
+const keys = program.command('key').description('API keys');
+keys
+  .command('create')
+  .argument('<organizationId>')
+  .option('--label <label>', 'a note to tell keys apart')
+  .description('create another API key for an organization (shown once)')
+  .action((organizationId: string, options: { label?: string }) =>
+    withServices(async (services) =>
+      print(await services.organizations.createApiKey(organizationId, options.label ?? null)),
+    ),
+  );
+keys
+  .command('list')
+  .argument('<organizationId>')
+  .description("list an organization's API keys (never the secrets)")
+  .action((organizationId: string) =>
+    withServices(async (services) => print(await services.organizations.listApiKeys(organizationId))),
+  );
+keys
+  .command('revoke')
+  .argument('<organizationId>')
+  .argument('<apiKeyId>')
+  .description('revoke an API key')
+  .action((organizationId: string, apiKeyId: string) =>
+    withServices(async (services) => print(await services.organizations.revokeApiKey(organizationId, apiKeyId))),
+  );
+
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

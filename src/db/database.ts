@@ -1,0 +1,106 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+/**
+ * The one way the application talks to PostgreSQL. Both engines speak the same SQL, so repositories
+ * are written once: PGlite (embedded, WASM) when DATABASE_URL is unset, a `pg` pool otherwise.
+ *
+ * Conventions that keep results identical on both engines: no int8 in results (pg returns strings,
+ * PGlite numbers), jsonb parameters passed as JSON text with an explicit `::jsonb` cast.
+ */
+export interface Queryable {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+  /** Runs a script of several statements, without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+export interface Database extends Queryable {
+  readonly engine: 'pglite' | 'postgres';
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export type DatabaseOptions =
+  | { engine: 'pglite'; dataDir?: string } // no dataDir: in memory
+  | { engine: 'postgres'; url: string; poolSize?: number };
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.engine === 'pglite' ? openPglite(options.dataDir) : openPostgres(options.url, options.poolSize ?? 10);
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  let client: PGlite;
+  if (dataDir) {
+    const directory = path.resolve(dataDir, 'pglite');
+    await mkdir(directory, { recursive: true });
+    client = await PGlite.create(directory);
+  } else {
+    client = await PGlite.create();
+  }
+  const run = async <Row>(target: Pick<PGlite, 'query'>, text: string, params?: readonly unknown[]) => {
+    const result = await target.query<Row>(text, params as unknown[] | undefined);
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  };
+  return {
+    engine: 'pglite',
+    query: (text, params) => run(client, text, params),
+    exec: async (script) => void (await client.exec(script)),
+    transaction: (work) =>
+      client.transaction((tx) =>
+        work({ query: (text, params) => run(tx, text, params), exec: async (script) => void (await tx.exec(script)) }),
+      ),
+    close: () => client.close(),
+  };
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client that loses its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  const run = async <Row>(target: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
+    const result = await target.query(text, params as unknown[] | undefined);
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+  };
+  // Fail at start-up, not at the first request, when the server is unreachable.
+  await run(pool, 'select 1');
+  return {
+    engine: 'postgres',
+    query: (text, params) => run(pool, text, params),
+    exec: async (script) => void (await pool.query(script)),
+    async transaction(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const result = await work({
+          query: (text, params) => run(client, text, params),
+          exec: async (script) => void (await client.query(script)),
+        });
+        await client.query('commit');
+        return result;
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** PostgreSQL's SQLSTATE for a unique-constraint violation. */
+export const UNIQUE_VIOLATION = '23505';
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, constraint: violated } = error as { code?: string; constraint?: string };
+  return code === UNIQUE_VIOLATION && (constraint === undefined || violated === constraint);
+}

@@ -1,0 +1,100 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { OrganizationService } from '../modules/organizations/service.ts';
+import type { Principal } from '../modules/organizations/repository.ts';
+import { envelopeOf } from './error-handler.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `apiKey`: the `cv-api-key` header names the organization. `admin`: the ADMIN_TOKEN bearer. */
+    auth?: 'apiKey' | 'admin';
+  }
+  interface FastifyRequest {
+    /** Set on `auth: 'apiKey'` routes: the only source of the organization id. */
+    principal: Principal;
+  }
+}
+
+/**
+ * Counts failed authentications per client address in a fixed window. After `limit` failures the
+ * address gets 429 until the window ends, so keys cannot be guessed at speed.
+ */
+export class AuthFailureLimiter {
+  private readonly windows = new Map<string, { count: number; resetsAt: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Seconds until this address may try again, or 0 when it may try now. */
+  retryAfterSeconds(address: string, now = Date.now()): number {
+    const window = this.windows.get(address);
+    if (!window || window.resetsAt <= now) return 0;
+    return window.count >= this.limit ? Math.ceil((window.resetsAt - now) / 1000) : 0;
+  }
+
+  recordFailure(address: string, now = Date.now()): void {
+    const window = this.windows.get(address);
+    if (!window || window.resetsAt <= now) {
+      this.windows.set(address, { count: 1, resetsAt: now + this.windowMs });
+      if (this.windows.size > 100_000) this.sweep(now);
+    } else {
+      window.count += 1;
+    }
+  }
+
+  private sweep(now: number): void {
+    for (const [address, window] of this.windows) if (window.resetsAt <= now) this.windows.delete(address);
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
+  return match?.[1];
+}
+
+export function registerAuthentication(
+  app: FastifyInstance,
+  options: { organizations: OrganizationService; limiter: AuthFailureLimiter; adminToken: string | undefined },
+): void {
+  app.decorateRequest('principal', null as unknown as Principal);
+
+  const reject = (request: FastifyRequest, reply: FastifyReply) => {
+    options.limiter.recordFailure(request.ip);
+    return reply.code(401).send(envelopeOf(request).unauthorized());
+  };
+
+  // onRequest: before the body is read or validated, so an unauthenticated caller learns nothing.
+  app.addHook('onRequest', async (request, reply) => {
+    const mode = request.routeOptions.config?.auth;
+    if (!mode) return;
+
+    const retryAfter = options.limiter.retryAfterSeconds(request.ip);
+    if (retryAfter > 0) {
+      return reply
+        .code(429)
+        .header('retry-after', String(retryAfter))
+        .send(envelopeOf(request).error(429, 'Too many failed authentication attempts; try again later'));
+    }
+
+    if (mode === 'admin') {
+      const token = bearerToken(request);
+      if (!options.adminToken || !token || !sameSecret(token, options.adminToken)) return reject(request, reply);
+      return;
+    }
+
+    const header = request.headers['cv-api-key'];
+    const apiKey = Array.isArray(header) ? header[0] : header;
+    if (!apiKey) return reject(request, reply);
+    const principal = await options.organizations.authenticate(apiKey);
+    if (!principal) return reject(request, reply);
+    request.principal = principal;
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The documented error bodies. The published API uses a different envelope per endpoint family;
+ * each is built here and nowhere else. Routes name theirs in `config.envelope`.
+ */
+export type EnvelopeName = 'intake' | 'payments' | 'standard';
+
+export interface Envelope {
+  /** Body for a missing, unknown or revoked `cv-api-key`. */
+  unauthorized(): Record<string, unknown>;
+  /** Body for any other error with this status and message. */
+  error(status: number, message: string): Record<string, unknown>;
+}
+
+export const envelopes: Record<EnvelopeName, Envelope> = {
+  // POST /api/v1/dynamic-case (seed 003) and the forms API beside it.
+  intake: {
+    unauthorized: () => ({ status: 401, error: 'Invalid request' }),
+    error: (_status, message) => ({ success: false, error: message }),
+  },
+  // POST /api/v1/cases/:caseId/payments (seed 000), payments/setup, payments/intent, promo codes.
+  payments: {
+    unauthorized: () => ({ status: 401, error: 'Invalid API key' }),
+    error: (_status, message) => ({ success: false, message }),
+  },
+  // Our own routes (admin API, health, unknown paths): one consistent shape.
+  standard: {
+    unauthorized: () => ({ status: 401, success: false, error: 'Unauthorized' }),
+    error: (status, message) => ({ status, success: false, error: message }),
+  },
+};
+
+/** The documented 409 of every endpoint that takes an `idempotencyKey` (seed 003, reused by seed 000). */
+export function idempotencyConflictBody(): Record<string, unknown> {
+  return {
+    status: 409,
+    success: false,
+    code: 'IDEMPOTENCY_ERROR',
+    description: 'A record with the provided idempotencyKey already exists for this organization.',
+  };
+}
+
+/** A domain error with the HTTP status it maps to; the route's envelope shapes its body. */
+export class ApiError extends Error {
+  readonly statusCode: number;
+  readonly code: string | undefined;
+
+  constructor(statusCode: number, message: string, code?: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.statusCode = statusCode;
+    this.code = code;
+  }
+}
+
+export class IdempotencyConflictError extends ApiError {
+  constructor() {
+    super(409, 'A record with the provided idempotencyKey already exists for this organization.', 'IDEMPOTENCY_ERROR');
+  }
+}

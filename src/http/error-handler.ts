@@ -1,0 +1,70 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, envelopes, idempotencyConflictBody, type EnvelopeName } from './envelopes.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Which documented error body this route answers with (default: standard). */
+    envelope?: EnvelopeName;
+  }
+}
+
+export function envelopeOf(request: FastifyRequest) {
+  return envelopes[request.routeOptions.config?.envelope ?? 'standard'];
+}
+
+/** `/shippingAddress/city` -> `shippingAddress.city`; the root path becomes the location name. */
+function fieldPath(instancePath: string, context: string | undefined): string {
+  const path = instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
+  return path || context || 'body';
+}
+
+/** Fastify's own error codes at the edge, mapped to messages a client can act on. */
+const edgeErrors: Record<string, { status: number; message: (error: FastifyError) => string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, message: () => 'Malformed JSON in request body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, message: () => 'Request body is empty' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, message: () => 'Request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    message: () => 'Unsupported Content-Type: send application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, message: () => 'Content-Length does not match the body' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 400, message: () => 'Invalid Content-Type header' },
+};
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const envelope = envelopeOf(request);
+
+    if (error instanceof ApiError) {
+      if (error.code === 'IDEMPOTENCY_ERROR') return reply.code(409).send(idempotencyConflictBody());
+      if (error.statusCode === 401) return reply.code(401).send(envelope.unauthorized());
+      return reply.code(error.statusCode).send(envelope.error(error.statusCode, error.message));
+    }
+
+    if (error.validation) {
+      const [first] = error.validation;
+      const message = first
+        ? `Validation failed: ${fieldPath(first.instancePath, error.validationContext)}: ${first.message ?? 'is invalid'}`
+        : 'Validation failed';
+      return reply.code(400).send(envelope.error(400, message));
+    }
+
+    const edge = error.code ? edgeErrors[error.code] : undefined;
+    if (edge) return reply.code(edge.status).send(envelope.error(edge.status, edge.message(error)));
+
+    // Any other 4xx that Fastify or a plugin raised keeps its status; its message is ours to show.
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(envelope.error(error.statusCode, error.message));
+    }
+
+    // Unexpected: log the error (never the body), answer without internals.
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send(envelope.error(500, 'Internal server error'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .code(404)
+      .send(envelopes.standard.error(404, `Route ${request.method} ${request.url.split('?')[0]} not found`));
+  });
+}

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { OrganizationService } from './service.ts';
+import type { ApiKeyRow } from './repository.ts';
+
+const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
+const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
+const security = [{ adminToken: [] }];
+
+const organizationIdParams = z.object({ organizationId: z.uuid() });
+
+const apiKeySchema = z.object({
+  id: z.uuid(),
+  prefix: z.string().describe('The non-secret head of the key, to tell keys apart'),
+  label: z.string().nullable(),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+
+function apiKeyView(row: ApiKeyRow): z.infer<typeof apiKeySchema> {
+  return {
+    id: row.id,
+    prefix: row.key_prefix,
+    label: row.label,
+    createdAt: row.created_at.toISOString(),
+    lastUsedAt: row.last_used_at?.toISOString() ?? null,
+    revokedAt: row.revoked_at?.toISOString() ?? null,
+  };
+}
+
+/** The operator API under /admin/v1, mounted only when ADMIN_TOKEN is set. */
+export function adminOrganizationRoutes(organizations: OrganizationService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/organizations',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'Create an organization and its first API key',
+          security,
+          body: z.object({ name: z.string().trim().min(1).max(200) }),
+          response: {
+            201: z.object({
+              organizationId: z.uuid(),
+              apiKey: z.string().describe('Shown once; only its hash is stored'),
+              apiKeyId: z.uuid(),
+            }),
+            400: adminError,
+            401: adminError,
+          },
+        },
+      },
+      async (request, reply) => {
+        const created = await organizations.createOrganization(request.body.name);
+        return reply.code(201).send(created);
+      },
+    );
+
+    app.get(
+      '/organizations',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'List organizations',
+          security,
+          response: {
+            200: z.object({
+              organizations: z.array(
+                z.object({ id: z.uuid(), name: z.string(), createdAt: z.string(), activeApiKeys: z.number() }),
+              ),
+            }),
+            401: adminError,
+          },
+        },
+      },
+      async () => ({
+        organizations: (await organizations.listOrganizations()).map((row) => ({
+          id: row.id,
+          name: row.name,
+          createdAt: row.created_at.toISOString(),
+          activeApiKeys: row.active_api_keys,
+        })),
+      }),
+    );
+
+    app.get(
+      '/organizations/:organizationId/api-keys',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: "List an organization's API keys (never the secrets)",
+          security,
+          params: organizationIdParams,
+          response: { 200: z.object({ apiKeys: z.array(apiKeySchema) }), 401: adminError, 404: adminError },
+        },
+      },
+      async (request) => ({
+        apiKeys: (await organizations.listApiKeys(request.params.organizationId)).map(apiKeyView),
+      }),
+    );
+
+    app.post(
+      '/organizations/:organizationId/api-keys',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'Create another API key for an organization',
+          security,
+          params: organizationIdParams,
+          body: z.object({ label: z.string().trim().max(200).optional() }).optional(),
+          response: {
+            201: z.object({ apiKeyId: z.uuid(), apiKey: z.string() }),
+            401: adminError,
+            404: adminError,
+          },
+        },
+      },
+      async (request, reply) => {
+        const issued = await organizations.createApiKey(request.params.organizationId, request.body?.label ?? null);
+        return reply.code(201).send(issued);
+      },
+    );
+
+    app.delete(
+      '/organizations/:organizationId/api-keys/:apiKeyId',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'Revoke an API key (takes effect at once)',
+          security,
+          params: organizationIdParams.extend({ apiKeyId: z.uuid() }),
+          response: { 200: z.object({ apiKey: apiKeySchema }), 401: adminError, 404: adminError },
+        },
+      },
+      async (request) => ({
+        apiKey: apiKeyView(await organizations.revokeApiKey(request.params.organizationId, request.params.apiKeyId)),
+      }),
+    );
+  };
+}

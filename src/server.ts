@@ -1,0 +1,64 @@
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { openMigratedDatabase } from './runtime.ts';
+import { createServices } from './services.ts';
+
+/** The process: read config, open and migrate the database, listen, close gracefully on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const { db, applied } = await openMigratedDatabase(config);
+  const services = createServices(db, config);
+  const app = await buildApp({ config, db, services });
+
+  const where = db.engine === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
+  app.log.info({ database: db.engine, migrationsApplied: applied }, `database: ${where}`);
+
+  if (config.bootstrapApiKey) {
+    const { organizationId, created } = await services.organizations.ensureBootstrapKey(config.bootstrapApiKey);
+    app.log.info({ organizationId, created }, 'bootstrap API key is active');
+  } else if (db.engine === 'pglite') {
+    const demo = await services.organizations.createDemoOrganizationIfEmpty();
+    if (demo) {
+      // Printed once, to the terminal and not to the structured log: it is a secret.
+      process.stdout.write(
+        `\n  A demo organization was created (${demo.organizationId}).\n` +
+          `  Its API key, shown only this once:\n\n    cv-api-key: ${demo.apiKey}\n\n`,
+      );
+    }
+  }
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: finishing requests in flight');
+    const force = setTimeout(() => {
+      app.log.error('shutdown took over 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    try {
+      await app.close(); // stops accepting, waits for requests in flight
+      await db.close();
+      process.exit(0);
+    } catch (error) {
+      app.log.error({ err: error }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `care360 failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+  }
+  process.exit(1);
+});

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { Database } from '../../src/db/database.ts';
+import { createServices, type Services } from '../../src/services.ts';
+import { freshDatabase } from './database.ts';
+
+export interface TestContext {
+  app: FastifyInstance;
+  db: Database;
+  services: Services;
+  config: Config;
+  /** A new organization and its API key. */
+  organization(name?: string): Promise<{ organizationId: string; apiKey: string; apiKeyId: string }>;
+  close(): Promise<void>;
+}
+
+export const ADMIN_TOKEN = 'test-admin-token';
+
+/** The app as the server builds it, on a fresh database, without sockets (use app.inject). */
+export async function createTestContext(environment: Record<string, string> = {}): Promise<TestContext> {
+  const { db, drop } = await freshDatabase();
+  const config = loadConfig({ ADMIN_TOKEN, LOG_LEVEL: 'silent', ...environment });
+  const services = createServices(db, config);
+  const app = await buildApp({ config, db, services, logger: false });
+  await app.ready();
+  let counter = 0;
+  return {
+    app,
+    db,
+    services,
+    config,
+    organization: (name) => services.organizations.createOrganization(name ?? `Organization ${++counter}`),
+    async close() {
+      await app.close();
+      await drop();
+    },
+  };
+}
