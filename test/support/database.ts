@@ -4,8 +4,9 @@ import { openDatabase, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 
 /**
- * A fresh, migrated database for one test file: in-memory PGlite by default, or, when
- * TEST_DATABASE_URL names a PostgreSQL server, a new database on it that `drop` removes.
+ * A fresh, migrated database for one test file: in-memory PGlite by default; when TEST_DATABASE_URL
+ * names a PostgreSQL database, a new schema in it (the connection's search_path), dropped by `drop`.
+ * `url` is the connection string of that schema, for tests that start server processes on it.
  */
 export async function freshDatabase(): Promise<{ db: Database; url?: string; drop: () => Promise<void> }> {
   const serverUrl = process.env.TEST_DATABASE_URL;
@@ -14,24 +15,33 @@ export async function freshDatabase(): Promise<{ db: Database; url?: string; dro
     await migrate(db);
     return { db, drop: () => db.close() };
   }
-  const name = `care360_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ engine: 'postgres', url: url.toString(), poolSize: 20 });
+  const schema = `care360_test_${randomBytes(6).toString('hex')}`;
+  await withClient(serverUrl, (client) => client.query(`create schema ${schema}`));
+  const url = schemaUrl(serverUrl, schema);
+  const db = await openDatabase({ engine: 'postgres', url, poolSize: 20 });
   await migrate(db);
   return {
     db,
-    url: url.toString(),
+    url,
     async drop() {
       await db.close();
-      const cleanup = new pg.Client({ connectionString: serverUrl });
-      await cleanup.connect();
-      await cleanup.query(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
+      await withClient(serverUrl, (client) => client.query(`drop schema if exists ${schema} cascade`));
     },
   };
+}
+
+export function schemaUrl(serverUrl: string, schema: string): string {
+  const url = new URL(serverUrl);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
 }
