@@ -20,6 +20,27 @@ const environmentSchema = z.object({
     .default(10 * 1024 * 1024),
   AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(20),
   AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  // Rate limits (docs/api/limits-and-audit.md): requests per window; 0 turns a limit off.
+  RATE_LIMIT_PER_KEY: z.coerce.number().int().min(0).default(600),
+  RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).default(1200),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  // Longest a request may take to arrive, and to be handled, before it is answered 503 (milliseconds).
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
+  // Counters shared by every server process (rate limits, failed authentications); in memory when unset.
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z.string().max(100).default('care360:'),
+  // Payments: Stripe when STRIPE_SECRET_KEY is set, else the simulated gateway; NMI when NMI_SECURITY_KEY is set.
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1).default(20_000),
+  STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  NMI_SECURITY_KEY: z.string().min(1).optional(),
+  NMI_API_URL: z.url({ protocol: /^https?$/ }).default('https://secure.nmi.com/api/transact.php'),
+  NMI_TIMEOUT_MS: z.coerce.number().int().min(1).default(20_000),
 });
 
 export type Config = {
@@ -34,7 +55,30 @@ export type Config = {
   bodyLimitBytes: number;
   authFailureLimit: number;
   authFailureWindowSeconds: number;
+  limits: LimitsConfig;
+  payments: PaymentsConfig;
 };
+
+export interface PaymentsConfig {
+  stripeSecretKey: string | undefined;
+  stripeWebhookSecret: string | undefined;
+  stripeApiUrl: string | undefined;
+  stripeTimeoutMs: number;
+  stripeMaxNetworkRetries: number;
+  nmiSecurityKey: string | undefined;
+  nmiApiUrl: string;
+  nmiTimeoutMs: number;
+}
+
+/** Rate limits, the request time limit and the Redis that shares counters (docs/api/limits-and-audit.md). */
+export interface LimitsConfig {
+  rateLimitPerKey: number;
+  rateLimitPerAddress: number;
+  rateLimitWindowSeconds: number;
+  requestTimeoutMs: number;
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+}
 
 export class ConfigError extends Error {}
 
@@ -61,5 +105,23 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     authFailureLimit: env.AUTH_FAILURE_LIMIT,
     authFailureWindowSeconds: env.AUTH_FAILURE_WINDOW_SECONDS,
+    limits: {
+      rateLimitPerKey: env.RATE_LIMIT_PER_KEY,
+      rateLimitPerAddress: env.RATE_LIMIT_PER_ADDRESS,
+      rateLimitWindowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      redisUrl: env.REDIS_URL,
+      redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    },
+    payments: {
+      stripeSecretKey: env.STRIPE_SECRET_KEY,
+      stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      stripeApiUrl: env.STRIPE_API_URL,
+      stripeTimeoutMs: env.STRIPE_TIMEOUT_MS,
+      stripeMaxNetworkRetries: env.STRIPE_MAX_NETWORK_RETRIES,
+      nmiSecurityKey: env.NMI_SECURITY_KEY,
+      nmiApiUrl: env.NMI_API_URL,
+      nmiTimeoutMs: env.NMI_TIMEOUT_MS,
+    },
   };
 }

@@ -1,0 +1,207 @@
+/**
+ * One interface over every payment provider (Stripe, NMI, the simulated gateway). Amounts are integer
+ * minor units (cents) here and everywhere inside the server; only the HTTP edge speaks dollars.
+ * Every mutating call takes an idempotency key derived from our own record id, so a retry after a
+ * timeout or a crash never charges twice.
+ */
+
+export type GatewayName = 'stripe' | 'nmi' | 'simulated';
+
+/** A payment's state at the provider, normalized across providers. */
+export type GatewayPaymentStatus =
+  | 'pending' // waiting for the customer (payment method, confirmation or 3-D Secure)
+  | 'processing' // submitted, outcome not known yet
+  | 'authorized' // held: capturable, not yet captured
+  | 'succeeded' // money collected (captured, possibly partially)
+  | 'canceled' // released or canceled before capture
+  | 'failed'; // declined or errored
+
+/** A SetupIntent's state at the provider, normalized. */
+export type GatewaySetupStatus = 'pending' | 'processing' | 'succeeded' | 'canceled' | 'failed';
+
+/** A payment method saved for later off-session charges and holds. */
+export interface SavedPaymentMethod {
+  gateway: GatewayName;
+  /** Stripe customer id, or NMI customer vault id. */
+  customerId: string | null;
+  /** Stripe payment method id (null for NMI, where the vault id is the method). */
+  paymentMethodId: string | null;
+}
+
+export interface SetupIntentResult {
+  id: string;
+  clientSecret: string | null;
+  status: GatewaySetupStatus;
+  customerId: string | null;
+  paymentMethodId: string | null;
+  metadata: Record<string, string>;
+}
+
+export interface PaymentResult {
+  /** The provider's id: Stripe PaymentIntent id or NMI transaction id. */
+  id: string;
+  clientSecret: string | null;
+  status: GatewayPaymentStatus;
+  /** The amount asked for. */
+  amountCents: number;
+  /** Held and still capturable. */
+  amountCapturableCents: number;
+  /** Collected. */
+  amountReceivedCents: number;
+  /** Refunded so far (when the provider reports it). */
+  amountRefundedCents: number;
+  currency: string;
+  customerId: string | null;
+  paymentMethodId: string | null;
+  /** When a hold expires (Stripe's capture_before); null when the provider does not say. */
+  captureBefore: Date | null;
+  /** A human-readable reason when declined or failed; never card data. */
+  failureMessage: string | null;
+  metadata: Record<string, string>;
+  /** Set when the authorization also saved the method for later (NMI customer vault). */
+  saved: SavedPaymentMethod | null;
+}
+
+export interface RefundResult {
+  id: string;
+  status: 'succeeded' | 'pending' | 'failed';
+  amountCents: number;
+}
+
+/** What a provider's webhook event means for one of our payments. */
+export interface GatewayWebhookEvent {
+  id: string;
+  type: string;
+  /** The PaymentIntent / SetupIntent the event is about, when it names one. */
+  paymentIntentId: string | null;
+  setupIntentId: string | null;
+  /** The update to apply; null when the event does not change our records. */
+  update:
+    | { kind: 'payment'; status: 'PAID' | 'CANCELED' | 'REFUND' | 'IN_DISPUTE' | 'LOST_DISPUTE' | 'ERROR' | 'HELD' }
+    | { kind: 'setup'; status: GatewaySetupStatus; paymentMethodId: string | null; customerId: string | null }
+    | null;
+  /** For partial refunds and captures: the amounts the event reports. */
+  amountReceivedCents: number | null;
+  amountRefundedCents: number | null;
+  captureBefore: Date | null;
+  failureMessage: string | null;
+}
+
+export interface CreateSetupIntentInput {
+  idempotencyKey: string;
+  metadata: Record<string, string>;
+}
+
+export interface CreatePaymentIntentInput {
+  idempotencyKey: string;
+  amountCents: number;
+  currency: string;
+  paymentMethodTypes: string[] | undefined;
+  metadata: Record<string, string>;
+}
+
+export interface AuthorizeInput {
+  idempotencyKey: string;
+  amountCents: number;
+  currency: string;
+  /** true: place a hold to capture later; false: charge now (sale). */
+  captureLater: boolean;
+  source: { savedMethod: SavedPaymentMethod } | { token: string; saveForLater: boolean };
+  description: string | null;
+  metadata: Record<string, string>;
+}
+
+export interface CaptureInput {
+  idempotencyKey: string;
+  reference: string;
+  /** Part of the held amount; all of it when omitted. */
+  amountCents?: number;
+}
+
+export interface ReferenceInput {
+  idempotencyKey: string;
+  reference: string;
+}
+
+export interface RefundInput extends ReferenceInput {
+  amountCents?: number;
+}
+
+export interface PaymentGateway {
+  readonly name: GatewayName;
+  /** Whether client-side intents (SetupIntent, PaymentIntent) exist on this gateway. */
+  readonly supportsIntents: boolean;
+
+  /** Initiate: a SetupIntent for the browser to confirm, saving a payment method. */
+  createSetupIntent(input: CreateSetupIntentInput): Promise<SetupIntentResult>;
+  /** Initiate: a PaymentIntent for the browser to confirm. */
+  createPaymentIntent(input: CreatePaymentIntentInput): Promise<PaymentResult>;
+  /** Authorize (hold) or sell, with a saved method or a one-time token. Declines resolve with status failed. */
+  authorize(input: AuthorizeInput): Promise<PaymentResult>;
+  capture(input: CaptureInput): Promise<PaymentResult>;
+  /** Releases a hold (or cancels an unconfirmed intent). */
+  cancel(input: ReferenceInput): Promise<PaymentResult>;
+  refund(input: RefundInput): Promise<RefundResult>;
+  /** null when the provider does not know the id. */
+  retrievePayment(reference: string): Promise<PaymentResult | null>;
+  retrieveSetupIntent(reference: string): Promise<SetupIntentResult | null>;
+  /** Verifies a webhook's signature on the raw body; throws WebhookSignatureError when it does not verify. */
+  parseWebhook(rawBody: Buffer, signatureHeader: string | undefined): GatewayWebhookEvent;
+}
+
+/** The provider could not be reached, timed out or answered 5xx: the outcome is unknown. Retry later. */
+export class GatewayUnavailableError extends Error {
+  constructor(
+    readonly gateway: GatewayName,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GatewayUnavailableError';
+  }
+}
+
+/** The provider rejected the request itself (bad parameters, unknown id, not allowed in this state). */
+export class GatewayRequestError extends Error {
+  constructor(
+    readonly gateway: GatewayName,
+    message: string,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.name = 'GatewayRequestError';
+  }
+}
+
+/** This gateway does not offer the operation (e.g. SetupIntents on NMI). */
+export class GatewayUnsupportedError extends Error {
+  constructor(gateway: GatewayName, operation: string) {
+    super(`${gateway} does not support ${operation}`);
+    this.name = 'GatewayUnsupportedError';
+  }
+}
+
+export class WebhookSignatureError extends Error {
+  constructor(message = 'Invalid webhook signature') {
+    super(message);
+    this.name = 'WebhookSignatureError';
+  }
+}
+
+/** Dollars (as the API receives them) to integer cents, or null when not a whole number of cents. */
+export function dollarsToCents(dollars: number): number | null {
+  if (!Number.isFinite(dollars)) return null;
+  const cents = Math.round(dollars * 100);
+  return Math.abs(cents - dollars * 100) < 1e-6 ? cents : null;
+}
+
+/** Integer cents to a dollar number (100.5 for 10050). */
+export function centsToDollars(cents: number): number {
+  return Math.round(cents) / 100;
+}
+
+/** Integer cents to the fixed two-decimals string the bundle API uses ("99.99"). */
+export function centsToDecimalString(cents: number): string {
+  const sign = cents < 0 ? '-' : '';
+  const absolute = Math.abs(Math.round(cents));
+  return `${sign}${Math.floor(absolute / 100)}.${String(absolute % 100).padStart(2, '0')}`;
+}
