@@ -3,9 +3,12 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
+import { registerAudit } from './http/audit.ts';
 import { AuthFailureLimiter, registerAuthentication } from './http/auth.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { registerOpenApi } from './http/openapi.ts';
+import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
+import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
 import { healthRoutes } from './modules/health/routes.ts';
 import { createServices, type Services } from './services.ts';
@@ -44,6 +47,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config.logLevel),
     bodyLimit: config.bodyLimitBytes,
+    // Time to receive a whole request (slow clients), and then to answer it (503 after that).
+    requestTimeout: config.limits.requestTimeoutMs,
+    handlerTimeout: config.limits.requestTimeoutMs,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -57,11 +63,35 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
 
   registerErrorHandling(app);
+
+  // Counters shared by every server process when REDIS_URL is set; in memory otherwise.
+  const { limits } = config;
+  const redis = limits.redisUrl ? createRedisClient(limits.redisUrl) : undefined;
+  if (redis) {
+    redis.on('error', (error: Error) => app.log.warn({ err: error }, 'redis unavailable'));
+    app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
+  }
+
   registerAuthentication(app, {
     organizations: services.organizations,
-    limiter: new AuthFailureLimiter(config.authFailureLimit, config.authFailureWindowSeconds * 1000),
+    limiter: redis
+      ? new RedisAuthFailureLimiter(
+          redis,
+          config.authFailureLimit,
+          config.authFailureWindowSeconds * 1000,
+          limits.redisKeyPrefix,
+        )
+      : new AuthFailureLimiter(config.authFailureLimit, config.authFailureWindowSeconds * 1000),
     adminToken: config.adminToken,
   });
+  await registerRateLimits(app, {
+    perKey: limits.rateLimitPerKey,
+    perAddress: limits.rateLimitPerAddress,
+    windowMs: limits.rateLimitWindowSeconds * 1000,
+    redis,
+    redisKeyPrefix: limits.redisKeyPrefix,
+  });
+  registerAudit(app, { auditLog: services.audit });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -72,6 +102,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await registerOpenApi(app, version);
   await app.register(healthRoutes(db));
   if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
+  if (config.adminToken) await app.register(adminAuditRoutes(db), { prefix: '/admin/v1' });
 
   return app;
 }

@@ -16,10 +16,20 @@ declare module 'fastify' {
 }
 
 /**
+ * Where failed authentications are counted: this in-memory limiter by default, or one shared by all
+ * server processes through Redis when REDIS_URL is set (RedisAuthFailureLimiter in rate-limit.ts).
+ */
+export interface FailedAuthenticationLimiter {
+  /** Seconds until this address may try again, or 0 when it may try now. */
+  retryAfterSeconds(address: string): number | Promise<number>;
+  recordFailure(address: string): void | Promise<void>;
+}
+
+/**
  * Counts failed authentications per client address in a fixed window. After `limit` failures the
  * address gets 429 until the window ends, so keys cannot be guessed at speed.
  */
-export class AuthFailureLimiter {
+export class AuthFailureLimiter implements FailedAuthenticationLimiter {
   private readonly windows = new Map<string, { count: number; resetsAt: number }>();
 
   constructor(
@@ -62,12 +72,30 @@ function bearerToken(request: FastifyRequest): string | undefined {
 
 export function registerAuthentication(
   app: FastifyInstance,
-  options: { organizations: OrganizationService; limiter: AuthFailureLimiter; adminToken: string | undefined },
+  options: {
+    organizations: OrganizationService;
+    limiter: FailedAuthenticationLimiter;
+    adminToken: string | undefined;
+  },
 ): void {
   app.decorateRequest('principal', null as unknown as Principal);
 
-  const reject = (request: FastifyRequest, reply: FastifyReply) => {
-    options.limiter.recordFailure(request.ip);
+  // A limiter that cannot answer (Redis down) must not lock everyone out: it counts as "may try now".
+  const retryAfterSeconds = async (request: FastifyRequest): Promise<number> => {
+    try {
+      return await options.limiter.retryAfterSeconds(request.ip);
+    } catch (error) {
+      request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
+      return 0;
+    }
+  };
+
+  const reject = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      await options.limiter.recordFailure(request.ip);
+    } catch (error) {
+      request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
+    }
     return reply.code(401).send(envelopeOf(request).unauthorized());
   };
 
@@ -76,7 +104,7 @@ export function registerAuthentication(
     const mode = request.routeOptions.config?.auth;
     if (!mode) return;
 
-    const retryAfter = options.limiter.retryAfterSeconds(request.ip);
+    const retryAfter = await retryAfterSeconds(request);
     if (retryAfter > 0) {
       return reply
         .code(429)

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditLog } from '../modules/audit/audit-log.ts';
+import type { AuditEvent } from '../modules/audit/repository.ts';
+
+/** What a route declares to have its requests audited: `config: { audit: { action, resourceType } }`. */
+export interface AuditRouteConfig {
+  /** What was done, `<resource>.<verb>`: `case.create`, `case.read`, `payment.create`, `file.read`. */
+  action: string;
+  /** The kind of resource: `case`, `form`, `payment`, `file`. */
+  resourceType: string;
+  /**
+   * The route param that holds the resource id. Default: `<resourceType>Id` (`caseId` for `case`).
+   * A handler that creates the resource sets `request.auditResourceId` instead, which wins.
+   */
+  resourceIdParam?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Record an audit event for every request to this route (src/http/audit.ts). */
+    audit?: AuditRouteConfig;
+  }
+  interface FastifyRequest {
+    /** The id of the resource this request touched, for the audit event (e.g. a new case's id). */
+    auditResourceId: string | null;
+  }
+}
+
+/** Ids are short; anything longer in a param is not an id, and is cut rather than stored whole. */
+const MAX_RESOURCE_ID_LENGTH = 200;
+
+/**
+ * Declarative audit events: a route with `config.audit` gets one event per request, written after the
+ * response has gone (onResponse), so the database write is never on the request's critical path and
+ * its failure never changes the response. Requests refused by the rate limiter (429) reached nothing
+ * and are not recorded. Events hold identifiers only: never a body, a query string or a header value.
+ */
+export function registerAudit(app: FastifyInstance, options: { auditLog: AuditLog }): void {
+  app.decorateRequest('auditResourceId', null);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const audit = request.routeOptions.config?.audit;
+    if (!audit || reply.statusCode === 429) return;
+    options.auditLog.record(auditEventOf(request, reply, audit), (failure) => {
+      request.log.error({ audit: failure }, 'audit event could not be written');
+    });
+  });
+
+  // Writes still in flight finish before the app (and the database under it) closes.
+  app.addHook('onClose', async () => options.auditLog.flush());
+}
+
+function auditEventOf(request: FastifyRequest, reply: FastifyReply, audit: AuditRouteConfig): AuditEvent {
+  // `principal` is null when authentication failed or the route takes none.
+  const principal = request.principal as FastifyRequest['principal'] | null;
+  return {
+    id: randomUUID(),
+    organizationId: principal?.organizationId ?? null,
+    apiKeyId: principal?.apiKeyId ?? null,
+    action: audit.action,
+    resourceType: audit.resourceType,
+    resourceId: resourceIdOf(request, audit),
+    outcome: reply.statusCode < 400 ? 'success' : 'failure',
+    statusCode: reply.statusCode,
+    requestId: request.id,
+    clientAddress: request.ip ?? null,
+    occurredAt: new Date(),
+  };
+}
+
+function resourceIdOf(request: FastifyRequest, audit: AuditRouteConfig): string | null {
+  if (request.auditResourceId) return request.auditResourceId.slice(0, MAX_RESOURCE_ID_LENGTH);
+  const params = request.params as Record<string, unknown> | undefined;
+  const value = params?.[audit.resourceIdParam ?? `${audit.resourceType}Id`];
+  return typeof value === 'string' && value !== '' ? value.slice(0, MAX_RESOURCE_ID_LENGTH) : null;
+}

@@ -1,0 +1,106 @@
+import type { Queryable } from '../../db/database.ts';
+
+export type AuditOutcome = 'success' | 'failure';
+
+/** One access to protected data, as it is written: identifiers only, never PHI. */
+export interface AuditEvent {
+  id: string;
+  organizationId: string | null;
+  apiKeyId: string | null;
+  action: string;
+  resourceType: string;
+  resourceId: string | null;
+  outcome: AuditOutcome;
+  statusCode: number;
+  requestId: string;
+  clientAddress: string | null;
+  /** Millisecond precision (the column keeps exactly what JavaScript gives). */
+  occurredAt: Date;
+}
+
+export interface AuditEventRow {
+  id: string;
+  organization_id: string | null;
+  api_key_id: string | null;
+  action: string;
+  resource_type: string;
+  resource_id: string | null;
+  outcome: AuditOutcome;
+  status_code: number;
+  request_id: string;
+  client_address: string | null;
+  occurred_at: Date;
+}
+
+export interface AuditEventFilter {
+  organizationId?: string;
+  action?: string;
+  resourceType?: string;
+  resourceId?: string;
+  /** Inclusive lower bound on occurred_at. */
+  from?: Date;
+  /** Exclusive upper bound on occurred_at. */
+  to?: Date;
+  /** Keyset position: events strictly older than this one (newest first). */
+  before?: { occurredAt: Date; id: string };
+}
+
+/**
+ * The audit store. Insert and select only: the table's triggers refuse UPDATE, DELETE and TRUNCATE.
+ * Not scoped by organization: it is read only through the operator (admin) API.
+ */
+export class AuditRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async insert(event: AuditEvent): Promise<void> {
+    await this.db.query(
+      `insert into audit_events (id, organization_id, api_key_id, action, resource_type, resource_id, outcome,
+                                 status_code, request_id, client_address, occurred_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        event.id,
+        event.organizationId,
+        event.apiKeyId,
+        event.action,
+        event.resourceType,
+        event.resourceId,
+        event.outcome,
+        event.statusCode,
+        event.requestId,
+        event.clientAddress,
+        event.occurredAt,
+      ],
+    );
+  }
+
+  /** Newest first, at most `limit` rows. */
+  async list(filter: AuditEventFilter, limit: number): Promise<AuditEventRow[]> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const add = (condition: (placeholder: string) => string, value: unknown) => {
+      params.push(value);
+      conditions.push(condition(`$${params.length}`));
+    };
+    if (filter.organizationId !== undefined) add((p) => `organization_id = ${p}`, filter.organizationId);
+    if (filter.action !== undefined) add((p) => `action = ${p}`, filter.action);
+    if (filter.resourceType !== undefined) add((p) => `resource_type = ${p}`, filter.resourceType);
+    if (filter.resourceId !== undefined) add((p) => `resource_id = ${p}`, filter.resourceId);
+    if (filter.from !== undefined) add((p) => `occurred_at >= ${p}`, filter.from);
+    if (filter.to !== undefined) add((p) => `occurred_at < ${p}`, filter.to);
+    if (filter.before !== undefined) {
+      params.push(filter.before.occurredAt, filter.before.id);
+      conditions.push(`(occurred_at, id) < ($${params.length - 1}, $${params.length}::uuid)`);
+    }
+    params.push(limit);
+    const { rows } = await this.db.query<AuditEventRow>(
+      `select id, organization_id, api_key_id, action, resource_type, resource_id, outcome, status_code,
+              request_id, client_address, occurred_at
+         from audit_events
+        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
+        order by occurred_at desc, id desc
+        limit $${params.length}`,
+      params,
+    );
+    return rows;
+  }
+}
