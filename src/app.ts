@@ -11,6 +11,8 @@ import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from '
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
 import { healthRoutes } from './modules/health/routes.ts';
+import { intakeRoutes } from './modules/cases/routes.ts';
+import { formRoutes } from './modules/forms/routes.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
 
@@ -101,6 +103,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   await registerOpenApi(app, version);
   await app.register(healthRoutes(db));
+  await app.register(intakeRoutes(services.intake));
+  await app.register(formRoutes(services.forms));
   if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminAuditRoutes(db), { prefix: '/admin/v1' });
 

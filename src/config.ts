@@ -41,6 +41,25 @@ const environmentSchema = z.object({
   NMI_SECURITY_KEY: z.string().min(1).optional(),
   NMI_API_URL: z.url({ protocol: /^https?$/ }).default('https://secure.nmi.com/api/transact.php'),
   NMI_TIMEOUT_MS: z.coerce.number().int().min(1).default(20_000),
+  // Intake (docs/api/intake.md): the PHI key (32 bytes, hex or base64; else DATA_DIR/phi.key) and file limits.
+  PHI_ENCRYPTION_KEY: z
+    .string()
+    .refine(
+      (value) => /^[0-9a-fA-F]{64}$/.test(value.trim()) || Buffer.from(value.trim(), 'base64').length === 32,
+      'must be 32 bytes as 64 hex characters or base64',
+    )
+    .optional(),
+  FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5 * 1024 * 1024),
+  FILES_MAX_PER_ANSWER: z.coerce.number().int().min(1).default(10),
+  FILES_MAX_TOTAL_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(7 * 1024 * 1024),
 });
 
 export type Config = {
@@ -57,7 +76,17 @@ export type Config = {
   authFailureWindowSeconds: number;
   limits: LimitsConfig;
   payments: PaymentsConfig;
+  intake: IntakeConfig;
 };
+
+/** Case intake (docs/api/intake.md). */
+export interface IntakeConfig {
+  /** The PHI encryption key as configured (hex or base64); undefined: the key file DATA_DIR/phi.key. */
+  phiEncryptionKey: string | undefined;
+  fileMaxBytes: number;
+  filesMaxPerAnswer: number;
+  filesMaxTotalBytes: number;
+}
 
 export interface PaymentsConfig {
   stripeSecretKey: string | undefined;
@@ -122,6 +151,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       nmiSecurityKey: env.NMI_SECURITY_KEY,
       nmiApiUrl: env.NMI_API_URL,
       nmiTimeoutMs: env.NMI_TIMEOUT_MS,
+    },
+    intake: {
+      phiEncryptionKey: env.PHI_ENCRYPTION_KEY,
+      fileMaxBytes: env.FILE_MAX_BYTES,
+      filesMaxPerAnswer: env.FILES_MAX_PER_ANSWER,
+      filesMaxTotalBytes: env.FILES_MAX_TOTAL_BYTES,
     },
   };
 }

@@ -3,17 +3,40 @@ import type { Database } from './db/database.ts';
 import { AuditLog } from './modules/audit/audit-log.ts';
 import { AuditRepository } from './modules/audit/repository.ts';
 import { OrganizationService } from './modules/organizations/service.ts';
+import { phiCipherFor } from './crypto/phi.ts';
+import { IntakeService } from './modules/cases/intake-service.ts';
+import { DatabaseFileStorage } from './modules/files/storage.ts';
+import { FormService } from './modules/forms/service.ts';
 
 /** The domain services, built once per process over one database; the HTTP app and the CLI share them. */
 export interface Services {
   organizations: OrganizationService;
   /** The PHI access audit log (append-only); routes feed it through `config.audit`. */
   audit: AuditLog;
+  /** POST /api/v1/dynamic-case (its payment seam: `payments` in IntakeDependencies). */
+  intake: IntakeService;
+  forms: FormService;
 }
 
-export function createServices(db: Database, _config: Config): Services {
+export function createServices(db: Database, config: Config): Services {
+  const phiCipher = phiCipherFor({
+    configuredKey: config.intake.phiEncryptionKey,
+    dataDir: config.dataDir,
+    inMemory: db.inMemory === true,
+  });
   return {
     organizations: new OrganizationService(db),
     audit: new AuditLog(new AuditRepository(db)),
+    intake: new IntakeService({
+      db,
+      cipher: phiCipher,
+      fileStorage: new DatabaseFileStorage(phiCipher),
+      fileLimits: {
+        maxFileBytes: config.intake.fileMaxBytes,
+        maxFilesPerAnswer: config.intake.filesMaxPerAnswer,
+        maxTotalBytes: config.intake.filesMaxTotalBytes,
+      },
+    }),
+    forms: new FormService(db),
   };
 }

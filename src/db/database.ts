@@ -23,6 +23,8 @@ export interface QueryResult<Row> {
 
 export interface Database extends Queryable {
   readonly engine: 'pglite' | 'postgres';
+  /** True for an in-memory PGlite (tests): nothing it holds outlives the process. */
+  readonly inMemory?: boolean;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -51,6 +53,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   };
   return {
     engine: 'pglite',
+    inMemory: !dataDir,
     query: (text, params) => run(client, text, params),
     exec: async (script) => void (await client.exec(script)),
     transaction: (work) =>

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import type { Queryable } from '../../db/database.ts';
+
+/**
+ * The payment fields of an intake, as validated for shape: amounts in cents, promo codes merged from
+ * `promoCodes` and `promoCode`. They are stored on the case row by the intake itself.
+ */
+export interface IntakePaymentFields {
+  amountCents?: number;
+  description?: string;
+  stripeSetupId?: string;
+  stripePaymentId?: string;
+  nmiPaymentToken?: string;
+  productBundleId?: string;
+  promoCodes: string[];
+}
+
+/**
+ * The payment seam of POST /api/v1/dynamic-case. The intake validates the request, then calls
+ * `prepare` OUTSIDE any transaction (a processor may call Stripe or NMI there and throw an ApiError 4xx
+ * on a decline or an unknown intent; nothing has been written yet), then opens the one intake
+ * transaction and calls `record` INSIDE it once the case row exists (payment rows written there commit
+ * or roll back with the case). A `paymentId` returned by `record` is added to the success body's data.
+ * A duplicate idempotencyKey is answered 409 before `prepare` is called.
+ */
+export interface IntakePaymentProcessor {
+  prepare(input: {
+    organizationId: string;
+    idempotencyKey?: string;
+    payment: IntakePaymentFields;
+    patientEmail: string;
+  }): Promise<unknown>;
+  record(
+    tx: Queryable,
+    input: { organizationId: string; caseId: string; patientId: string; prepared: unknown },
+  ): Promise<{ paymentId?: string }>;
+}
+
+/** The default: shape validation only (done by the schema); no gateway call, no payment row. */
+export const shapeOnlyPaymentProcessor: IntakePaymentProcessor = {
+  prepare: async () => undefined,
+  record: async () => ({}),
+};
+
+const MAX_AMOUNT_DOLLARS = 1_000_000;
+
+/** Dollars (a number, or a numeric string) -> integer cents; undefined when not a positive amount with at most 2 decimals. */
+export function dollarsToCents(value: number | string): number | undefined {
+  const amount = typeof value === 'string' ? (/^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN) : value;
+  if (!Number.isFinite(amount) || amount <= 0 || amount > MAX_AMOUNT_DOLLARS) return undefined;
+  const cents = Math.round(amount * 100);
+  return Math.abs(cents - amount * 100) < 1e-6 ? cents : undefined;
+}
+
+const optionalText = (max: number) =>
+  z.string({ error: 'Must be a string' }).max(max, `Must be at most ${max} characters`).nullish();
+
+/** A string matching `pattern`; an empty string counts as absent. */
+const patterned = (pattern: RegExp, message: string) =>
+  z
+    .string({ error: 'Must be a string' })
+    .refine((value) => value === '' || pattern.test(value), { message })
+    .nullish();
+
+/** Blank promo codes are ignored. */
+const promoCode = z.string({ error: 'Must be a string' }).max(64, 'Must be at most 64 characters');
+
+/** The wire shape of the payment fields (all optional), merged into the intake body schema. */
+export const intakePaymentShape = {
+  paymentAmount: z
+    .union([z.number(), z.string()], { error: 'Must be a positive amount in dollars' })
+    .refine((value) => dollarsToCents(value) !== undefined, {
+      message: `Must be a positive amount in dollars with at most two decimals (at most ${MAX_AMOUNT_DOLLARS})`,
+    })
+    .nullish()
+    .describe('Amount in US dollars, e.g. 0.5 or 600 (the original, non-discounted amount)'),
+  paymentDescription: optionalText(1000),
+  stripeSetupId: patterned(/^seti_[A-Za-z0-9]+$/, 'Must be a Stripe SetupIntent id (seti_...)'),
+  stripePaymentId: patterned(/^pi_[A-Za-z0-9]+$/, 'Must be a Stripe PaymentIntent id (pi_...), not its client secret'),
+  nmiPaymentToken: patterned(/^[A-Za-z0-9_-]{1,255}$/, 'Must be an NMI Collect.js payment token'),
+  productBundleId: patterned(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'Must be a UUID'),
+  promoCodes: z.array(promoCode, { error: 'Must be an array of strings' }).max(20, 'At most 20 promo codes').nullish(),
+  promoCode: promoCode.nullish(),
+};
+
+type PaymentWire = {
+  [Key in keyof typeof intakePaymentShape]?: z.infer<(typeof intakePaymentShape)[Key]>;
+};
+
+/** Wire fields (already shape-validated) -> the stored form. Empty strings count as absent. */
+export function paymentFieldsOf(body: PaymentWire): IntakePaymentFields {
+  const present = (value: string | null | undefined) => (value ? value : undefined);
+  const codes = [...(body.promoCodes ?? []), ...(body.promoCode ? [body.promoCode] : [])];
+  const amount = body.paymentAmount;
+  return {
+    amountCents: amount === null || amount === undefined ? undefined : dollarsToCents(amount),
+    description: present(body.paymentDescription),
+    stripeSetupId: present(body.stripeSetupId),
+    stripePaymentId: present(body.stripePaymentId),
+    nmiPaymentToken: present(body.nmiPaymentToken),
+    productBundleId: present(body.productBundleId),
+    promoCodes: [...new Set(codes.map((code) => code.trim()).filter((code) => code !== ''))],
+  };
+}

@@ -1,0 +1,360 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../../db/database.ts';
+import { isUniqueViolation } from '../../db/database.ts';
+import { hashPassword } from '../../crypto/password.ts';
+import type { PhiCipher } from '../../crypto/phi.ts';
+import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
+import type { FileLimits } from '../files/incoming.ts';
+import { FileRepository } from '../files/repository.ts';
+import type { FileStorage } from '../files/storage.ts';
+import { FormRepository, type QuestionDefinition, type QuestionRow } from '../forms/repository.ts';
+import { PatientRepository, type PatientProfile } from '../patients/repository.ts';
+import { paymentFieldsOf, shapeOnlyPaymentProcessor, type IntakePaymentProcessor } from './intake-payments.ts';
+import { findQuestionType, questionTypeNames } from './question-types/registry.ts';
+import type { IntakeMode, ParsedAnswer, QuestionType } from './question-types/types.ts';
+import { CaseRepository, IDEMPOTENCY_INDEX } from './repository.ts';
+import type { IntakeBody, QuestionItem } from './schemas.ts';
+import { answerRequiredError, quote, validationError } from './validation.ts';
+
+export interface IntakeResult {
+  caseId: string;
+  formResponseId: string;
+  paymentId?: string;
+}
+
+export interface IntakeDependencies {
+  db: Database;
+  cipher: PhiCipher;
+  fileStorage: FileStorage;
+  fileLimits: FileLimits;
+  payments?: IntakePaymentProcessor;
+}
+
+/** A validated answer, ready to be written. `definitionIndex` points into the plan's definitions. */
+interface PlannedAnswer {
+  definitionIndex: number;
+  type: QuestionType;
+  phi: boolean;
+  parsed: ParsedAnswer;
+}
+
+/** Everything the transaction writes, computed (and validated) before it opens. */
+type FormPlan =
+  | { mode: 'formTitle'; title: string; description?: string; definitions: QuestionDefinition[] }
+  | { mode: 'formId'; formId: string; definitions: QuestionDefinition[] };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_QUESTION_LENGTH = 1000;
+
+/** "No answer": absent, null, a blank string or an empty array. */
+function isBlank(answer: unknown): boolean {
+  return (
+    answer === undefined ||
+    answer === null ||
+    (typeof answer === 'string' && answer.trim() === '') ||
+    (Array.isArray(answer) && answer.length === 0)
+  );
+}
+
+/** The weight rule of seed 003: text contains "weigh" and neither "goal" nor "initiative" (any case). */
+export function isWeightQuestion(text: string): boolean {
+  const lower = text.toLowerCase();
+  return lower.includes('weigh') && !lower.includes('goal') && !lower.includes('initiative');
+}
+
+const present = (value: string | null | undefined): string | undefined =>
+  value === null || value === undefined || value.trim() === '' ? undefined : value.trim();
+
+/**
+ * POST /api/v1/dynamic-case: validates a whole intake, then writes the patient, the form and its
+ * questions, the case, the form response, the answers and the files in ONE transaction.
+ */
+export class IntakeService {
+  private readonly payments: IntakePaymentProcessor;
+
+  constructor(private readonly deps: IntakeDependencies) {
+    this.payments = deps.payments ?? shapeOnlyPaymentProcessor;
+  }
+
+  async createCase(organizationId: string, body: IntakeBody): Promise<IntakeResult> {
+    const profile = this.profileOf(body);
+    const payment = paymentFieldsOf(body);
+    const status = (present(body.status)?.toUpperCase() ?? 'OPEN') as 'OPEN' | 'ABANDONED';
+    const idempotencyKey = body.idempotencyKey ? body.idempotencyKey : undefined;
+
+    const { plan, answers } = await this.plan(organizationId, body);
+    this.checkWeightRule(plan);
+    this.checkTotalFileSize(answers);
+
+    // A repeat is answered before any payment call; the unique index below settles concurrent repeats.
+    const cases = new CaseRepository(this.deps.db);
+    if (idempotencyKey && (await cases.idempotencyKeyUsed(organizationId, idempotencyKey))) {
+      throw new IdempotencyConflictError();
+    }
+
+    const prepared = await this.payments.prepare({
+      organizationId,
+      idempotencyKey,
+      payment,
+      patientEmail: profile.email,
+    });
+    if (body.password) profile.passwordHash = await hashPassword(body.password);
+    const sealed = await Promise.all(
+      answers.map(async (answer) => {
+        const json = JSON.stringify(answer.parsed.value);
+        return answer.phi
+          ? { value: null, encryptedValue: await this.deps.cipher.encryptText(json) }
+          : { value: json, encryptedValue: null };
+      }),
+    );
+
+    try {
+      return await this.deps.db.transaction(async (tx) => {
+        // Lock order (patient, then case, then form) is the same for every intake: no deadlocks.
+        const patientId = await new PatientRepository(tx).upsertByEmail(organizationId, profile);
+        const caseId = randomUUID();
+        const caseRepository = new CaseRepository(tx);
+        await caseRepository.insertCase(organizationId, { id: caseId, patientId, status, idempotencyKey, payment });
+
+        const forms = new FormRepository(tx);
+        let formId: string;
+        let questionIds: string[];
+        if (plan.mode === 'formTitle') {
+          formId = await forms.upsertByTitle(organizationId, plan.title, plan.description);
+          questionIds = await forms.replaceQuestions(organizationId, formId, plan.definitions);
+        } else {
+          formId = plan.formId;
+          questionIds = plan.definitions.map((definition) => definition.id);
+        }
+
+        const formResponseId = randomUUID();
+        await caseRepository.insertFormResponse(organizationId, { id: formResponseId, caseId, formId, patientId });
+        const files = new FileRepository(tx);
+        for (const [index, answer] of answers.entries()) {
+          const answerId = randomUUID();
+          await caseRepository.insertAnswer(organizationId, {
+            id: answerId,
+            formResponseId,
+            questionId: questionIds[answer.definitionIndex]!,
+            questionType: answer.type.name,
+            ...sealed[index]!,
+          });
+          for (const file of answer.parsed.files ?? []) {
+            const storageKey =
+              file.kind === 'inline'
+                ? (await this.deps.fileStorage.put(tx, { organizationId, fileId: file.fileId, content: file.content }))
+                    .storageKey
+                : null;
+            await files.insert(organizationId, file, { patientId, formResponseId, answerId }, storageKey);
+          }
+        }
+
+        const { paymentId } = await this.payments.record(tx, { organizationId, caseId, patientId, prepared });
+        return paymentId ? { caseId, formResponseId, paymentId } : { caseId, formResponseId };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
+      throw error;
+    }
+  }
+
+  private profileOf(body: IntakeBody): PatientProfile {
+    const address = body.shippingAddress;
+    return {
+      email: body.email.trim().toLowerCase(),
+      firstName: body.firstName.trim(),
+      lastName: body.lastName.trim(),
+      dob: present(body.dob),
+      gender: present(body.gender)?.toUpperCase() as PatientProfile['gender'],
+      phoneNumber: present(body.phoneNumber),
+      shippingAddress: address
+        ? {
+            addressLine1: address.addressLine1.trim(),
+            ...(present(address.addressLine2) ? { addressLine2: present(address.addressLine2) } : {}),
+            city: address.city.trim(),
+            state: address.state.trim().toUpperCase(),
+            country: address.country.trim().toUpperCase(),
+            postalCode: address.postalCode.trim(),
+          }
+        : undefined,
+      languagePreferences: body.languagePreferences?.length
+        ? [...new Set(body.languagePreferences.map((code) => code.toLowerCase()))]
+        : undefined,
+    };
+  }
+
+  /** Picks the mode (formTitle wins when both are sent) and validates every question and answer. */
+  private async plan(organizationId: string, body: IntakeBody): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
+    const title = present(body.formTitle);
+    if (title) return this.planByTitle(organizationId, title, present(body.formDescription), body.questions);
+    const formId = present(body.formId);
+    if (!formId) throw validationError('formTitle', 'Either formTitle or formId is required');
+    if (!UUID.test(formId)) throw validationError('formId', 'Must be a UUID');
+    return this.planById(organizationId, formId.toLowerCase(), body.questions);
+  }
+
+  private async planByTitle(
+    organizationId: string,
+    title: string,
+    description: string | undefined,
+    items: QuestionItem[],
+  ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
+    const forms = new FormRepository(this.deps.db);
+    const existing = await forms.findByTitle(organizationId, title);
+    const current = existing ? await forms.activeQuestions(organizationId, [existing.id]) : [];
+    const currentIds = new Map(current.map((row) => [`${row.type}\u0000${row.question}`, row.id]));
+
+    const definitions: QuestionDefinition[] = [];
+    const answers: PlannedAnswer[] = [];
+    const seen = new Set<string>();
+    for (const [index, item] of items.entries()) {
+      const path = `questions.${index}`;
+      const text = this.questionText(item, path);
+      const type = this.questionType(item, path);
+      if (item.required === undefined || item.required === null) throw validationError(`${path}.required`, 'Required');
+      const key = `${type.name}\u0000${text}`;
+      if (seen.has(key)) throw validationError(`${path}.question`, 'Duplicate question in this form');
+      seen.add(key);
+      const definition: QuestionDefinition = {
+        // A question new to the form gets this id (it also names the question in a required-answer error).
+        id: currentIds.get(key) ?? randomUUID(),
+        question: text,
+        type: type.name,
+        required: type.takesAnswer && item.required,
+        phi: item.phi ?? false,
+        hint: present(item.hint) ?? null,
+        placeholder: present(item.placeholder) ?? null,
+        options: this.questionOptions(item, type, path),
+      };
+      definitions.push(definition);
+      const answer = this.planAnswer('formTitle', definition, definitions.length - 1, type, item.answer, index);
+      if (answer) answers.push(answer);
+    }
+    return { plan: { mode: 'formTitle', title, description, definitions }, answers };
+  }
+
+  private async planById(
+    organizationId: string,
+    formId: string,
+    items: QuestionItem[],
+  ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
+    const forms = new FormRepository(this.deps.db);
+    // A form of another organization answers exactly like a form that does not exist.
+    const form = await forms.findById(organizationId, formId);
+    if (!form) throw new ApiError(404, 'Form not found');
+    const questions = new Map((await forms.activeQuestions(organizationId, [form.id])).map((row) => [row.id, row]));
+
+    const definitions: QuestionDefinition[] = [];
+    const answers: PlannedAnswer[] = [];
+    const answered = new Set<string>();
+    for (const [index, item] of items.entries()) {
+      const path = `questions.${index}.questionId`;
+      const questionId = item.questionId?.trim().toLowerCase();
+      if (!questionId) throw validationError(path, 'Required');
+      if (!UUID.test(questionId)) throw validationError(path, 'Must be a UUID');
+      const row = questions.get(questionId);
+      if (!row) throw validationError(path, 'Question not found in this form');
+      if (answered.has(questionId)) throw validationError(path, 'Duplicate questionId');
+      answered.add(questionId);
+      const type = findQuestionType(row.type);
+      if (!type) throw new Error(`Stored question ${row.id} has an unsupported type`);
+      const definition = definitionOf(row);
+      definitions.push(definition);
+      const answer = this.planAnswer('formId', definition, definitions.length - 1, type, item.answer, index);
+      if (answer) answers.push(answer);
+    }
+    for (const row of questions.values()) {
+      if (row.required && !answered.has(row.id) && findQuestionType(row.type)?.takesAnswer) {
+        throw answerRequiredError(row.question, row.id);
+      }
+    }
+    return { plan: { mode: 'formId', formId: form.id, definitions }, answers };
+  }
+
+  private planAnswer(
+    mode: IntakeMode,
+    definition: QuestionDefinition,
+    definitionIndex: number,
+    type: QuestionType,
+    answer: unknown,
+    index: number,
+  ): PlannedAnswer | undefined {
+    if (!type.takesAnswer) return undefined;
+    if (isBlank(answer)) {
+      if (definition.required) throw answerRequiredError(definition.question, definition.id);
+      return undefined;
+    }
+    const parsed = type.parse(answer, {
+      mode,
+      options: definition.options,
+      path: `questions.${index}.answer`,
+      fileLimits: this.deps.fileLimits,
+    });
+    return { definitionIndex, type, phi: definition.phi, parsed };
+  }
+
+  private questionText(item: QuestionItem, path: string): string {
+    if (item.question === undefined || item.question === null) throw validationError(`${path}.question`, 'Required');
+    const text = item.question.trim();
+    if (text === '') throw validationError(`${path}.question`, 'Must not be empty');
+    if (text.length > MAX_QUESTION_LENGTH) {
+      throw validationError(`${path}.question`, `Must be at most ${MAX_QUESTION_LENGTH} characters`);
+    }
+    return text;
+  }
+
+  private questionType(item: QuestionItem, path: string): QuestionType {
+    if (item.type === undefined || item.type === null) throw validationError(`${path}.type`, 'Required');
+    const type = findQuestionType(item.type);
+    if (!type) {
+      throw validationError(
+        `${path}.type`,
+        `Unknown question type ${quote(item.type)}; expected one of ${questionTypeNames.join(', ')}`,
+      );
+    }
+    return type;
+  }
+
+  private questionOptions(item: QuestionItem, type: QuestionType, path: string): string[] {
+    if (!type.needsOptions) return [];
+    const options = [...new Set((item.options ?? []).map((option) => option.trim()))];
+    if (options.length === 0) throw validationError(`${path}.options`, `Required for ${type.name} questions`);
+    if (options.includes('')) throw validationError(`${path}.options`, 'Options must not be empty');
+    return options;
+  }
+
+  private checkWeightRule(plan: FormPlan): void {
+    if (!plan.definitions.some((definition) => isWeightQuestion(definition.question))) {
+      throw validationError(
+        'questions',
+        'At least one question must be about weight (its text must contain "weigh" and neither "goal" nor "initiative")',
+      );
+    }
+  }
+
+  private checkTotalFileSize(answers: PlannedAnswer[]): void {
+    let total = 0;
+    for (const answer of answers) {
+      for (const file of answer.parsed.files ?? []) if (file.kind === 'inline') total += file.size;
+    }
+    if (total > this.deps.fileLimits.maxTotalBytes) {
+      throw new ApiError(
+        413,
+        `The files of this request total more than the limit of ${this.deps.fileLimits.maxTotalBytes} bytes`,
+      );
+    }
+  }
+}
+
+function definitionOf(row: QuestionRow): QuestionDefinition {
+  return {
+    id: row.id,
+    question: row.question,
+    type: row.type,
+    required: row.required,
+    phi: row.phi,
+    hint: row.hint,
+    placeholder: row.placeholder,
+    options: row.options,
+  };
+}

@@ -1,0 +1,43 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { IntakeService } from './intake-service.ts';
+import {
+  idempotencyConflictSchema,
+  intakeBodySchema,
+  intakeErrorSchema,
+  intakeSuccessSchema,
+  intakeUnauthorizedSchema,
+} from './schemas.ts';
+
+/** POST /api/v1/dynamic-case (seed 003): the case intake. */
+export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/api/v1/dynamic-case',
+      {
+        config: { auth: 'apiKey', envelope: 'intake', audit: { action: 'case.create', resourceType: 'case' } },
+        schema: {
+          tags: ['cases'],
+          summary: 'Create a case with a form submission (form-title or form-id mode)',
+          description:
+            'Send formTitle (creates or reuses the form with that title) or formId (answers an existing form by ' +
+            'questionId); formTitle wins when both are sent. See docs/api/intake.md for every rule.',
+          security: [{ apiKey: [] }],
+          body: intakeBodySchema,
+          response: {
+            200: intakeSuccessSchema,
+            400: intakeErrorSchema,
+            401: intakeUnauthorizedSchema,
+            404: intakeErrorSchema,
+            409: idempotencyConflictSchema,
+            413: intakeErrorSchema,
+          },
+        },
+      },
+      async (request) => {
+        const data = await intake.createCase(request.principal.organizationId, request.body);
+        request.auditResourceId = data.caseId;
+        return { success: true as const, data };
+      },
+    );
+  };
+}

@@ -1,0 +1,54 @@
+import type { Queryable } from '../../db/database.ts';
+import type { IncomingFile } from './incoming.ts';
+
+export interface FileRow {
+  id: string;
+  name: string;
+  content_type: string;
+  source: 'inline' | 'url';
+  size_bytes: number | null;
+  sha256: string | null;
+  url: string | null;
+  storage_key: string | null;
+}
+
+/** File metadata; every statement is scoped by organization. */
+export class FileRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async insert(
+    organizationId: string,
+    file: IncomingFile,
+    owner: { patientId: string; formResponseId: string; answerId: string },
+    storageKey: string | null,
+  ): Promise<void> {
+    await this.db.query(
+      `insert into files (id, organization_id, patient_id, form_response_id, answer_id, name, content_type, source,
+                          size_bytes, sha256, url, storage_key)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [
+        file.fileId,
+        organizationId,
+        owner.patientId,
+        owner.formResponseId,
+        owner.answerId,
+        file.name,
+        file.contentType,
+        file.kind,
+        file.kind === 'inline' ? file.size : null,
+        file.kind === 'inline' ? file.sha256 : null,
+        file.kind === 'url' ? file.url : null,
+        storageKey,
+      ],
+    );
+  }
+
+  async listByFormResponse(organizationId: string, formResponseId: string): Promise<FileRow[]> {
+    const { rows } = await this.db.query<FileRow>(
+      `select id, name, content_type, source, size_bytes, sha256, url, storage_key
+         from files where organization_id = $1 and form_response_id = $2 order by created_at, id`,
+      [organizationId, formResponseId],
+    );
+    return rows;
+  }
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../../db/database.ts';
+
+export interface FormRow {
+  id: string;
+  title: string;
+  description: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface QuestionRow {
+  id: string;
+  form_id: string;
+  position: number;
+  question: string;
+  type: string;
+  required: boolean;
+  phi: boolean;
+  hint: string | null;
+  placeholder: string | null;
+  options: string[];
+}
+
+/** A question as a form-title request defines it. */
+export interface QuestionDefinition {
+  id: string;
+  question: string;
+  type: string;
+  required: boolean;
+  phi: boolean;
+  hint: string | null;
+  placeholder: string | null;
+  options: string[];
+}
+
+const QUESTION_COLUMNS = 'id, form_id, position, question, type, required, phi, hint, placeholder, options';
+
+/** Forms and their questions; every statement is scoped by organization. */
+export class FormRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async findById(organizationId: string, formId: string): Promise<FormRow | null> {
+    const { rows } = await this.db.query<FormRow>(
+      'select id, title, description, created_at, updated_at from forms where organization_id = $1 and id = $2',
+      [organizationId, formId],
+    );
+    return rows[0] ?? null;
+  }
+
+  async findByTitle(organizationId: string, title: string): Promise<FormRow | null> {
+    const { rows } = await this.db.query<FormRow>(
+      'select id, title, description, created_at, updated_at from forms where organization_id = $1 and title = $2',
+      [organizationId, title],
+    );
+    return rows[0] ?? null;
+  }
+
+  async list(organizationId: string, filter: { title?: string } = {}): Promise<FormRow[]> {
+    const { rows } = await this.db.query<FormRow>(
+      `select id, title, description, created_at, updated_at from forms
+        where organization_id = $1 and ($2::text is null or title = $2)
+        order by created_at, id`,
+      [organizationId, filter.title ?? null],
+    );
+    return rows;
+  }
+
+  /** The current (not retired) questions of forms, in form order. */
+  async activeQuestions(organizationId: string, formIds: readonly string[]): Promise<QuestionRow[]> {
+    if (formIds.length === 0) return [];
+    const { rows } = await this.db.query<QuestionRow>(
+      `select ${QUESTION_COLUMNS} from questions
+        where organization_id = $1 and retired_at is null
+          and form_id in (select (jsonb_array_elements_text($2::jsonb))::uuid)
+        order by form_id, position, created_at, id`,
+      [organizationId, JSON.stringify(formIds)],
+    );
+    return rows;
+  }
+
+  /**
+   * Creates the form with this title or takes the existing one (its description is updated when one is
+   * sent). Locks the form row until the transaction ends, so intakes evolving one form run one at a time.
+   */
+  async upsertByTitle(organizationId: string, title: string, description: string | undefined): Promise<string> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `insert into forms (id, organization_id, title, description) values ($1, $2, $3, $4)
+       on conflict (organization_id, title) do update set
+         description = coalesce(excluded.description, forms.description),
+         updated_at = now()
+       returning id`,
+      [randomUUID(), organizationId, title, description ?? null],
+    );
+    return rows[0]!.id;
+  }
+
+  /**
+   * Makes the form's current questions exactly `definitions`, in that order: a question with the same
+   * text and type keeps its id and takes the new definition; a new one is added; a current question not
+   * in the list is retired. Returns the stored id of each definition, in order.
+   */
+  async replaceQuestions(
+    organizationId: string,
+    formId: string,
+    definitions: readonly QuestionDefinition[],
+  ): Promise<string[]> {
+    const ids: string[] = [];
+    for (const [position, definition] of definitions.entries()) {
+      const { rows } = await this.db.query<{ id: string }>(
+        `insert into questions (id, organization_id, form_id, position, question, type, required, phi, hint,
+                                placeholder, options)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+         on conflict (form_id, question, type) where retired_at is null do update set
+           position = excluded.position,
+           required = excluded.required,
+           phi = excluded.phi,
+           hint = excluded.hint,
+           placeholder = excluded.placeholder,
+           options = excluded.options,
+           updated_at = now()
+         returning id`,
+        [
+          definition.id,
+          organizationId,
+          formId,
+          position,
+          definition.question,
+          definition.type,
+          definition.required,
+          definition.phi,
+          definition.hint,
+          definition.placeholder,
+          JSON.stringify(definition.options),
+        ],
+      );
+      ids.push(rows[0]!.id);
+    }
+    await this.db.query(
+      `update questions set retired_at = now()
+        where organization_id = $1 and form_id = $2 and retired_at is null
+          and id not in (select (jsonb_array_elements_text($3::jsonb))::uuid)`,
+      [organizationId, formId, JSON.stringify(ids)],
+    );
+    return ids;
+  }
+}

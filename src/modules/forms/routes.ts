@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FormService } from './service.ts';
+
+const routeConfig = { auth: 'apiKey', envelope: 'intake' } as const;
+const security = [{ apiKey: [] }];
+const errorSchema = z.object({ success: z.literal(false), error: z.string() });
+const unauthorizedSchema = z.object({ status: z.literal(401), error: z.string() });
+
+const questionSchema = z.object({
+  questionId: z.uuid(),
+  question: z.string(),
+  type: z.string(),
+  required: z.boolean(),
+  phi: z.boolean(),
+  hint: z.string().nullable(),
+  placeholder: z.string().nullable(),
+  options: z.array(z.string()),
+});
+
+const formSchema = z.object({
+  id: z.uuid(),
+  title: z.string(),
+  description: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  questions: z.array(questionSchema).describe('The current questions, in form order'),
+});
+
+/** GET /api/v1/forms and GET /api/v1/forms/:formId: what form-id mode of POST /api/v1/dynamic-case answers. */
+export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/api/v1/forms',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['forms'],
+          summary: "List the organization's forms with their current questions",
+          security,
+          querystring: z.object({
+            title: z.string().max(200).optional().describe('Only the form with exactly this title'),
+          }),
+          response: {
+            200: z.object({ success: z.literal(true), data: z.object({ forms: z.array(formSchema) }) }),
+            400: errorSchema,
+            401: unauthorizedSchema,
+          },
+        },
+      },
+      async (request) => ({
+        success: true as const,
+        data: { forms: await forms.list(request.principal.organizationId, { title: request.query.title }) },
+      }),
+    );
+
+    app.get(
+      '/api/v1/forms/:formId',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['forms'],
+          summary: 'One form with its current questions (their questionId is what form-id mode answers)',
+          security,
+          params: z.object({ formId: z.uuid({ error: 'Must be a UUID' }) }),
+          response: {
+            200: z.object({ success: z.literal(true), data: z.object({ form: formSchema }) }),
+            400: errorSchema,
+            401: unauthorizedSchema,
+            404: errorSchema,
+          },
+        },
+      },
+      async (request) => ({
+        success: true as const,
+        data: { form: await forms.get(request.principal.organizationId, request.params.formId.toLowerCase()) },
+      }),
+    );
+  };
+}

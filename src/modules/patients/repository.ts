@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../../db/database.ts';
+
+export interface ShippingAddress {
+  addressLine1: string;
+  addressLine2?: string;
+  city: string;
+  state: string;
+  country: string;
+  postalCode: string;
+}
+
+/** The patient profile carried by an intake, normalized. Undefined fields were not sent. */
+export interface PatientProfile {
+  email: string;
+  firstName: string;
+  lastName: string;
+  dob?: string;
+  gender?: 'MALE' | 'FEMALE';
+  phoneNumber?: string;
+  passwordHash?: string;
+  shippingAddress?: ShippingAddress;
+  languagePreferences?: string[];
+}
+
+export interface PatientRow {
+  id: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  dob: string | null;
+  gender: string | null;
+  phone_number: string | null;
+  password_hash: string | null;
+  shipping_address: ShippingAddress | null;
+  language_preferences: string[] | null;
+}
+
+/** Patients of one organization; one patient per (organization, email). */
+export class PatientRepository {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * Creates the patient, or updates the organization's patient with that email: names always take the
+   * latest intake's values; the other profile fields only when sent; an existing password is never
+   * replaced by an intake. Returns the patient id. Locks the patient row until the transaction ends.
+   */
+  async upsertByEmail(organizationId: string, profile: PatientProfile): Promise<string> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `insert into patients (id, organization_id, email, first_name, last_name, dob, gender, phone_number,
+                             password_hash, shipping_address, language_preferences)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+       on conflict (organization_id, email) do update set
+         first_name = excluded.first_name,
+         last_name = excluded.last_name,
+         dob = coalesce(excluded.dob, patients.dob),
+         gender = coalesce(excluded.gender, patients.gender),
+         phone_number = coalesce(excluded.phone_number, patients.phone_number),
+         password_hash = coalesce(patients.password_hash, excluded.password_hash),
+         shipping_address = coalesce(excluded.shipping_address, patients.shipping_address),
+         language_preferences = coalesce(excluded.language_preferences, patients.language_preferences),
+         updated_at = now()
+       returning id`,
+      [
+        randomUUID(),
+        organizationId,
+        profile.email,
+        profile.firstName,
+        profile.lastName,
+        profile.dob ?? null,
+        profile.gender ?? null,
+        profile.phoneNumber ?? null,
+        profile.passwordHash ?? null,
+        profile.shippingAddress ? JSON.stringify(profile.shippingAddress) : null,
+        profile.languagePreferences ? JSON.stringify(profile.languagePreferences) : null,
+      ],
+    );
+    return rows[0]!.id;
+  }
+
+  async findByEmail(organizationId: string, email: string): Promise<PatientRow | null> {
+    const { rows } = await this.db.query<PatientRow>(
+      `select id, email, first_name, last_name, to_char(dob, 'YYYY-MM-DD') as dob, gender, phone_number, password_hash,
+              shipping_address, language_preferences
+         from patients where organization_id = $1 and email = $2`,
+      [organizationId, email],
+    );
+    return rows[0] ?? null;
+  }
+}

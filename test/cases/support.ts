@@ -1,0 +1,140 @@
+import { createTestContext, type TestContext } from '../support/app.ts';
+
+/** A test context for the intake tests: no rate limits (the property tests send many requests). */
+export function intakeTestContext(environment: Record<string, string> = {}): Promise<TestContext> {
+  return createTestContext({ RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0', ...environment });
+}
+
+/** The seed page's form-title example, verbatim. */
+export function formTitleExample(): Record<string, unknown> {
+  return {
+    firstName: 'John',
+    lastName: 'Doe',
+    email: 'john.doe@example.com',
+    dob: '1990-01-15',
+    gender: 'male',
+    phoneNumber: '+1234567890',
+    status: 'OPEN',
+    idempotencyKey: 'unique-case-key-123',
+    formTitle: 'Patient Intake Form',
+    formDescription: 'Initial patient information collection',
+    shippingAddress: {
+      addressLine1: '1600 Pennsylvania Avenue NW',
+      addressLine2: '',
+      city: 'Washington',
+      state: 'DC',
+      country: 'US',
+      postalCode: '20500',
+    },
+    questions: [
+      { question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs', phi: false },
+      { question: 'Do you have any allergies?', type: 'BOOLEAN', required: true, answer: 'true' },
+      {
+        question: 'Select your preferred visit type',
+        type: 'SINGLESELECT',
+        required: false,
+        options: ['Video Call', 'Phone Call', 'In Person'],
+        answer: 'Video Call',
+      },
+      {
+        question: 'When did your symptoms start?',
+        type: 'DATERANGE',
+        required: false,
+        answer: 'January 1, 2024 - indefinite',
+      },
+      {
+        question: 'Select your dietary preferences',
+        type: 'MULTISELECT',
+        required: false,
+        options: ['Weight-loss Supplements', 'Dieting', 'Exercise', 'Nutrition Counseling'],
+        answer: '["Weight-loss Supplements", "Dieting"]',
+      },
+    ],
+  };
+}
+
+/** The seed page's cURL example, verbatim. */
+export function curlExample(): Record<string, unknown> {
+  return {
+    firstName: 'John',
+    lastName: 'Doe',
+    email: 'john.doe@example.com',
+    dob: '1990-01-15',
+    gender: 'MALE',
+    phoneNumber: '+1234567890',
+    idempotencyKey: 'unique-case-key-123',
+    formTitle: 'Patient Intake Form',
+    formDescription: 'Initial patient information collection',
+    shippingAddress: {
+      addressLine1: '1600 Pennsylvania Avenue NW',
+      addressLine2: '',
+      city: 'Washington',
+      state: 'DC',
+      country: 'US',
+      postalCode: '20500',
+    },
+    questions: [
+      { question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs', phi: false },
+      { question: 'Do you have any allergies?', type: 'BOOLEAN', required: true, answer: 'true' },
+      {
+        question: 'Select your preferred visit type',
+        type: 'SINGLESELECT',
+        required: false,
+        options: ['Video Call', 'Phone Call', 'In Person'],
+        answer: 'Video Call',
+      },
+    ],
+  };
+}
+
+/** The seed page's form-id example; the ids are those of a form the test created. */
+export function formIdExample(formId: string, questionIds: readonly string[]): Record<string, unknown> {
+  const answers: unknown[] = [
+    '140 lbs',
+    'false',
+    'SYNC_VIDEO',
+    { startDate: '2025-08-05', endDate: null },
+    ['Weight-loss Supplements', 'Dieting'],
+  ];
+  return {
+    firstName: 'Jane',
+    lastName: 'Smith',
+    email: 'jane.smith@example.com',
+    dob: '1985-05-20',
+    gender: 'female',
+    phoneNumber: '+1987654321',
+    idempotencyKey: 'unique-case-key-456',
+    shippingAddress: {
+      addressLine1: '1600 Pennsylvania Avenue NW',
+      addressLine2: '',
+      city: 'Washington',
+      state: 'DC',
+      country: 'US',
+      postalCode: '20500',
+    },
+    formId,
+    questions: answers.map((answer, index) => ({ questionId: questionIds[index], answer })),
+  };
+}
+
+/** A form-title body with the questions of the form-id example (so their ids can be read back). */
+export function formForIdExample(title = 'Returning Patient Form'): Record<string, unknown> {
+  return {
+    firstName: 'Setup',
+    lastName: 'Patient',
+    email: 'setup@example.com',
+    formTitle: title,
+    questions: [
+      { question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' },
+      { question: 'Do you have any allergies?', type: 'BOOLEAN', required: true, answer: 'true' },
+      { question: 'How would you like to be seen?', type: 'WIDGET_VISIT_TYPE', required: true, answer: 'SYNC_PHONE' },
+      { question: 'How long have you had symptoms?', type: 'DATERANGE', required: false },
+      {
+        question: 'Select your dietary preferences',
+        type: 'MULTISELECT',
+        required: false,
+        options: ['Weight-loss Supplements', 'Dieting', 'Exercise', 'Nutrition Counseling'],
+      },
+    ],
+  };
+}
