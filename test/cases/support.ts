@@ -1,5 +1,7 @@
 import { createTestContext, type TestContext } from '../support/app.ts';
 
+export type { TestContext };
+
 /** A test context for the intake tests: no rate limits (the property tests send many requests). */
 export function intakeTestContext(environment: Record<string, string> = {}): Promise<TestContext> {
   return createTestContext({ RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0', ...environment });
@@ -137,4 +139,49 @@ export function formForIdExample(title = 'Returning Patient Form'): Record<strin
       },
     ],
   };
+}
+
+/** POST /api/v1/dynamic-case with an API key; returns status and parsed body. */
+export async function postIntake(
+  context: TestContext,
+  apiKey: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> & { data?: Record<string, string>; error?: string } }> {
+  const response = await context.app.inject({
+    method: 'POST',
+    url: '/api/v1/dynamic-case',
+    headers: { 'cv-api-key': apiKey, 'content-type': 'application/json' },
+    payload: JSON.stringify(body),
+  });
+  return { status: response.statusCode, body: response.json() };
+}
+
+/** A minimal valid form-title body; `questions` and other fields can be overridden. */
+export function minimalBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    firstName: 'Ada',
+    lastName: 'Lovelace',
+    email: 'ada@example.com',
+    formTitle: 'Minimal Form',
+    questions: [{ question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' }],
+    ...overrides,
+  };
+}
+
+/** The weight question every request needs, to add beside the question under test. */
+export const weightQuestion = { question: 'Current weight', type: 'TEXT', required: false, answer: '180' };
+
+export const SEED_CONFLICT_BODY = {
+  status: 409,
+  success: false,
+  code: 'IDEMPOTENCY_ERROR',
+  description: 'A record with the provided idempotencyKey already exists for this organization.',
+};
+
+export async function count(context: TestContext, table: string, organizationId: string): Promise<number> {
+  const { rows } = await context.db.query<{ count: number }>(
+    `select count(*)::int as count from ${table} where organization_id = $1`,
+    [organizationId],
+  );
+  return rows[0]!.count;
 }
