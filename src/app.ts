@@ -13,6 +13,10 @@ import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts
 import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
+import { adminProductRoutes } from './modules/products/admin-routes.ts';
+import { bundleRoutes } from './modules/products/routes.ts';
+import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
+import { promoCodeRoutes } from './modules/promo-codes/routes.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
 
@@ -105,8 +109,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(healthRoutes(db));
   await app.register(intakeRoutes(services.intake));
   await app.register(formRoutes(services.forms));
+  await app.register(promoCodeRoutes(services.promoCodes, services.products));
+  await app.register(bundleRoutes(services.products));
   if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminAuditRoutes(db), { prefix: '/admin/v1' });
+  if (config.adminToken) await app.register(adminProductRoutes(services.products), { prefix: '/admin/v1' });
+  if (config.adminToken) await app.register(adminPromoCodeRoutes(services.promoCodes), { prefix: '/admin/v1' });
 
   return app;
 }

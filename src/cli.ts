@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Database } from './db/database.ts';
 import { migrationStatus } from './db/migrate.ts';
+import { registerPaymentCommands } from './modules/payments/cli.ts';
 import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
@@ -83,6 +84,8 @@ keys
   .action((organizationId: string, apiKeyId: string) =>
     withServices(async (services) => print(await services.organizations.revokeApiKey(organizationId, apiKeyId))),
   );
+
+registerPaymentCommands(program, withServices, print);
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);

@@ -3,6 +3,9 @@ import type { Database } from './db/database.ts';
 import { AuditLog } from './modules/audit/audit-log.ts';
 import { AuditRepository } from './modules/audit/repository.ts';
 import { OrganizationService } from './modules/organizations/service.ts';
+import { createGateways, type Gateways } from './modules/payments/gateways/index.ts';
+import { ProductService } from './modules/products/service.ts';
+import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { phiCipherFor } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake-service.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
@@ -16,6 +19,12 @@ export interface Services {
   /** POST /api/v1/dynamic-case (its payment seam: `payments` in IntakeDependencies). */
   intake: IntakeService;
   forms: FormService;
+  /** Product bundles and products (prices in cents). */
+  products: ProductService;
+  /** Promo codes: global or per organization. */
+  promoCodes: PromoCodeService;
+  /** Stripe (or simulated) and NMI gateways, chosen by configuration. */
+  gateways: Gateways;
 }
 
 export function createServices(db: Database, config: Config): Services {
@@ -27,6 +36,9 @@ export function createServices(db: Database, config: Config): Services {
   return {
     organizations: new OrganizationService(db),
     audit: new AuditLog(new AuditRepository(db)),
+    products: new ProductService(db),
+    promoCodes: new PromoCodeService(db),
+    gateways: createGateways(config.payments, db),
     intake: new IntakeService({
       db,
       cipher: phiCipher,

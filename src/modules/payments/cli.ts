@@ -1,0 +1,166 @@
+import type { Command } from 'commander';
+import type { Services } from '../../services.ts';
+import { ApiError } from '../../http/envelopes.ts';
+import { bundleJson, productJson } from '../products/routes.ts';
+import { parseMoney } from '../products/service.ts';
+import { promoJson } from '../promo-codes/admin-routes.ts';
+
+type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
+type Print = (value: unknown) => void;
+
+function money(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const cents = parseMoney(value);
+  if (cents === null) throw new ApiError(400, `${option} must be an amount in dollars, e.g. 99.99`);
+  return cents;
+}
+
+function positiveInteger(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new ApiError(400, `${option} must be a positive whole number`);
+  return number;
+}
+
+/** Operator commands for product bundles, products, promo codes and payment holds. */
+export function registerPaymentCommands(program: Command, withServices: WithServices, print: Print): void {
+  const bundles = program.command('bundle').description('product bundles');
+  bundles
+    .command('create')
+    .argument('<organizationId>')
+    .argument('<name>')
+    .requiredOption('--price <dollars>', 'price in dollars, e.g. 99.99')
+    .option('--description <text>')
+    .option('--image-url <url>')
+    .option('--initial-discount <dollars>')
+    .option('--price-unit <currency>', 'ISO 4217 code', 'USD')
+    .option('--hidden', 'not visible to patients')
+    .option('--sold-out')
+    .description('create a product bundle')
+    .action(
+      (
+        organizationId: string,
+        name: string,
+        options: {
+          price: string;
+          description?: string;
+          imageUrl?: string;
+          initialDiscount?: string;
+          priceUnit: string;
+          hidden?: boolean;
+          soldOut?: boolean;
+        },
+      ) =>
+        withServices(async (services) =>
+          print(
+            bundleJson(
+              await services.products.createBundle(organizationId, {
+                name,
+                priceCents: money(options.price, '--price')!,
+                description: options.description ?? null,
+                imageUrl: options.imageUrl ?? null,
+                initialDiscountCents: money(options.initialDiscount, '--initial-discount'),
+                priceUnit: options.priceUnit.toUpperCase(),
+                isVisible: !options.hidden,
+                isSoldOut: Boolean(options.soldOut),
+              }),
+            ),
+          ),
+        ),
+    );
+  bundles
+    .command('list')
+    .argument('<organizationId>')
+    .description("list an organization's product bundles")
+    .action((organizationId: string) =>
+      withServices(async (services) => print((await services.products.listBundles(organizationId)).map(bundleJson))),
+    );
+
+  const products = program.command('product').description('products');
+  products
+    .command('create')
+    .argument('<organizationId>')
+    .argument('<name>')
+    .option('--price <dollars>')
+    .option('--description <text>')
+    .option('--bundle <bundleId>', 'the product bundle it belongs to')
+    .description('create a product')
+    .action(
+      (organizationId: string, name: string, options: { price?: string; description?: string; bundle?: string }) =>
+        withServices(async (services) =>
+          print(
+            productJson(
+              await services.products.createProduct(organizationId, {
+                name,
+                priceCents: money(options.price, '--price'),
+                description: options.description ?? null,
+                productBundleId: options.bundle ?? null,
+              }),
+            ),
+          ),
+        ),
+    );
+  products
+    .command('list')
+    .argument('<organizationId>')
+    .description("list an organization's products")
+    .action((organizationId: string) =>
+      withServices(async (services) => print((await services.products.listProducts(organizationId)).map(productJson))),
+    );
+
+  const promo = program.command('promo').description('promo codes');
+  promo
+    .command('create')
+    .argument('<code>')
+    .option('--org <organizationId>', "the organization's code (omit for a global code)")
+    .option('--percent <percent>', 'percent discount, more than 0 and at most 100')
+    .option('--flat <dollars>', 'flat discount in dollars')
+    .option('--bundle <bundleId>', 'only for this product bundle')
+    .option('--expires <iso8601>', 'expiry time')
+    .option('--max-redemptions <count>')
+    .description('create a promo code (exactly one of --percent and --flat)')
+    .action(
+      (
+        code: string,
+        options: {
+          org?: string;
+          percent?: string;
+          flat?: string;
+          bundle?: string;
+          expires?: string;
+          maxRedemptions?: string;
+        },
+      ) =>
+        withServices(async (services) => {
+          const expiresAt = options.expires ? new Date(options.expires) : null;
+          if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new ApiError(400, '--expires must be a date');
+          print(
+            promoJson(
+              await services.promoCodes.create({
+                organizationId: options.org ?? null,
+                code,
+                percentDiscount: options.percent === undefined ? undefined : Number(options.percent),
+                flatDiscountCents: money(options.flat, '--flat'),
+                productBundleId: options.bundle ?? null,
+                expiresAt,
+                maxRedemptions: positiveInteger(options.maxRedemptions, '--max-redemptions') ?? null,
+              }),
+            ),
+          );
+        }),
+    );
+  promo
+    .command('list')
+    .option('--org <organizationId>', "an organization's codes and the global ones")
+    .description('list promo codes')
+    .action((options: { org?: string }) =>
+      withServices(async (services) => print((await services.promoCodes.list(options.org ?? null)).map(promoJson))),
+    );
+  promo
+    .command('disable')
+    .argument('<promoCodeId>')
+    .description('disable a promo code')
+    .action((promoCodeId: string) =>
+      withServices(async (services) => print(promoJson(await services.promoCodes.disable(promoCodeId)))),
+    );
+}

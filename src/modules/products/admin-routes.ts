@@ -1,0 +1,185 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ApiError } from '../../http/envelopes.ts';
+import { bundleJson, productJson } from './routes.ts';
+import { parseMoney, type ProductService } from './service.ts';
+
+const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
+const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
+const security = [{ adminToken: [] }];
+const money = z.union([z.number().nonnegative(), z.string()]).describe('Dollars: 99.99 or "99.99"');
+
+function cents(value: string | number | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseMoney(value);
+  if (parsed === null) throw new ApiError(400, `${field} must be an amount in dollars with at most two decimals`);
+  return parsed;
+}
+
+const bundleBody = z.object({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(5000).nullable().optional(),
+  imageUrl: z.url().nullable().optional(),
+  price: money,
+  priceUnit: z.string().trim().length(3).optional(),
+  initialDiscount: money.optional(),
+  isSoldOut: z.boolean().optional(),
+  isVisible: z.boolean().optional(),
+});
+
+const bundleResponse = z.object({
+  bundle: z.object({
+    id: z.uuid(),
+    name: z.string(),
+    imageUrl: z.string().nullable(),
+    description: z.string().nullable(),
+    price: z.string(),
+    priceUnit: z.string(),
+    initialDiscount: z.string(),
+    isSoldOut: z.boolean(),
+    isVisible: z.boolean(),
+  }),
+});
+
+const productResponse = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  description: z.string().nullable(),
+  price: z.string(),
+  priceUnit: z.string(),
+  productBundleId: z.uuid().nullable(),
+});
+
+const organizationParams = z.object({ organizationId: z.uuid() });
+
+/** Operator management of product bundles and products under /admin/v1. */
+export function adminProductRoutes(products: ProductService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/organizations/:organizationId/bundles',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'Create a product bundle',
+          security,
+          params: organizationParams,
+          body: bundleBody,
+          response: { 201: bundleResponse, 400: adminError, 401: adminError, 404: adminError },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const bundle = await products.createBundle(request.params.organizationId, {
+          name: body.name,
+          description: body.description ?? null,
+          imageUrl: body.imageUrl ?? null,
+          priceCents: cents(body.price, 'price')!,
+          priceUnit: body.priceUnit?.toUpperCase(),
+          initialDiscountCents: cents(body.initialDiscount, 'initialDiscount'),
+          isSoldOut: body.isSoldOut,
+          isVisible: body.isVisible,
+        });
+        return reply.code(201).send({ bundle: bundleJson(bundle) });
+      },
+    );
+
+    app.patch(
+      '/organizations/:organizationId/bundles/:bundleId',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'Change a product bundle (price, visibility, sold out, ...)',
+          security,
+          params: organizationParams.extend({ bundleId: z.uuid() }),
+          body: bundleBody.partial(),
+          response: { 200: bundleResponse, 400: adminError, 401: adminError, 404: adminError },
+        },
+      },
+      async (request) => {
+        const body = request.body;
+        const bundle = await products.updateBundle(request.params.organizationId, request.params.bundleId, {
+          name: body.name,
+          description: body.description,
+          imageUrl: body.imageUrl,
+          priceCents: cents(body.price, 'price'),
+          priceUnit: body.priceUnit?.toUpperCase(),
+          initialDiscountCents: cents(body.initialDiscount, 'initialDiscount'),
+          isSoldOut: body.isSoldOut,
+          isVisible: body.isVisible,
+        });
+        return { bundle: bundleJson(bundle) };
+      },
+    );
+
+    app.get(
+      '/organizations/:organizationId/bundles',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: "List an organization's product bundles",
+          security,
+          params: organizationParams,
+          response: { 200: z.object({ bundles: z.array(bundleResponse.shape.bundle) }), 401: adminError },
+        },
+      },
+      async (request) => ({ bundles: (await products.listBundles(request.params.organizationId)).map(bundleJson) }),
+    );
+
+    app.post(
+      '/organizations/:organizationId/products',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'Create a product, optionally in a bundle',
+          security,
+          params: organizationParams,
+          body: z.object({
+            name: z.string().trim().min(1).max(200),
+            description: z.string().max(5000).nullable().optional(),
+            price: money.optional(),
+            priceUnit: z.string().trim().length(3).optional(),
+            productBundleId: z.uuid().nullable().optional(),
+          }),
+          response: { 201: z.object({ product: productResponse }), 400: adminError, 401: adminError, 404: adminError },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const product = await products.createProduct(request.params.organizationId, {
+          name: body.name,
+          description: body.description ?? null,
+          priceCents: cents(body.price, 'price'),
+          priceUnit: body.priceUnit?.toUpperCase(),
+          productBundleId: body.productBundleId ?? null,
+        });
+        return reply
+          .code(201)
+          .send({ product: { ...productJson(product), productBundleId: product.product_bundle_id } });
+      },
+    );
+
+    app.get(
+      '/organizations/:organizationId/products',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: "List an organization's products",
+          security,
+          params: organizationParams,
+          response: { 200: z.object({ products: z.array(productResponse) }), 401: adminError },
+        },
+      },
+      async (request) => ({
+        products: (await products.listProducts(request.params.organizationId)).map((row) => ({
+          ...productJson(row),
+          productBundleId: row.product_bundle_id,
+        })),
+      }),
+    );
+  };
+}

@@ -1,0 +1,125 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ApiError } from '../../http/envelopes.ts';
+import { parseMoney } from '../products/service.ts';
+import type { PromoCodeRow } from './repository.ts';
+import type { PromoCodeService } from './service.ts';
+
+const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
+const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
+const security = [{ adminToken: [] }];
+
+const promoView = z.object({
+  id: z.uuid(),
+  organizationId: z.uuid().nullable().describe('null: a global code'),
+  code: z.string(),
+  percentDiscount: z.number().nullable(),
+  flatDiscount: z.number().nullable().describe('Dollars'),
+  productBundleId: z.uuid().nullable(),
+  expiresAt: z.string().nullable(),
+  maxRedemptions: z.number().nullable(),
+  redemptionCount: z.number(),
+  disabledAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+
+export function promoJson(row: PromoCodeRow): z.infer<typeof promoView> {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    code: row.code,
+    percentDiscount: row.percent_discount === null ? null : Number(row.percent_discount),
+    flatDiscount: row.flat_discount_cents === null ? null : row.flat_discount_cents / 100,
+    productBundleId: row.product_bundle_id,
+    expiresAt: row.expires_at?.toISOString() ?? null,
+    maxRedemptions: row.max_redemptions,
+    redemptionCount: row.redemption_count,
+    disabledAt: row.disabled_at?.toISOString() ?? null,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+/** Operator management of promo codes under /admin/v1. */
+export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/promo-codes',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'Create a promo code (an organization’s, or global when organizationId is null)',
+          security,
+          body: z.object({
+            organizationId: z.uuid().nullable(),
+            code: z.string().trim().min(1).max(64),
+            percentDiscount: z.number().optional(),
+            flatDiscount: z.union([z.number(), z.string()]).optional().describe('Dollars'),
+            productBundleId: z.uuid().nullable().optional(),
+            expiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
+            maxRedemptions: z.number().int().positive().nullable().optional(),
+          }),
+          response: {
+            201: z.object({ promoCode: promoView }),
+            400: adminError,
+            401: adminError,
+            404: adminError,
+            409: adminError,
+          },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        let flatDiscountCents: number | undefined;
+        if (body.flatDiscount !== undefined) {
+          const parsed = parseMoney(body.flatDiscount);
+          if (parsed === null)
+            throw new ApiError(400, 'flatDiscount must be an amount in dollars with at most two decimals');
+          flatDiscountCents = parsed;
+        }
+        const row = await promoCodes.create({
+          organizationId: body.organizationId,
+          code: body.code,
+          percentDiscount: body.percentDiscount,
+          flatDiscountCents,
+          productBundleId: body.productBundleId ?? null,
+          expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
+          maxRedemptions: body.maxRedemptions ?? null,
+        });
+        return reply.code(201).send({ promoCode: promoJson(row) });
+      },
+    );
+
+    app.get(
+      '/promo-codes',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'List promo codes (an organization’s and the global ones, or all)',
+          security,
+          querystring: z.object({ organizationId: z.uuid().optional() }),
+          response: { 200: z.object({ promoCodes: z.array(promoView) }), 400: adminError, 401: adminError },
+        },
+      },
+      async (request) => ({
+        promoCodes: (await promoCodes.list(request.query.organizationId ?? null)).map(promoJson),
+      }),
+    );
+
+    app.delete(
+      '/promo-codes/:promoCodeId',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['admin'],
+          summary: 'Disable a promo code (kept for the payments that used it)',
+          security,
+          params: z.object({ promoCodeId: z.uuid() }),
+          response: { 200: z.object({ promoCode: promoView }), 401: adminError, 404: adminError },
+        },
+      },
+      async (request) => ({ promoCode: promoJson(await promoCodes.disable(request.params.promoCodeId)) }),
+    );
+  };
+}

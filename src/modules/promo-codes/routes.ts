@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ApiError } from '../../http/envelopes.ts';
+import type { ProductService } from '../products/service.ts';
+import type { PromoCodeService } from './service.ts';
+
+const paymentsError = z.object({ success: z.literal(false), message: z.string() });
+const unauthorized = z.object({ status: z.literal(401), error: z.string() });
+
+/** GET /api/v1/promo-codes (reference 2.15): a valid code answers its one discount, anything else data: []. */
+export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/api/v1/promo-codes',
+      {
+        config: { auth: 'apiKey', envelope: 'payments' },
+        schema: {
+          tags: ['payments'],
+          summary: 'Validate a promo code (global or this organization’s), optionally for a product bundle',
+          security: [{ apiKey: [] }],
+          // Checked by hand so the documented messages come out exactly.
+          querystring: z.object({
+            code: z.union([z.string(), z.array(z.string())]).optional(),
+            product_bundle_id: z.union([z.string(), z.array(z.string())]).optional(),
+          }),
+          response: {
+            200: z.object({
+              success: z.literal(true),
+              data: z.array(
+                z.union([z.object({ percentDiscount: z.number() }), z.object({ flatDiscount: z.number() })]),
+              ),
+            }),
+            400: paymentsError,
+            401: unauthorized,
+          },
+        },
+      },
+      async (request) => {
+        const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+        const code = first(request.query.code)?.trim();
+        const bundleId = first(request.query.product_bundle_id)?.trim() || undefined;
+        if (!code) throw new ApiError(400, 'Promo code is required');
+        if (bundleId && !z.uuid().safeParse(bundleId).success) throw new ApiError(400, 'Invalid product bundle ID');
+        const organizationId = request.principal.organizationId;
+        // Another organization's bundle does not exist here, so no code applies to it.
+        if (bundleId && !(await products.findBundle(organizationId, bundleId))) {
+          return { success: true as const, data: [] };
+        }
+        const result = await promoCodes.evaluate(organizationId, code, bundleId);
+        return { success: true as const, data: result.ok ? [result.discount] : [] };
+      },
+    );
+  };
+}
