@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import Fastify from 'fastify';
+import { z } from 'zod';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { ApiError } from '../../src/http/envelopes.ts';
+import { registerErrorHandling } from '../../src/http/error-handler.ts';
+import {
+  cursorSchema,
+  decodeCursor,
+  DEFAULT_PAGE_SIZE,
+  encodeCursor,
+  limitSchema,
+  MAX_PAGE_SIZE,
+  toPage,
+} from '../../src/http/pagination.ts';
+import { freshDatabase } from '../support/database.ts';
+import type { Database } from '../../src/db/database.ts';
+
+describe('request time limit', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  before(async () => {
+    ({ db, drop } = await freshDatabase());
+  });
+  after(async () => drop());
+
+  it('answers 503 in the route envelope when a handler takes longer than the limit', async () => {
+    const app = Fastify({ logger: false, handlerTimeout: 50 });
+    registerErrorHandling(app);
+    let aborted = false;
+    // Never answers by itself: only the time limit ends it (and tells the handler through request.signal).
+    const stuck = (signal: AbortSignal) =>
+      new Promise<never>((_resolve, reject) =>
+        signal.addEventListener('abort', () => {
+          aborted = true;
+          reject(new Error('aborted'));
+        }),
+      );
+    app.get('/intake', { config: { envelope: 'intake' } }, async (request) => stuck(request.signal));
+    app.get('/payments', { config: { envelope: 'payments' } }, async (request) => stuck(request.signal));
+    await app.ready();
+    const intake = await app.inject({ method: 'GET', url: '/intake' });
+    assert.equal(intake.statusCode, 503);
+    assert.deepEqual(intake.json(), { success: false, error: 'Request timed out' });
+    const payments = await app.inject({ method: 'GET', url: '/payments' });
+    assert.equal(payments.statusCode, 503);
+    assert.deepEqual(payments.json(), { success: false, message: 'Request timed out' });
+    assert.ok(aborted, 'the handler was told through request.signal');
+    await app.close();
+  });
+
+  it('is REQUEST_TIMEOUT_MS (default 30 s), for handling and for receiving a request', async () => {
+    assert.equal(loadConfig({}).limits.requestTimeoutMs, 30_000);
+    const app = await buildApp({ config: loadConfig({ REQUEST_TIMEOUT_MS: '12000' }), db, logger: false });
+    try {
+      assert.equal((app.initialConfig as { handlerTimeout?: number }).handlerTimeout, 12_000);
+      assert.equal(app.server.requestTimeout, 12_000);
+    } finally {
+      await app.close();
+    }
+    assert.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '10' }));
+  });
+});
+
+describe('pagination', () => {
+  it('caps limit at MAX_PAGE_SIZE with a default', () => {
+    const schema = limitSchema();
+    assert.equal(MAX_PAGE_SIZE, 100);
+    assert.equal(schema.parse(undefined), DEFAULT_PAGE_SIZE);
+    assert.equal(schema.parse('7'), 7);
+    assert.equal(schema.parse(String(MAX_PAGE_SIZE)), MAX_PAGE_SIZE);
+    for (const bad of [String(MAX_PAGE_SIZE + 1), '0', '-1', '2.5', 'ten'])
+      assert.ok(!schema.safeParse(bad).success, bad);
+    // An endpoint may choose a smaller cap, never a larger one.
+    assert.ok(!limitSchema({ max: 10 }).safeParse('11').success);
+    assert.ok(!limitSchema({ max: 1000 }).safeParse('101').success);
+    assert.equal(limitSchema({ max: 10, default: 50 }).parse(undefined), 10);
+  });
+
+  it('round-trips a cursor and rejects anything else as a 400', () => {
+    const position = z.object({ t: z.iso.datetime(), id: z.uuid() });
+    const value = { t: '2026-03-01T12:00:00.123Z', id: '00000000-0000-4000-8000-000000000001' };
+    const cursor = encodeCursor(value);
+    assert.match(cursor, /^[A-Za-z0-9_-]+$/, 'safe in a query string');
+    assert.deepEqual(decodeCursor(cursor, position), value);
+    for (const bad of [
+      '',
+      'not base64 json',
+      encodeCursor({ t: 'now', id: 'x' }),
+      Buffer.from('[1').toString('base64url'),
+    ]) {
+      assert.throws(
+        () => decodeCursor(bad, position),
+        (error: unknown) => error instanceof ApiError && error.statusCode === 400 && error.message === 'Invalid cursor',
+      );
+    }
+    assert.ok(!cursorSchema.safeParse('x'.repeat(513)).success);
+  });
+
+  it('makes one page from limit + 1 rows', () => {
+    const rows = [{ id: 1 }, { id: 2 }, { id: 3 }];
+    const full = toPage(rows, 2, (row) => ({ id: row.id }));
+    assert.deepEqual(full.items, [{ id: 1 }, { id: 2 }]);
+    assert.deepEqual(decodeCursor(full.nextCursor ?? '', z.object({ id: z.number() })), { id: 2 });
+    const last = toPage(rows, 3, (row) => ({ id: row.id }));
+    assert.equal(last.items.length, 3);
+    assert.equal(last.nextCursor, null);
+    assert.deepEqual(
+      toPage([], 5, () => ({})),
+      { items: [], nextCursor: null },
+    );
+  });
+});
