@@ -85,14 +85,16 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
       .send(envelopeOf(request).error(429, `Rate limit exceeded; retry in ${binding.ttlInSeconds} seconds`));
   };
 
-  // A route-level hook: it runs after the application's onRequest hooks, authentication among them.
+  // A route-level hook: it runs after the application's hooks of the same kind, authentication among
+  // them. Where the key travels in the body (`auth: 'bodyKey'`), the key is known only at preValidation.
   app.addHook('onRoute', (route: RouteOptions) => {
     if (route.config?.rateLimit === false) return;
     if (route.config?.rateLimit !== undefined) {
       throw new Error(`${route.method} ${route.url}: config.rateLimit takes only false (to opt out)`);
     }
-    const existing = route.onRequest;
-    route.onRequest = [...(Array.isArray(existing) ? existing : existing ? [existing] : []), limit];
+    const hook = (route.config?.auth as string | undefined) === 'bodyKey' ? 'preValidation' : 'onRequest';
+    const existing = route[hook];
+    route[hook] = [...(Array.isArray(existing) ? existing : existing ? [existing] : []), limit];
   });
 }
 

@@ -155,6 +155,36 @@ for (const store of ['memory', 'redis'] as Store[]) {
       }
     });
 
+    it('counts a key sent in the body (auth: bodyKey) once the body has named it', async () => {
+      const app = Fastify({ logger: false });
+      registerErrorHandling(app);
+      app.decorateRequest('principal', null as never);
+      // Stands for the authentication hook of `bodyKey` routes, which runs at preValidation.
+      app.addHook('preValidation', async (request) => {
+        const key = (request.body as { key?: string } | undefined)?.key;
+        if (key) request.principal = { organizationId: 'organization', apiKeyId: key };
+      });
+      await registerRateLimits(app, {
+        perKey: 2,
+        perAddress: 100,
+        windowMs: 60_000,
+        ...(redis ? { redis, redisKeyPrefix: `${prefix}${++testNumber}:` } : {}),
+      });
+      app.post('/legacy', { config: { auth: 'bodyKey' as never, envelope: 'payments' } }, async () => ({ ok: true }));
+      await app.ready();
+      apps.push(app);
+      const send = (key: string) => app.inject({ method: 'POST', url: '/legacy', payload: { key } });
+      assert.equal((await send('key-1')).statusCode, 200);
+      const second = await send('key-1');
+      assert.equal(second.statusCode, 200);
+      assert.equal(headersOf(second).limit, 2);
+      assert.equal(headersOf(second).remaining, 0);
+      const refused = await send('key-1');
+      assert.equal(refused.statusCode, 429);
+      assert.deepEqual(Object.keys(refused.json()).sort(), ['message', 'success']);
+      assert.equal((await send('key-2')).statusCode, 200);
+    });
+
     if (store === 'redis') {
       it('shares the counters between server processes through Redis', async () => {
         const shared = `${prefix}shared:`;
