@@ -90,6 +90,7 @@ describe('POST /api/v1/dynamic-case', () => {
   describe('core fields', () => {
     const rejected: [string, Record<string, unknown>, string][] = [
       ['email', { email: 'not-an-email' }, 'Validation failed: email: Invalid email address'],
+      ['NUL character', { lastName: 'Doe\u0000' }, 'Validation failed: lastName: Must not contain NUL characters'],
       ['missing email', { email: undefined }, 'Validation failed: email: Required'],
       ['firstName', { firstName: '' }, 'Validation failed: firstName: Must not be empty'],
       ['lastName', { lastName: 42 }, 'Validation failed: lastName: Must be a string'],

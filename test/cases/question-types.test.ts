@@ -298,6 +298,27 @@ describe('question types, in both modes', () => {
     }
   });
 
+  it('accepts a long question text (a STATEMENT paragraph) and keeps it one question when sent again', async () => {
+    const paragraph = 'Déclaration — '.repeat(400);
+    for (const email of ['long1@example.com', 'long2@example.com']) {
+      const { status } = await postIntake(
+        context,
+        apiKey,
+        minimalBody({
+          email,
+          formTitle: 'Long Statement',
+          questions: [weightQuestion, { question: paragraph, type: 'STATEMENT', required: false }],
+        }),
+      );
+      assert.equal(status, 200);
+    }
+    const { rows } = await context.db.query<{ count: number }>(
+      `select count(*)::int as count from questions q join forms f on f.id = q.form_id
+        where f.title = 'Long Statement' and q.type = 'STATEMENT'`,
+    );
+    assert.equal(rows[0]!.count, 1);
+  });
+
   it('rejects an unknown type, and a select question without options', async () => {
     const unknown = await postIntake(
       context,

@@ -14,7 +14,7 @@ describe('forms API', () => {
 
   const get = (url: string, key = apiKey) => context.app.inject({ method: 'GET', url, headers: { 'cv-api-key': key } });
 
-  it('lists the organization\'s forms with their questions, and gets one by id', async () => {
+  it("lists the organization's forms with their questions, and gets one by id", async () => {
     const created = await postIntake(
       context,
       apiKey,
@@ -58,7 +58,15 @@ describe('forms API', () => {
           placeholder: 'e.g., 150 lbs',
           options: [],
         },
-        { question: 'Pick one', type: 'SINGLESELECT', required: false, phi: false, hint: null, placeholder: null, options: ['A', 'B'] },
+        {
+          question: 'Pick one',
+          type: 'SINGLESELECT',
+          required: false,
+          phi: false,
+          hint: null,
+          placeholder: null,
+          options: ['A', 'B'],
+        },
       ],
     );
 
@@ -67,7 +75,7 @@ describe('forms API', () => {
     assert.deepEqual(one.json(), { success: true, data: { form } });
   });
 
-  it('hides another organization\'s forms: empty list, 404 by id', async () => {
+  it("hides another organization's forms: empty list, 404 by id", async () => {
     const stranger = await context.organization();
     const mine = (await get('/api/v1/forms')).json().data.forms[0];
     assert.deepEqual((await get('/api/v1/forms', stranger.apiKey)).json(), { success: true, data: { forms: [] } });

@@ -44,7 +44,7 @@ type FormPlan =
   | { mode: 'formId'; formId: string; definitions: QuestionDefinition[] };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_QUESTION_LENGTH = 1000;
+const MAX_QUESTION_LENGTH = 10_000;
 
 /** "No answer": absent, null, a blank string or an empty array. */
 function isBlank(answer: unknown): boolean {
@@ -77,6 +77,7 @@ export class IntakeService {
   }
 
   async createCase(organizationId: string, body: IntakeBody): Promise<IntakeResult> {
+    rejectNulCharacters(body, '');
     const profile = this.profileOf(body);
     const payment = paymentFieldsOf(body);
     const status = (present(body.status)?.toUpperCase() ?? 'OPEN') as 'OPEN' | 'ABANDONED';
@@ -342,6 +343,20 @@ export class IntakeService {
         413,
         `The files of this request total more than the limit of ${this.deps.fileLimits.maxTotalBytes} bytes`,
       );
+    }
+  }
+}
+
+/** PostgreSQL text and jsonb cannot hold U+0000: refuse it anywhere in the body, with its path. */
+function rejectNulCharacters(value: unknown, path: string): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) throw validationError(path || 'body', 'Must not contain NUL characters');
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => rejectNulCharacters(item, path ? `${path}.${index}` : String(index)));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\u0000')) throw validationError(path || 'body', 'Must not contain NUL characters');
+      rejectNulCharacters(item, path ? `${path}.${key}` : key);
     }
   }
 }

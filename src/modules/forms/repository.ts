@@ -111,7 +111,7 @@ export class FormRepository {
         `insert into questions (id, organization_id, form_id, position, question, type, required, phi, hint,
                                 placeholder, options)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
-         on conflict (form_id, question, type) where retired_at is null do update set
+         on conflict (form_id, md5(question), type) where retired_at is null do update set
            position = excluded.position,
            required = excluded.required,
            phi = excluded.phi,

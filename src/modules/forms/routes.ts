@@ -39,7 +39,12 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
           summary: "List the organization's forms with their current questions",
           security,
           querystring: z.object({
-            title: z.string().max(200).optional().describe('Only the form with exactly this title'),
+            title: z
+              .string()
+              .max(200)
+              .refine((value) => !value.includes('\u0000'), { message: 'Must not contain NUL characters' })
+              .optional()
+              .describe('Only the form with exactly this title'),
           }),
           response: {
             200: z.object({ success: z.literal(true), data: z.object({ forms: z.array(formSchema) }) }),
