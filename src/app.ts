@@ -13,6 +13,7 @@ import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts
 import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
+import { paymentRoutes } from './modules/payments/routes.ts';
 import { adminProductRoutes } from './modules/products/admin-routes.ts';
 import { bundleRoutes } from './modules/products/routes.ts';
 import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
@@ -111,6 +112,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
+  await app.register(paymentRoutes(services.payments));
+  if (services.gateways.simulated) {
+    app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
+  }
   if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminAuditRoutes(db), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminProductRoutes(services.products), { prefix: '/admin/v1' });

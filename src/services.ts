@@ -4,6 +4,7 @@ import { AuditLog } from './modules/audit/audit-log.ts';
 import { AuditRepository } from './modules/audit/repository.ts';
 import { OrganizationService } from './modules/organizations/service.ts';
 import { createGateways, type Gateways } from './modules/payments/gateways/index.ts';
+import { PaymentService } from './modules/payments/service.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { phiCipherFor } from './crypto/phi.ts';
@@ -25,6 +26,8 @@ export interface Services {
   promoCodes: PromoCodeService;
   /** Stripe (or simulated) and NMI gateways, chosen by configuration. */
   gateways: Gateways;
+  /** Setup/payment intents, case payments with holds, captures, releases and webhook updates. */
+  payments: PaymentService;
 }
 
 export function createServices(db: Database, config: Config): Services {
@@ -33,12 +36,15 @@ export function createServices(db: Database, config: Config): Services {
     dataDir: config.dataDir,
     inMemory: db.inMemory === true,
   });
+  const products = new ProductService(db);
+  const gateways = createGateways(config.payments, db);
   return {
     organizations: new OrganizationService(db),
     audit: new AuditLog(new AuditRepository(db)),
-    products: new ProductService(db),
+    products,
     promoCodes: new PromoCodeService(db),
-    gateways: createGateways(config.payments, db),
+    gateways,
+    payments: new PaymentService(db, gateways, products),
     intake: new IntakeService({
       db,
       cipher: phiCipher,

@@ -6,8 +6,11 @@ import { envelopeOf } from './error-handler.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** `apiKey`: the `cv-api-key` header names the organization. `admin`: the ADMIN_TOKEN bearer. */
-    auth?: 'apiKey' | 'admin';
+    /**
+     * `apiKey`: the `cv-api-key` header names the organization. `admin`: the ADMIN_TOKEN bearer.
+     * `bodyKey`: the key is the JSON body's `key` field (legacy initiatePayment); checked once the body is parsed.
+     */
+    auth?: 'apiKey' | 'admin' | 'bodyKey';
   }
   interface FastifyRequest {
     /** Set on `auth: 'apiKey'` routes: the only source of the organization id. */
@@ -112,6 +115,9 @@ export function registerAuthentication(
         .send(envelopeOf(request).error(429, 'Too many failed authentication attempts; try again later'));
     }
 
+    // The body is not parsed yet: its key is checked in preValidation below.
+    if (mode === 'bodyKey') return;
+
     if (mode === 'admin') {
       const token = bearerToken(request);
       if (!options.adminToken || !token || !sameSecret(token, options.adminToken)) return reject(request, reply);
@@ -120,6 +126,17 @@ export function registerAuthentication(
 
     const header = request.headers['cv-api-key'];
     const apiKey = Array.isArray(header) ? header[0] : header;
+    if (!apiKey) return reject(request, reply);
+    const principal = await options.organizations.authenticate(apiKey);
+    if (!principal) return reject(request, reply);
+    request.principal = principal;
+  });
+
+  // preValidation: after parsing, before the body schema is applied, for keys sent in the body.
+  app.addHook('preValidation', async (request, reply) => {
+    if (request.routeOptions.config?.auth !== 'bodyKey') return;
+    const body = request.body as { key?: unknown } | null | undefined;
+    const apiKey = body && typeof body === 'object' && typeof body.key === 'string' ? body.key : undefined;
     if (!apiKey) return reject(request, reply);
     const principal = await options.organizations.authenticate(apiKey);
     if (!principal) return reject(request, reply);

@@ -1,0 +1,345 @@
+import type { Queryable } from '../../db/database.ts';
+import type { GatewayName, SavedPaymentMethod } from './gateways/types.ts';
+
+export type PaymentStatus = 'PAID' | 'UNPAID' | 'CANCELED' | 'IN_DISPUTE' | 'LOST_DISPUTE' | 'REFUND' | 'ERROR';
+export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
+  'PAID',
+  'UNPAID',
+  'CANCELED',
+  'IN_DISPUTE',
+  'LOST_DISPUTE',
+  'REFUND',
+  'ERROR',
+];
+export type HoldStatus = 'NONE' | 'PENDING' | 'HELD' | 'CAPTURED' | 'RELEASED' | 'FAILED';
+
+export interface CasePaymentRow {
+  id: string;
+  organization_id: string;
+  case_id: string;
+  product_id: string | null;
+  product_bundle_id: string | null;
+  description: string | null;
+  amount_cents: number;
+  original_amount_cents: number | null;
+  discount_cents: number;
+  promo_code_id: string | null;
+  currency: string;
+  status: PaymentStatus;
+  source: string;
+  gateway: GatewayName | null;
+  gateway_reference: string | null;
+  hold_status: HoldStatus;
+  amount_captured_cents: number;
+  amount_refunded_cents: number;
+  capture_before: Date | null;
+  captured_at: Date | null;
+  released_at: Date | null;
+  failure_message: string | null;
+  idempotency_key: string | null;
+  request_fingerprint: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface GatewayIntentRow {
+  id: string;
+  organization_id: string;
+  gateway: GatewayName;
+  kind: 'setup' | 'payment';
+  gateway_intent_id: string | null;
+  amount_cents: number | null;
+  status: string;
+  customer_id: string | null;
+  payment_method_id: string | null;
+  request_key: string | null;
+  result: Record<string, unknown> | null;
+  case_id: string | null;
+}
+
+const paymentColumns = `id, organization_id, case_id, product_id, product_bundle_id, description, amount_cents,
+  original_amount_cents, discount_cents, promo_code_id, currency, status, source, gateway, gateway_reference,
+  hold_status, amount_captured_cents, amount_refunded_cents, capture_before, captured_at, released_at,
+  failure_message, idempotency_key, request_fingerprint, created_at, updated_at`;
+const intentColumns = `id, organization_id, gateway, kind, gateway_intent_id, amount_cents, status, customer_id,
+  payment_method_id, request_key, result, case_id`;
+
+export const CASE_PAYMENT_IDEMPOTENCY_INDEX = 'case_payments_organization_idempotency_key_unique';
+export const INTENT_REQUEST_KEY_INDEX = 'gateway_intents_organization_request_key_unique';
+
+export interface NewCasePayment {
+  id: string;
+  caseId: string;
+  productId: string | null;
+  productBundleId: string | null;
+  description: string | null;
+  amountCents: number;
+  originalAmountCents: number | null;
+  discountCents: number;
+  promoCodeId: string | null;
+  status: PaymentStatus;
+  source: 'api' | 'intake';
+  gateway: GatewayName | null;
+  gatewayReference: string | null;
+  holdStatus: HoldStatus;
+  amountCapturedCents: number;
+  captureBefore: Date | null;
+  capturedAt: Date | null;
+  failureMessage: string | null;
+  idempotencyKey: string | null;
+  requestFingerprint: string | null;
+}
+
+/** Case payments, gateway intents and saved payment methods; every statement is scoped by organization. */
+export class PaymentRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async findCase(organizationId: string, caseId: string): Promise<{ id: string; patient_id: string } | null> {
+    const { rows } = await this.db.query<{ id: string; patient_id: string }>(
+      'select id, patient_id from cases where organization_id = $1 and id = $2',
+      [organizationId, caseId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Throws a unique violation on CASE_PAYMENT_IDEMPOTENCY_INDEX when the key is taken. */
+  async insertPayment(organizationId: string, payment: NewCasePayment): Promise<CasePaymentRow> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `insert into case_payments (id, organization_id, case_id, product_id, product_bundle_id, description,
+         amount_cents, original_amount_cents, discount_cents, promo_code_id, status, source, gateway,
+         gateway_reference, hold_status, amount_captured_cents, capture_before, captured_at, failure_message,
+         idempotency_key, request_fingerprint)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+       returning ${paymentColumns}`,
+      [
+        payment.id,
+        organizationId,
+        payment.caseId,
+        payment.productId,
+        payment.productBundleId,
+        payment.description,
+        payment.amountCents,
+        payment.originalAmountCents,
+        payment.discountCents,
+        payment.promoCodeId,
+        payment.status,
+        payment.source,
+        payment.gateway,
+        payment.gatewayReference,
+        payment.holdStatus,
+        payment.amountCapturedCents,
+        payment.captureBefore,
+        payment.capturedAt,
+        payment.failureMessage,
+        payment.idempotencyKey,
+        payment.requestFingerprint,
+      ],
+    );
+    return rows[0]!;
+  }
+
+  async findPayment(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow | null> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `select ${paymentColumns} from case_payments where organization_id = $1 and case_id = $2 and id = $3`,
+      [organizationId, caseId, paymentId],
+    );
+    return rows[0] ?? null;
+  }
+
+  async findPaymentByIdempotencyKey(organizationId: string, idempotencyKey: string): Promise<CasePaymentRow | null> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `select ${paymentColumns} from case_payments where organization_id = $1 and idempotency_key = $2`,
+      [organizationId, idempotencyKey],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** For webhooks: the payment a gateway object belongs to, whichever organization's. Locked for update. */
+  async findPaymentForGateway(
+    gateway: GatewayName,
+    reference: string,
+    paymentId: string | null,
+  ): Promise<CasePaymentRow | null> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `select ${paymentColumns} from case_payments
+        where (gateway = $1 and gateway_reference = $2) or id = $3
+        order by created_at limit 1 for update`,
+      [gateway, reference, paymentId],
+    );
+    return rows[0] ?? null;
+  }
+
+  async paymentReferenceUsed(gateway: GatewayName, reference: string): Promise<boolean> {
+    const { rows } = await this.db.query('select 1 from case_payments where gateway = $1 and gateway_reference = $2', [
+      gateway,
+      reference,
+    ]);
+    return rows.length > 0;
+  }
+
+  /** Applies changes to a payment; only the named columns are written. */
+  async updatePayment(
+    organizationId: string,
+    paymentId: string,
+    changes: Partial<{
+      status: PaymentStatus;
+      hold_status: HoldStatus;
+      gateway_reference: string | null;
+      amount_captured_cents: number;
+      amount_refunded_cents: number;
+      capture_before: Date | null;
+      captured_at: Date | null;
+      released_at: Date | null;
+      failure_message: string | null;
+    }>,
+  ): Promise<CasePaymentRow> {
+    const names = Object.keys(changes) as (keyof typeof changes)[];
+    const assignments = names.map((name, index) => `${name} = $${index + 3}`);
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `update case_payments set ${[...assignments, 'updated_at = now()'].join(', ')}
+        where organization_id = $1 and id = $2 returning ${paymentColumns}`,
+      [organizationId, paymentId, ...names.map((name) => changes[name])],
+    );
+    return rows[0]!;
+  }
+
+  async listHolds(withinHours: number | null): Promise<CasePaymentRow[]> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `select ${paymentColumns} from case_payments
+        where hold_status = 'HELD' and ($1::int is null or capture_before < now() + make_interval(hours => $1::int))
+        order by capture_before nulls last, created_at`,
+      [withinHours],
+    );
+    return rows;
+  }
+
+  async insertIntent(
+    organizationId: string,
+    intent: {
+      id: string;
+      gateway: GatewayName;
+      kind: 'setup' | 'payment';
+      amountCents: number | null;
+      requestKey?: string;
+    },
+  ): Promise<void> {
+    await this.db.query(
+      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key)
+       values ($1, $2, $3, $4, $5, $6)`,
+      [intent.id, organizationId, intent.gateway, intent.kind, intent.amountCents, intent.requestKey ?? null],
+    );
+  }
+
+  async findIntentByRequestKey(organizationId: string, requestKey: string): Promise<GatewayIntentRow | null> {
+    const { rows } = await this.db.query<GatewayIntentRow>(
+      `select ${intentColumns} from gateway_intents where organization_id = $1 and request_key = $2`,
+      [organizationId, requestKey],
+    );
+    return rows[0] ?? null;
+  }
+
+  async recordIntentResult(
+    id: string,
+    result: {
+      gatewayIntentId: string | null;
+      status: string;
+      customerId?: string | null;
+      paymentMethodId?: string | null;
+      result?: Record<string, unknown>;
+    },
+  ): Promise<void> {
+    await this.db.query(
+      `update gateway_intents set gateway_intent_id = coalesce($2, gateway_intent_id), status = $3,
+         customer_id = coalesce($4, customer_id), payment_method_id = coalesce($5, payment_method_id),
+         result = coalesce($6::jsonb, result), updated_at = now()
+       where id = $1`,
+      [
+        id,
+        result.gatewayIntentId,
+        result.status,
+        result.customerId ?? null,
+        result.paymentMethodId ?? null,
+        result.result ? JSON.stringify(result.result) : null,
+      ],
+    );
+  }
+
+  /** An intent this organization created through our API, by its gateway id; null when unknown or foreign. */
+  async findIntent(
+    organizationId: string,
+    gateway: GatewayName,
+    gatewayIntentId: string,
+  ): Promise<GatewayIntentRow | null> {
+    const { rows } = await this.db.query<GatewayIntentRow>(
+      `select ${intentColumns} from gateway_intents
+        where organization_id = $1 and gateway = $2 and gateway_intent_id = $3`,
+      [organizationId, gateway, gatewayIntentId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** For webhooks: an intent by gateway id, whichever organization's. */
+  async findIntentAnyOrganization(gateway: GatewayName, gatewayIntentId: string): Promise<GatewayIntentRow | null> {
+    const { rows } = await this.db.query<GatewayIntentRow>(
+      `select ${intentColumns} from gateway_intents where gateway = $1 and gateway_intent_id = $2`,
+      [gateway, gatewayIntentId],
+    );
+    return rows[0] ?? null;
+  }
+
+  async attachIntent(id: string, caseId: string): Promise<void> {
+    await this.db.query(
+      'update gateway_intents set case_id = $2, attached_at = now(), updated_at = now() where id = $1',
+      [id, caseId],
+    );
+  }
+
+  async saveMethod(
+    organizationId: string,
+    method: { id: string; patientId: string; saved: SavedPaymentMethod; sourceReference: string | null },
+  ): Promise<void> {
+    await this.db.query(
+      `insert into patient_payment_methods (id, organization_id, patient_id, gateway, customer_id, payment_method_id,
+         source_reference)
+       values ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        method.id,
+        organizationId,
+        method.patientId,
+        method.saved.gateway,
+        method.saved.customerId,
+        method.saved.paymentMethodId,
+        method.sourceReference,
+      ],
+    );
+  }
+
+  async latestSavedMethod(organizationId: string, patientId: string): Promise<SavedPaymentMethod | null> {
+    const { rows } = await this.db.query<{
+      gateway: GatewayName;
+      customer_id: string | null;
+      payment_method_id: string | null;
+    }>(
+      `select gateway, customer_id, payment_method_id from patient_payment_methods
+        where organization_id = $1 and patient_id = $2 order by created_at desc, id limit 1`,
+      [organizationId, patientId],
+    );
+    const row = rows[0];
+    return row ? { gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id } : null;
+  }
+
+  /** False when the event was seen before (deduplication by Stripe event id). */
+  async recordWebhookEvent(event: {
+    id: string;
+    type: string;
+    casePaymentId: string | null;
+    outcome: string;
+  }): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `insert into stripe_webhook_events (event_id, type, case_payment_id, outcome) values ($1, $2, $3, $4)
+       on conflict (event_id) do nothing`,
+      [event.id, event.type, event.casePaymentId, event.outcome],
+    );
+    return rowCount > 0;
+  }
+}

@@ -1,0 +1,289 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ApiError } from '../../http/envelopes.ts';
+import { centsToDollars } from './gateways/types.ts';
+import type { CasePaymentRow } from './repository.ts';
+import type { PaymentService } from './service.ts';
+import { isUuid, parseCaptureBody, parseCasePaymentBody, parseIntentBody, parseMetadata } from './validation.ts';
+
+const paymentsError = z.object({ success: z.literal(false), message: z.string() });
+const unauthorized = z.object({ status: z.literal(401), error: z.string() });
+const conflict = z.object({
+  status: z.literal(409),
+  success: z.literal(false),
+  code: z.string(),
+  description: z.string(),
+});
+const routeConfig = { auth: 'apiKey', envelope: 'payments' } as const;
+const security = [{ apiKey: [] }];
+
+const result = z.object({
+  paymentId: z.uuid(),
+  status: z.string(),
+  amount: z.number().describe('Dollars'),
+  description: z.string().nullable(),
+  createdAt: z.string(),
+});
+
+const detail = result.extend({
+  preauthorized: z.boolean(),
+  holdStatus: z
+    .enum(['NONE', 'PENDING', 'HELD', 'CAPTURED', 'RELEASED', 'FAILED'])
+    .describe('NONE when not preauthorized'),
+  amountCaptured: z.number().describe('Dollars collected so far'),
+  amountRefunded: z.number(),
+  captureBefore: z.string().nullable().describe('When the hold expires (Stripe capture_before)'),
+  capturedAt: z.string().nullable(),
+  releasedAt: z.string().nullable(),
+  productId: z.string().nullable(),
+});
+
+function resultJson(row: CasePaymentRow): z.infer<typeof result> {
+  return {
+    paymentId: row.id,
+    status: row.status,
+    amount: centsToDollars(row.amount_cents),
+    description: row.description,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function detailJson(row: CasePaymentRow): z.infer<typeof detail> {
+  return {
+    ...resultJson(row),
+    preauthorized: row.hold_status !== 'NONE',
+    holdStatus: row.hold_status,
+    amountCaptured: centsToDollars(row.amount_captured_cents),
+    amountRefunded: centsToDollars(row.amount_refunded_cents),
+    captureBefore: row.capture_before?.toISOString() ?? null,
+    capturedAt: row.captured_at?.toISOString() ?? null,
+    releasedAt: row.released_at?.toISOString() ?? null,
+    productId: row.product_id,
+  };
+}
+
+const anyBody = z.unknown().describe('JSON object; validated by the handler so messages match the documentation');
+
+function caseIdOf(params: { caseId: string }): string {
+  if (!isUuid(params.caseId)) throw new ApiError(400, 'Case ID must be a valid UUID');
+  return params.caseId.toLowerCase();
+}
+
+function paymentIdOf(params: { paymentId: string }): string {
+  if (!isUuid(params.paymentId)) throw new ApiError(400, 'Payment ID must be a valid UUID');
+  return params.paymentId.toLowerCase();
+}
+
+export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/api/v1/payments/setup',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['payments'],
+          summary: 'Create a Stripe SetupIntent; its client secret goes to Stripe Elements',
+          security,
+          body: anyBody.optional(),
+          response: {
+            200: z.object({ success: z.literal(true), paymentSecret: z.string() }),
+            400: paymentsError,
+            401: unauthorized,
+            500: paymentsError,
+            503: paymentsError,
+          },
+        },
+      },
+      async (request) => {
+        const body = request.body as { metadata?: unknown } | undefined | null;
+        const metadata = parseMetadata(body && typeof body === 'object' ? body.metadata : undefined);
+        const paymentSecret = await payments.createSetupIntent(request.principal.organizationId, metadata);
+        return { success: true as const, paymentSecret };
+      },
+    );
+
+    app.post(
+      '/api/v1/payments/intent',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['payments'],
+          summary: 'Create a Stripe PaymentIntent for an amount in cents (4500 = $45.00)',
+          security,
+          body: anyBody,
+          response: {
+            200: z.object({
+              status: z.literal(200),
+              success: z.literal(true),
+              message: z.string(),
+              data: z.object({ paymentIntentSecret: z.string() }),
+            }),
+            400: paymentsError,
+            401: unauthorized,
+            503: paymentsError,
+          },
+        },
+      },
+      async (request) => {
+        const input = parseIntentBody(request.body);
+        const paymentIntentSecret = await payments.createPaymentIntent(request.principal.organizationId, input);
+        return {
+          status: 200 as const,
+          success: true as const,
+          message: 'payment Intent initiated successfully',
+          data: { paymentIntentSecret },
+        };
+      },
+    );
+
+    app.post(
+      '/initiatePayment',
+      {
+        config: { auth: 'bodyKey', envelope: 'payments' },
+        schema: {
+          tags: ['payments'],
+          summary: 'Deprecated: POST /api/v1/payments/setup with the API key in the body as `key`',
+          deprecated: true,
+          body: z.object({ key: z.string().describe('Your cv-api-key'), amount: z.number().optional() }).loose(),
+          response: {
+            200: z.object({ success: z.literal(true), paymentSecret: z.string() }),
+            400: paymentsError,
+            401: unauthorized,
+            503: paymentsError,
+          },
+        },
+      },
+      async (request) => {
+        const paymentSecret = await payments.createSetupIntent(request.principal.organizationId, {});
+        return { success: true as const, paymentSecret };
+      },
+    );
+
+    app.post(
+      '/api/v1/cases/:caseId/payments',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['payments'],
+          summary: 'Create a case payment; preauthorize: true places a hold on the patient’s saved card',
+          security,
+          params: z.object({ caseId: z.string() }),
+          body: anyBody,
+          response: {
+            200: z.object({
+              success: z.literal(true),
+              message: z.string(),
+              data: z.object({ result }),
+            }),
+            400: paymentsError,
+            401: unauthorized,
+            402: paymentsError,
+            404: paymentsError,
+            409: conflict,
+            503: paymentsError,
+          },
+        },
+      },
+      async (request) => {
+        const caseId = caseIdOf(request.params);
+        const input = parseCasePaymentBody(request.body);
+        const row = await payments.createCasePayment(request.principal.organizationId, caseId, input);
+        return {
+          success: true as const,
+          message: 'Case payment created successfully',
+          data: { result: resultJson(row) },
+        };
+      },
+    );
+
+    const detailResponse = {
+      200: z.object({ success: z.literal(true), message: z.string(), data: z.object({ result: detail }) }),
+      400: paymentsError,
+      401: unauthorized,
+      404: paymentsError,
+      409: paymentsError,
+      502: paymentsError,
+      503: paymentsError,
+    };
+    const paymentParams = z.object({ caseId: z.string(), paymentId: z.string() });
+
+    app.get(
+      '/api/v1/cases/:caseId/payments/:paymentId',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['payments'],
+          summary: 'A case payment and its hold',
+          security,
+          params: paymentParams,
+          response: detailResponse,
+        },
+      },
+      async (request) => {
+        const row = await payments.getPayment(
+          request.principal.organizationId,
+          caseIdOf(request.params),
+          paymentIdOf(request.params),
+        );
+        return {
+          success: true as const,
+          message: 'Case payment retrieved successfully',
+          data: { result: detailJson(row) },
+        };
+      },
+    );
+
+    app.post(
+      '/api/v1/cases/:caseId/payments/:paymentId/capture',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['payments'],
+          summary: 'Capture a preauthorized payment: all of the hold, or `amount` dollars of it (the rest is released)',
+          security,
+          params: paymentParams,
+          body: anyBody.optional(),
+          response: detailResponse,
+        },
+      },
+      async (request) => {
+        const caseId = caseIdOf(request.params);
+        const paymentId = paymentIdOf(request.params);
+        const amountCents = parseCaptureBody(request.body);
+        const row = await payments.capture(request.principal.organizationId, caseId, paymentId, amountCents);
+        return {
+          success: true as const,
+          message: 'Case payment captured successfully',
+          data: { result: detailJson(row) },
+        };
+      },
+    );
+
+    app.post(
+      '/api/v1/cases/:caseId/payments/:paymentId/cancel',
+      {
+        config: routeConfig,
+        schema: {
+          tags: ['payments'],
+          summary: 'Release a hold (or cancel an unpaid payment that has none)',
+          security,
+          params: paymentParams,
+          body: anyBody.optional(),
+          response: detailResponse,
+        },
+      },
+      async (request) => {
+        const row = await payments.release(
+          request.principal.organizationId,
+          caseIdOf(request.params),
+          paymentIdOf(request.params),
+        );
+        return {
+          success: true as const,
+          message: 'Case payment canceled successfully',
+          data: { result: detailJson(row) },
+        };
+      },
+    );
+  };
+}

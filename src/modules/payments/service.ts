@@ -1,0 +1,388 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Database } from '../../db/database.ts';
+import { isUniqueViolation } from '../../db/database.ts';
+import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
+import type { ProductService } from '../products/service.ts';
+import type { Gateways } from './gateways/index.ts';
+import {
+  GatewayRequestError,
+  GatewayUnavailableError,
+  GatewayUnsupportedError,
+  type PaymentGateway,
+  type PaymentResult,
+} from './gateways/types.ts';
+import {
+  CASE_PAYMENT_IDEMPOTENCY_INDEX,
+  PaymentRepository,
+  type CasePaymentRow,
+  type PaymentStatus,
+} from './repository.ts';
+
+export const CURRENCY = 'usd';
+
+/** Stripe's smallest USD charge; the simulated gateway follows it so both behave alike. */
+export const MINIMUM_CHARGE_CENTS = 50;
+
+/** The idempotency key of one gateway operation on one of our records. */
+export function gatewayKey(kind: string, recordId: string, operation: string): string {
+  return `care360:${kind}:${recordId}:${operation}`;
+}
+
+/** Gateway failures as API errors: an outage is 503 (retry), a refusal 502; declines are handled by callers. */
+export function gatewayError(error: unknown): unknown {
+  if (error instanceof GatewayUnavailableError) {
+    return new ApiError(503, 'The payment provider is unavailable; please retry');
+  }
+  if (error instanceof GatewayRequestError)
+    return new ApiError(502, `The payment provider refused the request: ${error.message}`);
+  if (error instanceof GatewayUnsupportedError) return new ApiError(400, error.message);
+  return error;
+}
+
+export interface CasePaymentInput {
+  amountCents: number;
+  description: string | null;
+  productId: string | null;
+  status: PaymentStatus | null;
+  idempotencyKey: string | null;
+  preauthorize: boolean;
+}
+
+export interface PaymentMetadata {
+  email?: string;
+  phone?: string;
+}
+
+/**
+ * Payments: intents for the browser, case payments with holds, captures and releases, webhook updates.
+ * The rule everywhere: record first, call the gateway with a key derived from that record, record the
+ * outcome; no database transaction is open during a gateway call.
+ */
+export class PaymentService {
+  constructor(
+    private readonly db: Database,
+    private readonly gateways: Gateways,
+    private readonly products: ProductService,
+  ) {}
+
+  get card(): PaymentGateway {
+    return this.gateways.card;
+  }
+
+  /** POST /api/v1/payments/setup: a SetupIntent whose client secret the browser confirms. */
+  async createSetupIntent(organizationId: string, metadata: PaymentMetadata): Promise<string> {
+    const gateway = this.gateways.card;
+    const repository = new PaymentRepository(this.db);
+    const recordId = randomUUID();
+    await repository.insertIntent(organizationId, {
+      id: recordId,
+      gateway: gateway.name,
+      kind: 'setup',
+      amountCents: null,
+    });
+    try {
+      const setup = await gateway.createSetupIntent({
+        idempotencyKey: gatewayKey('setup-intent', recordId, 'create'),
+        metadata: { ...cleanMetadata(metadata), care360_organization_id: organizationId, care360_record_id: recordId },
+      });
+      await repository.recordIntentResult(recordId, {
+        gatewayIntentId: setup.id,
+        status: setup.status,
+        customerId: setup.customerId,
+        paymentMethodId: setup.paymentMethodId,
+      });
+      if (!setup.clientSecret) throw new ApiError(502, 'The payment provider returned no client secret');
+      return setup.clientSecret;
+    } catch (error) {
+      throw gatewayError(error);
+    }
+  }
+
+  /** POST /api/v1/payments/intent: a PaymentIntent for `amountCents`, confirmed by the browser. */
+  async createPaymentIntent(
+    organizationId: string,
+    input: { amountCents: number; paymentMethodTypes: string[] | undefined; metadata: PaymentMetadata },
+  ): Promise<string> {
+    const gateway = this.gateways.card;
+    const repository = new PaymentRepository(this.db);
+    const recordId = randomUUID();
+    await repository.insertIntent(organizationId, {
+      id: recordId,
+      gateway: gateway.name,
+      kind: 'payment',
+      amountCents: input.amountCents,
+    });
+    try {
+      const intent = await gateway.createPaymentIntent({
+        idempotencyKey: gatewayKey('payment-intent', recordId, 'create'),
+        amountCents: input.amountCents,
+        currency: CURRENCY,
+        paymentMethodTypes: input.paymentMethodTypes,
+        metadata: {
+          ...cleanMetadata(input.metadata),
+          care360_organization_id: organizationId,
+          care360_record_id: recordId,
+        },
+      });
+      await repository.recordIntentResult(recordId, { gatewayIntentId: intent.id, status: intent.status });
+      if (!intent.clientSecret) throw new ApiError(502, 'The payment provider returned no client secret');
+      return intent.clientSecret;
+    } catch (error) {
+      if (error instanceof GatewayRequestError) throw new ApiError(400, error.message);
+      throw gatewayError(error);
+    }
+  }
+
+  /**
+   * POST /api/v1/cases/:caseId/payments. Without preauthorize: a record (UNPAID by default). With it: a hold
+   * on the patient's saved payment method. A repeated idempotencyKey is a 409, except when the first
+   * request with it left a hold whose outcome is unknown (gateway timeout): then the same request resumes
+   * it, with the same gateway idempotency key, so the card is held once.
+   */
+  async createCasePayment(organizationId: string, caseId: string, input: CasePaymentInput): Promise<CasePaymentRow> {
+    const repository = new PaymentRepository(this.db);
+    const found = await repository.findCase(organizationId, caseId);
+    if (!found) throw new ApiError(404, 'Case not found');
+    const product = input.productId ? await this.products.findProduct(organizationId, input.productId) : null;
+    if (input.productId && !product) throw new ApiError(400, 'Product not found');
+    if (input.preauthorize && input.status && input.status !== 'UNPAID') {
+      throw new ApiError(400, 'Status must be UNPAID when preauthorize is true');
+    }
+    const fingerprint = fingerprintOf({ caseId, ...input });
+
+    if (input.idempotencyKey) {
+      const existing = await repository.findPaymentByIdempotencyKey(organizationId, input.idempotencyKey);
+      if (existing) return this.resumeOrConflict(existing, fingerprint);
+    }
+
+    const saved = input.preauthorize ? await repository.latestSavedMethod(organizationId, found.patient_id) : null;
+    if (input.preauthorize) {
+      if (!saved) {
+        throw new ApiError(
+          400,
+          "The case's patient has no saved payment method to preauthorize: create the case with stripeSetupId or nmiPaymentToken first",
+        );
+      }
+      if (input.amountCents < MINIMUM_CHARGE_CENTS)
+        throw new ApiError(400, 'Amount must be at least 0.50 to preauthorize');
+    }
+    const gateway = saved ? this.gatewayFor(saved.gateway) : null;
+
+    let row: CasePaymentRow;
+    try {
+      row = await repository.insertPayment(organizationId, {
+        id: randomUUID(),
+        caseId,
+        productId: input.productId,
+        productBundleId: product?.product_bundle_id ?? null,
+        description: input.description,
+        amountCents: input.amountCents,
+        originalAmountCents: null,
+        discountCents: 0,
+        promoCodeId: null,
+        status: input.status ?? 'UNPAID',
+        source: 'api',
+        gateway: gateway?.name ?? null,
+        gatewayReference: null,
+        holdStatus: input.preauthorize ? 'PENDING' : 'NONE',
+        amountCapturedCents: 0,
+        captureBefore: null,
+        capturedAt: null,
+        failureMessage: null,
+        idempotencyKey: input.idempotencyKey,
+        requestFingerprint: fingerprint,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, CASE_PAYMENT_IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
+      throw error;
+    }
+    if (!input.preauthorize || !gateway || !saved) return row;
+    return this.placeHold(row, gateway, saved);
+  }
+
+  private async resumeOrConflict(existing: CasePaymentRow, fingerprint: string): Promise<CasePaymentRow> {
+    if (
+      existing.hold_status !== 'PENDING' ||
+      existing.request_fingerprint !== fingerprint ||
+      existing.gateway_reference
+    ) {
+      throw new IdempotencyConflictError();
+    }
+    const repository = new PaymentRepository(this.db);
+    const found = await repository.findCase(existing.organization_id, existing.case_id);
+    const saved = found ? await repository.latestSavedMethod(existing.organization_id, found.patient_id) : null;
+    if (!saved || !existing.gateway) throw new IdempotencyConflictError();
+    return this.placeHold(existing, this.gatewayFor(existing.gateway), saved);
+  }
+
+  private async placeHold(
+    row: CasePaymentRow,
+    gateway: PaymentGateway,
+    saved: NonNullable<Awaited<ReturnType<PaymentRepository['latestSavedMethod']>>>,
+  ): Promise<CasePaymentRow> {
+    const repository = new PaymentRepository(this.db);
+    let result: PaymentResult;
+    try {
+      result = await gateway.authorize({
+        idempotencyKey: gatewayKey('case-payment', row.id, 'hold'),
+        amountCents: row.amount_cents,
+        currency: row.currency,
+        captureLater: true,
+        source: { savedMethod: saved },
+        description: row.description,
+        metadata: { care360_organization_id: row.organization_id, care360_case_payment_id: row.id },
+      });
+    } catch (error) {
+      if (error instanceof GatewayUnavailableError) {
+        // The record stays PENDING: a retry with the same idempotencyKey, or the webhook, settles it.
+        throw new ApiError(
+          503,
+          'The payment provider is unavailable; the hold is pending. Retry with the same idempotencyKey',
+        );
+      }
+      const message = error instanceof Error ? error.message : 'unknown error';
+      await repository.updatePayment(row.organization_id, row.id, {
+        hold_status: 'FAILED',
+        status: 'ERROR',
+        failure_message: message.slice(0, 500),
+      });
+      throw gatewayError(error);
+    }
+    if (result.status === 'failed') {
+      await repository.updatePayment(row.organization_id, row.id, {
+        hold_status: 'FAILED',
+        status: 'ERROR',
+        gateway_reference: result.id || null,
+        failure_message: result.failureMessage,
+      });
+      throw new ApiError(402, `Payment authorization was declined: ${result.failureMessage ?? 'declined'}`);
+    }
+    return repository.updatePayment(row.organization_id, row.id, {
+      gateway_reference: result.id,
+      hold_status: result.status === 'authorized' ? 'HELD' : result.status === 'succeeded' ? 'CAPTURED' : 'PENDING',
+      status: result.status === 'succeeded' ? 'PAID' : 'UNPAID',
+      amount_captured_cents: result.amountReceivedCents,
+      capture_before: result.captureBefore,
+    });
+  }
+
+  /** POST .../payments/:paymentId/capture: all of a hold, or part (the rest is released). Repeats answer the same. */
+  async capture(
+    organizationId: string,
+    caseId: string,
+    paymentId: string,
+    amountCents: number | undefined,
+  ): Promise<CasePaymentRow> {
+    const repository = new PaymentRepository(this.db);
+    const row = await this.requirePayment(organizationId, caseId, paymentId);
+    if (row.hold_status === 'CAPTURED') {
+      if (amountCents === undefined || amountCents === row.amount_captured_cents) return row;
+      throw new ApiError(409, 'Payment was already captured');
+    }
+    if (row.hold_status !== 'HELD' || !row.gateway || !row.gateway_reference) {
+      throw new ApiError(409, `Payment cannot be captured: ${describeHold(row)}`);
+    }
+    if (amountCents !== undefined && amountCents > row.amount_cents) {
+      throw new ApiError(400, `Amount must not exceed the held amount (${(row.amount_cents / 100).toFixed(2)})`);
+    }
+    const gateway = this.gatewayFor(row.gateway);
+    let result: PaymentResult;
+    try {
+      result = await gateway.capture({
+        idempotencyKey: gatewayKey('case-payment', row.id, 'capture'),
+        reference: row.gateway_reference,
+        amountCents,
+      });
+    } catch (error) {
+      if (error instanceof GatewayRequestError) {
+        throw new ApiError(409, `Payment cannot be captured: ${error.message}`);
+      }
+      throw gatewayError(error);
+    }
+    const captured = result.amountReceivedCents || amountCents || row.amount_cents;
+    return repository.updatePayment(organizationId, row.id, {
+      hold_status: 'CAPTURED',
+      status: 'PAID',
+      amount_captured_cents: captured,
+      captured_at: new Date(),
+    });
+  }
+
+  /** POST .../payments/:paymentId/cancel: releases a hold, or cancels an unpaid record that has none. */
+  async release(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow> {
+    const repository = new PaymentRepository(this.db);
+    const row = await this.requirePayment(organizationId, caseId, paymentId);
+    if (row.hold_status === 'RELEASED' || (row.hold_status === 'NONE' && row.status === 'CANCELED')) return row;
+    if (row.hold_status === 'NONE') {
+      if (row.status !== 'UNPAID') throw new ApiError(409, `Payment cannot be canceled: it is ${row.status}`);
+      return repository.updatePayment(organizationId, row.id, { status: 'CANCELED', released_at: new Date() });
+    }
+    if (row.hold_status !== 'HELD' || !row.gateway || !row.gateway_reference) {
+      throw new ApiError(409, `Payment cannot be canceled: ${describeHold(row)}`);
+    }
+    try {
+      await this.gatewayFor(row.gateway).cancel({
+        idempotencyKey: gatewayKey('case-payment', row.id, 'release'),
+        reference: row.gateway_reference,
+      });
+    } catch (error) {
+      if (error instanceof GatewayRequestError) throw new ApiError(409, `Payment cannot be canceled: ${error.message}`);
+      throw gatewayError(error);
+    }
+    return repository.updatePayment(organizationId, row.id, {
+      hold_status: 'RELEASED',
+      status: 'CANCELED',
+      released_at: new Date(),
+    });
+  }
+
+  async getPayment(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow> {
+    return this.requirePayment(organizationId, caseId, paymentId);
+  }
+
+  /** Holds still open, soonest expiry first; `withinHours` keeps those expiring within that many hours. */
+  listHolds(withinHours: number | null): Promise<CasePaymentRow[]> {
+    return new PaymentRepository(this.db).listHolds(withinHours);
+  }
+
+  gatewayFor(name: string): PaymentGateway {
+    const gateway = this.gateways.byName[name as PaymentGateway['name']];
+    if (!gateway) throw new ApiError(409, `The ${name} gateway that holds this payment is not configured`);
+    return gateway;
+  }
+
+  private async requirePayment(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow> {
+    const repository = new PaymentRepository(this.db);
+    if (!(await repository.findCase(organizationId, caseId))) throw new ApiError(404, 'Case not found');
+    const row = await repository.findPayment(organizationId, caseId, paymentId);
+    if (!row) throw new ApiError(404, 'Payment not found');
+    return row;
+  }
+}
+
+function describeHold(row: CasePaymentRow): string {
+  switch (row.hold_status) {
+    case 'NONE':
+      return 'it was not preauthorized';
+    case 'PENDING':
+      return 'the authorization is still pending';
+    case 'FAILED':
+      return 'the authorization failed';
+    case 'RELEASED':
+      return 'the hold was released';
+    default:
+      return `it is ${row.hold_status.toLowerCase()}`;
+  }
+}
+
+function cleanMetadata(metadata: PaymentMetadata): Record<string, string> {
+  const result: Record<string, string> = {};
+  if (metadata.email) result.email = metadata.email;
+  if (metadata.phone) result.phone = metadata.phone;
+  return result;
+}
+
+function fingerprintOf(value: Record<string, unknown>): string {
+  const ordered = Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
+  return createHash('sha256').update(JSON.stringify(ordered)).digest('hex');
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { PaymentRepository } from '../../src/modules/payments/repository.ts';
+import type { SavedPaymentMethod } from '../../src/modules/payments/gateways/types.ts';
+import { createTestContext, type TestContext } from '../support/app.ts';
+
+export type { TestContext };
+
+/** The app without request rate limits (these tests send many requests from one address). */
+export function paymentsTestContext(environment: Record<string, string> = {}): Promise<TestContext> {
+  return createTestContext({ RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0', ...environment });
+}
+
+export async function post(
+  context: TestContext,
+  url: string,
+  apiKey: string | null,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> & { data?: unknown } }> {
+  const response = await context.app.inject({
+    method: 'POST',
+    url,
+    headers: {
+      ...(apiKey ? { 'cv-api-key': apiKey } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+  });
+  return { status: response.statusCode, body: response.json() };
+}
+
+/** A case created through POST /api/v1/dynamic-case; `extra` adds payment fields. */
+export async function createCase(
+  context: TestContext,
+  apiKey: string,
+  extra: Record<string, unknown> = {},
+  email = `patient-${randomUUID().slice(0, 8)}@example.com`,
+): Promise<{ status: number; body: Record<string, unknown>; caseId: string; paymentId?: string }> {
+  const result = await post(context, '/api/v1/dynamic-case', apiKey, {
+    firstName: 'Ada',
+    lastName: 'Lovelace',
+    email,
+    formTitle: 'Payments test form',
+    questions: [{ question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' }],
+    ...extra,
+  });
+  const data = (result.body.data ?? {}) as { caseId?: string; paymentId?: string };
+  return { status: result.status, body: result.body, caseId: data.caseId ?? '', paymentId: data.paymentId };
+}
+
+/** Gives a case's patient a saved payment method, as an intake with stripeSetupId would. */
+export async function saveMethodForCase(
+  context: TestContext,
+  organizationId: string,
+  caseId: string,
+  saved: SavedPaymentMethod,
+): Promise<void> {
+  const repository = new PaymentRepository(context.db);
+  const found = await repository.findCase(organizationId, caseId);
+  assert.ok(found, 'case exists');
+  await repository.saveMethod(organizationId, {
+    id: randomUUID(),
+    patientId: found.patient_id,
+    saved,
+    sourceReference: null,
+  });
+}
+
+export async function paymentRow(context: TestContext, paymentId: string): Promise<Record<string, unknown>> {
+  const { rows } = await context.db.query('select * from case_payments where id = $1', [paymentId]);
+  assert.ok(rows[0], 'payment row exists');
+  return rows[0];
+}
