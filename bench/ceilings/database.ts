@@ -1,0 +1,300 @@
+/**
+ * The database ceiling: the SQL that one real form-title intake sends, replayed straight from a Node
+ * client at the benchmark's concurrency, with no HTTP, validation or application code in between.
+ *
+ * `node --import tsx bench/ceilings/database.ts '<options json>'` prints one `RESULT {...}` line.
+ *
+ * How it stays "the same SQL": the app is built in this process over a recording Database
+ * (bench/lib/sql-recorder.ts); one intake creates the form, a second one (the form reused, as in the
+ * benchmark) is recorded: every statement, its parameters and its transaction. The replay sends those
+ * statements in that order with fresh values where the intake had fresh ones (every UUID that did not
+ * exist before the request, and the unique email / idempotencyKey), so each replay is a new patient,
+ * case, form response and answers, exactly like a new intake.
+ *   PostgreSQL: one `pg.Client` per worker, `begin`/`commit` around the recorded transaction.
+ *   PGlite: the same in-process PGlite API the server uses (one instance; it runs one query at a time).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { openDatabase, type Database, type Queryable } from '../../src/db/database.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { intakeByTitle, UNIQUE } from '../lib/bodies.ts';
+import { printResult } from '../lib/processes.ts';
+import { summarizeLatencies, type LatencySummary } from '../lib/stats.ts';
+import { recordingDatabase, type RecordedStatement } from '../lib/sql-recorder.ts';
+
+export interface DatabaseCeilingOptions {
+  engine: 'pglite' | 'postgres';
+  /** PostgreSQL: the benchmark database (already migrated by the server). */
+  url?: string;
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+}
+
+export type DatabaseCeilingResult =
+  | { available: false; reason: string }
+  | {
+      available: true;
+      statementsPerIntake: number;
+      inTransaction: number;
+      statements: string[];
+      requestsPerSecond: number;
+      latencyMs: LatencySummary;
+      total: number;
+      errors: number;
+      firstError?: string;
+      clientCpuPercent: number;
+    };
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const RECORDED_UNIQUE = `rec${randomBytes(6).toString('hex')}`;
+
+type ParamTemplate = { constant: unknown } | { render: (fresh: Fresh) => string };
+interface Fresh {
+  unique: string;
+  uuids: Map<string, string>;
+}
+interface Step {
+  text: string;
+  params: ParamTemplate[];
+}
+type Segment = { transaction: false; steps: Step[] } | { transaction: true; steps: Step[] };
+
+/** A parameter becomes a template when it holds a value the intake made fresh; else it is sent as is. */
+function templateOf(value: unknown, keep: ReadonlySet<string>): ParamTemplate {
+  if (typeof value !== 'string') return { constant: value };
+  const freshUuids = (value.match(UUID) ?? []).filter((uuid) => !keep.has(uuid.toLowerCase()));
+  if (freshUuids.length === 0 && !value.includes(RECORDED_UNIQUE)) return { constant: value };
+  return {
+    render: (fresh) =>
+      value
+        .split(RECORDED_UNIQUE)
+        .join(fresh.unique)
+        .replace(UUID, (uuid) => {
+          const lower = uuid.toLowerCase();
+          if (keep.has(lower)) return uuid;
+          let replacement = fresh.uuids.get(lower);
+          if (!replacement) {
+            replacement = randomUUID();
+            fresh.uuids.set(lower, replacement);
+          }
+          return replacement;
+        }),
+  };
+}
+
+function planOf(statements: readonly RecordedStatement[], keep: ReadonlySet<string>): Segment[] {
+  const segments: Segment[] = [];
+  let current: { segment: Segment; transaction: number | null } | undefined;
+  for (const statement of statements) {
+    if (!current || current.transaction !== statement.transaction) {
+      current = {
+        segment: { transaction: statement.transaction !== null, steps: [] } as Segment,
+        transaction: statement.transaction,
+      };
+      segments.push(current.segment);
+    }
+    current.segment.steps.push({
+      text: statement.text,
+      params: statement.params.map((value) => templateOf(value, keep)),
+    });
+  }
+  return segments;
+}
+
+function render(step: Step, fresh: Fresh): unknown[] {
+  return step.params.map((template) => ('constant' in template ? template.constant : template.render(fresh)));
+}
+
+/** Builds the app over a recording database, creates the form, and records the second intake. */
+async function record(db: Database, dataDir: string): Promise<{ statements: RecordedStatement[]; keep: Set<string> }> {
+  const recorder = recordingDatabase(db);
+  const adminToken = randomBytes(16).toString('hex');
+  const config = loadConfig({
+    ADMIN_TOKEN: adminToken,
+    LOG_LEVEL: 'silent',
+    DATA_DIR: dataDir,
+    PHI_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    RATE_LIMIT_PER_KEY: '1000000000',
+    RATE_LIMIT_PER_ADDRESS: '1000000000',
+  });
+  const app = await buildApp({ config, db: recorder.db, logger: false });
+  try {
+    await app.ready();
+    const organization = await app.inject({
+      method: 'POST',
+      url: '/admin/v1/organizations',
+      headers: { authorization: `Bearer ${adminToken}` },
+      payload: { name: `Database ceiling ${Date.now()}` },
+    });
+    if (organization.statusCode !== 201) throw new Error(`creating an organization: ${organization.body}`);
+    const { apiKey } = organization.json<{ apiKey: string }>();
+    const intake = (unique: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/dynamic-case',
+        headers: { 'cv-api-key': apiKey, 'content-type': 'application/json' },
+        payload: intakeByTitle('Database ceiling intake').split(UNIQUE).join(unique),
+      });
+    const first = await intake(`first${RECORDED_UNIQUE}`);
+    if (first.statusCode !== 200) throw new NotAvailable(`intake answered ${first.statusCode}: ${first.body}`);
+
+    const { rows } = await db.query<{ id: string }>(
+      `select id::text as id from organizations union all select id::text from api_keys
+       union all select id::text from forms union all select id::text from questions`,
+    );
+    const keep = new Set(rows.map((row) => row.id.toLowerCase()));
+
+    // Anything still in flight from the first request (e.g. an audit write after the response) lands first.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    recorder.statements.length = 0;
+    const second = await intake(RECORDED_UNIQUE);
+    if (second.statusCode !== 200) throw new NotAvailable(`intake answered ${second.statusCode}: ${second.body}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return { statements: [...recorder.statements], keep };
+  } finally {
+    await app.close();
+  }
+}
+
+class NotAvailable extends Error {}
+
+interface Runner {
+  runOnce(segments: readonly Segment[], fresh: Fresh): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function postgresRunner(url: string): Promise<Runner> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return {
+    async runOnce(segments, fresh) {
+      for (const segment of segments) {
+        if (segment.transaction) await client.query('begin');
+        try {
+          for (const step of segment.steps) await client.query(step.text, render(step, fresh));
+          if (segment.transaction) await client.query('commit');
+        } catch (error) {
+          if (segment.transaction) await client.query('rollback').catch(() => undefined);
+          throw error;
+        }
+      }
+    },
+    close: () => client.end(),
+  };
+}
+
+function pgliteRunner(db: Database): Runner {
+  const run = async (target: Queryable, steps: readonly Step[], fresh: Fresh) => {
+    for (const step of steps) {
+      const params = render(step, fresh);
+      try {
+        await target.query(step.text, params);
+      } catch (error) {
+        if (process.env.DEBUG_CEILING)
+          console.error(fresh.unique, step.text.slice(0, 40), JSON.stringify(params).slice(0, 300));
+        throw error;
+      }
+    }
+  };
+  return {
+    async runOnce(segments, fresh) {
+      for (const segment of segments) {
+        if (segment.transaction) await db.transaction((tx) => run(tx, segment.steps, fresh));
+        else await run(db, segment.steps, fresh);
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Numbers every replay in this process (warm-up and measurement), so no two replays share a value. */
+let counter = 0;
+
+async function drive(runners: readonly Runner[], segments: readonly Segment[], seconds: number) {
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    runners.map(async (runner) => {
+      while (performance.now() < deadline) {
+        const fresh: Fresh = { unique: `c${(++counter).toString(36)}${RECORDED_UNIQUE}`, uuids: new Map() };
+        const begin = performance.now();
+        try {
+          await runner.runOnce(segments, fresh);
+          latencies.push(performance.now() - begin);
+        } catch (error) {
+          errors += 1;
+          firstError ??= error instanceof Error ? error.message : String(error);
+          if (errors > 1000) break; // something is wrong; do not spin on errors
+        }
+      }
+    }),
+  );
+  return { latencies, errors, firstError, elapsedSeconds: (performance.now() - started) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2] ?? '{}') as DatabaseCeilingOptions;
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'care360-db-ceiling-'));
+  let db: Database | undefined;
+  const runners: Runner[] = [];
+  try {
+    if (options.engine === 'postgres') {
+      if (!options.url) throw new Error('url is required for postgres');
+      db = await openDatabase({ engine: 'postgres', url: options.url, poolSize: 2 });
+    } else {
+      db = await openDatabase({ engine: 'pglite', dataDir });
+    }
+    await migrate(db);
+    let recorded: Awaited<ReturnType<typeof record>>;
+    try {
+      recorded = await record(db, dataDir);
+    } catch (error) {
+      if (error instanceof NotAvailable) {
+        printResult({ available: false, reason: error.message } satisfies DatabaseCeilingResult);
+        return;
+      }
+      throw error;
+    }
+    const segments = planOf(recorded.statements, recorded.keep);
+    if (options.engine === 'postgres') {
+      for (let index = 0; index < options.connections; index += 1) runners.push(await postgresRunner(options.url!));
+    } else {
+      // PGlite serves one query at a time; several workers still keep it busy between a worker's awaits.
+      for (let index = 0; index < options.connections; index += 1) runners.push(pgliteRunner(db));
+    }
+    if (options.warmupSeconds > 0) await drive(runners, segments, options.warmupSeconds);
+    const cpuBefore = process.cpuUsage();
+    const measured = await drive(runners, segments, options.durationSeconds);
+    const cpu = process.cpuUsage(cpuBefore);
+    printResult({
+      available: true,
+      statementsPerIntake: recorded.statements.length,
+      inTransaction: recorded.statements.filter((statement) => statement.transaction !== null).length,
+      statements: recorded.statements.map((statement) => statement.text.replace(/\s+/g, ' ').trim().slice(0, 100)),
+      requestsPerSecond: measured.latencies.length / measured.elapsedSeconds,
+      latencyMs: summarizeLatencies(measured.latencies),
+      total: measured.latencies.length,
+      errors: measured.errors,
+      ...(measured.firstError ? { firstError: measured.firstError } : {}),
+      clientCpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / measured.elapsedSeconds) * 100),
+    } satisfies DatabaseCeilingResult);
+  } finally {
+    for (const runner of runners) await runner.close().catch(() => undefined);
+    await db?.close().catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});

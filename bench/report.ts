@@ -1,0 +1,369 @@
+/**
+ * Writes docs/performance.md and docs/performance.svg from the latest full run (and the latest growth
+ * run) in bench/results/. `npm run bench` calls it; `node --import tsx bench/report.ts` re-runs it alone.
+ * The text between the notes markers in docs/performance.md is written by hand and kept.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchResults, EngineResult, Measurement } from './run.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const resultsDirectory = path.join(root, 'bench', 'results');
+const markdownPath = path.join(root, 'docs', 'performance.md');
+const svgPath = path.join(root, 'docs', 'performance.svg');
+const NOTES_START = '<!-- notes:start -->';
+const NOTES_END = '<!-- notes:end -->';
+
+function latest(kind: 'full' | 'growth'): { file: string; results: BenchResults } | undefined {
+  if (!existsSync(resultsDirectory)) return undefined;
+  const files = readdirSync(resultsDirectory)
+    .filter((name) => name.endsWith('.json') && (kind === 'growth') === name.endsWith('-growth.json'))
+    .sort();
+  const file = files.at(-1);
+  if (!file) return undefined;
+  return { file, results: JSON.parse(readFileSync(path.join(resultsDirectory, file), 'utf8')) as BenchResults };
+}
+
+const fixed = (value: number | undefined, digits = 0) => (value === undefined ? '–' : value.toFixed(digits));
+const ms = (value: number | undefined) =>
+  value === undefined ? '–' : value < 10 ? value.toFixed(2) : value.toFixed(1);
+const percent = (ratio: number | undefined) => (ratio === undefined ? '–' : `${(ratio * 100).toFixed(0)}%`);
+const engineName = (engine: string) => (engine === 'pglite' ? 'PGlite' : 'PostgreSQL');
+
+function errorsOf(measurement: Measurement): string {
+  const count = measurement.non2xx + measurement.errors;
+  if (count === 0) return '0';
+  const codes = Object.entries(measurement.statusCodes)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, n]) => `${n}×${code}`)
+    .join(', ');
+  return `${count}${codes ? ` (${codes})` : ''}${measurement.timeouts ? `, ${measurement.timeouts} timeouts` : ''}`;
+}
+
+export interface Ratios {
+  engine: string;
+  intake?: number;
+  databaseCeiling?: number;
+  frameworkCeiling?: number;
+  ofDatabase?: number;
+  ofFramework?: number;
+  p99?: number;
+  peakRssMb?: number;
+}
+
+export function ratiosOf(results: BenchResults): Ratios[] {
+  const framework = results.frameworkCeiling.find((route) => route.id === 'empty')?.concurrency?.requestsPerSecond;
+  return results.engines.map((engine) => {
+    const intake = engine.scenarios.find((scenario) => scenario.id === 'intake-title')?.concurrency;
+    const database = engine.databaseCeiling.available ? engine.databaseCeiling.requestsPerSecond : undefined;
+    const rps = intake?.okPerSecond;
+    return {
+      engine: engine.engine,
+      intake: rps,
+      databaseCeiling: database,
+      frameworkCeiling: framework,
+      ofDatabase: rps !== undefined && database ? rps / database : undefined,
+      ofFramework: rps !== undefined && framework ? rps / framework : undefined,
+      p99: intake?.latencyMs.p99,
+      peakRssMb: Math.max(0, ...engine.scenarios.map((scenario) => scenario.concurrency?.peakRssMb ?? 0)) || undefined,
+    };
+  });
+}
+
+function scenarioRows(engines: EngineResult[], mode: 'concurrency' | 'rate'): string[] {
+  const lines: string[] = [];
+  const ids = [...new Set(engines.flatMap((engine) => engine.scenarios.map((scenario) => scenario.id)))];
+  for (const id of ids) {
+    for (const engine of engines) {
+      const scenario = engine.scenarios.find((candidate) => candidate.id === id);
+      if (!scenario) continue;
+      const measurement = scenario[mode];
+      const name = `${scenario.label}`;
+      if (!measurement) {
+        const cells = mode === 'concurrency' ? 7 : 8;
+        lines.push(
+          `| ${name} | ${engineName(engine.engine)} | ${scenario.status}${scenario.reason ? `: ${scenario.reason.replace(/\|/g, '/').slice(0, 120)}` : ''} |${' |'.repeat(cells - 1)}`,
+        );
+        continue;
+      }
+      if (mode === 'concurrency') {
+        lines.push(
+          `| ${name} | ${engineName(engine.engine)} | ${fixed(measurement.okPerSecond)} | ${ms(measurement.latencyMs.p50)} | ${ms(measurement.latencyMs.p99)} | ${ms(measurement.latencyMs.p99_9)} | ${errorsOf(measurement)} | ${fixed(measurement.peakRssMb)} | ${fixed(measurement.serverCpuPercent)}% |`,
+        );
+      } else {
+        lines.push(
+          `| ${name} | ${engineName(engine.engine)} | ${fixed(measurement.targetRate)} | ${fixed(measurement.okPerSecond)} | ${ms(measurement.latencyMs.p50)} | ${ms(measurement.latencyMs.p99)} | ${ms(measurement.latencyMs.p99_9)} | ${errorsOf(measurement)} | ${fixed(measurement.peakRssMb)} |`,
+        );
+      }
+    }
+  }
+  return lines;
+}
+
+function markdown(
+  full: { file: string; results: BenchResults } | undefined,
+  growth: { file: string; results: BenchResults } | undefined,
+  notes: string,
+): string {
+  const out: string[] = [];
+  out.push('# Performance', '');
+  out.push(
+    'How close care360 runs to the limits of the machine under it (issue 6). The tables below are generated by',
+    '`bench/report.ts` from the JSON in `bench/results/`; only the notes section is written by hand.',
+    'What is measured, and how, is described after the figures.',
+    '',
+  );
+  if (!full) {
+    out.push('No full benchmark run has been recorded yet: run `npm run bench`.', '');
+  } else {
+    const { results } = full;
+    const machine = results.machine;
+    out.push('## The run', '');
+    out.push(
+      `- Results: [\`bench/results/${full.file}\`](../bench/results/${full.file}), ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    );
+    out.push(
+      `- Command: \`${results.command}\` (${results.options.durationSeconds} s measured after ${results.options.warmupSeconds} s warm-up per scenario, ${results.options.connections} connections)`,
+    );
+    out.push(
+      `- Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB memory, Linux ${machine.kernel}; shared with the load generator, and with other work on the machine`,
+    );
+    out.push(
+      `- Node.js ${machine.node}; PostgreSQL ${machine.postgres ?? 'not reachable'} at 127.0.0.1:5432; PGlite (embedded) in a temporary DATA_DIR`,
+    );
+    out.push(
+      `- Server environment: ${Object.entries(results.options.serverEnvironment)
+        .map(([key, value]) => `\`${key}=${value}\``)
+        .join(', ')}, default pool size`,
+    );
+    out.push('');
+
+    out.push('## care360 against its ceilings', '');
+    out.push(
+      'Intake by form title at the fixed concurrency, successful intakes per second, as a share of each ceiling measured in the same run.',
+      '',
+    );
+    out.push(
+      '| engine | intakes/s | database ceiling/s | share of database ceiling | framework ceiling/s (empty route) | share of framework ceiling | p99 ms | peak RSS MB |',
+    );
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const ratio of ratiosOf(results)) {
+      out.push(
+        `| ${engineName(ratio.engine)} | ${fixed(ratio.intake)} | ${fixed(ratio.databaseCeiling)} | ${percent(ratio.ofDatabase)} | ${fixed(ratio.frameworkCeiling)} | ${percent(ratio.ofFramework)} | ${ms(ratio.p99)} | ${fixed(ratio.peakRssMb)} |`,
+      );
+    }
+    out.push('');
+    out.push('Targets of issue 6:', '');
+    const ratios = ratiosOf(results);
+    const postgres = ratios.find((ratio) => ratio.engine === 'postgres');
+    const pglite = ratios.find((ratio) => ratio.engine === 'pglite');
+    const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'not met');
+    const peak = Math.max(0, ...ratios.map((ratio) => ratio.peakRssMb ?? 0));
+    out.push(
+      `- PostgreSQL intake ≥ 70% of the database ceiling: ${percent(postgres?.ofDatabase)}, ${mark(postgres?.ofDatabase === undefined ? undefined : postgres.ofDatabase >= 0.7)}`,
+    );
+    out.push(
+      `- PostgreSQL intake p99 < 25 ms at ${results.options.connections} connections: ${ms(postgres?.p99)} ms, ${mark(postgres?.p99 === undefined ? undefined : postgres.p99 < 25)}`,
+    );
+    out.push(
+      `- PGlite ≥ 400 intakes/s: ${fixed(pglite?.intake)}/s, ${mark(pglite?.intake === undefined ? undefined : pglite.intake >= 400)}`,
+    );
+    out.push(`- Peak RSS < 250 MB (intake by title): ${fixed(peak)} MB, ${mark(peak === 0 ? undefined : peak < 250)}`);
+    out.push('');
+
+    out.push(`## Fixed concurrency (${results.options.connections} connections)`, '');
+    out.push(
+      '| scenario | engine | ok req/s | p50 ms | p99 ms | p99.9 ms | errors / non-2xx | server peak RSS MB | server CPU |',
+    );
+    out.push('| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
+    out.push(...scenarioRows(results.engines, 'concurrency'));
+    out.push('');
+    out.push('## Fixed request rate', '');
+    out.push(
+      'Latency at a steady offered load (autocannon `overallRate`). An achieved rate below the target means the server was saturated.',
+      '',
+    );
+    out.push(
+      '| scenario | engine | target req/s | ok req/s | p50 ms | p99 ms | p99.9 ms | errors / non-2xx | server peak RSS MB |',
+    );
+    out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+    out.push(...scenarioRows(results.engines, 'rate'));
+    out.push('');
+
+    out.push('## Ceilings', '');
+    out.push('| ceiling | req/s | p50 ms | p99 ms | p99.9 ms | errors | peak RSS MB |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const route of results.frameworkCeiling) {
+      const m = route.concurrency;
+      out.push(
+        m
+          ? `| Framework: ${route.label} | ${fixed(m.okPerSecond)} | ${ms(m.latencyMs.p50)} | ${ms(m.latencyMs.p99)} | ${ms(m.latencyMs.p99_9)} | ${m.non2xx + m.errors} | ${fixed(m.peakRssMb)} |`
+          : `| Framework: ${route.label} | failed: ${route.error ?? ''} | | | | | |`,
+      );
+    }
+    for (const engine of results.engines) {
+      const ceiling = engine.databaseCeiling;
+      out.push(
+        ceiling.available
+          ? `| Database (${engineName(engine.engine)}): the ${ceiling.statementsPerIntake} statements of one intake (${ceiling.inTransaction} in its transaction) | ${fixed(ceiling.requestsPerSecond)} | ${ms(ceiling.latencyMs.p50)} | ${ms(ceiling.latencyMs.p99)} | ${ms(ceiling.latencyMs.p99_9)} | ${ceiling.errors} | – |`
+          : `| Database (${engineName(engine.engine)}) | not available: ${ceiling.reason.slice(0, 160).replace(/\|/g, '/')} | | | | | |`,
+      );
+    }
+    out.push('');
+    const statements = results.engines.find((engine) => engine.databaseCeiling.available)?.databaseCeiling;
+    if (statements?.available) {
+      out.push('<details><summary>The statements of one intake by form title, as recorded and replayed</summary>', '');
+      out.push(
+        '```sql',
+        ...statements.statements.map((text) => `${text}${text.length >= 100 ? ' …' : ''}`),
+        '```',
+        '',
+        '</details>',
+        '',
+      );
+    }
+  }
+
+  out.push('## Growth', '');
+  if (!growth?.results.growth) {
+    out.push('No growth run recorded yet: `npm run bench -- --growth`.', '');
+  } else {
+    out.push(
+      `From [\`bench/results/${growth.file}\`](../bench/results/${growth.file}) (\`${growth.results.command}\`): intake by form title on PostgreSQL, ${growth.results.options.connections} connections, before and after seeding cases with \`bench/seed-cases.ts\` (COPY).`,
+      '',
+    );
+    out.push('| existing cases | ok req/s | p50 ms | p99 ms | p99.9 ms | errors / non-2xx | peak RSS MB | seeding |');
+    out.push('| ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
+    for (const step of growth.results.growth) {
+      const m = step.measurement;
+      out.push(
+        m
+          ? `| ${step.existingCases.toLocaleString('en-US')} | ${fixed(m.okPerSecond)} | ${ms(m.latencyMs.p50)} | ${ms(m.latencyMs.p99)} | ${ms(m.latencyMs.p99_9)} | ${errorsOf(m)} | ${fixed(m.peakRssMb)} | ${step.seed ? `${step.seed.cases.toLocaleString('en-US')} cases in ${step.seed.seconds.toFixed(0)} s` : ''} |`
+          : `| ${step.existingCases.toLocaleString('en-US')} | ${step.status}: ${step.reason ?? ''} | | | | | | |`,
+      );
+    }
+    out.push('');
+  }
+
+  out.push('## Chart', '', '![Throughput and p99 latency per scenario and engine](performance.svg)', '');
+  out.push('## Notes', '', NOTES_START, notes.trim(), NOTES_END, '');
+  return out.join('\n');
+}
+
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Two panels of horizontal bars: throughput and p99, one row per scenario, one bar per engine. */
+function svg(results: BenchResults): string {
+  const rows: { label: string; bars: { engine: string; rps?: number; p99?: number }[] }[] = [];
+  const ids = [...new Set(results.engines.flatMap((engine) => engine.scenarios.map((scenario) => scenario.id)))];
+  for (const id of ids) {
+    const label = results.engines.flatMap((engine) => engine.scenarios).find((scenario) => scenario.id === id)!.label;
+    rows.push({
+      label,
+      bars: results.engines.map((engine) => {
+        const m = engine.scenarios.find((scenario) => scenario.id === id)?.concurrency;
+        return { engine: engine.engine, rps: m?.okPerSecond, p99: m?.latencyMs.p99 };
+      }),
+    });
+  }
+  rows.push({
+    label: 'Database ceiling (the SQL of one intake)',
+    bars: results.engines.map((engine) => ({
+      engine: engine.engine,
+      rps: engine.databaseCeiling.available ? engine.databaseCeiling.requestsPerSecond : undefined,
+      p99: engine.databaseCeiling.available ? engine.databaseCeiling.latencyMs.p99 : undefined,
+    })),
+  });
+  for (const route of results.frameworkCeiling) {
+    rows.push({
+      label: `Framework ceiling: ${route.label}`,
+      bars: [{ engine: 'none', rps: route.concurrency?.okPerSecond, p99: route.concurrency?.latencyMs.p99 }],
+    });
+  }
+
+  const colors: Record<string, string> = { pglite: '#4e79a7', postgres: '#f28e2b', none: '#8c8c8c' };
+  const labelWidth = 400;
+  const panelWidth = 300;
+  const gap = 40;
+  const barHeight = 12;
+  const rowHeight = 16 + Math.max(...rows.map((row) => row.bars.length)) * (barHeight + 2);
+  const top = 70;
+  const width = labelWidth + panelWidth * 2 + gap * 2 + 20;
+  const height = top + rows.length * rowHeight + 40;
+  const maxRps = Math.max(1, ...rows.flatMap((row) => row.bars.map((bar) => bar.rps ?? 0)));
+  const maxP99 = Math.max(1, ...rows.flatMap((row) => row.bars.map((bar) => bar.p99 ?? 0)));
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">care360 under load: ${escapeXml(results.startedAt.slice(0, 10))}, ${results.options.connections} connections, ${results.machine.nproc} CPUs, Node ${escapeXml(results.machine.node)}</text>`,
+    `<text x="${labelWidth}" y="50" font-weight="bold">successful requests per second (log scale)</text>`,
+    `<text x="${labelWidth + panelWidth + gap}" y="50" font-weight="bold">p99 latency, ms (log scale)</text>`,
+  );
+  let legendX = 10;
+  for (const [engine, color] of Object.entries(colors)) {
+    parts.push(`<rect x="${legendX}" y="40" width="10" height="10" fill="${color}"/>`);
+    const name = engine === 'none' ? 'no database' : engineName(engine);
+    parts.push(`<text x="${legendX + 14}" y="49">${name}</text>`);
+    legendX += 24 + name.length * 7;
+  }
+  // Log scales: the ceilings are orders of magnitude above some scenarios.
+  const scale = (value: number, max: number) => (Math.log10(1 + value) / Math.log10(1 + max)) * (panelWidth - 60);
+  rows.forEach((row, index) => {
+    const y = top + index * rowHeight;
+    if (index % 2 === 0) parts.push(`<rect x="0" y="${y - 2}" width="${width}" height="${rowHeight}" fill="#f4f4f4"/>`);
+    parts.push(
+      `<text x="10" y="${y + 12}">${escapeXml(row.label.length > 62 ? `${row.label.slice(0, 61)}…` : row.label)}</text>`,
+    );
+    row.bars.forEach((bar, barIndex) => {
+      const barY = y + 2 + barIndex * (barHeight + 2);
+      const color = colors[bar.engine] ?? '#999';
+      for (const [value, max, x0, unit] of [
+        [bar.rps, maxRps, labelWidth, '/s'],
+        [bar.p99, maxP99, labelWidth + panelWidth + gap, ' ms'],
+      ] as const) {
+        if (value === undefined) {
+          parts.push(`<text x="${x0}" y="${barY + 10}" fill="#999">n/a</text>`);
+          continue;
+        }
+        const w = Math.max(1, scale(value, max));
+        parts.push(`<rect x="${x0}" y="${barY}" width="${w.toFixed(1)}" height="${barHeight}" fill="${color}"/>`);
+        parts.push(
+          `<text x="${(x0 + w + 4).toFixed(1)}" y="${barY + 10}">${unit === '/s' ? value.toFixed(0) : ms(value)}${unit}</text>`,
+        );
+      }
+    });
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+export async function writeReport(): Promise<string[]> {
+  const full = latest('full');
+  const growth = latest('growth');
+  let notes = 'No notes yet.';
+  if (existsSync(markdownPath)) {
+    const current = readFileSync(markdownPath, 'utf8');
+    const start = current.indexOf(NOTES_START);
+    const end = current.indexOf(NOTES_END);
+    if (start >= 0 && end > start) notes = current.slice(start + NOTES_START.length, end);
+  }
+  await writeFile(markdownPath, markdown(full, growth, notes));
+  const written = [path.relative(root, markdownPath)];
+  if (full) {
+    await writeFile(svgPath, svg(full.results));
+    written.push(path.relative(root, svgPath));
+  }
+  return written;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  writeReport()
+    .then((written) => console.log(`wrote ${written.join(', ')}`))
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    });
+}

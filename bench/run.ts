@@ -1,0 +1,474 @@
+/**
+ * `npm run bench`: care360 under load, on PGlite and on PostgreSQL, beside the framework and database
+ * ceilings measured in the same run. See docs/performance.md for what it measures and the latest figures.
+ *
+ *   npm run bench                      full run (about 8 minutes), writes bench/results/<ISO date>.json and the docs
+ *   npm run bench -- --quick           smoke pass, a few seconds per scenario (CI); writes bench/results/tmp/ only
+ *   npm run bench -- --growth          form-title intake at 0 and at 1,000,000 existing cases (PostgreSQL)
+ *
+ * Options: --duration=S --warmup=S --connections=N --rate=R (overrides every scenario's fixed rate)
+ * --engines=pglite,postgres --scenarios=intake-title,... --cases=N (growth) --pg-url=postgres://...
+ * (an admin connection; the run creates and drops a database of its own) --profile (server --cpu-prof into
+ * bench/results/tmp) --skip-report.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus, freemem, release, tmpdir, totalmem } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { DatabaseCeilingOptions, DatabaseCeilingResult } from './ceilings/database.ts';
+import type { LoadResult, LoadSpec } from './load.ts';
+import { call, expectOk, NotAvailable } from './lib/api.ts';
+import { intakeByTitle } from './lib/bodies.ts';
+import { createBenchDatabase, postgresVersion } from './lib/postgres.ts';
+import {
+  readMemory,
+  repositoryRoot,
+  runJsonChild,
+  startListeningProcess,
+  watchProcess,
+  type RunningProcess,
+} from './lib/processes.ts';
+import { writeReport } from './report.ts';
+import { scenarios, type RequestSpec, type Scenario, type SetupContext } from './scenarios.ts';
+import type { SeedResult } from './seed-cases.ts';
+
+export type Engine = 'pglite' | 'postgres';
+
+export interface Measurement extends LoadResult {
+  mode: 'concurrency' | 'rate';
+  connections: number;
+  targetRate?: number;
+  peakRssMb: number;
+  peakRssSource: string;
+  serverCpuPercent?: number;
+}
+
+export interface ScenarioResult {
+  id: string;
+  label: string;
+  status: 'ok' | 'not available' | 'failed';
+  reason?: string;
+  concurrency?: Measurement;
+  rate?: Measurement;
+}
+
+export interface EngineResult {
+  engine: Engine;
+  scenarios: ScenarioResult[];
+  databaseCeiling: DatabaseCeilingResult | { available: false; reason: string };
+  /** VmHWM of the server over its whole life (start-up and every scenario). */
+  serverLifetimePeakRssMb?: number;
+}
+
+export interface GrowthResult {
+  existingCases: number;
+  seed?: SeedResult;
+  measurement?: Measurement;
+  status: 'ok' | 'not available' | 'failed';
+  reason?: string;
+}
+
+export interface BenchResults {
+  kind: 'full' | 'quick' | 'growth';
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: {
+    nproc: number;
+    cpuModel: string;
+    memoryGb: number;
+    freeMemoryGbAtStart: number;
+    kernel: string;
+    node: string;
+    postgres?: string;
+  };
+  options: {
+    durationSeconds: number;
+    warmupSeconds: number;
+    connections: number;
+    rateOverride?: number;
+    serverEnvironment: Record<string, string>;
+  };
+  frameworkCeiling: { id: string; label: string; concurrency?: Measurement; error?: string }[];
+  engines: EngineResult[];
+  growth?: GrowthResult[];
+}
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    growth: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    rate: { type: 'string' },
+    engines: { type: 'string' },
+    scenarios: { type: 'string' },
+    cases: { type: 'string' },
+    'pg-url': { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'skip-report': { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const quick = args.quick;
+const durationSeconds = Number(args.duration ?? (quick ? 2 : 10));
+const warmupSeconds = Number(args.warmup ?? (quick ? 1 : 3));
+const connections = Number(args.connections ?? 16);
+const rateOverride = args.rate ? Number(args.rate) : undefined;
+const engines = (args.engines ?? 'pglite,postgres').split(',').filter(Boolean) as Engine[];
+const scenarioFilter = args.scenarios?.split(',').filter(Boolean);
+const growthCases = Number(args.cases ?? (quick ? 10_000 : 1_000_000));
+const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+for (const [name, value] of Object.entries({ durationSeconds, warmupSeconds, connections, growthCases })) {
+  if (!Number.isFinite(value) || value < 0) throw new Error(`invalid --${name}`);
+}
+for (const engine of engines)
+  if (engine !== 'pglite' && engine !== 'postgres') throw new Error(`unknown engine ${engine}`);
+
+const adminToken = randomBytes(16).toString('hex');
+const apiKey = `c360_bench_${randomBytes(16).toString('hex')}`;
+const serverEnvironment = {
+  LOG_LEVEL: 'warn',
+  // Generous, not off: the limiter's own cost is part of every request.
+  RATE_LIMIT_PER_KEY: '1000000000',
+  RATE_LIMIT_PER_ADDRESS: '1000000000',
+  AUTH_FAILURE_LIMIT: '1000000',
+};
+const profileDirectory = path.join(repositoryRoot, 'bench', 'results', 'tmp', 'profiles');
+
+const cleanups: (() => Promise<unknown>)[] = [];
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) await cleanups.pop()!().catch((error: unknown) => console.error('cleanup:', error));
+}
+process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanUp().then(() => process.exit(143)));
+
+const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+async function runLoad(server: RunningProcess, request: RequestSpec, mode: 'concurrency' | 'rate', rate?: number) {
+  const spec: LoadSpec = {
+    url: server.url,
+    ...request,
+    connections,
+    durationSeconds,
+    warmupSeconds: mode === 'concurrency' ? warmupSeconds : 0,
+    ...(mode === 'rate' ? { overallRate: rate } : {}),
+  };
+  const directory = await mkdtemp(path.join(tmpdir(), 'care360-load-'));
+  const specPath = path.join(directory, 'spec.json');
+  await writeFile(specPath, JSON.stringify(spec));
+  // The watch starts with the warm-up: its RSS peak is the server's peak under this load.
+  const watch = watchProcess(server.pid);
+  try {
+    const result = await runJsonChild<LoadResult>('bench/load.ts', [specPath], {
+      timeoutMs: (warmupSeconds + durationSeconds) * 1000 + 90_000,
+    });
+    const resources = watch.stop();
+    const measurement: Measurement = {
+      ...result,
+      mode,
+      connections,
+      ...(rate ? { targetRate: rate } : {}),
+      peakRssMb: resources.peakRssMb,
+      peakRssSource: resources.peakRssSource,
+      ...(resources.cpuPercent !== undefined ? { serverCpuPercent: resources.cpuPercent } : {}),
+    };
+    return measurement;
+  } finally {
+    watch.stop();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+function describe(measurement: Measurement): string {
+  const errors = measurement.non2xx + measurement.errors;
+  return (
+    `${measurement.requestsPerSecond.toFixed(0)} req/s, p50 ${measurement.latencyMs.p50} ms, ` +
+    `p99 ${measurement.latencyMs.p99} ms, p99.9 ${measurement.latencyMs.p99_9} ms, ` +
+    `${errors} errors/non-2xx, peak RSS ${measurement.peakRssMb} MB, server CPU ${measurement.serverCpuPercent ?? '?'}%`
+  );
+}
+
+async function startCare360(engine: Engine, databaseUrl: string | undefined, dataDir: string): Promise<RunningProcess> {
+  const environment: Record<string, string> = {
+    ...serverEnvironment,
+    ADMIN_TOKEN: adminToken,
+    BOOTSTRAP_API_KEY: apiKey,
+    PHI_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    DATA_DIR: dataDir,
+    ...(engine === 'postgres' && databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
+  const nodeArguments = args.profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=care360-${engine}-${Date.now()}.cpuprofile`]
+    : [];
+  if (args.profile) await mkdir(profileDirectory, { recursive: true });
+  return startListeningProcess('src/server.ts', environment, { nodeArguments });
+}
+
+async function setupContext(server: RunningProcess): Promise<SetupContext> {
+  const organizations = await call(server.url, 'GET', '/admin/v1/organizations', {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  expectOk(organizations, 'GET /admin/v1/organizations');
+  const list = (organizations.body as { organizations: { id: string; name: string }[] }).organizations;
+  const organizationId = list.find((organization) => organization.name === 'Bootstrap organization')?.id ?? list[0]?.id;
+  if (!organizationId) throw new Error('the bootstrap organization is missing');
+  return { url: server.url, apiKey, adminToken, organizationId };
+}
+
+async function measureScenario(
+  server: RunningProcess,
+  context: SetupContext,
+  scenario: Scenario,
+): Promise<ScenarioResult> {
+  const base = { id: scenario.id, label: scenario.label };
+  let request: RequestSpec;
+  try {
+    request = await scenario.setup(context);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    log(`  ${scenario.id}: ${error instanceof NotAvailable ? 'not available' : 'set-up failed'}: ${reason}`);
+    return { ...base, status: error instanceof NotAvailable ? 'not available' : 'failed', reason };
+  }
+  try {
+    const concurrency = await runLoad(server, request, 'concurrency');
+    log(`  ${scenario.id} @${connections} connections: ${describe(concurrency)}`);
+    const rate = rateOverride ?? scenario.rate;
+    const fixedRate = await runLoad(server, request, 'rate', rate);
+    log(`  ${scenario.id} @${rate}/s: ${describe(fixedRate)}`);
+    return { ...base, status: 'ok', concurrency, rate: fixedRate };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    log(`  ${scenario.id}: failed: ${reason}`);
+    return { ...base, status: 'failed', reason };
+  }
+}
+
+async function prepareStorage(engine: Engine, label: string) {
+  const dataDir = await mkdtemp(path.join(tmpdir(), `care360-bench-${engine}-`));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  let databaseUrl: string | undefined;
+  if (engine === 'postgres') {
+    const name = `care360_bench_${label}_${Date.now()}_${process.pid}`;
+    const database = await createBenchDatabase(adminUrl, name);
+    cleanups.push(() => database.drop());
+    databaseUrl = database.url;
+  }
+  return { dataDir, databaseUrl };
+}
+
+async function runEngine(engine: Engine): Promise<EngineResult> {
+  log(`${engine}: starting care360`);
+  const { dataDir, databaseUrl } = await prepareStorage(engine, 'run');
+  const server = await startCare360(engine, databaseUrl, dataDir);
+  cleanups.push(() => server.stop());
+  const results: ScenarioResult[] = [];
+  let serverLifetimePeakRssMb: number | undefined;
+  try {
+    const context = await setupContext(server);
+    for (const scenario of scenarios) {
+      if (scenarioFilter && !scenarioFilter.includes(scenario.id)) continue;
+      results.push(await measureScenario(server, context, scenario));
+    }
+    serverLifetimePeakRssMb = readMemory(server.pid)?.hwmMb;
+  } finally {
+    await server.stop();
+    const warnings = server
+      .output()
+      .split('\n')
+      .filter((line) => /"level":(40|50|60)/.test(line));
+    if (warnings.length > 0)
+      log(`  server logged ${warnings.length} warnings/errors, e.g. ${warnings[0]?.slice(0, 400)}`);
+  }
+
+  log(`${engine}: database ceiling (the SQL of one intake, replayed from a Node client)`);
+  const options: DatabaseCeilingOptions = {
+    engine,
+    ...(databaseUrl ? { url: databaseUrl } : {}),
+    connections,
+    durationSeconds,
+    warmupSeconds,
+  };
+  let databaseCeiling: EngineResult['databaseCeiling'];
+  try {
+    databaseCeiling = await runJsonChild<DatabaseCeilingResult>(
+      'bench/ceilings/database.ts',
+      [JSON.stringify(options)],
+      {
+        timeoutMs: (warmupSeconds + durationSeconds) * 1000 + 120_000,
+      },
+    );
+    if (databaseCeiling.available) {
+      log(
+        `  database ceiling: ${databaseCeiling.requestsPerSecond.toFixed(0)} intakes/s, p50 ${databaseCeiling.latencyMs.p50} ms, ` +
+          `p99 ${databaseCeiling.latencyMs.p99} ms, ${databaseCeiling.statementsPerIntake} statements, ${databaseCeiling.errors} errors`,
+      );
+    } else {
+      log(`  database ceiling not available: ${databaseCeiling.reason}`);
+    }
+  } catch (error) {
+    databaseCeiling = {
+      available: false,
+      reason: error instanceof Error ? error.message.slice(0, 1000) : String(error),
+    };
+    log(`  database ceiling failed: ${databaseCeiling.reason}`);
+  }
+  return {
+    engine,
+    scenarios: results,
+    databaseCeiling,
+    ...(serverLifetimePeakRssMb ? { serverLifetimePeakRssMb } : {}),
+  };
+}
+
+async function runFrameworkCeiling(): Promise<BenchResults['frameworkCeiling']> {
+  log('framework ceiling: an empty Fastify route in its own process');
+  const server = await startListeningProcess('bench/ceilings/framework.ts', {}, { readyPath: '/empty' });
+  cleanups.push(() => server.stop());
+  const routes: { id: string; label: string; request: RequestSpec }[] = [
+    { id: 'empty', label: 'GET /empty (empty Fastify route)', request: { method: 'GET', path: '/empty', headers: {} } },
+    {
+      id: 'json',
+      label: 'POST /json (Fastify parsing the intake body, nothing else)',
+      request: { method: 'POST', path: '/json', headers: {}, body: intakeByTitle('Framework ceiling') },
+    },
+  ];
+  const results: BenchResults['frameworkCeiling'] = [];
+  try {
+    for (const route of routes) {
+      try {
+        const measurement = await runLoad(server, route.request, 'concurrency');
+        log(`  ${route.label}: ${describe(measurement)}`);
+        results.push({ id: route.id, label: route.label, concurrency: measurement });
+      } catch (error) {
+        results.push({
+          id: route.id,
+          label: route.label,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+  return results;
+}
+
+async function runGrowth(): Promise<GrowthResult[]> {
+  log(`growth: form-title intake on PostgreSQL at 0 and at ${growthCases} existing cases`);
+  const { dataDir, databaseUrl } = await prepareStorage('postgres', 'growth');
+  const server = await startCare360('postgres', databaseUrl, dataDir);
+  cleanups.push(() => server.stop());
+  const intake = scenarios.find((scenario) => scenario.id === 'intake-title')!;
+  const results: GrowthResult[] = [];
+  try {
+    const context = await setupContext(server);
+    const measureAt = async (existingCases: number, seed?: SeedResult) => {
+      let request: RequestSpec;
+      try {
+        request = await intake.setup(context);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        results.push({ existingCases, status: error instanceof NotAvailable ? 'not available' : 'failed', reason });
+        return false;
+      }
+      const measurement = await runLoad(server, request, 'concurrency');
+      log(`  ${existingCases} existing cases: ${describe(measurement)}`);
+      results.push({ existingCases, status: 'ok', measurement, ...(seed ? { seed } : {}) });
+      return true;
+    };
+    if (!(await measureAt(0))) return results;
+    log(`  seeding ${growthCases} cases with COPY`);
+    const seed = await runJsonChild<SeedResult>(
+      'bench/seed-cases.ts',
+      [`--url=${databaseUrl!}`, `--count=${growthCases}`, `--organization=${context.organizationId}`],
+      { timeoutMs: 15 * 60_000 },
+    );
+    log(`  seeded ${seed.cases} cases in ${seed.seconds.toFixed(1)} s`);
+    await measureAt(seed.totalCases, seed);
+  } finally {
+    await server.stop();
+  }
+  return results;
+}
+
+async function machine(): Promise<BenchResults['machine']> {
+  return {
+    nproc: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    freeMemoryGbAtStart: Math.round((freemem() / 1024 ** 3) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+    postgres: await postgresVersion(adminUrl),
+  };
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const kind: BenchResults['kind'] = args.growth ? 'growth' : quick ? 'quick' : 'full';
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  log(`${command}: ${kind}, ${durationSeconds} s per run after ${warmupSeconds} s warm-up, ${connections} connections`);
+  const results: BenchResults = {
+    kind,
+    startedAt: startedAt.toISOString(),
+    finishedAt: '',
+    command,
+    machine: await machine(),
+    options: {
+      durationSeconds,
+      warmupSeconds,
+      connections,
+      ...(rateOverride ? { rateOverride } : {}),
+      serverEnvironment,
+    },
+    frameworkCeiling: [],
+    engines: [],
+  };
+  try {
+    if (args.growth) {
+      results.growth = await runGrowth();
+    } else {
+      results.frameworkCeiling = await runFrameworkCeiling();
+      for (const engine of engines) {
+        if (engine === 'postgres' && !results.machine.postgres) {
+          log(`postgres: not reachable at ${adminUrl}; skipped`);
+          results.engines.push({
+            engine,
+            scenarios: [],
+            databaseCeiling: { available: false, reason: `PostgreSQL not reachable at ${adminUrl}` },
+          });
+          continue;
+        }
+        results.engines.push(await runEngine(engine));
+      }
+    }
+  } finally {
+    await cleanUp();
+  }
+  results.finishedAt = new Date().toISOString();
+
+  // ISO 8601 basic format: sortable, and no ':' in a file name.
+  const stamp = startedAt
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const directory = path.join(repositoryRoot, 'bench', 'results', kind === 'quick' ? 'tmp' : '');
+  await mkdir(directory, { recursive: true });
+  const file = path.join(directory, `${stamp}${kind === 'full' ? '' : `-${kind}`}.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  log(`results: ${path.relative(repositoryRoot, file)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
+  if (kind !== 'quick' && !args['skip-report']) {
+    const written = await writeReport();
+    log(`report: ${written.join(', ')}`);
+  }
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  await cleanUp();
+  process.exit(1);
+});
