@@ -18,6 +18,7 @@ import { adminProductRoutes } from './modules/products/admin-routes.ts';
 import { bundleRoutes } from './modules/products/routes.ts';
 import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
 import { promoCodeRoutes } from './modules/promo-codes/routes.ts';
+import { webhookRoutes } from './modules/webhooks/routes.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
 
@@ -113,6 +114,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
   await app.register(paymentRoutes(services.payments));
+  await app.register(webhookRoutes(services.stripeWebhooks));
   if (services.gateways.simulated) {
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
   }

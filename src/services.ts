@@ -7,6 +7,7 @@ import { createGateways, type Gateways } from './modules/payments/gateways/index
 import { PaymentService } from './modules/payments/service.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
+import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
 import { phiCipherFor } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake-service.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
@@ -28,6 +29,8 @@ export interface Services {
   gateways: Gateways;
   /** Setup/payment intents, case payments with holds, captures, releases and webhook updates. */
   payments: PaymentService;
+  /** POST /webhooks/stripe: signed events that settle payments. */
+  stripeWebhooks: StripeWebhookService;
 }
 
 export function createServices(db: Database, config: Config): Services {
@@ -45,6 +48,7 @@ export function createServices(db: Database, config: Config): Services {
     promoCodes: new PromoCodeService(db),
     gateways,
     payments: new PaymentService(db, gateways, products),
+    stripeWebhooks: new StripeWebhookService(db, gateways),
     intake: new IntakeService({
       db,
       cipher: phiCipher,

@@ -298,6 +298,7 @@ export function interpretStripeEvent(event: Stripe.Event): GatewayWebhookEvent {
     amountRefundedCents: null,
     captureBefore: null,
     failureMessage: null,
+    metadata: {},
   };
   const object = event.data.object as unknown as Record<string, unknown> & { id?: string; object?: string };
   if (event.type.startsWith('payment_intent.') && object.object === 'payment_intent') {
@@ -307,6 +308,7 @@ export function interpretStripeEvent(event: Stripe.Event): GatewayWebhookEvent {
     base.amountReceivedCents = intent.amount_received;
     base.captureBefore = result.captureBefore;
     base.failureMessage = result.failureMessage;
+    base.metadata = result.metadata;
     const map: Record<string, 'PAID' | 'CANCELED' | 'ERROR' | 'HELD'> = {
       'payment_intent.succeeded': 'PAID',
       'payment_intent.canceled': 'CANCELED',
@@ -320,6 +322,7 @@ export function interpretStripeEvent(event: Stripe.Event): GatewayWebhookEvent {
   if (event.type.startsWith('setup_intent.') && object.object === 'setup_intent') {
     const intent = object as unknown as Stripe.SetupIntent;
     base.setupIntentId = intent.id;
+    base.metadata = stringMetadata(intent.metadata);
     const status: GatewaySetupStatus | null =
       event.type === 'setup_intent.succeeded'
         ? 'succeeded'

@@ -85,6 +85,8 @@ export interface GatewayWebhookEvent {
   amountRefundedCents: number | null;
   captureBefore: Date | null;
   failureMessage: string | null;
+  /** The object's metadata (our record ids travel there). */
+  metadata: Record<string, string>;
 }
 
 export interface CreateSetupIntentInput {

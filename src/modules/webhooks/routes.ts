@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { StripeWebhookService } from './stripe-webhooks.ts';
+
+/**
+ * POST /webhooks/stripe. The signature covers the exact bytes Stripe sent, so this plugin (and only
+ * it) reads every body as a raw Buffer instead of parsing JSON.
+ */
+export function webhookRoutes(webhooks: StripeWebhookService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+    app.post(
+      '/webhooks/stripe',
+      {
+        config: { envelope: 'payments' },
+        schema: {
+          tags: ['webhooks'],
+          summary:
+            'Stripe events (signed with STRIPE_WEBHOOK_SECRET): payment_intent.*, setup_intent.*, charge.refunded, charge.dispute.*',
+          headers: z.object({ 'stripe-signature': z.string().optional() }).loose(),
+          response: {
+            200: z.object({
+              received: z.literal(true),
+              outcome: z.enum(['applied', 'unchanged', 'ignored', 'duplicate']),
+            }),
+            400: z.object({ success: z.literal(false), message: z.string() }),
+          },
+        },
+      },
+      async (request) => {
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const header = request.headers['stripe-signature'];
+        const outcome = await webhooks.handle(body, Array.isArray(header) ? header[0] : header);
+        return { received: true as const, outcome };
+      },
+    );
+  };
+}

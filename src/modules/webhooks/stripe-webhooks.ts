@@ -1,0 +1,143 @@
+import type { Database } from '../../db/database.ts';
+import { ApiError } from '../../http/envelopes.ts';
+import type { Gateways } from '../payments/gateways/index.ts';
+import { WebhookSignatureError, type GatewayWebhookEvent } from '../payments/gateways/types.ts';
+import { PaymentRepository, type CasePaymentRow, type PaymentStatus } from '../payments/repository.ts';
+import { isUuid } from '../payments/validation.ts';
+
+export type WebhookOutcome = 'applied' | 'unchanged' | 'ignored' | 'duplicate';
+
+/** From which statuses an event may move a payment: late or repeated events never move it backwards. */
+const ALLOWED_FROM: Record<PaymentStatus, PaymentStatus[]> = {
+  PAID: ['UNPAID', 'ERROR', 'IN_DISPUTE'],
+  CANCELED: ['UNPAID', 'ERROR'],
+  ERROR: ['UNPAID'],
+  REFUND: ['PAID', 'IN_DISPUTE', 'REFUND'],
+  IN_DISPUTE: ['PAID', 'REFUND'],
+  LOST_DISPUTE: ['IN_DISPUTE', 'PAID', 'REFUND'],
+  UNPAID: [],
+};
+
+/**
+ * POST /webhooks/stripe: verifies the signature on the raw body, deduplicates by event id, and applies
+ * what the event means to the payment or SetupIntent it names, in one transaction (no gateway call).
+ * Events about objects we did not create are acknowledged and ignored.
+ */
+export class StripeWebhookService {
+  constructor(
+    private readonly db: Database,
+    private readonly gateways: Gateways,
+  ) {}
+
+  async handle(rawBody: Buffer, signature: string | undefined): Promise<WebhookOutcome> {
+    const stripe = this.gateways.byName.stripe;
+    if (!stripe) throw new ApiError(400, 'Stripe webhooks are not configured on this server');
+    let event: GatewayWebhookEvent;
+    try {
+      event = stripe.parseWebhook(rawBody, signature);
+    } catch (error) {
+      if (error instanceof WebhookSignatureError) throw new ApiError(400, error.message);
+      throw error;
+    }
+    return this.db.transaction(async (tx) => {
+      const repository = new PaymentRepository(tx);
+      const fresh = await repository.recordWebhookEvent({
+        id: event.id,
+        type: event.type,
+        casePaymentId: null,
+        outcome: 'received',
+      });
+      if (!fresh) return 'duplicate';
+      const outcome = await this.apply(repository, event);
+      await tx.query('update stripe_webhook_events set outcome = $2, case_payment_id = $3 where event_id = $1', [
+        event.id,
+        outcome.outcome,
+        outcome.paymentId,
+      ]);
+      return outcome.outcome;
+    });
+  }
+
+  private async apply(
+    repository: PaymentRepository,
+    event: GatewayWebhookEvent,
+  ): Promise<{ outcome: WebhookOutcome; paymentId: string | null }> {
+    const update = event.update;
+    if (!update) return { outcome: 'ignored', paymentId: null };
+
+    if (update.kind === 'setup') {
+      if (!event.setupIntentId) return { outcome: 'ignored', paymentId: null };
+      const intent = await repository.findIntentAnyOrganization('stripe', event.setupIntentId);
+      if (!intent) return { outcome: 'ignored', paymentId: null };
+      await repository.recordIntentResult(intent.id, {
+        gatewayIntentId: event.setupIntentId,
+        status: update.status,
+        customerId: update.customerId,
+        paymentMethodId: update.paymentMethodId,
+      });
+      return { outcome: 'applied', paymentId: null };
+    }
+
+    if (!event.paymentIntentId) return { outcome: 'ignored', paymentId: null };
+    const metadataId = event.metadata.care360_case_payment_id;
+    const payment = await repository.findPaymentForGateway(
+      'stripe',
+      event.paymentIntentId,
+      isUuid(metadataId) ? metadataId : null,
+    );
+    if (!payment) {
+      // A PaymentIntent from /payments/intent not (yet) attached to a case: keep its status for the intake check.
+      const intent = await repository.findIntentAnyOrganization('stripe', event.paymentIntentId);
+      if (!intent) return { outcome: 'ignored', paymentId: null };
+      const status = { PAID: 'succeeded', CANCELED: 'canceled', ERROR: 'failed', HELD: 'authorized' }[
+        update.status as 'PAID' | 'CANCELED' | 'ERROR' | 'HELD'
+      ];
+      if (status) await repository.recordIntentResult(intent.id, { gatewayIntentId: event.paymentIntentId, status });
+      return { outcome: status ? 'applied' : 'ignored', paymentId: null };
+    }
+    const changes = transition(payment, event);
+    if (!changes) return { outcome: 'unchanged', paymentId: payment.id };
+    await repository.updatePayment(payment.organization_id, payment.id, changes);
+    return { outcome: 'applied', paymentId: payment.id };
+  }
+}
+
+type PaymentChanges = Parameters<PaymentRepository['updatePayment']>[2];
+
+/** The changes an event makes to a payment, or null when it changes nothing. */
+export function transition(payment: CasePaymentRow, event: GatewayWebhookEvent): PaymentChanges | null {
+  const update = event.update;
+  if (!update || update.kind !== 'payment') return null;
+  const reference = payment.gateway_reference ? {} : { gateway_reference: event.paymentIntentId };
+  if (update.status === 'HELD') {
+    if (payment.hold_status !== 'PENDING') return null;
+    return { ...reference, hold_status: 'HELD', capture_before: event.captureBefore };
+  }
+  const target = update.status;
+  if (!ALLOWED_FROM[target].includes(payment.status)) return null;
+  if (target === payment.status && target !== 'REFUND') return null;
+  const changes: PaymentChanges = { ...reference, status: target };
+  const open = payment.hold_status === 'PENDING' || payment.hold_status === 'HELD';
+  if (target === 'PAID' && open) {
+    changes.hold_status = 'CAPTURED';
+    changes.captured_at = new Date();
+  }
+  if (target === 'PAID' && event.amountReceivedCents !== null && event.amountReceivedCents > 0) {
+    changes.amount_captured_cents = event.amountReceivedCents;
+  }
+  if (target === 'CANCELED' && open) {
+    changes.hold_status = 'RELEASED';
+    changes.released_at = new Date();
+  }
+  if (target === 'ERROR') {
+    if (payment.hold_status === 'PENDING') changes.hold_status = 'FAILED';
+    changes.failure_message = event.failureMessage;
+  }
+  if (target === 'REFUND') {
+    if (event.amountRefundedCents === null || event.amountRefundedCents === payment.amount_refunded_cents) {
+      if (payment.status === 'REFUND') return null;
+    }
+    if (event.amountRefundedCents !== null) changes.amount_refunded_cents = event.amountRefundedCents;
+  }
+  return changes;
+}
