@@ -1,10 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import { createTestContext, type TestContext } from '../support/app.ts';
 
 export type { TestContext };
 
+/** One PHI key per test process, so no test writes a key file into DATA_DIR (PostgreSQL runs). */
+const PHI_ENCRYPTION_KEY = randomBytes(32).toString('hex');
+
 /** A test context for the intake tests: no rate limits (the property tests send many requests). */
 export function intakeTestContext(environment: Record<string, string> = {}): Promise<TestContext> {
-  return createTestContext({ RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0', ...environment });
+  return createTestContext({
+    RATE_LIMIT_PER_KEY: '0',
+    RATE_LIMIT_PER_ADDRESS: '0',
+    PHI_ENCRYPTION_KEY,
+    ...environment,
+  });
 }
 
 /** The seed page's form-title example, verbatim. */
