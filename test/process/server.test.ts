@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { failedStart, startServer } from '../support/server-process.ts';
+
+// The server as a user runs it: a real process, the embedded database in a data folder, real sockets.
+describe('npm start', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'care360-'));
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('serves /health with no configuration, prints a working demo key once, and keeps its data across restarts', async () => {
+    const first = await startServer({ DATA_DIR: dataDir, ADMIN_TOKEN: 't', LOG_LEVEL: 'info' });
+    let demoKey: string;
+    try {
+      assert.deepEqual(await (await fetch(`${first.url}/health`)).json(), { status: 'ok' });
+      const match = /cv-api-key: (c360_[A-Za-z0-9_-]+)/.exec(first.output());
+      assert.ok(match?.[1], first.output());
+      demoKey = match[1];
+      const forms = await fetch(`${first.url}/api/v1/forms`, { headers: { 'cv-api-key': demoKey } });
+      assert.equal(forms.status, 200);
+      const denied = await fetch(`${first.url}/api/v1/forms`, { headers: { 'cv-api-key': 'c360_wrong' } });
+      assert.equal(denied.status, 401);
+      // The key is a secret: printed for the operator, never in the structured log lines.
+      const logLines = first
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'));
+      assert.ok(logLines.length > 0);
+      assert.ok(logLines.every((line) => !line.includes(demoKey)));
+    } finally {
+      assert.equal(await first.stop('SIGTERM'), 0);
+    }
+
+    const second = await startServer({ DATA_DIR: dataDir, ADMIN_TOKEN: 't' });
+    try {
+      assert.doesNotMatch(second.output(), /cv-api-key:/, 'the demo key is printed only once');
+      const organizations = await fetch(`${second.url}/admin/v1/organizations`, {
+        headers: { authorization: 'Bearer t' },
+      });
+      assert.deepEqual(
+        (await organizations.json()).organizations.map((o: { name: string }) => o.name),
+        ['Demo organization'],
+      );
+      const forms = await fetch(`${second.url}/api/v1/forms`, { headers: { 'cv-api-key': demoKey } });
+      assert.equal(forms.status, 200, 'the demo key still authenticates after a restart');
+    } finally {
+      assert.equal(await second.stop('SIGINT'), 0);
+    }
+  });
+
+  it('with ADMIN_TOKEN and BOOTSTRAP_API_KEY: the admin-created key and the bootstrap key both authenticate', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'care360-'));
+    const server = await startServer({ DATA_DIR: directory, ADMIN_TOKEN: 't', BOOTSTRAP_API_KEY: 'k' });
+    try {
+      assert.doesNotMatch(server.output(), /cv-api-key:/, 'no demo organization when a bootstrap key is set');
+      const created = await fetch(`${server.url}/admin/v1/organizations`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Acme' }),
+      });
+      assert.equal(created.status, 201);
+      const { organizationId, apiKey } = await created.json();
+      assert.ok(organizationId);
+      for (const key of [apiKey, 'k']) {
+        const response = await fetch(`${server.url}/api/v1/forms`, { headers: { 'cv-api-key': key } });
+        assert.equal(response.status, 200, key === 'k' ? 'bootstrap key' : 'admin-created key');
+      }
+    } finally {
+      await server.stop();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start on invalid configuration, naming the setting', async () => {
+    const { code, output } = await failedStart({ PORT: 'eighty', DATABASE_URL: 'mysql://x', DATA_DIR: dataDir });
+    assert.equal(code, 1);
+    assert.match(output, /Invalid configuration/);
+    assert.match(output, /PORT/);
+    assert.match(output, /DATABASE_URL: must be a postgres/);
+  });
+});
