@@ -78,7 +78,10 @@ describe('forms API', () => {
   it("hides another organization's forms: empty list, 404 by id", async () => {
     const stranger = await context.organization();
     const mine = (await get('/api/v1/forms')).json().data.forms[0];
-    assert.deepEqual((await get('/api/v1/forms', stranger.apiKey)).json(), { success: true, data: { forms: [] } });
+    assert.deepEqual((await get('/api/v1/forms', stranger.apiKey)).json(), {
+      success: true,
+      data: { forms: [], nextCursor: null },
+    });
     const foreign = await get(`/api/v1/forms/${mine.id}`, stranger.apiKey);
     assert.equal(foreign.statusCode, 404);
     assert.deepEqual(foreign.json(), { success: false, error: 'Form not found' });
@@ -87,6 +90,32 @@ describe('forms API', () => {
     assert.deepEqual(malformed.json(), { success: false, error: 'Validation failed: formId: Must be a UUID' });
     const anonymous = await context.app.inject({ method: 'GET', url: '/api/v1/forms' });
     assert.deepEqual(anonymous.json(), { status: 401, error: 'Invalid request' });
+  });
+
+  it('pages with limit and cursor, oldest first', async () => {
+    const organization = await context.organization();
+    for (const title of ['Page A', 'Page B', 'Page C']) {
+      const { status } = await postIntake(context, organization.apiKey, minimalBody({ formTitle: title }));
+      assert.equal(status, 200);
+    }
+    const first = (await get('/api/v1/forms?limit=2', organization.apiKey)).json().data;
+    assert.deepEqual(
+      first.forms.map((form: { title: string }) => form.title),
+      ['Page A', 'Page B'],
+    );
+    assert.equal(typeof first.nextCursor, 'string');
+    const second = (await get(`/api/v1/forms?limit=2&cursor=${first.nextCursor}`, organization.apiKey)).json().data;
+    assert.deepEqual(
+      second.forms.map((form: { title: string }) => form.title),
+      ['Page C'],
+    );
+    assert.equal(second.nextCursor, null);
+    const badCursor = await get('/api/v1/forms?cursor=bm90LWEtY3Vyc29y', organization.apiKey);
+    assert.equal(badCursor.statusCode, 400);
+    assert.deepEqual(badCursor.json(), { success: false, error: 'Invalid cursor' });
+    const tooMany = await get('/api/v1/forms?limit=101', organization.apiKey);
+    assert.equal(tooMany.statusCode, 400);
+    assert.equal(tooMany.json().success, false);
   });
 
   it('filters by exact title', async () => {

@@ -56,12 +56,23 @@ export class FormRepository {
     return rows[0] ?? null;
   }
 
-  async list(organizationId: string, filter: { title?: string } = {}): Promise<FormRow[]> {
-    const { rows } = await this.db.query<FormRow>(
-      `select id, title, description, created_at, updated_at from forms
+  /**
+   * Forms oldest first, at most `limit`, after the keyset position `after` (`position` is created_at
+   * with microseconds, as text, so that positions compare exactly).
+   */
+  async list(
+    organizationId: string,
+    page: { title?: string; limit: number; after?: { position: string; id: string } },
+  ): Promise<(FormRow & { position: string })[]> {
+    const { rows } = await this.db.query<FormRow & { position: string }>(
+      `select id, title, description, created_at, updated_at,
+              to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as position
+         from forms
         where organization_id = $1 and ($2::text is null or title = $2)
-        order by created_at, id`,
-      [organizationId, filter.title ?? null],
+          and ($3::timestamptz is null or (created_at, id) > ($3::timestamptz, $4::uuid))
+        order by created_at, id
+        limit $5`,
+      [organizationId, page.title ?? null, page.after?.position ?? null, page.after?.id ?? null, page.limit],
     );
     return rows;
   }

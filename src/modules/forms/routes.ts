@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { cursorSchema, limitSchema } from '../../http/pagination.ts';
 import type { FormService } from './service.ts';
 
 const routeConfig = { auth: 'apiKey', envelope: 'intake' } as const;
@@ -45,9 +46,17 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
               .refine((value) => !value.includes('\u0000'), { message: 'Must not contain NUL characters' })
               .optional()
               .describe('Only the form with exactly this title'),
+            limit: limitSchema(),
+            cursor: cursorSchema,
           }),
           response: {
-            200: z.object({ success: z.literal(true), data: z.object({ forms: z.array(formSchema) }) }),
+            200: z.object({
+              success: z.literal(true),
+              data: z.object({
+                forms: z.array(formSchema),
+                nextCursor: z.string().nullable().describe('The cursor of the next page; null on the last page'),
+              }),
+            }),
             400: errorSchema,
             401: unauthorizedSchema,
           },
@@ -55,7 +64,7 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
       },
       async (request) => ({
         success: true as const,
-        data: { forms: await forms.list(request.principal.organizationId, { title: request.query.title }) },
+        data: await forms.list(request.principal.organizationId, request.query),
       }),
     );
 

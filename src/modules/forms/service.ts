@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { ApiError } from '../../http/envelopes.ts';
+import { decodeCursor, toPage } from '../../http/pagination.ts';
 import { FormRepository, type FormRow, type QuestionRow } from './repository.ts';
 
 export interface QuestionView {
@@ -22,6 +24,11 @@ export interface FormView {
   questions: QuestionView[];
 }
 
+const formCursorSchema = z.object({
+  position: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/),
+  id: z.uuid(),
+});
+
 function questionView(row: QuestionRow): QuestionView {
   return {
     questionId: row.id,
@@ -39,19 +46,28 @@ function questionView(row: QuestionRow): QuestionView {
 export class FormService {
   constructor(private readonly db: Queryable) {}
 
-  async list(organizationId: string, filter: { title?: string } = {}): Promise<FormView[]> {
+  /** One page of forms, oldest first (keyset pagination, src/http/pagination.ts). */
+  async list(
+    organizationId: string,
+    query: { title?: string; limit: number; cursor?: string },
+  ): Promise<{ forms: FormView[]; nextCursor: string | null }> {
     const repository = new FormRepository(this.db);
-    const forms = await repository.list(organizationId, filter);
+    const after = query.cursor ? decodeCursor(query.cursor, formCursorSchema) : undefined;
+    const rows = await repository.list(organizationId, { title: query.title, limit: query.limit + 1, after });
+    const { items, nextCursor } = toPage(rows, query.limit, (row) => ({ position: row.position, id: row.id }));
     const questions = await repository.activeQuestions(
       organizationId,
-      forms.map((form) => form.id),
+      items.map((form) => form.id),
     );
-    return forms.map((form) =>
-      this.view(
-        form,
-        questions.filter((question) => question.form_id === form.id),
+    return {
+      forms: items.map((form) =>
+        this.view(
+          form,
+          questions.filter((question) => question.form_id === form.id),
+        ),
       ),
-    );
+      nextCursor,
+    };
   }
 
   /** A form of another organization is not found, exactly like one that does not exist. */
