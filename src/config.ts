@@ -20,6 +20,7 @@ const environmentSchema = z.object({
     .default(10 * 1024 * 1024),
   AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(20),
   AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  TRUST_PROXY: z.string().optional(),
   // Rate limits (docs/api/limits-and-audit.md): requests per window; 0 turns a limit off.
   RATE_LIMIT_PER_KEY: z.coerce.number().int().min(0).default(600),
   RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).default(1200),
@@ -74,6 +75,8 @@ export type Config = {
   bodyLimitBytes: number;
   authFailureLimit: number;
   authFailureWindowSeconds: number;
+  /** Whose X-Forwarded-For to believe for the client address (Fastify's trustProxy); false: nobody's. */
+  trustProxy: boolean | number | string[];
   limits: LimitsConfig;
   payments: PaymentsConfig;
   intake: IntakeConfig;
@@ -134,6 +137,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     authFailureLimit: env.AUTH_FAILURE_LIMIT,
     authFailureWindowSeconds: env.AUTH_FAILURE_WINDOW_SECONDS,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     limits: {
       rateLimitPerKey: env.RATE_LIMIT_PER_KEY,
       rateLimitPerAddress: env.RATE_LIMIT_PER_ADDRESS,
@@ -159,4 +163,18 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       filesMaxTotalBytes: env.FILES_MAX_TOTAL_BYTES,
     },
   };
+}
+
+/**
+ * TRUST_PROXY: unset or `false`: the socket address is the client (no proxy); `true`: trust every proxy;
+ * a whole number: trust that many hops; otherwise a comma-separated list of proxy addresses or CIDR ranges.
+ */
+function parseTrustProxy(value: string | undefined): boolean | number | string[] {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }

@@ -145,3 +145,29 @@ describe('health', () => {
     await broken.app.close();
   });
 });
+
+describe('client address behind a proxy', () => {
+  it('ignores X-Forwarded-For unless TRUST_PROXY says whose to believe', async () => {
+    const direct = await createTestContext({ AUTH_FAILURE_LIMIT: '1' });
+    const proxied = await createTestContext({ AUTH_FAILURE_LIMIT: '1', TRUST_PROXY: '127.0.0.1' });
+    try {
+      const attempt = (context: TestContext, forwardedFor: string) =>
+        context.app.inject({
+          method: 'GET',
+          url: '/admin/v1/organizations',
+          remoteAddress: '127.0.0.1',
+          headers: { authorization: 'Bearer wrong', 'x-forwarded-for': forwardedFor },
+        });
+      // Without TRUST_PROXY, both "clients" are the proxy's one address: the second is already limited.
+      assert.equal((await attempt(direct, '203.0.113.1')).statusCode, 401);
+      assert.equal((await attempt(direct, '203.0.113.2')).statusCode, 429);
+      // Trusting the proxy, each forwarded client has its own count.
+      assert.equal((await attempt(proxied, '203.0.113.1')).statusCode, 401);
+      assert.equal((await attempt(proxied, '203.0.113.2')).statusCode, 401);
+      assert.equal((await attempt(proxied, '203.0.113.1')).statusCode, 429);
+    } finally {
+      await direct.close();
+      await proxied.close();
+    }
+  });
+});
