@@ -30,6 +30,11 @@ export interface AppDependencies {
   logger?: FastifyServerOptions['logger'];
 }
 
+/** TRUST_PROXY as a hop count: believe the nearest `hops` proxies (proxy-addr's function form). */
+function nearestHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
 /** A request id we accept from a caller (a proxy's) when it is plain; otherwise our own. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -62,14 +67,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    // A hop count trusts the nearest N proxies: proxy-addr's function form of the same rule.
-    trustProxy:
-      typeof config.trustProxy === 'number'
-        ? (
-            (hops: number) => (_address: string, hop: number) =>
-              hop < hops
-          )(config.trustProxy)
-        : config.trustProxy,
+    trustProxy: typeof config.trustProxy === 'number' ? nearestHops(config.trustProxy) : config.trustProxy,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
