@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
+import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
+import type { FastifyContextConfig } from 'fastify';
+import { PaymentRepository } from '../../src/modules/payments/repository.ts';
+import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
+
+/**
+ * The security suites' shared ground: the app's registered route table (captured with an onRoute hook
+ * on the very Fastify instance buildApp creates, through Fastify's `fastify.initialization` diagnostics
+ * channel), resource factories keyed by route param name, and helpers to call any route.
+ */
+
+export { ADMIN_TOKEN };
+
+/** One PHI key per test process, so no test writes a key file into DATA_DIR (PostgreSQL runs). */
+export const PHI_ENCRYPTION_KEY = randomBytes(32).toString('hex');
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  config: FastifyContextConfig;
+  schema: FastifySchema | undefined;
+  /** Path params, in order: `/api/v1/cases/:caseId/payments/:paymentId` -> ['caseId', 'paymentId']. */
+  params: string[];
+}
+
+export interface RouteTableContext extends TestContext {
+  routes: RegisteredRoute[];
+}
+
+/** The test app (rate limits off unless given) and every route it registered, HEAD duplicates left out. */
+export async function contextWithRouteTable(environment: Record<string, string> = {}): Promise<RouteTableContext> {
+  const routes: RegisteredRoute[] = [];
+  const onInit = (message: unknown) => {
+    const { fastify } = message as { fastify: FastifyInstance };
+    fastify.addHook('onRoute', (route: RouteOptions) => {
+      for (const method of [route.method].flat()) {
+        if (method === 'HEAD') continue;
+        routes.push({
+          method,
+          url: route.url,
+          config: (route.config ?? {}) as FastifyContextConfig,
+          schema: route.schema,
+          params: [...route.url.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => match[1]!),
+        });
+      }
+    });
+  };
+  diagnostics.subscribe('fastify.initialization', onInit);
+  let context: TestContext;
+  try {
+    context = await createTestContext({
+      RATE_LIMIT_PER_KEY: '0',
+      RATE_LIMIT_PER_ADDRESS: '0',
+      AUTH_FAILURE_LIMIT: '100000',
+      PHI_ENCRYPTION_KEY,
+      ...environment,
+    });
+  } finally {
+    diagnostics.unsubscribe('fastify.initialization', onInit);
+  }
+  assert.ok(routes.length > 10, 'the route table was captured');
+  return Object.assign(context, { routes });
+}
+
+/** API routes a client calls with an organization's key. */
+export function organizationRoutes(routes: RegisteredRoute[]): RegisteredRoute[] {
+  return routes.filter((route) => route.config.auth === 'apiKey' || route.config.auth === 'bodyKey');
+}
+
+export const routeName = (route: Pick<RegisteredRoute, 'method' | 'url'>) => `${route.method} ${route.url}`;
+
+/** The resources an organization owns, by the route param (or query field) that names them. */
+export interface OrganizationFixture {
+  organizationId: string;
+  apiKey: string;
+  apiKeyId: string;
+  email: string;
+  /** Route param name -> this organization's id for it. */
+  ids: Record<string, string>;
+  /** Query fields naming a resource by something other than a UUID (promo code text). */
+  query: Record<string, string>;
+  /** Every identifier and datum of this organization that must never reach another one. */
+  secrets: string[];
+}
+
+/**
+ * Creates one organization with one resource of every kind a route can name: a case (intake, with a
+ * PHI answer), its form and questions, a held payment (fake Stripe), a product bundle with a product,
+ * a promo code. A route param this does not know makes the calling test fail: add the resource here.
+ */
+export async function createOrganizationFixture(context: TestContext, label: string): Promise<OrganizationFixture> {
+  const { organizationId, apiKey, apiKeyId } = await context.services.organizations.createOrganization(
+    `Organization ${label} ${randomUUID().slice(0, 6)}`,
+  );
+  const email = `patient-${label.toLowerCase()}-${randomUUID().slice(0, 8)}@example.com`;
+  const phiAnswer = `phi-answer-${label}-${randomUUID()}`;
+  const formTitle = `Intake form of ${label} ${randomUUID().slice(0, 8)}`;
+  const intake = await inject(context.app, 'POST', '/api/v1/dynamic-case', apiKey, {
+    firstName: `First${label}`,
+    lastName: `Last${label}`,
+    email,
+    formTitle,
+    idempotencyKey: `fixture-${label}-${randomUUID()}`,
+    questions: [
+      { question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' },
+      { question: 'Any medical conditions?', type: 'TEXT', required: false, answer: phiAnswer, phi: true },
+    ],
+  });
+  assert.equal(intake.status, 200, `fixture intake: ${intake.text}`);
+  const { caseId, formResponseId } = (intake.json as { data: { caseId: string; formResponseId: string } }).data;
+
+  const payments = new PaymentRepository(context.db);
+  const found = await payments.findCase(organizationId, caseId);
+  assert.ok(found);
+  await payments.saveMethod(organizationId, {
+    id: randomUUID(),
+    patientId: found.patient_id,
+    saved: {
+      gateway: 'stripe',
+      customerId: `cus_${label}${randomUUID().slice(0, 8)}`,
+      paymentMethodId: 'pm_card_visa',
+    },
+    sourceReference: null,
+  });
+  const hold = await inject(context.app, 'POST', `/api/v1/cases/${caseId}/payments`, apiKey, {
+    amount: 25,
+    preauthorize: true,
+    description: `Hold of ${label}`,
+  });
+  assert.equal(hold.status, 200, `fixture hold: ${hold.text}`);
+  const paymentId = (hold.json as { data: { result: { paymentId: string } } }).data.result.paymentId;
+
+  const bundle = await context.services.products.createBundle(organizationId, {
+    name: `Bundle of ${label}`,
+    priceCents: 9900,
+  });
+  const product = await context.services.products.createProduct(organizationId, {
+    name: `Product of ${label}`,
+    priceCents: 4900,
+    productBundleId: bundle.id,
+  });
+  const code = `SECRET${label}${randomBytes(3).toString('hex').toUpperCase()}`;
+  const promo = await context.services.promoCodes.create({ organizationId, code, percentDiscount: 15 });
+
+  const { rows: forms } = await context.db.query<{ form_id: string }>(
+    'select form_id from form_responses where id = $1',
+    [formResponseId],
+  );
+  const formId = forms[0]!.form_id;
+  const { rows: questions } = await context.db.query<{ id: string }>(
+    'select id from questions where form_id = $1 order by position',
+    [formId],
+  );
+  const { rows: patients } = await context.db.query<{ id: string }>(
+    'select patient_id as id from cases where id = $1',
+    [caseId],
+  );
+  const ids: Record<string, string> = {
+    caseId,
+    paymentId,
+    formId,
+    questionId: questions[0]!.id,
+    bundleId: bundle.id,
+    productId: product.id,
+    promoCodeId: promo.id,
+    formResponseId,
+    patientId: patients[0]!.id,
+  };
+  return {
+    organizationId,
+    apiKey,
+    apiKeyId,
+    email,
+    ids,
+    query: { code, product_bundle_id: bundle.id, title: formTitle },
+    secrets: [
+      organizationId,
+      apiKeyId,
+      ...Object.values(ids),
+      ...questions.map((question) => question.id),
+      email,
+      `First${label}`,
+      phiAnswer,
+      formTitle,
+      `Bundle of ${label}`,
+      `Product of ${label}`,
+      `Hold of ${label}`,
+      code,
+    ],
+  };
+}
+
+export interface Answer {
+  status: number;
+  text: string;
+  json: unknown;
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
+/** Calls a route with an organization's key (in the header, or in the body for `auth: 'bodyKey'`). */
+export async function inject(
+  app: FastifyInstance,
+  method: string,
+  url: string,
+  apiKey: string | null,
+  body?: unknown,
+  options: { bodyKey?: boolean } = {},
+): Promise<Answer> {
+  const payload =
+    options.bodyKey && apiKey ? { ...((body as Record<string, unknown> | undefined) ?? {}), key: apiKey } : body;
+  const response = await app.inject({
+    method: method as 'GET',
+    url,
+    headers: {
+      ...(apiKey && !options.bodyKey ? { 'cv-api-key': apiKey } : {}),
+      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+  });
+  let json: unknown;
+  try {
+    json = response.json();
+  } catch {
+    json = undefined;
+  }
+  return { status: response.statusCode, text: response.body, json, headers: response.headers };
+}
+
+/** `/api/v1/cases/:caseId` with `{caseId: 'x'}` -> `/api/v1/cases/x`. */
+export function fillPath(url: string, values: Record<string, string>): string {
+  return url.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => {
+    const value = values[name];
+    assert.ok(value !== undefined, `no value for :${name} in ${url}`);
+    return encodeURIComponent(value);
+  });
+}
+
+/** Every UUID replaced by a placeholder: two answers that differ only in ids compare equal. */
+export function withoutIds(text: string): string {
+  return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>');
+}
+
+/**
+ * A body that the route accepts from the resource's owner (so that a refusal to anyone else is about
+ * the resource, not the body). A POST route missing here fails the isolation test's owner check.
+ */
+export const validBodies: Record<string, unknown> = {
+  'POST /api/v1/dynamic-case': {
+    firstName: 'Fuzz',
+    lastName: 'Patient',
+    email: 'fuzz.patient@example.com',
+    formTitle: 'Fuzz form',
+    questions: [{ question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' }],
+  },
+  'POST /api/v1/payments/setup': { metadata: { email: 'someone@example.com' } },
+  'POST /api/v1/payments/intent': { amount: 4500, paymentMethodTypes: ['card'] },
+  'POST /initiatePayment': { amount: 10 },
+  'POST /api/v1/cases/:caseId/payments': { amount: 12.5, description: 'Follow-up visit' },
+  'POST /api/v1/cases/:caseId/payments/:paymentId/capture': { amount: 10 },
+  'POST /api/v1/cases/:caseId/payments/:paymentId/cancel': {},
+};
+
+export function bodyFor(route: RegisteredRoute): unknown {
+  return route.method === 'GET' || route.method === 'DELETE' ? undefined : (validBodies[routeName(route)] ?? {});
+}
