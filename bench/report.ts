@@ -248,9 +248,26 @@ function markdown(
   }
 
   out.push('## Chart', '', '![Throughput and p99 latency per scenario and engine](performance.svg)', '');
+  out.push(...METHOD);
   out.push('## Notes', '', NOTES_START, notes.trim(), NOTES_END, '');
   return out.join('\n');
 }
+
+const METHOD = [
+  '## How it is measured',
+  '',
+  '- `npm run bench` (`bench/run.ts`) starts care360 as `npm start` does (`node --import tsx src/server.ts`) on a free port, first on PGlite in a temporary `DATA_DIR`, then on PostgreSQL at 127.0.0.1:5432 in a database the run creates and drops. The organization is the one `BOOTSTRAP_API_KEY` makes; promo codes are created through the admin API (`ADMIN_TOKEN`). Payments use the simulated gateway (no `STRIPE_SECRET_KEY`).',
+  "- The load comes from autocannon in a separate process (`bench/load.ts`). Every intake carries a unique email and `idempotencyKey` (autocannon `setupRequest`), so each one creates a new patient and case; every payment carries a unique `idempotencyKey`. Each scenario gets a warm-up, then a run at a fixed concurrency and one at a fixed rate. Latencies are autocannon's (1 ms resolution; it does not correct for coordinated omission at a fixed rate).",
+  '- Scenarios (`bench/scenarios.ts`): intake by form title (the six questions of `bench/lib/bodies.ts`, mixed types, one PHI; the form reused), by form id (the form made by one title intake, question ids read from `GET /api/v1/forms/:formId`), by form title with one 200 KB inline PDF (base64, about 270 KB on the wire); `POST /api/v1/cases/:caseId/payments` on one case, with and without `preauthorize` (that case created with a simulated `stripeSetupId`); `GET /api/v1/promo-codes?code=…`. A scenario whose endpoint is missing is reported as not available; the run goes on.',
+  "- Peak RSS is the server process's VmHWM, reset before each measurement (`/proc/<pid>/clear_refs`), and polled VmRSS; server CPU is from `/proc/<pid>/stat`. On PostgreSQL the database's own memory is not included.",
+  "- **Framework ceiling** (`bench/ceilings/framework.ts`): Fastify with an empty `GET` route, and a `POST` route that only parses the intake's JSON body, in their own process, under the same load generator.",
+  "- **Database ceiling** (`bench/ceilings/database.ts`): the app is built in-process over a recording database (`bench/lib/sql-recorder.ts`), one real intake by form title is recorded (every statement, its parameters, its transaction), and that SQL is replayed straight from Node at the same concurrency: one `pg.Client` per connection on PostgreSQL, the in-process PGlite API on PGlite. Values the intake made fresh (new UUIDs, the email, the idempotency key) are fresh in every replay. It follows the repositories' SQL as it changes: batching statements in the app lowers the ceiling's statement count too.",
+  '- **Growth** (`npm run bench -- --growth`): the intake by form title on PostgreSQL, then `bench/seed-cases.ts` adds 1,000,000 patients, cases (with idempotency keys) and form responses to the same organization with `COPY` (pg-copy-streams) and ANALYZE, then the intake again.',
+  "- **Indexes**: `test/bench/explain.test.ts` (part of `npm test`) records every query the same requests send and plans it with `enable_seqscan = off` on a database with thousands of the organization's rows; SELECT/UPDATE/DELETE run under EXPLAIN ANALYZE in a rolled-back transaction, and no scan may read more than 100 rows.",
+  '- Profiles: `npm run bench -- --profile` starts the server with `--cpu-prof` (into `bench/results/tmp/profiles`); `node --import tsx bench/profile-summary.ts <file>` sums self time by package and function.',
+  '- `npm run bench -- --quick` is the smoke pass for CI (2 s per run, both engines); its JSON goes to `bench/results/tmp/` and the docs are left alone. `node --import tsx bench/report.ts` regenerates this page from the latest results.',
+  '',
+];
 
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 

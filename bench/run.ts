@@ -6,7 +6,10 @@
  *   npm run bench -- --quick           smoke pass, a few seconds per scenario (CI); writes bench/results/tmp/ only
  *   npm run bench -- --growth          form-title intake at 0 and at 1,000,000 existing cases (PostgreSQL)
  *
- * Options: --duration=S --warmup=S --connections=N --rate=R (overrides every scenario's fixed rate)
+ * Each scenario runs twice: at a fixed concurrency (--connections, 16), then at a fixed request rate
+ * (autocannon overallRate): --rate-fraction (0.5) of the throughput just measured, or --rate=R for all.
+ *
+ * Options: --duration=S --warmup=S --connections=N --rate=R --rate-fraction=F
  * --engines=pglite,postgres --scenarios=intake-title,... --cases=N (growth) --pg-url=postgres://...
  * (an admin connection; the run creates and drops a database of its own) --profile (server --cpu-prof into
  * bench/results/tmp) --skip-report.
@@ -88,6 +91,7 @@ export interface BenchResults {
     warmupSeconds: number;
     connections: number;
     rateOverride?: number;
+    rateFraction: number;
     serverEnvironment: Record<string, string>;
   };
   frameworkCeiling: { id: string; label: string; concurrency?: Measurement; error?: string }[];
@@ -103,6 +107,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string' },
     rate: { type: 'string' },
+    'rate-fraction': { type: 'string' },
     engines: { type: 'string' },
     scenarios: { type: 'string' },
     cases: { type: 'string' },
@@ -118,6 +123,7 @@ const durationSeconds = Number(args.duration ?? (quick ? 2 : 10));
 const warmupSeconds = Number(args.warmup ?? (quick ? 1 : 3));
 const connections = Number(args.connections ?? 16);
 const rateOverride = args.rate ? Number(args.rate) : undefined;
+const rateFraction = Number(args['rate-fraction'] ?? 0.5);
 const engines = (args.engines ?? 'pglite,postgres').split(',').filter(Boolean) as Engine[];
 const scenarioFilter = args.scenarios?.split(',').filter(Boolean);
 const growthCases = Number(args.cases ?? (quick ? 10_000 : 1_000_000));
@@ -183,6 +189,13 @@ async function runLoad(server: RunningProcess, request: RequestSpec, mode: 'conc
   }
 }
 
+/** `rateFraction` of a measured throughput, to two significant digits, at least 1 request per second. */
+function steadyRate(throughput: number): number {
+  const target = Math.max(1, throughput * rateFraction);
+  const magnitude = 10 ** Math.max(0, Math.floor(Math.log10(target)) - 1);
+  return Math.max(1, Math.round(target / magnitude) * magnitude);
+}
+
 function describe(measurement: Measurement): string {
   const errors = measurement.non2xx + measurement.errors;
   return (
@@ -202,7 +215,8 @@ async function startCare360(engine: Engine, databaseUrl: string | undefined, dat
     ...(engine === 'postgres' && databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
   const nodeArguments = args.profile
-    ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=care360-${engine}-${Date.now()}.cpuprofile`]
+    ? // Default file names: they carry the thread id (tsx's loader thread writes a profile of its own).
+      ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`]
     : [];
   if (args.profile) await mkdir(profileDirectory, { recursive: true });
   return startListeningProcess('src/server.ts', environment, { nodeArguments });
@@ -236,7 +250,8 @@ async function measureScenario(
   try {
     const concurrency = await runLoad(server, request, 'concurrency');
     log(`  ${scenario.id} @${connections} connections: ${describe(concurrency)}`);
-    const rate = rateOverride ?? scenario.rate;
+    // Half the measured capacity unless --rate is given: latency under a steady load the server can carry.
+    const rate = rateOverride ?? steadyRate(concurrency.okPerSecond);
     const fixedRate = await runLoad(server, request, 'rate', rate);
     log(`  ${scenario.id} @${rate}/s: ${describe(fixedRate)}`);
     return { ...base, status: 'ok', concurrency, rate: fixedRate };
@@ -423,6 +438,7 @@ async function main(): Promise<void> {
       warmupSeconds,
       connections,
       ...(rateOverride ? { rateOverride } : {}),
+      rateFraction,
       serverEnvironment,
     },
     frameworkCeiling: [],
@@ -456,12 +472,12 @@ async function main(): Promise<void> {
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  const directory = path.join(repositoryRoot, 'bench', 'results', kind === 'quick' ? 'tmp' : '');
+  const directory = path.join(repositoryRoot, 'bench', 'results', quick ? 'tmp' : '');
   await mkdir(directory, { recursive: true });
   const file = path.join(directory, `${stamp}${kind === 'full' ? '' : `-${kind}`}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results: ${path.relative(repositoryRoot, file)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
-  if (kind !== 'quick' && !args['skip-report']) {
+  if (!quick && !args['skip-report']) {
     const written = await writeReport();
     log(`report: ${written.join(', ')}`);
   }

@@ -19,8 +19,6 @@ export interface SetupContext {
 export interface Scenario {
   id: string;
   label: string;
-  /** The fixed request rate of the rate run (requests per second), unless --rate overrides it. */
-  rate: number;
   /** Prepares what the scenario needs (forms, cases, codes); throws NotAvailable when the endpoint is missing. */
   setup(context: SetupContext): Promise<RequestSpec>;
 }
@@ -82,13 +80,11 @@ export const scenarios: Scenario[] = [
   {
     id: 'intake-title',
     label: 'POST /api/v1/dynamic-case by form title (6 questions)',
-    rate: 200,
     setup: (context) => intakeBy(context, intakeByTitle('Bench intake by title')),
   },
   {
     id: 'intake-form-id',
     label: 'POST /api/v1/dynamic-case by form id (6 answers)',
-    rate: 200,
     async setup(context) {
       await createCase(context, 'Bench intake by form id');
       const forms = await call(
@@ -112,25 +108,21 @@ export const scenarios: Scenario[] = [
   {
     id: 'intake-file',
     label: 'POST /api/v1/dynamic-case by form title + a 200 KB base64 FILE',
-    rate: 50,
     setup: (context) => intakeBy(context, intakeByTitle('Bench intake with a file', [fileQuestion(FILE_BYTES)])),
   },
   {
     id: 'payment',
     label: 'POST /api/v1/cases/:caseId/payments',
-    rate: 200,
     setup: (context) => casePayments(context, false),
   },
   {
     id: 'payment-preauthorize',
     label: 'POST /api/v1/cases/:caseId/payments, preauthorize (simulated gateway)',
-    rate: 200,
     setup: (context) => casePayments(context, true),
   },
   {
     id: 'promo-code',
     label: 'GET /api/v1/promo-codes?code=…',
-    rate: 500,
     async setup(context) {
       const code = `BENCH${Date.now().toString(36).toUpperCase()}`;
       const created = await call(context.url, 'POST', '/admin/v1/promo-codes', {
