@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as prettier from 'prettier';
 import type { BenchResults, EngineResult, Measurement } from './run.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -367,7 +368,12 @@ export async function writeReport(): Promise<string[]> {
     const end = current.indexOf(NOTES_END);
     if (start >= 0 && end > start) notes = current.slice(start + NOTES_START.length, end);
   }
-  await writeFile(markdownPath, markdown(full, growth, notes));
+  // Formatted as `npm run format` would, so the generated page and the formatter never disagree.
+  const options = (await prettier.resolveConfig(markdownPath)) ?? {};
+  await writeFile(
+    markdownPath,
+    await prettier.format(markdown(full, growth, notes), { ...options, filepath: markdownPath }),
+  );
   const written = [path.relative(root, markdownPath)];
   if (full) {
     await writeFile(svgPath, svg(full.results));
