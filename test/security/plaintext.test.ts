@@ -195,6 +195,9 @@ describe('security headers on every route', () => {
     // Answers no route gives: unknown paths, malformed JSON, unsupported media types.
     const edges = [
       await context.app.inject({ method: 'GET', url: '/api/v1/no-such-route' }),
+      // Refused by the router before any route matches: an over-long and a malformed path parameter.
+      await context.app.inject({ method: 'GET', url: `/api/v1/forms/${'x'.repeat(500)}` }),
+      await context.app.inject({ method: 'GET', url: '/api/v1/forms/%E0%A4%A' }),
       await context.app.inject({
         method: 'POST',
         url: '/api/v1/dynamic-case',
