@@ -25,6 +25,8 @@ export interface LoadSpec {
 export interface LoadResult {
   requestsPerSecond: number;
   okPerSecond: number;
+  /** The median of autocannon's one-second throughput samples (all responses). */
+  medianSecondRequests: number;
   latencyMs: { p50: number; p99: number; p99_9: number; mean: number; max: number };
   total: number;
   ok: number;
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
   const output: LoadResult = {
     requestsPerSecond: total / result.duration,
     okPerSecond: result['2xx'] / result.duration,
+    medianSecondRequests: result.requests.p50,
     latencyMs: {
       p50: result.latency.p50,
       p99: result.latency.p99,

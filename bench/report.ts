@@ -83,7 +83,7 @@ function scenarioRows(engines: EngineResult[], mode: 'concurrency' | 'rate'): st
       const measurement = scenario[mode];
       const name = `${scenario.label}`;
       if (!measurement) {
-        const cells = mode === 'concurrency' ? 7 : 8;
+        const cells = mode === 'concurrency' ? 8 : 7;
         lines.push(
           `| ${name} | ${engineName(engine.engine)} | ${scenario.status}${scenario.reason ? `: ${scenario.reason.replace(/\|/g, '/').slice(0, 120)}` : ''} |${' |'.repeat(cells - 1)}`,
         );
@@ -91,7 +91,7 @@ function scenarioRows(engines: EngineResult[], mode: 'concurrency' | 'rate'): st
       }
       if (mode === 'concurrency') {
         lines.push(
-          `| ${name} | ${engineName(engine.engine)} | ${fixed(measurement.okPerSecond)} | ${ms(measurement.latencyMs.p50)} | ${ms(measurement.latencyMs.p99)} | ${ms(measurement.latencyMs.p99_9)} | ${errorsOf(measurement)} | ${fixed(measurement.peakRssMb)} | ${fixed(measurement.serverCpuPercent)}% |`,
+          `| ${name} | ${engineName(engine.engine)} | ${fixed(measurement.okPerSecond)} | ${fixed(measurement.medianSecondRequests)} | ${ms(measurement.latencyMs.p50)} | ${ms(measurement.latencyMs.p99)} | ${ms(measurement.latencyMs.p99_9)} | ${errorsOf(measurement)} | ${fixed(measurement.peakRssMb)} | ${fixed(measurement.serverCpuPercent)}% |`,
         );
       } else {
         lines.push(
@@ -129,7 +129,7 @@ function markdown(
       `- Command: \`${results.command}\` (${results.options.durationSeconds} s measured after ${results.options.warmupSeconds} s warm-up per scenario, ${results.options.connections} connections)`,
     );
     out.push(
-      `- Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB memory, Linux ${machine.kernel}; shared with the load generator, and with other work on the machine`,
+      `- Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB memory, Linux ${machine.kernel}; shared with the load generator, and with other work on the machine (load average ${machine.loadAverageAtStart?.join(' / ') ?? '?'} at the start, ${machine.loadAverageAtEnd?.join(' / ') ?? '?'} at the end)`,
     );
     out.push(
       `- Node.js ${machine.node}; PostgreSQL ${machine.postgres ?? 'not reachable'} at 127.0.0.1:5432; PGlite (embedded) in a temporary DATA_DIR`,

@@ -15,7 +15,7 @@
  * bench/results/tmp) --skip-report.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, freemem, release, tmpdir, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -82,6 +82,9 @@ export interface BenchResults {
     cpuModel: string;
     memoryGb: number;
     freeMemoryGbAtStart: number;
+    /** 1, 5 and 15-minute load averages: the machine is shared, this says how busy it was. */
+    loadAverageAtStart: number[];
+    loadAverageAtEnd?: number[];
     kernel: string;
     node: string;
     postgres?: string;
@@ -419,6 +422,7 @@ async function machine(): Promise<BenchResults['machine']> {
     kernel: release(),
     node: process.version,
     postgres: await postgresVersion(adminUrl),
+    loadAverageAtStart: loadavg().map((value) => Math.round(value * 100) / 100),
   };
 }
 
@@ -466,6 +470,7 @@ async function main(): Promise<void> {
     await cleanUp();
   }
   results.finishedAt = new Date().toISOString();
+  results.machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100);
 
   // ISO 8601 basic format: sortable, and no ':' in a file name.
   const stamp = startedAt
