@@ -28,9 +28,17 @@ function latest(kind: 'full' | 'growth'): { file: string; results: BenchResults 
 }
 
 const fixed = (value: number | undefined, digits = 0) => (value === undefined ? '–' : value.toFixed(digits));
+/** Milliseconds: autocannon's are whole numbers, the database ceiling's have decimals. */
 const ms = (value: number | undefined) =>
-  value === undefined ? '–' : value < 10 ? value.toFixed(2) : value.toFixed(1);
-const percent = (ratio: number | undefined) => (ratio === undefined ? '–' : `${(ratio * 100).toFixed(0)}%`);
+  value === undefined
+    ? '–'
+    : Number.isInteger(value)
+      ? String(value)
+      : value < 10
+        ? value.toFixed(2)
+        : value.toFixed(1);
+const percent = (ratio: number | undefined) =>
+  ratio === undefined ? '–' : `${(ratio * 100).toFixed(ratio < 0.1 ? 1 : 0)}%`;
 const engineName = (engine: string) => (engine === 'pglite' ? 'PGlite' : 'PostgreSQL');
 
 function errorsOf(measurement: Measurement): string {
@@ -176,14 +184,22 @@ function markdown(
 
     out.push(`## Fixed concurrency (${results.options.connections} connections)`, '');
     out.push(
-      '| scenario | engine | ok req/s | p50 ms | p99 ms | p99.9 ms | errors / non-2xx | server peak RSS MB | server CPU |',
+      'Throughput is successful responses over the run, with the median of the one-second samples beside it; server CPU is a percentage of one core.',
+      '',
     );
-    out.push('| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
+    out.push(
+      '| scenario | engine | ok req/s | median 1-s req/s | p50 ms | p99 ms | p99.9 ms | errors / non-2xx | server peak RSS MB | server CPU |',
+    );
+    out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
     out.push(...scenarioRows(results.engines, 'concurrency'));
     out.push('');
     out.push('## Fixed request rate', '');
     out.push(
-      'Latency at a steady offered load (autocannon `overallRate`). An achieved rate below the target means the server was saturated.',
+      `Latency at a steady offered load (autocannon \`overallRate\`): ${
+        results.options.rateOverride
+          ? `${results.options.rateOverride} requests/s for every scenario`
+          : `${(results.options.rateFraction ?? 0.5) * 100}% of the throughput the same scenario reached at the fixed concurrency, a load the server can carry`
+      }. An achieved rate below the target means the server was saturated.`,
       '',
     );
     out.push(
