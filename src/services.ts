@@ -4,6 +4,7 @@ import { AuditLog } from './modules/audit/audit-log.ts';
 import { AuditRepository } from './modules/audit/repository.ts';
 import { OrganizationService } from './modules/organizations/service.ts';
 import { createGateways, type Gateways } from './modules/payments/gateways/index.ts';
+import { IntakePaymentsProcessor } from './modules/payments/intake-processor.ts';
 import { PaymentService } from './modules/payments/service.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
@@ -40,12 +41,13 @@ export function createServices(db: Database, config: Config): Services {
     inMemory: db.inMemory === true,
   });
   const products = new ProductService(db);
+  const promoCodes = new PromoCodeService(db);
   const gateways = createGateways(config.payments, db);
   return {
     organizations: new OrganizationService(db),
     audit: new AuditLog(new AuditRepository(db)),
     products,
-    promoCodes: new PromoCodeService(db),
+    promoCodes,
     gateways,
     payments: new PaymentService(db, gateways, products),
     stripeWebhooks: new StripeWebhookService(db, gateways),
@@ -53,6 +55,7 @@ export function createServices(db: Database, config: Config): Services {
       db,
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
+      payments: new IntakePaymentsProcessor(db, gateways, products, promoCodes),
       fileLimits: {
         maxFileBytes: config.intake.fileMaxBytes,
         maxFilesPerAnswer: config.intake.filesMaxPerAnswer,

@@ -1,0 +1,334 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Database, Queryable } from '../../db/database.ts';
+import { isUniqueViolation } from '../../db/database.ts';
+import { ApiError } from '../../http/envelopes.ts';
+import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake-payments.ts';
+import type { ProductService } from '../products/service.ts';
+import type { PromoCodeRow } from '../promo-codes/repository.ts';
+import { discountCents, type PromoCodeService } from '../promo-codes/service.ts';
+import type { Gateways } from './gateways/index.ts';
+import {
+  centsToDecimalString,
+  GatewayRequestError,
+  GatewayUnavailableError,
+  type PaymentResult,
+  type SavedPaymentMethod,
+} from './gateways/types.ts';
+import { INTENT_REQUEST_KEY_INDEX, PaymentRepository } from './repository.ts';
+import { gatewayKey } from './service.ts';
+
+interface Priced {
+  amountCents: number | null;
+  payableCents: number | null;
+  discountCents: number;
+  promoCodes: PromoCodeRow[];
+  productBundleId: string | null;
+  description: string | null;
+}
+
+type Prepared =
+  | (Priced & { kind: 'none' })
+  | (Priced & { kind: 'setup'; setupIntentId: string; saved: SavedPaymentMethod })
+  | (Priced & {
+      kind: 'payment-intent';
+      intentRecordId: string;
+      payment: PaymentResult;
+      gateway: SavedPaymentMethod['gateway'];
+    })
+  | (Priced & {
+      kind: 'nmi';
+      intentRecordId: string | null;
+      payment: PaymentResult | null;
+      gateway: SavedPaymentMethod['gateway'];
+    });
+
+const dollars = (cents: number) => centsToDecimalString(cents);
+
+/** The intake's 400 form: `Validation failed: <field>: <message>`. */
+const invalid = (field: string, message: string) => new ApiError(400, `Validation failed: ${field}: ${message}`);
+
+/**
+ * The payment fields of POST /api/v1/dynamic-case, for real. `prepare` (no transaction open) checks the
+ * promo codes and the bundle, verifies a stripeSetupId / stripePaymentId with the gateway, or charges an
+ * nmiPaymentToken; any problem is a 4xx and no case is created (a declined card included). `record`
+ * (inside the intake transaction) counts promo redemptions, saves the payment method and writes the
+ * payment row.
+ */
+export class IntakePaymentsProcessor implements IntakePaymentProcessor {
+  constructor(
+    private readonly db: Database,
+    private readonly gateways: Gateways,
+    private readonly products: ProductService,
+    private readonly promoCodes: PromoCodeService,
+  ) {}
+
+  async prepare(input: {
+    organizationId: string;
+    idempotencyKey?: string;
+    payment: IntakePaymentFields;
+    patientEmail: string;
+  }): Promise<Prepared> {
+    const { organizationId, payment } = input;
+    const given = [payment.stripeSetupId, payment.stripePaymentId, payment.nmiPaymentToken].filter(Boolean);
+    if (given.length > 1)
+      throw invalid('stripeSetupId', 'Send only one of stripeSetupId, stripePaymentId and nmiPaymentToken');
+    const priced = await this.price(organizationId, payment);
+
+    if (payment.stripeSetupId)
+      return { ...priced, ...(await this.checkSetupIntent(organizationId, payment.stripeSetupId)) };
+    if (payment.stripePaymentId) {
+      return { ...priced, ...(await this.checkPaymentIntent(organizationId, payment.stripePaymentId, priced)) };
+    }
+    if (payment.nmiPaymentToken) {
+      return {
+        ...priced,
+        ...(await this.chargeToken(organizationId, payment.nmiPaymentToken, priced, input.idempotencyKey)),
+      };
+    }
+    return { ...priced, kind: 'none' };
+  }
+
+  async record(
+    tx: Queryable,
+    input: { organizationId: string; caseId: string; patientId: string; prepared: unknown },
+  ): Promise<{ paymentId?: string }> {
+    const prepared = input.prepared as Prepared;
+    const { organizationId, caseId, patientId } = input;
+    const repository = new PaymentRepository(tx);
+    for (const code of prepared.promoCodes) {
+      // Counted here, so a failed intake uses no redemption; a code used up meanwhile fails the intake.
+      if (!(await this.promoCodes.redeem(tx, code.id)))
+        throw invalid('promoCodes', `'${code.code}' is not a valid promo code`);
+    }
+    const base = {
+      caseId,
+      productId: null,
+      productBundleId: prepared.productBundleId,
+      description: prepared.description,
+      originalAmountCents: prepared.amountCents,
+      discountCents: prepared.discountCents,
+      promoCodeId: prepared.promoCodes[0]?.id ?? null,
+      source: 'intake' as const,
+      idempotencyKey: null,
+      requestFingerprint: null,
+      failureMessage: null,
+    };
+
+    if (prepared.kind === 'setup') {
+      await repository.saveMethod(organizationId, {
+        id: randomUUID(),
+        patientId,
+        saved: prepared.saved,
+        sourceReference: prepared.setupIntentId,
+      });
+      if (!prepared.payableCents) return {};
+      // The amount is owed, to be charged or held later with the saved method.
+      const row = await repository.insertPayment(organizationId, {
+        ...base,
+        id: randomUUID(),
+        amountCents: prepared.payableCents,
+        status: 'UNPAID',
+        gateway: prepared.saved.gateway,
+        gatewayReference: null,
+        holdStatus: 'NONE',
+        amountCapturedCents: 0,
+        captureBefore: null,
+        capturedAt: null,
+      });
+      return { paymentId: row.id };
+    }
+
+    if (prepared.kind === 'payment-intent' || (prepared.kind === 'nmi' && prepared.payment)) {
+      const payment = prepared.payment!;
+      const held = payment.status === 'authorized';
+      const row = await repository.insertPayment(organizationId, {
+        ...base,
+        id: randomUUID(),
+        amountCents: payment.amountCents,
+        status: held ? 'UNPAID' : 'PAID',
+        gateway: prepared.gateway,
+        gatewayReference: payment.id,
+        holdStatus: held ? 'HELD' : 'NONE',
+        amountCapturedCents: payment.amountReceivedCents,
+        captureBefore: payment.captureBefore,
+        capturedAt: held ? null : new Date(),
+      });
+      if (prepared.intentRecordId) await repository.attachIntent(prepared.intentRecordId, caseId);
+      if (payment.saved) {
+        await repository.saveMethod(organizationId, {
+          id: randomUUID(),
+          patientId,
+          saved: payment.saved,
+          sourceReference: payment.id,
+        });
+      }
+      return { paymentId: row.id };
+    }
+    return {};
+  }
+
+  private async price(organizationId: string, payment: IntakePaymentFields): Promise<Priced> {
+    const productBundleId = payment.productBundleId?.toLowerCase() ?? null;
+    if (productBundleId && !(await this.products.findBundle(organizationId, productBundleId))) {
+      throw invalid('productBundleId', 'Product bundle not found');
+    }
+    const promoCodes: PromoCodeRow[] = [];
+    let payable = payment.amountCents ?? null;
+    for (const code of payment.promoCodes) {
+      const evaluated = await this.promoCodes.evaluate(organizationId, code, productBundleId ?? undefined);
+      if (!evaluated.ok) throw invalid('promoCodes', `'${code}' is not a valid promo code`);
+      if (promoCodes.some((row) => row.id === evaluated.row.id)) continue;
+      promoCodes.push(evaluated.row);
+      if (payable !== null) payable -= discountCents(payable, evaluated.discount);
+    }
+    return {
+      amountCents: payment.amountCents ?? null,
+      payableCents: payable,
+      discountCents: payment.amountCents !== undefined && payable !== null ? payment.amountCents - payable : 0,
+      promoCodes,
+      productBundleId,
+      description: payment.description ?? null,
+    };
+  }
+
+  private async checkSetupIntent(
+    organizationId: string,
+    setupIntentId: string,
+  ): Promise<{ kind: 'setup'; setupIntentId: string; saved: SavedPaymentMethod }> {
+    const gateway = this.gateways.card;
+    const unknown = invalid('stripeSetupId', 'Does not match a SetupIntent created for this organization');
+    if (!(await new PaymentRepository(this.db).findIntent(organizationId, gateway.name, setupIntentId))) throw unknown;
+    const setup = await this.call(() => gateway.retrieveSetupIntent(setupIntentId));
+    if (!setup) throw unknown;
+    if (setup.status !== 'succeeded' || !setup.paymentMethodId) {
+      throw invalid(
+        'stripeSetupId',
+        `The SetupIntent has not succeeded (status: ${setup.status}); confirm it with Stripe.js first`,
+      );
+    }
+    return {
+      kind: 'setup',
+      setupIntentId,
+      saved: { gateway: gateway.name, customerId: setup.customerId, paymentMethodId: setup.paymentMethodId },
+    };
+  }
+
+  private async checkPaymentIntent(
+    organizationId: string,
+    paymentIntentId: string,
+    priced: Priced,
+  ): Promise<{
+    kind: 'payment-intent';
+    intentRecordId: string;
+    payment: PaymentResult;
+    gateway: SavedPaymentMethod['gateway'];
+  }> {
+    const gateway = this.gateways.card;
+    const repository = new PaymentRepository(this.db);
+    const unknown = invalid('stripePaymentId', 'Does not match a PaymentIntent created for this organization');
+    const record = await repository.findIntent(organizationId, gateway.name, paymentIntentId);
+    if (!record || record.kind !== 'payment') throw unknown;
+    if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with stripePaymentId');
+    if (await repository.paymentReferenceUsed(gateway.name, paymentIntentId)) {
+      throw invalid('stripePaymentId', 'This PaymentIntent is already recorded for another case');
+    }
+    const payment = await this.call(() => gateway.retrievePayment(paymentIntentId));
+    if (!payment) throw unknown;
+    if (payment.status !== 'succeeded' && payment.status !== 'authorized') {
+      throw invalid('stripePaymentId', `The PaymentIntent has not succeeded (status: ${payment.status})`);
+    }
+    if (payment.amountCents !== priced.payableCents) {
+      throw invalid(
+        'paymentAmount',
+        `Less discounts it is ${dollars(priced.payableCents)}, but the PaymentIntent is for ${dollars(payment.amountCents)}`,
+      );
+    }
+    return { kind: 'payment-intent', intentRecordId: record.id, payment, gateway: gateway.name };
+  }
+
+  /** A sale for the payable amount, saving the card in NMI's vault for later holds. */
+  private async chargeToken(
+    organizationId: string,
+    token: string,
+    priced: Priced,
+    idempotencyKey: string | undefined,
+  ): Promise<{
+    kind: 'nmi';
+    intentRecordId: string | null;
+    payment: PaymentResult | null;
+    gateway: SavedPaymentMethod['gateway'];
+  }> {
+    const gateway = this.gateways.nmi;
+    if (!gateway) throw invalid('nmiPaymentToken', 'NMI payments are not configured on this server');
+    if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with nmiPaymentToken');
+    if (priced.payableCents === 0) return { kind: 'nmi', intentRecordId: null, payment: null, gateway: gateway.name };
+    const repository = new PaymentRepository(this.db);
+    // A retried intake (same idempotencyKey, same token) reuses a charge whose case was never written.
+    const requestKey = idempotencyKey
+      ? `intake:${idempotencyKey}:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
+      : undefined;
+    const earlier = requestKey ? await repository.findIntentByRequestKey(organizationId, requestKey) : null;
+    if (earlier?.result && !earlier.case_id && earlier.status === 'succeeded') {
+      return { kind: 'nmi', intentRecordId: earlier.id, payment: reviveResult(earlier.result), gateway: gateway.name };
+    }
+    // An earlier attempt whose outcome is unknown (timeout) keeps its record, so the same orderid is sent.
+    const recordId: string = earlier?.id ?? randomUUID();
+    if (!earlier) {
+      try {
+        await repository.insertIntent(organizationId, {
+          id: recordId,
+          gateway: gateway.name,
+          kind: 'payment',
+          amountCents: priced.payableCents,
+          requestKey,
+        });
+      } catch (error) {
+        if (!isUniqueViolation(error, INTENT_REQUEST_KEY_INDEX)) throw error;
+        throw new ApiError(409, 'This intake is already being processed; retry shortly');
+      }
+    }
+    const payment = await this.call(() =>
+      gateway.authorize({
+        idempotencyKey: gatewayKey('intake-charge', recordId, 'sale'),
+        amountCents: priced.payableCents!,
+        currency: 'usd',
+        captureLater: false,
+        source: { token, saveForLater: true },
+        description: priced.description,
+        metadata: { care360_organization_id: organizationId, care360_record_id: recordId },
+      }),
+    );
+    if (payment.status === 'failed') {
+      // Declined: nothing to reuse; a retry with another card may use the same idempotencyKey.
+      await this.db.query(
+        'update gateway_intents set status = $2, request_key = null, gateway_intent_id = $3 where id = $1',
+        [recordId, 'failed', payment.id || null],
+      );
+      throw new ApiError(402, `Payment was declined: ${payment.failureMessage ?? 'declined'}`);
+    }
+    await repository.recordIntentResult(recordId, {
+      gatewayIntentId: payment.id,
+      status: payment.status,
+      customerId: payment.saved?.customerId ?? null,
+      result: { ...payment, captureBefore: payment.captureBefore?.toISOString() ?? null },
+    });
+    return { kind: 'nmi', intentRecordId: recordId, payment, gateway: gateway.name };
+  }
+
+  private async call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof GatewayUnavailableError)
+        throw new ApiError(503, 'The payment provider is unavailable; please retry');
+      if (error instanceof GatewayRequestError)
+        throw invalid('payment', `The payment provider refused it: ${error.message}`);
+      throw error;
+    }
+  }
+}
+
+function reviveResult(stored: Record<string, unknown>): PaymentResult {
+  const result = stored as unknown as PaymentResult & { captureBefore: string | null };
+  return { ...result, captureBefore: result.captureBefore ? new Date(result.captureBefore) : null };
+}
