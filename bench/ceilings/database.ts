@@ -13,7 +13,7 @@
  *   PostgreSQL: one `pg.Client` per worker, `begin`/`commit` around the recorded transaction.
  *   PGlite: the same in-process PGlite API the server uses (one instance; it runs one query at a time).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { intakeByTitle, UNIQUE } from '../lib/bodies.ts';
 import { printResult } from '../lib/processes.ts';
 import { summarizeLatencies, type LatencySummary } from '../lib/stats.ts';
+import { planOf, render, type Fresh, type Segment, type Step } from '../lib/replay.ts';
 import { recordingDatabase, type RecordedStatement } from '../lib/sql-recorder.ts';
 
 export interface DatabaseCeilingOptions {
@@ -51,65 +52,7 @@ export type DatabaseCeilingResult =
       clientCpuPercent: number;
     };
 
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const RECORDED_UNIQUE = `rec${randomBytes(6).toString('hex')}`;
-
-type ParamTemplate = { constant: unknown } | { render: (fresh: Fresh) => string };
-interface Fresh {
-  unique: string;
-  uuids: Map<string, string>;
-}
-interface Step {
-  text: string;
-  params: ParamTemplate[];
-}
-type Segment = { transaction: false; steps: Step[] } | { transaction: true; steps: Step[] };
-
-/** A parameter becomes a template when it holds a value the intake made fresh; else it is sent as is. */
-function templateOf(value: unknown, keep: ReadonlySet<string>): ParamTemplate {
-  if (typeof value !== 'string') return { constant: value };
-  const freshUuids = (value.match(UUID) ?? []).filter((uuid) => !keep.has(uuid.toLowerCase()));
-  if (freshUuids.length === 0 && !value.includes(RECORDED_UNIQUE)) return { constant: value };
-  return {
-    render: (fresh) =>
-      value
-        .split(RECORDED_UNIQUE)
-        .join(fresh.unique)
-        .replace(UUID, (uuid) => {
-          const lower = uuid.toLowerCase();
-          if (keep.has(lower)) return uuid;
-          let replacement = fresh.uuids.get(lower);
-          if (!replacement) {
-            replacement = randomUUID();
-            fresh.uuids.set(lower, replacement);
-          }
-          return replacement;
-        }),
-  };
-}
-
-function planOf(statements: readonly RecordedStatement[], keep: ReadonlySet<string>): Segment[] {
-  const segments: Segment[] = [];
-  let current: { segment: Segment; transaction: number | null } | undefined;
-  for (const statement of statements) {
-    if (!current || current.transaction !== statement.transaction) {
-      current = {
-        segment: { transaction: statement.transaction !== null, steps: [] } as Segment,
-        transaction: statement.transaction,
-      };
-      segments.push(current.segment);
-    }
-    current.segment.steps.push({
-      text: statement.text,
-      params: statement.params.map((value) => templateOf(value, keep)),
-    });
-  }
-  return segments;
-}
-
-function render(step: Step, fresh: Fresh): unknown[] {
-  return step.params.map((template) => ('constant' in template ? template.constant : template.render(fresh)));
-}
 
 /** Builds the app over a recording database, creates the form, and records the second intake. */
 async function record(db: Database, dataDir: string): Promise<{ statements: RecordedStatement[]; keep: Set<string> }> {
@@ -191,16 +134,7 @@ async function postgresRunner(url: string): Promise<Runner> {
 
 function pgliteRunner(db: Database): Runner {
   const run = async (target: Queryable, steps: readonly Step[], fresh: Fresh) => {
-    for (const step of steps) {
-      const params = render(step, fresh);
-      try {
-        await target.query(step.text, params);
-      } catch (error) {
-        if (process.env.DEBUG_CEILING)
-          console.error(fresh.unique, step.text.slice(0, 40), JSON.stringify(params).slice(0, 300));
-        throw error;
-      }
-    }
+    for (const step of steps) await target.query(step.text, render(step, fresh));
   };
   return {
     async runOnce(segments, fresh) {
@@ -264,7 +198,7 @@ async function main(): Promise<void> {
       }
       throw error;
     }
-    const segments = planOf(recorded.statements, recorded.keep);
+    const segments = planOf(recorded.statements, recorded.keep, RECORDED_UNIQUE);
     if (options.engine === 'postgres') {
       for (let index = 0; index < options.connections; index += 1) runners.push(await postgresRunner(options.url!));
     } else {

@@ -1,0 +1,92 @@
+/** The benchmark harness's own logic (no load, no timing): replay templating, percentiles, body templates. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { casePayment, fileQuestion, intakeByTitle, UNIQUE } from '../../bench/lib/bodies.ts';
+import { planOf, render, type Fresh } from '../../bench/lib/replay.ts';
+import { isExplainable, type RecordedStatement } from '../../bench/lib/sql-recorder.ts';
+import { median, summarizeLatencies } from '../../bench/lib/stats.ts';
+
+const ORGANIZATION = '11111111-1111-4111-8111-111111111111';
+const NEW_CASE = '22222222-2222-4222-8222-222222222222';
+const NEW_ANSWER = '33333333-3333-4333-8333-333333333333';
+const UNIQUE_TOKEN = 'recabc123';
+
+const recorded: RecordedStatement[] = [
+  {
+    text: 'select 1 from cases where organization_id = $1 and idempotency_key = $2',
+    params: [ORGANIZATION, `bench-${UNIQUE_TOKEN}`],
+    transaction: null,
+  },
+  { text: 'insert into cases (id, organization_id) values ($1, $2)', params: [NEW_CASE, ORGANIZATION], transaction: 1 },
+  {
+    text: 'insert into answers (id, case_id, n) values ($1, $2, $3)',
+    params: [[NEW_ANSWER], JSON.stringify([NEW_CASE.toUpperCase()]), 7],
+    transaction: 1,
+  },
+  { text: 'insert into audit_events (id) values ($1)', params: [NEW_ANSWER], transaction: null },
+];
+
+const fresh = (unique: string): Fresh => ({ unique, uuids: new Map() });
+
+test('a replay keeps existing ids and constants, and renews fresh ids and the unique token consistently', () => {
+  const segments = planOf(recorded, new Set([ORGANIZATION]), UNIQUE_TOKEN);
+  assert.deepEqual(
+    segments.map((segment) => [segment.transaction, segment.steps.length]),
+    [
+      [false, 1],
+      [true, 2],
+      [false, 1],
+    ],
+  );
+  const first = fresh('one');
+  const [lookup] = segments[0]!.steps.map((step) => render(step, first));
+  assert.deepEqual(lookup, [ORGANIZATION, 'bench-one']);
+  const [insertCase, insertAnswer] = segments[1]!.steps.map((step) => render(step, first));
+  const caseId = insertCase![0] as string;
+  assert.notEqual(caseId, NEW_CASE);
+  assert.equal(insertCase![1], ORGANIZATION);
+  const answerIds = insertAnswer![0] as string[];
+  assert.notEqual(answerIds[0], NEW_ANSWER, 'ids inside array parameters are renewed');
+  assert.deepEqual(
+    JSON.parse(insertAnswer![1] as string),
+    [caseId],
+    'the same fresh id everywhere in one replay (any case)',
+  );
+  assert.equal(insertAnswer![2], 7);
+  assert.deepEqual(render(segments[2]!.steps[0]!, first), [answerIds[0]]);
+
+  const second = fresh('two');
+  const [secondCase] = segments[1]!.steps.map((step) => render(step, second));
+  assert.notEqual(secondCase![0], caseId, 'each replay has new ids');
+});
+
+test('latency percentiles are nearest-rank', () => {
+  const latencies = Array.from({ length: 1000 }, (_, index) => index + 1);
+  assert.deepEqual(summarizeLatencies(latencies), { p50: 500, p99: 990, p99_9: 999, mean: 500.5, max: 1000 });
+  assert.deepEqual(summarizeLatencies([]), { p50: 0, p99: 0, p99_9: 0, mean: 0, max: 0 });
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 2, 3]), 2.5);
+});
+
+test('request bodies carry the unique token in the email and the idempotency key, and a real PDF', () => {
+  const intake = JSON.parse(
+    intakeByTitle('Form', [fileQuestion(1024)])
+      .split(UNIQUE)
+      .join('x1'),
+  ) as {
+    email: string;
+    idempotencyKey: string;
+    questions: { type: string; answer: unknown }[];
+  };
+  assert.equal(intake.email, 'bench-x1@example.com');
+  assert.equal(intake.idempotencyKey, 'bench-x1');
+  assert.equal(intake.questions.length, 7);
+  const file = intake.questions.find((question) => question.type === 'FILE')!.answer as { data: string }[];
+  const content = Buffer.from(file[0]!.data, 'base64');
+  assert.equal(content.length, 1024);
+  assert.equal(content.subarray(0, 5).toString('latin1'), '%PDF-');
+  assert.ok(casePayment(true).includes(UNIQUE));
+  assert.ok(isExplainable(' select id from cases'));
+  assert.ok(!isExplainable('select 1'));
+  assert.ok(!isExplainable('begin'));
+});
