@@ -108,6 +108,29 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
       withServices(async (services) => print((await services.products.listProducts(organizationId)).map(productJson))),
     );
 
+  const payments = program.command('payments').description('case payments');
+  payments
+    .command('holds')
+    .option('--within-hours <hours>', 'only holds that expire within this many hours')
+    .description('list open holds (preauthorized, not captured or released), soonest expiry first')
+    .action((options: { withinHours?: string }) =>
+      withServices(async (services) =>
+        print(
+          (await services.payments.listHolds(positiveInteger(options.withinHours, '--within-hours') ?? null)).map(
+            (row) => ({
+              paymentId: row.id,
+              organizationId: row.organization_id,
+              caseId: row.case_id,
+              gateway: row.gateway,
+              amount: (row.amount_cents / 100).toFixed(2),
+              captureBefore: row.capture_before?.toISOString() ?? null,
+              createdAt: row.created_at.toISOString(),
+            }),
+          ),
+        ),
+      ),
+    );
+
   const promo = program.command('promo').description('promo codes');
   promo
     .command('create')
