@@ -1,0 +1,30 @@
+// npm run test:crash [-- --kills 10 --clients 8 --min-ms 1500 --max-ms 5000 --database <url>|pglite]
+// Crash consistency (test/crash/crash-run.ts): SIGKILLs a real server under intake and payment traffic,
+// restarts it, and checks the invariants. PostgreSQL by default (TEST_DATABASE_URL, or the local server).
+import { parseArgs } from 'node:util';
+import { formatReport, runCrashConsistency } from '../test/crash/crash-run.ts';
+
+const { values } = parseArgs({
+  options: {
+    kills: { type: 'string', default: '8' },
+    clients: { type: 'string', default: '6' },
+    'min-ms': { type: 'string', default: '1500' },
+    'max-ms': { type: 'string', default: '5000' },
+    database: { type: 'string' },
+  },
+});
+const database = values.database ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const started = Date.now();
+console.log(
+  `crash consistency: ${values.kills} SIGKILLs, ${values.clients} clients, on ${database === 'pglite' ? 'PGlite' : 'PostgreSQL'}`,
+);
+const report = await runCrashConsistency({
+  kills: Number(values.kills),
+  clients: Number(values.clients),
+  trafficMs: [Number(values['min-ms']), Number(values['max-ms'])],
+  ...(database === 'pglite' ? {} : { databaseUrl: database }),
+  log: (line) => console.log(line),
+});
+console.log(formatReport(report));
+console.log(`time: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+if (report.violations.length > 0) process.exitCode = 1;

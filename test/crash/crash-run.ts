@@ -1,0 +1,456 @@
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/db/database.ts';
+import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
+import { schemaUrl } from '../support/database.ts';
+import { startServer, type RunningServer } from '../support/server-process.ts';
+
+/**
+ * Crash consistency: a real server process on a fresh database, intake and payment traffic from
+ * concurrent clients that retry (same idempotency keys) until they get an answer, SIGKILL at random
+ * moments, restarts, then the invariants, checked on the database and on the fake Stripe server:
+ *
+ * - every case whose 200 reached a client exists with its form response and all its answers;
+ * - no orphan rows (answers, form responses, payments, files, patients without their parent);
+ * - no idempotency key with two records (cases, case payments);
+ * - no hold placed twice for one payment, none captured twice, and Stripe agrees with every record;
+ * - the gateway never holds or charges money without a matching payment record.
+ */
+
+export interface CrashOptions {
+  /** SIGKILLs of the server, each followed by a restart. */
+  kills: number;
+  /** Concurrent clients. */
+  clients: number;
+  /** Traffic between two kills, in milliseconds: a random time in this range. */
+  trafficMs: [number, number];
+  /** PostgreSQL server URL (a fresh schema is made in it and dropped); none: PGlite in a fresh DATA_DIR. */
+  databaseUrl?: string;
+  log?: (line: string) => void;
+}
+
+export interface CrashReport {
+  engine: 'postgres' | 'pglite';
+  kills: number;
+  requestsSent: number;
+  requestsLostToCrashes: number;
+  casesAcknowledged: number;
+  casesConfirmedBy409: number;
+  holdsAcknowledged: number;
+  capturesAcknowledged: number;
+  releasesAcknowledged: number;
+  stripeIntentsChecked: number;
+  rowsChecked: number;
+  violations: string[];
+}
+
+const ADMIN_TOKEN = 'crash-admin-token';
+const ANSWERS_PER_CASE = 3;
+
+interface AcknowledgedCase {
+  idempotencyKey: string;
+  caseId: string | null;
+}
+
+interface AcknowledgedPayment {
+  paymentId: string;
+  caseId: string;
+  amountCents: number;
+  outcome: 'held' | 'captured' | 'released';
+  capturedCents?: number;
+}
+
+class Retry extends Error {}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runCrashConsistency(options: CrashOptions): Promise<CrashReport> {
+  const log = options.log ?? (() => undefined);
+  const fake: FakeStripeServer = await startFakeStripe();
+  const port = await freePort();
+  const phiKey = randomBytes(32).toString('hex');
+  const schema = `care360_crash_${randomBytes(5).toString('hex')}`;
+  const dataDir = options.databaseUrl ? undefined : await mkdtemp(path.join(tmpdir(), 'care360-crash-'));
+  const engine = options.databaseUrl ? 'postgres' : 'pglite';
+  if (options.databaseUrl) await withClient(options.databaseUrl, (client) => client.query(`create schema ${schema}`));
+  const environment: Record<string, string> = {
+    ...fake.environment({ STRIPE_TIMEOUT_MS: '5000' }),
+    PORT: String(port),
+    ADMIN_TOKEN,
+    PHI_ENCRYPTION_KEY: phiKey,
+    RATE_LIMIT_PER_KEY: '0',
+    RATE_LIMIT_PER_ADDRESS: '0',
+    LOG_LEVEL: 'info',
+    ...(options.databaseUrl
+      ? { DATABASE_URL: schemaUrl(options.databaseUrl, schema), DATABASE_POOL_SIZE: '10' }
+      : { DATA_DIR: dataDir! }),
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const report: CrashReport = {
+    engine,
+    kills: 0,
+    requestsSent: 0,
+    requestsLostToCrashes: 0,
+    casesAcknowledged: 0,
+    casesConfirmedBy409: 0,
+    holdsAcknowledged: 0,
+    capturesAcknowledged: 0,
+    releasesAcknowledged: 0,
+    stripeIntentsChecked: 0,
+    rowsChecked: 0,
+    violations: [],
+  };
+
+  let server: RunningServer = await startServer(environment);
+  const cases: AcknowledgedCase[] = [];
+  const payments: AcknowledgedPayment[] = [];
+  try {
+    const created = await fetch(`${base}/admin/v1/organizations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Crash test organization' }),
+    });
+    const { apiKey } = (await created.json()) as { apiKey: string };
+
+    /** One request, retried (same body, same idempotency key) through crashes until it gets an answer. */
+    const call = async (method: string, url: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        report.requestsSent += 1;
+        try {
+          const response = await fetch(`${base}${url}`, {
+            method,
+            headers: { 'cv-api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+            signal: AbortSignal.timeout(20_000),
+          });
+          const json: unknown = await response.json();
+          // 503: the gateway or the database was unavailable (a restart); the documented advice is to retry.
+          if (response.status === 503) throw new Retry(`503 ${JSON.stringify(json)}`);
+          if (response.status >= 500) {
+            report.violations.push(`${method} ${url} answered ${response.status}: ${JSON.stringify(json)}`);
+          }
+          return { status: response.status, json };
+        } catch (error) {
+          report.requestsLostToCrashes += 1;
+          if (Date.now() > deadline) {
+            throw new Error(`${method} ${url}: no answer for 180 s`, { cause: error });
+          }
+          await sleep(150 + randomInt(250));
+        }
+      }
+    };
+
+    let stopping = false;
+    let scenario = 0;
+    const client = async (clientIndex: number) => {
+      while (!stopping) {
+        const n = ++scenario;
+        const setup = await call('POST', '/api/v1/payments/setup', {});
+        if (setup.status !== 200) {
+          report.violations.push(`payments/setup answered ${setup.status}: ${JSON.stringify(setup.json)}`);
+          continue;
+        }
+        const setupIntentId = String((setup.json as { paymentSecret: string }).paymentSecret).split('_secret_')[0]!;
+        fake.confirmSetupIntent(setupIntentId);
+
+        const idempotencyKey = `crash-case-${n}-${randomUUID()}`;
+        const intake = await call('POST', '/api/v1/dynamic-case', {
+          firstName: 'Crash',
+          lastName: `Client${clientIndex}`,
+          email: `patient-${randomInt(5)}@crash.example.com`,
+          formTitle: `Crash form ${randomInt(2)}`,
+          idempotencyKey,
+          stripeSetupId: setupIntentId,
+          questions: [
+            { question: 'What is your current weight?', type: 'TEXT', required: true, answer: `${100 + n} lbs` },
+            { question: 'Medical history', type: 'TEXT', required: true, phi: true, answer: `history ${n}` },
+            {
+              question: 'Goals',
+              type: 'MULTISELECT',
+              required: false,
+              options: ['Energy', 'Sleep', 'Mobility'],
+              answer: JSON.stringify(['Energy', 'Sleep']),
+            },
+          ],
+        });
+        if (intake.status === 409) {
+          // The first attempt committed but its answer was lost in a crash: the case must exist.
+          cases.push({ idempotencyKey, caseId: null });
+          report.casesConfirmedBy409 += 1;
+          continue;
+        }
+        if (intake.status !== 200) {
+          report.violations.push(`intake answered ${intake.status}: ${JSON.stringify(intake.json)}`);
+          continue;
+        }
+        const caseId = (intake.json as { data: { caseId: string } }).data.caseId;
+        cases.push({ idempotencyKey, caseId });
+        report.casesAcknowledged += 1;
+
+        const amountCents = 1000 + randomInt(9000);
+        const hold = await call('POST', `/api/v1/cases/${caseId}/payments`, {
+          amount: amountCents / 100,
+          preauthorize: true,
+          idempotencyKey: `crash-hold-${n}-${randomUUID()}`,
+        });
+        if (hold.status === 409) continue; // held by an attempt whose answer was lost: checked against Stripe below
+        if (hold.status !== 200) {
+          report.violations.push(`hold answered ${hold.status}: ${JSON.stringify(hold.json)}`);
+          continue;
+        }
+        const paymentId = (hold.json as { data: { result: { paymentId: string } } }).data.result.paymentId;
+        const payment: AcknowledgedPayment = { paymentId, caseId, amountCents, outcome: 'held' };
+        payments.push(payment);
+        report.holdsAcknowledged += 1;
+
+        const choice = randomInt(10);
+        if (choice < 6) {
+          const partial = choice < 3;
+          const captureCents = partial ? Math.max(100, Math.floor(amountCents / 2)) : amountCents;
+          const capture = await call(
+            'POST',
+            `/api/v1/cases/${caseId}/payments/${paymentId}/capture`,
+            partial ? { amount: captureCents / 100 } : {},
+          );
+          if (capture.status === 200) {
+            payment.outcome = 'captured';
+            payment.capturedCents = captureCents;
+            report.capturesAcknowledged += 1;
+          } else {
+            report.violations.push(`capture answered ${capture.status}: ${JSON.stringify(capture.json)}`);
+          }
+        } else if (choice < 8) {
+          const release = await call('POST', `/api/v1/cases/${caseId}/payments/${paymentId}/cancel`, {});
+          if (release.status === 200) {
+            payment.outcome = 'released';
+            report.releasesAcknowledged += 1;
+          } else {
+            report.violations.push(`cancel answered ${release.status}: ${JSON.stringify(release.json)}`);
+          }
+        }
+      }
+    };
+
+    const clients = Array.from({ length: options.clients }, (_, index) => client(index));
+    for (let kill = 1; kill <= options.kills; kill += 1) {
+      await sleep(randomInt(options.trafficMs[0], options.trafficMs[1] + 1));
+      await server.stop('SIGKILL');
+      report.kills += 1;
+      log(`  kill ${kill}/${options.kills}: SIGKILL after ${report.requestsSent} requests; restarting`);
+      server = await startServer(environment);
+    }
+    await sleep(options.trafficMs[0]);
+    stopping = true;
+    await Promise.all(clients);
+    await server.stop('SIGTERM');
+
+    const db = await openDatabase(
+      options.databaseUrl
+        ? { engine: 'postgres', url: schemaUrl(options.databaseUrl, schema), poolSize: 2 }
+        : { engine: 'pglite', dataDir: dataDir! },
+    );
+    try {
+      await checkInvariants(db, fake, cases, payments, report);
+    } finally {
+      await db.close();
+    }
+    return report;
+  } finally {
+    await server.stop('SIGKILL').catch(() => undefined);
+    await fake.stop();
+    if (options.databaseUrl) {
+      await withClient(options.databaseUrl, (client) => client.query(`drop schema if exists ${schema} cascade`));
+    }
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function count(db: Database, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from (${sql}) x`, params);
+  return rows[0]!.n;
+}
+
+async function checkInvariants(
+  db: Database,
+  fake: FakeStripeServer,
+  cases: AcknowledgedCase[],
+  payments: AcknowledgedPayment[],
+  report: CrashReport,
+): Promise<void> {
+  const violation = (message: string) => report.violations.push(message);
+
+  // 1. Every acknowledged case, with its form response and all its answers.
+  for (const acknowledged of cases) {
+    const { rows } = await db.query<{ id: string; responses: number; answers: number }>(
+      `select c.id,
+              (select count(*)::int from form_responses r where r.case_id = c.id) as responses,
+              (select count(*)::int from answers a join form_responses r on r.id = a.form_response_id
+                where r.case_id = c.id) as answers
+         from cases c where c.idempotency_key = $1`,
+      [acknowledged.idempotencyKey],
+    );
+    const row = rows[0];
+    if (!row)
+      violation(`case ${acknowledged.caseId ?? `(key ${acknowledged.idempotencyKey})`} acknowledged but missing`);
+    else if (acknowledged.caseId && row.id !== acknowledged.caseId)
+      violation(`case of key ${acknowledged.idempotencyKey} changed id`);
+    else if (row.responses !== 1 || row.answers !== ANSWERS_PER_CASE) {
+      violation(`case ${row.id}: ${row.responses} form responses, ${row.answers} answers`);
+    }
+  }
+
+  // 2. No orphans, and no case without its form response (an intake is one transaction).
+  const orphans: Record<string, string> = {
+    'answers without a form response':
+      'select a.id from answers a left join form_responses r on r.id = a.form_response_id where r.id is null',
+    'form responses without a case':
+      'select r.id from form_responses r left join cases c on c.id = r.case_id where c.id is null',
+    'cases without a form response':
+      'select c.id from cases c where not exists (select 1 from form_responses r where r.case_id = c.id)',
+    'form responses without answers':
+      'select r.id from form_responses r where not exists (select 1 from answers a where a.form_response_id = r.id)',
+    'payments without a case':
+      'select p.id from case_payments p left join cases c on c.id = p.case_id where c.id is null',
+    'files without an answer': 'select f.id from files f left join answers a on a.id = f.answer_id where a.id is null',
+    'patients without a case':
+      'select p.id from patients p where not exists (select 1 from cases c where c.patient_id = p.id)',
+    'saved payment methods without a patient':
+      'select m.id from patient_payment_methods m left join patients p on p.id = m.patient_id where p.id is null',
+  };
+  for (const [name, sql] of Object.entries(orphans)) {
+    const found = await count(db, sql);
+    if (found > 0) violation(`${found} ${name}`);
+  }
+
+  // 3. One record per idempotency key.
+  for (const table of ['cases', 'case_payments']) {
+    const duplicated = await count(
+      db,
+      `select organization_id, idempotency_key from ${table} where idempotency_key is not null
+        group by organization_id, idempotency_key having count(*) > 1`,
+    );
+    if (duplicated > 0) violation(`${duplicated} idempotency keys with two ${table} records`);
+  }
+
+  // 4 and 5. The gateway and the records agree: one hold per payment, captured at most once, never money
+  // held or taken without the payment record that names it.
+  const { rows: records } = await db.query<{
+    id: string;
+    gateway_reference: string | null;
+    hold_status: string;
+    amount_cents: number;
+    amount_captured_cents: number;
+  }>('select id, gateway_reference, hold_status, amount_cents, amount_captured_cents from case_payments');
+  const byId = new Map(records.map((row) => [row.id, row]));
+  const intentsByPayment = new Map<string, string[]>();
+  for (const intent of fake.paymentIntents.values()) {
+    report.stripeIntentsChecked += 1;
+    const metadata = (intent.metadata ?? {}) as Record<string, string>;
+    const paymentId = metadata.care360_case_payment_id;
+    const status = String(intent.status);
+    const moved = status === 'requires_capture' || status === 'succeeded';
+    if (!paymentId) {
+      if (moved) violation(`Stripe ${String(intent.id)} (${status}) names no case payment`);
+      continue;
+    }
+    intentsByPayment.set(paymentId, [...(intentsByPayment.get(paymentId) ?? []), String(intent.id)]);
+    const record = byId.get(paymentId);
+    if (!record) {
+      if (moved) violation(`Stripe ${String(intent.id)} (${status}) has no payment record ${paymentId}`);
+      continue;
+    }
+    if (record.gateway_reference !== intent.id) {
+      if (moved) violation(`payment ${paymentId} does not record Stripe ${String(intent.id)} (${status})`);
+      continue;
+    }
+    const expected: Record<string, string> = {
+      requires_capture: 'HELD',
+      succeeded: 'CAPTURED',
+      canceled: 'RELEASED',
+    };
+    if (expected[status] && record.hold_status !== expected[status]) {
+      violation(`payment ${paymentId} is ${record.hold_status} but Stripe ${String(intent.id)} is ${status}`);
+    }
+    if (status === 'succeeded' && Number(intent.amount_received) !== record.amount_captured_cents) {
+      violation(
+        `payment ${paymentId}: captured ${record.amount_captured_cents} recorded, ${String(intent.amount_received)} at Stripe`,
+      );
+    }
+    const captures = fake.calls.filter(
+      (call) =>
+        call.method === 'POST' && call.path === `/v1/payment_intents/${String(intent.id)}/capture` && !call.replayed,
+    );
+    if (captures.length > 1)
+      violation(`Stripe ${String(intent.id)} was sent ${captures.length} captures (not replays)`);
+  }
+  for (const [paymentId, intents] of intentsByPayment) {
+    if (intents.length > 1) violation(`payment ${paymentId} has ${intents.length} Stripe holds: ${intents.join(', ')}`);
+  }
+  for (const record of records) {
+    if (record.amount_captured_cents > record.amount_cents) violation(`payment ${record.id} captured more than held`);
+    if (record.hold_status === 'PENDING') violation(`payment ${record.id} left PENDING after its client retried`);
+  }
+
+  // What the clients were told matches what is stored.
+  for (const payment of payments) {
+    const record = byId.get(payment.paymentId);
+    if (!record) {
+      violation(`acknowledged payment ${payment.paymentId} missing`);
+      continue;
+    }
+    const expected = { held: 'HELD', captured: 'CAPTURED', released: 'RELEASED' }[payment.outcome];
+    if (record.hold_status !== expected)
+      violation(`payment ${payment.paymentId}: told ${expected}, stored ${record.hold_status}`);
+    if (payment.outcome === 'captured' && record.amount_captured_cents !== payment.capturedCents) {
+      violation(
+        `payment ${payment.paymentId}: told ${payment.capturedCents} captured, stored ${record.amount_captured_cents}`,
+      );
+    }
+  }
+
+  const { rows: tables } = await db.query<{ table_name: string }>(
+    `select table_name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'`,
+  );
+  for (const { table_name: table } of tables) report.rowsChecked += await count(db, `select 1 from "${table}"`);
+}
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export function formatReport(report: CrashReport): string {
+  return [
+    `engine:                              ${report.engine}`,
+    `SIGKILLs survived:                   ${report.kills}`,
+    `requests sent (retries included):    ${report.requestsSent}`,
+    `requests lost to crashes, retried:   ${report.requestsLostToCrashes}`,
+    `cases acknowledged (200):            ${report.casesAcknowledged}`,
+    `cases confirmed by 409 after a crash: ${report.casesConfirmedBy409}`,
+    `holds acknowledged:                  ${report.holdsAcknowledged}`,
+    `captures acknowledged:               ${report.capturesAcknowledged}`,
+    `releases acknowledged:               ${report.releasesAcknowledged}`,
+    `Stripe payment intents checked:      ${report.stripeIntentsChecked}`,
+    `rows checked:                        ${report.rowsChecked}`,
+    `invariant violations:                ${report.violations.length === 0 ? 'none' : report.violations.length}`,
+    ...report.violations.map((violation) => `  - ${violation}`),
+  ].join('\n');
+}
