@@ -240,6 +240,12 @@ function markdown(
         '</details>',
         '',
       );
+      if (statements.unrecordedCalls) {
+        out.push(
+          `Warning: the intake also called ${statements.unrecordedCalls.join(', ')}; the replay does not include that work.`,
+          '',
+        );
+      }
     }
   }
 

@@ -324,6 +324,11 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
         `  database ceiling: ${databaseCeiling.requestsPerSecond.toFixed(0)} intakes/s, p50 ${databaseCeiling.latencyMs.p50} ms, ` +
           `p99 ${databaseCeiling.latencyMs.p99} ms, ${databaseCeiling.statementsPerIntake} statements, ${databaseCeiling.errors} errors`,
       );
+      if (databaseCeiling.unrecordedCalls) {
+        log(
+          `  warning: the intake also called ${databaseCeiling.unrecordedCalls.join(', ')}, which the replay does not include`,
+        );
+      }
     } else {
       log(`  database ceiling not available: ${databaseCeiling.reason}`);
     }

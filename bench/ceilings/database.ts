@@ -42,6 +42,8 @@ export type DatabaseCeilingResult =
   | {
       available: true;
       statementsPerIntake: number;
+      /** Database methods the intake used that the recorder does not record: the replay misses their SQL. */
+      unrecordedCalls?: string[];
       inTransaction: number;
       statements: string[];
       requestsPerSecond: number;
@@ -55,7 +57,10 @@ export type DatabaseCeilingResult =
 const RECORDED_UNIQUE = `rec${randomBytes(6).toString('hex')}`;
 
 /** Builds the app over a recording database, creates the form, and records the second intake. */
-async function record(db: Database, dataDir: string): Promise<{ statements: RecordedStatement[]; keep: Set<string> }> {
+async function record(
+  db: Database,
+  dataDir: string,
+): Promise<{ statements: RecordedStatement[]; keep: Set<string>; unrecordedCalls: string[] }> {
   const recorder = recordingDatabase(db);
   const adminToken = randomBytes(16).toString('hex');
   const config = loadConfig({
@@ -99,7 +104,7 @@ async function record(db: Database, dataDir: string): Promise<{ statements: Reco
     const second = await intake(RECORDED_UNIQUE);
     if (second.statusCode !== 200) throw new NotAvailable(`intake answered ${second.statusCode}: ${second.body}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    return { statements: [...recorder.statements], keep };
+    return { statements: [...recorder.statements], keep, unrecordedCalls: [...recorder.unrecordedCalls] };
   } finally {
     await app.close();
   }
@@ -212,6 +217,7 @@ async function main(): Promise<void> {
     printResult({
       available: true,
       statementsPerIntake: recorded.statements.length,
+      ...(recorded.unrecordedCalls.length > 0 ? { unrecordedCalls: recorded.unrecordedCalls } : {}),
       inTransaction: recorded.statements.filter((statement) => statement.transaction !== null).length,
       statements: recorded.statements.map((statement) => statement.text.replace(/\s+/g, ' ').trim().slice(0, 100)),
       requestsPerSecond: measured.latencies.length / measured.elapsedSeconds,
