@@ -140,6 +140,13 @@ function markdown(
       `- Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB memory, Linux ${machine.kernel}; shared with the load generator, and with other work on the machine (load average ${machine.loadAverageAtStart?.join(' / ') ?? '?'} at the start, ${machine.loadAverageAtEnd?.join(' / ') ?? '?'} at the end)`,
     );
     out.push(
+      `- Code: commit ${machine.gitCommit?.slice(0, 7) ?? 'unknown'}${
+        machine.uncommittedSourceFiles?.length
+          ? `, plus uncommitted changes (work in progress of others) in ${machine.uncommittedSourceFiles.map((file) => `\`${file}\``).join(', ')}`
+          : ''
+      }`,
+    );
+    out.push(
       `- Node.js ${machine.node}; PostgreSQL ${machine.postgres ?? 'not reachable'} at 127.0.0.1:5432; PGlite (embedded) in a temporary DATA_DIR`,
     );
     out.push(

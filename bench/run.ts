@@ -14,6 +14,7 @@
  * (an admin connection; the run creates and drops a database of its own) --profile (server --cpu-prof into
  * bench/results/tmp) --skip-report.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -85,6 +86,9 @@ export interface BenchResults {
     /** 1, 5 and 15-minute load averages: the machine is shared, this says how busy it was. */
     loadAverageAtStart: number[];
     loadAverageAtEnd?: number[];
+    /** The commit measured, and files of src/ that differed from it (others may be editing the tree). */
+    gitCommit?: string;
+    uncommittedSourceFiles?: string[];
     kernel: string;
     node: string;
     postgres?: string;
@@ -418,6 +422,18 @@ async function runGrowth(): Promise<GrowthResult[]> {
   return results;
 }
 
+function gitState(): { gitCommit?: string; uncommittedSourceFiles?: string[] } {
+  const git = (...gitArgs: string[]) =>
+    spawnSync('git', gitArgs, { cwd: repositoryRoot, encoding: 'utf8', timeout: 10_000 }).stdout?.trimEnd() ?? '';
+  const commit = git('rev-parse', 'HEAD');
+  if (!commit) return {};
+  const changed = git('status', '--porcelain', '--', 'src', 'package.json', 'package-lock.json')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.slice(3));
+  return { gitCommit: commit, uncommittedSourceFiles: changed };
+}
+
 async function machine(): Promise<BenchResults['machine']> {
   return {
     nproc: cpus().length,
@@ -428,6 +444,7 @@ async function machine(): Promise<BenchResults['machine']> {
     node: process.version,
     postgres: await postgresVersion(adminUrl),
     loadAverageAtStart: loadavg().map((value) => Math.round(value * 100) / 100),
+    ...gitState(),
   };
 }
 
