@@ -131,6 +131,22 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
       ),
     );
 
+  payments
+    .command('orphans')
+    .option('--older-than-minutes <minutes>', 'only charges at least this old', '15')
+    .option('--refund', 'refund each one in full')
+    .description('intake charges (nmiPaymentToken) that never got their case, e.g. after a crash')
+    .action((options: { olderThanMinutes: string; refund?: boolean }) =>
+      withServices(async (services) =>
+        print(
+          await services.payments.orphanCharges(
+            positiveInteger(options.olderThanMinutes, '--older-than-minutes') ?? 15,
+            Boolean(options.refund),
+          ),
+        ),
+      ),
+    );
+
   const promo = program.command('promo').description('promo codes');
   promo
     .command('create')

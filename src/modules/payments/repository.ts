@@ -213,6 +213,22 @@ export class PaymentRepository {
     return rows;
   }
 
+  /** Intake charges that were approved but never got their case (the intake transaction failed after the charge). */
+  async listOrphanCharges(olderThanMinutes: number): Promise<GatewayIntentRow[]> {
+    const { rows } = await this.db.query<GatewayIntentRow>(
+      `select ${intentColumns} from gateway_intents
+        where kind = 'payment' and request_key is not null and case_id is null and status = 'succeeded'
+          and created_at < now() - make_interval(mins => $1::int)
+        order by created_at`,
+      [olderThanMinutes],
+    );
+    return rows;
+  }
+
+  async setIntentStatus(id: string, status: string): Promise<void> {
+    await this.db.query('update gateway_intents set status = $2, updated_at = now() where id = $1', [id, status]);
+  }
+
   async insertIntent(
     organizationId: string,
     intent: {

@@ -345,6 +345,53 @@ export class PaymentService {
     return new PaymentRepository(this.db).listHolds(withinHours);
   }
 
+  /**
+   * Intake charges (nmiPaymentToken sales) whose case was never written, older than `olderThanMinutes`
+   * (younger ones may still be reused by a retried intake). With `refund`, each is refunded in full
+   * (idempotency key from its record) and marked `refunded`.
+   */
+  async orphanCharges(
+    olderThanMinutes: number,
+    refund: boolean,
+  ): Promise<
+    {
+      recordId: string;
+      organizationId: string;
+      gateway: string;
+      reference: string | null;
+      amountCents: number | null;
+      outcome: string;
+    }[]
+  > {
+    const repository = new PaymentRepository(this.db);
+    const orphans = await repository.listOrphanCharges(olderThanMinutes);
+    const report = [];
+    for (const orphan of orphans) {
+      let outcome = 'found';
+      if (refund && orphan.gateway_intent_id) {
+        try {
+          await this.gatewayFor(orphan.gateway).refund({
+            idempotencyKey: gatewayKey('intake-charge', orphan.id, 'refund'),
+            reference: orphan.gateway_intent_id,
+          });
+          await repository.setIntentStatus(orphan.id, 'refunded');
+          outcome = 'refunded';
+        } catch (error) {
+          outcome = `refund failed: ${error instanceof Error ? error.message : String(error)}`;
+        }
+      }
+      report.push({
+        recordId: orphan.id,
+        organizationId: orphan.organization_id,
+        gateway: orphan.gateway,
+        reference: orphan.gateway_intent_id,
+        amountCents: orphan.amount_cents,
+        outcome,
+      });
+    }
+    return report;
+  }
+
   gatewayFor(name: string): PaymentGateway {
     const gateway = this.gateways.byName[name as PaymentGateway['name']];
     if (!gateway) throw new ApiError(409, `The ${name} gateway that holds this payment is not configured`);
