@@ -152,6 +152,20 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     assert.match(String(reused.body.error), /already recorded for another case/);
   });
 
+  it('stripePaymentId: the seed case example, paymentAmount 0.5 with a 50-cent PaymentIntent', async () => {
+    const intentResponse = await post(context, '/api/v1/payments/intent', apiKey, { amount: 50 });
+    const paymentIntentId = secretId((intentResponse.body.data as { paymentIntentSecret: string }).paymentIntentSecret);
+    stripe.confirmPaymentIntent(paymentIntentId);
+    const created = await createCase(context, apiKey, {
+      paymentDescription: 'Description of what the patient purchased',
+      paymentAmount: 0.5,
+      stripePaymentId: paymentIntentId,
+      productBundleId: bundleId,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    assert.equal((await paymentRow(context, created.paymentId!)).amount_cents, 50);
+  });
+
   it('stripePaymentId: a percent code, an unknown code, a used-up code and a foreign intent', async () => {
     const intentResponse = await post(context, '/api/v1/payments/intent', apiKey, { amount: 4500 });
     const paymentIntentId = secretId((intentResponse.body.data as { paymentIntentSecret: string }).paymentIntentSecret);
