@@ -7,6 +7,7 @@ import { registerAudit } from './http/audit.ts';
 import { AuthFailureLimiter, registerAuthentication } from './http/auth.ts';
 import { envelopes } from './http/envelopes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { registerJsonBodyParser } from './http/json-body.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
@@ -87,6 +88,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: text/plain bodies get 415 instead of failing validation as a string.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
 
   registerErrorHandling(app);
 

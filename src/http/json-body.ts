@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from './envelopes.ts';
+
+/**
+ * The deepest JSON a request body may nest. Real bodies nest a few levels (an intake's answers hold
+ * objects in arrays); code that walks a body recursively (NUL checks, validation) must never meet a
+ * depth that exhausts the stack, which a few kilobytes of `[[[[...` would otherwise do (a 500).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The nesting depth of JSON text, counted without parsing it (brackets inside strings do not count). */
+export function jsonNestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const character = text.charCodeAt(index);
+    if (inString) {
+      if (character === 0x5c)
+        index += 1; // backslash: skip the escaped character
+      else if (character === 0x22) inString = false;
+    } else if (character === 0x22) {
+      inString = true;
+    } else if (character === 0x5b || character === 0x7b) {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (character === 0x5d || character === 0x7d) {
+      depth -= 1;
+    }
+  }
+  return deepest;
+}
+
+/** Fastify's own JSON parser (prototype poisoning refused), after a nesting-depth check (400). */
+export function registerJsonBodyParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonNestingDepth(body as string) > MAX_JSON_DEPTH) {
+      done(new ApiError(400, `Request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
+}
