@@ -220,10 +220,13 @@ function mutateBody(
     }
     case 'deep': {
       const key = pick(keys, change.index) ?? 'deep';
-      const text = JSON.stringify({ ...base, [key]: '\u0001DEEP\u0001' }).replace(
-        '"\\u0001DEEP\\u0001"',
-        deeplyNested(change.depth, change.shape),
-      );
+      // Half the time inside the first array of objects (an intake answer), else at the top.
+      const list = keys.find((name) => Array.isArray(base[name]) && typeof (base[name] as Json[])[0] === 'object');
+      const marked =
+        list && change.index % 2 === 0
+          ? { ...base, [list]: [{ ...(base[list] as Record<string, Json>[])[0], answer: '\u0001DEEP\u0001' }] }
+          : { ...base, [key]: '\u0001DEEP\u0001' };
+      const text = JSON.stringify(marked).replace('"\\u0001DEEP\\u0001"', deeplyNested(change.depth, change.shape));
       return asJson(Buffer.from(text, 'utf8'), `${key} nested ${change.depth} deep (${change.shape})`);
     }
     case 'duplicate': {

@@ -29,6 +29,18 @@ describe('fuzzing every route from its schemas', () => {
     await fake.stop();
   });
 
+  it('answers 400, not 500, to a body nested 100,000 deep inside an intake answer (found while fuzzing)', async () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const response = await context.app.inject({
+      method: 'POST',
+      url: '/api/v1/dynamic-case',
+      headers: { 'cv-api-key': owner.apiKey, 'content-type': 'application/json' },
+      payload: `{"firstName":"A","lastName":"B","email":"a@example.com","formTitle":"Deep","questions":[{"question":"Weight","type":"TEXT","required":true,"answer":${deep}}]}`,
+    });
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(response.json(), { success: false, error: 'Request body nests deeper than 64 levels' });
+  });
+
   it(`${RUNS} generated and mutated requests: no 5xx, documented error envelopes, nothing stored when rejected`, async () => {
     const report = await runFuzz(context, owner, operated, { runs: RUNS });
     console.log(
