@@ -4,13 +4,12 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildApp } from '../../src/app.ts';
 import { loadOrCreateKeyFile, parsePhiKey, PhiCipher, phiCipherFor } from '../../src/crypto/phi.ts';
 import { ApiError } from '../../src/http/envelopes.ts';
 import type { IntakePaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
-import { IntakeService } from '../../src/modules/cases/intake-service.ts';
 import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
 import {
+  appWithPaymentProcessor,
   SEED_CONFLICT_BODY,
   count,
   intakeTestContext,
@@ -218,23 +217,7 @@ describe('files, PHI encryption and atomicity', () => {
   });
 
   describe('the payment seam and atomicity', () => {
-    async function appWith(payments: IntakePaymentProcessor) {
-      const intake = new IntakeService({
-        db: context.db,
-        cipher,
-        fileStorage: new DatabaseFileStorage(cipher),
-        fileLimits: { maxFileBytes: 4096, maxFilesPerAnswer: 5, maxTotalBytes: 8192 },
-        payments,
-      });
-      const app = await buildApp({
-        config: context.config,
-        db: context.db,
-        services: { ...context.services, intake },
-        logger: false,
-      });
-      await app.ready();
-      return app;
-    }
+    const appWith = (payments: IntakePaymentProcessor) => appWithPaymentProcessor(context, payments);
 
     it('adds the paymentId that record returns to the success body, and records inside the transaction', async () => {
       const calls: string[] = [];

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
 import { verifyPassword } from '../../src/crypto/password.ts';
+import { shapeOnlyPaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
 import {
+  appWithPaymentProcessor,
   SEED_CONFLICT_BODY,
   count,
   curlExample,
@@ -91,6 +94,11 @@ describe('POST /api/v1/dynamic-case', () => {
     const rejected: [string, Record<string, unknown>, string][] = [
       ['email', { email: 'not-an-email' }, 'Validation failed: email: Invalid email address'],
       ['NUL character', { lastName: 'Doe\u0000' }, 'Validation failed: lastName: Must not contain NUL characters'],
+      [
+        'lone surrogate in an answer',
+        { questions: [{ question: 'What is your current weight?', type: 'TEXT', required: true, answer: '\ud800' }] },
+        'Validation failed: questions.0.answer: Must be valid Unicode text',
+      ],
       ['missing email', { email: undefined }, 'Validation failed: email: Required'],
       ['firstName', { firstName: '' }, 'Validation failed: firstName: Must not be empty'],
       ['lastName', { lastName: 42 }, 'Validation failed: lastName: Must be a string'],
@@ -441,7 +449,14 @@ describe('POST /api/v1/dynamic-case', () => {
     });
   });
 
-  describe('payment fields', () => {
+  describe('payment fields (shape only: the default processor, without the payments module)', () => {
+    let shapeOnly: FastifyInstance;
+    before(async () => {
+      shapeOnly = await appWithPaymentProcessor(context, shapeOnlyPaymentProcessor);
+    });
+    after(() => shapeOnly.close());
+    const post = (body: unknown) => postIntake({ app: shapeOnly }, apiKey, body);
+
     it('validates and stores them on the case', async () => {
       const { status, body } = await post(
         minimalBody({

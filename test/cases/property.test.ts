@@ -23,7 +23,7 @@ function assertDocumentedEnvelope(status: number, body: Record<string, unknown>)
   if (status === 400) {
     assert.match(
       body.error as string,
-      /^(Validation failed: \S+: .+|Question '.*' with questionId: \S+: Answer is required)$/s,
+      /^(Validation failed: .+: .+|Question '.*' with questionId: \S+: Answer is required)$/s,
     );
   }
 }

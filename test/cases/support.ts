@@ -1,4 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { PhiCipher } from '../../src/crypto/phi.ts';
+import type { IntakePaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
+import { IntakeService } from '../../src/modules/cases/intake-service.ts';
+import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
 
 export type { TestContext };
@@ -152,7 +158,7 @@ export function formForIdExample(title = 'Returning Patient Form'): Record<strin
 
 /** POST /api/v1/dynamic-case with an API key; returns status and parsed body. */
 export async function postIntake(
-  context: TestContext,
+  context: { app: FastifyInstance },
   apiKey: string,
   body: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> & { data?: Record<string, string>; error?: string } }> {
@@ -193,4 +199,31 @@ export async function count(context: TestContext, table: string, organizationId:
     [organizationId],
   );
   return rows[0]!.count;
+}
+
+/**
+ * The app with a chosen intake payment processor (e.g. the shape-only default, to test how payment fields
+ * are validated and stored without the payments module's gateway checks).
+ */
+export async function appWithPaymentProcessor(
+  context: TestContext,
+  payments: IntakePaymentProcessor,
+  fileLimits = { maxFileBytes: 4096, maxFilesPerAnswer: 5, maxTotalBytes: 8192 },
+): Promise<FastifyInstance> {
+  const cipher = PhiCipher.ephemeral();
+  const intake = new IntakeService({
+    db: context.db,
+    cipher,
+    fileStorage: new DatabaseFileStorage(cipher),
+    fileLimits,
+    payments,
+  });
+  const app = await buildApp({
+    config: context.config,
+    db: context.db,
+    services: { ...context.services, intake },
+    logger: false,
+  });
+  await app.ready();
+  return app;
 }

@@ -118,6 +118,31 @@ describe('forms API', () => {
     assert.equal(tooMany.json().success, false);
   });
 
+  it('leaves an unchanged form untouched and rewrites it only when the request changes it', async () => {
+    const body = (email: string, hint?: string) =>
+      minimalBody({
+        email,
+        formTitle: 'Stable Form',
+        questions: [{ question: 'What is your current weight?', type: 'TEXT', required: true, hint, answer: '150' }],
+      });
+    const updatedAt = async () => {
+      const { rows } = await context.db.query<{ updated_at: string }>(
+        "select q.updated_at::text as updated_at from questions q join forms f on f.id = q.form_id where f.title = 'Stable Form'",
+      );
+      return rows.map((row) => row.updated_at);
+    };
+    assert.equal((await postIntake(context, apiKey, body('s1@example.com'))).status, 200);
+    const initial = await updatedAt();
+    assert.equal((await postIntake(context, apiKey, body('s2@example.com'))).status, 200);
+    assert.deepEqual(await updatedAt(), initial, 'an identical definition writes nothing');
+    assert.equal((await postIntake(context, apiKey, body('s3@example.com', 'In pounds'))).status, 200);
+    const changed = await updatedAt();
+    assert.equal(changed.length, 1);
+    assert.notDeepEqual(changed, initial);
+    const form = (await get('/api/v1/forms?title=Stable%20Form')).json().data.forms[0];
+    assert.equal(form.questions[0].hint, 'In pounds');
+  });
+
   it('filters by exact title', async () => {
     await postIntake(context, apiKey, minimalBody({ formTitle: 'Second Form', email: 'second@example.com' }));
     const filtered = (await get('/api/v1/forms?title=Second%20Form')).json().data.forms;

@@ -13,7 +13,7 @@ import { paymentFieldsOf, shapeOnlyPaymentProcessor, type IntakePaymentProcessor
 import { findQuestionType, questionTypeNames } from './question-types/registry.ts';
 import type { IntakeMode, ParsedAnswer, QuestionType } from './question-types/types.ts';
 import { CaseRepository, IDEMPOTENCY_INDEX } from './repository.ts';
-import type { IntakeBody, QuestionItem } from './schemas.ts';
+import { intakeBodySchema, questionItemSchema, type IntakeBody, type QuestionItem } from './schemas.ts';
 import { answerRequiredError, quote, validationError } from './validation.ts';
 
 export interface IntakeResult {
@@ -40,7 +40,14 @@ interface PlannedAnswer {
 
 /** Everything the transaction writes, computed (and validated) before it opens. */
 type FormPlan =
-  | { mode: 'formTitle'; title: string; description?: string; definitions: QuestionDefinition[] }
+  | {
+      mode: 'formTitle';
+      title: string;
+      description?: string;
+      definitions: QuestionDefinition[];
+      /** Set when the stored form already is exactly what the request defines: nothing to rewrite, no lock. */
+      unchangedFormId?: string;
+    }
   | { mode: 'formId'; formId: string; definitions: QuestionDefinition[] };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -77,7 +84,7 @@ export class IntakeService {
   }
 
   async createCase(organizationId: string, body: IntakeBody): Promise<IntakeResult> {
-    rejectNulCharacters(body, '');
+    rejectNulCharacters(body);
     const profile = this.profileOf(body);
     const payment = paymentFieldsOf(body);
     const status = (present(body.status)?.toUpperCase() ?? 'OPEN') as 'OPEN' | 'ABANDONED';
@@ -120,11 +127,11 @@ export class IntakeService {
         const forms = new FormRepository(tx);
         let formId: string;
         let questionIds: string[];
-        if (plan.mode === 'formTitle') {
+        if (plan.mode === 'formTitle' && !plan.unchangedFormId) {
           formId = await forms.upsertByTitle(organizationId, plan.title, plan.description);
           questionIds = await forms.replaceQuestions(organizationId, formId, plan.definitions);
         } else {
-          formId = plan.formId;
+          formId = plan.mode === 'formTitle' ? plan.unchangedFormId! : plan.formId;
           questionIds = plan.definitions.map((definition) => definition.id);
         }
 
@@ -231,7 +238,23 @@ export class IntakeService {
       const answer = this.planAnswer('formTitle', definition, definitions.length - 1, type, item.answer, index);
       if (answer) answers.push(answer);
     }
-    return { plan: { mode: 'formTitle', title, description, definitions }, answers };
+    // The common case (the same storefront form again) writes nothing to the form, so intakes of one
+    // form do not queue on its row lock. A concurrent change is harmless: answers keep their question rows.
+    const unchanged =
+      existing !== null &&
+      (description === undefined || description === existing.description) &&
+      current.length === definitions.length &&
+      definitions.every((definition, index) => sameDefinition(definition, current[index]!));
+    return {
+      plan: {
+        mode: 'formTitle',
+        title,
+        description,
+        definitions,
+        unchangedFormId: unchanged ? existing.id : undefined,
+      },
+      answers,
+    };
   }
 
   private async planById(
@@ -347,18 +370,46 @@ export class IntakeService {
   }
 }
 
-/** PostgreSQL text and jsonb cannot hold U+0000: refuse it anywhere in the body, with its path. */
-function rejectNulCharacters(value: unknown, path: string): void {
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) throw validationError(path || 'body', 'Must not contain NUL characters');
-  } else if (Array.isArray(value)) {
-    value.forEach((item, index) => rejectNulCharacters(item, path ? `${path}.${index}` : String(index)));
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) throw validationError(path || 'body', 'Must not contain NUL characters');
-      rejectNulCharacters(item, path ? `${path}.${key}` : key);
+/** Half of a UTF-16 surrogate pair without its other half: not text, and jsonb refuses its escape. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000 nor lone surrogates: refuse them, with their path, in every
+ * field that may be stored (the known fields; unknown fields are ignored and never stored).
+ */
+function rejectNulCharacters(body: IntakeBody): void {
+  const check = (value: unknown, path: string): void => {
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) throw validationError(path, 'Must not contain NUL characters');
+      if (LONE_SURROGATE.test(value)) throw validationError(path, 'Must be valid Unicode text');
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => check(item, `${path}.${index}`));
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, item] of Object.entries(value)) {
+        if (key.includes('\u0000')) throw validationError(path, 'Must not contain NUL characters');
+        check(item, `${path}.${key}`);
+      }
     }
+  };
+  for (const key of Object.keys(intakeBodySchema.shape)) {
+    if (key !== 'questions') check(body[key], key);
   }
+  body.questions.forEach((item, index) => {
+    for (const key of Object.keys(questionItemSchema.shape)) check(item[key], `questions.${index}.${key}`);
+  });
+}
+
+function sameDefinition(definition: QuestionDefinition, row: QuestionRow): boolean {
+  return (
+    definition.id === row.id &&
+    definition.question === row.question &&
+    definition.type === row.type &&
+    definition.required === row.required &&
+    definition.phi === row.phi &&
+    definition.hint === row.hint &&
+    definition.placeholder === row.placeholder &&
+    JSON.stringify(definition.options) === JSON.stringify(row.options)
+  );
 }
 
 function definitionOf(row: QuestionRow): QuestionDefinition {

@@ -83,9 +83,10 @@ export class FormRepository {
     const { rows } = await this.db.query<QuestionRow>(
       `select ${QUESTION_COLUMNS} from questions
         where organization_id = $1 and retired_at is null
-          and form_id in (select (jsonb_array_elements_text($2::jsonb))::uuid)
+          and form_id = any(string_to_array($2, ',')::uuid[])
         order by form_id, position, created_at, id`,
-      [organizationId, JSON.stringify(formIds)],
+      // Ids are UUIDs (no commas); a text parameter works the same on PGlite and pg, and = any() is an index condition.
+      [organizationId, formIds.join(',')],
     );
     return rows;
   }
