@@ -1,4 +1,4 @@
-// npm run test:crash [-- --kills 10 --clients 8 --min-ms 1500 --max-ms 5000 --database <url>|pglite]
+// npm run test:crash [-- --kills 10 --clients 8 --min-ms 1500 --max-ms 5000 --database <url>|pglite --no-nmi]
 // Crash consistency (test/crash/crash-run.ts): SIGKILLs a real server under intake and payment traffic,
 // restarts it, and checks the invariants. PostgreSQL by default (TEST_DATABASE_URL, or the local server).
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ const { values } = parseArgs({
     'min-ms': { type: 'string', default: '1500' },
     'max-ms': { type: 'string', default: '5000' },
     database: { type: 'string' },
+    'no-nmi': { type: 'boolean', default: false },
   },
 });
 const database = values.database ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -22,6 +23,7 @@ const report = await runCrashConsistency({
   kills: Number(values.kills),
   clients: Number(values.clients),
   trafficMs: [Number(values['min-ms']), Number(values['max-ms'])],
+  nmiCharges: !values['no-nmi'],
   ...(database === 'pglite' ? {} : { databaseUrl: database }),
   log: (line) => console.log(line),
 });
