@@ -162,7 +162,10 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
     app.post(
       '/api/v1/cases/:caseId/payments',
       {
-        config: routeConfig,
+        config: {
+          ...routeConfig,
+          audit: { action: 'payment.create', resourceType: 'payment', resourceIdParam: 'caseId' },
+        },
         schema: {
           tags: ['payments'],
           summary: 'Create a case payment; preauthorize: true places a hold on the patient’s saved card',
@@ -188,6 +191,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
         const caseId = caseIdOf(request.params);
         const input = parseCasePaymentBody(request.body);
         const row = await payments.createCasePayment(request.principal.organizationId, caseId, input);
+        request.auditResourceId = row.id;
         return {
           success: true as const,
           message: 'Case payment created successfully',
@@ -210,7 +214,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
     app.get(
       '/api/v1/cases/:caseId/payments/:paymentId',
       {
-        config: routeConfig,
+        config: { ...routeConfig, audit: { action: 'payment.read', resourceType: 'payment' } },
         schema: {
           tags: ['payments'],
           summary: 'A case payment and its hold',
@@ -236,7 +240,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
     app.post(
       '/api/v1/cases/:caseId/payments/:paymentId/capture',
       {
-        config: routeConfig,
+        config: { ...routeConfig, audit: { action: 'payment.capture', resourceType: 'payment' } },
         schema: {
           tags: ['payments'],
           summary: 'Capture a preauthorized payment: all of the hold, or `amount` dollars of it (the rest is released)',
@@ -262,7 +266,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
     app.post(
       '/api/v1/cases/:caseId/payments/:paymentId/cancel',
       {
-        config: routeConfig,
+        config: { ...routeConfig, audit: { action: 'payment.release', resourceType: 'payment' } },
         schema: {
           tags: ['payments'],
           summary: 'Release a hold (or cancel an unpaid payment that has none)',
