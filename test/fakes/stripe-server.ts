@@ -268,12 +268,29 @@ export class FakeStripeServer {
         return intent;
       }
       if (method === 'GET' && objectId && !action) return this.require(this.setupIntents, objectId, 'setup_intent');
+      if (method === 'POST' && objectId && action === 'confirm') {
+        return this.confirmSetupIntent(objectId, String(params.payment_method ?? 'pm_card_visa'));
+      }
     }
 
     if (resource === 'payment_intents') {
       if (method === 'POST' && !objectId) return this.view(this.createPaymentIntent(params), expand);
       if (objectId && method === 'GET' && !action) {
         return this.view(this.require(this.paymentIntents, objectId, 'payment_intent'), expand);
+      }
+      if (objectId && method === 'POST' && action === 'confirm') {
+        const intent = this.require(this.paymentIntents, objectId, 'payment_intent');
+        const paymentMethod = String(params.payment_method ?? intent.payment_method ?? 'pm_card_visa');
+        this.confirm(intent, paymentMethod);
+        if (intent.status === 'requires_payment_method') {
+          throw new StripeFakeError(402, {
+            type: 'card_error',
+            code: 'card_declined',
+            message: 'Your card was declined.',
+            payment_intent: structuredClone(intent),
+          });
+        }
+        return this.view(intent, expand);
       }
       if (objectId && method === 'POST' && action === 'capture') {
         return this.view(this.capture(this.require(this.paymentIntents, objectId, 'payment_intent'), params), expand);

@@ -266,3 +266,34 @@ describe('Simulated gateway', () => {
     await assert.rejects(gateway.cancel({ idempotencyKey: 'sim-cancel-1', reference: held.id }), GatewayRequestError);
   });
 });
+
+describe('the fake Stripe server through the SDK directly', () => {
+  let fake: FakeStripeServer;
+
+  before(async () => {
+    fake = await startFakeStripe();
+  });
+  after(() => fake.stop());
+
+  it('confirms SetupIntents and PaymentIntents over HTTP, as Stripe.js would', async () => {
+    const { default: Stripe } = await import('stripe');
+    const client = new Stripe(FAKE_STRIPE_SECRET_KEY, {
+      ...stripeHostOptions(fake.url),
+      maxNetworkRetries: 0,
+      telemetry: false,
+    });
+    const setup = await client.setupIntents.create({ usage: 'off_session' });
+    const confirmedSetup = await client.setupIntents.confirm(setup.id, { payment_method: 'pm_card_visa' });
+    assert.equal(confirmedSetup.status, 'succeeded');
+    const intent = await client.paymentIntents.create({ amount: 4500, currency: 'usd', capture_method: 'manual' });
+    assert.equal(intent.status, 'requires_payment_method');
+    const held = await client.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa' });
+    assert.equal(held.status, 'requires_capture');
+    await assert.rejects(
+      client.paymentIntents.confirm((await client.paymentIntents.create({ amount: 4500, currency: 'usd' })).id, {
+        payment_method: DECLINED_PAYMENT_METHOD,
+      }),
+      (error: { type?: string; code?: string }) => error.type === 'StripeCardError' && error.code === 'card_declined',
+    );
+  });
+});
