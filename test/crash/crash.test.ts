@@ -12,7 +12,7 @@ describe('crash consistency (SIGKILL under intake and payment traffic)', () => {
     const report = await runCrashConsistency({
       kills: 2,
       clients: 4,
-      trafficMs: [1500, 3000],
+      trafficMs: [1000, 2500],
       // NMI intake charges stay out of CI until a retried intake stops charging twice (docs/reliability.md).
       nmiCharges: false,
       ...(databaseUrl ? { databaseUrl } : {}),

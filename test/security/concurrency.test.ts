@@ -32,7 +32,7 @@ interface AnswerBody {
 }
 
 /** Racing requests per check; CONCURRENCY_PARALLEL=200 for a heavier local run. */
-const PARALLEL = Number(process.env.CONCURRENCY_PARALLEL ?? 40);
+const PARALLEL = Number(process.env.CONCURRENCY_PARALLEL ?? (process.env.TEST_DATABASE_URL ? 40 : 20));
 
 function intakeBody(overrides: Record<string, unknown>): Record<string, unknown> {
   return {
