@@ -59,6 +59,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.code(error.statusCode).send(envelope.error(error.statusCode, error.message));
     }
 
+    // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021), nor jsonb a \u0000 (22P05): the request carried
+    // one in a field stored or searched as is (a query filter, a name); the statement failed and wrote nothing.
+    const sqlState = (error as { code?: unknown }).code;
+    if (sqlState === '22021' || sqlState === '22P05') {
+      return reply.code(400).send(envelope.error(400, 'Text must not contain NUL characters'));
+    }
+
     // Unexpected: log the error (never the body), answer without internals.
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(envelope.error(500, 'Internal server error'));
