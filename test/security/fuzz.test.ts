@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { runFuzz } from './fuzz-engine.ts';
 import {
+  ADMIN_TOKEN,
   contextWithRouteTable,
   createOrganizationFixture,
   type OrganizationFixture,
@@ -39,6 +40,28 @@ describe('fuzzing every route from its schemas', () => {
     });
     assert.equal(response.statusCode, 400);
     assert.deepEqual(response.json(), { success: false, error: 'Request body nests deeper than 64 levels' });
+  });
+
+  it('answers 400, not 500, to NUL characters in a promo code, an audit filter and a name (found while fuzzing)', async () => {
+    const requests = [
+      { method: 'GET' as const, url: '/api/v1/promo-codes?code=A%00B', headers: { 'cv-api-key': owner.apiKey } },
+      {
+        method: 'GET' as const,
+        url: '/admin/v1/audit-events?action=%00',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      },
+      {
+        method: 'POST' as const,
+        url: '/admin/v1/organizations',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({ name: 'Clinic\u0000' }),
+      },
+    ];
+    for (const request of requests) {
+      const response = await context.app.inject(request);
+      assert.equal(response.statusCode, 400, `${request.url}: ${response.body}`);
+      assert.match(response.body, /Text must not contain NUL characters/);
+    }
   });
 
   it(`${RUNS} generated and mutated requests: no 5xx, documented error envelopes, nothing stored when rejected`, async () => {
