@@ -1,5 +1,6 @@
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
 import { openMigratedDatabase } from './runtime.ts';
 import { createServices } from './services.ts';
 
@@ -8,6 +9,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const { db, applied } = await openMigratedDatabase(config);
   const services = createServices(db, config);
+  await verifyPhiKey(db, services.phiCipher);
   const app = await buildApp({ config, db, services });
 
   const where = db.engine === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof PhiKeyMismatchError) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(

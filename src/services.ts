@@ -9,7 +9,7 @@ import { PaymentService } from './modules/payments/service.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
-import { phiCipherFor } from './crypto/phi.ts';
+import { phiCipherFor, type PhiCipher } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake-service.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
 import { FormService } from './modules/forms/service.ts';
@@ -17,6 +17,8 @@ import { FormService } from './modules/forms/service.ts';
 /** The domain services, built once per process over one database; the HTTP app and the CLI share them. */
 export interface Services {
   organizations: OrganizationService;
+  /** Encryption at rest of PHI answers and files (the key from PHI_ENCRYPTION_KEY or DATA_DIR/phi.key). */
+  phiCipher: PhiCipher;
   /** The PHI access audit log (append-only); routes feed it through `config.audit`. */
   audit: AuditLog;
   /** POST /api/v1/dynamic-case (its payment seam: `payments` in IntakeDependencies). */
@@ -45,6 +47,7 @@ export function createServices(db: Database, config: Config): Services {
   const gateways = createGateways(config.payments, db);
   return {
     organizations: new OrganizationService(db),
+    phiCipher,
     audit: new AuditLog(new AuditRepository(db)),
     products,
     promoCodes,

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -69,6 +69,13 @@ export class PhiCipher {
       this.key.catch(() => (this.key = undefined));
     }
     return this.key;
+  }
+
+  /** Identifies the key without revealing it: HMAC-SHA256 of a fixed label, keyed by the PHI key. */
+  async keyCheckValue(): Promise<string> {
+    return createHmac('sha256', await this.resolveKey())
+      .update('care360 PHI key check v1')
+      .digest('base64url');
   }
 
   async encryptBytes(plaintext: Buffer): Promise<Buffer> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,6 +73,26 @@ describe('npm start', () => {
       }
     } finally {
       await server.stop();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start with a PHI key other than the one the database was written with', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'care360-'));
+    const firstKey = randomBytes(32).toString('hex');
+    try {
+      const server = await startServer({ DATA_DIR: directory, BOOTSTRAP_API_KEY: 'k', PHI_ENCRYPTION_KEY: firstKey });
+      assert.equal(await server.stop(), 0);
+      const refused = await failedStart({
+        DATA_DIR: directory,
+        BOOTSTRAP_API_KEY: 'k',
+        PHI_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      });
+      assert.equal(refused.code, 1);
+      assert.match(refused.output, /PHI encryption key does not match/);
+      const again = await startServer({ DATA_DIR: directory, BOOTSTRAP_API_KEY: 'k', PHI_ENCRYPTION_KEY: firstKey });
+      assert.equal(await again.stop(), 0);
+    } finally {
       await rm(directory, { recursive: true, force: true });
     }
   });
