@@ -330,15 +330,17 @@ export class PaymentRepository {
     );
   }
 
-  async latestSavedMethod(organizationId: string, patientId: string): Promise<SavedPaymentMethod | null> {
+  /** The patient's latest saved method; with `asOf`, the latest saved by then (what an earlier attempt used). */
+  async latestSavedMethod(organizationId: string, patientId: string, asOf?: Date): Promise<SavedPaymentMethod | null> {
     const { rows } = await this.db.query<{
       gateway: GatewayName;
       customer_id: string | null;
       payment_method_id: string | null;
     }>(
       `select gateway, customer_id, payment_method_id from patient_payment_methods
-        where organization_id = $1 and patient_id = $2 order by created_at desc, id limit 1`,
-      [organizationId, patientId],
+        where organization_id = $1 and patient_id = $2 and ($3::timestamptz is null or created_at <= $3)
+        order by created_at desc, id limit 1`,
+      [organizationId, patientId, asOf ?? null],
     );
     const row = rows[0];
     return row ? { gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id } : null;

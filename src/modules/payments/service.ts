@@ -210,8 +210,11 @@ export class PaymentService {
     }
     const repository = new PaymentRepository(this.db);
     const found = await repository.findCase(existing.organization_id, existing.case_id);
-    const saved = found ? await repository.latestSavedMethod(existing.organization_id, found.patient_id) : null;
-    if (!saved || !existing.gateway) throw new IdempotencyConflictError();
+    // The method the first attempt used (its gateway key names that hold), not one saved since.
+    const saved = found
+      ? await repository.latestSavedMethod(existing.organization_id, found.patient_id, existing.created_at)
+      : null;
+    if (!saved || !existing.gateway || saved.gateway !== existing.gateway) throw new IdempotencyConflictError();
     return this.placeHold(existing, this.gatewayFor(existing.gateway), saved);
   }
 
