@@ -143,6 +143,8 @@ for (const engine of engines)
 
 const adminToken = randomBytes(16).toString('hex');
 const apiKey = `c360_bench_${randomBytes(16).toString('hex')}`;
+/** One PHI key for every process on a database (servers refuse a key other than the database's). */
+const phiKey = randomBytes(32).toString('hex');
 const serverEnvironment = {
   LOG_LEVEL: 'warn',
   // Generous, not off: the limiter's own cost is part of every request.
@@ -217,7 +219,7 @@ async function startCare360(engine: Engine, databaseUrl: string | undefined, dat
     ...serverEnvironment,
     ADMIN_TOKEN: adminToken,
     BOOTSTRAP_API_KEY: apiKey,
-    PHI_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    PHI_ENCRYPTION_KEY: phiKey,
     DATA_DIR: dataDir,
     ...(engine === 'postgres' && databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
@@ -313,6 +315,7 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
     connections,
     durationSeconds,
     warmupSeconds,
+    phiKey,
   };
   let databaseCeiling: EngineResult['databaseCeiling'];
   try {

@@ -35,6 +35,8 @@ export interface DatabaseCeilingOptions {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
+  /** The server's PHI key for this database (a random one when absent). */
+  phiKey?: string;
 }
 
 export type DatabaseCeilingResult =
@@ -60,6 +62,7 @@ const RECORDED_UNIQUE = `rec${randomBytes(6).toString('hex')}`;
 async function record(
   db: Database,
   dataDir: string,
+  phiKey: string,
 ): Promise<{ statements: RecordedStatement[]; keep: Set<string>; unrecordedCalls: string[] }> {
   const recorder = recordingDatabase(db);
   const adminToken = randomBytes(16).toString('hex');
@@ -67,7 +70,7 @@ async function record(
     ADMIN_TOKEN: adminToken,
     LOG_LEVEL: 'silent',
     DATA_DIR: dataDir,
-    PHI_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    PHI_ENCRYPTION_KEY: phiKey,
     RATE_LIMIT_PER_KEY: '1000000000',
     RATE_LIMIT_PER_ADDRESS: '1000000000',
   });
@@ -195,7 +198,7 @@ async function main(): Promise<void> {
     await migrate(db);
     let recorded: Awaited<ReturnType<typeof record>>;
     try {
-      recorded = await record(db, dataDir);
+      recorded = await record(db, dataDir, options.phiKey ?? randomBytes(32).toString('hex'));
     } catch (error) {
       if (error instanceof NotAvailable) {
         printResult({ available: false, reason: error.message } satisfies DatabaseCeilingResult);
