@@ -33,8 +33,8 @@ export interface CrashOptions {
   databaseUrl?: string;
   /**
    * One intake in three pays with an NMI payment token (a sale the server makes before the case exists).
-   * Known open bug (docs/reliability.md): a crash between NMI's answer and its record makes the retried
-   * intake charge the token a second time, so this is off in CI and on in `npm run test:crash`.
+   * Known open bug (docs/reliability.md): NMI has no idempotency key, so a crash between NMI's answer and
+   * its record makes the retry charge (or hold) a second time; this is off in CI and on in `npm run test:crash`.
    */
   nmiCharges?: boolean;
   log?: (line: string) => void;
