@@ -42,6 +42,8 @@ const environmentSchema = z.object({
   NMI_SECURITY_KEY: z.string().min(1).optional(),
   NMI_API_URL: z.url({ protocol: /^https?$/ }).default('https://secure.nmi.com/api/transact.php'),
   NMI_TIMEOUT_MS: z.coerce.number().int().min(1).default(20_000),
+  // NMI's Query API, asked before a retried charge or hold is sent again; default: NMI_API_URL with query.php.
+  NMI_QUERY_URL: z.url({ protocol: /^https?$/ }).optional(),
   // Intake (docs/api/intake.md): the PHI key (32 bytes, hex or base64; else DATA_DIR/phi.key) and file limits.
   PHI_ENCRYPTION_KEY: z
     .string()
@@ -100,6 +102,7 @@ export interface PaymentsConfig {
   nmiSecurityKey: string | undefined;
   nmiApiUrl: string;
   nmiTimeoutMs: number;
+  nmiQueryUrl: string | undefined;
 }
 
 /** Rate limits, the request time limit and the Redis that shares counters (docs/api/limits-and-audit.md). */
@@ -155,6 +158,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       nmiSecurityKey: env.NMI_SECURITY_KEY,
       nmiApiUrl: env.NMI_API_URL,
       nmiTimeoutMs: env.NMI_TIMEOUT_MS,
+      nmiQueryUrl: env.NMI_QUERY_URL,
     },
     intake: {
       phiEncryptionKey: env.PHI_ENCRYPTION_KEY,

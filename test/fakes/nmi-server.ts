@@ -12,18 +12,31 @@ interface Transaction {
   refundedCents: number;
   state: 'authorized' | 'settled' | 'voided';
   orderId: string | undefined;
+  /** The vault entry the transaction charged or saved. */
+  vaultId: string | undefined;
 }
+
+const xmlEscape = (value: string) =>
+  value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const decimal = (cents: number) => (cents / 100).toFixed(2);
 
 /**
  * A local fake of NMI's Direct Post `transact.php`: form-encoded requests, form-encoded answers with
  * `response` 1 (approved), 2 (declined), 3 (error). A payment token containing "decline" is declined;
- * `customer_vault=add_customer` saves the card and answers a `customer_vault_id`.
+ * `customer_vault=add_customer` saves the card and answers a `customer_vault_id`. And of the Query API
+ * `query.php` (GET or POST, by `order_id` and/or `transaction_id`): an XML `<nm_response>` listing the
+ * recorded transactions that match, each with its `<action>`s.
  */
 export class FakeNmiServer {
+  /** `transact.php` requests. */
   readonly calls: Record<string, string>[] = [];
+  /** `query.php` requests. */
+  readonly queries: Record<string, string>[] = [];
   readonly transactions = new Map<string, Transaction>();
   readonly vault = new Set<string>();
   private failures = 0;
+  private delays: number[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
   private server: Server | undefined;
   url = '';
 
@@ -32,6 +45,20 @@ export class FakeNmiServer {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
+        const [path, search = ''] = (request.url ?? '').split('?', 2) as [string, string?];
+        if (path === '/api/query.php' && (request.method === 'GET' || request.method === 'POST')) {
+          const fields = Object.fromEntries(
+            new URLSearchParams(request.method === 'GET' ? search : Buffer.concat(chunks).toString('utf8')),
+          );
+          this.queries.push(fields);
+          if (this.failures > 0) {
+            this.failures -= 1;
+            response.writeHead(503).end('Service Unavailable');
+            return;
+          }
+          response.writeHead(200, { 'content-type': 'text/xml' }).end(this.query(fields));
+          return;
+        }
         const fields = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
         this.calls.push(fields);
         if (this.failures > 0) {
@@ -39,12 +66,23 @@ export class FakeNmiServer {
           response.writeHead(503).end('Service Unavailable');
           return;
         }
-        const reply = request.url === '/api/transact.php' && request.method === 'POST' ? this.transact(fields) : null;
+        const reply = path === '/api/transact.php' && request.method === 'POST' ? this.transact(fields) : null;
         if (!reply) {
           response.writeHead(404).end();
           return;
         }
-        response.writeHead(200, { 'content-type': 'text/html' }).end(new URLSearchParams(reply).toString());
+        const body = new URLSearchParams(reply).toString();
+        const delay = this.delays.shift();
+        if (delay === undefined) {
+          response.writeHead(200, { 'content-type': 'text/html' }).end(body);
+          return;
+        }
+        // Processed (and recorded) now; the answer comes too late for a client with a shorter timeout.
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          if (!response.destroyed) response.writeHead(200, { 'content-type': 'text/html' }).end(body);
+        }, delay);
+        this.timers.add(timer);
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
@@ -53,6 +91,8 @@ export class FakeNmiServer {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
@@ -66,8 +106,49 @@ export class FakeNmiServer {
     this.failures += times;
   }
 
+  /**
+   * The next `transact.php` request is processed as usual (the transaction is recorded), but its answer
+   * is sent only after `ms` milliseconds: a client whose timeout is shorter never learns the outcome.
+   */
+  delayNext(ms: number): void {
+    this.delays.push(ms);
+  }
+
   count(type: string): number {
     return this.calls.filter((call) => call.type === type).length;
+  }
+
+  /** Transactions recorded with this orderid. */
+  transactionsFor(orderId: string): Transaction[] {
+    return [...this.transactions.values()].filter((transaction) => transaction.orderId === orderId);
+  }
+
+  private query(fields: Record<string, string>): string {
+    if (fields.security_key !== FAKE_NMI_SECURITY_KEY) {
+      return '<?xml version="1.0" encoding="UTF-8"?>\n<nm_response><error_response>Invalid Security Key</error_response></nm_response>';
+    }
+    const matches = [...this.transactions.values()].filter(
+      (transaction) =>
+        (fields.order_id === undefined || transaction.orderId === fields.order_id) &&
+        (fields.transaction_id === undefined || transaction.id === fields.transaction_id),
+    );
+    const element = (name: string, value: string) => `<${name}>${xmlEscape(value)}</${name}>`;
+    const action = (type: string, cents: number) =>
+      `<action>${element('amount', decimal(cents))}${element('action_type', type)}${element('success', '1')}${element('response_code', '100')}</action>`;
+    const transactions = matches.map((transaction) => {
+      const condition =
+        transaction.state === 'voided'
+          ? 'canceled'
+          : transaction.state === 'authorized'
+            ? 'pending'
+            : 'pendingsettlement';
+      const actions = [action(transaction.type, transaction.amountCents)];
+      if (transaction.type === 'auth' && transaction.state === 'settled')
+        actions.push(action('capture', transaction.capturedCents));
+      if (transaction.state === 'voided') actions.push(action('void', transaction.amountCents));
+      return `<transaction>${element('transaction_id', transaction.id)}${element('order_id', transaction.orderId ?? '')}${element('condition', condition)}${element('customer_vault_id', transaction.vaultId ?? '')}${actions.join('')}</transaction>`;
+    });
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<nm_response>${transactions.join('')}</nm_response>`;
   }
 
   private transact(fields: Record<string, string>): Record<string, string> {
@@ -109,6 +190,7 @@ export class FakeNmiServer {
           refundedCents: 0,
           state: fields.type === 'sale' ? 'settled' : 'authorized',
           orderId: fields.orderid,
+          vaultId,
         };
         this.transactions.set(transaction.id, transaction);
         return answer('1', 'SUCCESS', {

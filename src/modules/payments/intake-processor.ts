@@ -271,7 +271,8 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (earlier?.result && !earlier.case_id && earlier.status === 'succeeded') {
       return { kind: 'nmi', intentRecordId: earlier.id, payment: reviveResult(earlier.result), gateway: gateway.name };
     }
-    // An earlier attempt whose outcome is unknown (timeout) keeps its record, so the same orderid is sent.
+    // An earlier attempt whose outcome is unknown (timeout, crash) keeps its record, so the same orderid is
+    // looked up (NMI's Query API) before it is sent again.
     const recordId: string = earlier?.id ?? randomUUID();
     if (!earlier) {
       try {
@@ -296,6 +297,8 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
         source: { token, saveForLater: true },
         description: priced.description,
         metadata: { care360_organization_id: organizationId, care360_record_id: recordId },
+        // An earlier attempt left this record pending (timeout, crash): NMI may have approved it already.
+        resume: earlier !== null,
       }),
     );
     if (payment.status === 'failed') {

@@ -215,13 +215,14 @@ export class PaymentService {
       ? await repository.latestSavedMethod(existing.organization_id, found.patient_id, existing.created_at)
       : null;
     if (!saved || !existing.gateway || saved.gateway !== existing.gateway) throw new IdempotencyConflictError();
-    return this.placeHold(existing, this.gatewayFor(existing.gateway), saved);
+    return this.placeHold(existing, this.gatewayFor(existing.gateway), saved, true);
   }
 
   private async placeHold(
     row: CasePaymentRow,
     gateway: PaymentGateway,
     saved: NonNullable<Awaited<ReturnType<PaymentRepository['latestSavedMethod']>>>,
+    resume = false,
   ): Promise<CasePaymentRow> {
     const repository = new PaymentRepository(this.db);
     let result: PaymentResult;
@@ -234,6 +235,8 @@ export class PaymentService {
         source: { savedMethod: saved },
         description: row.description,
         metadata: { care360_organization_id: row.organization_id, care360_case_payment_id: row.id },
+        // A retry of a hold left pending: on NMI (no idempotency key) the orderid is looked up first.
+        resume,
       });
     } catch (error) {
       if (error instanceof GatewayUnavailableError) {

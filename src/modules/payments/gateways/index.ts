@@ -27,7 +27,12 @@ export function createGateways(config: PaymentsConfig, db: Queryable): Gateways 
     : new SimulatedGateway(db);
   const simulated = card.name === 'simulated';
   const nmi: PaymentGateway | null = config.nmiSecurityKey
-    ? new NmiGateway({ securityKey: config.nmiSecurityKey, apiUrl: config.nmiApiUrl, timeoutMs: config.nmiTimeoutMs })
+    ? new NmiGateway({
+        securityKey: config.nmiSecurityKey,
+        apiUrl: config.nmiApiUrl,
+        queryUrl: config.nmiQueryUrl,
+        timeoutMs: config.nmiTimeoutMs,
+      })
     : simulated
       ? card
       : null;

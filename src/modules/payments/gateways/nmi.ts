@@ -18,7 +18,90 @@ export const NMI_DEFAULT_API_URL = 'https://secure.nmi.com/api/transact.php';
 export interface NmiGatewayOptions {
   securityKey: string;
   apiUrl: string;
+  /** NMI's Query API; by default `apiUrl` with `transact.php` replaced by `query.php`. */
+  queryUrl?: string | undefined;
   timeoutMs: number;
+}
+
+/** The Query API's URL next to a Direct Post URL (`.../api/transact.php` -> `.../api/query.php`). */
+export function nmiQueryUrl(apiUrl: string): string {
+  const url = new URL(apiUrl);
+  url.pathname = /transact\.php$/.test(url.pathname)
+    ? url.pathname.replace(/transact\.php$/, 'query.php')
+    : `${url.pathname.replace(/\/$/, '')}/query.php`;
+  return url.toString();
+}
+
+/** One action of a transaction in a Query API answer (the sale or auth, then captures, voids, refunds). */
+export interface NmiQueryAction {
+  actionType: string;
+  amount: string;
+  success: boolean;
+  responseCode: string;
+}
+
+/** One `<transaction>` of a Query API answer: the fields we use. */
+export interface NmiQueryTransaction {
+  transactionId: string;
+  orderId: string;
+  condition: string;
+  customerVaultId: string;
+  actions: NmiQueryAction[];
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function xmlText(value: string): string {
+  return value
+    .replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_, data: string) => data)
+    .replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, entity: string) =>
+      entity.startsWith('#x')
+        ? String.fromCodePoint(Number.parseInt(entity.slice(2), 16))
+        : entity.startsWith('#')
+          ? String.fromCodePoint(Number.parseInt(entity.slice(1), 10))
+          : XML_ENTITIES[entity]!,
+    )
+    .trim();
+}
+
+/** The text of the first `<name>` element directly in `xml` (nested elements are not searched apart). */
+function xmlField(xml: string, name: string): string {
+  const match = new RegExp(`<${name}(?:\\s[^>]*)?>([\\s\\S]*?)</${name}>|<${name}(?:\\s[^>]*)?/>`).exec(xml);
+  return match ? xmlText(match[1] ?? '') : '';
+}
+
+function xmlElements(xml: string, name: string): string[] {
+  const pattern = new RegExp(`<${name}(?:\\s[^>]*)?>([\\s\\S]*?)</${name}>`, 'g');
+  return [...xml.matchAll(pattern)].map((match) => match[1] ?? '');
+}
+
+/**
+ * A strict reading of the Query API's small XML answer: `<nm_response>` holding zero or more
+ * `<transaction>` elements, each with its `<action>` elements. Anything else (no `<nm_response>`, or an
+ * `<error_response>`) is an error: the caller cannot tell whether the transaction exists.
+ */
+export function parseNmiQueryResponse(xml: string): NmiQueryTransaction[] {
+  const root = /<nm_response(?:\s[^>]*)?>([\s\S]*)<\/nm_response>|<nm_response\s*\/>/.exec(xml);
+  if (!root) throw new Error('not an nm_response document');
+  const body = root[1] ?? '';
+  const error = xmlField(body, 'error_response');
+  if (error) throw new Error(error);
+  return xmlElements(body, 'transaction').map((transaction) => {
+    const actions = xmlElements(transaction, 'action').map((action) => ({
+      actionType: xmlField(action, 'action_type'),
+      amount: xmlField(action, 'amount'),
+      success: xmlField(action, 'success') === '1',
+      responseCode: xmlField(action, 'response_code'),
+    }));
+    const own = transaction.replace(/<action(?:\s[^>]*)?>[\s\S]*?<\/action>/g, '');
+    return {
+      transactionId: xmlField(own, 'transaction_id'),
+      orderId: xmlField(own, 'order_id'),
+      condition: xmlField(own, 'condition'),
+      customerVaultId: xmlField(own, 'customer_vault_id'),
+      actions,
+    };
+  });
 }
 
 /** Integer cents -> NMI's decimal amount ("45.00"). */
@@ -37,7 +120,9 @@ interface NmiReply {
  * NMI's Direct Post API: one form-encoded POST to transact.php per operation (`sale`, `auth`,
  * `capture`, `void`, `refund`); the answer is form-encoded too, with `response` 1 (approved),
  * 2 (declined) or 3 (error). NMI has no idempotency-key header: our key travels as `orderid`,
- * and our own records make sure a settled operation is never sent twice.
+ * and our own records make sure a settled operation is never sent twice. A sale or hold retried
+ * while its record is still pending (`resume`) first asks the Query API (query.php) for a
+ * transaction with that `orderid`, and answers it instead of charging again.
  */
 export class NmiGateway implements PaymentGateway {
   readonly name = 'nmi' as const;
@@ -54,6 +139,12 @@ export class NmiGateway implements PaymentGateway {
   }
 
   async authorize(input: AuthorizeInput): Promise<PaymentResult> {
+    if (input.resume) {
+      // NMI has no idempotency key: an earlier attempt with this orderid may have been approved without
+      // our record learning it (timeout, crash). Use that transaction instead of charging again.
+      const earlier = await this.findApproved(input.idempotencyKey, input.captureLater ? 'auth' : 'sale');
+      if (earlier) return this.fromQuery(earlier, input);
+    }
     const fields: Record<string, string> = {
       type: input.captureLater ? 'auth' : 'sale',
       amount: nmiAmount(input.amountCents),
@@ -124,9 +215,43 @@ export class NmiGateway implements PaymentGateway {
     return { id: reply.transactionid, status: 'succeeded', amountCents: input.amountCents ?? 0 };
   }
 
-  /** Direct Post has no retrieve; NMI's Query API is separate and not used here. */
-  retrievePayment(): Promise<PaymentResult | null> {
-    return Promise.reject(new GatewayUnsupportedError('nmi', 'retrieving transactions'));
+  /** A transaction by its NMI id, through the Query API; null when NMI does not know it. */
+  async retrievePayment(reference: string): Promise<PaymentResult | null> {
+    const found = (await this.query({ transaction_id: reference })).find(
+      (transaction) => transaction.transactionId === reference,
+    );
+    if (!found) return null;
+    const first = found.actions.find((action) => action.actionType === 'sale' || action.actionType === 'auth');
+    const amountCents = first ? Math.round(Number(first.amount) * 100) : 0;
+    const collected = found.actions
+      .filter((action) => action.success && (action.actionType === 'sale' || action.actionType === 'capture'))
+      .reduce((sum, action) => sum + Math.round(Number(action.amount) * 100), 0);
+    const status = conditionStatus(found.condition, first?.actionType === 'auth' && collected === 0);
+    return {
+      ...this.settled(found.transactionId, 'succeeded', collected),
+      status,
+      amountCents,
+      amountCapturableCents: status === 'authorized' ? amountCents : 0,
+      customerId: found.customerVaultId || null,
+    };
+  }
+
+  /**
+   * The approved `sale` or `auth` NMI recorded with this orderid, if any (Query API, by `order_id`).
+   * A query that fails is a GatewayUnavailableError: whether the charge exists is unknown, so nothing
+   * is sent again until NMI can say.
+   */
+  async findApproved(orderId: string, type: 'sale' | 'auth'): Promise<NmiQueryTransaction | null> {
+    const transactions = await this.query({ order_id: orderId });
+    return (
+      transactions.find(
+        (transaction) =>
+          transaction.orderId === orderId &&
+          transaction.transactionId !== '' &&
+          !['failed', 'canceled', 'unknown'].includes(transaction.condition) &&
+          transaction.actions.some((action) => action.actionType === type && action.success),
+      ) ?? null
+    );
   }
 
   retrieveSetupIntent(): Promise<SetupIntentResult | null> {
@@ -135,6 +260,62 @@ export class NmiGateway implements PaymentGateway {
 
   parseWebhook(): GatewayWebhookEvent {
     throw new GatewayUnsupportedError('nmi', 'webhooks');
+  }
+
+  /** A transaction found by the Query API, answered as `authorize` would have answered it. */
+  private fromQuery(found: NmiQueryTransaction, input: AuthorizeInput): PaymentResult {
+    const vaultId =
+      'token' in input.source
+        ? input.source.saveForLater
+          ? found.customerVaultId
+          : ''
+        : (input.source.savedMethod.customerId ?? '');
+    return {
+      id: found.transactionId,
+      clientSecret: null,
+      status: input.captureLater ? 'authorized' : 'succeeded',
+      amountCents: input.amountCents,
+      amountCapturableCents: input.captureLater ? input.amountCents : 0,
+      amountReceivedCents: input.captureLater ? 0 : input.amountCents,
+      amountRefundedCents: 0,
+      currency: input.currency,
+      customerId: vaultId || null,
+      paymentMethodId: null,
+      captureBefore: null,
+      failureMessage: null,
+      metadata: input.metadata,
+      saved: 'token' in input.source && vaultId ? { gateway: 'nmi', customerId: vaultId, paymentMethodId: null } : null,
+    };
+  }
+
+  private async query(fields: Record<string, string>): Promise<NmiQueryTransaction[]> {
+    const url = this.options.queryUrl ?? nmiQueryUrl(this.options.apiUrl);
+    const body = new URLSearchParams({ security_key: this.options.securityKey, ...fields });
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (error) {
+      throw new GatewayUnavailableError(
+        'nmi',
+        `NMI's Query API is unreachable: ${error instanceof Error ? error.name : 'error'}`,
+      );
+    }
+    const text = await response.text().catch(() => '');
+    if (!response.ok) throw new GatewayUnavailableError('nmi', `NMI's Query API answered HTTP ${response.status}`);
+    try {
+      return parseNmiQueryResponse(text);
+    } catch (error) {
+      // Whether the transaction exists is unknown: the caller must not charge again.
+      throw new GatewayUnavailableError(
+        'nmi',
+        `NMI's Query API gave no usable answer: ${error instanceof Error ? error.message.slice(0, 200) : 'error'}`,
+      );
+    }
   }
 
   private settled(reference: string, status: 'succeeded' | 'canceled', receivedCents: number): PaymentResult {
@@ -183,5 +364,22 @@ export class NmiGateway implements PaymentGateway {
       transactionid: value('transactionid'),
       customer_vault_id: value('customer_vault_id'),
     };
+  }
+}
+
+/** A Query API `condition` as our normalized status. */
+function conditionStatus(condition: string, heldOnly: boolean): PaymentResult['status'] {
+  switch (condition) {
+    case 'pending':
+      return heldOnly ? 'authorized' : 'processing';
+    case 'pendingsettlement':
+    case 'complete':
+      return heldOnly ? 'authorized' : 'succeeded';
+    case 'canceled':
+      return 'canceled';
+    case 'failed':
+      return 'failed';
+    default:
+      return 'processing';
   }
 }

@@ -111,6 +111,12 @@ export interface AuthorizeInput {
   source: { savedMethod: SavedPaymentMethod } | { token: string; saveForLater: boolean };
   description: string | null;
   metadata: Record<string, string>;
+  /**
+   * An earlier attempt with this idempotency key may have reached the provider (a retry of a record left
+   * pending by a timeout or a crash). Gateways without idempotency keys (NMI) look the key up first and
+   * answer the transaction found instead of charging again; the others replay the key as usual.
+   */
+  resume?: boolean;
 }
 
 export interface CaptureInput {
