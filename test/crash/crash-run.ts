@@ -33,8 +33,8 @@ export interface CrashOptions {
   databaseUrl?: string;
   /**
    * One intake in three pays with an NMI payment token (a sale the server makes before the case exists).
-   * Known open bug (docs/reliability.md): NMI has no idempotency key, so a crash between NMI's answer and
-   * its record makes the retry charge (or hold) a second time; this is off in CI and on in `npm run test:crash`.
+   * NMI has no idempotency key: a crash between NMI's answer and its record is settled by the retry asking
+   * NMI's Query API for the orderid (docs/reliability.md); the invariants check one transaction per orderid.
    */
   nmiCharges?: boolean;
   log?: (line: string) => void;
@@ -54,6 +54,9 @@ export interface CrashReport {
   releasesAcknowledged: number;
   stripeIntentsChecked: number;
   nmiTransactionsChecked: number;
+  /** Retries that asked NMI's Query API for their orderid, and those that found the earlier transaction. */
+  nmiLookups: number;
+  nmiLookupsFound: number;
   rowsChecked: number;
   violations: string[];
 }
@@ -126,6 +129,8 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     releasesAcknowledged: 0,
     stripeIntentsChecked: 0,
     nmiTransactionsChecked: 0,
+    nmiLookups: 0,
+    nmiLookupsFound: 0,
     rowsChecked: 0,
     violations: [],
   };
@@ -447,6 +452,8 @@ async function checkInvariants(
   // NMI has no idempotency key: our key travels as orderid. One sale per orderid, each recorded and
   // attached to the case it paid for (a charge whose case was never written is an orphan to refund).
   const salesByOrder = new Map<string, string[]>();
+  report.nmiLookups = nmi.queries.length;
+  report.nmiLookupsFound = nmi.queryHits;
   for (const transaction of nmi.transactions.values()) {
     report.nmiTransactionsChecked += 1;
     const order = transaction.orderId ?? '(none)';
@@ -522,6 +529,7 @@ export function formatReport(report: CrashReport): string {
     `releases acknowledged:               ${report.releasesAcknowledged}`,
     `Stripe payment intents checked:      ${report.stripeIntentsChecked}`,
     `NMI transactions checked:            ${report.nmiTransactionsChecked}`,
+    `NMI retries looked up (found):       ${report.nmiLookups} (${report.nmiLookupsFound})`,
     `rows checked:                        ${report.rowsChecked}`,
     `invariant violations:                ${report.violations.length === 0 ? 'none' : report.violations.length}`,
     ...report.violations.map((violation) => `  - ${violation}`),

@@ -32,6 +32,8 @@ export class FakeNmiServer {
   readonly calls: Record<string, string>[] = [];
   /** `query.php` requests. */
   readonly queries: Record<string, string>[] = [];
+  /** `query.php` requests that found at least one transaction. */
+  queryHits = 0;
   readonly transactions = new Map<string, Transaction>();
   readonly vault = new Set<string>();
   private failures = 0;
@@ -132,6 +134,7 @@ export class FakeNmiServer {
         (fields.order_id === undefined || transaction.orderId === fields.order_id) &&
         (fields.transaction_id === undefined || transaction.id === fields.transaction_id),
     );
+    if (matches.length > 0) this.queryHits += 1;
     const element = (name: string, value: string) => `<${name}>${xmlEscape(value)}</${name}>`;
     const action = (type: string, cents: number) =>
       `<action>${element('amount', decimal(cents))}${element('action_type', type)}${element('success', '1')}${element('response_code', '100')}</action>`;
