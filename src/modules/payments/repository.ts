@@ -38,6 +38,8 @@ export interface CasePaymentRow {
   failure_message: string | null;
   idempotency_key: string | null;
   request_fingerprint: string | null;
+  /** The saved method a hold was placed with (null for records without a hold, and older rows). */
+  saved_method_id: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -60,7 +62,7 @@ export interface GatewayIntentRow {
 const paymentColumns = `id, organization_id, case_id, product_id, product_bundle_id, description, amount_cents,
   original_amount_cents, discount_cents, promo_code_id, currency, status, source, gateway, gateway_reference,
   hold_status, amount_captured_cents, amount_refunded_cents, capture_before, captured_at, released_at,
-  failure_message, idempotency_key, request_fingerprint, created_at, updated_at`;
+  failure_message, idempotency_key, request_fingerprint, saved_method_id, created_at, updated_at`;
 const intentColumns = `id, organization_id, gateway, kind, gateway_intent_id, amount_cents, status, customer_id,
   payment_method_id, request_key, result, case_id`;
 
@@ -88,7 +90,11 @@ export interface NewCasePayment {
   failureMessage: string | null;
   idempotencyKey: string | null;
   requestFingerprint: string | null;
+  savedMethodId?: string | null;
 }
+
+/** A saved payment method with its record id. */
+export type SavedMethodRecord = SavedPaymentMethod & { id: string };
 
 /** Case payments, gateway intents and saved payment methods; every statement is scoped by organization. */
 export class PaymentRepository {
@@ -108,8 +114,8 @@ export class PaymentRepository {
       `insert into case_payments (id, organization_id, case_id, product_id, product_bundle_id, description,
          amount_cents, original_amount_cents, discount_cents, promo_code_id, status, source, gateway,
          gateway_reference, hold_status, amount_captured_cents, capture_before, captured_at, failure_message,
-         idempotency_key, request_fingerprint)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+         idempotency_key, request_fingerprint, saved_method_id)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
        returning ${paymentColumns}`,
       [
         payment.id,
@@ -133,6 +139,7 @@ export class PaymentRepository {
         payment.failureMessage,
         payment.idempotencyKey,
         payment.requestFingerprint,
+        payment.savedMethodId ?? null,
       ],
     );
     return rows[0]!;
@@ -330,20 +337,41 @@ export class PaymentRepository {
     );
   }
 
-  /** The patient's latest saved method; with `asOf`, the latest saved by then (what an earlier attempt used). */
-  async latestSavedMethod(organizationId: string, patientId: string, asOf?: Date): Promise<SavedPaymentMethod | null> {
+  /** The patient's latest saved method; with `asOf`, the latest saved by then (for rows without saved_method_id). */
+  async latestSavedMethod(organizationId: string, patientId: string, asOf?: Date): Promise<SavedMethodRecord | null> {
     const { rows } = await this.db.query<{
+      id: string;
       gateway: GatewayName;
       customer_id: string | null;
       payment_method_id: string | null;
     }>(
-      `select gateway, customer_id, payment_method_id from patient_payment_methods
+      `select id, gateway, customer_id, payment_method_id from patient_payment_methods
         where organization_id = $1 and patient_id = $2 and ($3::timestamptz is null or created_at <= $3)
         order by created_at desc, id limit 1`,
       [organizationId, patientId, asOf ?? null],
     );
     const row = rows[0];
-    return row ? { gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id } : null;
+    return row
+      ? { id: row.id, gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id }
+      : null;
+  }
+
+  /** One saved method by its record id. */
+  async savedMethod(organizationId: string, id: string): Promise<SavedMethodRecord | null> {
+    const { rows } = await this.db.query<{
+      id: string;
+      gateway: GatewayName;
+      customer_id: string | null;
+      payment_method_id: string | null;
+    }>(
+      `select id, gateway, customer_id, payment_method_id from patient_payment_methods
+        where organization_id = $1 and id = $2`,
+      [organizationId, id],
+    );
+    const row = rows[0];
+    return row
+      ? { id: row.id, gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id }
+      : null;
   }
 
   /** False when the event was seen before (deduplication by Stripe event id). */

@@ -191,6 +191,7 @@ export class PaymentService {
         failureMessage: null,
         idempotencyKey: input.idempotencyKey,
         requestFingerprint: fingerprint,
+        savedMethodId: saved?.id ?? null,
       });
     } catch (error) {
       if (isUniqueViolation(error, CASE_PAYMENT_IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
@@ -210,10 +211,13 @@ export class PaymentService {
     }
     const repository = new PaymentRepository(this.db);
     const found = await repository.findCase(existing.organization_id, existing.case_id);
-    // The method the first attempt used (its gateway key names that hold), not one saved since.
-    const saved = found
-      ? await repository.latestSavedMethod(existing.organization_id, found.patient_id, existing.created_at)
-      : null;
+    // The method the first attempt used (its gateway key names that hold), not one saved since. Rows
+    // written before saved_method_id existed fall back to the latest method saved by the row's creation.
+    const saved = existing.saved_method_id
+      ? await repository.savedMethod(existing.organization_id, existing.saved_method_id)
+      : found
+        ? await repository.latestSavedMethod(existing.organization_id, found.patient_id, existing.created_at)
+        : null;
     if (!saved || !existing.gateway || saved.gateway !== existing.gateway) throw new IdempotencyConflictError();
     return this.placeHold(existing, this.gatewayFor(existing.gateway), saved, true);
   }
