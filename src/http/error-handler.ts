@@ -20,8 +20,8 @@ function fieldPath(instancePath: string, context: string | undefined): string {
 
 /** Fastify's own error codes at the edge, mapped to messages a client can act on. */
 const edgeErrors: Record<string, { status: number; message: (error: FastifyError) => string }> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, message: () => 'Malformed JSON in request body' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, message: () => 'Request body is empty' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, message: () => 'Validation failed: body: Malformed JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, message: () => 'Validation failed: body: Required' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, message: () => 'Request body is too large' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,

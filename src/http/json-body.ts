@@ -31,15 +31,33 @@ export function jsonNestingDepth(text: string): number {
   return deepest;
 }
 
-/** Fastify's own JSON parser (prototype poisoning refused), after a nesting-depth check (400). */
+/** Refused by the parser, not malformed: keys that could poison a prototype (secure-json-parse). */
+const PROTOTYPE_KEY = /"(?:__proto__|constructor)"\s*:/;
+
+/**
+ * Fastify's own JSON parser (prototype poisoning refused), after a nesting-depth check. Its refusals
+ * read like the documented validation errors (`Validation failed: body: ...`), so a client matching on
+ * that form handles them too.
+ */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (jsonNestingDepth(body as string) > MAX_JSON_DEPTH) {
-      done(new ApiError(400, `Request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    const text = body as string;
+    if (jsonNestingDepth(text) > MAX_JSON_DEPTH) {
+      done(new ApiError(400, `Validation failed: body: Nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
       return;
     }
-    parseJson(request, body as string, done);
+    parseJson(request, text, (error, parsed) => {
+      if (error && PROTOTYPE_KEY.test(text)) {
+        // Fastify reports every refusal as malformed; say which rule this body broke.
+        done(
+          new ApiError(400, 'Validation failed: body: Property names __proto__ and constructor are not allowed'),
+          undefined,
+        );
+        return;
+      }
+      done(error, parsed);
+    });
   });
 }

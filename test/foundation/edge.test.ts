@@ -30,7 +30,39 @@ describe('errors at the edge are JSON in the route envelope', () => {
       payload: '{"name": ',
     });
     assert.equal(response.statusCode, 400);
-    assert.deepEqual(response.json(), { status: 400, success: false, error: 'Malformed JSON in request body' });
+    assert.deepEqual(response.json(), {
+      status: 400,
+      success: false,
+      error: 'Validation failed: body: Malformed JSON',
+    });
+  });
+
+  it('refuses prototype-poisoning keys and deep nesting with 400s in the documented validation form', async () => {
+    const cases = [
+      [
+        '{"name":"x","__proto__":{"admin":true}}',
+        'Validation failed: body: Property names __proto__ and constructor are not allowed',
+      ],
+      [
+        '{"name":"x","constructor":{"prototype":{"admin":true}}}',
+        'Validation failed: body: Property names __proto__ and constructor are not allowed',
+      ],
+      [`{"name":${'['.repeat(65)}${']'.repeat(65)}}`, 'Validation failed: body: Nests deeper than 64 levels'],
+    ] as const;
+    for (const [payload, error] of cases) {
+      const response = await context.app.inject({
+        method: 'POST',
+        url: '/admin/v1/organizations',
+        headers: { ...admin, 'content-type': 'application/json' },
+        payload,
+      });
+      assert.equal(response.statusCode, 400);
+      assert.deepEqual(response.json(), { status: 400, success: false, error });
+    }
+    const { rows } = await context.db.query<{ count: number }>(
+      "select count(*)::int as count from organizations where name = 'x'",
+    );
+    assert.equal(rows[0]?.count, 0);
   });
 
   it('answers a body over the limit with a 413', async () => {
