@@ -137,23 +137,31 @@ export class IntakeService {
 
         const formResponseId = randomUUID();
         await caseRepository.insertFormResponse(organizationId, { id: formResponseId, caseId, formId, patientId });
-        const files = new FileRepository(tx);
-        for (const [index, answer] of answers.entries()) {
-          const answerId = randomUUID();
-          await caseRepository.insertAnswer(organizationId, {
-            id: answerId,
-            formResponseId,
+        const answerIds = answers.map(() => randomUUID());
+        await caseRepository.insertAnswers(
+          organizationId,
+          formResponseId,
+          answers.map((answer, index) => ({
+            id: answerIds[index]!,
             questionId: questionIds[answer.definitionIndex]!,
             questionType: answer.type.name,
             ...sealed[index]!,
-          });
+          })),
+        );
+        const files = new FileRepository(tx);
+        for (const [index, answer] of answers.entries()) {
           for (const file of answer.parsed.files ?? []) {
             const storageKey =
               file.kind === 'inline'
                 ? (await this.deps.fileStorage.put(tx, { organizationId, fileId: file.fileId, content: file.content }))
                     .storageKey
                 : null;
-            await files.insert(organizationId, file, { patientId, formResponseId, answerId }, storageKey);
+            await files.insert(
+              organizationId,
+              file,
+              { patientId, formResponseId, answerId: answerIds[index]! },
+              storageKey,
+            );
           }
         }
 

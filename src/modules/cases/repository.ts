@@ -60,28 +60,32 @@ export class CaseRepository {
   }
 
   /** Exactly one of `value` (JSON text) and `encryptedValue` is set. */
-  async insertAnswer(
+  /** All answers of one form response in one statement (one round trip, whatever the number of questions). */
+  async insertAnswers(
     organizationId: string,
-    answer: {
+    formResponseId: string,
+    answers: {
       id: string;
-      formResponseId: string;
       questionId: string;
       questionType: string;
       value: string | null;
       encryptedValue: string | null;
-    },
+    }[],
   ): Promise<void> {
+    if (answers.length === 0) return;
     await this.db.query(
       `insert into answers (id, organization_id, form_response_id, question_id, question_type, value, encrypted_value)
-       values ($1, $2, $3, $4, $5, $6::jsonb, $7)`,
+       select answer.id, $1, $2, answer.question_id, answer.question_type, answer.value::jsonb, answer.encrypted_value
+         from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[])
+           as answer (id, question_id, question_type, value, encrypted_value)`,
       [
-        answer.id,
         organizationId,
-        answer.formResponseId,
-        answer.questionId,
-        answer.questionType,
-        answer.value,
-        answer.encryptedValue,
+        formResponseId,
+        answers.map((answer) => answer.id),
+        answers.map((answer) => answer.questionId),
+        answers.map((answer) => answer.questionType),
+        answers.map((answer) => answer.value),
+        answers.map((answer) => answer.encryptedValue),
       ],
     );
   }
