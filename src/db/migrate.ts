@@ -11,16 +11,13 @@ const MIGRATION_LOCK_ID = 36_036_036;
 
 /**
  * One ordered set of plain SQL files (`NNNN_name.sql`) for both engines, applied by umzug.
- * Each file runs in the same transaction as its bookkeeping row, under an advisory lock, so two
- * processes starting together on one PostgreSQL apply each migration exactly once.
+ * All pending files and their bookkeeping rows run in one transaction, under an advisory lock, so two
+ * processes starting together on one PostgreSQL apply each migration exactly once, and a failed file
+ * leaves nothing half applied.
  */
 export async function migrate(database: Database): Promise<string[]> {
   return database.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
-    await tx.query(`create table if not exists schema_migrations (
-      name text primary key,
-      applied_at timestamptz not null default now()
-    )`);
     const umzug = await migrator(tx);
     const applied = await umzug.up();
     return applied.map((migration) => migration.name);
@@ -28,10 +25,6 @@ export async function migrate(database: Database): Promise<string[]> {
 }
 
 export async function migrationStatus(database: Database): Promise<{ name: string; applied: boolean }[]> {
-  await database.query(`create table if not exists schema_migrations (
-    name text primary key,
-    applied_at timestamptz not null default now()
-  )`);
   const umzug = await migrator(database);
   const [executed, pending] = await Promise.all([umzug.executed(), umzug.pending()]);
   return [
@@ -40,7 +33,12 @@ export async function migrationStatus(database: Database): Promise<{ name: strin
   ];
 }
 
+/** Umzug over our migration files, with its bookkeeping in `schema_migrations` (created when missing). */
 async function migrator(connection: Queryable): Promise<Umzug<Queryable>> {
+  await connection.query(`create table if not exists schema_migrations (
+    name text primary key,
+    applied_at timestamptz not null default now()
+  )`);
   const files = (await readdir(migrationsDirectory)).filter((file) => /^\d{4}_.+\.sql$/.test(file)).sort();
   const storage: UmzugStorage = {
     async executed() {
