@@ -1,5 +1,9 @@
-import { mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 
@@ -38,14 +42,21 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return options.engine === 'pglite' ? openPglite(options.dataDir) : openPostgres(options.url, options.poolSize ?? 10);
 }
 
+/**
+ * PostgreSQL's settings for the embedded engine: PGlite's own, with 16 MB of shared buffers instead of
+ * 128 MB. PGlite is one process's heap and a WASM heap never shrinks, so the buffers are paid for in
+ * resident memory; pages beyond them are read from the data directory through the OS page cache.
+ */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   let client: PGlite;
   if (dataDir) {
     const directory = path.resolve(dataDir, 'pglite');
-    await mkdir(directory, { recursive: true });
-    client = await PGlite.create(directory);
+    if (!existsSync(directory) || readdirSync(directory).length === 0) await initializePgliteDirectory(directory);
+    client = await PGlite.create(directory, { startParams: PGLITE_START_PARAMS });
   } else {
-    client = await PGlite.create();
+    client = await PGlite.create({ startParams: PGLITE_START_PARAMS });
   }
   const run = async <Row>(target: Pick<PGlite, 'query'>, text: string, params?: readonly unknown[]) => {
     const result = await target.query<Row>(text, params as unknown[] | undefined);
@@ -62,6 +73,27 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       ),
     close: () => client.close(),
   };
+}
+
+/**
+ * initdb for a new data directory, in a child process (src/db/pglite-init.mjs): its WASM heap (several
+ * hundred MB) would otherwise stay in the server's resident memory for good. Only for a directory that
+ * is missing or empty; anything else is opened as it is. It works in a sibling
+ * folder renamed into place when complete, so an interrupted first start leaves no half-made database.
+ */
+async function initializePgliteDirectory(directory: string): Promise<void> {
+  const script = fileURLToPath(new URL('./pglite-init.mjs', import.meta.url));
+  const staging = `${directory}.init-${process.pid}`;
+  await mkdir(path.dirname(directory), { recursive: true });
+  await rm(staging, { recursive: true, force: true });
+  try {
+    await promisify(execFile)(process.execPath, [script, staging], { timeout: 120_000 });
+    await rm(directory, { recursive: true, force: true }); // empty: nothing is lost
+    await rename(staging, directory);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {

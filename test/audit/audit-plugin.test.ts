@@ -220,11 +220,11 @@ describe('audit store failures', () => {
   after(async () => context.close());
 
   for (const [name, store] of [
-    ['rejects', { insert: async () => Promise.reject(new Error('connection terminated')) }],
+    ['rejects', { insertMany: async () => Promise.reject(new Error('connection terminated')) }],
     [
       'throws',
       {
-        insert: () => {
+        insertMany: () => {
           throw new Error('pool exhausted');
         },
       },

@@ -256,7 +256,8 @@ describe('files, PHI encryption and atomicity', () => {
     it('leaves nothing behind when a step inside the transaction fails', async () => {
       const organization = await context.organization();
       const app = await appWith({
-        prepare: async () => undefined,
+        // Something to record: the failing step runs inside the transaction, after the files.
+        prepare: async () => ({ charge: 'to record' }),
         record: async () => {
           throw new ApiError(402, 'Your card was declined');
         },

@@ -374,6 +374,30 @@ describe('POST /api/v1/dynamic-case', () => {
       assert.equal(await count(context, 'patients', organizationId), patients);
     });
 
+    it('changes nothing on a repeat: not the patient it names, not the form it redefines', async () => {
+      // No payment fields: no look-up before the write; the write itself meets the key and rolls back whole.
+      const body = minimalBody({ email: 'repeat@example.com', firstName: 'First', idempotencyKey: 'idem-2' });
+      assert.equal((await post(body)).status, 200);
+      const questions = await count(context, 'questions', organizationId);
+      const repeat = await post({
+        ...body,
+        firstName: 'Changed',
+        questions: [
+          ...(body.questions as object[]),
+          { question: 'A question the repeat adds', type: 'TEXT', required: false, answer: 'x' },
+        ],
+      });
+      assert.equal(repeat.status, 409);
+      assert.deepEqual(repeat.body, SEED_CONFLICT_BODY);
+      const { rows } = await context.db.query<{ first_name: string; cases: number }>(
+        `select first_name, (select count(*)::int from cases where cases.patient_id = patients.id) as cases
+           from patients where organization_id = $1 and email = 'repeat@example.com'`,
+        [organizationId],
+      );
+      assert.deepEqual(rows, [{ first_name: 'First', cases: 1 }]);
+      assert.equal(await count(context, 'questions', organizationId), questions, 'the form was not changed');
+    });
+
     it('scopes keys per organization', async () => {
       const other = await context.organization();
       const body = minimalBody({ email: 'scoped@example.com', idempotencyKey: 'shared-key' });

@@ -2,7 +2,8 @@ import type { AuditEvent } from './repository.ts';
 
 /** Where events go; the repository in production, a stand-in in tests. */
 export interface AuditEventStore {
-  insert(event: AuditEvent): Promise<void>;
+  /** Writes all the events in one statement: all of them are written, or none. */
+  insertMany(events: readonly AuditEvent[]): Promise<void>;
 }
 
 /** Called when an event could not be written: with what is safe to log (no PHI, no secrets). */
@@ -11,16 +12,28 @@ export type AuditFailureReporter = (
   error: unknown,
 ) => void;
 
-/** Writes still in flight beyond this are dropped (and reported) rather than held in memory. */
-const MAX_PENDING_WRITES = 10_000;
+/** Events waiting beyond this are dropped (and reported) rather than held in memory. */
+const MAX_QUEUED_EVENTS = 10_000;
+/** The most events one statement writes (11 parameters each, far below PostgreSQL's 65,535). */
+const MAX_BATCH = 500;
+
+interface QueuedEvent {
+  event: AuditEvent;
+  onFailure: AuditFailureReporter;
+}
 
 /**
- * Records audit events off the request's critical path: `record` starts the write and returns at
- * once; a failed write is reported, never thrown. `flush` waits for the writes in flight (tests, and
- * a graceful shutdown before the database closes).
+ * Records audit events off the request's critical path: `record` queues the event and returns at
+ * once; a failed write is reported, never thrown. One write is in flight at a time: an event recorded
+ * while the database is idle is written at once, alone; events recorded while a write is in flight go
+ * together in the next one. Under load, one statement (and one commit) then carries many events
+ * instead of one each, and the audit log costs the database a small fraction of the requests it
+ * records. `flush` waits until everything recorded so far is written or reported (tests, and a
+ * graceful shutdown before the database closes).
  */
 export class AuditLog {
-  private readonly pending = new Set<Promise<void>>();
+  private queue: QueuedEvent[] = [];
+  private writing: Promise<void> | null = null;
 
   constructor(
     private readonly store: AuditEventStore,
@@ -28,31 +41,41 @@ export class AuditLog {
   ) {}
 
   record(event: AuditEvent, onFailure: AuditFailureReporter = this.onFailure): void {
-    if (this.pending.size >= MAX_PENDING_WRITES) {
+    if (this.queue.length >= MAX_QUEUED_EVENTS) {
       onFailure(
         { action: event.action, requestId: event.requestId, code: 'AUDIT_BACKLOG', message: 'too many writes pending' },
         undefined,
       );
       return;
     }
-    let write: Promise<void>;
-    try {
-      write = this.store.insert(event);
-    } catch (error) {
-      write = Promise.reject(error);
-    }
-    const tracked: Promise<void> = write
-      .catch((error: unknown) => {
-        const { code, message } = describe(error);
-        onFailure({ action: event.action, requestId: event.requestId, code, message }, error);
-      })
-      .finally(() => this.pending.delete(tracked));
-    this.pending.add(tracked);
+    this.queue.push({ event, onFailure });
+    // Started on a later microtask: the events of this tick go together, and a store that throws
+    // synchronously cannot finish the drain before `writing` is set.
+    this.writing ??= Promise.resolve().then(() => this.drain());
   }
 
-  /** Resolves when every write started so far has finished (written or reported). */
+  /** Resolves when every event recorded so far has been written or reported. */
   async flush(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    while (this.writing) await this.writing;
+  }
+
+  /** Writes batches until the queue is empty; never rejects. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          await this.store.insertMany(batch.map((queued) => queued.event));
+        } catch (error) {
+          const { code, message } = describe(error);
+          for (const { event, onFailure } of batch) {
+            onFailure({ action: event.action, requestId: event.requestId, code, message }, error);
+          }
+        }
+      }
+    } finally {
+      this.writing = null;
+    }
   }
 }
 

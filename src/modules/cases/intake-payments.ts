@@ -21,7 +21,9 @@ export interface IntakePaymentFields {
  * on a decline or an unknown intent; nothing has been written yet), then opens the one intake
  * transaction and calls `record` INSIDE it once the case row exists (payment rows written there commit
  * or roll back with the case). A `paymentId` returned by `record` is added to the success body's data.
- * A duplicate idempotencyKey is answered 409 before `prepare` is called.
+ * `prepare` resolves to undefined when there is nothing to record: `record` is then not called, and an
+ * intake with nothing else to write needs no transaction. A duplicate idempotencyKey is answered 409
+ * before `prepare` is called (when the intake has payment fields; else by the write itself).
  */
 export interface IntakePaymentProcessor {
   prepare(input: {
@@ -41,6 +43,19 @@ export const shapeOnlyPaymentProcessor: IntakePaymentProcessor = {
   prepare: async () => undefined,
   record: async () => ({}),
 };
+
+/** True when the intake sent any payment field (an amount, a gateway reference, a bundle or a promo code). */
+export function hasPaymentFields(payment: IntakePaymentFields): boolean {
+  return (
+    payment.amountCents !== undefined ||
+    payment.description !== undefined ||
+    payment.stripeSetupId !== undefined ||
+    payment.stripePaymentId !== undefined ||
+    payment.nmiPaymentToken !== undefined ||
+    payment.productBundleId !== undefined ||
+    payment.promoCodes.length > 0
+  );
+}
 
 const MAX_AMOUNT_DOLLARS = 1_000_000;
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../../db/database.ts';
+import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { hashPassword } from '../../crypto/password.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
@@ -8,8 +8,13 @@ import type { FileLimits } from '../files/incoming.ts';
 import { FileRepository } from '../files/repository.ts';
 import type { FileStorage } from '../files/storage.ts';
 import { FormRepository, type QuestionDefinition, type QuestionRow } from '../forms/repository.ts';
-import { PatientRepository, type PatientProfile } from '../patients/repository.ts';
-import { paymentFieldsOf, shapeOnlyPaymentProcessor, type IntakePaymentProcessor } from './intake-payments.ts';
+import type { PatientProfile } from '../patients/repository.ts';
+import {
+  hasPaymentFields,
+  paymentFieldsOf,
+  shapeOnlyPaymentProcessor,
+  type IntakePaymentProcessor,
+} from './intake-payments.ts';
 import { findQuestionType, questionTypeNames } from './question-types/registry.ts';
 import type { IntakeMode, ParsedAnswer, QuestionType } from './question-types/types.ts';
 import { CaseRepository, IDEMPOTENCY_INDEX } from './repository.ts';
@@ -74,7 +79,9 @@ const present = (value: string | null | undefined): string | undefined =>
 
 /**
  * POST /api/v1/dynamic-case: validates a whole intake, then writes the patient, the form and its
- * questions, the case, the form response, the answers and the files in ONE transaction.
+ * questions, the case, the form response, the answers, the files and the payment atomically: in one
+ * statement when that is all there is to write (a known form, no files, no payment), else in ONE
+ * transaction.
  */
 export class IntakeService {
   private readonly payments: IntakePaymentProcessor;
@@ -94,10 +101,12 @@ export class IntakeService {
     this.checkWeightRule(plan);
     this.checkTotalFileSize(answers);
 
-    // A repeat is answered before any payment call; the unique index below settles concurrent repeats.
-    const cases = new CaseRepository(this.deps.db);
-    if (idempotencyKey && (await cases.idempotencyKeyUsed(organizationId, idempotencyKey))) {
-      throw new IdempotencyConflictError();
+    // A repeat is answered before any payment call; the unique index settles concurrent repeats, and
+    // answers a repeat without payment fields by itself (the write below then fails and writes nothing).
+    if (idempotencyKey && hasPaymentFields(payment)) {
+      if (await new CaseRepository(this.deps.db).idempotencyKeyUsed(organizationId, idempotencyKey)) {
+        throw new IdempotencyConflictError();
+      }
     }
 
     const prepared = await this.payments.prepare({
@@ -115,59 +124,71 @@ export class IntakeService {
           : { value: json, encryptedValue: null };
       }),
     );
+    const caseId = randomUUID();
+    const formResponseId = randomUUID();
+    const answerIds = answers.map(() => randomUUID());
+    const formChanges = plan.mode === 'formTitle' && !plan.unchangedFormId;
+    const hasFiles = answers.some((answer) => (answer.parsed.files?.length ?? 0) > 0);
+
+    const write = async (db: Queryable): Promise<IntakeResult> => {
+      let formId: string;
+      let questionIds: string[];
+      if (plan.mode === 'formTitle' && formChanges) {
+        // Locks the form row first: intakes that change one form run one at a time. Intakes that only
+        // use it take a key-share lock (their form response's foreign key), which this lock allows.
+        const forms = new FormRepository(db);
+        formId = await forms.upsertByTitle(organizationId, plan.title, plan.description);
+        questionIds = await forms.replaceQuestions(organizationId, formId, plan.definitions);
+      } else {
+        formId = plan.mode === 'formTitle' ? plan.unchangedFormId! : plan.formId;
+        questionIds = plan.definitions.map((definition) => definition.id);
+      }
+
+      const { patientId } = await new CaseRepository(db).insertIntake(organizationId, {
+        newPatientId: randomUUID(),
+        patient: profile,
+        caseId,
+        status,
+        idempotencyKey,
+        payment,
+        formResponseId,
+        formId,
+        answers: answers.map((answer, index) => ({
+          id: answerIds[index]!,
+          questionId: questionIds[answer.definitionIndex]!,
+          questionType: answer.type.name,
+          ...sealed[index]!,
+        })),
+      });
+
+      const files = new FileRepository(db);
+      for (const [index, answer] of answers.entries()) {
+        for (const file of answer.parsed.files ?? []) {
+          const storageKey =
+            file.kind === 'inline'
+              ? (await this.deps.fileStorage.put(db, { organizationId, fileId: file.fileId, content: file.content }))
+                  .storageKey
+              : null;
+          await files.insert(
+            organizationId,
+            file,
+            { patientId, formResponseId, answerId: answerIds[index]! },
+            storageKey,
+          );
+        }
+      }
+
+      if (prepared === undefined) return { caseId, formResponseId };
+      const { paymentId } = await this.payments.record(db, { organizationId, caseId, patientId, prepared });
+      return paymentId ? { caseId, formResponseId, paymentId } : { caseId, formResponseId };
+    };
 
     try {
-      return await this.deps.db.transaction(async (tx) => {
-        // Lock order (patient, then case, then form) is the same for every intake: no deadlocks.
-        const patientId = await new PatientRepository(tx).upsertByEmail(organizationId, profile);
-        const caseId = randomUUID();
-        const caseRepository = new CaseRepository(tx);
-        await caseRepository.insertCase(organizationId, { id: caseId, patientId, status, idempotencyKey, payment });
-
-        const forms = new FormRepository(tx);
-        let formId: string;
-        let questionIds: string[];
-        if (plan.mode === 'formTitle' && !plan.unchangedFormId) {
-          formId = await forms.upsertByTitle(organizationId, plan.title, plan.description);
-          questionIds = await forms.replaceQuestions(organizationId, formId, plan.definitions);
-        } else {
-          formId = plan.mode === 'formTitle' ? plan.unchangedFormId! : plan.formId;
-          questionIds = plan.definitions.map((definition) => definition.id);
-        }
-
-        const formResponseId = randomUUID();
-        await caseRepository.insertFormResponse(organizationId, { id: formResponseId, caseId, formId, patientId });
-        const answerIds = answers.map(() => randomUUID());
-        await caseRepository.insertAnswers(
-          organizationId,
-          formResponseId,
-          answers.map((answer, index) => ({
-            id: answerIds[index]!,
-            questionId: questionIds[answer.definitionIndex]!,
-            questionType: answer.type.name,
-            ...sealed[index]!,
-          })),
-        );
-        const files = new FileRepository(tx);
-        for (const [index, answer] of answers.entries()) {
-          for (const file of answer.parsed.files ?? []) {
-            const storageKey =
-              file.kind === 'inline'
-                ? (await this.deps.fileStorage.put(tx, { organizationId, fileId: file.fileId, content: file.content }))
-                    .storageKey
-                : null;
-            await files.insert(
-              organizationId,
-              file,
-              { patientId, formResponseId, answerId: answerIds[index]! },
-              storageKey,
-            );
-          }
-        }
-
-        const { paymentId } = await this.payments.record(tx, { organizationId, caseId, patientId, prepared });
-        return paymentId ? { caseId, formResponseId, paymentId } : { caseId, formResponseId };
-      });
+      // The common intake (a known form, no file, nothing to pay) is one statement, atomic by itself;
+      // anything more is written in one transaction with it.
+      return formChanges || hasFiles || prepared !== undefined
+        ? await this.deps.db.transaction(write)
+        : await write(this.deps.db);
     } catch (error) {
       if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
       throw error;
@@ -215,9 +236,9 @@ export class IntakeService {
     description: string | undefined,
     items: QuestionItem[],
   ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
-    const forms = new FormRepository(this.deps.db);
-    const existing = await forms.findByTitle(organizationId, title);
-    const current = existing ? await forms.activeQuestions(organizationId, [existing.id]) : [];
+    const found = await new FormRepository(this.deps.db).findByTitleWithQuestions(organizationId, title);
+    const existing = found?.form ?? null;
+    const current = found?.questions ?? [];
     const currentIds = new Map(current.map((row) => [`${row.type}\u0000${row.question}`, row.id]));
 
     const definitions: QuestionDefinition[] = [];
@@ -270,11 +291,11 @@ export class IntakeService {
     formId: string,
     items: QuestionItem[],
   ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
-    const forms = new FormRepository(this.deps.db);
     // A form of another organization answers exactly like a form that does not exist.
-    const form = await forms.findById(organizationId, formId);
-    if (!form) throw new ApiError(404, 'Form not found');
-    const questions = new Map((await forms.activeQuestions(organizationId, [form.id])).map((row) => [row.id, row]));
+    const found = await new FormRepository(this.deps.db).findByIdWithQuestions(organizationId, formId);
+    if (!found) throw new ApiError(404, 'Form not found');
+    const { form } = found;
+    const questions = new Map(found.questions.map((row) => [row.id, row]));
 
     const definitions: QuestionDefinition[] = [];
     const answers: PlannedAnswer[] = [];

@@ -1,15 +1,29 @@
 import type { Queryable } from '../../db/database.ts';
+import { PATIENT_UPSERT, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake-payments.ts';
 
 /** The unique index that makes an idempotencyKey usable once per organization. */
 export const IDEMPOTENCY_INDEX = 'cases_organization_idempotency_key_unique';
 
-export interface NewCase {
-  id: string;
-  patientId: string;
+/** Everything one intake writes about its patient, case and answers: one statement (insertIntake). */
+export interface NewIntake {
+  /** The id the patient gets when the email is new to the organization. */
+  newPatientId: string;
+  patient: PatientProfile;
+  caseId: string;
   status: 'OPEN' | 'ABANDONED';
   idempotencyKey?: string;
   payment: IntakePaymentFields;
+  formResponseId: string;
+  formId: string;
+  /** Exactly one of `value` (JSON text) and `encryptedValue` is set. */
+  answers: {
+    id: string;
+    questionId: string;
+    questionType: string;
+    value: string | null;
+    encryptedValue: string | null;
+  }[];
 }
 
 /** Cases, form responses and answers; every statement is scoped by organization. */
@@ -24,20 +38,44 @@ export class CaseRepository {
     return rows.length > 0;
   }
 
-  /** Throws a unique violation on IDEMPOTENCY_INDEX when the key was used (also by a concurrent transaction). */
-  async insertCase(organizationId: string, newCase: NewCase): Promise<void> {
-    const { payment } = newCase;
-    await this.db.query(
-      `insert into cases (id, organization_id, patient_id, status, idempotency_key, payment_amount_cents,
-                          payment_description, stripe_setup_id, stripe_payment_id, nmi_payment_token,
-                          product_bundle_id, promo_codes)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)`,
+  /**
+   * Upserts the patient and inserts the case, its form response and all its answers in ONE statement:
+   * one round trip, and atomic by itself (outside a transaction it is its own). Returns the patient id.
+   * Throws a unique violation on IDEMPOTENCY_INDEX when the key was used (also by a concurrent
+   * transaction); the statement then wrote nothing, the patient update included.
+   */
+  async insertIntake(organizationId: string, intake: NewIntake): Promise<{ patientId: string }> {
+    const { payment, answers } = intake;
+    const { rows } = await this.db.query<{ patient_id: string }>(
+      `with patient as (
+         ${PATIENT_UPSERT}
+       ), new_case as (
+         insert into cases (id, organization_id, patient_id, status, idempotency_key, payment_amount_cents,
+                            payment_description, stripe_setup_id, stripe_payment_id, nmi_payment_token,
+                            product_bundle_id, promo_codes)
+         select $12::uuid, $2::uuid, patient.id, $13::text, $14::text, $15::integer, $16::text, $17::text, $18::text,
+                $19::text, $20::uuid, $21::jsonb
+           from patient
+         returning id, patient_id
+       ), form_response as (
+         insert into form_responses (id, organization_id, case_id, form_id, patient_id)
+         select $22::uuid, $2::uuid, new_case.id, $23::uuid, new_case.patient_id from new_case
+         returning id
+       ), answer_rows as (
+         insert into answers (id, organization_id, form_response_id, question_id, question_type, value,
+                              encrypted_value)
+         select answer.id, $2::uuid, form_response.id, answer.question_id, answer.question_type,
+                answer.value::jsonb, answer.encrypted_value
+           from form_response,
+                unnest($24::uuid[], $25::uuid[], $26::text[], $27::text[], $28::text[])
+                  as answer (id, question_id, question_type, value, encrypted_value)
+       )
+       select id as patient_id from patient`,
       [
-        newCase.id,
-        organizationId,
-        newCase.patientId,
-        newCase.status,
-        newCase.idempotencyKey ?? null,
+        ...patientUpsertParams(organizationId, intake.newPatientId, intake.patient),
+        intake.caseId,
+        intake.status,
+        intake.idempotencyKey ?? null,
         payment.amountCents ?? null,
         payment.description ?? null,
         payment.stripeSetupId ?? null,
@@ -45,42 +83,8 @@ export class CaseRepository {
         payment.nmiPaymentToken ?? null,
         payment.productBundleId ?? null,
         payment.promoCodes.length > 0 ? JSON.stringify(payment.promoCodes) : null,
-      ],
-    );
-  }
-
-  async insertFormResponse(
-    organizationId: string,
-    formResponse: { id: string; caseId: string; formId: string; patientId: string },
-  ): Promise<void> {
-    await this.db.query(
-      'insert into form_responses (id, organization_id, case_id, form_id, patient_id) values ($1, $2, $3, $4, $5)',
-      [formResponse.id, organizationId, formResponse.caseId, formResponse.formId, formResponse.patientId],
-    );
-  }
-
-  /** Exactly one of `value` (JSON text) and `encryptedValue` is set. */
-  /** All answers of one form response in one statement (one round trip, whatever the number of questions). */
-  async insertAnswers(
-    organizationId: string,
-    formResponseId: string,
-    answers: {
-      id: string;
-      questionId: string;
-      questionType: string;
-      value: string | null;
-      encryptedValue: string | null;
-    }[],
-  ): Promise<void> {
-    if (answers.length === 0) return;
-    await this.db.query(
-      `insert into answers (id, organization_id, form_response_id, question_id, question_type, value, encrypted_value)
-       select answer.id, $1, $2, answer.question_id, answer.question_type, answer.value::jsonb, answer.encrypted_value
-         from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[])
-           as answer (id, question_id, question_type, value, encrypted_value)`,
-      [
-        organizationId,
-        formResponseId,
+        intake.formResponseId,
+        intake.formId,
         answers.map((answer) => answer.id),
         answers.map((answer) => answer.questionId),
         answers.map((answer) => answer.questionType),
@@ -88,5 +92,6 @@ export class CaseRepository {
         answers.map((answer) => answer.encryptedValue),
       ],
     );
+    return { patientId: rows[0]!.patient_id };
   }
 }

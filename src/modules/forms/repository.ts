@@ -35,6 +35,38 @@ export interface QuestionDefinition {
 }
 
 const QUESTION_COLUMNS = 'id, form_id, position, question, type, required, phi, hint, placeholder, options';
+const PREFIXED_QUESTION_COLUMNS = [
+  'id',
+  'position',
+  'question',
+  'type',
+  'required',
+  'phi',
+  'hint',
+  'placeholder',
+  'options',
+]
+  .map((column) => `q.${column} as q_${column}`)
+  .join(', ');
+
+/** A form and its current questions, in form order. */
+export interface FormWithQuestions {
+  form: FormRow;
+  questions: QuestionRow[];
+}
+
+/** The question columns of a form-and-questions row: null when the form has no current question. */
+interface PrefixedQuestionColumns {
+  q_id: string | null;
+  q_position: number | null;
+  q_question: string | null;
+  q_type: string | null;
+  q_required: boolean | null;
+  q_phi: boolean | null;
+  q_hint: string | null;
+  q_placeholder: string | null;
+  q_options: string[] | null;
+}
 
 /** Forms and their questions; every statement is scoped by organization. */
 export class FormRepository {
@@ -54,6 +86,52 @@ export class FormRepository {
       [organizationId, title],
     );
     return rows[0] ?? null;
+  }
+
+  /** The form with this title and its current questions (in form order), in one round trip. */
+  async findByTitleWithQuestions(organizationId: string, title: string): Promise<FormWithQuestions | null> {
+    return this.findWithQuestions('f.title = $2', [organizationId, title]);
+  }
+
+  /** The form with this id and its current questions (in form order), in one round trip. */
+  async findByIdWithQuestions(organizationId: string, formId: string): Promise<FormWithQuestions | null> {
+    return this.findWithQuestions('f.id = $2', [organizationId, formId]);
+  }
+
+  /** One row per current question (one row with null question columns for a form without any). */
+  private async findWithQuestions(condition: string, params: unknown[]): Promise<FormWithQuestions | null> {
+    const { rows } = await this.db.query<FormRow & PrefixedQuestionColumns>(
+      `select f.id, f.title, f.description, f.created_at, f.updated_at, ${PREFIXED_QUESTION_COLUMNS}
+         from forms f
+         left join questions q on q.organization_id = f.organization_id and q.form_id = f.id and q.retired_at is null
+        where f.organization_id = $1 and ${condition}
+        order by q.position, q.created_at, q.id`,
+      params,
+    );
+    const first = rows[0];
+    if (!first) return null;
+    const form: FormRow = {
+      id: first.id,
+      title: first.title,
+      description: first.description,
+      created_at: first.created_at,
+      updated_at: first.updated_at,
+    };
+    const questions = rows
+      .filter((row) => row.q_id !== null)
+      .map((row): QuestionRow => ({
+        id: row.q_id!,
+        form_id: row.id,
+        position: row.q_position!,
+        question: row.q_question!,
+        type: row.q_type!,
+        required: row.q_required!,
+        phi: row.q_phi!,
+        hint: row.q_hint,
+        placeholder: row.q_placeholder,
+        options: row.q_options!,
+      }));
+    return { form, questions };
   }
 
   /**

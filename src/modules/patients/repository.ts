@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../db/database.ts';
 
 export interface ShippingAddress {
@@ -36,20 +35,17 @@ export interface PatientRow {
   language_preferences: string[] | null;
 }
 
-/** Patients of one organization; one patient per (organization, email). */
-export class PatientRepository {
-  constructor(private readonly db: Queryable) {}
-
-  /**
-   * Creates the patient, or updates the organization's patient with that email: names always take the
-   * latest intake's values; the other profile fields only when sent; an existing password is never
-   * replaced by an intake. Returns the patient id. Locks the patient row until the transaction ends.
-   */
-  async upsertByEmail(organizationId: string, profile: PatientProfile): Promise<string> {
-    const { rows } = await this.db.query<{ id: string }>(
-      `insert into patients (id, organization_id, email, first_name, last_name, dob, gender, phone_number,
+/**
+ * Creates the patient, or updates the organization's patient with that email: names always take the
+ * latest intake's values; the other profile fields only when sent; an existing password is never
+ * replaced by an intake. Locks the patient row until the transaction ends. Parameters $1 to $11 are
+ * `patientUpsertParams`; it returns the patient id. The intake runs it inside one statement with the
+ * case it belongs to (CaseRepository.insertIntake).
+ */
+export const PATIENT_UPSERT = `insert into patients (id, organization_id, email, first_name, last_name, dob, gender, phone_number,
                              password_hash, shipping_address, language_preferences)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+       values ($1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::date, $7::text, $8::text, $9::text, $10::jsonb,
+               $11::jsonb)
        on conflict (organization_id, email) do update set
          first_name = excluded.first_name,
          last_name = excluded.last_name,
@@ -60,23 +56,28 @@ export class PatientRepository {
          shipping_address = coalesce(excluded.shipping_address, patients.shipping_address),
          language_preferences = coalesce(excluded.language_preferences, patients.language_preferences),
          updated_at = now()
-       returning id`,
-      [
-        randomUUID(),
-        organizationId,
-        profile.email,
-        profile.firstName,
-        profile.lastName,
-        profile.dob ?? null,
-        profile.gender ?? null,
-        profile.phoneNumber ?? null,
-        profile.passwordHash ?? null,
-        profile.shippingAddress ? JSON.stringify(profile.shippingAddress) : null,
-        profile.languagePreferences ? JSON.stringify(profile.languagePreferences) : null,
-      ],
-    );
-    return rows[0]!.id;
-  }
+       returning id`;
+
+/** The 11 parameters of PATIENT_UPSERT. `id` is used when the patient is new. */
+export function patientUpsertParams(organizationId: string, id: string, profile: PatientProfile): unknown[] {
+  return [
+    id,
+    organizationId,
+    profile.email,
+    profile.firstName,
+    profile.lastName,
+    profile.dob ?? null,
+    profile.gender ?? null,
+    profile.phoneNumber ?? null,
+    profile.passwordHash ?? null,
+    profile.shippingAddress ? JSON.stringify(profile.shippingAddress) : null,
+    profile.languagePreferences ? JSON.stringify(profile.languagePreferences) : null,
+  ];
+}
+
+/** Patients of one organization; one patient per (organization, email). */
+export class PatientRepository {
+  constructor(private readonly db: Queryable) {}
 
   async findByEmail(organizationId: string, email: string): Promise<PatientRow | null> {
     const { rows } = await this.db.query<PatientRow>(

@@ -67,7 +67,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     idempotencyKey?: string;
     payment: IntakePaymentFields;
     patientEmail: string;
-  }): Promise<Prepared> {
+  }): Promise<Prepared | undefined> {
     const { organizationId, payment } = input;
     const given = [payment.stripeSetupId, payment.stripePaymentId, payment.nmiPaymentToken].filter(Boolean);
     if (given.length > 1)
@@ -85,7 +85,8 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
         ...(await this.chargeToken(organizationId, payment.nmiPaymentToken, priced, input.idempotencyKey)),
       };
     }
-    return { ...priced, kind: 'none' };
+    // Without a gateway reference only promo redemptions are left to record; with none, nothing is.
+    return priced.promoCodes.length > 0 ? { ...priced, kind: 'none' } : undefined;
   }
 
   async record(
