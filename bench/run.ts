@@ -119,6 +119,7 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     cases: { type: 'string' },
     'pg-url': { type: 'string' },
+    'pool-size': { type: 'string' },
     profile: { type: 'boolean', default: false },
     'skip-report': { type: 'boolean', default: false },
   },
@@ -147,6 +148,9 @@ const apiKey = `c360_bench_${randomBytes(16).toString('hex')}`;
 const phiKey = randomBytes(32).toString('hex');
 const serverEnvironment = {
   LOG_LEVEL: 'warn',
+  // The server's PostgreSQL pool as a deployment for this load would size it: one connection per
+  // concurrent request (the database ceiling's replay has one client per connection, too).
+  DATABASE_POOL_SIZE: String(Number(args['pool-size'] ?? connections)),
   // Generous, not off: the limiter's own cost is part of every request.
   RATE_LIMIT_PER_KEY: '1000000000',
   RATE_LIMIT_PER_ADDRESS: '1000000000',

@@ -10,7 +10,9 @@
  * statements in that order with fresh values where the intake had fresh ones (every UUID that did not
  * exist before the request, and the unique email / idempotencyKey), so each replay is a new patient,
  * case, form response and answers, exactly like a new intake.
- *   PostgreSQL: one `pg.Client` per worker, `begin`/`commit` around the recorded transaction.
+ *   PostgreSQL: one `pg.Client` per worker, `begin`/`commit` around the recorded transaction; the
+ *   statements the server sends as named prepared statements (`prepared` in src/db/database.ts) are
+ *   sent as the same named statements.
  *   PGlite: the same in-process PGlite API the server uses (one instance; it runs one query at a time).
  */
 import { randomBytes } from 'node:crypto';
@@ -20,7 +22,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { openDatabase, type Database, type Queryable } from '../../src/db/database.ts';
+import { openDatabase, preparedStatementName, type Database, type Queryable } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { intakeByTitle, UNIQUE } from '../lib/bodies.ts';
 import { printResult } from '../lib/processes.ts';
@@ -128,7 +130,11 @@ async function postgresRunner(url: string): Promise<Runner> {
       for (const segment of segments) {
         if (segment.transaction) await client.query('begin');
         try {
-          for (const step of segment.steps) await client.query(step.text, render(step, fresh));
+          for (const step of segment.steps) {
+            // As the server sends it: a statement the code marks `prepared` goes as a named prepared statement.
+            const name = preparedStatementName(step.text);
+            await client.query({ text: step.text, values: render(step, fresh), ...(name ? { name } : {}) });
+          }
           if (segment.transaction) await client.query('commit');
         } catch (error) {
           if (segment.transaction) await client.query('rollback').catch(() => undefined);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,6 +33,28 @@ export interface Database extends Queryable {
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** The names of the SQL texts marked with `prepared`, by text. */
+const preparedStatementNames = new Map<string, string>();
+
+/**
+ * Marks a constant SQL text of a hot path to be sent as a named prepared statement on PostgreSQL:
+ * each pooled connection parses and plans it once, then only binds and executes it. Returns the text
+ * unchanged, so a repository writes `const FIND = prepared('select ...')` and queries FIND as usual.
+ * Only for texts fixed in the code: a server keeps every statement a connection prepared until the
+ * connection closes. PGlite runs the text as it is (one in-process session, nothing to gain).
+ */
+export function prepared(text: string): string {
+  if (!preparedStatementNames.has(text)) {
+    preparedStatementNames.set(text, `care360_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
+  }
+  return text;
+}
+
+/** The prepared-statement name of a text marked with `prepared`, else undefined (an unnamed statement). */
+export function preparedStatementName(text: string): string | undefined {
+  return preparedStatementNames.get(text);
 }
 
 export type DatabaseOptions =
@@ -101,7 +124,8 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const run = async <Row>(target: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
-    const result = await target.query(text, params as unknown[] | undefined);
+    const name = preparedStatementNames.get(text);
+    const result = await target.query({ text, values: params as unknown[] | undefined, ...(name ? { name } : {}) });
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
   };
   // Fail at start-up, not at the first request, when the server is unreachable.

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/database.ts';
+import { prepared, type Queryable } from '../../db/database.ts';
 
 export type AuditOutcome = 'success' | 'failure';
 
@@ -45,6 +45,14 @@ export interface AuditEventFilter {
   before?: { occurredAt: Date; id: string };
 }
 
+/** Audited requests write their events with it, in batches (AuditLog). */
+const INSERT_EVENTS = prepared(
+  `insert into audit_events (id, organization_id, api_key_id, action, resource_type, resource_id, outcome,
+                             status_code, request_id, client_address, occurred_at)
+   select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::int[], $9::text[], $10::text[], $11::timestamptz[])`,
+);
+
 /**
  * The audit store. Insert and select only: the table's triggers refuse UPDATE, DELETE and TRUNCATE.
  * Not scoped by organization: it is read only through the operator (admin) API.
@@ -60,25 +68,19 @@ export class AuditRepository {
   async insertMany(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
     const column = <Value>(value: (event: AuditEvent) => Value) => events.map(value);
-    await this.db.query(
-      `insert into audit_events (id, organization_id, api_key_id, action, resource_type, resource_id, outcome,
-                                 status_code, request_id, client_address, occurred_at)
-       select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-                            $8::int[], $9::text[], $10::text[], $11::timestamptz[])`,
-      [
-        column((event) => event.id),
-        column((event) => event.organizationId),
-        column((event) => event.apiKeyId),
-        column((event) => event.action),
-        column((event) => event.resourceType),
-        column((event) => event.resourceId),
-        column((event) => event.outcome),
-        column((event) => event.statusCode),
-        column((event) => event.requestId),
-        column((event) => event.clientAddress),
-        column((event) => event.occurredAt.toISOString()),
-      ],
-    );
+    await this.db.query(INSERT_EVENTS, [
+      column((event) => event.id),
+      column((event) => event.organizationId),
+      column((event) => event.apiKeyId),
+      column((event) => event.action),
+      column((event) => event.resourceType),
+      column((event) => event.resourceId),
+      column((event) => event.outcome),
+      column((event) => event.statusCode),
+      column((event) => event.requestId),
+      column((event) => event.clientAddress),
+      column((event) => event.occurredAt.toISOString()),
+    ]);
   }
 
   /** Newest first, at most `limit` rows. */

@@ -1,9 +1,37 @@
-import type { Queryable } from '../../db/database.ts';
+import { prepared, type Queryable } from '../../db/database.ts';
 import { PATIENT_UPSERT, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake-payments.ts';
 
 /** The unique index that makes an idempotencyKey usable once per organization. */
 export const IDEMPOTENCY_INDEX = 'cases_organization_idempotency_key_unique';
+
+/** Every intake runs it: see insertIntake. */
+const INSERT_INTAKE = prepared(
+  `with patient as (
+     ${PATIENT_UPSERT}
+   ), new_case as (
+     insert into cases (id, organization_id, patient_id, status, idempotency_key, payment_amount_cents,
+                        payment_description, stripe_setup_id, stripe_payment_id, nmi_payment_token,
+                        product_bundle_id, promo_codes)
+     select $12::uuid, $2::uuid, patient.id, $13::text, $14::text, $15::integer, $16::text, $17::text, $18::text,
+            $19::text, $20::uuid, $21::jsonb
+       from patient
+     returning id, patient_id
+   ), form_response as (
+     insert into form_responses (id, organization_id, case_id, form_id, patient_id)
+     select $22::uuid, $2::uuid, new_case.id, $23::uuid, new_case.patient_id from new_case
+     returning id
+   ), answer_rows as (
+     insert into answers (id, organization_id, form_response_id, question_id, question_type, value,
+                          encrypted_value)
+     select answer.id, $2::uuid, form_response.id, answer.question_id, answer.question_type,
+            answer.value::jsonb, answer.encrypted_value
+       from form_response,
+            unnest($24::uuid[], $25::uuid[], $26::text[], $27::text[], $28::text[])
+              as answer (id, question_id, question_type, value, encrypted_value)
+   )
+   select id as patient_id from patient`,
+);
 
 /** Everything one intake writes about its patient, case and answers: one statement (insertIntake). */
 export interface NewIntake {
@@ -46,52 +74,26 @@ export class CaseRepository {
    */
   async insertIntake(organizationId: string, intake: NewIntake): Promise<{ patientId: string }> {
     const { payment, answers } = intake;
-    const { rows } = await this.db.query<{ patient_id: string }>(
-      `with patient as (
-         ${PATIENT_UPSERT}
-       ), new_case as (
-         insert into cases (id, organization_id, patient_id, status, idempotency_key, payment_amount_cents,
-                            payment_description, stripe_setup_id, stripe_payment_id, nmi_payment_token,
-                            product_bundle_id, promo_codes)
-         select $12::uuid, $2::uuid, patient.id, $13::text, $14::text, $15::integer, $16::text, $17::text, $18::text,
-                $19::text, $20::uuid, $21::jsonb
-           from patient
-         returning id, patient_id
-       ), form_response as (
-         insert into form_responses (id, organization_id, case_id, form_id, patient_id)
-         select $22::uuid, $2::uuid, new_case.id, $23::uuid, new_case.patient_id from new_case
-         returning id
-       ), answer_rows as (
-         insert into answers (id, organization_id, form_response_id, question_id, question_type, value,
-                              encrypted_value)
-         select answer.id, $2::uuid, form_response.id, answer.question_id, answer.question_type,
-                answer.value::jsonb, answer.encrypted_value
-           from form_response,
-                unnest($24::uuid[], $25::uuid[], $26::text[], $27::text[], $28::text[])
-                  as answer (id, question_id, question_type, value, encrypted_value)
-       )
-       select id as patient_id from patient`,
-      [
-        ...patientUpsertParams(organizationId, intake.newPatientId, intake.patient),
-        intake.caseId,
-        intake.status,
-        intake.idempotencyKey ?? null,
-        payment.amountCents ?? null,
-        payment.description ?? null,
-        payment.stripeSetupId ?? null,
-        payment.stripePaymentId ?? null,
-        payment.nmiPaymentToken ?? null,
-        payment.productBundleId ?? null,
-        payment.promoCodes.length > 0 ? JSON.stringify(payment.promoCodes) : null,
-        intake.formResponseId,
-        intake.formId,
-        answers.map((answer) => answer.id),
-        answers.map((answer) => answer.questionId),
-        answers.map((answer) => answer.questionType),
-        answers.map((answer) => answer.value),
-        answers.map((answer) => answer.encryptedValue),
-      ],
-    );
+    const { rows } = await this.db.query<{ patient_id: string }>(INSERT_INTAKE, [
+      ...patientUpsertParams(organizationId, intake.newPatientId, intake.patient),
+      intake.caseId,
+      intake.status,
+      intake.idempotencyKey ?? null,
+      payment.amountCents ?? null,
+      payment.description ?? null,
+      payment.stripeSetupId ?? null,
+      payment.stripePaymentId ?? null,
+      payment.nmiPaymentToken ?? null,
+      payment.productBundleId ?? null,
+      payment.promoCodes.length > 0 ? JSON.stringify(payment.promoCodes) : null,
+      intake.formResponseId,
+      intake.formId,
+      answers.map((answer) => answer.id),
+      answers.map((answer) => answer.questionId),
+      answers.map((answer) => answer.questionType),
+      answers.map((answer) => answer.value),
+      answers.map((answer) => answer.encryptedValue),
+    ]);
     return { patientId: rows[0]!.patient_id };
   }
 }

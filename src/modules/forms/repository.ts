@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Queryable } from '../../db/database.ts';
+import { prepared, type Queryable } from '../../db/database.ts';
 
 export interface FormRow {
   id: string;
@@ -49,6 +49,18 @@ const PREFIXED_QUESTION_COLUMNS = [
   .map((column) => `q.${column} as q_${column}`)
   .join(', ');
 
+/** A form and its current questions: one row per question (one with null question columns for none). */
+const formWithQuestions = (condition: string) =>
+  prepared(`select f.id, f.title, f.description, f.created_at, f.updated_at, ${PREFIXED_QUESTION_COLUMNS}
+              from forms f
+              left join questions q
+                on q.organization_id = f.organization_id and q.form_id = f.id and q.retired_at is null
+             where f.organization_id = $1 and ${condition}
+             order by q.position, q.created_at, q.id`);
+/** Every intake runs one of them. */
+const FORM_WITH_QUESTIONS_BY_TITLE = formWithQuestions('f.title = $2');
+const FORM_WITH_QUESTIONS_BY_ID = formWithQuestions('f.id = $2');
+
 /** A form and its current questions, in form order. */
 export interface FormWithQuestions {
   form: FormRow;
@@ -90,24 +102,16 @@ export class FormRepository {
 
   /** The form with this title and its current questions (in form order), in one round trip. */
   async findByTitleWithQuestions(organizationId: string, title: string): Promise<FormWithQuestions | null> {
-    return this.findWithQuestions('f.title = $2', [organizationId, title]);
+    return this.findWithQuestions(FORM_WITH_QUESTIONS_BY_TITLE, [organizationId, title]);
   }
 
   /** The form with this id and its current questions (in form order), in one round trip. */
   async findByIdWithQuestions(organizationId: string, formId: string): Promise<FormWithQuestions | null> {
-    return this.findWithQuestions('f.id = $2', [organizationId, formId]);
+    return this.findWithQuestions(FORM_WITH_QUESTIONS_BY_ID, [organizationId, formId]);
   }
 
-  /** One row per current question (one row with null question columns for a form without any). */
-  private async findWithQuestions(condition: string, params: unknown[]): Promise<FormWithQuestions | null> {
-    const { rows } = await this.db.query<FormRow & PrefixedQuestionColumns>(
-      `select f.id, f.title, f.description, f.created_at, f.updated_at, ${PREFIXED_QUESTION_COLUMNS}
-         from forms f
-         left join questions q on q.organization_id = f.organization_id and q.form_id = f.id and q.retired_at is null
-        where f.organization_id = $1 and ${condition}
-        order by q.position, q.created_at, q.id`,
-      params,
-    );
+  private async findWithQuestions(statement: string, params: unknown[]): Promise<FormWithQuestions | null> {
+    const { rows } = await this.db.query<FormRow & PrefixedQuestionColumns>(statement, params);
     const first = rows[0];
     if (!first) return null;
     const form: FormRow = {

@@ -1,4 +1,7 @@
-import type { Queryable } from '../../db/database.ts';
+import { prepared, type Queryable } from '../../db/database.ts';
+
+/** Every authenticated request runs it. */
+const FIND_ACTIVE_KEY = prepared('select id, organization_id from api_keys where key_hash = $1 and revoked_at is null');
 
 export interface OrganizationRow {
   id: string;
@@ -83,10 +86,7 @@ export class OrganizationRepository {
   }
 
   async findActiveKeyByHash(keyHash: string): Promise<Principal | null> {
-    const { rows } = await this.db.query<{ id: string; organization_id: string }>(
-      'select id, organization_id from api_keys where key_hash = $1 and revoked_at is null',
-      [keyHash],
-    );
+    const { rows } = await this.db.query<{ id: string; organization_id: string }>(FIND_ACTIVE_KEY, [keyHash]);
     const row = rows[0];
     return row ? { organizationId: row.organization_id, apiKeyId: row.id } : null;
   }
