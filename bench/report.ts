@@ -152,7 +152,7 @@ function markdown(
     out.push(
       `- Server environment: ${Object.entries(results.options.serverEnvironment)
         .map(([key, value]) => `\`${key}=${value}\``)
-        .join(', ')}, default pool size`,
+        .join(', ')}${'DATABASE_POOL_SIZE' in results.options.serverEnvironment ? '' : ', default pool size'}`,
     );
     out.push('');
 
