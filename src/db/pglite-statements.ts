@@ -54,8 +54,13 @@ export class PgliteStatements {
     let types = this.parameterTypes.get(name);
     if (!types) {
       // A failed parse (a SQL error) leaves nothing prepared: the Sync ends the error state, and the
-      // next call tries again.
-      const described = await this.send([serialize.parse({ name, text }), serialize.describe({ type: 'S', name })]);
+      // next call tries again. The Close first (not an error for a name that does not exist) makes that
+      // retry work even after a parse that succeeded and a describe that did not.
+      const described = await this.send([
+        serialize.close({ type: 'S', name }),
+        serialize.parse({ name, text }),
+        serialize.describe({ type: 'S', name }),
+      ]);
       types = parse.parseDescribeStatementResults(described);
       this.parameterTypes.set(name, types);
     }
