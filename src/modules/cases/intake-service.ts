@@ -7,7 +7,13 @@ import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
 import type { FileLimits } from '../files/incoming.ts';
 import { FileRepository } from '../files/repository.ts';
 import type { FileStorage } from '../files/storage.ts';
-import { FormRepository, type QuestionDefinition, type QuestionRow } from '../forms/repository.ts';
+import { FormDefinitionCache } from '../forms/definition-cache.ts';
+import {
+  FormRepository,
+  type FormWithQuestions,
+  type QuestionDefinition,
+  type QuestionRow,
+} from '../forms/repository.ts';
 import type { PatientProfile } from '../patients/repository.ts';
 import {
   hasPaymentFields,
@@ -52,8 +58,17 @@ type FormPlan =
       definitions: QuestionDefinition[];
       /** Set when the stored form already is exactly what the request defines: nothing to rewrite, no lock. */
       unchangedFormId?: string;
+      /** Set when the stored form was taken from the cache: the form's version the write must still find. */
+      cachedVersion?: number;
     }
   | { mode: 'formId'; formId: string; definitions: QuestionDefinition[] };
+
+/** The intake was planned from a cached form that has changed since: nothing was written. */
+class StaleFormError extends Error {
+  constructor(readonly title: string) {
+    super('The form changed since it was read');
+  }
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_QUESTION_LENGTH = 10_000;
@@ -85,6 +100,7 @@ const present = (value: string | null | undefined): string | undefined =>
  */
 export class IntakeService {
   private readonly payments: IntakePaymentProcessor;
+  private readonly formCache = new FormDefinitionCache();
 
   constructor(private readonly deps: IntakeDependencies) {
     this.payments = deps.payments ?? shapeOnlyPaymentProcessor;
@@ -92,12 +108,26 @@ export class IntakeService {
 
   async createCase(organizationId: string, body: IntakeBody): Promise<IntakeResult> {
     rejectNulCharacters(body);
+    // A form read from the cache may have changed since (another process): the write then finds it at
+    // another version and writes nothing, and the intake is planned again from the stored form. Not with
+    // payment fields: their gateway calls must not run twice, so those intakes always read the form.
+    const useCache = !hasPaymentFields(paymentFieldsOf(body));
+    try {
+      return await this.createCaseOnce(organizationId, body, useCache);
+    } catch (error) {
+      if (!(error instanceof StaleFormError)) throw error;
+      this.formCache.delete(organizationId, error.title);
+      return this.createCaseOnce(organizationId, body, false);
+    }
+  }
+
+  private async createCaseOnce(organizationId: string, body: IntakeBody, useCache: boolean): Promise<IntakeResult> {
     const profile = this.profileOf(body);
     const payment = paymentFieldsOf(body);
     const status = (present(body.status)?.toUpperCase() ?? 'OPEN') as 'OPEN' | 'ABANDONED';
     const idempotencyKey = body.idempotencyKey ? body.idempotencyKey : undefined;
 
-    const { plan, answers } = await this.plan(organizationId, body);
+    const { plan, answers } = await this.plan(organizationId, body, useCache);
     this.checkWeightRule(plan);
     this.checkTotalFileSize(answers);
 
@@ -144,7 +174,7 @@ export class IntakeService {
         questionIds = plan.definitions.map((definition) => definition.id);
       }
 
-      const { patientId } = await new CaseRepository(db).insertIntake(organizationId, {
+      const written = await new CaseRepository(db).insertIntake(organizationId, {
         newPatientId: randomUUID(),
         patient: profile,
         caseId,
@@ -153,6 +183,7 @@ export class IntakeService {
         payment,
         formResponseId,
         formId,
+        expectedFormVersion: plan.mode === 'formTitle' ? plan.cachedVersion : undefined,
         answers: answers.map((answer, index) => ({
           id: answerIds[index]!,
           questionId: questionIds[answer.definitionIndex]!,
@@ -160,6 +191,8 @@ export class IntakeService {
           ...sealed[index]!,
         })),
       });
+      if (!written) throw new StaleFormError(plan.mode === 'formTitle' ? plan.title : '');
+      const { patientId } = written;
 
       const files = new FileRepository(db);
       for (const [index, answer] of answers.entries()) {
@@ -186,9 +219,13 @@ export class IntakeService {
     try {
       // The common intake (a known form, no file, nothing to pay) is one statement, atomic by itself;
       // anything more is written in one transaction with it.
-      return formChanges || hasFiles || prepared !== undefined
-        ? await this.deps.db.transaction(write)
-        : await write(this.deps.db);
+      const result =
+        formChanges || hasFiles || prepared !== undefined
+          ? await this.deps.db.transaction(write)
+          : await write(this.deps.db);
+      // The cached definition is now behind the stored form: the next intake reads it again.
+      if (formChanges && plan.mode === 'formTitle') this.formCache.delete(organizationId, plan.title);
+      return result;
     } catch (error) {
       if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
       throw error;
@@ -221,9 +258,13 @@ export class IntakeService {
   }
 
   /** Picks the mode (formTitle wins when both are sent) and validates every question and answer. */
-  private async plan(organizationId: string, body: IntakeBody): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
+  private async plan(
+    organizationId: string,
+    body: IntakeBody,
+    useCache: boolean,
+  ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
     const title = present(body.formTitle);
-    if (title) return this.planByTitle(organizationId, title, present(body.formDescription), body.questions);
+    if (title) return this.planByTitle(organizationId, title, present(body.formDescription), body.questions, useCache);
     const formId = present(body.formId);
     if (!formId) throw validationError('formTitle', 'Either formTitle or formId is required');
     if (!UUID.test(formId)) throw validationError('formId', 'Must be a UUID');
@@ -235,8 +276,33 @@ export class IntakeService {
     title: string,
     description: string | undefined,
     items: QuestionItem[],
+    useCache: boolean,
   ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
+    const cached = useCache ? this.formCache.get(organizationId, title) : undefined;
+    if (cached) {
+      // Taken only when the request is the cached form exactly (the common case: nothing to rewrite);
+      // anything else, an error included, is planned again from the stored form.
+      try {
+        const planned = this.planTitleAgainst(cached, title, description, items);
+        if (planned.plan.mode === 'formTitle' && planned.plan.unchangedFormId) {
+          return { ...planned, plan: { ...planned.plan, cachedVersion: cached.version } };
+        }
+      } catch {
+        // planned again below
+      }
+    }
     const found = await new FormRepository(this.deps.db).findByTitleWithQuestions(organizationId, title);
+    if (found) this.formCache.set(organizationId, title, found);
+    return this.planTitleAgainst(found, title, description, items);
+  }
+
+  /** Plans a form-title intake against the stored form (null: a new form). Reads nothing. */
+  private planTitleAgainst(
+    found: FormWithQuestions | null,
+    title: string,
+    description: string | undefined,
+    items: QuestionItem[],
+  ): { plan: FormPlan; answers: PlannedAnswer[] } {
     const existing = found?.form ?? null;
     const current = found?.questions ?? [];
     const currentIds = new Map(current.map((row) => [`${row.type}\u0000${row.question}`, row.id]));

@@ -1,5 +1,5 @@
 import { prepared, type Queryable } from '../../db/database.ts';
-import { PATIENT_UPSERT, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
+import { patientUpsert, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake-payments.ts';
 
 /** The unique index that makes an idempotencyKey usable once per organization. */
@@ -7,8 +7,11 @@ export const IDEMPOTENCY_INDEX = 'cases_organization_idempotency_key_unique';
 
 /** Every intake runs it: see insertIntake. */
 const INSERT_INTAKE = prepared(
-  `with patient as (
-     ${PATIENT_UPSERT}
+  `with current_form as (
+     select id from forms
+      where organization_id = $2::uuid and id = $23::uuid and ($29::integer is null or version = $29::integer)
+   ), patient as (
+     ${patientUpsert('current_form')}
    ), new_case as (
      insert into cases (id, organization_id, patient_id, status, idempotency_key, payment_amount_cents,
                         payment_description, stripe_setup_id, stripe_payment_id, nmi_payment_token,
@@ -44,6 +47,8 @@ export interface NewIntake {
   payment: IntakePaymentFields;
   formResponseId: string;
   formId: string;
+  /** When set, the intake is written only if the form is still at this version (forms.version). */
+  expectedFormVersion?: number;
   /** Exactly one of `value` (JSON text) and `encryptedValue` is set. */
   answers: {
     id: string;
@@ -68,11 +73,12 @@ export class CaseRepository {
 
   /**
    * Upserts the patient and inserts the case, its form response and all its answers in ONE statement:
-   * one round trip, and atomic by itself (outside a transaction it is its own). Returns the patient id.
-   * Throws a unique violation on IDEMPOTENCY_INDEX when the key was used (also by a concurrent
-   * transaction); the statement then wrote nothing, the patient update included.
+   * one round trip, and atomic by itself (outside a transaction it is its own). Returns the patient id,
+   * or null when the form is not at `expectedFormVersion` (nothing was written). Throws a unique
+   * violation on IDEMPOTENCY_INDEX when the key was used (also by a concurrent transaction); the
+   * statement then wrote nothing, the patient update included.
    */
-  async insertIntake(organizationId: string, intake: NewIntake): Promise<{ patientId: string }> {
+  async insertIntake(organizationId: string, intake: NewIntake): Promise<{ patientId: string } | null> {
     const { payment, answers } = intake;
     const { rows } = await this.db.query<{ patient_id: string }>(INSERT_INTAKE, [
       ...patientUpsertParams(organizationId, intake.newPatientId, intake.patient),
@@ -93,7 +99,8 @@ export class CaseRepository {
       answers.map((answer) => answer.questionType),
       answers.map((answer) => answer.value),
       answers.map((answer) => answer.encryptedValue),
+      intake.expectedFormVersion ?? null,
     ]);
-    return { patientId: rows[0]!.patient_id };
+    return rows[0] ? { patientId: rows[0].patient_id } : null;
   }
 }

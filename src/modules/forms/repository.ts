@@ -51,7 +51,7 @@ const PREFIXED_QUESTION_COLUMNS = [
 
 /** A form and its current questions: one row per question (one with null question columns for none). */
 const formWithQuestions = (condition: string) =>
-  prepared(`select f.id, f.title, f.description, f.created_at, f.updated_at, ${PREFIXED_QUESTION_COLUMNS}
+  prepared(`select f.id, f.title, f.description, f.created_at, f.updated_at, f.version, ${PREFIXED_QUESTION_COLUMNS}
               from forms f
               left join questions q
                 on q.organization_id = f.organization_id and q.form_id = f.id and q.retired_at is null
@@ -61,10 +61,11 @@ const formWithQuestions = (condition: string) =>
 const FORM_WITH_QUESTIONS_BY_TITLE = formWithQuestions('f.title = $2');
 const FORM_WITH_QUESTIONS_BY_ID = formWithQuestions('f.id = $2');
 
-/** A form and its current questions, in form order. */
+/** A form and its current questions, in form order, as of `version` (forms.version). */
 export interface FormWithQuestions {
   form: FormRow;
   questions: QuestionRow[];
+  version: number;
 }
 
 /** The question columns of a form-and-questions row: null when the form has no current question. */
@@ -111,7 +112,7 @@ export class FormRepository {
   }
 
   private async findWithQuestions(statement: string, params: unknown[]): Promise<FormWithQuestions | null> {
-    const { rows } = await this.db.query<FormRow & PrefixedQuestionColumns>(statement, params);
+    const { rows } = await this.db.query<FormRow & { version: number } & PrefixedQuestionColumns>(statement, params);
     const first = rows[0];
     if (!first) return null;
     const form: FormRow = {
@@ -135,7 +136,7 @@ export class FormRepository {
         placeholder: row.q_placeholder,
         options: row.q_options!,
       }));
-    return { form, questions };
+    return { form, questions, version: first.version };
   }
 
   /**
@@ -182,6 +183,7 @@ export class FormRepository {
       `insert into forms (id, organization_id, title, description) values ($1, $2, $3, $4)
        on conflict (organization_id, title) do update set
          description = coalesce(excluded.description, forms.description),
+         version = forms.version + 1,
          updated_at = now()
        returning id`,
       [randomUUID(), organizationId, title, description ?? null],

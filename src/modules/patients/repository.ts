@@ -40,12 +40,15 @@ export interface PatientRow {
  * latest intake's values; the other profile fields only when sent; an existing password is never
  * replaced by an intake. Locks the patient row until the transaction ends. Parameters $1 to $11 are
  * `patientUpsertParams`; it returns the patient id. The intake runs it inside one statement with the
- * case it belongs to (CaseRepository.insertIntake).
+ * case it belongs to (CaseRepository.insertIntake), from `source`: a relation of one row to upsert
+ * the patient, or of none to write nothing.
  */
-export const PATIENT_UPSERT = `insert into patients (id, organization_id, email, first_name, last_name, dob, gender, phone_number,
-                             password_hash, shipping_address, language_preferences)
-       values ($1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::date, $7::text, $8::text, $9::text, $10::jsonb,
-               $11::jsonb)
+export const patientUpsert = (source: string) => `insert into patients (id, organization_id, email, first_name,
+                             last_name, dob, gender, phone_number, password_hash, shipping_address,
+                             language_preferences)
+       select $1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::date, $7::text, $8::text, $9::text, $10::jsonb,
+              $11::jsonb
+         from ${source}
        on conflict (organization_id, email) do update set
          first_name = excluded.first_name,
          last_name = excluded.last_name,
@@ -58,7 +61,7 @@ export const PATIENT_UPSERT = `insert into patients (id, organization_id, email,
          updated_at = now()
        returning id`;
 
-/** The 11 parameters of PATIENT_UPSERT. `id` is used when the patient is new. */
+/** The 11 parameters of patientUpsert. `id` is used when the patient is new. */
 export function patientUpsertParams(organizationId: string, id: string, profile: PatientProfile): unknown[] {
   return [
     id,
