@@ -1,6 +1,8 @@
 import { parse, protocol, type PGlite } from '@electric-sql/pglite';
 
 type Serializer = (value: unknown) => string;
+/** What `PGlite.query` answers, as far as src/db/database.ts reads it. */
+type StatementResult<Row> = { rows: Row[]; rowCount?: number; affectedRows?: number };
 type Message = Parameters<typeof parse.parseResults>[0][number];
 
 /** The parts of PGlite this uses beyond `query`: its query mutexes and its type (de)serializers. */
@@ -45,12 +47,12 @@ export class PgliteStatements {
     text: string,
     params: readonly unknown[],
     inTransaction: boolean,
-  ): Promise<{ rows: Row[]; rowCount?: number; affectedRows?: number }> {
+  ): Promise<StatementResult<Row>> {
     const execute = () => this.internals._runExclusiveQuery(() => this.execute<Row>(name, text, params));
     return inTransaction ? execute() : this.internals._runExclusiveTransaction(execute);
   }
 
-  private async execute<Row>(name: string, text: string, params: readonly unknown[]) {
+  private async execute<Row>(name: string, text: string, params: readonly unknown[]): Promise<StatementResult<Row>> {
     let types = this.parameterTypes.get(name);
     if (!types) {
       // A failed parse (a SQL error) leaves nothing prepared: the Sync ends the error state, and the
@@ -74,11 +76,7 @@ export class PgliteStatements {
       serialize.describe({ type: 'P' }),
       serialize.execute({}),
     ]);
-    return parse.parseResults(messages, this.internals.parsers)[0] as unknown as {
-      rows: Row[];
-      rowCount?: number;
-      affectedRows?: number;
-    };
+    return parse.parseResults(messages, this.internals.parsers)[0] as unknown as StatementResult<Row>;
   }
 
   /** The messages and a Sync, in one call into the engine; an error response is thrown after the Sync. */

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { recordingDatabase, type RecordedStatement } from '../../bench/lib/sql-recorder.ts';
 import { buildApp } from '../../src/app.ts';
-import type { Database } from '../../src/db/database.ts';
 import { createServices } from '../../src/services.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
 import { minimalBody } from './support.ts';
@@ -24,26 +24,16 @@ const changed = [
 ];
 
 /** Another server process on the same database: services (and so caches) of its own; its SQL is recorded. */
-async function secondProcess(context: TestContext, statements: string[] = []): Promise<FastifyInstance> {
-  const recording: Database = {
-    ...context.db,
-    engine: context.db.engine,
-    query: (text, params) => {
-      statements.push(text);
-      return context.db.query(text, params);
-    },
-    exec: (script) => context.db.exec(script),
-    transaction: (work) => context.db.transaction(work),
-    close: async () => undefined,
-  };
+async function secondProcess(context: TestContext): Promise<{ app: FastifyInstance; statements: RecordedStatement[] }> {
+  const { db, statements } = recordingDatabase(context.db);
   const app = await buildApp({
     config: context.config,
-    db: recording,
-    services: createServices(recording, context.config),
+    db,
+    services: createServices(db, context.config),
     logger: false,
   });
   await app.ready();
-  return app;
+  return { app, statements };
 }
 
 describe('the form-definition cache of the intake', () => {
@@ -70,10 +60,9 @@ describe('the form-definition cache of the intake', () => {
   after(async () => context.close());
 
   it('plans the next intake of a form it has read without reading the form again', async () => {
-    const statements: string[] = [];
-    const app = await secondProcess(context, statements);
+    const { app, statements } = await secondProcess(context);
     try {
-      const readsForm = (text: string) => /from forms f\s+left join questions/.test(text);
+      const readsForm = ({ text }: RecordedStatement) => /from forms f\s+left join questions/.test(text);
       await post(app, original); // creates the form
       statements.length = 0;
       await post(app, original);
@@ -81,15 +70,15 @@ describe('the form-definition cache of the intake', () => {
       statements.length = 0;
       await post(app, original);
       assert.equal(statements.filter(readsForm).length, 0, 'the one after takes it from the cache');
-      assert.ok(statements.some((text) => text.includes('insert into cases')));
+      assert.ok(statements.some(({ text }) => text.includes('insert into cases')));
     } finally {
       await app.close();
     }
   });
 
   it('reads a form again when another process changed it, and writes against its current questions', async () => {
-    const first = await secondProcess(context);
-    const second = await secondProcess(context);
+    const { app: first } = await secondProcess(context);
+    const { app: second } = await secondProcess(context);
     try {
       await post(first, original, OTHER_TITLE);
       await post(first, original, OTHER_TITLE); // the first process now holds the form in its cache

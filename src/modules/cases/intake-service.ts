@@ -19,6 +19,7 @@ import {
   hasPaymentFields,
   paymentFieldsOf,
   shapeOnlyPaymentProcessor,
+  type IntakePaymentFields,
   type IntakePaymentProcessor,
 } from './intake-payments.ts';
 import { findQuestionType, questionTypeNames } from './question-types/registry.ts';
@@ -111,19 +112,24 @@ export class IntakeService {
     // A form read from the cache may have changed since (another process): the write then finds it at
     // another version and writes nothing, and the intake is planned again from the stored form. Not with
     // payment fields: their gateway calls must not run twice, so those intakes always read the form.
-    const useCache = !hasPaymentFields(paymentFieldsOf(body));
+    const payment = paymentFieldsOf(body);
+    const useCache = !hasPaymentFields(payment);
     try {
-      return await this.createCaseOnce(organizationId, body, useCache);
+      return await this.createCaseOnce(organizationId, body, payment, useCache);
     } catch (error) {
       if (!(error instanceof StaleFormError)) throw error;
       this.formCache.delete(organizationId, error.title);
-      return this.createCaseOnce(organizationId, body, false);
+      return this.createCaseOnce(organizationId, body, payment, false);
     }
   }
 
-  private async createCaseOnce(organizationId: string, body: IntakeBody, useCache: boolean): Promise<IntakeResult> {
+  private async createCaseOnce(
+    organizationId: string,
+    body: IntakeBody,
+    payment: IntakePaymentFields,
+    useCache: boolean,
+  ): Promise<IntakeResult> {
     const profile = this.profileOf(body);
-    const payment = paymentFieldsOf(body);
     const status = (present(body.status)?.toUpperCase() ?? 'OPEN') as 'OPEN' | 'ABANDONED';
     const idempotencyKey = body.idempotencyKey ? body.idempotencyKey : undefined;
 
@@ -157,18 +163,19 @@ export class IntakeService {
     const caseId = randomUUID();
     const formResponseId = randomUUID();
     const answerIds = answers.map(() => randomUUID());
-    const formChanges = plan.mode === 'formTitle' && !plan.unchangedFormId;
+    // The form-title plan whose form this intake (re)defines, if it does.
+    const formToWrite = plan.mode === 'formTitle' && !plan.unchangedFormId ? plan : undefined;
     const hasFiles = answers.some((answer) => (answer.parsed.files?.length ?? 0) > 0);
 
     const write = async (db: Queryable): Promise<IntakeResult> => {
       let formId: string;
       let questionIds: string[];
-      if (plan.mode === 'formTitle' && formChanges) {
+      if (formToWrite) {
         // Locks the form row first: intakes that change one form run one at a time. Intakes that only
         // use it take a key-share lock (their form response's foreign key), which this lock allows.
         const forms = new FormRepository(db);
-        formId = await forms.upsertByTitle(organizationId, plan.title, plan.description);
-        questionIds = await forms.replaceQuestions(organizationId, formId, plan.definitions);
+        formId = await forms.upsertByTitle(organizationId, formToWrite.title, formToWrite.description);
+        questionIds = await forms.replaceQuestions(organizationId, formId, formToWrite.definitions);
       } else {
         formId = plan.mode === 'formTitle' ? plan.unchangedFormId! : plan.formId;
         questionIds = plan.definitions.map((definition) => definition.id);
@@ -220,11 +227,11 @@ export class IntakeService {
       // The common intake (a known form, no file, nothing to pay) is one statement, atomic by itself;
       // anything more is written in one transaction with it.
       const result =
-        formChanges || hasFiles || prepared !== undefined
+        formToWrite || hasFiles || prepared !== undefined
           ? await this.deps.db.transaction(write)
           : await write(this.deps.db);
       // The cached definition is now behind the stored form: the next intake reads it again.
-      if (formChanges && plan.mode === 'formTitle') this.formCache.delete(organizationId, plan.title);
+      if (formToWrite) this.formCache.delete(organizationId, formToWrite.title);
       return result;
     } catch (error) {
       if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();

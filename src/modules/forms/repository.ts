@@ -34,9 +34,9 @@ export interface QuestionDefinition {
   options: string[];
 }
 
-const QUESTION_COLUMNS = 'id, form_id, position, question, type, required, phi, hint, placeholder, options';
-const PREFIXED_QUESTION_COLUMNS = [
+const QUESTION_COLUMN_NAMES = [
   'id',
+  'form_id',
   'position',
   'question',
   'type',
@@ -45,7 +45,14 @@ const PREFIXED_QUESTION_COLUMNS = [
   'hint',
   'placeholder',
   'options',
-]
+] as const satisfies readonly (keyof QuestionRow)[];
+const QUESTION_COLUMNS = QUESTION_COLUMN_NAMES.join(', ');
+
+/** The question columns a form-and-questions row carries, prefixed `q_` (its form id is the form's). */
+type JoinedQuestionColumn = Exclude<(typeof QUESTION_COLUMN_NAMES)[number], 'form_id'>;
+const PREFIXED_QUESTION_COLUMNS = QUESTION_COLUMN_NAMES.filter(
+  (column): column is JoinedQuestionColumn => column !== 'form_id',
+)
   .map((column) => `q.${column} as q_${column}`)
   .join(', ');
 
@@ -69,37 +76,11 @@ export interface FormWithQuestions {
 }
 
 /** The question columns of a form-and-questions row: null when the form has no current question. */
-interface PrefixedQuestionColumns {
-  q_id: string | null;
-  q_position: number | null;
-  q_question: string | null;
-  q_type: string | null;
-  q_required: boolean | null;
-  q_phi: boolean | null;
-  q_hint: string | null;
-  q_placeholder: string | null;
-  q_options: string[] | null;
-}
+type PrefixedQuestionColumns = { [Column in JoinedQuestionColumn as `q_${Column}`]: QuestionRow[Column] | null };
 
 /** Forms and their questions; every statement is scoped by organization. */
 export class FormRepository {
   constructor(private readonly db: Queryable) {}
-
-  async findById(organizationId: string, formId: string): Promise<FormRow | null> {
-    const { rows } = await this.db.query<FormRow>(
-      'select id, title, description, created_at, updated_at from forms where organization_id = $1 and id = $2',
-      [organizationId, formId],
-    );
-    return rows[0] ?? null;
-  }
-
-  async findByTitle(organizationId: string, title: string): Promise<FormRow | null> {
-    const { rows } = await this.db.query<FormRow>(
-      'select id, title, description, created_at, updated_at from forms where organization_id = $1 and title = $2',
-      [organizationId, title],
-    );
-    return rows[0] ?? null;
-  }
 
   /** The form with this title and its current questions (in form order), in one round trip. */
   async findByTitleWithQuestions(organizationId: string, title: string): Promise<FormWithQuestions | null> {

@@ -72,10 +72,9 @@ export class FormService {
 
   /** A form of another organization is not found, exactly like one that does not exist. */
   async get(organizationId: string, formId: string): Promise<FormView> {
-    const repository = new FormRepository(this.db);
-    const form = await repository.findById(organizationId, formId);
-    if (!form) throw new ApiError(404, 'Form not found');
-    return this.view(form, await repository.activeQuestions(organizationId, [form.id]));
+    const found = await new FormRepository(this.db).findByIdWithQuestions(organizationId, formId);
+    if (!found) throw new ApiError(404, 'Form not found');
+    return this.view(found.form, found.questions);
   }
 
   private view(form: FormRow, questions: QuestionRow[]): FormView {
