@@ -23,7 +23,6 @@ const count = Number(args.count ?? 3000);
 function timed(db: Database, times: Map<string, number[]>): Database {
   return {
     ...db,
-    engine: db.engine,
     query: async (text, params) => {
       const started = performance.now();
       try {
