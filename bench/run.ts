@@ -33,6 +33,8 @@ import {
   watchProcess,
   type RunningProcess,
 } from './lib/processes.ts';
+import { buildServer } from '../scripts/build.ts';
+import { EMBEDDED_NODE_FLAGS } from '../src/embedded-memory.ts';
 import { writeReport } from './report.ts';
 import { scenarios, type RequestSpec, type Scenario, type SetupContext } from './scenarios.ts';
 import type { SeedResult } from './seed-cases.ts';
@@ -227,12 +229,17 @@ async function startCare360(engine: Engine, databaseUrl: string | undefined, dat
     DATA_DIR: dataDir,
     ...(engine === 'postgres' && databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
-  const nodeArguments = args.profile
-    ? // Default file names: they carry the thread id (tsx's loader thread writes a profile of its own).
-      ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`]
-    : [];
+  // The embedded engine's memory settings, given here as a Node 20 user gives them (on Node 22.15+ and 24
+  // the server restarts itself with them: src/embedded-memory.ts), so every runtime measures the same.
+  const embedded = engine === 'pglite';
+  if (embedded) environment.MALLOC_ARENA_MAX = '1';
+  const nodeArguments = [
+    ...(embedded ? EMBEDDED_NODE_FLAGS : []),
+    ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : []),
+  ];
   if (args.profile) await mkdir(profileDirectory, { recursive: true });
-  return startListeningProcess('src/server.ts', environment, { nodeArguments });
+  // As `npm start` runs it: the bundle scripts/build.ts makes, with plain node.
+  return startListeningProcess(await buildServer(), environment, { nodeArguments });
 }
 
 async function setupContext(server: RunningProcess): Promise<SetupContext> {

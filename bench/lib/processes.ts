@@ -27,9 +27,10 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts a TypeScript entry point (`node --import tsx <script>`) on a free port and waits until
- * `readyPath` answers 200 (at LOG_LEVEL=warn nothing announces the listening socket). The child is the
- * node process itself, so its pid is the one whose /proc status we read.
+ * Starts an entry point on a free port and waits until `readyPath` answers 200 (at LOG_LEVEL=warn nothing
+ * announces the listening socket): TypeScript with `node --import tsx <script>`, compiled JavaScript
+ * (`.mjs`, `.js`) with plain node. The child is the node process itself, so its pid is the one whose
+ * /proc status we read.
  */
 export async function startListeningProcess(
   script: string,
@@ -37,7 +38,8 @@ export async function startListeningProcess(
   options: { nodeArguments?: readonly string[]; readyPath?: string } = {},
 ): Promise<RunningProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(options.nodeArguments ?? []), '--import', 'tsx', script], {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...(options.nodeArguments ?? []), ...loader, script], {
     cwd: repositoryRoot,
     env: {
       PATH: process.env.PATH ?? '',

@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { projectPath } from '../paths.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 
 /**
@@ -120,7 +120,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
  * folder renamed into place when complete, so an interrupted first start leaves no half-made database.
  */
 async function initializePgliteDirectory(directory: string): Promise<void> {
-  const script = fileURLToPath(new URL('./pglite-init.mjs', import.meta.url));
+  const script = projectPath('src', 'db', 'pglite-init.mjs');
   const staging = `${directory}.init-${process.pid}`;
   await mkdir(path.dirname(directory), { recursive: true });
   await rm(staging, { recursive: true, force: true });

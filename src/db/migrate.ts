@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Umzug, type UmzugStorage } from 'umzug';
+import { projectPath } from '../paths.ts';
 import type { Database, Queryable } from './database.ts';
 
-const migrationsDirectory = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+const migrationsDirectory = projectPath('src', 'db', 'migrations');
 
 /** An arbitrary constant: every process that migrates takes this advisory lock first. */
 const MIGRATION_LOCK_ID = 36_036_036;

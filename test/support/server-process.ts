@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { buildServer } from '../../scripts/build.ts';
 
 export interface RunningServer {
   url: string;
@@ -10,9 +11,20 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `src/server.ts` as `npm start` does, on a free port, and waits until it listens. */
+let bundle: Promise<string> | undefined;
+
+/**
+ * The server as `npm start` runs it: the source bundled to dist/server.mjs (scripts/build.ts), then plain
+ * node. Built once per test file.
+ */
+async function serverCommand(): Promise<string[]> {
+  bundle ??= buildServer();
+  return [await bundle];
+}
+
+/** Starts the server as `npm start` does, on a free port, and waits until it listens. */
 export async function startServer(environment: Record<string, string>): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, await serverCommand(), {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -54,7 +66,7 @@ export async function startServer(environment: Record<string, string>): Promise<
 export async function failedStart(
   environment: Record<string, string>,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, await serverCommand(), {
     env: { PATH: process.env.PATH ?? '', ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
