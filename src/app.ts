@@ -8,6 +8,7 @@ import { AuthFailureLimiter, registerAuthentication } from './http/auth.ts';
 import { envelopes } from './http/envelopes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
+import { registerHandlerTimeLimit } from './http/time-limit.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
@@ -63,9 +64,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config.logLevel),
     bodyLimit: config.bodyLimitBytes,
-    // Time to receive a whole request (slow clients), and then to answer it (503 after that).
+    // Time to receive a whole request (slow clients); the time to answer it is registerHandlerTimeLimit's.
     requestTimeout: config.limits.requestTimeoutMs,
-    handlerTimeout: config.limits.requestTimeoutMs,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -91,6 +91,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerJsonBodyParser(app);
 
   registerErrorHandling(app);
+  registerHandlerTimeLimit(app, config.limits.requestTimeoutMs);
 
   // Counters shared by every server process when REDIS_URL is set; in memory otherwise.
   const { limits } = config;

@@ -29,8 +29,6 @@ const edgeErrors: Record<string, { status: number; message: (error: FastifyError
   },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, message: () => 'Content-Length does not match the body' },
   FST_ERR_CTP_INVALID_TYPE: { status: 400, message: () => 'Invalid Content-Type header' },
-  // REQUEST_TIMEOUT_MS passed before the handler answered (Fastify's handlerTimeout).
-  FST_ERR_HANDLER_TIMEOUT: { status: 503, message: () => 'Request timed out' },
 };
 
 export function registerErrorHandling(app: FastifyInstance): void {
