@@ -132,13 +132,20 @@ const quick = args.quick;
 const durationSeconds = Number(args.duration ?? (quick ? 2 : 10));
 const warmupSeconds = Number(args.warmup ?? (quick ? 1 : 3));
 const connections = Number(args.connections ?? 16);
+/**
+ * The server's PostgreSQL pool as a deployment on this machine would size it, by PostgreSQL's rule of
+ * thumb: twice the cores of the database's machine (here the same one), since more backends than that
+ * only compete for the cores. The load's 16 connections then queue in the pool rather than in the kernel's
+ * run queue. The database ceiling's replay shares a pool of the same size, so the ratio compares like with like.
+ */
+const poolSize = Number(args['pool-size'] ?? Math.max(2, 2 * cpus().length));
 const rateOverride = args.rate ? Number(args.rate) : undefined;
 const rateFraction = Number(args['rate-fraction'] ?? 0.5);
 const engines = (args.engines ?? 'pglite,postgres').split(',').filter(Boolean) as Engine[];
 const scenarioFilter = args.scenarios?.split(',').filter(Boolean);
 const growthCases = Number(args.cases ?? (quick ? 10_000 : 1_000_000));
 const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-for (const [name, value] of Object.entries({ durationSeconds, warmupSeconds, connections, growthCases })) {
+for (const [name, value] of Object.entries({ durationSeconds, warmupSeconds, connections, poolSize, growthCases })) {
   if (!Number.isFinite(value) || value < 0) throw new Error(`invalid --${name}`);
 }
 for (const engine of engines)
@@ -150,9 +157,7 @@ const apiKey = `c360_bench_${randomBytes(16).toString('hex')}`;
 const phiKey = randomBytes(32).toString('hex');
 const serverEnvironment = {
   LOG_LEVEL: 'warn',
-  // The server's PostgreSQL pool as a deployment for this load would size it: one connection per
-  // concurrent request (the database ceiling's replay has one client per connection, too).
-  DATABASE_POOL_SIZE: String(Number(args['pool-size'] ?? connections)),
+  DATABASE_POOL_SIZE: String(poolSize),
   // Generous, not off: the limiter's own cost is part of every request.
   RATE_LIMIT_PER_KEY: '1000000000',
   RATE_LIMIT_PER_ADDRESS: '1000000000',
@@ -324,6 +329,7 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
     engine,
     ...(databaseUrl ? { url: databaseUrl } : {}),
     connections,
+    poolSize,
     durationSeconds,
     warmupSeconds,
     phiKey,

@@ -10,9 +10,10 @@
  * statements in that order with fresh values where the intake had fresh ones (every UUID that did not
  * exist before the request, and the unique email / idempotencyKey), so each replay is a new patient,
  * case, form response and answers, exactly like a new intake.
- *   PostgreSQL: one `pg.Client` per worker, `begin`/`commit` around the recorded transaction; the
- *   statements the server sends as named prepared statements (`prepared` in src/db/database.ts) are
- *   sent as the same named statements.
+ *   PostgreSQL: `connections` workers share one `pg.Pool` of the server's size (`poolSize`), as the
+ *   server's requests share its pool; `begin`/`commit` around the recorded transaction; the statements
+ *   the server sends as named prepared statements (`prepared` in src/db/database.ts) are sent as the
+ *   same named statements.
  *   PGlite: the same in-process PGlite API the server uses (one instance; it runs one query at a time).
  */
 import { randomBytes } from 'node:crypto';
@@ -35,6 +36,8 @@ export interface DatabaseCeilingOptions {
   /** PostgreSQL: the benchmark database (already migrated by the server). */
   url?: string;
   connections: number;
+  /** PostgreSQL: connections the workers share, as the server's DATABASE_POOL_SIZE (default: one each). */
+  poolSize?: number;
   durationSeconds: number;
   warmupSeconds: number;
   /** The server's PHI key for this database (a random one when absent). */
@@ -127,28 +130,46 @@ interface Runner {
   close(): Promise<void>;
 }
 
-async function postgresRunner(url: string): Promise<Runner> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  return {
+/**
+ * The server's way to PostgreSQL, without the server: one `pg.Pool` of `poolSize` connections (as the
+ * server's DATABASE_POOL_SIZE) shared by every worker, a statement outside a transaction on whichever
+ * connection is free, a transaction on one connection held for it.
+ */
+function postgresRunners(
+  url: string,
+  workers: number,
+  poolSize: number,
+): { runners: Runner[]; close(): Promise<void> } {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  pool.on('error', () => undefined);
+  const send = (target: pg.Pool | pg.PoolClient, step: Step, fresh: Fresh) => {
+    // As the server sends it: a statement the code marks `prepared` goes as a named prepared statement.
+    const name = preparedStatementName(step.text);
+    return target.query({ text: step.text, values: render(step, fresh), ...(name ? { name } : {}) });
+  };
+  const runner: Runner = {
     async runOnce(segments, fresh) {
       for (const segment of segments) {
-        if (segment.transaction) await client.query('begin');
+        if (!segment.transaction) {
+          for (const step of segment.steps) await send(pool, step, fresh);
+          continue;
+        }
+        const client = await pool.connect();
         try {
-          for (const step of segment.steps) {
-            // As the server sends it: a statement the code marks `prepared` goes as a named prepared statement.
-            const name = preparedStatementName(step.text);
-            await client.query({ text: step.text, values: render(step, fresh), ...(name ? { name } : {}) });
-          }
-          if (segment.transaction) await client.query('commit');
+          await client.query('begin');
+          for (const step of segment.steps) await send(client, step, fresh);
+          await client.query('commit');
+          client.release();
         } catch (error) {
-          if (segment.transaction) await client.query('rollback').catch(() => undefined);
+          await client.query('rollback').catch(() => undefined);
+          client.release();
           throw error;
         }
       }
     },
-    close: () => client.end(),
+    close: async () => undefined,
   };
+  return { runners: Array.from({ length: workers }, () => runner), close: () => pool.end() };
 }
 
 function pgliteRunner(db: Database): Runner {
@@ -199,6 +220,7 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'care360-db-ceiling-'));
   let db: Database | undefined;
   const runners: Runner[] = [];
+  let closePool: (() => Promise<void>) | undefined;
   try {
     if (options.engine === 'postgres') {
       if (!options.url) throw new Error('url is required for postgres');
@@ -219,7 +241,9 @@ async function main(): Promise<void> {
     }
     const segments = planOf(recorded.statements, recorded.keep, RECORDED_UNIQUE);
     if (options.engine === 'postgres') {
-      for (let index = 0; index < options.connections; index += 1) runners.push(await postgresRunner(options.url!));
+      const postgres = postgresRunners(options.url!, options.connections, options.poolSize ?? options.connections);
+      runners.push(...postgres.runners);
+      closePool = postgres.close;
     } else {
       // PGlite serves one query at a time; several workers still keep it busy between a worker's awaits.
       for (let index = 0; index < options.connections; index += 1) runners.push(pgliteRunner(db));
@@ -243,6 +267,7 @@ async function main(): Promise<void> {
     } satisfies DatabaseCeilingResult);
   } finally {
     for (const runner of runners) await runner.close().catch(() => undefined);
+    await closePool?.().catch(() => undefined);
     await db?.close().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   }

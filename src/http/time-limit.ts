@@ -46,4 +46,3 @@ export function registerHandlerTimeLimit(app: FastifyInstance, limitMs: number):
     done();
   });
 }
-
