@@ -1,7 +1,7 @@
 /**
  * Memory settings for the embedded database's process, applied by embedded-memory-restart.ts before
- * anything else loads (server.ts imports it first). Both only matter where PGlite runs inside the server, and both can only be
- * set when a process starts:
+ * anything else loads (server.ts imports it first). Both only matter where PGlite runs inside the server,
+ * and both can only be set when a process starts:
  *
  * - MALLOC_ARENA_MAX=1. glibc gives each thread that allocates its own malloc arena (up to eight per core)
  *   and keeps what is freed there for that arena's next allocation. V8 compiles PGlite's WebAssembly
@@ -11,7 +11,7 @@
  *   the JavaScript heap, is most of the work per request, and the young generation's pages are resident
  *   once touched.
  *
- * Under the intake benchmark the two together cut the server's peak RSS by about 70 MB (docs/performance.md).
+ * Under the intake benchmark the two together cut the server's peak RSS by 20-40 MB (docs/performance.md).
  * Where Node can replace its own process image (`process.execve`, Node 22.15+ and 24) the server restarts
  * itself once, in place (same pid), with them. On older Node, set them in the environment:
  * `MALLOC_ARENA_MAX=1 NODE_OPTIONS=--max-semi-space-size=4`.
