@@ -7,19 +7,20 @@
  *   and keeps what is freed there for that arena's next allocation. V8 compiles PGlite's WebAssembly
  *   (PostgreSQL itself) on its background threads with tens of MB of compiler memory at a time, and each
  *   thread that took a share keeps it resident. With one arena the memory is reused.
- * - --max-semi-space-size=4 (MB; Node's default is 16): a smaller young generation. PGlite's engine, not
+ * - --max-semi-space-size=2 (MB; Node's default is 16): a smaller young generation. PGlite's engine, not
  *   the JavaScript heap, is most of the work per request, and the young generation's pages are resident
  *   once touched.
  *
- * Under the intake benchmark the two together cut the server's peak RSS by 20-40 MB (docs/performance.md).
+ * Under the intake benchmark they, with 8 MB of shared buffers, cut the server's peak RSS by 40-60 MB
+ * (docs/performance.md).
  * Where Node can replace its own process image (`process.execve`, Node 22.15+ and 24) the server restarts
  * itself once, in place (same pid), with them. On older Node, set them in the environment:
- * `MALLOC_ARENA_MAX=1 NODE_OPTIONS=--max-semi-space-size=4`.
+ * `MALLOC_ARENA_MAX=1 NODE_OPTIONS=--max-semi-space-size=2`.
  *
  * Nothing changes on PostgreSQL (DATABASE_URL set), off Linux, or when MALLOC_ARENA_MAX is already set, to
  * any value: that is also how to opt out.
  */
-export const EMBEDDED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const EMBEDDED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
 export interface ProcessStart {
   env: NodeJS.ProcessEnv;

@@ -68,11 +68,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 /**
- * PostgreSQL's settings for the embedded engine: PGlite's own, with 16 MB of shared buffers instead of
+ * PostgreSQL's settings for the embedded engine: PGlite's own, with 8 MB of shared buffers instead of
  * 128 MB. PGlite is one process's heap and a WASM heap never shrinks, so the buffers are paid for in
  * resident memory; pages beyond them are read from the data directory through the OS page cache.
  */
-const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB'];
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   let client: PGlite;

@@ -16,9 +16,9 @@ const start = (overrides: Partial<ProcessStart> = {}): ProcessStart => ({
 });
 
 describe('embedded engine memory settings (src/embedded-memory.ts)', () => {
-  it('restarts PGlite on Linux with one malloc arena and a 4 MB semi-space, keeping the arguments', () => {
+  it('restarts PGlite on Linux with one malloc arena and a 2 MB semi-space, keeping the arguments', () => {
     assert.deepEqual(embeddedMemoryRestart(start({ execArgv: ['--enable-source-maps'] })), {
-      args: ['--max-semi-space-size=4', '--enable-source-maps', '/srv/care360/dist/server.mjs', '--flag'],
+      args: ['--max-semi-space-size=2', '--enable-source-maps', '/srv/care360/dist/server.mjs', '--flag'],
       env: { PATH: '/usr/bin', MALLOC_ARENA_MAX: '1' },
     });
   });
@@ -30,7 +30,7 @@ describe('embedded engine memory settings (src/embedded-memory.ts)', () => {
     ]) {
       const restart = embeddedMemoryRestart(start(given));
       assert.ok(restart);
-      assert.ok(!restart.args.includes('--max-semi-space-size=4'), JSON.stringify(given));
+      assert.ok(!restart.args.includes('--max-semi-space-size=2'), JSON.stringify(given));
       assert.equal(restart.env.MALLOC_ARENA_MAX, '1');
     }
   });
@@ -50,7 +50,7 @@ describe('embedded engine memory settings (src/embedded-memory.ts)', () => {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       const canRestart = typeof (process as { execve?: unknown }).execve === 'function';
       assert.equal(environ.includes('MALLOC_ARENA_MAX=1'), canRestart, environ.join(' '));
-      assert.equal(cmdline.includes('--max-semi-space-size=4'), canRestart, cmdline.join(' '));
+      assert.equal(cmdline.includes('--max-semi-space-size=2'), canRestart, cmdline.join(' '));
       const forms = await fetch(`${server.url}/api/v1/forms`, { headers: { 'cv-api-key': 'k' } });
       assert.equal(forms.status, 200, 'the restarted process serves');
       assert.equal(await server.stop(), 0, 'and shuts down cleanly');
