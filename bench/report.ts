@@ -8,9 +8,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
+import { projectRoot as root } from '../src/paths.ts';
 import type { BenchResults, EngineResult, Measurement } from './run.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDirectory = path.join(root, 'bench', 'results');
 const markdownPath = path.join(root, 'docs', 'performance.md');
 const svgPath = path.join(root, 'docs', 'performance.svg');

@@ -25,16 +25,10 @@ import type { LoadResult, LoadSpec } from './load.ts';
 import { call, expectOk, NotAvailable } from './lib/api.ts';
 import { intakeByTitle } from './lib/bodies.ts';
 import { createBenchDatabase, postgresVersion } from './lib/postgres.ts';
-import {
-  readMemory,
-  repositoryRoot,
-  runJsonChild,
-  startListeningProcess,
-  watchProcess,
-  type RunningProcess,
-} from './lib/processes.ts';
+import { readMemory, runJsonChild, startListeningProcess, watchProcess, type RunningProcess } from './lib/processes.ts';
 import { buildServer } from '../scripts/build.ts';
-import { EMBEDDED_NODE_FLAGS } from '../src/embedded-memory.ts';
+import { EMBEDDED_ENVIRONMENT, EMBEDDED_NODE_FLAGS } from '../src/embedded-memory.ts';
+import { projectRoot } from '../src/paths.ts';
 import { writeReport } from './report.ts';
 import { scenarios, type RequestSpec, type Scenario, type SetupContext } from './scenarios.ts';
 import type { SeedResult } from './seed-cases.ts';
@@ -163,7 +157,7 @@ const serverEnvironment = {
   RATE_LIMIT_PER_ADDRESS: '1000000000',
   AUTH_FAILURE_LIMIT: '1000000',
 };
-const profileDirectory = path.join(repositoryRoot, 'bench', 'results', 'tmp', 'profiles');
+const profileDirectory = path.join(projectRoot, 'bench', 'results', 'tmp', 'profiles');
 
 const cleanups: (() => Promise<unknown>)[] = [];
 async function cleanUp(): Promise<void> {
@@ -237,7 +231,7 @@ async function startCare360(engine: Engine, databaseUrl: string | undefined, dat
   // The embedded engine's memory settings, given here as a Node 20 user gives them (on Node 22.15+ and 24
   // the server restarts itself with them: src/embedded-memory.ts), so every runtime measures the same.
   const embedded = engine === 'pglite';
-  if (embedded) environment.MALLOC_ARENA_MAX = '1';
+  if (embedded) Object.assign(environment, EMBEDDED_ENVIRONMENT);
   const nodeArguments = [
     ...(embedded ? EMBEDDED_NODE_FLAGS : []),
     ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : []),
@@ -444,7 +438,7 @@ async function runGrowth(): Promise<GrowthResult[]> {
 
 function gitState(): { gitCommit?: string; uncommittedSourceFiles?: string[] } {
   const git = (...gitArgs: string[]) =>
-    spawnSync('git', gitArgs, { cwd: repositoryRoot, encoding: 'utf8', timeout: 10_000 }).stdout?.trimEnd() ?? '';
+    spawnSync('git', gitArgs, { cwd: projectRoot, encoding: 'utf8', timeout: 10_000 }).stdout?.trimEnd() ?? '';
   const commit = git('rev-parse', 'HEAD');
   if (!commit) return {};
   const changed = git('status', '--porcelain', '--', 'src', 'package.json', 'package-lock.json')
@@ -519,11 +513,11 @@ async function main(): Promise<void> {
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  const directory = path.join(repositoryRoot, 'bench', 'results', quick ? 'tmp' : '');
+  const directory = path.join(projectRoot, 'bench', 'results', quick ? 'tmp' : '');
   await mkdir(directory, { recursive: true });
   const file = path.join(directory, `${stamp}${kind === 'full' ? '' : `-${kind}`}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-  log(`results: ${path.relative(repositoryRoot, file)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
+  log(`results: ${path.relative(projectRoot, file)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
   if (!quick && !args['skip-report']) {
     const written = await writeReport();
     log(`report: ${written.join(', ')}`);

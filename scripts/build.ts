@@ -9,13 +9,12 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { projectPath, projectRoot } from '../src/paths.ts';
 
 /** The bundle `npm start` runs. */
-export const serverBundle = path.join(root, 'dist', 'server.mjs');
+const serverBundle = projectPath('dist', 'server.mjs');
 
 /**
  * Writes dist/server.mjs and its source map. Each file is written beside its final name and renamed into
@@ -23,7 +22,7 @@ export const serverBundle = path.join(root, 'dist', 'server.mjs');
  */
 export async function buildServer(): Promise<string> {
   const result = await build({
-    absWorkingDir: root,
+    absWorkingDir: projectRoot,
     entryPoints: ['src/server.ts'],
     outfile: serverBundle,
     bundle: true,

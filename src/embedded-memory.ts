@@ -22,6 +22,9 @@
  */
 export const EMBEDDED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
+/** The environment the embedded engine's process wants (MALLOC_ARENA_MAX=1, above). */
+export const EMBEDDED_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
+
 export interface ProcessStart {
   env: NodeJS.ProcessEnv;
   platform: NodeJS.Platform;
@@ -41,5 +44,5 @@ export function embeddedMemoryRestart(current: ProcessStart): { args: string[]; 
     const name = flag.split('=')[0]!;
     return !given.some((argument) => argument === name || argument.startsWith(`${name}=`));
   });
-  return { args: [...flags, ...execArgv, ...argv.slice(1)], env: { ...env, MALLOC_ARENA_MAX: '1' } };
+  return { args: [...flags, ...execArgv, ...argv.slice(1)], env: { ...env, ...EMBEDDED_ENVIRONMENT } };
 }

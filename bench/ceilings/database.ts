@@ -135,12 +135,9 @@ interface Runner {
  * server's DATABASE_POOL_SIZE) shared by every worker, a statement outside a transaction on whichever
  * connection is free, a transaction on one connection held for it.
  */
-function postgresRunners(
-  url: string,
-  workers: number,
-  poolSize: number,
-): { runners: Runner[]; close(): Promise<void> } {
+function postgresRunners(url: string, workers: number, poolSize: number): Runner[] {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  let ending: Promise<void> | undefined;
   pool.on('error', () => undefined);
   const send = (target: pg.Pool | pg.PoolClient, step: Step, fresh: Fresh) => {
     // As the server sends it: a statement the code marks `prepared` goes as a named prepared statement.
@@ -159,17 +156,18 @@ function postgresRunners(
           await client.query('begin');
           for (const step of segment.steps) await send(client, step, fresh);
           await client.query('commit');
-          client.release();
         } catch (error) {
           await client.query('rollback').catch(() => undefined);
-          client.release();
           throw error;
+        } finally {
+          client.release();
         }
       }
     },
-    close: async () => undefined,
+    // Every worker shares this runner: the first close ends the pool, the others wait for the same end.
+    close: () => (ending ??= pool.end()),
   };
-  return { runners: Array.from({ length: workers }, () => runner), close: () => pool.end() };
+  return Array.from({ length: workers }, () => runner);
 }
 
 function pgliteRunner(db: Database): Runner {
@@ -220,7 +218,6 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'care360-db-ceiling-'));
   let db: Database | undefined;
   const runners: Runner[] = [];
-  let closePool: (() => Promise<void>) | undefined;
   try {
     if (options.engine === 'postgres') {
       if (!options.url) throw new Error('url is required for postgres');
@@ -241,9 +238,7 @@ async function main(): Promise<void> {
     }
     const segments = planOf(recorded.statements, recorded.keep, RECORDED_UNIQUE);
     if (options.engine === 'postgres') {
-      const postgres = postgresRunners(options.url!, options.connections, options.poolSize ?? options.connections);
-      runners.push(...postgres.runners);
-      closePool = postgres.close;
+      runners.push(...postgresRunners(options.url!, options.connections, options.poolSize ?? options.connections));
     } else {
       // PGlite serves one query at a time; several workers still keep it busy between a worker's awaits.
       for (let index = 0; index < options.connections; index += 1) runners.push(pgliteRunner(db));
@@ -267,7 +262,6 @@ async function main(): Promise<void> {
     } satisfies DatabaseCeilingResult);
   } finally {
     for (const runner of runners) await runner.close().catch(() => undefined);
-    await closePool?.().catch(() => undefined);
     await db?.close().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -2,11 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The repository root (bench/lib/../..). */
-export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { projectRoot } from '../../src/paths.ts';
 
 export interface RunningProcess {
   url: string;
@@ -40,7 +36,7 @@ export async function startListeningProcess(
   const port = await freePort();
   const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const child = spawn(process.execPath, [...(options.nodeArguments ?? []), ...loader, script], {
-    cwd: repositoryRoot,
+    cwd: projectRoot,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
@@ -103,7 +99,7 @@ export async function runJsonChild<T>(
   options: { timeoutMs: number; environment?: Record<string, string>; onStderr?: (text: string) => void },
 ): Promise<T> {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: repositoryRoot,
+    cwd: projectRoot,
     env: { ...process.env, ...options.environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
