@@ -8,19 +8,17 @@ import { ApiError } from './envelopes.ts';
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** The nesting depth of JSON text, counted without parsing it (brackets inside strings do not count). */
+/**
+ * The nesting depth of JSON text, counted without parsing it (brackets inside strings do not count).
+ * A string is skipped to its closing quote with indexOf, so a long one (a base64 file) costs a native scan.
+ */
 export function jsonNestingDepth(text: string): number {
   let depth = 0;
   let deepest = 0;
-  let inString = false;
   for (let index = 0; index < text.length; index += 1) {
     const character = text.charCodeAt(index);
-    if (inString) {
-      if (character === 0x5c)
-        index += 1; // backslash: skip the escaped character
-      else if (character === 0x22) inString = false;
-    } else if (character === 0x22) {
-      inString = true;
+    if (character === 0x22) {
+      index = closingQuote(text, index);
     } else if (character === 0x5b || character === 0x7b) {
       depth += 1;
       if (depth > deepest) deepest = depth;
@@ -29,6 +27,18 @@ export function jsonNestingDepth(text: string): number {
     }
   }
   return deepest;
+}
+
+/** Where the string opened at `open` closes: the next quote not escaped by an odd run of backslashes. */
+function closingQuote(text: string, open: number): number {
+  let quote = text.indexOf('"', open + 1);
+  while (quote !== -1) {
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes += 1;
+    if (backslashes % 2 === 0) return quote;
+    quote = text.indexOf('"', quote + 1);
+  }
+  return text.length; // unterminated: the parser refuses it
 }
 
 /** Refused by the parser, not malformed: keys that could poison a prototype (secure-json-parse). */

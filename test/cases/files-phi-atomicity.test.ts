@@ -149,9 +149,21 @@ describe('files, PHI encryption and atomicity', () => {
       });
     });
 
+    it('accepts base64 broken into lines (MIME style), decoded to the same bytes', async () => {
+      const wrapped = (PNG.toString('base64').match(/.{1,16}/g) ?? []).join('\r\n ');
+      const { status, body } = await postIntake(context, apiKey, fileQuestion([{ name: 'scan.png', data: wrapped }]));
+      assert.equal(status, 200, JSON.stringify(body));
+      const { rows } = await context.db.query<{ sha256: string; size_bytes: number }>(
+        'select sha256, size_bytes from files where organization_id = $1 and form_response_id = $2',
+        [organizationId, body.data!.formResponseId],
+      );
+      assert.deepEqual(rows, [{ sha256: createHash('sha256').update(PNG).digest('hex'), size_bytes: PNG.length }]);
+    });
+
     it('rejects bad base64, an empty file and a non-http URL', async () => {
       for (const [data, message] of [
         ['abc$%^', 'Must be valid base64 content or an http(s) URL'],
+        ['QUJD\nRE$F', 'Must be valid base64 content or an http(s) URL'],
         ['====', 'Must be valid base64 content or an http(s) URL'],
         ['javascript://alert(1)', 'Must be base64 content or an http(s) URL'],
         ['https://user:secret@example.com/a.pdf', 'URL must not contain credentials'],

@@ -104,10 +104,13 @@ function parseFile(entry: unknown, fieldPath: string, limits: FileLimits): Incom
   if (dataUri && !(dataUri[2] ?? '').toLowerCase().includes(';base64')) {
     throw validationError(`${fieldPath}.data`, 'A data URI must be base64-encoded');
   }
-  const encoded = (dataUri ? trimmed.slice(dataUri[0].length) : trimmed).replace(/\s+/g, '');
+  const payload = dataUri ? trimmed.slice(dataUri[0].length) : trimmed;
+  // Line breaks and spaces are allowed (MIME-style base64); a string without any is used as it is.
+  const plain = BASE64.test(payload);
+  const encoded = plain ? payload : payload.replace(/\s+/g, '');
   // Reject before decoding when even the encoded length is over the limit.
   if (Math.floor((encoded.length * 3) / 4) - 2 > limits.maxFileBytes) throw tooLarge(name, limits);
-  if (!BASE64.test(encoded) || encoded.length % 4 === 1) {
+  if ((!plain && !BASE64.test(encoded)) || encoded.length % 4 === 1) {
     throw validationError(`${fieldPath}.data`, 'Must be valid base64 content or an http(s) URL');
   }
   const content = Buffer.from(encoded, 'base64');
