@@ -1,5 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './envelopes.ts';
+import { extractLargeBase64, restoreLargeBase64 } from './large-base64.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** JSON bodies keep long base64 strings as LargeBase64 values under `data` keys (src/http/large-base64.ts). */
+    largeBase64?: boolean;
+  }
+}
 
 /**
  * The deepest JSON a request body may nest. Real bodies nest a few levels (an intake's answers hold
@@ -47,13 +55,16 @@ const PROTOTYPE_KEY = /"(?:__proto__|constructor)"\s*:/;
 /**
  * Fastify's own JSON parser (prototype poisoning refused), after a nesting-depth check. Its refusals
  * read like the documented validation errors (`Validation failed: body: ...`), so a client matching on
- * that form handles them too.
+ * that form handles them too. On a route with `config.largeBase64`, long base64 strings skip the parser
+ * and come back as LargeBase64 values (src/http/large-base64.ts).
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const { text, values } = request.routeOptions.config.largeBase64
+      ? extractLargeBase64(body as Buffer)
+      : { text: (body as Buffer).toString('utf8'), values: [] };
     if (jsonNestingDepth(text) > MAX_JSON_DEPTH) {
       done(new ApiError(400, `Validation failed: body: Nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
       return;
@@ -67,7 +78,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
         );
         return;
       }
-      done(error, parsed);
+      done(error, error || values.length === 0 ? parsed : restoreLargeBase64(parsed, values));
     });
   });
 }

@@ -14,7 +14,12 @@ export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
     app.post(
       '/api/v1/dynamic-case',
       {
-        config: { auth: 'apiKey', envelope: 'intake', audit: { action: 'case.create', resourceType: 'case' } },
+        config: {
+          auth: 'apiKey',
+          envelope: 'intake',
+          audit: { action: 'case.create', resourceType: 'case' },
+          largeBase64: true, // a file's base64 data is decoded from the body's bytes (src/http/large-base64.ts)
+        },
         schema: {
           tags: ['cases'],
           summary: 'Create a case with a form submission (form-title or form-id mode)',

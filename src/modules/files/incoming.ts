@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { ApiError } from '../../http/envelopes.ts';
+import { LargeBase64 } from '../../http/large-base64.ts';
 import { isPlainObject, parseJson, validationError } from '../cases/validation.ts';
 
 /** Configurable limits on the files of one intake (see config: FILE_MAX_BYTES, FILES_MAX_PER_ANSWER, FILES_MAX_TOTAL_BYTES). */
@@ -82,51 +83,69 @@ function parseFile(entry: unknown, fieldPath: string, limits: FileLimits): Incom
   const name = parseName(entry.name, `${fieldPath}.name`);
   const declaredType = parseContentType(entry.contentType, `${fieldPath}.contentType`);
   const data = entry.data;
+  const file = { fileId: randomUUID(), name, declaredType, fieldPath: `${fieldPath}.data` };
+  // Long base64 text, checked as base64 while the body was read: decoded from the body's bytes.
+  if (data instanceof LargeBase64) return inlineFile(file, data.length, true, () => data.decode(), undefined, limits);
   if (typeof data !== 'string' || data.trim() === '') {
-    throw validationError(`${fieldPath}.data`, data === undefined || data === null ? 'Required' : 'Must be a string');
+    throw validationError(file.fieldPath, data === undefined || data === null ? 'Required' : 'Must be a string');
   }
   const trimmed = data.trim();
-  const fileId = randomUUID();
 
   if (/^https?:\/\//i.test(trimmed)) {
     return {
       kind: 'url',
-      fileId,
+      fileId: file.fileId,
       name,
       contentType: declaredType ?? guessType(name),
-      url: parseUrl(trimmed, `${fieldPath}.data`),
+      url: parseUrl(trimmed, file.fieldPath),
     };
   }
   const dataUri = DATA_URI.exec(trimmed);
   if (!dataUri && URL_SCHEME.test(trimmed) && trimmed.includes('://')) {
-    throw validationError(`${fieldPath}.data`, 'Must be base64 content or an http(s) URL');
+    throw validationError(file.fieldPath, 'Must be base64 content or an http(s) URL');
   }
   if (dataUri && !(dataUri[2] ?? '').toLowerCase().includes(';base64')) {
-    throw validationError(`${fieldPath}.data`, 'A data URI must be base64-encoded');
+    throw validationError(file.fieldPath, 'A data URI must be base64-encoded');
   }
   const payload = dataUri ? trimmed.slice(dataUri[0].length) : trimmed;
   // Line breaks and spaces are allowed (MIME-style base64); a string without any is used as it is.
   const plain = BASE64.test(payload);
   const encoded = plain ? payload : payload.replace(/\s+/g, '');
-  // Reject before decoding when even the encoded length is over the limit.
-  if (Math.floor((encoded.length * 3) / 4) - 2 > limits.maxFileBytes) throw tooLarge(name, limits);
-  if ((!plain && !BASE64.test(encoded)) || encoded.length % 4 === 1) {
-    throw validationError(`${fieldPath}.data`, 'Must be valid base64 content or an http(s) URL');
-  }
-  const content = Buffer.from(encoded, 'base64');
-  if (content.length === 0) throw validationError(`${fieldPath}.data`, 'File is empty');
-  if (content.length > limits.maxFileBytes) throw tooLarge(name, limits);
+  const valid = plain || BASE64.test(encoded);
+  return inlineFile(file, encoded.length, valid, () => Buffer.from(encoded, 'base64'), dataUri?.[1], limits);
+}
 
-  const uriType = dataUri?.[1] ? parseContentType(dataUri[1], `${fieldPath}.data`) : undefined;
-  const contentType = declaredType ?? uriType ?? guessType(name);
+/**
+ * An inline file from `length` characters of text (`valid`: base64 characters only) that `decode` turns
+ * into its bytes; `uriType` is a data URI's media type, as written.
+ */
+function inlineFile(
+  file: { fileId: string; name: string; declaredType: string | undefined; fieldPath: string },
+  length: number,
+  valid: boolean,
+  decode: () => Buffer,
+  uriType: string | undefined,
+  limits: FileLimits,
+): IncomingFile {
+  // Reject before decoding when even the encoded length is over the limit.
+  if (Math.floor((length * 3) / 4) - 2 > limits.maxFileBytes) throw tooLarge(file.name, limits);
+  if (!valid || length % 4 === 1) {
+    throw validationError(file.fieldPath, 'Must be valid base64 content or an http(s) URL');
+  }
+  const content = decode();
+  if (content.length === 0) throw validationError(file.fieldPath, 'File is empty');
+  if (content.length > limits.maxFileBytes) throw tooLarge(file.name, limits);
+
+  const dataUriType = uriType ? parseContentType(uriType, file.fieldPath) : undefined;
+  const contentType = file.declaredType ?? dataUriType ?? guessType(file.name);
   const signature = SIGNATURES[contentType];
   if (signature && !signature(content)) {
-    throw validationError(`${fieldPath}.data`, `Content is not a valid ${contentType} file`);
+    throw validationError(file.fieldPath, `Content is not a valid ${contentType} file`);
   }
   return {
     kind: 'inline',
-    fileId,
-    name,
+    fileId: file.fileId,
+    name: file.name,
     contentType,
     content,
     size: content.length,
