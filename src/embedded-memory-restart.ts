@@ -1,10 +1,13 @@
-import { embeddedMemoryRestart } from './embedded-memory.ts';
+import { setFlagsFromString } from 'node:v8';
+import { embeddedMemoryRestart, embeddedRuntimeFlags } from './embedded-memory.ts';
 
 // Restarts the process in place with the embedded engine's memory settings (see embedded-memory.ts), where
-// Node can (process.execve: Node 22.15+ and 24). Imported first by server.ts.
+// Node can (process.execve: Node 22.15+ and 24), then sets the ones V8 takes at run time. Imported first by
+// server.ts.
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 const execve = (process as unknown as { execve?: Execve }).execve;
 if (typeof execve === 'function') {
   const restart = embeddedMemoryRestart(process);
   if (restart) execve(process.execPath, [process.execPath, ...restart.args], restart.env);
 }
+for (const flag of embeddedRuntimeFlags(process)) setFlagsFromString(flag);
