@@ -29,6 +29,7 @@ import { readMemory, runJsonChild, startListeningProcess, watchProcess, type Run
 import { buildServer } from '../scripts/build.ts';
 import { EMBEDDED_ENVIRONMENT, EMBEDDED_NODE_FLAGS } from '../src/embedded-memory.ts';
 import { projectRoot } from '../src/paths.ts';
+import { fasterRun } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import { scenarios, type RequestSpec, type Scenario, type SetupContext } from './scenarios.ts';
 import type { SeedResult } from './seed-cases.ts';
@@ -56,7 +57,11 @@ export interface ScenarioResult {
 export interface EngineResult {
   engine: Engine;
   scenarios: ScenarioResult[];
-  databaseCeiling: DatabaseCeilingResult | { available: false; reason: string };
+  /**
+   * The faster of two runs, one before the engine's scenarios and one after: this host's speed drifts over
+   * minutes, and noise only ever slows a run down. `runsPerSecond` holds both, in order.
+   */
+  databaseCeiling: (DatabaseCeilingResult & { runsPerSecond?: number[] }) | { available: false; reason: string };
   /** VmHWM of the server over its whole life (start-up and every scenario). */
   serverLifetimePeakRssMb?: number;
 }
@@ -295,8 +300,9 @@ async function prepareStorage(engine: Engine, label: string) {
 }
 
 async function runEngine(engine: Engine): Promise<EngineResult> {
-  log(`${engine}: starting care360`);
   const { dataDir, databaseUrl } = await prepareStorage(engine, 'run');
+  const ceilingBefore = await runDatabaseCeiling(engine, databaseUrl, 'before the scenarios');
+  log(`${engine}: starting care360`);
   const server = await startCare360(engine, databaseUrl, dataDir);
   cleanups.push(() => server.stop());
   const results: ScenarioResult[] = [];
@@ -317,8 +323,21 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
       .filter((line) => /"level":(50|60)/.test(line));
     if (errors.length > 0) log(`  server logged ${errors.length} errors, e.g. ${errors[0]?.slice(0, 400)}`);
   }
+  const ceilingAfter = await runDatabaseCeiling(engine, databaseUrl, 'after the scenarios');
+  return {
+    engine,
+    scenarios: results,
+    databaseCeiling: fasterRun<Extract<DatabaseCeilingResult, { available: true }>>(ceilingBefore, ceilingAfter),
+    ...(serverLifetimePeakRssMb ? { serverLifetimePeakRssMb } : {}),
+  };
+}
 
-  log(`${engine}: database ceiling (the SQL of one intake, replayed from a Node client)`);
+async function runDatabaseCeiling(
+  engine: Engine,
+  databaseUrl: string | undefined,
+  when: string,
+): Promise<EngineResult['databaseCeiling']> {
+  log(`${engine}: database ceiling ${when} (the SQL of one intake, replayed from a Node client)`);
   const options: DatabaseCeilingOptions = {
     engine,
     ...(databaseUrl ? { url: databaseUrl } : {}),
@@ -328,41 +347,27 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
     warmupSeconds,
     phiKey,
   };
-  let databaseCeiling: EngineResult['databaseCeiling'];
   try {
-    databaseCeiling = await runJsonChild<DatabaseCeilingResult>(
-      'bench/ceilings/database.ts',
-      [JSON.stringify(options)],
-      {
-        timeoutMs: (warmupSeconds + durationSeconds) * 1000 + 120_000,
-      },
-    );
-    if (databaseCeiling.available) {
-      log(
-        `  database ceiling: ${databaseCeiling.requestsPerSecond.toFixed(0)} intakes/s, p50 ${databaseCeiling.latencyMs.p50} ms, ` +
-          `p99 ${databaseCeiling.latencyMs.p99} ms, ${databaseCeiling.statementsPerIntake} statements, ${databaseCeiling.errors} errors`,
-      );
-      if (databaseCeiling.unrecordedCalls) {
-        log(
-          `  warning: the intake also called ${databaseCeiling.unrecordedCalls.join(', ')}, which the replay does not include`,
-        );
-      }
-    } else {
-      log(`  database ceiling not available: ${databaseCeiling.reason}`);
+    const ceiling = await runJsonChild<DatabaseCeilingResult>('bench/ceilings/database.ts', [JSON.stringify(options)], {
+      timeoutMs: (warmupSeconds + durationSeconds) * 1000 + 120_000,
+    });
+    if (!ceiling.available) {
+      log(`  database ceiling not available: ${ceiling.reason}`);
+      return ceiling;
     }
+    log(
+      `  database ceiling: ${ceiling.requestsPerSecond.toFixed(0)} intakes/s, p50 ${ceiling.latencyMs.p50} ms, ` +
+        `p99 ${ceiling.latencyMs.p99} ms, ${ceiling.statementsPerIntake} statements, ${ceiling.errors} errors`,
+    );
+    if (ceiling.unrecordedCalls) {
+      log(`  warning: the intake also called ${ceiling.unrecordedCalls.join(', ')}, which the replay does not include`);
+    }
+    return ceiling;
   } catch (error) {
-    databaseCeiling = {
-      available: false,
-      reason: error instanceof Error ? error.message.slice(0, 1000) : String(error),
-    };
-    log(`  database ceiling failed: ${databaseCeiling.reason}`);
+    const reason = error instanceof Error ? error.message.slice(0, 1000) : String(error);
+    log(`  database ceiling failed: ${reason}`);
+    return { available: false, reason };
   }
-  return {
-    engine,
-    scenarios: results,
-    databaseCeiling,
-    ...(serverLifetimePeakRssMb ? { serverLifetimePeakRssMb } : {}),
-  };
 }
 
 async function runFrameworkCeiling(): Promise<BenchResults['frameworkCeiling']> {

@@ -29,3 +29,20 @@ export function median(values: readonly number[]): number {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
+
+type Unavailable = { available: false; reason: string };
+
+/**
+ * Of two runs of one ceiling, the faster, with both runs' rates in order (`runsPerSecond`). Noise only
+ * slows a run down, so the faster is the better estimate of the limit. A run that failed counts only when
+ * both did (then the first failure is kept).
+ */
+export function fasterRun<Run extends { available: true; requestsPerSecond: number }>(
+  first: Run | Unavailable,
+  second: Run | Unavailable,
+): (Run & { runsPerSecond?: number[] }) | Unavailable {
+  if (!first.available) return second.available ? second : first;
+  if (!second.available) return first;
+  const faster = second.requestsPerSecond > first.requestsPerSecond ? second : first;
+  return { ...faster, runsPerSecond: [first.requestsPerSecond, second.requestsPerSecond] };
+}

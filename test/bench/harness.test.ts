@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { casePayment, fileQuestion, intakeByTitle, UNIQUE } from '../../bench/lib/bodies.ts';
 import { planOf, render, type Fresh } from '../../bench/lib/replay.ts';
 import { isExplainable, type RecordedStatement } from '../../bench/lib/sql-recorder.ts';
-import { median, summarizeLatencies } from '../../bench/lib/stats.ts';
+import { fasterRun, median, summarizeLatencies } from '../../bench/lib/stats.ts';
 
 const ORGANIZATION = '11111111-1111-4111-8111-111111111111';
 const NEW_CASE = '22222222-2222-4222-8222-222222222222';
@@ -89,4 +89,14 @@ test('request bodies carry the unique token in the email and the idempotency key
   assert.ok(isExplainable(' select id from cases'));
   assert.ok(!isExplainable('select 1'));
   assert.ok(!isExplainable('begin'));
+});
+
+test('a ceiling measured twice is the faster run, with both rates; a failed run counts only when both failed', () => {
+  const run = (requestsPerSecond: number) => ({ available: true as const, requestsPerSecond, note: requestsPerSecond });
+  const failed = (reason: string) => ({ available: false as const, reason });
+  assert.deepEqual(fasterRun(run(600), run(900)), { ...run(900), runsPerSecond: [600, 900] });
+  assert.deepEqual(fasterRun(run(900), run(600)), { ...run(900), runsPerSecond: [900, 600] });
+  assert.deepEqual(fasterRun(failed('down'), run(700)), run(700));
+  assert.deepEqual(fasterRun(run(700), failed('down')), run(700));
+  assert.deepEqual(fasterRun(failed('first'), failed('second')), failed('first'));
 });
