@@ -87,6 +87,8 @@ function isJsonWhitespace(byte: number | undefined): boolean {
  */
 export function extractLargeBase64(body: Buffer): { text: string; values: LargeBase64[] } {
   const values: LargeBase64[] = [];
+  // No string of a body shorter than the threshold can reach it: nothing to look for.
+  if (body.length < LARGE_STRING_BYTES) return { text: body.toString('utf8'), values };
   const parts: Buffer[] = [];
   let copiedTo = 0;
   let nextBackslash = body.indexOf(BACKSLASH);
