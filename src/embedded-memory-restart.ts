@@ -1,8 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
-import { embeddedMemoryRestart, embeddedRuntimeFlags } from './embedded-memory.ts';
+import { embeddedMemoryRestart, runtimeV8Flags } from './embedded-memory.ts';
 
 // Restarts the process in place with the embedded engine's memory settings (see embedded-memory.ts), where
-// Node can (process.execve: Node 22.15+ and 24), then sets the ones V8 takes at run time. Imported first by
+// Node can (process.execve: Node 22.15+ and 24), then sets the V8 flags taken at run time (both engines). Imported first by
 // server.ts.
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 const execve = (process as unknown as { execve?: Execve }).execve;
@@ -10,4 +10,4 @@ if (typeof execve === 'function') {
   const restart = embeddedMemoryRestart(process);
   if (restart) execve(process.execPath, [process.execPath, ...restart.args], restart.env);
 }
-for (const flag of embeddedRuntimeFlags(process)) setFlagsFromString(flag);
+for (const flag of runtimeV8Flags(process.execArgv)) setFlagsFromString(flag);

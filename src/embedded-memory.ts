@@ -18,8 +18,8 @@
  * `MALLOC_ARENA_MAX=1 NODE_OPTIONS=--max-semi-space-size=2`.
  *
  * Nothing changes on PostgreSQL (DATABASE_URL set), off Linux, or when MALLOC_ARENA_MAX is already set, to
- * any value: that is also how to opt out. A third setting, V8's heap growing factor (EMBEDDED_RUNTIME_FLAGS
- * below), is taken while running, on every Node version and platform.
+ * any value: that is also how to opt out. A third setting, V8's heap growing factor (RUNTIME_V8_FLAGS below),
+ * is taken while running, on either engine, every Node version and platform.
  */
 export const EMBEDDED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
@@ -27,20 +27,19 @@ export const EMBEDDED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'
 export const EMBEDDED_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
 
 /**
- * V8's heap growing factor for the embedded engine's process: 1.2 instead of the factor V8 picks (up to 4).
- * With a 2 MB semi-space most of a request's objects outlive a scavenge and are promoted, so the old
- * generation fills with garbage quickly, and with V8's own factor it grew by some 60 MB before each full
- * collection. V8 reads this flag at every collection, so it is set at run time (v8.setFlagsFromString):
- * no restart, and Node 20 gets it too. Under the payment and promo-code scenarios it lowered the peak from
- * 253-283 MB to 223-233 MB at the same throughput (docs/performance.md). A `--heap-growing-percent` given on
- * the command line is kept.
+ * V8's heap growing factor: 1.2 instead of the factor V8 picks (up to 4), on either engine. A request's
+ * objects that outlive a scavenge (most of them with PGlite's 2 MB semi-space, many under load with the
+ * default) are promoted, and with V8's own factor the old generation grew by some 60 MB of garbage before
+ * each full collection. V8 reads this flag at every collection, so it is set at run time
+ * (v8.setFlagsFromString): no restart, and every Node version gets it. In alternated runs it lowered the
+ * peak from 225-283 MB to 209-233 MB on PGlite and from 163-221 MB to 131-134 MB on PostgreSQL, with no
+ * throughput lost (docs/performance.md). A `--heap-growing-percent` given on the command line is kept.
  */
-export const EMBEDDED_RUNTIME_FLAGS: readonly string[] = ['--heap-growing-percent=20'];
+export const RUNTIME_V8_FLAGS: readonly string[] = ['--heap-growing-percent=20'];
 
-/** The run-time V8 flags the embedded engine's process wants (none on PostgreSQL or when given). */
-export function embeddedRuntimeFlags(current: Pick<ProcessStart, 'env' | 'execArgv'>): string[] {
-  if (current.env.DATABASE_URL) return [];
-  return EMBEDDED_RUNTIME_FLAGS.filter((flag) => !isGiven(flag, current.execArgv));
+/** The run-time V8 flags the server sets (those the command line did not give). */
+export function runtimeV8Flags(execArgv: readonly string[]): string[] {
+  return RUNTIME_V8_FLAGS.filter((flag) => !isGiven(flag, execArgv));
 }
 
 function isGiven(flag: string, given: readonly string[]): boolean {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { embeddedMemoryRestart, embeddedRuntimeFlags, type ProcessStart } from '../../src/embedded-memory.ts';
+import { embeddedMemoryRestart, runtimeV8Flags, type ProcessStart } from '../../src/embedded-memory.ts';
 import { startServer } from '../support/server-process.ts';
 
 const start = (overrides: Partial<ProcessStart> = {}): ProcessStart => ({
@@ -41,13 +41,10 @@ describe('embedded engine memory settings (src/embedded-memory.ts)', () => {
     assert.equal(embeddedMemoryRestart(start({ env: { MALLOC_ARENA_MAX: '4' } })), undefined);
   });
 
-  it('sets a heap growing factor of 1.2 at run time for PGlite, unless given; none on PostgreSQL', () => {
-    assert.deepEqual(embeddedRuntimeFlags(start()), ['--heap-growing-percent=20']);
-    assert.deepEqual(embeddedRuntimeFlags(start({ platform: 'darwin', env: { MALLOC_ARENA_MAX: '4' } })), [
-      '--heap-growing-percent=20',
-    ]);
-    assert.deepEqual(embeddedRuntimeFlags(start({ execArgv: ['--heap-growing-percent=50'] })), []);
-    assert.deepEqual(embeddedRuntimeFlags(start({ env: { DATABASE_URL: 'postgres://db/care360' } })), []);
+  it('sets a heap growing factor of 1.2 at run time, unless the command line gives one', () => {
+    assert.deepEqual(runtimeV8Flags([]), ['--heap-growing-percent=20']);
+    assert.deepEqual(runtimeV8Flags(['--enable-source-maps']), ['--heap-growing-percent=20']);
+    assert.deepEqual(runtimeV8Flags(['--heap-growing-percent=50']), []);
   });
 
   it('the server process runs with them where Node can restart in place, and unchanged where it cannot', async () => {
