@@ -2,8 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { embeddedMemoryRestart, runtimeV8Flags } from './embedded-memory.ts';
 
 // Restarts the process in place with the embedded engine's memory settings (see embedded-memory.ts), where
-// Node can (process.execve: Node 22.15+ and 24), then sets the V8 flags taken at run time (both engines). Imported first by
-// server.ts.
+// Node can (process.execve: Node 22.15+ and 24), then sets the V8 flags taken at run time (both engines).
+// Imported first by server.ts.
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 const execve = (process as unknown as { execve?: Execve }).execve;
 if (typeof execve === 'function') {

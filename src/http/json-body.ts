@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './envelopes.ts';
+import { closingQuote } from './json-strings.ts';
 import { extractLargeBase64, restoreLargeBase64 } from './large-base64.ts';
 
 declare module 'fastify' {
@@ -26,7 +27,9 @@ export function jsonNestingDepth(text: string): number {
   for (let index = 0; index < text.length; index += 1) {
     const character = text.charCodeAt(index);
     if (character === 0x22) {
-      index = closingQuote(text, index);
+      const close = closingQuote(text, index);
+      if (close === -1) break; // unterminated: the parser refuses it
+      index = close;
     } else if (character === 0x5b || character === 0x7b) {
       depth += 1;
       if (depth > deepest) deepest = depth;
@@ -35,18 +38,6 @@ export function jsonNestingDepth(text: string): number {
     }
   }
   return deepest;
-}
-
-/** Where the string opened at `open` closes: the next quote not escaped by an odd run of backslashes. */
-function closingQuote(text: string, open: number): number {
-  let quote = text.indexOf('"', open + 1);
-  while (quote !== -1) {
-    let backslashes = 0;
-    while (text.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes += 1;
-    if (backslashes % 2 === 0) return quote;
-    quote = text.indexOf('"', quote + 1);
-  }
-  return text.length; // unterminated: the parser refuses it
 }
 
 /** Refused by the parser, not malformed: keys that could poison a prototype (secure-json-parse). */

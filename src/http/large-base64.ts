@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { closingQuote } from './json-strings.ts';
 
 /**
  * Long base64 strings of a JSON body (a file's `data`), kept as a range of the body's bytes instead of
@@ -94,14 +95,7 @@ export function extractLargeBase64(body: Buffer): { text: string; values: LargeB
   let nextBackslash = body.indexOf(BACKSLASH);
   let open = body.indexOf(QUOTE);
   while (open !== -1) {
-    // The closing quote: the next one not escaped by an odd run of backslashes.
-    let close = body.indexOf(QUOTE, open + 1);
-    while (close !== -1) {
-      let backslashes = 0;
-      while (body[close - 1 - backslashes] === BACKSLASH) backslashes += 1;
-      if (backslashes % 2 === 0) break;
-      close = body.indexOf(QUOTE, close + 1);
-    }
+    const close = closingQuote(body, open);
     if (close === -1) break; // unterminated: JSON.parse refuses the text
     while (nextBackslash !== -1 && nextBackslash < open) nextBackslash = body.indexOf(BACKSLASH, nextBackslash + 1);
     const escaped = nextBackslash !== -1 && nextBackslash < close;
