@@ -90,7 +90,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);
 
-  registerErrorHandling(app);
+  registerErrorHandling(app, { confirmKey: (principal) => services.organizations.confirmKey(principal) });
   registerHandlerTimeLimit(app, config.limits.requestTimeoutMs);
 
   // Counters shared by every server process when REDIS_URL is set; in memory otherwise.

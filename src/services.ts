@@ -45,8 +45,9 @@ export function createServices(db: Database, config: Config): Services {
   const products = new ProductService(db);
   const promoCodes = new PromoCodeService(db);
   const gateways = createGateways(config.payments, db);
+  const organizations = new OrganizationService(db);
   return {
-    organizations: new OrganizationService(db),
+    organizations,
     phiCipher,
     audit: new AuditLog(new AuditRepository(db)),
     products,
@@ -59,6 +60,7 @@ export function createServices(db: Database, config: Config): Services {
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
       payments: new IntakePaymentsProcessor(db, gateways, products, promoCodes),
+      confirmKey: (principal) => organizations.confirmKey(principal),
       fileLimits: {
         maxFileBytes: config.intake.fileMaxBytes,
         maxFilesPerAnswer: config.intake.filesMaxPerAnswer,

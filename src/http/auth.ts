@@ -11,6 +11,12 @@ declare module 'fastify' {
      * `bodyKey`: the key is the JSON body's `key` field (legacy initiatePayment); checked once the body is parsed.
      */
     auth?: 'apiKey' | 'admin' | 'bodyKey';
+    /**
+     * On an `apiKey` route whose one successful outcome is a write that checks the key itself (the
+     * intake: `activeKeyCondition`): a key read as active moments ago is not read again for the request
+     * (`request.principal.unconfirmed`). Its errors confirm the key before they are sent (error-handler.ts).
+     */
+    keyConfirmedByWrite?: boolean;
   }
   interface FastifyRequest {
     /** Set on `auth: 'apiKey'` routes: the only source of the organization id. */
@@ -127,7 +133,9 @@ export function registerAuthentication(
     const header = request.headers['cv-api-key'];
     const apiKey = Array.isArray(header) ? header[0] : header;
     if (!apiKey) return reject(request, reply);
-    const principal = await options.organizations.authenticate(apiKey);
+    const principal = await options.organizations.authenticate(apiKey, {
+      confirmedByWrite: request.routeOptions.config.keyConfirmedByWrite === true,
+    });
     if (!principal) return reject(request, reply);
     request.principal = principal;
   });

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../modules/organizations/repository.ts';
 import { ApiError, envelopes, idempotencyConflictBody, type EnvelopeName } from './envelopes.ts';
 
 declare module 'fastify' {
@@ -31,9 +32,29 @@ const edgeErrors: Record<string, { status: number; message: (error: FastifyError
   FST_ERR_CTP_INVALID_TYPE: { status: 400, message: () => 'Invalid Content-Type header' },
 };
 
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+export function registerErrorHandling(
+  app: FastifyInstance,
+  options: {
+    /** Whether an `unconfirmed` principal's key is still active (OrganizationService.confirmKey). */
+    confirmKey?: (principal: Principal) => Promise<boolean>;
+  } = {},
+): void {
+  app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const envelope = envelopeOf(request);
+
+    // A request whose key was not read again (auth.ts, keyConfirmedByWrite) did not reach its write, or its
+    // write found the key revoked: the key is confirmed before anything about the request is answered.
+    const principal = request.principal as Principal | null;
+    if (principal?.unconfirmed && options.confirmKey) {
+      let active: boolean;
+      try {
+        active = await options.confirmKey(principal);
+      } catch (confirmError) {
+        request.log.error({ err: confirmError }, 'API key could not be confirmed');
+        return reply.code(500).send(envelope.error(500, 'Internal server error'));
+      }
+      if (!active) return reply.code(401).send(envelope.unauthorized());
+    }
 
     if (error instanceof ApiError) {
       if (error.code === 'IDEMPOTENCY_ERROR') return reply.code(409).send(idempotencyConflictBody());

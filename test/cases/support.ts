@@ -217,6 +217,7 @@ export async function appWithPaymentProcessor(
     fileStorage: new DatabaseFileStorage(cipher),
     fileLimits,
     payments,
+    confirmKey: (principal) => context.services.organizations.confirmKey(principal),
   });
   const app = await buildApp({
     config: context.config,

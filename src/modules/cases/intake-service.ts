@@ -14,6 +14,7 @@ import {
   type QuestionDefinition,
   type QuestionRow,
 } from '../forms/repository.ts';
+import type { Principal } from '../organizations/repository.ts';
 import type { PatientProfile } from '../patients/repository.ts';
 import {
   hasPaymentFields,
@@ -40,6 +41,8 @@ export interface IntakeDependencies {
   fileStorage: FileStorage;
   fileLimits: FileLimits;
   payments?: IntakePaymentProcessor;
+  /** Whether an `unconfirmed` principal's key is still active (OrganizationService.confirmKey). */
+  confirmKey: (principal: Principal) => Promise<boolean>;
 }
 
 /** A validated answer, ready to be written. `definitionIndex` points into the plan's definitions. */
@@ -107,28 +110,34 @@ export class IntakeService {
     this.payments = deps.payments ?? shapeOnlyPaymentProcessor;
   }
 
-  async createCase(organizationId: string, body: IntakeBody): Promise<IntakeResult> {
+  /**
+   * An `unconfirmed` principal (auth.ts, keyConfirmedByWrite) has its key checked by the intake's own
+   * statement; with payment fields, before the first gateway call instead.
+   */
+  async createCase(principal: Principal, body: IntakeBody): Promise<IntakeResult> {
     rejectNulCharacters(body);
+    const { organizationId } = principal;
     // A form read from the cache may have changed since (another process): the write then finds it at
     // another version and writes nothing, and the intake is planned again from the stored form. Not with
     // payment fields: their gateway calls must not run twice, so those intakes always read the form.
     const payment = paymentFieldsOf(body);
     const useCache = !hasPaymentFields(payment);
     try {
-      return await this.createCaseOnce(organizationId, body, payment, useCache);
+      return await this.createCaseOnce(principal, body, payment, useCache);
     } catch (error) {
       if (!(error instanceof StaleFormError)) throw error;
       this.formCache.delete(organizationId, error.title);
-      return this.createCaseOnce(organizationId, body, payment, false);
+      return this.createCaseOnce(principal, body, payment, false);
     }
   }
 
   private async createCaseOnce(
-    organizationId: string,
+    principal: Principal,
     body: IntakeBody,
     payment: IntakePaymentFields,
     useCache: boolean,
   ): Promise<IntakeResult> {
+    const { organizationId } = principal;
     const profile = this.profileOf(body);
     const status = (present(body.status)?.toUpperCase() ?? 'OPEN') as 'OPEN' | 'ABANDONED';
     const idempotencyKey = body.idempotencyKey ? body.idempotencyKey : undefined;
@@ -136,6 +145,13 @@ export class IntakeService {
     const { plan, answers } = await this.plan(organizationId, body, useCache);
     this.checkWeightRule(plan);
     this.checkTotalFileSize(answers);
+
+    // The write checks an unconfirmed key; payment calls come before it, so the key is confirmed first.
+    let confirmApiKeyId = principal.unconfirmed ? principal.apiKeyId : undefined;
+    if (confirmApiKeyId && hasPaymentFields(payment)) {
+      if (!(await this.deps.confirmKey(principal))) throw new ApiError(401, 'Invalid request');
+      confirmApiKeyId = undefined;
+    }
 
     // A repeat is answered before any payment call; the unique index settles concurrent repeats, and
     // answers a repeat without payment fields by itself (the write below then fails and writes nothing).
@@ -191,6 +207,7 @@ export class IntakeService {
         formResponseId,
         formId,
         expectedFormVersion: plan.mode === 'formTitle' ? plan.cachedVersion : undefined,
+        confirmApiKeyId,
         answers: answers.map((answer, index) => ({
           id: answerIds[index]!,
           questionId: questionIds[answer.definitionIndex]!,
@@ -199,6 +216,8 @@ export class IntakeService {
         })),
       });
       if (!written) throw new StaleFormError(plan.mode === 'formTitle' ? plan.title : '');
+      // Revoked since it was last read: nothing was written (a transaction rolls back what came before).
+      if ('keyRevoked' in written) throw new ApiError(401, 'Invalid request');
       const { patientId } = written;
 
       const files = new FileRepository(db);

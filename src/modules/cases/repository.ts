@@ -1,4 +1,5 @@
 import { prepared, type Queryable } from '../../db/database.ts';
+import { activeKeyCondition } from '../organizations/repository.ts';
 import { patientUpsert, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake-payments.ts';
 
@@ -7,9 +8,12 @@ export const IDEMPOTENCY_INDEX = 'cases_organization_idempotency_key_unique';
 
 /** Every intake runs it: see insertIntake. */
 const INSERT_INTAKE = prepared(
-  `with current_form as (
+  `with key_check as (
+     select ${activeKeyCondition('$30::uuid', '$2::uuid')} as active
+   ), current_form as (
      select id from forms
       where organization_id = $2::uuid and id = $23::uuid and ($29::integer is null or version = $29::integer)
+        and (select active from key_check)
    ), patient as (
      ${patientUpsert('current_form')}
    ), new_case as (
@@ -33,7 +37,7 @@ const INSERT_INTAKE = prepared(
             unnest($24::uuid[], $25::uuid[], $26::text[], $27::text[], $28::text[])
               as answer (id, question_id, question_type, value, encrypted_value)
    )
-   select id as patient_id from patient`,
+   select (select id from patient) as patient_id, (select active from key_check) as key_active`,
 );
 
 /** Everything one intake writes about its patient, case and answers: one statement (insertIntake). */
@@ -49,6 +53,8 @@ export interface NewIntake {
   formId: string;
   /** When set, the intake is written only if the form is still at this version (forms.version). */
   expectedFormVersion?: number;
+  /** When set, the intake is written only if this API key is still active (Principal.unconfirmed). */
+  confirmApiKeyId?: string;
   /** Exactly one of `value` (JSON text) and `encryptedValue` is set. */
   answers: {
     id: string;
@@ -73,14 +79,18 @@ export class CaseRepository {
 
   /**
    * Upserts the patient and inserts the case, its form response and all its answers in ONE statement:
-   * one round trip, and atomic by itself (outside a transaction it is its own). Returns the patient id,
-   * or null when the form is not at `expectedFormVersion` (nothing was written). Throws a unique
+   * one round trip, and atomic by itself (outside a transaction it is its own). Returns the patient id;
+   * `keyRevoked` when `confirmApiKeyId` is no longer active, or null when the form is not at
+   * `expectedFormVersion` (either way nothing was written). Throws a unique
    * violation on IDEMPOTENCY_INDEX when the key was used (also by a concurrent transaction); the
    * statement then wrote nothing, the patient update included.
    */
-  async insertIntake(organizationId: string, intake: NewIntake): Promise<{ patientId: string } | null> {
+  async insertIntake(
+    organizationId: string,
+    intake: NewIntake,
+  ): Promise<{ patientId: string } | { keyRevoked: true } | null> {
     const { payment, answers } = intake;
-    const { rows } = await this.db.query<{ patient_id: string }>(INSERT_INTAKE, [
+    const { rows } = await this.db.query<{ patient_id: string | null; key_active: boolean }>(INSERT_INTAKE, [
       ...patientUpsertParams(organizationId, intake.newPatientId, intake.patient),
       intake.caseId,
       intake.status,
@@ -100,7 +110,10 @@ export class CaseRepository {
       answers.map((answer) => answer.value),
       answers.map((answer) => answer.encryptedValue),
       intake.expectedFormVersion ?? null,
+      intake.confirmApiKeyId ?? null,
     ]);
-    return rows[0] ? { patientId: rows[0].patient_id } : null;
+    const row = rows[0]!;
+    if (!row.key_active) return { keyRevoked: true };
+    return row.patient_id ? { patientId: row.patient_id } : null;
   }
 }

@@ -2,6 +2,14 @@ import { prepared, type Queryable } from '../../db/database.ts';
 
 /** Every authenticated request runs it. */
 const FIND_ACTIVE_KEY = prepared('select id, organization_id from api_keys where key_hash = $1 and revoked_at is null');
+const IS_ACTIVE_KEY = prepared('select 1 from api_keys where id = $1 and organization_id = $2 and revoked_at is null');
+
+/**
+ * The same check as a SQL condition, for a write that confirms the key itself: true when `$apiKeyId` is
+ * null (the key was read for this request) or is an active key of `$organizationId`.
+ */
+export const activeKeyCondition = (apiKeyId: string, organizationId: string) =>
+  `(${apiKeyId} is null or exists (select 1 from api_keys where id = ${apiKeyId} and organization_id = ${organizationId} and revoked_at is null))`;
 
 export interface OrganizationRow {
   id: string;
@@ -23,6 +31,12 @@ export interface ApiKeyRow {
 export interface Principal {
   organizationId: string;
   apiKeyId: string;
+  /**
+   * Set when the key was taken from the memory of recently seen keys (OrganizationService.authenticate
+   * with `confirmedByWrite`) and not read again for this request: the request's write must check that
+   * the key is still active, and any answer but that write's success must confirm it first.
+   */
+  unconfirmed?: true;
 }
 
 /** Organizations are the tenants themselves, so this repository is the one not scoped by one. */
@@ -99,6 +113,12 @@ export class OrganizationRepository {
       [keyHash],
     );
     return rows[0] ?? null;
+  }
+
+  /** True when the key is still an active key of that organization. */
+  async isActiveKey(organizationId: string, apiKeyId: string): Promise<boolean> {
+    const { rows } = await this.db.query(IS_ACTIVE_KEY, [apiKeyId, organizationId]);
+    return rows.length > 0;
   }
 
   async touchApiKey(apiKeyId: string): Promise<void> {
