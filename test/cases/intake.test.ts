@@ -99,6 +99,34 @@ describe('POST /api/v1/dynamic-case', () => {
         { questions: [{ question: 'What is your current weight?', type: 'TEXT', required: true, answer: '\ud800' }] },
         'Validation failed: questions.0.answer: Must be valid Unicode text',
       ],
+      [
+        'NUL character in a nested field',
+        {
+          shippingAddress: {
+            addressLine1: '1 Main St',
+            city: 'Wash\u0000ington',
+            state: 'DC',
+            country: 'US',
+            postalCode: '20500',
+          },
+        },
+        'Validation failed: shippingAddress.city: Must not contain NUL characters',
+      ],
+      [
+        'lone surrogate in an option',
+        {
+          questions: [
+            {
+              question: 'Select your preferred visit type',
+              type: 'SINGLESELECT',
+              required: true,
+              options: ['Video Call', 'Phone \udc00Call'],
+              answer: 'Video Call',
+            },
+          ],
+        },
+        'Validation failed: questions.0.options.1: Must be valid Unicode text',
+      ],
       ['missing email', { email: undefined }, 'Validation failed: email: Required'],
       ['firstName', { firstName: '' }, 'Validation failed: firstName: Must not be empty'],
       ['lastName', { lastName: 42 }, 'Validation failed: lastName: Must be a string'],

@@ -499,6 +499,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * field that may be stored (the known fields; unknown fields are ignored and never stored).
  */
 function rejectNulCharacters(body: IntakeBody): void {
+  // The common case, nothing to refuse, is one pass that builds no paths; the paths come only with an error.
+  const suspect =
+    BODY_FIELDS.some((key) => key !== 'questions' && hasUnstorableText(body[key])) ||
+    body.questions.some((item) => QUESTION_FIELDS.some((key) => hasUnstorableText(item[key])));
+  if (!suspect) return;
   const check = (value: unknown, path: string): void => {
     if (typeof value === 'string') {
       if (value.includes('\u0000')) throw validationError(path, 'Must not contain NUL characters');
@@ -512,12 +517,28 @@ function rejectNulCharacters(body: IntakeBody): void {
       }
     }
   };
-  for (const key of Object.keys(intakeBodySchema.shape)) {
+  for (const key of BODY_FIELDS) {
     if (key !== 'questions') check(body[key], key);
   }
   body.questions.forEach((item, index) => {
-    for (const key of Object.keys(questionItemSchema.shape)) check(item[key], `questions.${index}.${key}`);
+    for (const key of QUESTION_FIELDS) check(item[key], `questions.${index}.${key}`);
   });
+}
+
+const BODY_FIELDS = Object.keys(intakeBodySchema.shape) as (keyof IntakeBody)[];
+const QUESTION_FIELDS = Object.keys(questionItemSchema.shape) as (keyof QuestionItem)[];
+
+/** True when a string in `value` (an object's keys included) holds U+0000 or a lone surrogate. */
+function hasUnstorableText(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000') || LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(hasUnstorableText);
+  if (typeof value === 'object' && value !== null) {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      if (key.includes('\u0000') || hasUnstorableText((value as Record<string, unknown>)[key])) return true;
+    }
+  }
+  return false;
 }
 
 function sameDefinition(definition: QuestionDefinition, row: QuestionRow): boolean {
