@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PhiCipher } from '../../src/crypto/phi.ts';
+
+describe('PHI cipher', () => {
+  it('seals every value with its own IV, across refills of the IV pool, and opens each one', async () => {
+    const cipher = PhiCipher.ephemeral();
+    const ivs = new Set<string>();
+    const count = 1_000; // the pool holds 256 IVs: this spans several refills
+    for (let index = 0; index < count; index++) {
+      const sealed = await cipher.encryptText('same plaintext');
+      const [version, iv, tag, ciphertext] = sealed.split('.');
+      assert.equal(version, 'v1');
+      assert.equal(Buffer.from(iv!, 'base64').length, 12);
+      assert.equal(Buffer.from(tag!, 'base64').length, 16);
+      assert.ok(ciphertext);
+      ivs.add(iv!);
+      assert.equal(await cipher.decryptText(sealed), 'same plaintext');
+    }
+    assert.equal(ivs.size, count);
+  });
+
+  it('refuses a value whose ciphertext was changed', async () => {
+    const cipher = PhiCipher.ephemeral();
+    const sealed = await cipher.encryptBytes(Buffer.from('allergic to penicillin'));
+    sealed[sealed.length - 1]! ^= 1;
+    await assert.rejects(cipher.decryptBytes(sealed));
+  });
+});
