@@ -297,6 +297,7 @@ const METHOD = [
   '- **Growth** (`npm run bench -- --growth`): the intake by form title on PostgreSQL, then `bench/seed-cases.ts` adds 1,000,000 patients, cases (with idempotency keys) and form responses to the same organization with `COPY` (pg-copy-streams) and ANALYZE, then the intake again.',
   "- **Indexes**: `test/bench/explain.test.ts` (part of `npm test`) records every query the same requests send and plans it with `enable_seqscan = off` on a database with thousands of the organization's rows; SELECT/UPDATE/DELETE run under EXPLAIN ANALYZE in a rolled-back transaction, and no scan may read more than 100 rows.",
   '- Profiles: `npm run bench -- --profile` starts the server with `--cpu-prof` (into `bench/results/tmp/profiles`); `node --import tsx bench/profile-summary.ts <file>` sums self time by package and function.',
+  '- **A/B** (`npm run bench:ab`, `bench/ab.ts`): two or more variants of the server (bundles, node flags, environment, or SQL run on the database, such as a schema change), each on a PostgreSQL database of its own, loaded in turn in ABBA order with one scenario; it prints every run and the medians. A change is judged by those medians: on this host two full runs minutes apart differ by more than most changes do.',
   '- `npm run bench -- --quick` is the smoke pass for CI (2 s per run, both engines); its JSON goes to `bench/results/tmp/` and the docs are left alone. `node --import tsx bench/report.ts` regenerates this page from the latest results.',
   '',
 ];
