@@ -114,4 +114,26 @@ describe('the form-definition cache of the intake', () => {
       await second.close();
     }
   });
+
+  it('redefines a cached form whose options changed, even to as many options', async () => {
+    const title = 'Cached Form with options';
+    const select = (options: string[]) => [
+      original[0]!,
+      { question: 'Preferred visit type', type: 'SINGLESELECT', required: true, options, answer: 'Video' },
+    ];
+    const storedOptions = async () => {
+      const { rows } = await context.db.query<{ options: string[] }>(
+        `select q.options from questions q join forms f on f.id = q.form_id
+          where f.organization_id = $1 and f.title = $2 and q.retired_at is null and q.type = 'SINGLESELECT'`,
+        [organizationId, title],
+      );
+      return rows.map((row) => row.options);
+    };
+    await post(context.app, select(['Video', 'Phone', 'In person']), title);
+    await post(context.app, select(['Video', 'Phone', 'In person']), title); // now cached
+    await post(context.app, select(['Video', 'Phone', 'At home']), title);
+    assert.deepEqual(await storedOptions(), [['Video', 'Phone', 'At home']]);
+    await post(context.app, select(['Phone', 'Video', 'At home']), title);
+    assert.deepEqual(await storedOptions(), [['Phone', 'Video', 'At home']], 'their order is part of the form');
+  });
 });

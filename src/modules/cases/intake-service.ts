@@ -331,7 +331,7 @@ export class IntakeService {
   ): { plan: FormPlan; answers: PlannedAnswer[] } {
     const existing = found?.form ?? null;
     const current = found?.questions ?? [];
-    const currentIds = new Map(current.map((row) => [`${row.type}\u0000${row.question}`, row.id]));
+    const currentIds = questionIdsOf(current);
 
     const definitions: QuestionDefinition[] = [];
     const answers: PlannedAnswer[] = [];
@@ -550,8 +550,20 @@ function sameDefinition(definition: QuestionDefinition, row: QuestionRow): boole
     definition.phi === row.phi &&
     definition.hint === row.hint &&
     definition.placeholder === row.placeholder &&
-    JSON.stringify(definition.options) === JSON.stringify(row.options)
+    definition.options.length === row.options.length &&
+    definition.options.every((option, index) => option === row.options[index])
   );
+}
+
+/** Question ids of a stored form by type and text; made once per form read (a cached form is planned often). */
+const idsByTypeAndText = new WeakMap<readonly QuestionRow[], Map<string, string>>();
+function questionIdsOf(questions: readonly QuestionRow[]): Map<string, string> {
+  let ids = idsByTypeAndText.get(questions);
+  if (!ids) {
+    ids = new Map(questions.map((row) => [`${row.type}\u0000${row.question}`, row.id]));
+    idsByTypeAndText.set(questions, ids);
+  }
+  return ids;
 }
 
 function definitionOf(row: QuestionRow): QuestionDefinition {
