@@ -499,46 +499,54 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * field that may be stored (the known fields; unknown fields are ignored and never stored).
  */
 function rejectNulCharacters(body: IntakeBody): void {
-  // The common case, nothing to refuse, is one pass that builds no paths; the paths come only with an error.
-  const suspect =
-    BODY_FIELDS.some((key) => key !== 'questions' && hasUnstorableText(body[key])) ||
-    body.questions.some((item) => QUESTION_FIELDS.some((key) => hasUnstorableText(item[key])));
-  if (!suspect) return;
-  const check = (value: unknown, path: string): void => {
-    if (typeof value === 'string') {
-      if (value.includes('\u0000')) throw validationError(path, 'Must not contain NUL characters');
-      if (LONE_SURROGATE.test(value)) throw validationError(path, 'Must be valid Unicode text');
-    } else if (Array.isArray(value)) {
-      value.forEach((item, index) => check(item, `${path}.${index}`));
-    } else if (typeof value === 'object' && value !== null) {
-      for (const [key, item] of Object.entries(value)) {
-        if (key.includes('\u0000')) throw validationError(path, 'Must not contain NUL characters');
-        check(item, `${path}.${key}`);
-      }
-    }
+  const refuse = (found: UnstorableText | undefined, path: (string | number)[]) => {
+    if (found) throw validationError([...path, ...found.path].join('.'), found.message);
   };
   for (const key of BODY_FIELDS) {
-    if (key !== 'questions') check(body[key], key);
+    if (key !== 'questions') refuse(findUnstorableText(body[key]), [key]);
   }
   body.questions.forEach((item, index) => {
-    for (const key of QUESTION_FIELDS) check(item[key], `questions.${index}.${key}`);
+    for (const key of QUESTION_FIELDS) refuse(findUnstorableText(item[key]), ['questions', index, key]);
   });
 }
 
 const BODY_FIELDS = Object.keys(intakeBodySchema.shape) as (keyof IntakeBody)[];
 const QUESTION_FIELDS = Object.keys(questionItemSchema.shape) as (keyof QuestionItem)[];
 
-/** True when a string in `value` (an object's keys included) holds U+0000 or a lone surrogate. */
-function hasUnstorableText(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000') || LONE_SURROGATE.test(value);
-  if (Array.isArray(value)) return value.some(hasUnstorableText);
-  if (typeof value === 'object' && value !== null) {
+interface UnstorableText {
+  /** Where it is, below the value searched (a key holding U+0000 is reported at its object). */
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * The first string in `value` (an object's keys included) that holds U+0000 or a lone surrogate. Its path
+ * is built on the way back up, so the common case, nothing to refuse, builds none.
+ */
+function findUnstorableText(value: unknown): UnstorableText | undefined {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return { path: [], message: 'Must not contain NUL characters' };
+    if (LONE_SURROGATE.test(value)) return { path: [], message: 'Must be valid Unicode text' };
+  } else if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const found = findUnstorableText(value[index]);
+      if (found) {
+        found.path.unshift(index);
+        return found;
+      }
+    }
+  } else if (typeof value === 'object' && value !== null) {
     for (const key in value) {
       if (!Object.hasOwn(value, key)) continue;
-      if (key.includes('\u0000') || hasUnstorableText((value as Record<string, unknown>)[key])) return true;
+      if (key.includes('\u0000')) return { path: [], message: 'Must not contain NUL characters' };
+      const found = findUnstorableText((value as Record<string, unknown>)[key]);
+      if (found) {
+        found.path.unshift(key);
+        return found;
+      }
     }
   }
-  return false;
+  return undefined;
 }
 
 function sameDefinition(definition: QuestionDefinition, row: QuestionRow): boolean {

@@ -2,14 +2,14 @@ import { prepared, type Queryable } from '../../db/database.ts';
 
 /** Every authenticated request runs it. */
 const FIND_ACTIVE_KEY = prepared('select id, organization_id from api_keys where key_hash = $1 and revoked_at is null');
-const IS_ACTIVE_KEY = prepared('select 1 from api_keys where id = $1 and organization_id = $2 and revoked_at is null');
 
 /**
- * The same check as a SQL condition, for a write that confirms the key itself: true when `$apiKeyId` is
- * null (the key was read for this request) or is an active key of `$organizationId`.
+ * Whether a key is still an active key of its organization, as a SQL condition: for a write that confirms
+ * the key itself, and for `isActiveKey`. True when `apiKeyId` is null (the key was read for this request).
  */
 export const activeKeyCondition = (apiKeyId: string, organizationId: string) =>
   `(${apiKeyId} is null or exists (select 1 from api_keys where id = ${apiKeyId} and organization_id = ${organizationId} and revoked_at is null))`;
+const IS_ACTIVE_KEY = prepared(`select ${activeKeyCondition('$1::uuid', '$2::uuid')} as active`);
 
 export interface OrganizationRow {
   id: string;
@@ -117,8 +117,8 @@ export class OrganizationRepository {
 
   /** True when the key is still an active key of that organization. */
   async isActiveKey(organizationId: string, apiKeyId: string): Promise<boolean> {
-    const { rows } = await this.db.query(IS_ACTIVE_KEY, [apiKeyId, organizationId]);
-    return rows.length > 0;
+    const { rows } = await this.db.query<{ active: boolean }>(IS_ACTIVE_KEY, [apiKeyId, organizationId]);
+    return rows[0]!.active;
   }
 
   async touchApiKey(apiKeyId: string): Promise<void> {
