@@ -10,7 +10,9 @@
  * A variant is `{ name, script?, flags?, env?, sql? }`: the bundle to start (default `dist/server.mjs`), node
  * flags, server environment, and SQL run on its database once the server has migrated it (a schema change to
  * try). Options: --rounds=N (4), --duration=S (8), --warmup=S (1), --connections=N (16),
- * --scenario=intake-title (any id of bench/scenarios.ts), --pg-url=postgres://... (an admin connection).
+ * --scenario=intake-title (any id of bench/scenarios.ts), --rate=R (a fixed request rate instead of as fast as
+ * the connections go: the server's CPU per request at a load it carries), --pg-url=postgres://... (an admin
+ * connection). Each run prints the server's CPU time per request (user + system, from /proc) beside the rate.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '16' },
     scenario: { type: 'string', default: 'intake-title' },
+    rate: { type: 'string' },
     'pg-url': { type: 'string' },
   },
   strict: true,
@@ -53,6 +56,7 @@ const rounds = Number(args.rounds);
 const durationSeconds = Number(args.duration);
 const warmupSeconds = Number(args.warmup);
 const connections = Number(args.connections);
+const rate = args.rate ? Number(args.rate) : undefined;
 const scenario = scenarios.find((candidate) => candidate.id === args.scenario);
 if (!scenario) throw new Error(`unknown scenario ${args.scenario}`);
 const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -65,7 +69,7 @@ interface Running {
   variant: Variant;
   server: RunningProcess;
   request: RequestSpec;
-  runs: (LoadResult & { peakRssMb: number })[];
+  runs: (LoadResult & { peakRssMb: number; serverCpuMsPerRequest: number })[];
 }
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -112,6 +116,7 @@ async function load(target: Running, seconds: number, warmup: number) {
     connections,
     durationSeconds: seconds,
     warmupSeconds: warmup,
+    ...(rate ? { overallRate: rate } : {}),
   };
   const specPath = path.join(work, `spec-${Date.now()}.json`);
   await writeFile(specPath, JSON.stringify(spec));
@@ -119,11 +124,18 @@ async function load(target: Running, seconds: number, warmup: number) {
   const result = await runJsonChild<LoadResult>('bench/load.ts', [specPath], {
     timeoutMs: (seconds + warmup) * 1000 + 90_000,
   });
-  return { ...result, peakRssMb: watch.stop().peakRssMb };
+  const { peakRssMb, cpuPercent } = watch.stop();
+  // CPU over the warm-up and the run, per request of the run: the warm-up runs at the same rate.
+  const serverCpuMsPerRequest = ((cpuPercent ?? Number.NaN) * 10) / result.requestsPerSecond;
+  return { ...result, peakRssMb, serverCpuMsPerRequest };
 }
 
-const format = (name: string, rate: number, p50: number, p99: number, p999: number, rss: number) =>
-  `${name.padEnd(16)} ${rate.toFixed(0).padStart(6)} ok/s  p50 ${p50} ms  p99 ${p99} ms  p99.9 ${p999} ms  peak RSS ${rss} MB`;
+const format = (
+  name: string,
+  run: { rate: number; p50: number; p99: number; p999: number; rss: number; cpu: number },
+) =>
+  `${name.padEnd(16)} ${run.rate.toFixed(0).padStart(6)} ok/s  p50 ${run.p50} ms  p99 ${run.p99} ms  ` +
+  `p99.9 ${run.p999} ms  peak RSS ${run.rss} MB  server CPU ${run.cpu.toFixed(3)} ms/request`;
 
 try {
   for (const [index, variant] of variants.entries()) running.push(await start(variant, index));
@@ -133,21 +145,25 @@ try {
       const run = await load(target, durationSeconds, warmupSeconds);
       target.runs.push(run);
       const { p50, p99, p99_9 } = run.latencyMs;
-      console.log(format(target.variant.name, run.okPerSecond, p50, p99, p99_9, run.peakRssMb));
+      const cpu = run.serverCpuMsPerRequest;
+      console.log(
+        format(target.variant.name, { rate: run.okPerSecond, p50, p99, p999: p99_9, rss: run.peakRssMb, cpu }),
+      );
     }
   }
-  console.log(`medians of ${rounds} runs each (${args.scenario}, ${connections} connections, ${durationSeconds} s):`);
+  const offered = rate ? `${rate} requests/s over ${connections} connections` : `${connections} connections`;
+  console.log(`medians of ${rounds} runs each (${args.scenario}, ${offered}, ${durationSeconds} s):`);
   for (const { variant, runs } of running) {
     const of = (pick: (run: (typeof runs)[number]) => number) => median(runs.map(pick));
     console.log(
-      format(
-        variant.name,
-        of((run) => run.okPerSecond),
-        of((run) => run.latencyMs.p50),
-        of((run) => run.latencyMs.p99),
-        of((run) => run.latencyMs.p99_9),
-        of((run) => run.peakRssMb),
-      ),
+      format(variant.name, {
+        rate: of((run) => run.okPerSecond),
+        p50: of((run) => run.latencyMs.p50),
+        p99: of((run) => run.latencyMs.p99),
+        p999: of((run) => run.latencyMs.p99_9),
+        rss: of((run) => run.peakRssMb),
+        cpu: of((run) => run.serverCpuMsPerRequest),
+      }),
     );
   }
 } finally {
