@@ -39,7 +39,10 @@ describe('fuzzing every route from its schemas', () => {
       payload: `{"firstName":"A","lastName":"B","email":"a@example.com","formTitle":"Deep","questions":[{"question":"Weight","type":"TEXT","required":true,"answer":${deep}}]}`,
     });
     assert.equal(response.statusCode, 400);
-    assert.deepEqual(response.json(), { success: false, error: 'Validation failed: body: Nests deeper than 64 levels' });
+    assert.deepEqual(response.json(), {
+      success: false,
+      error: 'Validation failed: body: Nests deeper than 64 levels',
+    });
   });
 
   it('answers 400, not 500, to NUL characters in a promo code, an audit filter and a name (found while fuzzing)', async () => {

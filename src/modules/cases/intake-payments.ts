@@ -70,12 +70,22 @@ export function dollarsToCents(value: number | string): number | undefined {
 const optionalText = (max: number) =>
   z.string({ error: 'Must be a string' }).max(max, `Must be at most ${max} characters`).nullish();
 
-/** A string matching `pattern`; an empty string counts as absent. */
-const patterned = (pattern: RegExp, message: string) =>
-  z
-    .string({ error: 'Must be a string' })
-    .refine((value) => value === '' || pattern.test(value), { message })
-    .nullish();
+/**
+ * The payment fields' rules that a type and a length do not say, each written once: the schema below applies
+ * them, and so does the compiled check of intake-body-check.ts. An empty string counts as absent.
+ */
+export const paymentFieldRules = {
+  amount: (value: number | string) => dollarsToCents(value) !== undefined,
+  stripeSetupId: (value: string) => value === '' || /^seti_[A-Za-z0-9]+$/.test(value),
+  stripePaymentId: (value: string) => value === '' || /^pi_[A-Za-z0-9]+$/.test(value),
+  nmiPaymentToken: (value: string) => value === '' || /^[A-Za-z0-9_-]{1,255}$/.test(value),
+  productBundleId: (value: string) =>
+    value === '' || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value),
+};
+
+/** A string that must satisfy `rule` (one of the rules above). */
+const patterned = (rule: (value: string) => boolean, message: string) =>
+  z.string({ error: 'Must be a string' }).refine(rule, { message }).nullish();
 
 /** Blank promo codes are ignored. */
 const promoCode = z.string({ error: 'Must be a string' }).max(64, 'Must be at most 64 characters');
@@ -84,16 +94,19 @@ const promoCode = z.string({ error: 'Must be a string' }).max(64, 'Must be at mo
 export const intakePaymentShape = {
   paymentAmount: z
     .union([z.number(), z.string()], { error: 'Must be a positive amount in dollars' })
-    .refine((value) => dollarsToCents(value) !== undefined, {
+    .refine(paymentFieldRules.amount, {
       message: `Must be a positive amount in dollars with at most two decimals (at most ${MAX_AMOUNT_DOLLARS})`,
     })
     .nullish()
     .describe('Amount in US dollars, e.g. 0.5 or 600 (the original, non-discounted amount)'),
   paymentDescription: optionalText(1000),
-  stripeSetupId: patterned(/^seti_[A-Za-z0-9]+$/, 'Must be a Stripe SetupIntent id (seti_...)'),
-  stripePaymentId: patterned(/^pi_[A-Za-z0-9]+$/, 'Must be a Stripe PaymentIntent id (pi_...), not its client secret'),
-  nmiPaymentToken: patterned(/^[A-Za-z0-9_-]{1,255}$/, 'Must be an NMI Collect.js payment token'),
-  productBundleId: patterned(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'Must be a UUID'),
+  stripeSetupId: patterned(paymentFieldRules.stripeSetupId, 'Must be a Stripe SetupIntent id (seti_...)'),
+  stripePaymentId: patterned(
+    paymentFieldRules.stripePaymentId,
+    'Must be a Stripe PaymentIntent id (pi_...), not its client secret',
+  ),
+  nmiPaymentToken: patterned(paymentFieldRules.nmiPaymentToken, 'Must be an NMI Collect.js payment token'),
+  productBundleId: patterned(paymentFieldRules.productBundleId, 'Must be a UUID'),
   promoCodes: z.array(promoCode, { error: 'Must be an array of strings' }).max(20, 'At most 20 promo codes').nullish(),
   promoCode: promoCode.nullish(),
 };

@@ -10,26 +10,51 @@ import { isIsoDate } from './validation.ts';
  * Unknown fields are ignored. Optional string fields sent as "" count as absent.
  */
 
+/**
+ * The rules of the intake's fields that a type and a length do not say, each written once: the zod schemas
+ * below apply them, and so does the compiled check of intake-body-check.ts (the fast path for bodies that
+ * pass). Each takes a value of the field's type. (Patterns the zod schema states as such, the language codes
+ * and zod's email, are shared as the regular expressions themselves.)
+ */
+export const intakeFieldRules = {
+  /** Required text: something besides whitespace. */
+  notBlank: (value: string) => value.trim() !== '',
+  countryCode: (value: string) => /^[A-Za-z]{2}$/.test(value),
+  /** Optional checked text (below): "" counts as absent. */
+  dateOfBirth: (value: string) =>
+    value === '' || (value.length <= 10 && isIsoDate(value) && value <= today() && value >= '1900-01-01'),
+  gender: (value: string) =>
+    value === '' || (value.length <= 200 && ['MALE', 'FEMALE'].includes(value.trim().toUpperCase())),
+  phoneNumber: (value: string) => value === '' || (value.length <= 200 && E164.test(value)),
+  caseStatus: (value: string) =>
+    value === '' || (value.length <= 200 && ['OPEN', 'ABANDONED'].includes(value.trim().toUpperCase())),
+  /**
+   * A US address names a US state (or territory, or military mail) code. The compiled check may apply it
+   * before the address's own fields are checked, so it takes fields of any type (they are refused elsewhere).
+   */
+  usShippingState: (address: { country?: unknown; state?: unknown }) =>
+    typeof address.country !== 'string' ||
+    address.country.toUpperCase() !== 'US' ||
+    (typeof address.state === 'string' && US_STATE_CODES.has(address.state.trim().toUpperCase())),
+};
+
 const requiredText = (max: number) =>
   z
     .string({ error: (issue) => (issue.input === undefined || issue.input === null ? 'Required' : 'Must be a string') })
-    .refine((value) => value.trim() !== '', { message: 'Must not be empty' })
+    .refine(intakeFieldRules.notBlank, { message: 'Must not be empty' })
     .refine((value) => value.length <= max, { message: `Must be at most ${max} characters` });
 
 const optionalText = (max: number) =>
   z.string({ error: 'Must be a string' }).max(max, `Must be at most ${max} characters`).nullish();
 
-/** An optional string that must satisfy `valid` unless it is empty. */
-const optionalChecked = (valid: (value: string) => boolean, message: string, max = 200) =>
-  z
-    .string({ error: 'Must be a string' })
-    .refine((value) => value === '' || (value.length <= max && valid(value)), { message })
-    .nullish();
+/** An optional string that must satisfy `rule` (a rule above that takes "" as absent). */
+const optionalChecked = (rule: (value: string) => boolean, message: string) =>
+  z.string({ error: 'Must be a string' }).refine(rule, { message }).nullish();
 
 const today = () => new Date().toISOString().slice(0, 10);
 
 const E164 = /^\+[1-9]\d{1,14}$/;
-const LANGUAGE_CODE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+export const LANGUAGE_CODE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 const US_STATE_CODES = new Set(
   // The 50 states, DC, territories and military mail codes a US shipping address may carry.
   'AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP AA AE AP'.split(
@@ -45,14 +70,14 @@ export const shippingAddressSchema = z
       city: requiredText(100),
       state: requiredText(100).describe('State code, e.g. "DC"'),
       country: requiredText(2)
-        .refine((value) => /^[A-Za-z]{2}$/.test(value), { message: 'Must be a 2-letter country code, e.g. "US"' })
+        .refine(intakeFieldRules.countryCode, { message: 'Must be a 2-letter country code, e.g. "US"' })
         .describe('ISO 3166-1 alpha-2 country code'),
       postalCode: requiredText(20),
     },
     { error: 'Must be an object' },
   )
   .superRefine((address, context) => {
-    if (address.country.toUpperCase() === 'US' && !US_STATE_CODES.has(address.state.trim().toUpperCase())) {
+    if (!intakeFieldRules.usShippingState(address)) {
       context.addIssue({ code: 'custom', path: ['state'], message: 'Must be a 2-letter US state code, e.g. "DC"' });
     }
   });
@@ -96,15 +121,11 @@ export const intakeBodySchema = z.looseObject(
       })
       .max(254, 'Must be at most 254 characters'),
     dob: optionalChecked(
-      (value) => isIsoDate(value) && value <= today() && value >= '1900-01-01',
+      intakeFieldRules.dateOfBirth,
       'Must be a real date in YYYY-MM-DD format, not in the future',
-      10,
     ).describe('Date of birth, YYYY-MM-DD'),
-    gender: optionalChecked(
-      (value) => ['MALE', 'FEMALE'].includes(value.trim().toUpperCase()),
-      'Must be MALE or FEMALE',
-    ).describe('MALE or FEMALE, any case'),
-    phoneNumber: optionalChecked((value) => E164.test(value), 'Must be in E.164 format, e.g. +1234567890').describe(
+    gender: optionalChecked(intakeFieldRules.gender, 'Must be MALE or FEMALE').describe('MALE or FEMALE, any case'),
+    phoneNumber: optionalChecked(intakeFieldRules.phoneNumber, 'Must be in E.164 format, e.g. +1234567890').describe(
       'E.164, e.g. +1234567890',
     ),
     password: optionalText(1024).describe('Stored only as a salted scrypt hash'),
@@ -116,10 +137,9 @@ export const intakeBodySchema = z.looseObject(
       )
       .max(20, 'At most 20 languages')
       .nullish(),
-    status: optionalChecked(
-      (value) => ['OPEN', 'ABANDONED'].includes(value.trim().toUpperCase()),
-      'Must be OPEN or ABANDONED',
-    ).describe('OPEN (default) or ABANDONED, any case'),
+    status: optionalChecked(intakeFieldRules.caseStatus, 'Must be OPEN or ABANDONED').describe(
+      'OPEN (default) or ABANDONED, any case',
+    ),
     idempotencyKey: optionalText(255).describe('Scoped per organization: a repeat answers 409 and creates nothing'),
     formTitle: optionalText(200).describe('Form-title mode: creates the form or reuses the one with this title'),
     formDescription: optionalText(2000),
