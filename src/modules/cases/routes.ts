@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { compiledSerializerFor } from '../../http/compiled-serializer.ts';
 import { intakeValidatorCompiler } from './intake-body-check.ts';
 import type { IntakeService } from './intake-service.ts';
 import {
@@ -24,6 +25,7 @@ export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
         },
         // A compiled check of the body first; the zod schema for a body it does not pass (intake-body-check.ts).
         validatorCompiler: intakeValidatorCompiler,
+        serializerCompiler: compiledSerializerFor(['200']), // the success body, compiled (src/http/compiled-serializer.ts)
         schema: {
           tags: ['cases'],
           summary: 'Create a case with a form submission (form-title or form-id mode)',
