@@ -122,10 +122,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   registerAudit(app, { auditLog: services.audit });
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
     if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
+    done(null, payload);
   });
 
   await registerOpenApi(app, version);

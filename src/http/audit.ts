@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../modules/audit/audit-log.ts';
 import type { AuditEvent } from '../modules/audit/repository.ts';
+import { appendRouteHook } from './route-hooks.ts';
 
 /** What a route declares to have its requests audited: `config: { audit: { action, resourceType } }`. */
 export interface AuditRouteConfig {
@@ -39,11 +40,17 @@ const MAX_RESOURCE_ID_LENGTH = 200;
 export function registerAudit(app: FastifyInstance, options: { auditLog: AuditLog }): void {
   app.decorateRequest('auditResourceId', null);
 
-  app.addHook('onResponse', async (request, reply) => {
-    const audit = request.routeOptions.config?.audit;
-    if (!audit || reply.statusCode === 429) return;
-    options.auditLog.record(auditEventOf(request, reply, audit), (failure) => {
-      request.log.error({ audit: failure }, 'audit event could not be written');
+  // Only on the routes that declare `audit`; `record` only queues, so the hook need not be async.
+  app.addHook('onRoute', (route) => {
+    const audit = route.config?.audit;
+    if (!audit) return;
+    appendRouteHook(route, 'onResponse', (request, reply, done) => {
+      if (reply.statusCode !== 429) {
+        options.auditLog.record(auditEventOf(request, reply, audit), (failure) => {
+          request.log.error({ audit: failure }, 'audit event could not be written');
+        });
+      }
+      done();
     });
   });
 

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OrganizationService } from '../modules/organizations/service.ts';
 import type { Principal } from '../modules/organizations/repository.ts';
 import { envelopeOf } from './error-handler.ts';
+import { appendRouteHook } from './route-hooks.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -109,9 +110,8 @@ export function registerAuthentication(
   };
 
   // onRequest: before the body is read or validated, so an unauthenticated caller learns nothing.
-  app.addHook('onRequest', async (request, reply) => {
-    const mode = request.routeOptions.config?.auth;
-    if (!mode) return;
+  const authenticateRequest = async (request: FastifyRequest, reply: FastifyReply) => {
+    const mode = request.routeOptions.config.auth;
 
     const retryAfter = await retryAfterSeconds(request);
     if (retryAfter > 0) {
@@ -138,16 +138,23 @@ export function registerAuthentication(
     });
     if (!principal) return reject(request, reply);
     request.principal = principal;
-  });
+  };
 
   // preValidation: after parsing, before the body schema is applied, for keys sent in the body.
-  app.addHook('preValidation', async (request, reply) => {
-    if (request.routeOptions.config?.auth !== 'bodyKey') return;
+  const authenticateBody = async (request: FastifyRequest, reply: FastifyReply) => {
     const body = request.body as { key?: unknown } | null | undefined;
     const apiKey = body && typeof body === 'object' && typeof body.key === 'string' ? body.key : undefined;
     if (!apiKey) return reject(request, reply);
     const principal = await options.organizations.authenticate(apiKey);
     if (!principal) return reject(request, reply);
     request.principal = principal;
+  };
+
+  // Only on the routes that name an `auth` mode: the others (health, docs) pay nothing for it.
+  app.addHook('onRoute', (route) => {
+    const mode = route.config?.auth;
+    if (!mode) return;
+    appendRouteHook(route, 'onRequest', authenticateRequest);
+    if (mode === 'bodyKey') appendRouteHook(route, 'preValidation', authenticateBody);
   });
 }

@@ -3,6 +3,7 @@ import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import type { FailedAuthenticationLimiter } from './auth.ts';
 import { envelopeOf } from './error-handler.ts';
+import { appendRouteHook } from './route-hooks.ts';
 
 /**
  * Request rate limits, per API key and per client address, in fixed windows.
@@ -57,7 +58,7 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
       max: settings.perKey,
       keyGenerator: (request) => `key:${request.principal.apiKeyId}`,
     });
-    // `principal` is set by the authentication hook, which runs before route-level hooks.
+    // `principal` is set by the authentication hook, which runs before this one (see onRoute below).
     limiters.push((request) => (request.principal ? byKey(request) : undefined));
   }
 
@@ -85,16 +86,14 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
       .send(envelopeOf(request).error(429, `Rate limit exceeded; retry in ${binding.ttlInSeconds} seconds`));
   };
 
-  // A route-level hook: it runs after the application's hooks of the same kind, authentication among
-  // them. Where the key travels in the body (`auth: 'bodyKey'`), the key is known only at preValidation.
+  // A route-level hook, added after authentication's (registerAuthentication runs first), so the key is known.
+  // Where the key travels in the body (`auth: 'bodyKey'`), it is known only at preValidation.
   app.addHook('onRoute', (route: RouteOptions) => {
     if (route.config?.rateLimit === false) return;
     if (route.config?.rateLimit !== undefined) {
       throw new Error(`${route.method} ${route.url}: config.rateLimit takes only false (to opt out)`);
     }
-    const hook = (route.config?.auth as string | undefined) === 'bodyKey' ? 'preValidation' : 'onRequest';
-    const existing = route[hook];
-    route[hook] = [...(Array.isArray(existing) ? existing : existing ? [existing] : []), limit];
+    appendRouteHook(route, route.config?.auth === 'bodyKey' ? 'preValidation' : 'onRequest', limit);
   });
 }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** Recognizable in a config file or a leaked-secret scan. */
 export const API_KEY_PREFIX = 'c360_';
@@ -13,7 +13,7 @@ export function generateApiKey(): string {
  * the lookup on every request cheap. A BOOTSTRAP_API_KEY chosen by an operator is hashed the same way.
  */
 export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey, 'utf8').digest('hex');
+  return hash('sha256', apiKey, 'hex'); // one call, no Hash object: this runs on every request
 }
 
 /**
