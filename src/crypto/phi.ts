@@ -95,12 +95,20 @@ export class PhiCipher {
       .digest('base64url');
   }
 
-  async encryptBytes(plaintext: Buffer): Promise<Buffer> {
+  /** Seals a value under a fresh IV: its IV, auth tag and ciphertext, from which either form is built. */
+  private async seal(plaintext: Buffer | string): Promise<{ iv: Buffer; tag: Buffer; ciphertext: Buffer }> {
     const key = await this.resolveKey();
     const iv = nextIv();
     const cipher = createCipheriv(ALGORITHM, key, iv);
-    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([iv, cipher.getAuthTag(), ciphertext]);
+    const head = typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext);
+    const tail = cipher.final(); // nothing more for GCM (a stream mode), but it must end before the tag is read
+    const ciphertext = tail.length === 0 ? head : Buffer.concat([head, tail]);
+    return { iv, tag: cipher.getAuthTag(), ciphertext };
+  }
+
+  async encryptBytes(plaintext: Buffer): Promise<Buffer> {
+    const { iv, tag, ciphertext } = await this.seal(plaintext);
+    return Buffer.concat([iv, tag, ciphertext]);
   }
 
   async decryptBytes(sealed: Buffer): Promise<Buffer> {
@@ -113,11 +121,8 @@ export class PhiCipher {
   }
 
   async encryptText(plaintext: string): Promise<string> {
-    const sealed = await this.encryptBytes(Buffer.from(plaintext, 'utf8'));
-    const iv = sealed.subarray(0, IV_BYTES).toString('base64');
-    const tag = sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES).toString('base64');
-    const ciphertext = sealed.subarray(IV_BYTES + TAG_BYTES).toString('base64');
-    return `${VERSION}.${iv}.${tag}.${ciphertext}`;
+    const { iv, tag, ciphertext } = await this.seal(plaintext);
+    return `${VERSION}.${iv.toString('base64')}.${tag.toString('base64')}.${ciphertext.toString('base64')}`;
   }
 
   async decryptText(sealed: string): Promise<string> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { PhiCipher } from '../../src/crypto/phi.ts';
 
@@ -18,6 +19,22 @@ describe('PHI cipher', () => {
       assert.equal(await cipher.decryptText(sealed), 'same plaintext');
     }
     assert.equal(ivs.size, count);
+  });
+
+  it('opens text in any script, and bytes, as sealed; the text form is the binary form in base64 parts', async () => {
+    const key = randomBytes(32);
+    const cipher = new PhiCipher({ key });
+    for (const text of ['', 'naïve "quoted" \\ 😀 日本語', 'x'.repeat(100_000)]) {
+      const sealed = await cipher.encryptText(text);
+      assert.equal(await cipher.decryptText(sealed), text);
+      // The same value in binary form (iv | tag | ciphertext) opens with the standard AES-256-GCM.
+      const [, iv, tag, ciphertext] = sealed.split('.').map((part) => Buffer.from(part, 'base64'));
+      const decipher = createDecipheriv('aes-256-gcm', key, iv!);
+      decipher.setAuthTag(tag!);
+      assert.equal(Buffer.concat([decipher.update(ciphertext!), decipher.final()]).toString('utf8'), text);
+    }
+    const bytes = randomBytes(70_000);
+    assert.deepEqual(await cipher.decryptBytes(await cipher.encryptBytes(bytes)), bytes);
   });
 
   it('refuses a value whose ciphertext was changed', async () => {

@@ -168,14 +168,16 @@ export class IntakeService {
       patientEmail: profile.email,
     });
     if (body.password) profile.passwordHash = await hashPassword(body.password);
-    const sealed = await Promise.all(
-      answers.map(async (answer) => {
-        const json = JSON.stringify(answer.parsed.value);
-        return answer.phi
+    // In turn, not with Promise.all: sealing is synchronous work, only a PHI answer awaits (its key, once).
+    const sealed: { value: string | null; encryptedValue: string | null }[] = [];
+    for (const answer of answers) {
+      const json = JSON.stringify(answer.parsed.value);
+      sealed.push(
+        answer.phi
           ? { value: null, encryptedValue: await this.deps.cipher.encryptText(json) }
-          : { value: json, encryptedValue: null };
-      }),
-    );
+          : { value: json, encryptedValue: null },
+      );
+    }
     const caseId = randomUUID();
     const formResponseId = randomUUID();
     const answerIds = answers.map(() => randomUUID());
