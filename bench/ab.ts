@@ -135,7 +135,7 @@ const format = (
   run: { rate: number; p50: number; p99: number; p999: number; rss: number; cpu: number },
 ) =>
   `${name.padEnd(16)} ${run.rate.toFixed(0).padStart(6)} ok/s  p50 ${run.p50} ms  p99 ${run.p99} ms  ` +
-  `p99.9 ${run.p999} ms  peak RSS ${run.rss} MB  server CPU ${run.cpu.toFixed(3)} ms/request`;
+  `p99.9 ${run.p999} ms  peak RSS ${run.rss.toFixed(1)} MB  server CPU ${run.cpu.toFixed(3)} ms/request`;
 
 try {
   for (const [index, variant] of variants.entries()) running.push(await start(variant, index));

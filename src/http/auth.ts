@@ -5,13 +5,15 @@ import type { Principal } from '../modules/organizations/repository.ts';
 import { envelopeOf } from './error-handler.ts';
 import { appendRouteHook } from './route-hooks.ts';
 
+type AuthMode = 'apiKey' | 'admin' | 'bodyKey';
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * `apiKey`: the `cv-api-key` header names the organization. `admin`: the ADMIN_TOKEN bearer.
      * `bodyKey`: the key is the JSON body's `key` field (legacy initiatePayment); checked once the body is parsed.
      */
-    auth?: 'apiKey' | 'admin' | 'bodyKey';
+    auth?: AuthMode;
     /**
      * On an `apiKey` route whose one successful outcome is a write that checks the key itself (the
      * intake: `activeKeyCondition`): a key read as active moments ago is not read again for the request
@@ -90,13 +92,18 @@ export function registerAuthentication(
 ): void {
   app.decorateRequest('principal', null as unknown as Principal);
 
-  // A limiter that cannot answer (Redis down) must not lock everyone out: it counts as "may try now".
-  const retryAfterSeconds = async (request: FastifyRequest): Promise<number> => {
-    try {
-      return await options.limiter.retryAfterSeconds(request.ip);
-    } catch (error) {
+  // A limiter that cannot answer (Redis down) must not lock everyone out: it counts as "may try now". The
+  // in-memory limiter answers at once, and then nothing is awaited.
+  const retryAfterSeconds = (request: FastifyRequest): number | Promise<number> => {
+    const unavailable = (error: unknown) => {
       request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
       return 0;
+    };
+    try {
+      const answer = options.limiter.retryAfterSeconds(request.ip);
+      return typeof answer === 'number' ? answer : answer.catch(unavailable);
+    } catch (error) {
+      return unavailable(error);
     }
   };
 
@@ -109,36 +116,35 @@ export function registerAuthentication(
     return reply.code(401).send(envelopeOf(request).unauthorized());
   };
 
-  // onRequest: before the body is read or validated, so an unauthenticated caller learns nothing.
-  const authenticateRequest = async (request: FastifyRequest, reply: FastifyReply) => {
-    const mode = request.routeOptions.config.auth;
+  // onRequest: before the body is read or validated, so an unauthenticated caller learns nothing. Made per
+  // route, with the route's settings at hand (request.routeOptions builds a new object at every read).
+  const authenticatorFor =
+    (mode: AuthMode, confirmedByWrite: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
+      const pending = retryAfterSeconds(request);
+      const retryAfter = typeof pending === 'number' ? pending : await pending;
+      if (retryAfter > 0) {
+        return reply
+          .code(429)
+          .header('retry-after', String(retryAfter))
+          .send(envelopeOf(request).error(429, 'Too many failed authentication attempts; try again later'));
+      }
 
-    const retryAfter = await retryAfterSeconds(request);
-    if (retryAfter > 0) {
-      return reply
-        .code(429)
-        .header('retry-after', String(retryAfter))
-        .send(envelopeOf(request).error(429, 'Too many failed authentication attempts; try again later'));
-    }
+      // The body is not parsed yet: its key is checked in preValidation below.
+      if (mode === 'bodyKey') return;
 
-    // The body is not parsed yet: its key is checked in preValidation below.
-    if (mode === 'bodyKey') return;
+      if (mode === 'admin') {
+        const token = bearerToken(request);
+        if (!options.adminToken || !token || !sameSecret(token, options.adminToken)) return reject(request, reply);
+        return;
+      }
 
-    if (mode === 'admin') {
-      const token = bearerToken(request);
-      if (!options.adminToken || !token || !sameSecret(token, options.adminToken)) return reject(request, reply);
-      return;
-    }
-
-    const header = request.headers['cv-api-key'];
-    const apiKey = Array.isArray(header) ? header[0] : header;
-    if (!apiKey) return reject(request, reply);
-    const principal = await options.organizations.authenticate(apiKey, {
-      confirmedByWrite: request.routeOptions.config.keyConfirmedByWrite === true,
-    });
-    if (!principal) return reject(request, reply);
-    request.principal = principal;
-  };
+      const header = request.headers['cv-api-key'];
+      const apiKey = Array.isArray(header) ? header[0] : header;
+      if (!apiKey) return reject(request, reply);
+      const principal = await options.organizations.authenticate(apiKey, { confirmedByWrite });
+      if (!principal) return reject(request, reply);
+      request.principal = principal;
+    };
 
   // preValidation: after parsing, before the body schema is applied, for keys sent in the body.
   const authenticateBody = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -154,7 +160,7 @@ export function registerAuthentication(
   app.addHook('onRoute', (route) => {
     const mode = route.config?.auth;
     if (!mode) return;
-    appendRouteHook(route, 'onRequest', authenticateRequest);
+    appendRouteHook(route, 'onRequest', authenticatorFor(mode, route.config?.keyConfirmedByWrite === true));
     if (mode === 'bodyKey') appendRouteHook(route, 'preValidation', authenticateBody);
   });
 }

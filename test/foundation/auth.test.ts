@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { AuthFailureLimiter, registerAuthentication } from '../../src/http/auth.ts';
+import { AuthFailureLimiter, registerAuthentication, type FailedAuthenticationLimiter } from '../../src/http/auth.ts';
 import { registerErrorHandling } from '../../src/http/error-handler.ts';
 import { hashApiKey } from '../../src/modules/organizations/api-keys.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
@@ -91,6 +91,45 @@ describe('cv-api-key authentication', () => {
     const blocked = await limited.inject({ method: 'GET', url: '/payments', headers: { 'cv-api-key': apiKey } });
     assert.equal(blocked.statusCode, 429);
     await limited.close();
+  });
+});
+
+describe('a failed-authentication limiter that cannot answer (Redis down)', () => {
+  it('lets a valid key through, whether the limiter throws or its answer fails, and still counts as 401 a bad one', async () => {
+    const context = await createTestContext();
+    const { apiKey } = await context.organization();
+    const failing: FailedAuthenticationLimiter[] = [
+      {
+        retryAfterSeconds: () => Promise.reject(new Error('redis down')),
+        recordFailure: () => Promise.reject(new Error('redis down')),
+      },
+      {
+        retryAfterSeconds: () => {
+          throw new Error('redis down');
+        },
+        recordFailure: () => {
+          throw new Error('redis down');
+        },
+      },
+      // A limiter that answers later, as the Redis one does, and lets everyone try.
+      { retryAfterSeconds: async () => 0, recordFailure: async () => undefined },
+    ];
+    try {
+      for (const limiter of failing) {
+        const app = Fastify({ logger: false });
+        registerErrorHandling(app);
+        registerAuthentication(app, { organizations: context.services.organizations, limiter, adminToken: undefined });
+        app.get('/intake', { config: { auth: 'apiKey', envelope: 'intake' } }, async () => ({ ok: true }));
+        await app.ready();
+        const good = await app.inject({ method: 'GET', url: '/intake', headers: { 'cv-api-key': apiKey } });
+        assert.equal(good.statusCode, 200);
+        const bad = await app.inject({ method: 'GET', url: '/intake', headers: { 'cv-api-key': 'c360_nope' } });
+        assert.equal(bad.statusCode, 401);
+        await app.close();
+      }
+    } finally {
+      await context.close();
+    }
   });
 });
 
