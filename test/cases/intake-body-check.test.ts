@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { checkIntakeBody, intakeBodyCheckSchema } from '../../src/modules/cases/intake-body-check.ts';
-import { intakeBodySchema, questionItemSchema, shippingAddressSchema } from '../../src/modules/cases/schemas.ts';
+import {
+  intakeBodySchema,
+  intakeFieldRules,
+  questionItemSchema,
+  shippingAddressSchema,
+} from '../../src/modules/cases/schemas.ts';
 import { intakeByFormId, intakeByTitle, UNIQUE } from '../../bench/lib/bodies.ts';
 import { curlExample, formForIdExample, formTitleExample, minimalBody } from './support.ts';
 
@@ -299,5 +304,23 @@ describe('the compiled check of the intake body', () => {
       assert.equal(checkIntakeBody(body), undefined);
       assertSameVerdict(body);
     }
+  });
+});
+
+describe('the date of birth rule', () => {
+  it('takes today as the last valid date, and a new day from its first millisecond', (context) => {
+    context.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2031, 2, 1, 23, 59, 59, 999) });
+    assert.equal(intakeFieldRules.dateOfBirth('2031-03-01'), true);
+    assert.equal(intakeFieldRules.dateOfBirth('2031-03-02'), false);
+    context.mock.timers.tick(1);
+    assert.equal(intakeFieldRules.dateOfBirth('2031-03-02'), true);
+    assert.equal(intakeFieldRules.dateOfBirth('2031-03-03'), false);
+    assert.equal(intakeFieldRules.dateOfBirth('1900-01-01'), true);
+    assert.equal(intakeFieldRules.dateOfBirth('1899-12-31'), false);
+    assert.equal(intakeFieldRules.dateOfBirth('2031-02-29'), false);
+    assert.equal(intakeFieldRules.dateOfBirth(''), true);
+    // A clock set back is followed too.
+    context.mock.timers.setTime(Date.UTC(2031, 1, 27, 12));
+    assert.equal(intakeFieldRules.dateOfBirth('2031-02-28'), false);
   });
 });

@@ -51,7 +51,17 @@ const optionalText = (max: number) =>
 const optionalChecked = (rule: (value: string) => boolean, message: string) =>
   z.string({ error: 'Must be a string' }).refine(rule, { message }).nullish();
 
-const today = () => new Date().toISOString().slice(0, 10);
+/** Today's UTC date, YYYY-MM-DD; made once a day (and again if the clock is set back), not for every check. */
+let todayCache = { date: '', from: 0, until: 0 };
+const today = () => {
+  const now = Date.now();
+  if (now < todayCache.from || now >= todayCache.until) {
+    const date = new Date(now);
+    const from = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+    todayCache = { date: date.toISOString().slice(0, 10), from, until: from + 86_400_000 };
+  }
+  return todayCache.date;
+};
 
 const E164 = /^\+[1-9]\d{1,14}$/;
 export const LANGUAGE_CODE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
