@@ -39,6 +39,12 @@ function nearestHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
 }
 
+/**
+ * The Content-Security-Policy of every answer but the API reference's pages (which carry Swagger UI's own): an
+ * API answer is data, never a page, so nothing may load from it or frame it.
+ */
+const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
+
 /** A request id we accept from a caller (a proxy's) when it is plain; otherwise our own. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -80,6 +86,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         .header('x-request-id', request.id)
         .header('x-content-type-options', 'nosniff')
         .header('cache-control', 'no-store')
+        .header('content-security-policy', API_CONTENT_SECURITY_POLICY)
         .send(envelopes.standard.error(status, status === 414 ? 'A path parameter is too long' : 'Malformed URL'));
     },
   }).withTypeProvider<ZodTypeProvider>();
@@ -125,7 +132,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
-    if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
+    if (!request.url.startsWith('/docs')) {
+      reply.header('cache-control', 'no-store');
+      reply.header('content-security-policy', API_CONTENT_SECURITY_POLICY);
+    }
     done(null, payload);
   });
 

@@ -37,10 +37,14 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
     transform: jsonSchemaTransform,
   });
 
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    staticCSP: true,
-    uiConfig: { persistAuthorization: true, tryItOutEnabled: true, validatorUrl: null, displayRequestDuration: true },
+  // In a scope of its own: Swagger UI's Content-Security-Policy hook then runs on its pages only, not on every
+  // API answer (those get a policy of their own, app.ts).
+  await app.register(async (docs) => {
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      uiConfig: { persistAuthorization: true, tryItOutEnabled: true, validatorUrl: null, displayRequestDuration: true },
+    });
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -14,6 +14,9 @@ import {
   type RouteTableContext,
 } from './support.ts';
 
+/** What every API answer says a browser may do with it: nothing (src/app.ts). */
+const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
 /** Every row of every table of the schema, as text a secret could be found in (bytes read as Latin-1). */
 async function dumpTables(context: RouteTableContext): Promise<{ tables: number; rows: number; text: string }> {
   const { rows: tables } = await context.db.query<{ table_name: string }>(
@@ -156,7 +159,7 @@ describe('security headers on every route', () => {
     await fake.stop();
   });
 
-  it('nosniff on every answer; Cache-Control: no-store on every API answer, errors included', async () => {
+  it('nosniff on every answer; no-store and a Content-Security-Policy of none on every API answer, errors included', async () => {
     const ids: Record<string, string> = {
       ...owner.ids,
       organizationId: owner.organizationId,
@@ -188,7 +191,13 @@ describe('security headers on every route', () => {
         });
         const where = `${routeName(route)} (${variant.name}) -> ${response.statusCode}`;
         assert.equal(response.headers['x-content-type-options'], 'nosniff', where);
-        if (!route.url.startsWith('/docs')) assert.equal(response.headers['cache-control'], 'no-store', where);
+        if (route.url.startsWith('/docs')) {
+          // Swagger UI's own policy, which lets its scripts and styles load from this server.
+          assert.match(String(response.headers['content-security-policy']), /script-src 'self'/, where);
+        } else {
+          assert.equal(response.headers['cache-control'], 'no-store', where);
+          assert.equal(response.headers['content-security-policy'], API_CSP, where);
+        }
         checked += 1;
       }
     }
@@ -214,6 +223,7 @@ describe('security headers on every route', () => {
     for (const response of edges) {
       assert.equal(response.headers['x-content-type-options'], 'nosniff', String(response.statusCode));
       assert.equal(response.headers['cache-control'], 'no-store', String(response.statusCode));
+      assert.equal(response.headers['content-security-policy'], API_CSP, String(response.statusCode));
     }
     assert.ok(checked >= context.routes.length * 2);
   });
