@@ -10,13 +10,28 @@ export function answerRequiredError(questionText: string, questionId: string): A
   return new ApiError(400, `Question '${questionText}' with questionId: ${questionId}: Answer is required`);
 }
 
-/** A real calendar date in `YYYY-MM-DD`. */
+/**
+ * A real calendar date in `YYYY-MM-DD` (proleptic Gregorian), from the year 0100: years 0000-0099 are refused,
+ * as they always were here (the check used to round-trip through Date.UTC, which reads them as 1900-1999).
+ * Arithmetic only, with no Date or regular expression: it runs for several fields of every intake.
+ */
 export function isIsoDate(value: string): boolean {
-  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!match) return false;
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  if (value.length !== 10 || value.charCodeAt(4) !== 0x2d || value.charCodeAt(7) !== 0x2d) return false;
+  const number = (from: number, to: number) => {
+    let result = 0;
+    for (let index = from; index < to; index++) {
+      const digit = value.charCodeAt(index) - 0x30;
+      if (digit < 0 || digit > 9) return -1;
+      result = result * 10 + digit;
+    }
+    return result;
+  };
+  const year = number(0, 4);
+  const month = number(5, 7);
+  const day = number(8, 10);
+  if (year < 100 || month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31);
 }
 
 /** Parses a JSON string, or undefined when it is not JSON. */
