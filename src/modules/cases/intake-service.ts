@@ -501,15 +501,21 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * field that may be stored (the known fields; unknown fields are ignored and never stored).
  */
 function rejectNulCharacters(body: IntakeBody): void {
-  const refuse = (found: UnstorableText | undefined, path: (string | number)[]) => {
-    if (found) throw validationError([...path, ...found.path].join('.'), found.message);
-  };
+  // The error's path is made only for a refusal: this runs for every field of every intake.
+  const refusal = (found: UnstorableText, path: (string | number)[]) =>
+    validationError([...path, ...found.path].join('.'), found.message);
   for (const key of BODY_FIELDS) {
-    if (key !== 'questions') refuse(findUnstorableText(body[key]), [key]);
+    if (key === 'questions') continue;
+    const found = findUnstorableText(body[key]);
+    if (found) throw refusal(found, [key]);
   }
-  body.questions.forEach((item, index) => {
-    for (const key of QUESTION_FIELDS) refuse(findUnstorableText(item[key]), ['questions', index, key]);
-  });
+  for (let index = 0; index < body.questions.length; index++) {
+    const item = body.questions[index]!;
+    for (const key of QUESTION_FIELDS) {
+      const found = findUnstorableText(item[key]);
+      if (found) throw refusal(found, ['questions', index, key]);
+    }
+  }
 }
 
 const BODY_FIELDS = Object.keys(intakeBodySchema.shape) as (keyof IntakeBody)[];
