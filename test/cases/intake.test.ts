@@ -537,6 +537,26 @@ describe('POST /api/v1/dynamic-case', () => {
       });
     });
 
+    it('asks the payment processor to prepare only intakes that carry a payment field', async () => {
+      const prepared: unknown[] = [];
+      const counting = await appWithPaymentProcessor(context, {
+        prepare: async (input) => void prepared.push(input.payment),
+        record: async () => ({}),
+      });
+      try {
+        const plain = await postIntake({ app: counting }, apiKey, minimalBody({ email: 'no-payment@example.com' }));
+        assert.equal(plain.status, 200);
+        assert.equal(prepared.length, 0);
+        for (const field of [{ promoCode: 'SAVE10' }, { paymentDescription: 'x' }, { paymentAmount: 1 }]) {
+          const paying = await postIntake({ app: counting }, apiKey, minimalBody({ ...field }));
+          assert.equal(paying.status, 200, JSON.stringify(field));
+        }
+        assert.equal(prepared.length, 3);
+      } finally {
+        await counting.close();
+      }
+    });
+
     it('accepts the seed payment example amount 0.5 and a setup intent', async () => {
       const { status, body } = await post(
         minimalBody({ email: 'half@example.com', paymentAmount: 0.5, stripeSetupId: 'seti_1Abc', nmiPaymentToken: '' }),

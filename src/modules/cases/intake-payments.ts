@@ -22,8 +22,10 @@ export interface IntakePaymentFields {
  * transaction and calls `record` INSIDE it once the case row exists (payment rows written there commit
  * or roll back with the case). A `paymentId` returned by `record` is added to the success body's data.
  * `prepare` resolves to undefined when there is nothing to record: `record` is then not called, and an
- * intake with nothing else to write needs no transaction. A duplicate idempotencyKey is answered 409
- * before `prepare` is called (when the intake has payment fields; else by the write itself).
+ * intake with nothing else to write needs no transaction. An intake without payment fields
+ * (`hasPaymentFields`) has nothing to record, and `prepare` is not called for it. A duplicate
+ * idempotencyKey is answered 409 before `prepare` is called (when the intake has payment fields; else by
+ * the write itself).
  */
 export interface IntakePaymentProcessor {
   prepare(input: {

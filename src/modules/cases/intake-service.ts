@@ -147,26 +147,25 @@ export class IntakeService {
     this.checkTotalFileSize(answers);
 
     // The write checks an unconfirmed key; payment calls come before it, so the key is confirmed first.
+    const paying = hasPaymentFields(payment);
     let confirmApiKeyId = principal.unconfirmed ? principal.apiKeyId : undefined;
-    if (confirmApiKeyId && hasPaymentFields(payment)) {
+    if (confirmApiKeyId && paying) {
       if (!(await this.deps.confirmKey(principal))) throw new ApiError(401, 'Invalid request');
       confirmApiKeyId = undefined;
     }
 
     // A repeat is answered before any payment call; the unique index settles concurrent repeats, and
     // answers a repeat without payment fields by itself (the write below then fails and writes nothing).
-    if (idempotencyKey && hasPaymentFields(payment)) {
+    if (idempotencyKey && paying) {
       if (await new CaseRepository(this.deps.db).idempotencyKeyUsed(organizationId, idempotencyKey)) {
         throw new IdempotencyConflictError();
       }
     }
 
-    const prepared = await this.payments.prepare({
-      organizationId,
-      idempotencyKey,
-      payment,
-      patientEmail: profile.email,
-    });
+    // Without payment fields there is nothing to prepare (a processor would resolve to undefined).
+    const prepared = paying
+      ? await this.payments.prepare({ organizationId, idempotencyKey, payment, patientEmail: profile.email })
+      : undefined;
     if (body.password) profile.passwordHash = await hashPassword(body.password);
     // In turn, not with Promise.all: sealing is synchronous work, only a PHI answer awaits (its key, once).
     const sealed: { value: string | null; encryptedValue: string | null }[] = [];
