@@ -283,6 +283,7 @@ describe('files, PHI encryption and atomicity', () => {
             email: 'atomic@example.com',
             password: 'secret password',
             idempotencyKey: 'atomic-key',
+            paymentAmount: 25, // a payment to prepare and record: the processor is asked only when there is one
             questions: [
               weightQuestion,
               {
