@@ -3,7 +3,7 @@ import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { paymentFieldRules } from './intake-payments.ts';
-import { intakeBodySchema, intakeFieldRules, LANGUAGE_CODE } from './schemas.ts';
+import { intakeBodySchema, intakeFieldRules, LANGUAGE_CODE, shippingAddressSchema } from './schemas.ts';
 
 /**
  * The fast path of POST /api/v1/dynamic-case's body validation. The zod schema (schemas.ts) is the contract
@@ -57,7 +57,8 @@ const optionalString = { type: ['string', 'null'] };
 const optionalBoolean = { type: ['boolean', 'null'] };
 const optionalChecked = (rule: string) => ({ type: ['string', 'null'], rule });
 
-const SHIPPING_ADDRESS_FIELDS = ['addressLine1', 'addressLine2', 'city', 'state', 'country', 'postalCode'] as const;
+/** What zod keeps of a shipping address: its schema's own fields. */
+const SHIPPING_ADDRESS_FIELDS = Object.keys(shippingAddressSchema.shape);
 
 /** intakeBodySchema's rules as a JSON Schema (the properties name the same fields; tests hold them to it). */
 export const intakeBodyCheckSchema = {
