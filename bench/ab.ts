@@ -1,18 +1,21 @@
 /**
- * `npm run bench:ab`: two (or more) variants of the server side by side on PostgreSQL, each on a database of
- * its own, loaded in turn (ABBA order) with one scenario at the benchmark's concurrency. This host's speed
- * drifts by the minute, so a change is judged by the medians of alternated runs, never by two full runs.
+ * `npm run bench:ab`: two (or more) variants of the server side by side, each on a database of its own
+ * (PostgreSQL, or PGlite in a data folder of its own), loaded in turn (ABBA order) with one scenario at the
+ * benchmark's concurrency. This host's speed drifts by the minute, so a change is judged by the medians of
+ * alternated runs, never by two full runs.
  *
  *   cp dist/server.mjs dist/ab-before.mjs      # the bundle before the change (npm run build makes dist/server.mjs)
  *   ... change the code, npm run build ...
  *   npm run bench:ab -- --variants='[{"name":"before","script":"dist/ab-before.mjs"},{"name":"after"}]'
  *
- * A variant is `{ name, script?, flags?, env?, sql? }`: the bundle to start (default `dist/server.mjs`), node
- * flags, server environment, and SQL run on its database once the server has migrated it (a schema change to
- * try). Options: --rounds=N (4), --duration=S (8), --warmup=S (1), --connections=N (16),
- * --scenario=intake-title (any id of bench/scenarios.ts), --rate=R (a fixed request rate instead of as fast as
- * the connections go: the server's CPU per request at a load it carries), --pg-url=postgres://... (an admin
- * connection). Each run prints the server's CPU time per request (user + system, from /proc) beside the rate.
+ * A variant is `{ name, script?, flags?, env?, sql?, node?, engine? }`: the bundle to start (default
+ * `dist/server.mjs`), node flags, server environment, SQL run on its database once the server has migrated it
+ * (a schema change to try), the node binary that runs the server (another Node.js version; default the one
+ * running this script), and the engine (`postgres`, the default, or `pglite`). Options: --rounds=N (4),
+ * --duration=S (8), --warmup=S (1), --connections=N (16), --scenario=intake-title (any id of
+ * bench/scenarios.ts), --rate=R (a fixed request rate instead of as fast as the connections go: the server's
+ * CPU per request at a load it carries), --pg-url=postgres://... (an admin connection). Each run prints the
+ * server's CPU time per request (user + system, from /proc) beside the rate.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -32,6 +35,10 @@ interface Variant {
   flags?: string[];
   env?: Record<string, string>;
   sql?: string;
+  /** The node binary that runs the server (default: the one running this script). */
+  node?: string;
+  /** The engine (default postgres): pglite runs the embedded engine in a data folder of its own. */
+  engine?: 'postgres' | 'pglite';
 }
 
 const { values: args } = parseArgs({
@@ -78,8 +85,12 @@ const work = await mkdtemp(path.join(tmpdir(), 'care360-ab-'));
 cleanups.push(() => rm(work, { recursive: true, force: true }));
 
 async function start(variant: Variant, index: number): Promise<Running> {
-  const database = await createBenchDatabase(adminUrl, `care360_ab_${index}_${Date.now()}_${process.pid}`);
-  cleanups.push(() => database.drop());
+  const embedded = variant.engine === 'pglite';
+  if (embedded && variant.sql) throw new Error(`${variant.name}: sql is for PostgreSQL variants`);
+  const database = embedded
+    ? undefined
+    : await createBenchDatabase(adminUrl, `care360_ab_${index}_${Date.now()}_${process.pid}`);
+  if (database) cleanups.push(() => database.drop());
   const dataDir = await mkdtemp(path.join(work, 'data-'));
   const server = await startListeningProcess(
     variant.script ?? 'dist/server.mjs',
@@ -93,13 +104,13 @@ async function start(variant: Variant, index: number): Promise<Running> {
       BOOTSTRAP_API_KEY: apiKey,
       PHI_ENCRYPTION_KEY: phiKey,
       DATA_DIR: dataDir,
-      DATABASE_URL: database.url,
+      ...(database ? { DATABASE_URL: database.url } : {}),
       ...variant.env,
     },
-    { nodeArguments: variant.flags ?? [] },
+    { nodeArguments: variant.flags ?? [], ...(variant.node ? { node: variant.node } : {}) },
   );
   cleanups.push(() => server.stop());
-  if (variant.sql) await withClient(database.url, (client) => client.query(variant.sql!));
+  if (variant.sql && database) await withClient(database.url, (client) => client.query(variant.sql!));
   const organizations = await call(server.url, 'GET', '/admin/v1/organizations', {
     headers: { authorization: `Bearer ${adminToken}` },
   });

@@ -31,11 +31,11 @@ export async function freePort(): Promise<number> {
 export async function startListeningProcess(
   script: string,
   environment: Record<string, string>,
-  options: { nodeArguments?: readonly string[]; readyPath?: string } = {},
+  options: { nodeArguments?: readonly string[]; readyPath?: string; node?: string } = {},
 ): Promise<RunningProcess> {
   const port = await freePort();
   const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...(options.nodeArguments ?? []), ...loader, script], {
+  const child = spawn(options.node ?? process.execPath, [...(options.nodeArguments ?? []), ...loader, script], {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH ?? '',
