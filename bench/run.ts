@@ -27,7 +27,7 @@ import { intakeByTitle } from './lib/bodies.ts';
 import { createBenchDatabase, postgresVersion } from './lib/postgres.ts';
 import { readMemory, runJsonChild, startListeningProcess, watchProcess, type RunningProcess } from './lib/processes.ts';
 import { buildServer } from '../scripts/build.ts';
-import { EMBEDDED_ENVIRONMENT, EMBEDDED_NODE_FLAGS } from '../src/embedded-memory.ts';
+import { EMBEDDED_ENVIRONMENT, embeddedNodeFlags, postgresNodeFlags } from '../src/memory-settings.ts';
 import { projectRoot } from '../src/paths.ts';
 import { fasterRun } from './lib/stats.ts';
 import { writeReport } from './report.ts';
@@ -233,12 +233,12 @@ async function startCare360(engine: Engine, databaseUrl: string | undefined, dat
     DATA_DIR: dataDir,
     ...(engine === 'postgres' && databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
-  // The embedded engine's memory settings, given here as a Node 20 user gives them (on Node 22.15+ and 24
-  // the server restarts itself with them: src/embedded-memory.ts), so every runtime measures the same.
+  // The engine's memory settings for this runtime, given here as a Node 20 user gives them (on Node 22.15+
+  // and 24 the server restarts itself with them: src/memory-settings.ts), so every runtime measures the same.
   const embedded = engine === 'pglite';
   if (embedded) Object.assign(environment, EMBEDDED_ENVIRONMENT);
   const nodeArguments = [
-    ...(embedded ? EMBEDDED_NODE_FLAGS : []),
+    ...(embedded ? embeddedNodeFlags(process.versions.v8) : postgresNodeFlags(process.versions.v8)),
     ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : []),
   ];
   if (args.profile) await mkdir(profileDirectory, { recursive: true });

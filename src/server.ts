@@ -1,4 +1,4 @@
-import './embedded-memory-restart.ts'; // first: it may restart the process before anything else runs
+import './memory-restart.ts'; // first: it may restart the process before anything else runs
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
