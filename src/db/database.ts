@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite, types } from '@electric-sql/pglite';
 import pg from 'pg';
+import { embeddedNodeFlags } from '../memory-settings.ts';
 import { projectPath } from '../paths.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 
@@ -136,6 +137,8 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
  * hundred MB) would otherwise stay in the server's resident memory for good. Only for a directory that
  * is missing or empty; anything else is opened as it is. It works in a sibling
  * folder renamed into place when complete, so an interrupted first start leaves no half-made database.
+ * The child runs with the embedded engine's node flags (src/memory-settings.ts): its peak on Node 24 was
+ * 1,037 MB without them and 651 MB with them (756 against 875 MB on Node 20).
  */
 async function initializePgliteDirectory(directory: string): Promise<void> {
   const script = projectPath('src', 'db', 'pglite-init.mjs');
@@ -143,7 +146,8 @@ async function initializePgliteDirectory(directory: string): Promise<void> {
   await mkdir(path.dirname(directory), { recursive: true });
   await rm(staging, { recursive: true, force: true });
   try {
-    await promisify(execFile)(process.execPath, [script, staging], { timeout: 120_000 });
+    const flags = embeddedNodeFlags(process.versions.v8);
+    await promisify(execFile)(process.execPath, [...flags, script, staging], { timeout: 120_000 });
     await rm(directory, { recursive: true, force: true }); // empty: nothing is lost
     await rename(staging, directory);
   } catch (error) {
