@@ -11,10 +11,11 @@
  *   the JavaScript heap, is most of the work per request, and the young generation's pages are resident
  *   once touched.
  * - On V8 13 and later (Node 24), --liftoff-only: PostgreSQL's WebAssembly runs on V8's baseline compiler
- *   and is never recompiled by the optimizing one. There, tiering up took the process from about 200 MB to
- *   720-775 MB for a moment at every start (on Node 20 and 22 the start peaks at 190-216 MB) and kept it at
- *   273 MB under the intake benchmark, against 205 MB without; it costs about a sixth of the embedded
- *   engine's intakes per second (718 against 593/s, docs/performance.md).
+ *   and is never recompiled by the optimizing one. There, the optimizing compile of one large function (hot
+ *   at every start) took 604 MB of compiler memory: the process went to 720-790 MB for a moment at every
+ *   start (on Node 20 and 22 the start peaks at 190-216 MB) and stayed at 273 MB under the intake benchmark,
+ *   against 205 MB without. It costs the embedded engine 10-40% of its intakes per second
+ *   (docs/performance.md); `node --no-liftoff-only dist/server.mjs` keeps the optimizing tier.
  *
  * PostgreSQL (DATABASE_URL set), on V8 13 and later (Node 24):
  * - --max-semi-space-size=16, Node 20's and 22's default. V8 13 lets a semi-space grow to 64 MB where the
@@ -69,9 +70,11 @@ export function runtimeV8Flags(execArgv: readonly string[]): string[] {
   return RUNTIME_V8_FLAGS.filter((flag) => !isGiven(flag, execArgv));
 }
 
+/** A flag counts as given in any form: `--name`, `--name=value`, or negated (`--no-name`). */
 function isGiven(flag: string, given: readonly string[]): boolean {
   const name = flag.split('=')[0]!;
-  return given.some((argument) => argument === name || argument.startsWith(`${name}=`));
+  const negated = name.replace(/^--/, '--no-');
+  return given.some((argument) => argument === name || argument === negated || argument.startsWith(`${name}=`));
 }
 
 export interface ProcessStart {

@@ -60,6 +60,14 @@ describe('memory settings of the server process (src/memory-settings.ts)', () =>
     }
     const liftoffGiven = memoryRestart(start({ v8Version: NODE_24_V8, execArgv: ['--liftoff-only'] }));
     assert.equal(liftoffGiven?.args.filter((argument) => argument === '--liftoff-only').length, 1);
+    // The way to keep V8's optimizing tier for PGlite on Node 24: a negated flag counts as given.
+    const optimizing = memoryRestart(start({ v8Version: NODE_24_V8, execArgv: ['--no-liftoff-only'] }));
+    assert.deepEqual(optimizing?.args, [
+      '--max-semi-space-size=2',
+      '--no-liftoff-only',
+      '/srv/care360/dist/server.mjs',
+      '--flag',
+    ]);
     assert.equal(
       memoryRestart(start({ env: onPostgres, v8Version: NODE_24_V8, execArgv: ['--max-semi-space-size=64'] })),
       undefined,
