@@ -96,7 +96,6 @@ async function start(variant: Variant, index: number): Promise<Running> {
     variant.script ?? 'dist/server.mjs',
     {
       LOG_LEVEL: 'warn',
-      DATABASE_POOL_SIZE: String(connections),
       RATE_LIMIT_PER_KEY: '1000000000',
       RATE_LIMIT_PER_ADDRESS: '1000000000',
       AUTH_FAILURE_LIMIT: '1000000',

@@ -10,8 +10,8 @@
  * statements in that order with fresh values where the intake had fresh ones (every UUID that did not
  * exist before the request, and the unique email / idempotencyKey), so each replay is a new patient,
  * case, form response and answers, exactly like a new intake.
- *   PostgreSQL: `connections` workers share one `pg.Pool` of the server's size (`poolSize`), as the
- *   server's requests share its pool; `begin`/`commit` around the recorded transaction; the statements
+ *   PostgreSQL: `connections` workers share one `pg.Pool` (`poolSize`, default one connection per worker,
+ *   which the bench keeps: it measured faster than the server's default of 10); `begin`/`commit` around the recorded transaction; the statements
  *   the server sends as named prepared statements (`prepared` in src/db/database.ts) are sent as the
  *   same named statements.
  *   PGlite: the same in-process PGlite API the server uses (one instance; it runs one query at a time).
@@ -36,7 +36,7 @@ export interface DatabaseCeilingOptions {
   /** PostgreSQL: the benchmark database (already migrated by the server). */
   url?: string;
   connections: number;
-  /** PostgreSQL: connections the workers share, as the server's DATABASE_POOL_SIZE (default: one each). */
+  /** PostgreSQL: connections the workers share (default: one each). */
   poolSize?: number;
   durationSeconds: number;
   warmupSeconds: number;
@@ -131,9 +131,9 @@ interface Runner {
 }
 
 /**
- * The server's way to PostgreSQL, without the server: one `pg.Pool` of `poolSize` connections (as the
- * server's DATABASE_POOL_SIZE) shared by every worker, a statement outside a transaction on whichever
- * connection is free, a transaction on one connection held for it.
+ * The server's way to PostgreSQL, without the server: one `pg.Pool` of `poolSize` connections shared by
+ * every worker, a statement outside a transaction on whichever connection is free, a transaction on one
+ * connection held for it.
  */
 function postgresRunners(url: string, workers: number, poolSize: number): Runner[] {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
