@@ -152,7 +152,7 @@ for (const [name, value] of Object.entries({
   durationSeconds,
   warmupSeconds,
   connections,
-  poolSize: poolSize ?? 1,
+  ...(poolSize === undefined ? {} : { poolSize }),
   growthCases,
 })) {
   if (!Number.isFinite(value) || value < 0) throw new Error(`invalid --${name}`);

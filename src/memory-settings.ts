@@ -30,8 +30,9 @@
  *
  * MALLOC_ARENA_MAX is set on Linux only (glibc's). None of the embedded settings is applied when
  * MALLOC_ARENA_MAX is already set, to any value: that is how to opt out of them. A flag the user gave (on the
- * command line or in NODE_OPTIONS) is kept as given, which is how to opt out of one. A last setting, V8's heap growing factor (RUNTIME_V8_FLAGS
- * below), is taken while running, on either engine, every Node version and platform.
+ * command line or in NODE_OPTIONS, negated too) is kept as given, which is how to opt out of one. A last
+ * setting, V8's heap growing factor (RUNTIME_V8_FLAGS below), is taken while running, on either engine, every
+ * Node version and platform.
  */
 
 /** The V8 major version from which V8's own choices need the flags above (13: Node 24). */

@@ -11,9 +11,9 @@
  * exist before the request, and the unique email / idempotencyKey), so each replay is a new patient,
  * case, form response and answers, exactly like a new intake.
  *   PostgreSQL: `connections` workers share one `pg.Pool` (`poolSize`, default one connection per worker,
- *   which the bench keeps: it measured faster than the server's default of 10); `begin`/`commit` around the recorded transaction; the statements
- *   the server sends as named prepared statements (`prepared` in src/db/database.ts) are sent as the
- *   same named statements.
+ *   which the bench keeps: it measured faster than the server's default of 10); `begin`/`commit` around
+ *   the recorded transaction; the statements the server sends as named prepared statements (`prepared` in
+ *   src/db/database.ts) are sent as the same named statements.
  *   PGlite: the same in-process PGlite API the server uses (one instance; it runs one query at a time).
  */
 import { randomBytes } from 'node:crypto';
