@@ -2,6 +2,7 @@ import './memory-restart.ts'; // first: it may restart the process before anythi
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
+import { DataDirInUseError } from './db/data-dir-lock.ts';
 import { openMigratedDatabase } from './runtime.ts';
 import { createServices } from './services.ts';
 
@@ -52,11 +53,13 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  await app.listen({ port: config.port, host: config.host });
+  const url = await app.listen({ port: config.port, host: config.host });
+  // The CLI names it when it refuses to work beside this server.
+  await db.dataDirLock?.describe({ url });
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof PhiKeyMismatchError) {
+  if (error instanceof ConfigError || error instanceof PhiKeyMismatchError || error instanceof DataDirInUseError) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(
