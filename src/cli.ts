@@ -4,6 +4,7 @@ import { DataDirInUseError } from './db/data-dir-lock.ts';
 import type { Database } from './db/database.ts';
 import { migrationStatus } from './db/migrate.ts';
 import { registerPaymentCommands } from './modules/payments/cli.ts';
+import { registerPhiKeyCommands } from './modules/phi-keys/cli.ts';
 import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
@@ -105,6 +106,7 @@ keys
   );
 
 registerPaymentCommands(program, withServices, print);
+registerPhiKeyCommands(program, { loadConfig, withDatabase, print });
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
