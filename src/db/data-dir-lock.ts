@@ -131,8 +131,10 @@ export class DataDirLock {
   /** Touches the lock, after checking it is still ours. */
   private async refresh(): Promise<void> {
     const found = await readHolder(this.file);
+    // Deleted by hand: made again, unless another process has made it meanwhile.
+    if (!found && (await createExclusively(this.file, this.holder))) return;
     if (found?.holder?.token !== this.holder.token) {
-      throw new Error(found?.holder ? `now held by ${describeHolder(found.holder)}` : 'its file is gone');
+      throw new Error(found?.holder ? `now held by ${describeHolder(found.holder)}` : 'another process is making it');
     }
     const now = new Date();
     await utimes(this.file, now, now);
