@@ -1,6 +1,7 @@
 // Runs every test/**/*.test.ts file with node's test runner (Node 20 has no glob in --test).
 // Extra arguments are passed to node, e.g. `npm test -- --test-name-pattern=idempotency`.
 import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -14,8 +15,12 @@ function find(directory) {
 
 const files = find('test').sort();
 const database = process.env.TEST_DATABASE_URL ? 'PostgreSQL (TEST_DATABASE_URL)' : 'embedded PGlite';
-console.log(`care360 tests: ${files.length} files on ${database}, Node ${process.version}`);
+// One seed for the randomised tests of every file (test/support/seed.ts): TEST_SEED=<seed> npm test replays a run.
+const seed = process.env.TEST_SEED || String(randomInt(2 ** 31));
+console.log(`care360 tests: ${files.length} files on ${database}, Node ${process.version}, TEST_SEED=${seed}`);
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...process.argv.slice(2), ...files], {
   stdio: 'inherit',
+  env: { ...process.env, TEST_SEED: seed },
 });
+if (result.status !== 0) console.log(`care360 tests failed; the randomised tests replay with TEST_SEED=${seed}`);
 process.exit(result.status ?? 1);

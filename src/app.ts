@@ -17,6 +17,7 @@ import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
 import { adminPaymentRoutes } from './modules/payments/admin-routes.ts';
+import { adminPhiKeyRoutes } from './modules/phi-keys/admin-routes.ts';
 import { paymentRoutes } from './modules/payments/routes.ts';
 import { adminProductRoutes } from './modules/products/admin-routes.ts';
 import { bundleRoutes } from './modules/products/routes.ts';
@@ -155,6 +156,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (config.adminToken) await app.register(adminProductRoutes(services.products), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminPromoCodeRoutes(services.promoCodes), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminPaymentRoutes(services.payments), { prefix: '/admin/v1' });
+  if (config.adminToken) {
+    const routes = adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs);
+    await app.register(routes, { prefix: '/admin/v1' });
+  }
 
   return app;
 }

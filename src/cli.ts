@@ -1,14 +1,16 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from './config.ts';
+import { DataDirInUseError } from './db/data-dir-lock.ts';
 import type { Database } from './db/database.ts';
 import { migrationStatus } from './db/migrate.ts';
 import { registerPaymentCommands } from './modules/payments/cli.ts';
+import { registerPhiKeyCommands } from './modules/phi-keys/cli.ts';
 import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
 
 /** Operator commands over the same services as the HTTP API, on the database the environment names. */
-async function withServices(work: (services: Services, db: Database) => Promise<void>): Promise<void> {
+async function withDatabase(work: (services: Services, db: Database) => Promise<void>): Promise<void> {
   const config = loadConfig();
   const { db } = await openMigratedDatabase(config);
   try {
@@ -16,6 +18,24 @@ async function withServices(work: (services: Services, db: Database) => Promise<
   } finally {
     await db.close();
   }
+}
+
+/** The same, refused with what to do when a server holds the embedded database. */
+const withServices = (work: (services: Services, db: Database) => Promise<void>): Promise<void> =>
+  withDatabase(work).catch(refuseBesideTheOwner);
+
+/** The embedded database has one owner at a time: a command never writes beside a running server. */
+function refuseBesideTheOwner(error: unknown): never {
+  if (!(error instanceof DataDirInUseError)) throw error;
+  const { url } = error.holder;
+  throw new Error(
+    `${error.message.replace(/ Stop that process.*$/, '')} This command did nothing. Stop that process and run it ` +
+      'again' +
+      (url
+        ? `, or do the same through the running server's operator API, ${url}/admin/v1 with ADMIN_TOKEN ` +
+          '(docs/api/foundation.md).'
+        : '.'),
+  );
 }
 
 const print = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -32,7 +52,7 @@ program
   .action(async (options: { status?: boolean }) => {
     const config = loadConfig();
     if (options.status) {
-      const db = await openConfiguredDatabase(config);
+      const db = await openConfiguredDatabase(config).catch(refuseBesideTheOwner);
       try {
         print(await migrationStatus(db));
       } finally {
@@ -40,7 +60,7 @@ program
       }
       return;
     }
-    const { db, applied } = await openMigratedDatabase(config);
+    const { db, applied } = await openMigratedDatabase(config).catch(refuseBesideTheOwner);
     await db.close();
     print({ applied });
   });
@@ -86,6 +106,7 @@ keys
   );
 
 registerPaymentCommands(program, withServices, print);
+registerPhiKeyCommands(program, { loadConfig, withDatabase, print });
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);

@@ -1,4 +1,13 @@
 import { z } from 'zod';
+import { MAKE_KEY_HINT } from './crypto/phi.ts';
+
+/** A PHI encryption key: 32 bytes, as 64 hex characters or base64. */
+const phiKey = z
+  .string()
+  .refine(
+    (value) => /^[0-9a-fA-F]{64}$/.test(value.trim()) || Buffer.from(value.trim(), 'base64').length === 32,
+    `must be 32 bytes as 64 hex characters or base64 (${MAKE_KEY_HINT})`,
+  );
 
 /** Environment -> typed, validated configuration. Every setting has a default but the secrets. */
 const environmentSchema = z.object({
@@ -44,13 +53,18 @@ const environmentSchema = z.object({
   NMI_TIMEOUT_MS: z.coerce.number().int().min(1).default(20_000),
   // NMI's Query API, asked before a retried charge or hold is sent again; default: NMI_API_URL with query.php.
   NMI_QUERY_URL: z.url({ protocol: /^https?$/ }).optional(),
-  // Intake (docs/api/intake.md): the PHI key (32 bytes, hex or base64; else DATA_DIR/phi.key) and file limits.
-  PHI_ENCRYPTION_KEY: z
+  // Intake (docs/api/intake.md): the PHI key (32 bytes, hex or base64; required with DATABASE_URL, else
+  // DATA_DIR/phi.key by default), keys that still decrypt while `phi rotate` runs, and file limits.
+  PHI_ENCRYPTION_KEY: phiKey.optional(),
+  PHI_ENCRYPTION_OLD_KEYS: z
     .string()
-    .refine(
-      (value) => /^[0-9a-fA-F]{64}$/.test(value.trim()) || Buffer.from(value.trim(), 'base64').length === 32,
-      'must be 32 bytes as 64 hex characters or base64',
+    .transform((value) =>
+      value
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean),
     )
+    .pipe(z.array(phiKey))
     .optional(),
   FILE_MAX_BYTES: z.coerce
     .number()
@@ -88,6 +102,8 @@ export type Config = {
 export interface IntakeConfig {
   /** The PHI encryption key as configured (hex or base64); undefined: the key file DATA_DIR/phi.key. */
   phiEncryptionKey: string | undefined;
+  /** Keys that still decrypt what was sealed under them, until `phi rotate` has sealed it again. */
+  phiEncryptionOldKeys: string[];
   fileMaxBytes: number;
   filesMaxPerAnswer: number;
   filesMaxTotalBytes: number;
@@ -162,6 +178,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     intake: {
       phiEncryptionKey: env.PHI_ENCRYPTION_KEY,
+      phiEncryptionOldKeys: env.PHI_ENCRYPTION_OLD_KEYS ?? [],
       fileMaxBytes: env.FILE_MAX_BYTES,
       filesMaxPerAnswer: env.FILES_MAX_PER_ANSWER,
       filesMaxTotalBytes: env.FILES_MAX_TOTAL_BYTES,

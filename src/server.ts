@@ -1,13 +1,16 @@
 import './memory-restart.ts'; // first: it may restart the process before anything else runs
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
+import { PhiKeyError, requirePhiKeyFor } from './crypto/phi.ts';
+import { phiKeyLogLine, PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
+import { DataDirInUseError } from './db/data-dir-lock.ts';
 import { openMigratedDatabase } from './runtime.ts';
 import { createServices } from './services.ts';
 
 /** The process: read config, open and migrate the database, listen, close gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  requirePhiKeyFor(config);
   const { db, applied } = await openMigratedDatabase(config);
   const services = createServices(db, config);
   await verifyPhiKey(db, services.phiCipher);
@@ -15,6 +18,8 @@ async function main(): Promise<void> {
 
   const where = db.engine === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
   app.log.info({ database: db.engine, migrationsApplied: applied }, `database: ${where}`);
+  const keys = phiKeyLogLine(await services.phiCipher.describe());
+  app.log[keys.level](keys.fields, keys.message);
 
   if (config.bootstrapApiKey) {
     const { organizationId, created } = await services.organizations.ensureBootstrapKey(config.bootstrapApiKey);
@@ -52,11 +57,18 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  await app.listen({ port: config.port, host: config.host });
+  const url = await app.listen({ port: config.port, host: config.host });
+  // The CLI reads it from the data folder's lock to work through this server (`phi rotate`).
+  await db.dataDirLock?.describe({ url });
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof PhiKeyMismatchError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof PhiKeyMismatchError ||
+    error instanceof PhiKeyError ||
+    error instanceof DataDirInUseError
+  ) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(

@@ -17,7 +17,7 @@ import { FormService } from './modules/forms/service.ts';
 /** The domain services, built once per process over one database; the HTTP app and the CLI share them. */
 export interface Services {
   organizations: OrganizationService;
-  /** Encryption at rest of PHI answers and files (the key from PHI_ENCRYPTION_KEY or DATA_DIR/phi.key). */
+  /** Encryption at rest of PHI answers and files (keys from PHI_ENCRYPTION_KEY(S) or DATA_DIR/phi.key). */
   phiCipher: PhiCipher;
   /** The PHI access audit log (append-only); routes feed it through `config.audit`. */
   audit: AuditLog;
@@ -39,7 +39,9 @@ export interface Services {
 export function createServices(db: Database, config: Config): Services {
   const phiCipher = phiCipherFor({
     configuredKey: config.intake.phiEncryptionKey,
+    oldKeys: config.intake.phiEncryptionOldKeys,
     dataDir: config.dataDir,
+    engine: db.engine,
     inMemory: db.inMemory === true,
   });
   const products = new ProductService(db);

@@ -1,25 +1,59 @@
-import type { Queryable } from '../db/database.ts';
-import type { PhiCipher } from './phi.ts';
+import type { Database } from '../db/database.ts';
+import { MAKE_KEY_HINT, type PhiCipher, type PhiKeyDescription } from './phi.ts';
 
 export class PhiKeyMismatchError extends Error {}
 
 /**
- * Makes sure this process encrypts PHI with the database's key. The first server to start records its
- * key's check value; a later one with another key (a different PHI_ENCRYPTION_KEY, or, on PostgreSQL,
- * its own generated DATA_DIR/phi.key) is refused before it can write PHI no other server can read.
+ * Makes sure this process can open every PHI value of the database, and records the key it seals new ones
+ * with. Refused: a process without a key that the database still holds values under (table phi_keys: every
+ * key not retired by `phi rotate`), before it can write PHI that other servers cannot read, or fail to read
+ * theirs. Under a table lock, so two first servers with different keys cannot both pass.
  */
-export async function verifyPhiKey(db: Queryable, cipher: PhiCipher): Promise<'recorded' | 'matches'> {
-  const checkValue = await cipher.keyCheckValue();
-  const inserted = await db.query(
-    'insert into phi_key_check (id, check_value) values (1, $1) on conflict (id) do nothing',
-    [checkValue],
-  );
-  if (inserted.rowCount === 1) return 'recorded';
-  const { rows } = await db.query<{ check_value: string }>('select check_value from phi_key_check where id = 1');
-  if (rows[0]?.check_value === checkValue) return 'matches';
-  throw new PhiKeyMismatchError(
-    'The PHI encryption key does not match the key this database was written with. Every server on one ' +
-      'database needs the same key: set PHI_ENCRYPTION_KEY to it (the first server generated it into its ' +
-      'DATA_DIR/phi.key unless PHI_ENCRYPTION_KEY was set).',
-  );
+export async function verifyPhiKey(db: Database, cipher: PhiCipher): Promise<'recorded' | 'matches'> {
+  const { currentKeyId, oldKeyIds } = await cipher.describe();
+  return db.transaction(async (tx) => {
+    await tx.query('lock table phi_keys in share row exclusive mode');
+    // The key of a database from before key ids: its check value begins with the key's id.
+    await tx.query(
+      'insert into phi_keys (id) select left(check_value, 16) from phi_key_check on conflict (id) do nothing',
+    );
+    const { rows } = await tx.query<{ id: string }>('select id from phi_keys where retired_at is null order by id');
+    const ours = new Set([currentKeyId, ...oldKeyIds]);
+    const missing = rows.map((row) => row.id).filter((id) => !ours.has(id));
+    if (missing.length > 0) {
+      throw new PhiKeyMismatchError(
+        `The PHI encryption key does not match the database: it holds PHI sealed under key ${missing.join(', ')}, ` +
+          `and this server's keys are ${[...ours].join(', ')}. Set PHI_ENCRYPTION_KEY to the database's key ` +
+          `(the first server generated it into its DATA_DIR/phi.key unless PHI_ENCRYPTION_KEY was set); while ` +
+          `rotating to a new key, give the old one in PHI_ENCRYPTION_OLD_KEYS (a new key: ${MAKE_KEY_HINT}).`,
+      );
+    }
+    const recorded = await tx.query(
+      `insert into phi_keys (id) values ($1)
+       on conflict (id) do update set retired_at = null where phi_keys.retired_at is not null`,
+      [currentKeyId],
+    );
+    return recorded.rowCount === 1 ? 'recorded' : 'matches';
+  });
+}
+
+/**
+ * The start-up log line about the keys: their ids, and for the generated key file where it is and that it
+ * must be backed up with the data (a warning the first time, when it was just made).
+ */
+export function phiKeyLogLine(keys: PhiKeyDescription): {
+  level: 'info' | 'warn';
+  fields: Record<string, unknown>;
+  message: string;
+} {
+  const fields = { phiKeyId: keys.currentKeyId, phiOldKeyIds: keys.oldKeyIds };
+  if (!keys.keyFile) return { level: 'info', fields, message: 'PHI encryption key from PHI_ENCRYPTION_KEY' };
+  const { path, created } = keys.keyFile;
+  return {
+    level: created ? 'warn' : 'info',
+    fields: { ...fields, phiKeyFile: path },
+    message:
+      `PHI encryption key ${created ? 'generated into' : 'read from'} ${path}: back it up with the data folder; ` +
+      'without it no encrypted answer or file can be read',
+  };
 }

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { PGlite, types } from '@electric-sql/pglite';
 import pg from 'pg';
 import { embeddedNodeFlags } from '../memory-settings.ts';
+import { DataDirLock } from './data-dir-lock.ts';
 import { projectPath } from '../paths.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 
@@ -32,6 +33,8 @@ export interface Database extends Queryable {
   readonly engine: 'pglite' | 'postgres';
   /** True for an in-memory PGlite (tests): nothing it holds outlives the process. */
   readonly inMemory?: boolean;
+  /** PGlite in a data folder: this process's lock on it (src/db/data-dir-lock.ts), held until close. */
+  readonly dataDirLock?: DataDirLock;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -94,11 +97,19 @@ function toBytes(value: unknown): Uint8Array {
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   let client: PGlite;
+  let lock: DataDirLock | undefined;
   const options = { startParams: PGLITE_START_PARAMS, ...PGLITE_TYPES };
   if (dataDir) {
-    const directory = path.resolve(dataDir, 'pglite');
-    if (!existsSync(directory) || readdirSync(directory).length === 0) await initializePgliteDirectory(directory);
-    client = await PGlite.create(directory, { ...options, relaxedDurability: true });
+    // One owner at a time: taken before anything in the folder is read or written.
+    lock = await DataDirLock.acquire(dataDir, stopWithoutTheLock);
+    try {
+      const directory = path.resolve(dataDir, 'pglite');
+      if (!existsSync(directory) || readdirSync(directory).length === 0) await initializePgliteDirectory(directory);
+      client = await PGlite.create(directory, { ...options, relaxedDurability: true });
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
   } else {
     client = await PGlite.create(options);
   }
@@ -119,6 +130,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   return {
     engine: 'pglite',
     inMemory: !dataDir,
+    ...(lock ? { dataDirLock: lock } : {}),
     query: (text, params) => run(client, false, text, params),
     exec: async (script) => void (await client.exec(script)),
     transaction: (work) =>
@@ -128,8 +140,17 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
           exec: async (script) => void (await tx.exec(script)),
         }),
       ),
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      await lock?.release();
+    },
   };
+}
+
+/** Another process took the data folder's lock (this one stalled past its heartbeat): stop writing at once. */
+function stopWithoutTheLock(message: string): never {
+  process.stderr.write(`care360: ${message}; stopping so that two processes never write one embedded database\n`);
+  process.exit(1);
 }
 
 /**

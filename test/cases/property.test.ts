@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { questionTypeNames } from '../../src/modules/cases/question-types/registry.ts';
+import { assertProperty } from '../support/seed.ts';
 import { formForIdExample, formTitleExample, intakeTestContext, postIntake, type TestContext } from './support.ts';
 
 /** Every answer other than a success has the documented body of its status. */
@@ -74,7 +75,8 @@ describe('property: no body ever causes a 5xx, and every error has the documente
   after(() => context.close());
 
   it('random JSON bodies', async () => {
-    await fc.assert(
+    await assertProperty(
+      'property: random JSON bodies',
       fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (body) => {
         const { status, body: answer } = await postIntake(context, apiKey, body);
         assertDocumentedEnvelope(status, answer);
@@ -93,7 +95,8 @@ describe('property: no body ever causes a 5xx, and every error has the documente
       questionKey: fc.constantFrom('question', 'type', 'required', 'answer', 'options', 'phi', 'hint', 'questionId'),
       questionValue: fc.option(nasty, { nil: undefined }),
     });
-    await fc.assert(
+    await assertProperty(
+      'property: the form-title example mutated',
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (mutations) => {
         const body = formTitleExample();
         delete body.idempotencyKey;
@@ -115,7 +118,8 @@ describe('property: no body ever causes a 5xx, and every error has the documente
   });
 
   it('form-id mode with random answers and question ids', async () => {
-    await fc.assert(
+    await assertProperty(
+      'property: form-id mode',
       fc.asyncProperty(
         fc.array(
           fc.record({
@@ -151,7 +155,8 @@ describe('property: no body ever causes a 5xx, and every error has the documente
       },
       { requiredKeys: ['question', 'type', 'required'] },
     );
-    await fc.assert(
+    await assertProperty(
+      'property: form-title mode random questions',
       fc.asyncProperty(
         fc.array(question, { minLength: 1, maxLength: 5 }),
         fc.string({ maxLength: 12 }),

@@ -1,8 +1,11 @@
-import { randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export const FAKE_NMI_SECURITY_KEY = 'nmi_fake_security_key';
+
+/** Ten-digit ids as NMI's, unique in the process by construction (random ones could collide). */
+let lastId = 1_000_000_000;
+const nextId = () => String(++lastId);
 
 interface Transaction {
   id: string;
@@ -178,15 +181,15 @@ export class FakeNmiServer {
         if (vaultId === undefined) {
           if (!fields.payment_token) return answer('3', 'Invalid Payment Token REFID:3');
           if (/decline/i.test(fields.payment_token)) {
-            return answer('2', 'DECLINE', { transactionid: String(randomInt(1e9, 9e9)) });
+            return answer('2', 'DECLINE', { transactionid: nextId() });
           }
           if (fields.customer_vault === 'add_customer') {
-            vaultId = String(randomInt(1e9, 9e9));
+            vaultId = nextId();
             this.vault.add(vaultId);
           }
         }
         const transaction: Transaction = {
-          id: String(randomInt(1e9, 9e9)),
+          id: nextId(),
           type: fields.type,
           amountCents,
           capturedCents: fields.type === 'sale' ? amountCents : 0,
@@ -224,7 +227,7 @@ export class FakeNmiServer {
         if (amount > transaction.capturedCents - transaction.refundedCents)
           return answer('3', 'Refund amount exceeds REFID:8');
         transaction.refundedCents += amount;
-        return answer('1', 'SUCCESS', { transactionid: String(randomInt(1e9, 9e9)) });
+        return answer('1', 'SUCCESS', { transactionid: nextId() });
       }
       default:
         return answer('3', 'Invalid Transaction Type REFID:9');

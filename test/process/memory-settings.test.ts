@@ -126,7 +126,7 @@ describe('memory settings of the server process (src/memory-settings.ts)', () =>
     const server = await startServer({
       DATA_DIR: directory,
       BOOTSTRAP_API_KEY: 'k',
-      ...(database ? { DATABASE_URL: database.url! } : {}),
+      ...(database ? { DATABASE_URL: database.url!, PHI_ENCRYPTION_KEY: 'ab'.repeat(32) } : {}),
     });
     try {
       const pid = server.process.pid!;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -17,10 +18,13 @@ export interface TestContext {
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
+/** One PHI key per test process: on PostgreSQL a server needs one (PGlite in memory makes its own). */
+const PHI_ENCRYPTION_KEY = randomBytes(32).toString('base64');
+
 /** The app as the server builds it, on a fresh database, without sockets (use app.inject). */
 export async function createTestContext(environment: Record<string, string> = {}): Promise<TestContext> {
   const { db, drop } = await freshDatabase();
-  const config = loadConfig({ ADMIN_TOKEN, LOG_LEVEL: 'silent', ...environment });
+  const config = loadConfig({ ADMIN_TOKEN, LOG_LEVEL: 'silent', PHI_ENCRYPTION_KEY, ...environment });
   const services = createServices(db, config);
   const app = await buildApp({ config, db, services, logger: false });
   await app.ready();

@@ -62,7 +62,10 @@ export async function startServer(environment: Record<string, string>): Promise<
   };
 }
 
-/** Runs the server expecting it to refuse to start; returns its exit code and output. */
+/**
+ * Runs the server expecting it to refuse to start; returns its exit code and output. A server that starts
+ * after all is killed (its code is then null), so a test of a refusal fails instead of waiting forever.
+ */
 export async function failedStart(
   environment: Record<string, string>,
 ): Promise<{ code: number | null; output: string }> {
@@ -71,8 +74,31 @@ export async function failedStart(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+    if (/Server listening at/.test(output)) child.kill('SIGKILL');
+  });
   child.stderr.on('data', (chunk) => (output += chunk));
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, output };
+}
+
+/**
+ * Runs `npm run cli -- <args>` as an operator would (the TypeScript CLI under tsx), with only `environment`
+ * and PATH; returns its exit code, stdout and stderr.
+ */
+export async function runCli(
+  args: string[],
+  environment: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    env: { PATH: process.env.PATH ?? '', ...environment },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const [code] = (await once(child, 'close')) as [number | null]; // 'close': its output is read to the end
+  return { code, stdout, stderr };
 }

@@ -64,8 +64,10 @@ type FormPlan =
       unchangedFormId?: string;
       /** Set when the stored form was taken from the cache: the form's version the write must still find. */
       cachedVersion?: number;
+      /** The stored form's version as read (none for a new form). */
+      readVersion?: number;
     }
-  | { mode: 'formId'; formId: string; definitions: QuestionDefinition[] };
+  | { mode: 'formId'; formId: string; definitions: QuestionDefinition[]; readVersion: number };
 
 /** The intake was planned from a cached form that has changed since: nothing was written. */
 class StaleFormError extends Error {
@@ -169,14 +171,7 @@ export class IntakeService {
     if (body.password) profile.passwordHash = await hashPassword(body.password);
     // In turn, not with Promise.all: sealing is synchronous work, only a PHI answer awaits (its key, once).
     const sealed: { value: string | null; encryptedValue: string | null }[] = [];
-    for (const answer of answers) {
-      const json = JSON.stringify(answer.parsed.value);
-      sealed.push(
-        answer.phi
-          ? { value: null, encryptedValue: await this.deps.cipher.encryptText(json) }
-          : { value: json, encryptedValue: null },
-      );
-    }
+    for (const answer of answers) sealed.push(await this.seal(answer, answer.phi));
     const caseId = randomUUID();
     const formResponseId = randomUUID();
     const answerIds = answers.map(() => randomUUID());
@@ -198,24 +193,36 @@ export class IntakeService {
         questionIds = plan.definitions.map((definition) => definition.id);
       }
 
-      const written = await new CaseRepository(db).insertIntake(organizationId, {
-        newPatientId: randomUUID(),
-        patient: profile,
-        caseId,
-        status,
-        idempotencyKey,
-        payment,
-        formResponseId,
-        formId,
-        expectedFormVersion: plan.mode === 'formTitle' ? plan.cachedVersion : undefined,
-        confirmApiKeyId,
-        answers: answers.map((answer, index) => ({
-          id: answerIds[index]!,
-          questionId: questionIds[answer.definitionIndex]!,
-          questionType: answer.type.name,
-          ...sealed[index]!,
-        })),
-      });
+      const insert = () =>
+        new CaseRepository(db).insertIntake(organizationId, {
+          newPatientId: randomUUID(),
+          patient: profile,
+          caseId,
+          status,
+          idempotencyKey,
+          payment,
+          formResponseId,
+          formId,
+          expectedFormVersion: plan.mode === 'formTitle' ? plan.cachedVersion : undefined,
+          readFormVersion: plan.readVersion,
+          confirmApiKeyId,
+          answers: answers.map((answer, index) => ({
+            id: answerIds[index]!,
+            questionId: questionIds[answer.definitionIndex]!,
+            questionType: answer.type.name,
+            ...sealed[index]!,
+          })),
+        });
+      let written = await insert();
+      // A question became PHI after this intake read the form (phi is sticky): its answer is sealed, and the
+      // intake written again. Each round seals at least one more answer, so this ends.
+      while (written && 'becamePhi' in written) {
+        const nowPhi = new Set(written.becamePhi);
+        for (const [index, answer] of answers.entries()) {
+          if (nowPhi.has(questionIds[answer.definitionIndex]!)) sealed[index] = await this.seal(answer, true);
+        }
+        written = await insert();
+      }
       if (!written) throw new StaleFormError(plan.mode === 'formTitle' ? plan.title : '');
       // Revoked since it was last read: nothing was written (a transaction rolls back what came before).
       if ('keyRevoked' in written) throw new ApiError(401, 'Invalid request');
@@ -257,6 +264,17 @@ export class IntakeService {
       if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
       throw error;
     }
+  }
+
+  /** An answer as stored: its JSON in plaintext, or (PHI) its ciphertext. */
+  private async seal(
+    answer: PlannedAnswer,
+    phi: boolean,
+  ): Promise<{ value: string | null; encryptedValue: string | null }> {
+    const json = JSON.stringify(answer.parsed.value);
+    return phi
+      ? { value: null, encryptedValue: await this.deps.cipher.encryptText(json) }
+      : { value: json, encryptedValue: null };
   }
 
   private profileOf(body: IntakeBody): PatientProfile {
@@ -312,7 +330,7 @@ export class IntakeService {
       try {
         const planned = this.planTitleAgainst(cached, title, description, items);
         if (planned.plan.mode === 'formTitle' && planned.plan.unchangedFormId) {
-          return { ...planned, plan: { ...planned.plan, cachedVersion: cached.version } };
+          return { ...planned, plan: { ...planned.plan, cachedVersion: cached.version, readVersion: cached.version } };
         }
       } catch {
         // planned again below
@@ -320,7 +338,8 @@ export class IntakeService {
     }
     const found = await new FormRepository(this.deps.db).findByTitleWithQuestions(organizationId, title);
     if (found) this.formCache.set(organizationId, title, found);
-    return this.planTitleAgainst(found, title, description, items);
+    const planned = this.planTitleAgainst(found, title, description, items);
+    return found ? { ...planned, plan: { ...planned.plan, readVersion: found.version } } : planned;
   }
 
   /** Plans a form-title intake against the stored form (null: a new form). Reads nothing. */
@@ -332,7 +351,7 @@ export class IntakeService {
   ): { plan: FormPlan; answers: PlannedAnswer[] } {
     const existing = found?.form ?? null;
     const current = found?.questions ?? [];
-    const currentIds = questionIdsOf(current);
+    const currentByKey = questionsByTypeAndText(current);
 
     const definitions: QuestionDefinition[] = [];
     const answers: PlannedAnswer[] = [];
@@ -345,13 +364,15 @@ export class IntakeService {
       const key = `${type.name}\u0000${text}`;
       if (seen.has(key)) throw validationError(`${path}.question`, 'Duplicate question in this form');
       seen.add(key);
+      const stored = currentByKey.get(key);
       const definition: QuestionDefinition = {
         // A question new to the form gets this id (it also names the question in a required-answer error).
-        id: currentIds.get(key) ?? randomUUID(),
+        id: stored?.id ?? randomUUID(),
         question: text,
         type: type.name,
         required: type.takesAnswer && item.required,
-        phi: item.phi ?? false,
+        // Sticky: a question once PHI stays PHI, whatever a later request says (docs/api/intake.md, "PHI").
+        phi: (item.phi ?? false) || (stored?.phi ?? false),
         hint: present(item.hint) ?? null,
         placeholder: present(item.placeholder) ?? null,
         options: this.questionOptions(item, type, path),
@@ -414,7 +435,7 @@ export class IntakeService {
         throw answerRequiredError(row.question, row.id);
       }
     }
-    return { plan: { mode: 'formId', formId: form.id, definitions }, answers };
+    return { plan: { mode: 'formId', formId: form.id, definitions, readVersion: found.version }, answers };
   }
 
   private planAnswer(
@@ -570,15 +591,15 @@ function sameDefinition(definition: QuestionDefinition, row: QuestionRow): boole
   );
 }
 
-/** Question ids of a stored form by type and text; made once per form read (a cached form is planned often). */
-const idsByTypeAndText = new WeakMap<readonly QuestionRow[], Map<string, string>>();
-function questionIdsOf(questions: readonly QuestionRow[]): Map<string, string> {
-  let ids = idsByTypeAndText.get(questions);
-  if (!ids) {
-    ids = new Map(questions.map((row) => [`${row.type}\u0000${row.question}`, row.id]));
-    idsByTypeAndText.set(questions, ids);
+/** A stored form's questions by type and text; made once per form read (a cached form is planned often). */
+const byTypeAndText = new WeakMap<readonly QuestionRow[], Map<string, QuestionRow>>();
+function questionsByTypeAndText(questions: readonly QuestionRow[]): Map<string, QuestionRow> {
+  let found = byTypeAndText.get(questions);
+  if (!found) {
+    found = new Map(questions.map((row) => [`${row.type}\u0000${row.question}`, row]));
+    byTypeAndText.set(questions, found);
   }
-  return ids;
+  return found;
 }
 
 function definitionOf(row: QuestionRow): QuestionDefinition {

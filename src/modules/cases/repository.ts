@@ -11,11 +11,21 @@ const INSERT_INTAKE = prepared(
   `with key_check as (
      select ${activeKeyCondition('$30::uuid', '$2::uuid')} as active
    ), current_form as (
-     select id from forms
+     select id, version from forms
       where organization_id = $2::uuid and id = $23::uuid and ($29::integer is null or version = $29::integer)
         and (select active from key_check)
+   ), became_phi as (
+     -- Questions this intake answers in plaintext that are PHI by now. Only a redefinition of the form sets
+     -- phi (and phi never turns back), so they are looked up only when the version moved since the plan's read.
+     select q.id::text as id
+       from current_form f
+       join questions q
+         on f.version is distinct from $31::integer
+        and q.organization_id = $2::uuid and q.id = any($32::uuid[]) and q.phi
+   ), writable_form as (
+     select id from current_form where not exists (select 1 from became_phi)
    ), patient as (
-     ${patientUpsert('current_form')}
+     ${patientUpsert('writable_form')}
    ), new_case as (
      insert into cases (id, organization_id, patient_id, status, idempotency_key, payment_amount_cents,
                         payment_description, stripe_setup_id, stripe_payment_id, nmi_payment_token,
@@ -37,7 +47,8 @@ const INSERT_INTAKE = prepared(
             unnest($24::uuid[], $25::uuid[], $26::text[], $27::text[], $28::text[])
               as answer (id, question_id, question_type, value, encrypted_value)
    )
-   select (select id from patient) as patient_id, (select active from key_check) as key_active`,
+   select (select id from patient) as patient_id, (select active from key_check) as key_active,
+          (select array_agg(id) from became_phi) as became_phi`,
 );
 
 /** Everything one intake writes about its patient, case and answers: one statement (insertIntake). */
@@ -53,6 +64,8 @@ export interface NewIntake {
   formId: string;
   /** When set, the intake is written only if the form is still at this version (forms.version). */
   expectedFormVersion?: number;
+  /** The form's version as the plan read it (none for a new form): see `becamePhi` of insertIntake. */
+  readFormVersion?: number;
   /** When set, the intake is written only if this API key is still active (Principal.unconfirmed). */
   confirmApiKeyId?: string;
   /** Exactly one of `value` (JSON text) and `encryptedValue` is set. */
@@ -81,16 +94,23 @@ export class CaseRepository {
    * Upserts the patient and inserts the case, its form response and all its answers in ONE statement:
    * one round trip, and atomic by itself (outside a transaction it is its own). Returns the patient id;
    * `keyRevoked` when `confirmApiKeyId` is no longer active, or null when the form is not at
-   * `expectedFormVersion` (either way nothing was written). Throws a unique
+   * `expectedFormVersion` (either way nothing was written); `becamePhi`, the questions answered in plaintext
+   * that are PHI by now (set by a redefinition since the plan read the form), when there are any: nothing
+   * was written, and the intake is written again with those answers encrypted. Throws a unique
    * violation on IDEMPOTENCY_INDEX when the key was used (also by a concurrent transaction); the
    * statement then wrote nothing, the patient update included.
    */
   async insertIntake(
     organizationId: string,
     intake: NewIntake,
-  ): Promise<{ patientId: string } | { keyRevoked: true } | null> {
+  ): Promise<{ patientId: string } | { keyRevoked: true } | { becamePhi: string[] } | null> {
     const { payment, answers } = intake;
-    const { rows } = await this.db.query<{ patient_id: string | null; key_active: boolean }>(INSERT_INTAKE, [
+    const plaintextQuestionIds = answers.filter((answer) => answer.value !== null).map((answer) => answer.questionId);
+    const { rows } = await this.db.query<{
+      patient_id: string | null;
+      key_active: boolean;
+      became_phi: string[] | null;
+    }>(INSERT_INTAKE, [
       ...patientUpsertParams(organizationId, intake.newPatientId, intake.patient),
       intake.caseId,
       intake.status,
@@ -111,9 +131,12 @@ export class CaseRepository {
       answers.map((answer) => answer.encryptedValue),
       intake.expectedFormVersion ?? null,
       intake.confirmApiKeyId ?? null,
+      intake.readFormVersion ?? null,
+      plaintextQuestionIds,
     ]);
     const row = rows[0]!;
     if (!row.key_active) return { keyRevoked: true };
-    return row.patient_id ? { patientId: row.patient_id } : null;
+    if (row.patient_id) return { patientId: row.patient_id };
+    return row.became_phi ? { becamePhi: row.became_phi } : null;
   }
 }

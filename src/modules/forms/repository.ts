@@ -175,7 +175,8 @@ export class FormRepository {
   /**
    * Makes the form's current questions exactly `definitions`, in that order: a question with the same
    * text and type keeps its id and takes the new definition; a new one is added; a current question not
-   * in the list is retired. Returns the stored id of each definition, in order.
+   * in the list is retired. Returns the stored id of each definition, in order. `phi` is sticky: a question
+   * once PHI stays PHI, also when it was retired and is sent again (docs/api/intake.md, "PHI").
    */
   async replaceQuestions(
     organizationId: string,
@@ -187,11 +188,15 @@ export class FormRepository {
       const { rows } = await this.db.query<{ id: string }>(
         `insert into questions (id, organization_id, form_id, position, question, type, required, phi, hint,
                                 placeholder, options)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+         values ($1, $2, $3, $4, $5, $6, $7,
+                 $8 or exists (select 1 from questions retired
+                                where retired.organization_id = $2 and retired.form_id = $3 and retired.type = $6
+                                  and retired.question = $5 and retired.phi),
+                 $9, $10, $11::jsonb)
          on conflict (form_id, md5(question), type) where retired_at is null do update set
            position = excluded.position,
            required = excluded.required,
-           phi = excluded.phi,
+           phi = questions.phi or excluded.phi,
            hint = excluded.hint,
            placeholder = excluded.placeholder,
            options = excluded.options,

@@ -1,0 +1,139 @@
+import type { Database } from '../../db/database.ts';
+import type { PhiCipher } from '../../crypto/phi.ts';
+
+/** Where a rotation goes on: a table and the last key it re-sealed there (rows are visited in key order). */
+export interface RotationCursor {
+  table: 'answers' | 'file_contents';
+  after: string;
+}
+
+export interface RotationStep {
+  /** True when every table was visited to its end; `cursor` is then null. */
+  done: boolean;
+  cursor: RotationCursor | null;
+  /** Values sealed again under the current key by this step. */
+  answers: number;
+  files: number;
+  /** When done: values still under another key (written by a server that was not yet on the new key). */
+  remaining?: number;
+  /** When done with none remaining: the keys retired now (no value is sealed under them any more). */
+  retiredKeyIds?: string[];
+}
+
+const FIRST_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * `phi rotate`: seals again, under the current key, every PHI answer and file content sealed under another key
+ * (or before keys had ids), in batches, each batch its own statement or short transaction, so servers keep
+ * serving. A step works for about `timeBudgetMs` and returns where to go on; rows already under the current key
+ * are skipped, so running it again from the start (after a crash) redoes nothing. At the end it counts what is
+ * left under other keys and, when nothing is, retires them in phi_keys: servers may then drop them.
+ */
+export async function rotatePhiStep(
+  db: Database,
+  cipher: PhiCipher,
+  options: { cursor?: RotationCursor | null; batchSize?: number; timeBudgetMs?: number } = {},
+): Promise<RotationStep> {
+  const batchSize = options.batchSize ?? 500;
+  const deadline = Date.now() + (options.timeBudgetMs ?? Number.POSITIVE_INFINITY);
+  const textPrefix = await cipher.currentTextPrefix();
+  const bytesHeader = await cipher.currentBytesHeader();
+  let cursor: RotationCursor = options.cursor ?? { table: 'answers', after: FIRST_UUID };
+  const step: RotationStep = { done: false, cursor, answers: 0, files: 0 };
+
+  // At least one batch a step, then as many as fit in the time budget.
+  do {
+    if (cursor.table === 'answers') {
+      const { rows } = await db.query<{ id: string; encrypted_value: string }>(
+        `select id::text as id, encrypted_value from answers
+          where id > $1::uuid and encrypted_value is not null and not starts_with(encrypted_value, $2)
+          order by id limit $3`,
+        [cursor.after, textPrefix, batchSize],
+      );
+      if (rows.length === 0) {
+        cursor = { table: 'file_contents', after: '' };
+        continue; // to the condition: on to the files now or at the next step
+      }
+      const resealed = await Promise.all(
+        rows.map(async (row) => cipher.encryptText(await cipher.decryptText(row.encrypted_value))),
+      );
+      // Only a value still as read is replaced: answers are never rewritten otherwise, but a second rotation
+      // running at once must not lose anything either.
+      await db.query(
+        `update answers a set encrypted_value = v.resealed
+           from unnest($1::uuid[], $2::text[], $3::text[]) as v (id, sealed, resealed)
+          where a.id = v.id and a.encrypted_value = v.sealed`,
+        [rows.map((row) => row.id), rows.map((row) => row.encrypted_value), resealed],
+      );
+      step.answers += rows.length;
+      cursor = { table: 'answers', after: rows.at(-1)!.id };
+    } else {
+      // File contents are large: a few at a time, each re-sealed in its own statement.
+      const { rows } = await db.query<{ storage_key: string }>(
+        `select storage_key from file_contents
+          where storage_key > $1 and substring(content from 1 for $2) <> $3::bytea
+          order by storage_key limit $4`,
+        [cursor.after, bytesHeader.length, bytesHeader, Math.min(batchSize, 20)],
+      );
+      if (rows.length === 0) return finish(db, cipher, step, textPrefix, bytesHeader);
+      for (const { storage_key: storageKey } of rows) {
+        const { rows: found } = await db.query<{ content: Uint8Array }>(
+          'select content from file_contents where storage_key = $1',
+          [storageKey],
+        );
+        if (!found[0]) continue;
+        const sealed = Buffer.from(found[0].content);
+        if (sealed.subarray(0, bytesHeader.length).equals(bytesHeader)) continue;
+        const resealed = await cipher.encryptBytes(await cipher.decryptBytes(sealed));
+        await db.query('update file_contents set content = $2 where storage_key = $1 and content = $3', [
+          storageKey,
+          resealed,
+          sealed,
+        ]);
+        step.files += 1;
+      }
+      cursor = { table: 'file_contents', after: rows.at(-1)!.storage_key };
+    }
+  } while (Date.now() < deadline);
+  return { ...step, cursor };
+}
+
+async function finish(
+  db: Database,
+  cipher: PhiCipher,
+  step: RotationStep,
+  textPrefix: string,
+  bytesHeader: Buffer,
+): Promise<RotationStep> {
+  const { rows } = await db.query<{ remaining: number }>(
+    `select (select count(*)::int from answers
+              where encrypted_value is not null and not starts_with(encrypted_value, $1))
+          + (select count(*)::int from file_contents where substring(content from 1 for $2) <> $3::bytea)
+          as remaining`,
+    [textPrefix, bytesHeader.length, bytesHeader],
+  );
+  const remaining = rows[0]!.remaining;
+  let retiredKeyIds: string[] = [];
+  if (remaining === 0) {
+    const retired = await db.query<{ id: string }>(
+      'update phi_keys set retired_at = now() where id <> $1 and retired_at is null returning id',
+      [await cipher.currentKeyId()],
+    );
+    retiredKeyIds = retired.rows.map((row) => row.id).sort();
+  }
+  return { ...step, done: true, cursor: null, remaining, retiredKeyIds };
+}
+
+/** The keys the database knows (phi_keys), for `phi keys`. */
+export async function listPhiKeys(
+  db: Database,
+): Promise<{ id: string; createdAt: string; retiredAt: string | null }[]> {
+  const { rows } = await db.query<{ id: string; created_at: Date; retired_at: Date | null }>(
+    'select id, created_at, retired_at from phi_keys order by created_at, id',
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    createdAt: row.created_at.toISOString(),
+    retiredAt: row.retired_at?.toISOString() ?? null,
+  }));
+}
