@@ -2,16 +2,20 @@ import './memory-restart.ts'; // first: it may restart the process before anythi
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
+import { observeDatabase } from './observability/database.ts';
+import { startObservability } from './observability/index.ts';
 import { openMigratedDatabase } from './runtime.ts';
 import { createServices } from './services.ts';
 
 /** The process: read config, open and migrate the database, listen, close gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const { db, applied } = await openMigratedDatabase(config);
-  const services = createServices(db, config);
+  const observability = await startObservability(config.observability);
+  const { db: database, applied } = await openMigratedDatabase(config);
+  const db = observeDatabase(database, observability);
+  const services = createServices(db, config, observability);
   await verifyPhiKey(db, services.phiCipher);
-  const app = await buildApp({ config, db, services });
+  const app = await buildApp({ config, db, services, observability });
 
   const where = db.engine === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
   app.log.info({ database: db.engine, migrationsApplied: applied }, `database: ${where}`);

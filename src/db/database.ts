@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PGlite, types } from '@electric-sql/pglite';
+import { PGlite, protocol, types } from '@electric-sql/pglite';
 import pg from 'pg';
 import { embeddedNodeFlags } from '../memory-settings.ts';
 import { projectPath } from '../paths.ts';
@@ -35,6 +35,15 @@ export interface Database extends Queryable {
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** PostgreSQL: the pool's size, connections open and idle, and queries waiting for one (metrics). */
+  poolState?(): { size: number; total: number; idle: number; waiting: number };
+  /**
+   * Embedded: a consistent copy of the data directory as a gzipped tarball (PGlite's dumpDataDir), taken
+   * between transactions after a checkpoint; statements wait while it is made (src/operations/backup.ts).
+   */
+  snapshot?(): Promise<Blob>;
+  /** Embedded: the output of one `COPY ... TO '/dev/blob'` statement (src/operations/move-to-postgres.ts). */
+  copyToBlob?(statement: string): Promise<Blob>;
 }
 
 /** The names of the SQL texts marked with `prepared`, by text. */
@@ -129,7 +138,29 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
         }),
       ),
     close: () => client.close(),
+    snapshot: () => snapshotOf(client),
+    async copyToBlob(statement) {
+      const { blob } = await client.query(statement);
+      if (!blob) throw new Error('the statement wrote nothing to /dev/blob');
+      return blob;
+    },
   };
+}
+
+/**
+ * The data directory as PGlite's gzipped tarball, consistent: under PGlite's transaction mutex (no
+ * transaction is open, none starts), after a CHECKPOINT (every change is in the data files, so the copy
+ * opens without recovery), and in one piece under its query mutex (dumpDataDir's own).
+ */
+function snapshotOf(client: PGlite): Promise<Blob> {
+  const internals = client as unknown as {
+    _runExclusiveTransaction<T>(work: () => Promise<T>): Promise<T>;
+    _runExclusiveQuery<T>(work: () => Promise<T>): Promise<T>;
+  };
+  return internals._runExclusiveTransaction(async () => {
+    await internals._runExclusiveQuery(() => client.execProtocol(protocol.serialize.query('checkpoint')));
+    return client.dumpDataDir('gzip');
+  });
 }
 
 /**
@@ -189,6 +220,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
       }
     },
     close: () => pool.end(),
+    poolState: () => ({ size: poolSize, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   };
 }
 
