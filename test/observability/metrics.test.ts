@@ -215,7 +215,7 @@ describe('METRICS_PORT', () => {
     const config = loadConfig({ METRICS_PORT: String(port), LOG_LEVEL: 'silent' });
     const observability = await startObservability(config.observability);
     const app = await buildApp({ config, db: context.db, observability, logger: false });
-    await assert.rejects(app.ready(), /EADDRINUSE/);
+    await assert.rejects(async () => app.ready(), /EADDRINUSE/);
     await app.close();
   });
 
