@@ -24,6 +24,7 @@ import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
 import { promoCodeRoutes } from './modules/promo-codes/routes.ts';
 import { webhookRoutes } from './modules/webhooks/routes.ts';
 import { registerObservability } from './observability/http.ts';
+import { adminBackupRoutes } from './operations/backup.ts';
 import { NO_OBSERVABILITY, type Observability } from './observability/index.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
@@ -162,6 +163,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (config.adminToken) await app.register(adminProductRoutes(services.products), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminPromoCodeRoutes(services.promoCodes), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminPaymentRoutes(services.payments), { prefix: '/admin/v1' });
+  if (config.adminToken) await app.register(adminBackupRoutes(db), { prefix: '/admin/v1' });
 
   return app;
 }

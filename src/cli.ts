@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import type { Database } from './db/database.ts';
 import { migrationStatus } from './db/migrate.ts';
 import { registerPaymentCommands } from './modules/payments/cli.ts';
+import { registerOperationCommands } from './operations/cli.ts';
 import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
@@ -86,6 +87,7 @@ keys
   );
 
 registerPaymentCommands(program, withServices, print);
+registerOperationCommands(program, print);
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
