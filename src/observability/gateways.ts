@@ -62,7 +62,10 @@ export function observeGateways(gateways: Gateways, observability: Observability
         ? (...args: unknown[]) =>
             tracer.startActiveSpan(
               `payment ${gateway.name} ${operation}`,
-              { kind: SpanKind.CLIENT, attributes: { 'care360.gateway': gateway.name, 'care360.operation': operation } },
+              {
+                kind: SpanKind.CLIENT,
+                attributes: { 'care360.gateway': gateway.name, 'care360.operation': operation },
+              },
               async (span) => {
                 try {
                   const result = await timed(...args);

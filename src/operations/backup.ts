@@ -222,11 +222,9 @@ async function checkRestored(
   db: Database,
   config: Config,
 ): Promise<{ migrations: number; rows: Record<string, number> }> {
-  const migrations = await db
-    .query<{ n: number }>('select count(*)::int as n from schema_migrations')
-    .catch(() => {
-      throw new OperationError('The backup holds no care360 database (no schema_migrations table).');
-    });
+  const migrations = await db.query<{ n: number }>('select count(*)::int as n from schema_migrations').catch(() => {
+    throw new OperationError('The backup holds no care360 database (no schema_migrations table).');
+  });
   const cipher = phiCipherFor({
     configuredKey: config.intake.phiEncryptionKey,
     dataDir: config.dataDir,
