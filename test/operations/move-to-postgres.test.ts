@@ -126,6 +126,22 @@ describe('npm run cli -- move-to-postgres', () => {
     }
   });
 
+  it('moves a database whose tables are empty (a new installation)', async () => {
+    const fresh = await mkdtemp(path.join(tmpdir(), 'care360-move-empty-'));
+    const target = await newSchema();
+    drops.push(target.drop, () => rm(fresh, { recursive: true, force: true }));
+    const db = await openDatabase({ engine: 'pglite', dataDir: fresh });
+    await migrate(db);
+    await db.close();
+    const report = await moveToPostgres(
+      loadConfig({ DATA_DIR: fresh, PORT: idlePort, PHI_ENCRYPTION_KEY: randomBytes(32).toString('hex') }),
+      target.url,
+    );
+    assert.ok(report.tables.length >= 20);
+    assert.ok(report.tables.every((table) => table.rows === 0));
+    assert.deepEqual(report.phiChecked, { answers: 0, files: 0 });
+  });
+
   it('refuses a target that holds data, and writes nothing to it', async () => {
     const target = await newSchema();
     drops.push(target.drop);
