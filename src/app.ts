@@ -163,7 +163,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (config.adminToken) await app.register(adminProductRoutes(services.products), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminPromoCodeRoutes(services.promoCodes), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminPaymentRoutes(services.payments), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminBackupRoutes(db), { prefix: '/admin/v1' });
+  if (config.adminToken) await app.register(adminBackupRoutes(db, config.dataDir), { prefix: '/admin/v1' });
 
   return app;
 }

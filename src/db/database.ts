@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { constants, existsSync, readdirSync } from 'node:fs';
+import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite, protocol, types } from '@electric-sql/pglite';
@@ -38,10 +38,11 @@ export interface Database extends Queryable {
   /** PostgreSQL: the pool's size, connections open and idle, and queries waiting for one (metrics). */
   poolState?(): { size: number; total: number; idle: number; waiting: number };
   /**
-   * Embedded: a consistent copy of the data directory as a gzipped tarball (PGlite's dumpDataDir), taken
-   * between transactions after a checkpoint; statements wait while it is made (src/operations/backup.ts).
+   * Embedded, in a data folder: copies a consistent image of the data directory into `target` (a new folder),
+   * between transactions and after a checkpoint; statements wait while the files are copied
+   * (src/operations/backup.ts).
    */
-  snapshot?(): Promise<Blob>;
+  snapshotTo?(target: string): Promise<void>;
   /** Embedded: the output of one `COPY ... TO '/dev/blob'` statement (src/operations/move-to-postgres.ts). */
   copyToBlob?(statement: string): Promise<Blob>;
 }
@@ -138,7 +139,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
         }),
       ),
     close: () => client.close(),
-    snapshot: () => snapshotOf(client),
+    ...(dataDir ? { snapshotTo: (target: string) => snapshotOf(client, path.resolve(dataDir, 'pglite'), target) } : {}),
     async copyToBlob(statement) {
       const { blob } = await client.query(statement);
       return blob ?? new Blob([]); // no rows: PGlite returns no blob
@@ -147,19 +148,28 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
 }
 
 /**
- * The data directory as PGlite's gzipped tarball, consistent: under PGlite's transaction mutex (no
- * transaction is open, none starts), after a CHECKPOINT (every change is in the data files, so the copy
- * opens without recovery), and in one piece under its query mutex (dumpDataDir's own).
+ * The data directory copied file by file into `target`, consistent: under PGlite's transaction mutex (no
+ * transaction is open, none starts) and its query mutex (no statement runs), after a CHECKPOINT (every change
+ * is in the data files, so the copy opens without recovery). A copy-on-write clone where the file system
+ * offers one, a plain copy otherwise: the pause is the time to copy the folder, and no byte of it is held in
+ * memory (PGlite's own dumpDataDir builds the whole tarball in memory: 25 s and 274 MB for 100,000 cases).
  */
-function snapshotOf(client: PGlite): Promise<Blob> {
+function snapshotOf(client: PGlite, directory: string, target: string): Promise<void> {
   const internals = client as unknown as {
     _runExclusiveTransaction<T>(work: () => Promise<T>): Promise<T>;
     _runExclusiveQuery<T>(work: () => Promise<T>): Promise<T>;
   };
-  return internals._runExclusiveTransaction(async () => {
-    await internals._runExclusiveQuery(() => client.execProtocol(protocol.serialize.query('checkpoint')));
-    return client.dumpDataDir('gzip');
-  });
+  return internals._runExclusiveTransaction(() =>
+    internals._runExclusiveQuery(async () => {
+      await client.execProtocol(protocol.serialize.query('checkpoint'));
+      await cp(directory, target, {
+        recursive: true,
+        errorOnExist: true,
+        force: false,
+        mode: constants.COPYFILE_FICLONE,
+      });
+    }),
+  );
 }
 
 /**

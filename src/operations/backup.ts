@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PGlite } from '@electric-sql/pglite';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { create as createTar, extract as extractTar } from 'tar';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { phiCipherFor } from '../crypto/phi.ts';
@@ -13,10 +13,11 @@ import { ApiError } from '../http/envelopes.ts';
 import { configuredServerUrl, OperationError, probeServer } from './server-probe.ts';
 
 /**
- * Backups of the embedded database (docs/operations.md). A backup is PGlite's own dump of its data
- * directory (DATA_DIR/pglite) as a gzipped tarball, taken between transactions after a checkpoint
- * (`Database.snapshot`), so it opens without recovery. It never holds the PHI key: the key lives beside
- * that directory (DATA_DIR/phi.key) or in PHI_ENCRYPTION_KEY, and a restore needs it given separately.
+ * Backups of the embedded database (docs/operations.md). A backup is a gzipped tarball of its data
+ * directory (`pglite/` inside: `tar tzf` lists it), copied between transactions after a checkpoint
+ * (`Database.snapshotTo`), so it opens without recovery; the copy is packed after the database is released,
+ * as it streams. It never holds the PHI key: the key lives beside that directory (DATA_DIR/phi.key) or in
+ * PHI_ENCRYPTION_KEY, and a restore needs it given separately.
  *
  * The data directory can be open in one process only. While a server runs, the backup is taken by the
  * server (GET /admin/v1/backup, ADMIN_TOKEN) and streamed to the command; with no server, the command
@@ -30,7 +31,7 @@ const PG_DUMP_ADVICE =
   'pg_restore (docs/operations.md, "Back up and restore").';
 
 /** GET /admin/v1/backup: a consistent snapshot of the embedded database, streamed as it is written. */
-export function adminBackupRoutes(db: Database): FastifyPluginAsyncZod {
+export function adminBackupRoutes(db: Database, dataDir: string): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/backup',
@@ -55,16 +56,35 @@ export function adminBackupRoutes(db: Database): FastifyPluginAsyncZod {
         },
       },
       async (_request, reply) => {
-        if (!db.snapshot) throw new ApiError(409, PG_DUMP_ADVICE.replace('This configuration', 'This server'));
-        const snapshot = await db.snapshot();
+        if (db.engine === 'postgres')
+          throw new ApiError(409, PG_DUMP_ADVICE.replace('This configuration', 'This server'));
+        if (!db.snapshotTo) throw new ApiError(409, 'This database is in memory: there is nothing to back up.');
+        const backup = await backupStream(db, dataDir);
         return reply
           .header('content-type', 'application/gzip')
-          .header('content-length', snapshot.size)
           .header('content-disposition', `attachment; filename="${backupFileName()}"`)
-          .send(Readable.fromWeb(snapshot.stream() as Parameters<typeof Readable.fromWeb>[0]));
+          .send(backup);
       },
     );
   };
+}
+
+/**
+ * The backup as a stream: the consistent copy made in a folder beside the database (the same file system, so a
+ * copy-on-write clone where it can), then packed and compressed as it is read, and the copy removed after.
+ */
+async function backupStream(db: Database, dataDir: string): Promise<Readable> {
+  const staging = await mkdtemp(path.join(path.resolve(dataDir), '.backup-'));
+  try {
+    await db.snapshotTo!(path.join(staging, 'pglite'));
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+  const packed = createTar({ gzip: true, cwd: staging, portable: true }, ['pglite']) as unknown as Readable;
+  const stream = Readable.from(packed);
+  stream.once('close', () => void rm(staging, { recursive: true, force: true }));
+  return stream;
 }
 
 export function backupFileName(now = new Date()): string {
@@ -132,8 +152,7 @@ export async function backup(config: Config, file: string, options: { server?: s
   }
   const db = await openDatabase({ engine: 'pglite', dataDir: config.dataDir });
   try {
-    const snapshot = await db.snapshot!();
-    const bytes = await writeNew(file, Readable.fromWeb(snapshot.stream() as Parameters<typeof Readable.fromWeb>[0]));
+    const bytes = await writeNew(file, await backupStream(db, config.dataDir));
     return { file, bytes, takenBy: 'data folder' };
   } finally {
     await db.close();
@@ -165,10 +184,16 @@ export async function restore(
   if (await probeServer(serverUrl)) {
     throw new OperationError(`A server runs at ${serverUrl}: stop it first (a restore replaces its data folder).`);
   }
-  const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
-    throw new OperationError(`Cannot read ${file}: ${error.code ?? error.message}`);
-  });
-  if (!bytes.subarray(0, 2).equals(GZIP_MAGIC)) {
+  const head = Buffer.alloc(2);
+  await open(file)
+    .then(async (handle) => {
+      await handle.read(head, 0, 2, 0);
+      await handle.close();
+    })
+    .catch((error: NodeJS.ErrnoException) => {
+      throw new OperationError(`Cannot read ${file}: ${error.code ?? error.message}`);
+    });
+  if (!head.equals(GZIP_MAGIC)) {
     throw new OperationError(`${file} is not a care360 backup (a gzipped tarball of the embedded database).`);
   }
   const keyFile = path.resolve(config.dataDir, 'phi.key');
@@ -193,8 +218,15 @@ export async function restore(
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   try {
-    const loaded = await PGlite.create(path.join(staging, 'pglite'), { loadDataDir: new Blob([bytes]) });
-    await loaded.close();
+    // Only the database folder is taken from the archive (tar refuses absolute paths and `..` itself).
+    await extractTar({ file, cwd: staging, strict: true, filter: (entry) => /^pglite(\/|$)/.test(entry) }).catch(
+      (error: Error) => {
+        throw new OperationError(`${file} could not be read as a backup: ${error.message}`);
+      },
+    );
+    if (!existsSync(path.join(staging, 'pglite', 'PG_VERSION'))) {
+      throw new OperationError(`${file} holds no embedded database (no pglite/PG_VERSION).`);
+    }
     const db = await openDatabase({ engine: 'pglite', dataDir: staging });
     let migrations: number;
     let rows: Record<string, number>;
