@@ -97,7 +97,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   }).withTypeProvider<ZodTypeProvider>();
 
-  // First: its onRequest hook opens the request's span, and its onRoute hook must see every route.
+  // First: its onRequest hook opens the request's span before the other hooks run.
   registerObservability(app, observability, config.observability, { auditBacklog: () => services.audit.backlog });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

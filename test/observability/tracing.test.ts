@@ -78,13 +78,29 @@ describe('traces to an OTLP receiver (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
       phi: true,
       answer: phiAnswer,
     });
-    const intake = await context.app.inject({
-      method: 'POST',
-      url: '/api/v1/dynamic-case',
-      headers: { 'cv-api-key': apiKey, traceparent: `00-${traceId}-${callerSpanId}-01`, 'x-request-id': requestId },
-      payload: body,
+    // A body of several hundred KB arrives in many reads, the last ones outside the request's context.
+    (body.questions as Record<string, unknown>[]).push({
+      question: 'Upload your documents',
+      type: 'FILE',
+      required: false,
+      answer: [
+        { name: 'scan.bin', data: randomBytes(400_000).toString('base64'), contentType: 'application/octet-stream' },
+      ],
     });
-    assert.equal(intake.statusCode, 200, intake.body);
+    // Over a socket, as a client sends it: the body is read from the connection's events, outside the context
+    // the request's span was opened in (inject hands the body over at once and would hide that).
+    const address = await context.app.listen({ port: 0, host: '127.0.0.1' });
+    const intake = await fetch(`${address}/api/v1/dynamic-case`, {
+      method: 'POST',
+      headers: {
+        'cv-api-key': apiKey,
+        'content-type': 'application/json',
+        traceparent: `00-${traceId}-${callerSpanId}-01`,
+        'x-request-id': requestId,
+      },
+      body: JSON.stringify(body),
+    });
+    assert.equal(intake.status, 200, await intake.text());
     const setup = await context.app.inject({
       method: 'POST',
       url: '/api/v1/payments/setup',
