@@ -24,8 +24,8 @@ import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
 import { promoCodeRoutes } from './modules/promo-codes/routes.ts';
 import { webhookRoutes } from './modules/webhooks/routes.ts';
 import { registerObservability } from './observability/http.ts';
-import { adminBackupRoutes } from './operations/backup.ts';
 import { NO_OBSERVABILITY, type Observability } from './observability/index.ts';
+import { adminBackupRoutes } from './operations/backup.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
 
