@@ -24,6 +24,9 @@ import { bundleRoutes } from './modules/products/routes.ts';
 import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
 import { promoCodeRoutes } from './modules/promo-codes/routes.ts';
 import { webhookRoutes } from './modules/webhooks/routes.ts';
+import { registerObservability } from './observability/http.ts';
+import { NO_OBSERVABILITY, type Observability } from './observability/index.ts';
+import { adminBackupRoutes } from './operations/backup.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
 
@@ -31,6 +34,8 @@ export interface AppDependencies {
   config: Config;
   db: Database;
   services?: Services;
+  /** Metrics and traces, when configured (src/observability/); the same object the services were built with. */
+  observability?: Observability;
   /** Fastify's logger option; tests pass false. */
   logger?: FastifyServerOptions['logger'];
 }
@@ -66,7 +71,8 @@ export function loggerOptions(level: Config['logLevel']): FastifyServerOptions['
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, db } = deps;
-  const services = deps.services ?? createServices(db, config);
+  const observability = deps.observability ?? NO_OBSERVABILITY;
+  const services = deps.services ?? createServices(db, config, observability);
 
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config.logLevel),
@@ -92,6 +98,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   }).withTypeProvider<ZodTypeProvider>();
 
+  // First: its onRequest hook opens the request's span before the other hooks run.
+  registerObservability(app, observability, config.observability, { auditBacklog: () => services.audit.backlog });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: text/plain bodies get 415 instead of failing validation as a string.
@@ -160,6 +168,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const routes = adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs);
     await app.register(routes, { prefix: '/admin/v1' });
   }
+  if (config.adminToken) await app.register(adminBackupRoutes(db, config.dataDir), { prefix: '/admin/v1' });
 
   return app;
 }

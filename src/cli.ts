@@ -5,6 +5,7 @@ import type { Database } from './db/database.ts';
 import { migrationStatus } from './db/migrate.ts';
 import { registerPaymentCommands } from './modules/payments/cli.ts';
 import { registerPhiKeyCommands } from './modules/phi-keys/cli.ts';
+import { registerOperationCommands } from './operations/cli.ts';
 import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
 import { createServices, type Services } from './services.ts';
 import { version } from './version.ts';
@@ -107,6 +108,7 @@ keys
 
 registerPaymentCommands(program, withServices, print);
 registerPhiKeyCommands(program, { loadConfig, withDatabase, print });
+registerOperationCommands(program, print);
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);

@@ -77,6 +77,11 @@ const environmentSchema = z.object({
     .int()
     .min(1)
     .default(7 * 1024 * 1024),
+  // Observability (docs/operations.md): GET /metrics for a bearer of METRICS_TOKEN, and/or on 127.0.0.1:METRICS_PORT.
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  // OpenTelemetry traces, sent by OTLP/HTTP (JSON) to <endpoint>/v1/traces; off when unset.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export type Config = {
@@ -96,7 +101,16 @@ export type Config = {
   limits: LimitsConfig;
   payments: PaymentsConfig;
   intake: IntakeConfig;
+  observability: ObservabilityConfig;
 };
+
+/** Metrics and traces (docs/operations.md); metrics are collected only when one of their two doors is set. */
+export interface ObservabilityConfig {
+  metricsToken: string | undefined;
+  /** A second listener on 127.0.0.1 that serves only GET /metrics, without a token. */
+  metricsPort: number | undefined;
+  otlpEndpoint: string | undefined;
+}
 
 /** Case intake (docs/api/intake.md). */
 export interface IntakeConfig {
@@ -182,6 +196,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       fileMaxBytes: env.FILE_MAX_BYTES,
       filesMaxPerAnswer: env.FILES_MAX_PER_ANSWER,
       filesMaxTotalBytes: env.FILES_MAX_TOTAL_BYTES,
+    },
+    observability: {
+      metricsToken: env.METRICS_TOKEN,
+      metricsPort: env.METRICS_PORT,
+      otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     },
   };
 }

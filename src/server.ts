@@ -4,6 +4,8 @@ import { ConfigError, loadConfig } from './config.ts';
 import { PhiKeyError, requirePhiKeyFor } from './crypto/phi.ts';
 import { phiKeyLogLine, PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
 import { DataDirInUseError } from './db/data-dir-lock.ts';
+import { observeDatabase } from './observability/database.ts';
+import { startObservability } from './observability/index.ts';
 import { openMigratedDatabase } from './runtime.ts';
 import { createServices } from './services.ts';
 
@@ -11,10 +13,12 @@ import { createServices } from './services.ts';
 async function main(): Promise<void> {
   const config = loadConfig();
   requirePhiKeyFor(config);
-  const { db, applied } = await openMigratedDatabase(config);
-  const services = createServices(db, config);
+  const observability = await startObservability(config.observability);
+  const { db: database, applied } = await openMigratedDatabase(config);
+  const db = observeDatabase(database, observability);
+  const services = createServices(db, config, observability);
   await verifyPhiKey(db, services.phiCipher);
-  const app = await buildApp({ config, db, services });
+  const app = await buildApp({ config, db, services, observability });
 
   const where = db.engine === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
   app.log.info({ database: db.engine, migrationsApplied: applied }, `database: ${where}`);

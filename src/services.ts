@@ -13,6 +13,8 @@ import { phiCipherFor, type PhiCipher } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake-service.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
 import { FormService } from './modules/forms/service.ts';
+import { observeGateways } from './observability/gateways.ts';
+import { NO_OBSERVABILITY, type Observability } from './observability/index.ts';
 
 /** The domain services, built once per process over one database; the HTTP app and the CLI share them. */
 export interface Services {
@@ -36,7 +38,11 @@ export interface Services {
   stripeWebhooks: StripeWebhookService;
 }
 
-export function createServices(db: Database, config: Config): Services {
+export function createServices(
+  db: Database,
+  config: Config,
+  observability: Observability = NO_OBSERVABILITY,
+): Services {
   const phiCipher = phiCipherFor({
     configuredKey: config.intake.phiEncryptionKey,
     oldKeys: config.intake.phiEncryptionOldKeys,
@@ -46,7 +52,7 @@ export function createServices(db: Database, config: Config): Services {
   });
   const products = new ProductService(db);
   const promoCodes = new PromoCodeService(db);
-  const gateways = createGateways(config.payments, db);
+  const gateways = observeGateways(createGateways(config.payments, db), observability);
   const organizations = new OrganizationService(db);
   return {
     organizations,

@@ -1,7 +1,25 @@
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import { MAKE_KEY_HINT, type PhiCipher, type PhiKeyDescription } from './phi.ts';
 
 export class PhiKeyMismatchError extends Error {}
+
+/**
+ * The ids of the keys a database holds PHI under (table phi_keys: every key not retired by `phi rotate`, and
+ * the key of a database from before key ids, whose check value begins with the key's id, until phi_keys
+ * records it) that are not among
+ * `keyIds`. Empty when every value of the database can be opened with those keys.
+ */
+export async function missingPhiKeyIds(db: Queryable, keyIds: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from phi_keys where retired_at is null
+     union
+     select left(check_value, 16) from phi_key_check c
+      where not exists (select 1 from phi_keys k where k.id = left(c.check_value, 16))
+     order by 1`,
+  );
+  const ours = new Set(keyIds);
+  return rows.map((row) => row.id).filter((id) => !ours.has(id));
+}
 
 /**
  * Makes sure this process can open every PHI value of the database, and records the key it seals new ones
@@ -17,13 +35,12 @@ export async function verifyPhiKey(db: Database, cipher: PhiCipher): Promise<'re
     await tx.query(
       'insert into phi_keys (id) select left(check_value, 16) from phi_key_check on conflict (id) do nothing',
     );
-    const { rows } = await tx.query<{ id: string }>('select id from phi_keys where retired_at is null order by id');
-    const ours = new Set([currentKeyId, ...oldKeyIds]);
-    const missing = rows.map((row) => row.id).filter((id) => !ours.has(id));
+    const ours = [currentKeyId, ...oldKeyIds];
+    const missing = await missingPhiKeyIds(tx, ours);
     if (missing.length > 0) {
       throw new PhiKeyMismatchError(
         `The PHI encryption key does not match the database: it holds PHI sealed under key ${missing.join(', ')}, ` +
-          `and this server's keys are ${[...ours].join(', ')}. Set PHI_ENCRYPTION_KEY to the database's key ` +
+          `and this server's keys are ${ours.join(', ')}. Set PHI_ENCRYPTION_KEY to the database's key ` +
           `(the first server generated it into its DATA_DIR/phi.key unless PHI_ENCRYPTION_KEY was set); while ` +
           `rotating to a new key, give the old one in PHI_ENCRYPTION_OLD_KEYS (a new key: ${MAKE_KEY_HINT}).`,
       );

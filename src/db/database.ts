@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { constants, existsSync, readdirSync } from 'node:fs';
+import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PGlite, types } from '@electric-sql/pglite';
+import { PGlite, protocol, types } from '@electric-sql/pglite';
 import pg from 'pg';
 import { embeddedNodeFlags } from '../memory-settings.ts';
 import { DataDirLock } from './data-dir-lock.ts';
@@ -38,6 +38,16 @@ export interface Database extends Queryable {
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** PostgreSQL: the pool's size, connections open and idle, and queries waiting for one (metrics). */
+  poolState?(): { size: number; total: number; idle: number; waiting: number };
+  /**
+   * Embedded, in a data folder: copies a consistent image of the data directory into `target` (a new folder),
+   * between transactions and after a checkpoint; statements wait while the files are copied
+   * (src/operations/backup.ts).
+   */
+  snapshotTo?(target: string): Promise<void>;
+  /** Embedded: the output of one `COPY ... TO '/dev/blob'` statement (src/operations/move-to-postgres.ts). */
+  copyToBlob?(statement: string): Promise<Blob>;
 }
 
 /** The names of the SQL texts marked with `prepared`, by text. */
@@ -144,6 +154,11 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       await client.close();
       await lock?.release();
     },
+    ...(dataDir ? { snapshotTo: (target: string) => snapshotOf(client, path.resolve(dataDir, 'pglite'), target) } : {}),
+    async copyToBlob(statement) {
+      const { blob } = await client.query(statement);
+      return blob ?? new Blob([]); // no rows: PGlite returns no blob
+    },
   };
 }
 
@@ -151,6 +166,31 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
 function stopWithoutTheLock(message: string): never {
   process.stderr.write(`care360: ${message}; stopping so that two processes never write one embedded database\n`);
   process.exit(1);
+}
+
+/**
+ * The data directory copied file by file into `target`, consistent: under PGlite's transaction mutex (no
+ * transaction is open, none starts) and its query mutex (no statement runs), after a CHECKPOINT (every change
+ * is in the data files, so the copy opens without recovery). A copy-on-write clone where the file system
+ * offers one, a plain copy otherwise: the pause is the time to copy the folder, and no byte of it is held in
+ * memory (PGlite's own dumpDataDir builds the whole tarball in memory: 25 s and 274 MB for 100,000 cases).
+ */
+function snapshotOf(client: PGlite, directory: string, target: string): Promise<void> {
+  const internals = client as unknown as {
+    _runExclusiveTransaction<T>(work: () => Promise<T>): Promise<T>;
+    _runExclusiveQuery<T>(work: () => Promise<T>): Promise<T>;
+  };
+  return internals._runExclusiveTransaction(() =>
+    internals._runExclusiveQuery(async () => {
+      await client.execProtocol(protocol.serialize.query('checkpoint'));
+      await cp(directory, target, {
+        recursive: true,
+        errorOnExist: true,
+        force: false,
+        mode: constants.COPYFILE_FICLONE,
+      });
+    }),
+  );
 }
 
 /**
@@ -210,6 +250,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
       }
     },
     close: () => pool.end(),
+    poolState: () => ({ size: poolSize, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   };
 }
 

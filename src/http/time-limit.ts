@@ -14,11 +14,18 @@ import { ApiError } from './envelopes.ts';
  */
 const SWEEPS_PER_LIMIT = 10;
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route answers in its own time (the admin API's backup of the whole database). */
+    timeLimit?: boolean;
+  }
+}
+
 export function registerHandlerTimeLimit(app: FastifyInstance, limitMs: number): void {
   const deadlines = new Map<FastifyReply, number>();
 
-  app.addHook('onRequest', (_request, reply, done) => {
-    deadlines.set(reply, Date.now() + limitMs);
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.timeLimit !== false) deadlines.set(reply, Date.now() + limitMs);
     done();
   });
   app.addHook('onResponse', (_request, reply, done) => {

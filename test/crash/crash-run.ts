@@ -325,6 +325,45 @@ async function count(db: Database, sql: string, params: unknown[] = []): Promise
   return rows[0]!.n;
 }
 
+/**
+ * The invariants of the stored records alone (no client or gateway to compare with): no orphan rows, no case
+ * without its form response, one record per idempotency key. Also checked on a restored backup.
+ */
+export async function checkStoredInvariants(db: Database, violation: (message: string) => void): Promise<void> {
+  // 2. No orphans, and no case without its form response (an intake is one transaction).
+  const orphans: Record<string, string> = {
+    'answers without a form response':
+      'select a.id from answers a left join form_responses r on r.id = a.form_response_id where r.id is null',
+    'form responses without a case':
+      'select r.id from form_responses r left join cases c on c.id = r.case_id where c.id is null',
+    'cases without a form response':
+      'select c.id from cases c where not exists (select 1 from form_responses r where r.case_id = c.id)',
+    'form responses without answers':
+      'select r.id from form_responses r where not exists (select 1 from answers a where a.form_response_id = r.id)',
+    'payments without a case':
+      'select p.id from case_payments p left join cases c on c.id = p.case_id where c.id is null',
+    'files without an answer': 'select f.id from files f left join answers a on a.id = f.answer_id where a.id is null',
+    'patients without a case':
+      'select p.id from patients p where not exists (select 1 from cases c where c.patient_id = p.id)',
+    'saved payment methods without a patient':
+      'select m.id from patient_payment_methods m left join patients p on p.id = m.patient_id where p.id is null',
+  };
+  for (const [name, sql] of Object.entries(orphans)) {
+    const found = await count(db, sql);
+    if (found > 0) violation(`${found} ${name}`);
+  }
+
+  // 3. One record per idempotency key.
+  for (const table of ['cases', 'case_payments']) {
+    const duplicated = await count(
+      db,
+      `select organization_id, idempotency_key from ${table} where idempotency_key is not null
+        group by organization_id, idempotency_key having count(*) > 1`,
+    );
+    if (duplicated > 0) violation(`${duplicated} idempotency keys with two ${table} records`);
+  }
+}
+
 async function checkInvariants(
   db: Database,
   fake: FakeStripeServer,
@@ -362,38 +401,7 @@ async function checkInvariants(
     }
   }
 
-  // 2. No orphans, and no case without its form response (an intake is one transaction).
-  const orphans: Record<string, string> = {
-    'answers without a form response':
-      'select a.id from answers a left join form_responses r on r.id = a.form_response_id where r.id is null',
-    'form responses without a case':
-      'select r.id from form_responses r left join cases c on c.id = r.case_id where c.id is null',
-    'cases without a form response':
-      'select c.id from cases c where not exists (select 1 from form_responses r where r.case_id = c.id)',
-    'form responses without answers':
-      'select r.id from form_responses r where not exists (select 1 from answers a where a.form_response_id = r.id)',
-    'payments without a case':
-      'select p.id from case_payments p left join cases c on c.id = p.case_id where c.id is null',
-    'files without an answer': 'select f.id from files f left join answers a on a.id = f.answer_id where a.id is null',
-    'patients without a case':
-      'select p.id from patients p where not exists (select 1 from cases c where c.patient_id = p.id)',
-    'saved payment methods without a patient':
-      'select m.id from patient_payment_methods m left join patients p on p.id = m.patient_id where p.id is null',
-  };
-  for (const [name, sql] of Object.entries(orphans)) {
-    const found = await count(db, sql);
-    if (found > 0) violation(`${found} ${name}`);
-  }
-
-  // 3. One record per idempotency key.
-  for (const table of ['cases', 'case_payments']) {
-    const duplicated = await count(
-      db,
-      `select organization_id, idempotency_key from ${table} where idempotency_key is not null
-        group by organization_id, idempotency_key having count(*) > 1`,
-    );
-    if (duplicated > 0) violation(`${duplicated} idempotency keys with two ${table} records`);
-  }
+  await checkStoredInvariants(db, violation);
 
   // 4 and 5. The gateway and the records agree: one hold per payment, captured at most once, never money
   // held or taken without the payment record that names it.

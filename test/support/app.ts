@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Database } from '../../src/db/database.ts';
+import { observeDatabase } from '../../src/observability/database.ts';
+import { startObservability } from '../../src/observability/index.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { freshDatabase } from './database.ts';
 
@@ -23,10 +25,13 @@ const PHI_ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
 /** The app as the server builds it, on a fresh database, without sockets (use app.inject). */
 export async function createTestContext(environment: Record<string, string> = {}): Promise<TestContext> {
-  const { db, drop } = await freshDatabase();
+  const { db: database, drop } = await freshDatabase();
   const config = loadConfig({ ADMIN_TOKEN, LOG_LEVEL: 'silent', PHI_ENCRYPTION_KEY, ...environment });
-  const services = createServices(db, config);
-  const app = await buildApp({ config, db, services, logger: false });
+  // Metrics and traces as the server builds them (src/server.ts): off unless the environment turns them on.
+  const observability = await startObservability(config.observability);
+  const db = observeDatabase(database, observability);
+  const services = createServices(db, config, observability);
+  const app = await buildApp({ config, db, services, observability, logger: false });
   await app.ready();
   let counter = 0;
   return {

@@ -34,6 +34,7 @@ interface QueuedEvent {
 export class AuditLog {
   private queue: QueuedEvent[] = [];
   private writing: Promise<void> | null = null;
+  private inFlight = 0;
 
   constructor(
     private readonly store: AuditEventStore,
@@ -54,6 +55,11 @@ export class AuditLog {
     this.writing ??= Promise.resolve().then(() => this.drain());
   }
 
+  /** Events recorded and not yet written or reported (the metric care360_audit_backlog_events). */
+  get backlog(): number {
+    return this.queue.length + this.inFlight;
+  }
+
   /** Resolves when every event recorded so far has been written or reported. */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
@@ -64,6 +70,7 @@ export class AuditLog {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
+        this.inFlight = batch.length;
         try {
           await this.store.insertMany(batch.map((queued) => queued.event));
         } catch (error) {
@@ -74,6 +81,7 @@ export class AuditLog {
         }
       }
     } finally {
+      this.inFlight = 0;
       this.writing = null;
     }
   }
