@@ -4,18 +4,13 @@ import { MAKE_KEY_HINT, type PhiCipher, type PhiKeyDescription } from './phi.ts'
 export class PhiKeyMismatchError extends Error {}
 
 /**
- * The ids of the keys a database holds PHI under (table phi_keys: every key not retired by `phi rotate`, and
- * the key of a database from before key ids, whose check value begins with the key's id, until phi_keys
- * records it) that are not among
+ * The ids of the keys a database holds PHI under (table phi_keys: every key not retired by `phi rotate`) that
+ * are not among
  * `keyIds`. Empty when every value of the database can be opened with those keys.
  */
 export async function missingPhiKeyIds(db: Queryable, keyIds: readonly string[]): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `select id from phi_keys where retired_at is null
-     union
-     select left(check_value, 16) from phi_key_check c
-      where not exists (select 1 from phi_keys k where k.id = left(c.check_value, 16))
-     order by 1`,
+    'select id from phi_keys where retired_at is null order by id',
   );
   const ours = new Set(keyIds);
   return rows.map((row) => row.id).filter((id) => !ours.has(id));
@@ -31,10 +26,6 @@ export async function verifyPhiKey(db: Database, cipher: PhiCipher): Promise<'re
   const { currentKeyId, oldKeyIds } = await cipher.describe();
   return db.transaction(async (tx) => {
     await tx.query('lock table phi_keys in share row exclusive mode');
-    // The key of a database from before key ids: its check value begins with the key's id.
-    await tx.query(
-      'insert into phi_keys (id) select left(check_value, 16) from phi_key_check on conflict (id) do nothing',
-    );
     const ours = [currentKeyId, ...oldKeyIds];
     const missing = await missingPhiKeyIds(tx, ours);
     if (missing.length > 0) {

@@ -269,7 +269,7 @@ async function checkRestored(
   const missing = await missingPhiKeyIds(db, [currentKeyId, ...oldKeyIds]);
   if (missing.length > 0) {
     throw new OperationError(
-      `The PHI key here is not a key this backup was written with (it holds PHI under key ${missing.join(', ')}): ` +
+      `The PHI key here is not the key this backup was written with (it holds PHI under key ${missing.join(', ')}): ` +
         'with it, that PHI could not be read. Put the original phi.key in DATA_DIR or set PHI_ENCRYPTION_KEY ' +
         '(and PHI_ENCRYPTION_OLD_KEYS) to it.',
     );

@@ -400,7 +400,7 @@ async function checkPhi(
   const missing = await missingPhiKeyIds(target, [currentKeyId, ...oldKeyIds]);
   if (missing.length > 0) {
     throw new OperationError(
-      `The PHI key here is not a key the embedded database was written with (it holds PHI under key ` +
+      `The PHI key here is not the key the embedded database was written with (it holds PHI under key ` +
         `${missing.join(', ')}). Nothing was written.`,
     );
   }

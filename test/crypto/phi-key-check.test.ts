@@ -4,6 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { PhiCipher, keyIdOf } from '../../src/crypto/phi.ts';
 import { PhiKeyMismatchError, phiKeyLogLine, verifyPhiKey } from '../../src/crypto/phi-key-check.ts';
 import type { Database } from '../../src/db/database.ts';
+import { migrate } from '../../src/db/migrate.ts';
 import { freshDatabase } from '../support/database.ts';
 
 describe('PHI key check', () => {
@@ -15,7 +16,6 @@ describe('PHI key check', () => {
   after(() => drop());
   beforeEach(async () => {
     await db.query('delete from phi_keys');
-    await db.query('delete from phi_key_check');
   });
 
   it('records the first key, accepts it again, refuses any other, and stores only its id', async () => {
@@ -41,10 +41,17 @@ describe('PHI key check', () => {
     await assert.rejects(verifyPhiKey(db, new PhiCipher({ key: oldKey })), PhiKeyMismatchError);
   });
 
-  it('knows the key of a database from before key ids by the check value it recorded', async () => {
+  it('knows the key of a database from before key ids by the check value it recorded (migration 0090)', async () => {
     const key = randomBytes(32);
     const checkValue = createHmac('sha256', key).update('care360 PHI key check v1').digest('base64url');
+    // The database as 0040_phi_key_check left it, before 0090_phi_keys.
+    await db.exec(`drop table phi_keys;
+      create table phi_key_check (id integer primary key default 1 check (id = 1), check_value text not null,
+        created_at timestamptz not null default now());
+      delete from schema_migrations where name = '0090_phi_keys';`);
     await db.query('insert into phi_key_check (id, check_value) values (1, $1)', [checkValue]);
+    assert.deepEqual(await migrate(db), ['0090_phi_keys']);
+    assert.deepEqual((await db.query('select id from phi_keys')).rows, [{ id: keyIdOf(key) }]);
     await assert.rejects(verifyPhiKey(db, new PhiCipher({ key: randomBytes(32) })), PhiKeyMismatchError);
     assert.equal(await verifyPhiKey(db, new PhiCipher({ key })), 'matches');
   });
