@@ -10,6 +10,7 @@ import { registerErrorHandling } from './http/error-handler.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { registerHandlerTimeLimit } from './http/time-limit.ts';
 import { registerOpenApi } from './http/openapi.ts';
+import { answerClientError, API_HEADERS, registerSecurityHeaders } from './http/security-headers.ts';
 import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
@@ -38,12 +39,6 @@ export interface AppDependencies {
 function nearestHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
 }
-
-/**
- * The Content-Security-Policy of every answer but the API reference's pages (which carry Swagger UI's own): an
- * API answer is data, never a page, so nothing may load from it or frame it.
- */
-const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
 
 /** A request id we accept from a caller (a proxy's) when it is plain; otherwise our own. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -84,11 +79,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       void (routerReply as FastifyReply)
         .code(status)
         .header('x-request-id', request.id)
-        .header('x-content-type-options', 'nosniff')
-        .header('cache-control', 'no-store')
-        .header('content-security-policy', API_CONTENT_SECURITY_POLICY)
+        .headers(API_HEADERS)
         .send(envelopes.standard.error(status, status === 414 ? 'A path parameter is too long' : 'Malformed URL'));
     },
+    // What Node's HTTP parser refuses (headers or URL too large: 431) with the same headers and envelope.
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -129,15 +124,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   registerAudit(app, { auditLog: services.audit });
 
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
-    if (!request.url.startsWith('/docs')) {
-      reply.header('cache-control', 'no-store');
-      reply.header('content-security-policy', API_CONTENT_SECURITY_POLICY);
-    }
-    done(null, payload);
-  });
+  registerSecurityHeaders(app);
 
   await registerOpenApi(app, version);
   await app.register(healthRoutes(db));
