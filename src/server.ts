@@ -1,14 +1,15 @@
 import './memory-restart.ts'; // first: it may restart the process before anything else runs
 import { buildApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
-import { PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
+import { loadConfig } from './config.ts';
+import { verifyPhiKey } from './crypto/phi-key-check.ts';
 import { openMigratedDatabase } from './runtime.ts';
 import { createServices } from './services.ts';
+import { listening, openingTheDatabase, startupFailureLine } from './startup-errors.ts';
 
 /** The process: read config, open and migrate the database, listen, close gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const { db, applied } = await openMigratedDatabase(config);
+  const { db, applied } = await openingTheDatabase(config, () => openMigratedDatabase(config));
   const services = createServices(db, config);
   await verifyPhiKey(db, services.phiCipher);
   const app = await buildApp({ config, db, services });
@@ -52,16 +53,10 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  await app.listen({ port: config.port, host: config.host });
+  await listening(config, () => app.listen({ port: config.port, host: config.host }));
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof PhiKeyMismatchError) {
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    process.stderr.write(
-      `care360 failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-  }
+  process.stderr.write(`${startupFailureLine(error)}\n`);
   process.exit(1);
 });

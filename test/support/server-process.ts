@@ -62,17 +62,21 @@ export async function startServer(environment: Record<string, string>): Promise<
   };
 }
 
-/** Runs the server expecting it to refuse to start; returns its exit code and output. */
+/** Runs the server expecting it to refuse to start; returns its exit code, its output, and its stderr alone. */
 export async function failedStart(
   environment: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
+): Promise<{ code: number | null; output: string; errors: string }> {
   const child = spawn(process.execPath, await serverCommand(), {
     env: { PATH: process.env.PATH ?? '', ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let errors = '';
   child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, output };
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+    errors += chunk;
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, output, errors };
 }
