@@ -11,7 +11,8 @@ import { registerJsonBodyParser } from './http/json-body.ts';
 import { registerHandlerTimeLimit } from './http/time-limit.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { answerClientError, API_HEADERS, registerSecurityHeaders } from './http/security-headers.ts';
-import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
+import { RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
+import { createRedisClient, RedisCircuit } from './http/redis-circuit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
 import { healthRoutes } from './modules/health/routes.ts';
@@ -95,12 +96,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerErrorHandling(app, { confirmKey: (principal) => services.organizations.confirmKey(principal) });
   registerHandlerTimeLimit(app, config.limits.requestTimeoutMs);
 
-  // Counters shared by every server process when REDIS_URL is set; in memory otherwise.
+  // Counters shared by every server process when REDIS_URL is set (in memory while Redis does not answer);
+  // in memory otherwise.
   const { limits } = config;
-  const redis = limits.redisUrl ? createRedisClient(limits.redisUrl) : undefined;
+  const redis = limits.redisUrl ? new RedisCircuit(createRedisClient(limits.redisUrl), app.log) : undefined;
   if (redis) {
-    redis.on('error', (error: Error) => app.log.warn({ err: error }, 'redis unavailable'));
-    app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
+    await redis.connect();
+    app.addHook('onClose', async () => void (await redis.client.quit().catch(() => redis.client.disconnect())));
   }
 
   registerAuthentication(app, {
@@ -127,7 +129,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerSecurityHeaders(app);
 
   await registerOpenApi(app, version);
-  await app.register(healthRoutes(db));
+  await app.register(healthRoutes(db, redis));
   await app.register(intakeRoutes(services.intake));
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
