@@ -22,7 +22,8 @@ import { startServer, type RunningServer } from '../support/server-process.ts';
  * - no orphan rows (answers, form responses, payments, files, patients without their parent);
  * - no idempotency key with two records (cases, case payments);
  * - no hold placed twice for one payment, none captured twice, and Stripe agrees with every record;
- * - the gateway never holds or charges money without a matching payment record.
+ * - the gateway never holds or charges money without a matching payment record, and every hold (Stripe or
+ *   NMI) is in the state its record says.
  */
 
 export interface CrashOptions {
@@ -534,6 +535,20 @@ async function checkInvariants(
           : 0;
       if (recorded !== 1)
         violation(`NMI transaction ${transaction} (orderid ${order}) has no payment record naming it`);
+    }
+  }
+  // An NMI hold and its record agree, as Stripe's do: held, captured (the same amount) or voided.
+  const nmiHoldStatus = { authorized: 'HELD', settled: 'CAPTURED', voided: 'RELEASED' } as const;
+  for (const transaction of nmi.transactions.values()) {
+    if (transaction.type !== 'auth') continue;
+    const record = records.find((row) => row.gateway_reference === transaction.id);
+    if (!record) continue; // reported above
+    if (record.hold_status !== nmiHoldStatus[transaction.state]) {
+      violation(`payment ${record.id} is ${record.hold_status} but NMI ${transaction.id} is ${transaction.state}`);
+    } else if (transaction.state === 'settled' && transaction.capturedCents !== record.amount_captured_cents) {
+      violation(
+        `payment ${record.id}: captured ${record.amount_captured_cents} recorded, ${transaction.capturedCents} at NMI`,
+      );
     }
   }
 
