@@ -10,7 +10,9 @@ import { registerErrorHandling } from './http/error-handler.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { registerHandlerTimeLimit } from './http/time-limit.ts';
 import { registerOpenApi } from './http/openapi.ts';
-import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
+import { answerClientError, API_HEADERS, registerSecurityHeaders } from './http/security-headers.ts';
+import { RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
+import { createRedisClient, RedisCircuit } from './http/redis-circuit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
 import { healthRoutes } from './modules/health/routes.ts';
@@ -44,12 +46,6 @@ export interface AppDependencies {
 function nearestHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
 }
-
-/**
- * The Content-Security-Policy of every answer but the API reference's pages (which carry Swagger UI's own): an
- * API answer is data, never a page, so nothing may load from it or frame it.
- */
-const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
 
 /** A request id we accept from a caller (a proxy's) when it is plain; otherwise our own. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -91,11 +87,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       void (routerReply as FastifyReply)
         .code(status)
         .header('x-request-id', request.id)
-        .header('x-content-type-options', 'nosniff')
-        .header('cache-control', 'no-store')
-        .header('content-security-policy', API_CONTENT_SECURITY_POLICY)
+        .headers(API_HEADERS)
         .send(envelopes.standard.error(status, status === 414 ? 'A path parameter is too long' : 'Malformed URL'));
     },
+    // What Node's HTTP parser refuses (headers or URL too large: 431) with the same headers and envelope.
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
 
   // First: its onRequest hook opens the request's span before the other hooks run.
@@ -109,12 +105,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerErrorHandling(app, { confirmKey: (principal) => services.organizations.confirmKey(principal) });
   registerHandlerTimeLimit(app, config.limits.requestTimeoutMs);
 
-  // Counters shared by every server process when REDIS_URL is set; in memory otherwise.
+  // Counters shared by every server process when REDIS_URL is set (in memory while Redis does not answer);
+  // in memory otherwise.
   const { limits } = config;
-  const redis = limits.redisUrl ? createRedisClient(limits.redisUrl) : undefined;
+  const redis = limits.redisUrl ? new RedisCircuit(createRedisClient(limits.redisUrl), app.log) : undefined;
   if (redis) {
-    redis.on('error', (error: Error) => app.log.warn({ err: error }, 'redis unavailable'));
-    app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
+    await redis.connect();
+    app.addHook('onClose', async () => void (await redis.client.quit().catch(() => redis.client.disconnect())));
   }
 
   registerAuthentication(app, {
@@ -138,18 +135,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   registerAudit(app, { auditLog: services.audit });
 
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
-    if (!request.url.startsWith('/docs')) {
-      reply.header('cache-control', 'no-store');
-      reply.header('content-security-policy', API_CONTENT_SECURITY_POLICY);
-    }
-    done(null, payload);
-  });
+  registerSecurityHeaders(app);
 
   await registerOpenApi(app, version);
-  await app.register(healthRoutes(db));
+  await app.register(healthRoutes(db, redis));
   await app.register(intakeRoutes(services.intake));
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));

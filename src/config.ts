@@ -154,8 +154,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   );
   const parsed = environmentSchema.safeParse(present);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${plainMessage(issue)}`);
+    throw new ConfigError(
+      `Invalid configuration: ${problems.join('; ')}. Correct these settings, or unset them for their defaults ` +
+        '(.env.example lists them).',
+    );
   }
   const env = parsed.data;
   return {
@@ -203,6 +206,16 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     },
   };
+}
+
+/** Zod's words for a number setting ("expected number, received NaN") in an operator's. */
+function plainMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && (issue.expected === 'number' || issue.expected === 'int')) {
+    return 'must be a whole number';
+  }
+  if (issue.code === 'too_small' && issue.origin === 'number') return `must be at least ${issue.minimum}`;
+  if (issue.code === 'too_big' && issue.origin === 'number') return `must be at most ${issue.maximum}`;
+  return issue.message;
 }
 
 /**

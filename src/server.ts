@@ -1,20 +1,20 @@
 import './memory-restart.ts'; // first: it may restart the process before anything else runs
 import { buildApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
-import { PhiKeyError, requirePhiKeyFor } from './crypto/phi.ts';
-import { phiKeyLogLine, PhiKeyMismatchError, verifyPhiKey } from './crypto/phi-key-check.ts';
-import { DataDirInUseError } from './db/data-dir-lock.ts';
+import { loadConfig } from './config.ts';
+import { requirePhiKeyFor } from './crypto/phi.ts';
+import { phiKeyLogLine, verifyPhiKey } from './crypto/phi-key-check.ts';
 import { observeDatabase } from './observability/database.ts';
 import { startObservability } from './observability/index.ts';
 import { openMigratedDatabase } from './runtime.ts';
 import { createServices } from './services.ts';
+import { listening, openingTheDatabase, startupFailureLine } from './startup-errors.ts';
 
 /** The process: read config, open and migrate the database, listen, close gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
   requirePhiKeyFor(config);
   const observability = await startObservability(config.observability);
-  const { db: database, applied } = await openMigratedDatabase(config);
+  const { db: database, applied } = await openingTheDatabase(config, () => openMigratedDatabase(config));
   const db = observeDatabase(database, observability);
   const services = createServices(db, config, observability);
   await verifyPhiKey(db, services.phiCipher);
@@ -61,23 +61,12 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  const url = await app.listen({ port: config.port, host: config.host });
+  const url = await listening(config, () => app.listen({ port: config.port, host: config.host }));
   // The CLI reads it from the data folder's lock to work through this server (`phi rotate`).
   await db.dataDirLock?.describe({ url });
 }
 
 main().catch((error: unknown) => {
-  if (
-    error instanceof ConfigError ||
-    error instanceof PhiKeyMismatchError ||
-    error instanceof PhiKeyError ||
-    error instanceof DataDirInUseError
-  ) {
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    process.stderr.write(
-      `care360 failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-  }
+  process.stderr.write(`${startupFailureLine(error)}\n`);
   process.exit(1);
 });

@@ -234,6 +234,13 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     exec: async (script) => void (await pool.query(script)),
     async transaction(work) {
       const client = await pool.connect();
+      // The pool listens for errors only on idle clients. A backend terminated while its client is checked
+      // out (pg_terminate_backend, a failover, idle_in_transaction_session_timeout) emits 'error' here, and
+      // with no listener that ends the process. The statement in flight fails with it (PostgreSQL rolls the
+      // transaction back), the client is dropped from the pool, and the next one gets a new connection.
+      let lost: Error | undefined;
+      const onError = (error: Error) => void (lost ??= error);
+      client.on('error', onError);
       try {
         await client.query('begin');
         const result = await work({
@@ -243,15 +250,39 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
         await client.query('commit');
         return result;
       } catch (error) {
-        await client.query('rollback').catch(() => undefined);
+        if (!lost) await client.query('rollback').catch(() => undefined);
         throw error;
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(lost);
       }
     },
     close: () => pool.end(),
     poolState: () => ({ size: poolSize, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   };
+}
+
+/**
+ * SQLSTATEs of a connection that is gone or refused: class 08 (connection exception), the server's
+ * shutdowns and its terminations of a backend (57P01 pg_terminate_backend, 57P02, 57P03), the idle
+ * timeouts (25P03 in a transaction, 57P05 idle session), and too many connections (53300).
+ */
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '25P03', '57P05', '53300']);
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/**
+ * Whether an error means the database connection was lost or could not be made, rather than that the
+ * statement was wrong: the request may be retried (503). pg reports a connection that ends under a
+ * query without a code, by these messages.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (code.startsWith('08') || CONNECTION_SQLSTATES.has(code))) return true;
+  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
+  return (
+    typeof message === 'string' && (message.startsWith('Connection terminated') || message.endsWith('is not queryable'))
+  );
 }
 
 /** PostgreSQL's SQLSTATE for a unique-constraint violation. */

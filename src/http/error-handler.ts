@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isConnectionLost } from '../db/database.ts';
 import type { Principal } from '../modules/organizations/repository.ts';
 import { ApiError, envelopes, idempotencyConflictBody, type EnvelopeName } from './envelopes.ts';
 
@@ -39,6 +40,14 @@ export function registerErrorHandling(
     confirmKey?: (principal: Principal) => Promise<boolean>;
   } = {},
 ): void {
+  // The connection to the database was lost under the request (a terminated backend, a failover) or could
+  // not be made. Its transaction is committed whole or not at all (a COMMIT whose answer was lost may have
+  // gone through), so a retry with the same idempotency key is safe and finds it either way.
+  const databaseUnavailable = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    request.log.warn({ err: error }, 'database connection lost; answered 503');
+    return reply.code(503).send(envelopeOf(request).error(503, 'The database is unavailable; please retry'));
+  };
+
   app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const envelope = envelopeOf(request);
 
@@ -50,6 +59,7 @@ export function registerErrorHandling(
       try {
         active = await options.confirmKey(principal);
       } catch (confirmError) {
+        if (isConnectionLost(confirmError)) return databaseUnavailable(request, reply, confirmError);
         request.log.error({ err: confirmError }, 'API key could not be confirmed');
         return reply.code(500).send(envelope.error(500, 'Internal server error'));
       }
@@ -84,6 +94,8 @@ export function registerErrorHandling(
     if (sqlState === '22021' || sqlState === '22P05') {
       return reply.code(400).send(envelope.error(400, 'Text must not contain NUL characters'));
     }
+
+    if (isConnectionLost(error)) return databaseUnavailable(request, reply, error);
 
     // Unexpected: log the error (never the body), answer without internals.
     request.log.error({ err: error }, 'unhandled error');

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
-import { Redis } from 'ioredis';
-import type { FailedAuthenticationLimiter } from './auth.ts';
+import { AuthFailureLimiter, type AuthenticationKind, type FailedAuthenticationLimiter } from './auth.ts';
 import { envelopeOf } from './error-handler.ts';
+import type { RedisCircuit } from './redis-circuit.ts';
 import { appendRouteHook } from './route-hooks.ts';
 
 /**
@@ -13,8 +13,9 @@ import { appendRouteHook } from './route-hooks.ts';
  * is reported in `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) on every
  * response; an exceeded limit answers 429 with `Retry-After` and the route's documented error
  * envelope. Counters live in memory, or in Redis when REDIS_URL is set, so that every server
- * process shares them. @fastify/rate-limit keeps the counters (its local and Redis stores); this
- * module decides which counters a request takes and how the answer looks.
+ * process shares them; while Redis does not answer (RedisCircuit), in memory again. @fastify/rate-limit
+ * keeps the counters (its local and Redis stores); this module decides which counters a request takes
+ * and how the answer looks.
  */
 
 export interface RateLimitSettings {
@@ -23,47 +24,87 @@ export interface RateLimitSettings {
   /** Requests per window per client address; 0 turns the per-address limit off. */
   perAddress: number;
   windowMs: number;
-  /** Shared counters; in memory (per process) when absent. */
-  redis?: Redis;
+  /** Shared counters; in memory (per process) when absent, and while Redis does not answer. */
+  redis?: RedisCircuit;
   /** Prefix of every Redis key this server writes. */
   redisKeyPrefix?: string;
 }
 
-type RateLimitResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimit']>>>;
+type CreateRateLimit = FastifyInstance['createRateLimit'];
+type RateLimitResult = Awaited<ReturnType<ReturnType<CreateRateLimit>>>;
 type Counted = Extract<RateLimitResult, { isAllowed: false }>;
+type Limiter = (request: FastifyRequest) => Promise<RateLimitResult> | undefined;
 
-/** A route opts out with `config: { rateLimit: false }` (for example a load balancer's probe). */
-export async function registerRateLimits(app: FastifyInstance, settings: RateLimitSettings): Promise<void> {
-  if (settings.perKey <= 0 && settings.perAddress <= 0) return;
-
-  await app.register(fastifyRateLimit, {
-    // No hook of its own: the hook below takes the counters it needs.
-    global: false,
-    timeWindow: settings.windowMs,
-    // A counter store that cannot answer (Redis down) lets the request through rather than failing it.
-    skipOnError: true,
-    ...(settings.redis ? { redis: settings.redis, nameSpace: `${settings.redisKeyPrefix ?? ''}rate-limit:` } : {}),
+/**
+ * @fastify/rate-limit with its memory store, or its Redis store, in a scope of its own: its `createRateLimit`
+ * counts in that store only, so the app can hold both and choose per request.
+ */
+async function rateLimitStore(
+  app: FastifyInstance,
+  windowMs: number,
+  redis?: { circuit: RedisCircuit; nameSpace: string },
+): Promise<CreateRateLimit> {
+  let create: CreateRateLimit | undefined;
+  await app.register(async (scope) => {
+    await scope.register(fastifyRateLimit, {
+      // No hook of its own: the hook below takes the counters it needs.
+      global: false,
+      timeWindow: windowMs,
+      // A Redis failure reaches the hook below, which counts that request in memory instead.
+      skipOnError: false,
+      ...(redis ? { redis: redis.circuit.client, nameSpace: redis.nameSpace } : {}),
+    });
+    create = scope.createRateLimit;
   });
+  return create!;
+}
 
-  const limiters: ((request: FastifyRequest) => Promise<RateLimitResult> | undefined)[] = [];
+/** The per-address and per-key limiters of one store. */
+function limitersOf(create: CreateRateLimit, settings: RateLimitSettings): Limiter[] {
+  const limiters: Limiter[] = [];
   if (settings.perAddress > 0) {
-    const byAddress = app.createRateLimit({
+    const byAddress = create({
       max: settings.perAddress,
       keyGenerator: (request) => `address:${normalizeIP(request.ip)}`,
     });
     limiters.push((request) => byAddress(request));
   }
   if (settings.perKey > 0) {
-    const byKey = app.createRateLimit({
+    const byKey = create({
       max: settings.perKey,
       keyGenerator: (request) => `key:${request.principal.apiKeyId}`,
     });
     // `principal` is set by the authentication hook, which runs before this one (see onRoute below).
     limiters.push((request) => (request.principal ? byKey(request) : undefined));
   }
+  return limiters;
+}
+
+/** A route opts out with `config: { rateLimit: false }` (for example a load balancer's probe). */
+export async function registerRateLimits(app: FastifyInstance, settings: RateLimitSettings): Promise<void> {
+  if (settings.perKey <= 0 && settings.perAddress <= 0) return;
+
+  const inMemory = limitersOf(await rateLimitStore(app, settings.windowMs), settings);
+  const { redis } = settings;
+  const inRedis = redis
+    ? limitersOf(
+        await rateLimitStore(app, settings.windowMs, {
+          circuit: redis,
+          nameSpace: `${settings.redisKeyPrefix ?? ''}rate-limit:`,
+        }),
+        settings,
+      )
+    : undefined;
+  const count = (limiters: Limiter[], request: FastifyRequest) =>
+    Promise.all(limiters.map((limiter) => limiter(request)));
 
   const limit = async (request: FastifyRequest, reply: FastifyReply) => {
-    const results = await Promise.all(limiters.map((limiter) => limiter(request)));
+    const results = await (inRedis && redis
+      ? redis.use(
+          () => count(inRedis, request),
+          () => count(inMemory, request),
+        )
+      : count(inMemory, request));
     const counted = results.filter((result): result is Counted => result !== undefined && !result.isAllowed);
     const binding =
       counted.find((result) => result.isExceeded) ??
@@ -72,8 +113,6 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
         undefined,
       );
     if (!binding) return;
-    // A store that failed (skipOnError) reports nothing counted: no headers then, rather than made-up ones.
-    if (binding.ttl <= 0 && !binding.isExceeded) return;
 
     reply.header('ratelimit-limit', binding.max);
     reply.header('ratelimit-remaining', binding.remaining);
@@ -97,43 +136,47 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
   });
 }
 
-/** A Redis client for shared counters: short timeouts, so a Redis outage slows no request for long. */
-export function createRedisClient(url: string): Redis {
-  return new Redis(url, {
-    connectTimeout: 2_000,
-    commandTimeout: 1_000,
-    maxRetriesPerRequest: 1,
-    // Connection errors are reported by the caller's 'error' listener; ioredis reconnects by itself.
-    lazyConnect: false,
-  });
-}
-
 /**
- * The failed-authentication limiter shared through Redis: one counter per client address, created
- * with the window's expiry at the first failure (a fixed window, as AuthFailureLimiter in memory).
+ * The failed-authentication limiter shared through Redis: one counter per kind and client address, created
+ * with the window's expiry at the first failure (a fixed window, as AuthFailureLimiter in memory). Every
+ * failure is also counted in memory, which answers while Redis does not (RedisCircuit): this process's
+ * own failures, at once, with no request waiting on Redis.
  */
 export class RedisAuthFailureLimiter implements FailedAuthenticationLimiter {
+  private readonly inMemory: AuthFailureLimiter;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisCircuit,
     private readonly limit: number,
     private readonly windowMs: number,
     private readonly keyPrefix = '',
-  ) {}
-
-  private key(address: string): string {
-    return `${this.keyPrefix}auth-failures:${normalizeIP(address)}`;
+  ) {
+    this.inMemory = new AuthFailureLimiter(limit, windowMs);
   }
 
-  async retryAfterSeconds(address: string): Promise<number> {
-    const key = this.key(address);
-    const replies = await this.redis.multi().get(key).pttl(key).exec();
-    const count = Number(replies?.[0]?.[1] ?? 0);
-    const ttl = Number(replies?.[1]?.[1] ?? -2);
-    return count >= this.limit && ttl > 0 ? Math.ceil(ttl / 1000) : 0;
+  private key(address: string, kind: AuthenticationKind): string {
+    return `${this.keyPrefix}auth-failures:${kind}:${normalizeIP(address)}`;
   }
 
-  async recordFailure(address: string): Promise<void> {
-    const key = this.key(address);
-    await this.redis.multi().set(key, 0, 'PX', this.windowMs, 'NX').incr(key).exec();
+  retryAfterSeconds(address: string, kind: AuthenticationKind): number | Promise<number> {
+    return this.redis.use(
+      async (client) => {
+        const key = this.key(address, kind);
+        const replies = await client.multi().get(key).pttl(key).exec();
+        const count = Number(replies?.[0]?.[1] ?? 0);
+        const ttl = Number(replies?.[1]?.[1] ?? -2);
+        return count >= this.limit && ttl > 0 ? Math.ceil(ttl / 1000) : 0;
+      },
+      () => this.inMemory.retryAfterSeconds(address, kind),
+    );
+  }
+
+  async recordFailure(address: string, kind: AuthenticationKind): Promise<void> {
+    this.inMemory.recordFailure(address, kind);
+    const key = this.key(address, kind);
+    await this.redis.use(
+      async (client) => void (await client.multi().set(key, 0, 'PX', this.windowMs, 'NX').incr(key).exec()),
+      () => undefined,
+    );
   }
 }

@@ -3,8 +3,8 @@ import { ApiError } from './envelopes.ts';
 
 /**
  * The time a handler has to answer (REQUEST_TIMEOUT_MS, docs/api/limits-and-audit.md): past it the client
- * gets 503 `Request timed out` in the route's envelope (through the error handler), or, if the response had
- * already started, a closed connection. The handler itself is not interrupted: what it committed stays
+ * gets 503 `Request timed out` in the route's envelope (through the error handler) and the connection is
+ * closed after it, or, if the response had already started, a closed connection. The handler itself is not interrupted: what it committed stays
  * committed, which is why intake and payment requests carry an idempotency key.
  *
  * Instead of Fastify's `handlerTimeout` (a timer, an AbortController and a close listener per request, and
@@ -19,6 +19,16 @@ declare module 'fastify' {
     /** false: the route answers in its own time (the admin API's backup of the whole database). */
     timeLimit?: boolean;
   }
+}
+
+/**
+ * The 503, and the end of the connection: the request's body may still be arriving (a client trickling it),
+ * and nothing after it on this connection can be read in order anyway.
+ */
+function timedOut(reply: FastifyReply): void {
+  const socket = reply.request.raw.socket;
+  reply.raw.once('finish', () => socket.destroy());
+  reply.header('connection', 'close').send(new ApiError(503, 'Request timed out', 'REQUEST_TIMEOUT'));
 }
 
 export function registerHandlerTimeLimit(app: FastifyInstance, limitMs: number): void {
@@ -42,7 +52,7 @@ export function registerHandlerTimeLimit(app: FastifyInstance, limitMs: number):
       } else if (now >= deadline) {
         deadlines.delete(reply);
         if (response.headersSent) response.destroy();
-        else reply.send(new ApiError(503, 'Request timed out', 'REQUEST_TIMEOUT'));
+        else timedOut(reply);
       }
     }
   };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -7,7 +8,7 @@ import { AuthFailureLimiter, registerAuthentication } from '../../src/http/auth.
 import { ApiError } from '../../src/http/envelopes.ts';
 import { registerErrorHandling } from '../../src/http/error-handler.ts';
 import { AuditLog, type AuditEventStore } from '../../src/modules/audit/audit-log.ts';
-import { AuditRepository, type AuditEventRow } from '../../src/modules/audit/repository.ts';
+import { AuditRepository, type AuditEvent, type AuditEventRow } from '../../src/modules/audit/repository.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
 
 /** A string that stands for PHI: it must never reach the audit table or the log. */
@@ -206,6 +207,93 @@ describe('audit events for routes that declare config.audit', () => {
       assert.ok(!row.event.includes(PHI), 'PHI in an audit event');
       assert.ok(!row.event.includes(organization.apiKey), 'an API key in an audit event');
     }
+  });
+});
+
+describe('one bad request loses no other audit event', () => {
+  let context: TestContext;
+  before(async () => {
+    context = await createTestContext();
+  });
+  after(async () => context.close());
+
+  it('records a NUL in a path as U+FFFD, and the events of its batch, other organizations included', async () => {
+    const one = await context.organization();
+    const two = await context.organization();
+    const caseId = '00000000-0000-4000-8000-00000000cafe';
+    const paymentId = '00000000-0000-4000-8000-00000000beef';
+    const read = (path: string, apiKey?: string) =>
+      context.app.inject({ method: 'GET', url: path, headers: apiKey ? { 'cv-api-key': apiKey } : {} });
+    // Sent together, so their events share the audit log's batches with the bad ones.
+    const responses = await Promise.all([
+      ...Array.from({ length: 20 }, (_, index) =>
+        read(`/api/v1/cases/${caseId}/payments/${paymentId}`, index % 2 === 0 ? one.apiKey : two.apiKey),
+      ),
+      read(`/api/v1/cases/${caseId}/payments/%00`),
+      ...Array.from({ length: 20 }, (_, index) =>
+        read(`/api/v1/cases/${caseId}/payments/${paymentId}`, index % 2 === 0 ? two.apiKey : one.apiKey),
+      ),
+    ]);
+    await context.services.audit.flush();
+    const requestIds = responses.map((response) => String(response.headers['x-request-id']));
+    const { rows } = await context.db.query<AuditEventRow>(
+      'select * from audit_events where request_id = any($1::text[])',
+      [requestIds],
+    );
+    assert.equal(rows.length, 41, `${rows.length} of 41 events written`);
+    const byRequest = new Map(rows.map((row) => [row.request_id, row]));
+    const nul = byRequest.get(requestIds[20]!);
+    assert.equal(nul?.status_code, 401);
+    assert.equal(nul?.organization_id, null);
+    assert.equal(nul?.resource_id, '\uFFFD');
+    const organizations = rows.map((row) => row.organization_id);
+    assert.equal(organizations.filter((id) => id === one.organizationId).length, 20);
+    assert.equal(organizations.filter((id) => id === two.organizationId).length, 20);
+  });
+  const event = (id: string, resourceId: string, statusCode = 404): AuditEvent => ({
+    id,
+    organizationId: null,
+    apiKeyId: null,
+    action: 'case.read',
+    resourceType: 'case',
+    resourceId,
+    outcome: 'failure',
+    statusCode,
+    requestId: `batch-probe-${id}`,
+    clientAddress: null,
+    occurredAt: new Date(),
+  });
+
+  it('writes a batch the database refuses one event at a time: only the refused event is lost, and reported', async () => {
+    const failures: { requestId: string; code: string | undefined }[] = [];
+    const auditLog = new AuditLog(new AuditRepository(context.db), ({ requestId, code }) =>
+      failures.push({ requestId, code }),
+    );
+    const ids = Array.from({ length: 41 }, () => randomUUID());
+    // Recorded in one tick: one batch. The 21st has a status no integer column holds (SQLSTATE 22003).
+    ids.forEach((id, index) => auditLog.record(event(id, `case-${index}`, index === 20 ? 2 ** 31 : 404)));
+    await auditLog.flush();
+    const { rows } = await context.db.query<{ id: string }>('select id from audit_events where id = any($1::uuid[])', [
+      ids,
+    ]);
+    assert.equal(rows.length, 40);
+    assert.ok(!rows.some((row) => row.id === ids[20]));
+    assert.deepEqual(failures, [{ requestId: `batch-probe-${ids[20]}`, code: '22003' }]);
+  });
+
+  it('stores text as PostgreSQL can hold it: a NUL or a lone surrogate becomes U+FFFD', async () => {
+    const repository = new AuditRepository(context.db);
+    const ids = ['00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000a2'];
+    await repository.insertMany([event(ids[0]!, 'a\0b\uD800'), event(ids[1]!, '\uDC00\uD83D\uDE00')]);
+    const { rows } = await context.db.query<{ resource_id: string }>(
+      'select resource_id from audit_events where id = any($1::uuid[]) order by id',
+      [ids],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.resource_id),
+      ['a\uFFFDb\uFFFD', '\uFFFD\uD83D\uDE00'],
+      'a surrogate pair is kept',
+    );
   });
 });
 

@@ -13,18 +13,27 @@ import { startServer, type RunningServer } from '../support/server-process.ts';
 /**
  * Crash consistency: a real server process on a fresh database, intake and payment traffic from
  * concurrent clients that retry (same idempotency keys) until they get an answer, SIGKILL at random
- * moments, restarts, then the invariants, checked on the database and on the fake Stripe server:
+ * moments, restarts, then the invariants, checked on the database and on the fake Stripe server.
+ * On PostgreSQL the run may also terminate the server's database backends at random moments
+ * (`pg_terminate_backend`, as a failover or an idle-in-transaction timeout does): the server must
+ * keep running through them, and the same invariants hold.
  *
  * - every case whose 200 reached a client exists with its form response and all its answers;
  * - no orphan rows (answers, form responses, payments, files, patients without their parent);
  * - no idempotency key with two records (cases, case payments);
  * - no hold placed twice for one payment, none captured twice, and Stripe agrees with every record;
- * - the gateway never holds or charges money without a matching payment record.
+ * - the gateway never holds or charges money without a matching payment record, and every hold (Stripe or
+ *   NMI) is in the state its record says.
  */
 
 export interface CrashOptions {
   /** SIGKILLs of the server, each followed by a restart. */
   kills: number;
+  /**
+   * Rounds of `pg_terminate_backend` on every database backend of the server, at random moments under the
+   * same traffic (PostgreSQL only). The server must survive each one: an exit is a violation.
+   */
+  terminations?: number;
   /** Concurrent clients. */
   clients: number;
   /** Traffic between two kills, in milliseconds: a random time in this range. */
@@ -43,8 +52,14 @@ export interface CrashOptions {
 export interface CrashReport {
   engine: 'postgres' | 'pglite';
   kills: number;
+  /** Rounds of backend terminations, the backends they ended, and the server's exits they caused (must be 0). */
+  terminations: number;
+  backendsTerminated: number;
+  serverExits: number;
   requestsSent: number;
   requestsLostToCrashes: number;
+  /** Requests answered 503 (database or gateway unavailable for a moment), retried as documented. */
+  requestsAnswered503: number;
   casesAcknowledged: number;
   casesConfirmedBy409: number;
   /** Intakes that charged an NMI payment token (a sale made by the server before the case exists). */
@@ -101,6 +116,10 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
   const dataDir = options.databaseUrl ? undefined : await mkdtemp(path.join(tmpdir(), 'care360-crash-'));
   const engine = options.databaseUrl ? 'postgres' : 'pglite';
   if (options.databaseUrl) await withClient(options.databaseUrl, (client) => client.query(`create schema ${schema}`));
+  if (options.terminations && !options.databaseUrl) throw new Error('backend terminations need PostgreSQL');
+  // The server's connections carry the schema's name, so only its backends are terminated.
+  const databaseUrl = options.databaseUrl ? new URL(schemaUrl(options.databaseUrl, schema)) : undefined;
+  databaseUrl?.searchParams.set('application_name', schema);
   const environment: Record<string, string> = {
     ...fake.environment({ STRIPE_TIMEOUT_MS: '5000' }),
     ...nmi.environment(),
@@ -112,15 +131,19 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     RATE_LIMIT_PER_ADDRESS: '0',
     LOG_LEVEL: 'info',
     ...(options.databaseUrl
-      ? { DATABASE_URL: schemaUrl(options.databaseUrl, schema), DATABASE_POOL_SIZE: '10' }
+      ? { DATABASE_URL: databaseUrl!.toString(), DATABASE_POOL_SIZE: '10' }
       : { DATA_DIR: dataDir! }),
   };
   const base = `http://127.0.0.1:${port}`;
   const report: CrashReport = {
     engine,
     kills: 0,
+    terminations: 0,
+    backendsTerminated: 0,
+    serverExits: 0,
     requestsSent: 0,
     requestsLostToCrashes: 0,
+    requestsAnswered503: 0,
     casesAcknowledged: 0,
     casesConfirmedBy409: 0,
     nmiChargesAcknowledged: 0,
@@ -160,13 +183,16 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
           });
           const json: unknown = await response.json();
           // 503: the gateway or the database was unavailable (a restart); the documented advice is to retry.
-          if (response.status === 503) throw new Retry(`503 ${JSON.stringify(json)}`);
+          if (response.status === 503) {
+            report.requestsAnswered503 += 1;
+            throw new Retry(`503 ${JSON.stringify(json)}`);
+          }
           if (response.status >= 500) {
             report.violations.push(`${method} ${url} answered ${response.status}: ${JSON.stringify(json)}`);
           }
           return { status: response.status, json };
         } catch (error) {
-          report.requestsLostToCrashes += 1;
+          if (!(error instanceof Retry)) report.requestsLostToCrashes += 1;
           if (Date.now() > deadline) {
             throw new Error(`${method} ${url}: no answer for 180 s`, { cause: error });
           }
@@ -280,6 +306,16 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
       }
     };
 
+    /** Whether the server has exited since its start (a violation when only its backends were terminated). */
+    const exitedAfterTermination = (): boolean => {
+      const exited = server.process.exitCode ?? server.process.signalCode;
+      if (exited === null) return false;
+      report.serverExits += 1;
+      const tail = server.output().trim().split('\n').slice(-3).join(' | ');
+      report.violations.push(`the server exited (${exited}) when its backends were terminated: ${tail.slice(0, 600)}`);
+      return true;
+    };
+
     const clients = Array.from({ length: options.clients }, (_, index) => client(index));
     for (let kill = 1; kill <= options.kills; kill += 1) {
       await sleep(randomInt(options.trafficMs[0], options.trafficMs[1] + 1));
@@ -288,12 +324,32 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
       log(`  kill ${kill}/${options.kills}: SIGKILL after ${report.requestsSent} requests; restarting`);
       server = await startServer(environment);
     }
+    for (let round = 1; round <= (options.terminations ?? 0); round += 1) {
+      await sleep(randomInt(options.trafficMs[0], options.trafficMs[1] + 1));
+      const ended = await withClient(options.databaseUrl!, (client) =>
+        // In the select list, so it runs only on the rows the filter kept.
+        client.query(
+          `select pg_terminate_backend(pid) from pg_stat_activity
+            where application_name = $1 and pid <> pg_backend_pid()`,
+          [schema],
+        ),
+      );
+      report.terminations += 1;
+      report.backendsTerminated += ended.rowCount ?? 0;
+      log(
+        `  termination ${round}/${options.terminations}: ${ended.rowCount} backends after ${report.requestsSent} requests`,
+      );
+      // Long enough for an unhandled connection error to end the process.
+      await sleep(200);
+      if (exitedAfterTermination()) server = await startServer(environment);
+    }
     await sleep(options.trafficMs[0]);
     // Until a case and a hold were acknowledged (at most a minute more): a slow machine then still leaves the
     // invariants something to check, by construction rather than by the luck of the kill timings.
     const patience = Date.now() + 60_000;
     while ((report.casesAcknowledged === 0 || report.holdsAcknowledged === 0) && Date.now() < patience)
       await sleep(100);
+    if (options.terminations) exitedAfterTermination();
     stopping = true;
     await Promise.all(clients);
     await server.stop('SIGTERM');
@@ -494,6 +550,20 @@ async function checkInvariants(
         violation(`NMI transaction ${transaction} (orderid ${order}) has no payment record naming it`);
     }
   }
+  // An NMI hold and its record agree, as Stripe's do: held, captured (the same amount) or voided.
+  const nmiHoldStatus = { authorized: 'HELD', settled: 'CAPTURED', voided: 'RELEASED' } as const;
+  for (const transaction of nmi.transactions.values()) {
+    if (transaction.type !== 'auth') continue;
+    const record = records.find((row) => row.gateway_reference === transaction.id);
+    if (!record) continue; // reported above
+    if (record.hold_status !== nmiHoldStatus[transaction.state]) {
+      violation(`payment ${record.id} is ${record.hold_status} but NMI ${transaction.id} is ${transaction.state}`);
+    } else if (transaction.state === 'settled' && transaction.capturedCents !== record.amount_captured_cents) {
+      violation(
+        `payment ${record.id}: captured ${record.amount_captured_cents} recorded, ${transaction.capturedCents} at NMI`,
+      );
+    }
+  }
 
   // What the clients were told matches what is stored.
   for (const payment of payments) {
@@ -532,8 +602,11 @@ export function formatReport(report: CrashReport): string {
   return [
     `engine:                              ${report.engine}`,
     `SIGKILLs survived:                   ${report.kills}`,
+    `backend terminations (backends):     ${report.terminations} (${report.backendsTerminated})`,
+    `server exits on a termination:       ${report.serverExits}`,
     `requests sent (retries included):    ${report.requestsSent}`,
     `requests lost to crashes, retried:   ${report.requestsLostToCrashes}`,
+    `requests answered 503, retried:      ${report.requestsAnswered503}`,
     `cases acknowledged (200):            ${report.casesAcknowledged}`,
     `cases confirmed by 409 after a crash: ${report.casesConfirmedBy409}`,
     `NMI-charged intakes acknowledged:    ${report.nmiChargesAcknowledged}`,

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { AuthFailureLimiter, registerAuthentication } from '../../src/http/auth.ts';
 import { registerErrorHandling } from '../../src/http/error-handler.ts';
-import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from '../../src/http/rate-limit.ts';
+import { RedisAuthFailureLimiter, registerRateLimits } from '../../src/http/rate-limit.ts';
+import { createRedisClient, RedisCircuit } from '../../src/http/redis-circuit.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { keysUnder, TEST_REDIS_URL, uniqueRedisPrefix } from './redis.ts';
 
@@ -22,7 +23,7 @@ after(async () => shared.close());
 /** The limits on probe routes of each envelope, the way the app registers them. */
 async function buildLimited(
   context: TestContext,
-  settings: { perKey: number; perAddress: number; redis?: Redis; redisKeyPrefix?: string },
+  settings: { perKey: number; perAddress: number; redis?: RedisCircuit; redisKeyPrefix?: string },
 ): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   registerErrorHandling(app);
@@ -40,6 +41,16 @@ async function buildLimited(
   return app;
 }
 
+/** A Redis circuit on `url`, connected (or open, when nothing answers there), that logs into `lines`. */
+async function connectedCircuit(url: string, lines: string[] = [], openMs?: number): Promise<RedisCircuit> {
+  // Pino's signatures: (message) or (context, message).
+  const record = (level: string) => (first: unknown, message?: string) =>
+    void lines.push(`${level}: ${message ?? String(first)}`);
+  const circuit = new RedisCircuit(createRedisClient(url), { warn: record('warn'), info: record('info') }, openMs);
+  await circuit.connect();
+  return circuit;
+}
+
 const headersOf = (response: { headers: Record<string, unknown> }) => ({
   limit: Number(response.headers['ratelimit-limit']),
   remaining: Number(response.headers['ratelimit-remaining']),
@@ -51,7 +62,7 @@ for (const store of ['memory', 'redis'] as Store[]) {
     let context: TestContext;
     let keyA: string;
     let keyB: string;
-    let redis: Redis | undefined;
+    let redis: RedisCircuit | undefined;
     const { prefix, cleanup } = uniqueRedisPrefix();
     const apps: FastifyInstance[] = [];
     let testNumber = 0;
@@ -71,11 +82,11 @@ for (const store of ['memory', 'redis'] as Store[]) {
       context = shared;
       keyA = (await context.organization()).apiKey;
       keyB = (await context.organization()).apiKey;
-      if (store === 'redis') redis = createRedisClient(TEST_REDIS_URL);
+      if (store === 'redis') redis = await connectedCircuit(TEST_REDIS_URL);
     });
     after(async () => {
       for (const app of apps) await app.close();
-      await redis?.quit();
+      await redis?.client.quit();
       await cleanup();
     });
 
@@ -212,51 +223,185 @@ for (const store of ['memory', 'redis'] as Store[]) {
   });
 }
 
-describe('rate limits when Redis is unreachable', () => {
-  it('lets requests through (and the app still answers) rather than failing them', async () => {
-    const context = shared;
-    const { apiKey } = await context.organization();
-    // Nothing listens on port 1: every counter command fails.
-    const redis = createRedisClient('redis://127.0.0.1:1');
-    redis.on('error', () => undefined);
-    const app = await buildLimited(context, { perKey: 1, perAddress: 1, redis, redisKeyPrefix: 'unused:' });
-    try {
-      for (let index = 0; index < 3; index++) {
-        const response = await app.inject({ method: 'GET', url: '/intake', headers: { 'cv-api-key': apiKey } });
-        assert.equal(response.statusCode, 200);
-        assert.equal(response.headers['ratelimit-limit'], undefined);
+describe('Redis unreachable: fail fast, count in memory, say so once', () => {
+  /** A TCP proxy to the test Redis that can be cut and restored, as a network partition does. */
+  async function redisProxy(): Promise<{ url: string; cut: () => Promise<void>; restore: () => Promise<void> }> {
+    const target = new URL(TEST_REDIS_URL);
+    const sockets = new Set<Socket>();
+    let server: Server | undefined;
+    let port = 0;
+    const restore = async () => {
+      server = createServer((socket) => {
+        const upstream = connect(Number(target.port || 6379), target.hostname);
+        for (const end of [socket, upstream]) {
+          sockets.add(end);
+          end.on('error', () => undefined);
+          end.on('close', () => sockets.delete(end));
+        }
+        socket.pipe(upstream).pipe(socket);
+      });
+      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+    };
+    const cut = async () => {
+      const closed = new Promise((resolve) => server!.close(resolve));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    };
+    await restore();
+    return { url: `redis://127.0.0.1:${port}`, cut, restore };
+  }
+
+  /** An app with its limits in Redis at `url`, and the lines its circuit logs. */
+  async function appOn(url: string, perKey: number, openMs?: number) {
+    const lines: string[] = [];
+    const circuit = await connectedCircuit(url, lines, openMs);
+    const app = await buildLimited(shared, { perKey, perAddress: 1000, redis: circuit, redisKeyPrefix: 'unused:' });
+    return { app, circuit, lines, close: async () => (await app.close(), circuit.client.disconnect()) };
+  }
+
+  for (const [name, url] of [
+    ['nothing listens', 'redis://127.0.0.1:1'],
+    ['a server that never answers', ''],
+  ] as const) {
+    it(`${name}: every request answers at once, and the limits still hold (in memory)`, async () => {
+      // Accepts connections and says nothing: ioredis never gets past its ready check.
+      const silent = createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { apiKey } = await shared.organization();
+      const limited = await appOn(url || `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, 2);
+      try {
+        const statuses: number[] = [];
+        for (let index = 0; index < 4; index++) {
+          const began = performance.now();
+          const response = await limited.app.inject({
+            method: 'GET',
+            url: '/intake',
+            headers: { 'cv-api-key': apiKey },
+          });
+          const took = performance.now() - began;
+          // Before: 1 to 2 s each (a queued command waiting on the connection); now nothing waits for Redis.
+          assert.ok(took < 500, `answered in ${took.toFixed(0)} ms`);
+          statuses.push(response.statusCode);
+        }
+        assert.deepEqual(statuses, [200, 200, 429, 429], 'counted in memory: the per-key limit of 2 holds');
+        assert.equal(limited.lines.filter((line) => line.startsWith('warn: Redis unavailable')).length, 1);
+        assert.equal(limited.circuit.available, false);
+      } finally {
+        await limited.close();
+        silent.close();
       }
+    });
+  }
+
+  it('counts in memory while Redis is cut off, and in Redis again once it answers', async () => {
+    const proxy = await redisProxy();
+    const { prefix, cleanup } = uniqueRedisPrefix();
+    const lines: string[] = [];
+    const circuit = await connectedCircuit(proxy.url, lines, 300);
+    const app = await buildLimited(shared, { perKey: 100, perAddress: 100, redis: circuit, redisKeyPrefix: prefix });
+    const { apiKey } = await shared.organization();
+    const call = () => app.inject({ method: 'GET', url: '/intake', headers: { 'cv-api-key': apiKey } });
+    try {
+      assert.equal((await call()).statusCode, 200);
+      assert.ok((await keysUnder(prefix)).length > 0, 'counted in Redis');
+      assert.equal(circuit.available, true);
+
+      await proxy.cut();
+      for (let index = 0; index < 3; index++) assert.equal((await call()).statusCode, 200);
+      assert.equal(circuit.available, false);
+      assert.equal(lines.filter((line) => line.startsWith('warn: Redis unavailable')).length, 1, lines.join('\n'));
+
+      await proxy.restore();
+      // ioredis reconnects by itself; the circuit closes at the first probe after its 300 ms.
+      const deadline = Date.now() + 10_000;
+      while (!circuit.available && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(circuit.available, true);
+      assert.deepEqual(
+        lines.map((line) => line.split(':')[0]),
+        ['warn', 'info'],
+        'one line when it went, one when it came back',
+      );
+      const before = headersOf(await call());
+      assert.equal(before.remaining, 98, 'the Redis counter goes on where it was (1 request before the cut, 1 now)');
     } finally {
       await app.close();
-      redis.disconnect();
+      circuit.client.disconnect();
+      await proxy.cut();
+      await cleanup();
+    }
+  });
+
+  it('keeps the failed-authentication limit, in memory', async () => {
+    const app = await buildApp({
+      config: loadConfig({ REDIS_URL: 'redis://127.0.0.1:1', AUTH_FAILURE_LIMIT: '2', ADMIN_TOKEN }),
+      db: shared.db,
+      logger: false,
+    });
+    try {
+      const statuses: number[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const response = await app.inject({
+          method: 'GET',
+          url: '/admin/v1/organizations',
+          headers: { authorization: 'Bearer wrong' },
+        });
+        statuses.push(response.statusCode);
+      }
+      assert.deepEqual(statuses, [401, 401, 429]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('reports where the counters are in /ready', async () => {
+    const memory = await buildApp({ config: loadConfig({}), db: shared.db, logger: false });
+    const down = await buildApp({
+      config: loadConfig({ REDIS_URL: 'redis://127.0.0.1:1' }),
+      db: shared.db,
+      logger: false,
+    });
+    const up = await buildApp({ config: loadConfig({ REDIS_URL: TEST_REDIS_URL }), db: shared.db, logger: false });
+    try {
+      const ready = async (app: FastifyInstance) => {
+        const { status, ...rest } = (await app.inject({ method: 'GET', url: '/ready' })).json();
+        assert.equal(status, 'ready');
+        return { counters: rest.counters, redis: rest.redis };
+      };
+      assert.deepEqual(await ready(memory), { counters: 'memory', redis: undefined });
+      assert.deepEqual(await ready(down), { counters: 'memory', redis: 'unavailable' });
+      assert.deepEqual(await ready(up), { counters: 'redis', redis: 'available' });
+    } finally {
+      await Promise.all([memory.close(), down.close(), up.close()]);
     }
   });
 });
 
 describe('failed-authentication limiter in Redis', () => {
   const { prefix, cleanup } = uniqueRedisPrefix();
-  let redis: Redis;
-  before(() => {
-    redis = createRedisClient(TEST_REDIS_URL);
+  let redis: RedisCircuit;
+  before(async () => {
+    redis = await connectedCircuit(TEST_REDIS_URL);
   });
   after(async () => {
-    await redis.quit();
+    await redis.client.quit();
     await cleanup();
   });
 
-  it('counts failures per address in a window shared by every limiter on the same Redis', async () => {
+  it('counts failures per address and kind in a window shared by every limiter on the same Redis', async () => {
     const one = new RedisAuthFailureLimiter(redis, 2, 60_000, prefix);
     const two = new RedisAuthFailureLimiter(redis, 2, 60_000, prefix);
-    assert.equal(await one.retryAfterSeconds('192.0.2.1'), 0);
-    await one.recordFailure('192.0.2.1');
-    assert.equal(await two.retryAfterSeconds('192.0.2.1'), 0);
-    await two.recordFailure('192.0.2.1');
-    const wait = await one.retryAfterSeconds('192.0.2.1');
+    assert.equal(await one.retryAfterSeconds('192.0.2.1', 'apiKey'), 0);
+    await one.recordFailure('192.0.2.1', 'apiKey');
+    assert.equal(await two.retryAfterSeconds('192.0.2.1', 'apiKey'), 0);
+    await two.recordFailure('192.0.2.1', 'apiKey');
+    const wait = await one.retryAfterSeconds('192.0.2.1', 'apiKey');
     assert.ok(wait > 0 && wait <= 60, `retry after ${wait}`);
-    assert.equal(await two.retryAfterSeconds('192.0.2.2'), 0);
+    assert.equal(await two.retryAfterSeconds('192.0.2.2', 'apiKey'), 0);
+    assert.equal(await two.retryAfterSeconds('192.0.2.1', 'admin'), 0);
     const keys = await keysUnder(prefix);
-    assert.deepEqual(keys, [`${prefix}auth-failures:192.0.2.1`]);
-    assert.ok((await redis.pttl(keys[0] ?? '')) > 0, 'the counter expires with its window');
+    assert.deepEqual(keys, [`${prefix}auth-failures:apiKey:192.0.2.1`]);
+    assert.ok((await redis.client.pttl(keys[0] ?? '')) > 0, 'the counter expires with its window');
   });
 
   it('is what the app uses when REDIS_URL is set: failures on one server count on another', async () => {
@@ -281,7 +426,7 @@ describe('failed-authentication limiter in Redis', () => {
       assert.equal(refused.statusCode, 429);
       assert.ok(Number(refused.headers['retry-after']) > 0);
       assert.equal((await attempt({ app: second }, ADMIN_TOKEN)).statusCode, 429);
-      assert.ok((await keysUnder(`${prefix}app:auth-failures:`)).length === 1);
+      assert.deepEqual(await keysUnder(`${prefix}app:auth-failures:`), [`${prefix}app:auth-failures:admin:127.0.0.1`]);
     } finally {
       await second.close();
       await first.close();

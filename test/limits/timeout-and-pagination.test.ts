@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { z } from 'zod';
@@ -79,6 +81,38 @@ describe('request time limit', () => {
       assert.ok(Date.now() - began >= 1_000);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('a request that times out while its body is still arriving', () => {
+  it('gets its 503 with Connection: close, and its connection is closed', async () => {
+    const { db, drop } = await freshDatabase();
+    const app = await buildApp({ config: loadConfig({ REQUEST_TIMEOUT_MS: '1000' }), db, logger: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    const trickle = setInterval(() => socket.writable && socket.write('"'), 200);
+    try {
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+      const closed = once(socket, 'close');
+      socket.write(
+        'POST /initiatePayment HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 1000\r\n\r\n{"key":',
+      );
+      const began = Date.now();
+      // The client keeps trickling; the server must end the connection itself, soon after its answer.
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 4_000))]);
+      assert.match(received, /^HTTP\/1\.1 503 /);
+      assert.match(received, /\r\nconnection: close\r\n/i);
+      assert.ok(received.includes('"message":"Request timed out"'), received);
+      assert.ok(socket.destroyed || socket.readableEnded, `the connection is still open ${Date.now() - began} ms on`);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+      await app.close();
+      await drop();
     }
   });
 });

@@ -158,6 +158,65 @@ describe('NMI retries after an approved answer was lost: the Query API, not a se
   });
 });
 
+describe('NMI capture and void whose answer was lost: the retry records what NMI did, not a 409', () => {
+  let nmi: FakeNmiServer;
+  let context: TestContext;
+  let apiKey: string;
+
+  before(async () => {
+    nmi = await startFakeNmi();
+    context = await paymentsTestContext({ ...nmi.environment(), NMI_TIMEOUT_MS: CLIENT_TIMEOUT_MS });
+    ({ apiKey } = await context.organization());
+  });
+  after(async () => {
+    await context.close();
+    await nmi.stop();
+  });
+
+  /** A case paid by an NMI token (its card saved in NMI's vault), and an NMI hold of `amount` on it. */
+  const nmiHold = async (name: string, amount: number) => {
+    const created = await createCase(context, apiKey, {
+      nmiPaymentToken: `tok-${name}`,
+      paymentAmount: 10,
+      idempotencyKey: `nmi-${name}-case`,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const url = `/api/v1/cases/${created.caseId}/payments`;
+    const held = await post(context, url, apiKey, { amount, preauthorize: true });
+    assert.equal(held.status, 200, JSON.stringify(held.body));
+    const paymentId = (held.body as { data: { result: { paymentId: string } } }).data.result.paymentId;
+    return { url: `${url}/${paymentId}`, paymentId };
+  };
+
+  for (const [operation, type] of [
+    ['capture', 'capture'],
+    ['cancel', 'void'],
+  ] as const) {
+    it(`${operation}: approved by NMI, its record lost; the retry answers 200 and records it, NMI did it once`, async () => {
+      const { url, paymentId } = await nmiHold(`lost-${operation}`, 30);
+      const body = operation === 'capture' ? { amount: 12.5 } : {};
+      const before = nmi.count(type);
+      nmi.delayNext(LATE_ANSWER_MS); // NMI does it, the answer comes after our timeout: 503, record still HELD
+      const first = await post(context, `${url}/${operation}`, apiKey, body);
+      assert.equal(first.status, 503, JSON.stringify(first.body));
+      assert.equal((await paymentRow(context, paymentId)).hold_status, 'HELD');
+
+      const retried = await post(context, `${url}/${operation}`, apiKey, body);
+      assert.equal(retried.status, 200, JSON.stringify(retried.body));
+      const row = await paymentRow(context, paymentId);
+      if (operation === 'capture') {
+        assert.equal(row.hold_status, 'CAPTURED');
+        assert.equal(row.amount_captured_cents, 1250);
+      } else {
+        assert.equal(row.hold_status, 'RELEASED');
+      }
+      assert.equal(nmi.count(type), before + 2, 'the lost call and the refused retry');
+      const [transaction] = [...nmi.transactions.values()].filter((item) => item.id === row.gateway_reference);
+      assert.equal(transaction?.state, operation === 'capture' ? 'settled' : 'voided');
+    });
+  }
+});
+
 describe('NmiGateway and the Query API', () => {
   let nmi: FakeNmiServer;
   let gateway: NmiGateway;
@@ -217,5 +276,24 @@ describe('NmiGateway and the Query API', () => {
     const fresh = await gateway.authorize({ ...input, idempotencyKey: 'never-sent', resume: true });
     assert.equal(fresh.status, 'succeeded');
     assert.equal(nmi.count('sale'), 2, 'nothing found: charged once');
+  });
+
+  it('a void sent again answers the void done; a capture of a voided hold is still refused', async () => {
+    const held = await gateway.authorize({
+      idempotencyKey: 'care360:case-payment:void-unit:hold',
+      amountCents: 1_000,
+      currency: 'usd',
+      captureLater: true,
+      source: { token: 'tok-void-unit', saveForLater: false },
+      description: null,
+      metadata: {},
+    });
+    const reference = { idempotencyKey: 'care360:case-payment:void-unit:release', reference: held.id };
+    assert.equal((await gateway.cancel(reference)).status, 'canceled');
+    assert.equal((await gateway.cancel(reference)).status, 'canceled', 'NMI refused the second void; it was done');
+    await assert.rejects(
+      gateway.capture({ idempotencyKey: 'care360:case-payment:void-unit:capture', reference: held.id }),
+      /not capturable/,
+    );
   });
 });

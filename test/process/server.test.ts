@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { POSTGRES_TEST_URL } from '../support/database.ts';
 import { failedStart, startServer } from '../support/server-process.ts';
 
 // The server as a user runs it: a real process, the embedded database in a data folder, real sockets.
@@ -94,6 +96,64 @@ describe('npm start', () => {
       assert.equal(await again.stop(), 0);
     } finally {
       await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('says why it cannot start in one line that names the setting and what to do, with no stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as AddressInfo).port;
+    const closedPort = 1; // nothing listens there
+    const postgres = new URL(POSTGRES_TEST_URL);
+    postgres.pathname = '/care360_no_such_database';
+    const file = path.join(dataDir, 'a-file');
+    await writeFile(file, 'not a folder');
+    const cases: [string, Record<string, string>, RegExp][] = [
+      [
+        'unreachable database',
+        { DATABASE_URL: `postgres://care360:secret-password@127.0.0.1:${closedPort}/care360` },
+        new RegExp(
+          `cannot reach PostgreSQL at 127\\.0\\.0\\.1:${closedPort} \\(DATABASE_URL\\): connection refused\\. Check`,
+        ),
+      ],
+      [
+        'missing database',
+        { DATABASE_URL: postgres.toString() },
+        /database "care360_no_such_database" does not exist on .* \(DATABASE_URL\): create it \(createdb care360_no_such_database\)/,
+      ],
+      [
+        'port in use',
+        { DATA_DIR: dataDir, PORT: String(takenPort) },
+        new RegExp(
+          `port ${takenPort} on 127\\.0\\.0\\.1 is already in use \\(PORT, HOST\\): stop what listens there, or set PORT`,
+        ),
+      ],
+      [
+        'PORT not a number',
+        { PORT: 'abc' },
+        /Invalid configuration: PORT: must be a whole number\. Correct these settings/,
+      ],
+      [
+        'HOST not of this machine',
+        { DATA_DIR: dataDir, HOST: '192.0.2.1' },
+        /HOST 192\.0\.2\.1 is not an address of this machine: set HOST to/,
+      ],
+      [
+        'DATA_DIR under a file',
+        { DATA_DIR: path.join(file, 'data') },
+        /cannot use DATA_DIR \(.*\) for the embedded database: a part of the path is a file/,
+      ],
+    ];
+    try {
+      for (const [name, environment, expected] of cases) {
+        const { code, errors } = await failedStart({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...environment });
+        assert.equal(code, 1, name);
+        assert.match(errors, /^care360 failed to start: [^\n]+\n$/, `${name}: one line on stderr: ${errors}`);
+        assert.match(errors, expected, name);
+        assert.doesNotMatch(errors, /secret-password/, `${name}: the password stays out`);
+      }
+    } finally {
+      taken.close();
     }
   });
 

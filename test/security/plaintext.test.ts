@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import {
@@ -219,6 +221,9 @@ describe('security headers on every route', () => {
         headers: { 'cv-api-key': owner.apiKey, 'content-type': 'text/plain' },
         payload: 'hello',
       }),
+      // Beside the reference pages, not one of them: /docs is a folder, not a prefix.
+      await context.app.inject({ method: 'GET', url: '/docsXYZ' }),
+      await context.app.inject({ method: 'GET', url: '/docs.json' }),
     ];
     for (const response of edges) {
       assert.equal(response.headers['x-content-type-options'], 'nosniff', String(response.statusCode));
@@ -227,4 +232,46 @@ describe('security headers on every route', () => {
     }
     assert.ok(checked >= context.routes.length * 2);
   });
+
+  it('the same headers and the standard envelope on what Node refuses before any route: 431 (headers or URL too large), 400', async () => {
+    await context.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = context.app.server.address() as AddressInfo;
+    const requests = {
+      'a header over the limit': `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      'a URL over the limit': `GET /health?${'q'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      'a malformed request line': 'GET /health HTTP/1.1 extra\r\nHost: x\r\n\r\n',
+    };
+    const expected = [431, 431, 400];
+    for (const [index, [name, request]] of Object.entries(requests).entries()) {
+      const answer = await rawAnswer(port, request);
+      const status = expected[index]!;
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      const headers = Object.fromEntries(
+        head
+          .split('\r\n')
+          .slice(1)
+          .map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      );
+      assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), name);
+      assert.equal(headers['x-content-type-options'], 'nosniff', name);
+      assert.equal(headers['cache-control'], 'no-store', name);
+      assert.equal(headers['content-security-policy'], API_CSP, name);
+      assert.equal(headers.connection, 'close', name);
+      assert.match(headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/, name);
+      const json = JSON.parse(body) as { status: number; success: boolean; error: string };
+      assert.deepEqual(Object.keys(json).sort(), ['error', 'status', 'success'], name);
+      assert.equal(json.status, status, name);
+    }
+  });
 });
+
+/** Everything the server sends on a connection that sent `request` raw, until it closes it. */
+async function rawAnswer(port: number, request: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  let answer = '';
+  socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+  socket.on('error', () => undefined);
+  socket.write(request);
+  await once(socket, 'close');
+  return answer;
+}

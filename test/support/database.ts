@@ -4,12 +4,22 @@ import { openDatabase, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 
 /**
- * A fresh, migrated database for one test file: in-memory PGlite by default; when TEST_DATABASE_URL
- * names a PostgreSQL database, a new schema in it (the connection's search_path), dropped by `drop`.
- * `url` is the connection string of that schema, for tests that start server processes on it.
+ * The PostgreSQL database of the tests whose subject exists only there (a terminated backend has no
+ * PGlite counterpart), on either pass of the suite: TEST_DATABASE_URL, else the local server (as
+ * `npm run test:crash`).
  */
-export async function freshDatabase(): Promise<{ db: Database; url?: string; drop: () => Promise<void> }> {
-  const serverUrl = process.env.TEST_DATABASE_URL;
+export const POSTGRES_TEST_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * A fresh, migrated database for one test file: in-memory PGlite by default; when TEST_DATABASE_URL
+ * names a PostgreSQL database (or `postgres` is asked for: POSTGRES_TEST_URL), a new schema in it (the
+ * connection's search_path), dropped by `drop`. `url` is the connection string of that schema, for tests
+ * that start server processes on it.
+ */
+export async function freshDatabase(
+  options: { postgres?: boolean } = {},
+): Promise<{ db: Database; url?: string; drop: () => Promise<void> }> {
+  const serverUrl = options.postgres ? POSTGRES_TEST_URL : process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const db = await openDatabase({ engine: 'pglite' });
     await migrate(db);

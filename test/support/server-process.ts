@@ -63,24 +63,29 @@ export async function startServer(environment: Record<string, string>): Promise<
 }
 
 /**
- * Runs the server expecting it to refuse to start; returns its exit code and output. A server that starts
- * after all is killed (its code is then null), so a test of a refusal fails instead of waiting forever.
+ * Runs the server expecting it to refuse to start; returns its exit code, its output, and its stderr alone. A
+ * server that starts after all is killed (its code is then null), so a test of a refusal fails instead of
+ * waiting forever.
  */
 export async function failedStart(
   environment: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
+): Promise<{ code: number | null; output: string; errors: string }> {
   const child = spawn(process.execPath, await serverCommand(), {
     env: { PATH: process.env.PATH ?? '', ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let errors = '';
   child.stdout.on('data', (chunk) => {
     output += chunk;
     if (/Server listening at/.test(output)) child.kill('SIGKILL');
   });
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, output };
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+    errors += chunk;
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, output, errors };
 }
 
 /**

@@ -24,7 +24,7 @@ interface QueuedEvent {
 
 /**
  * Records audit events off the request's critical path: `record` queues the event and returns at
- * once; a failed write is reported, never thrown. One write is in flight at a time: an event recorded
+ * once; an event that cannot be written is reported, never thrown. One write is in flight at a time: an event recorded
  * while the database is idle is written at once, alone; events recorded while a write is in flight go
  * together in the next one. Under load, one statement (and one commit) then carries many events
  * instead of one each, and the audit log costs the database a small fraction of the requests it
@@ -71,20 +71,39 @@ export class AuditLog {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
         this.inFlight = batch.length;
-        try {
-          await this.store.insertMany(batch.map((queued) => queued.event));
-        } catch (error) {
-          const { code, message } = describe(error);
-          for (const { event, onFailure } of batch) {
-            onFailure({ action: event.action, requestId: event.requestId, code, message }, error);
-          }
-        }
+        await this.write(batch);
       }
     } finally {
       this.inFlight = 0;
       this.writing = null;
     }
   }
+
+  /**
+   * One statement for the batch. When it fails, the events are written again one by one: a single event the
+   * database refuses fails the whole statement, and must not take the other events (other requests, other
+   * organizations) with it. Only an event that fails alone is reported.
+   */
+  private async write(batch: QueuedEvent[]): Promise<void> {
+    try {
+      await this.store.insertMany(batch.map((queued) => queued.event));
+      return;
+    } catch (error) {
+      if (batch.length === 1) return report(batch[0]!, error);
+    }
+    for (const queued of batch) {
+      try {
+        await this.store.insertMany([queued.event]);
+      } catch (error) {
+        report(queued, error);
+      }
+    }
+  }
+}
+
+function report({ event, onFailure }: QueuedEvent, error: unknown): void {
+  const { code, message } = describe(error);
+  onFailure({ action: event.action, requestId: event.requestId, code, message }, error);
 }
 
 function describe(error: unknown): { code: string | undefined; message: string } {

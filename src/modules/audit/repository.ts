@@ -53,6 +53,18 @@ const INSERT_EVENTS = prepared(
                         $8::int[], $9::text[], $10::text[], $11::timestamptz[])`,
 );
 
+/** A NUL character, or a UTF-16 surrogate without its pair. */
+const UNRECORDABLE = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text as PostgreSQL can store it: a NUL (which text refuses, SQLSTATE 22021) or a lone surrogate (which
+ * UTF-8 cannot encode) becomes U+FFFD, so the event is written and still shows that something was there.
+ * Removed instead, `abc<NUL>` would be recorded as the id `abc`. A resource id comes from the request's path.
+ */
+function recordable(value: string | null): string | null {
+  return value === null ? null : value.replace(UNRECORDABLE, '\uFFFD');
+}
+
 /**
  * The audit store. Insert and select only: the table's triggers refuse UPDATE, DELETE and TRUNCATE.
  * Not scoped by organization: it is read only through the operator (admin) API.
@@ -68,17 +80,18 @@ export class AuditRepository {
   async insertMany(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
     const column = <Value>(value: (event: AuditEvent) => Value) => events.map(value);
+    const text = (value: (event: AuditEvent) => string | null) => events.map((event) => recordable(value(event)));
     await this.db.query(INSERT_EVENTS, [
       column((event) => event.id),
       column((event) => event.organizationId),
       column((event) => event.apiKeyId),
-      column((event) => event.action),
-      column((event) => event.resourceType),
-      column((event) => event.resourceId),
+      text((event) => event.action),
+      text((event) => event.resourceType),
+      text((event) => event.resourceId),
       column((event) => event.outcome),
       column((event) => event.statusCode),
-      column((event) => event.requestId),
-      column((event) => event.clientAddress),
+      text((event) => event.requestId),
+      text((event) => event.clientAddress),
       column((event) => event.occurredAt.toISOString()),
     ]);
   }

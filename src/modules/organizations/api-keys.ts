@@ -8,6 +8,11 @@ export function generateApiKey(): string {
   return API_KEY_PREFIX + randomBytes(32).toString('base64url');
 }
 
+/** Whether a key has the form of the keys generateApiKey makes (not whether it is one). */
+export function isGeneratedApiKey(apiKey: string): boolean {
+  return apiKey.length === API_KEY_PREFIX.length + 43 && /^c360_[A-Za-z0-9_-]{43}$/.test(apiKey);
+}
+
 /**
  * Keys have 256 bits of entropy, so a fast hash is enough (no dictionary to guess from) and keeps
  * the lookup on every request cheap. A BOOTSTRAP_API_KEY chosen by an operator is hashed the same way.

@@ -193,13 +193,27 @@ export class NmiGateway implements PaymentGateway {
     };
     if (input.amountCents !== undefined) fields.amount = nmiAmount(input.amountCents);
     const reply = await this.post(fields);
-    if (reply.response !== '1') throw new GatewayRequestError('nmi', reply.responsetext || 'NMI refused the capture');
+    if (reply.response !== '1') {
+      // The retry of a capture NMI approved while its record was lost (a crash, a timeout, a lost database
+      // connection) is refused as "not capturable": what NMI captured then is the answer.
+      const earlier = await this.retrievePayment(input.reference);
+      if (earlier?.status === 'succeeded' && earlier.amountReceivedCents > 0) {
+        return this.settled(input.reference, 'succeeded', earlier.amountReceivedCents);
+      }
+      throw new GatewayRequestError('nmi', reply.responsetext || 'NMI refused the capture');
+    }
     return this.settled(input.reference, 'succeeded', input.amountCents ?? 0);
   }
 
   async cancel(input: ReferenceInput): Promise<PaymentResult> {
     const reply = await this.post({ type: 'void', transactionid: input.reference, orderid: input.idempotencyKey });
-    if (reply.response !== '1') throw new GatewayRequestError('nmi', reply.responsetext || 'NMI refused the void');
+    if (reply.response !== '1') {
+      // Likewise the retry of a void NMI approved while its record was lost: the hold is released already.
+      if ((await this.retrievePayment(input.reference))?.status === 'canceled') {
+        return this.settled(input.reference, 'canceled', 0);
+      }
+      throw new GatewayRequestError('nmi', reply.responsetext || 'NMI refused the void');
+    }
     return this.settled(input.reference, 'canceled', 0);
   }
 
