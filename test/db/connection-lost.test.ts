@@ -62,10 +62,8 @@ describe('a lost database connection (PostgreSQL)', () => {
     const attempt = db.transaction(async (tx) => {
       await tx.query('insert into lost_probe (id) values (1)');
       const pid = await backendPid(tx);
-      const running = tx.query('select pg_sleep(5)');
-      await sleep(100);
-      await terminate(pid);
-      await running;
+      // Awaited together: the statement may fail before the termination's own answer arrives.
+      await Promise.all([tx.query('select pg_sleep(5)'), sleep(100).then(() => terminate(pid))]);
     });
     await assert.rejects(attempt, (error) => isConnectionLost(error));
     assert.deepEqual((await db.query('select id from lost_probe')).rows, []);

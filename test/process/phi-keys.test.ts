@@ -34,7 +34,7 @@ describe('PHI keys of a server process', () => {
     const refused = await failedStart({ DATABASE_URL: 'postgres://care360@127.0.0.1:1/none', DATA_DIR: directory });
     assert.equal(refused.code, 1);
     assert.deepEqual(refused.output.trim().split('\n'), [
-      'PHI_ENCRYPTION_KEY is required with DATABASE_URL (every server of the database needs the same key): ' +
+      'care360 failed to start: PHI_ENCRYPTION_KEY is required with DATABASE_URL (every server of the database needs the same key): ' +
         'make one with `openssl rand -base64 32` or `npm run cli -- phi new-key`',
     ]);
     await assert.rejects(stat(path.join(directory, 'phi.key')), { code: 'ENOENT' }, 'no key file made beside');

@@ -144,9 +144,16 @@ describe('npm start', () => {
         /cannot use DATA_DIR \(.*\) for the embedded database: a part of the path is a file/,
       ],
     ];
+    // With DATABASE_URL, a PHI key: the failure is then about the database (without one it is refused first).
+    const phiKey = randomBytes(32).toString('base64');
     try {
       for (const [name, environment, expected] of cases) {
-        const { code, errors } = await failedStart({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...environment });
+        const { code, errors } = await failedStart({
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'warn',
+          ...(environment.DATABASE_URL ? { PHI_ENCRYPTION_KEY: phiKey } : {}),
+          ...environment,
+        });
         assert.equal(code, 1, name);
         assert.match(errors, /^care360 failed to start: [^\n]+\n$/, `${name}: one line on stderr: ${errors}`);
         assert.match(errors, expected, name);
