@@ -2,13 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError } from '../../http/envelopes.ts';
+import { centsToDecimalString } from '../../money.ts';
 import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake-payments.ts';
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeRow } from '../promo-codes/repository.ts';
 import { discountCents, type PromoCodeService } from '../promo-codes/service.ts';
 import type { Gateways } from './gateways/index.ts';
 import {
-  centsToDecimalString,
   GatewayRequestError,
   GatewayUnavailableError,
   type PaymentResult,
@@ -180,7 +180,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       if (!evaluated.ok) throw invalid('promoCodes', `'${code}' is not a valid promo code`);
       if (promoCodes.some((row) => row.id === evaluated.row.id)) continue;
       promoCodes.push(evaluated.row);
-      if (payable !== null) payable -= discountCents(payable, evaluated.discount);
+      if (payable !== null) payable -= discountCents(payable, evaluated.row);
     }
     return {
       amountCents: payment.amountCents ?? null,

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
+import { centsToDecimalString } from '../../money.ts';
 import type { ProductService } from '../products/service.ts';
 import type { Gateways } from './gateways/index.ts';
 import {
@@ -19,9 +20,6 @@ import {
 } from './repository.ts';
 
 export const CURRENCY = 'usd';
-
-/** Stripe's smallest USD charge; the simulated gateway follows it so both behave alike. */
-export const MINIMUM_CHARGE_CENTS = 50;
 
 /** The idempotency key of one gateway operation on one of our records. */
 export function gatewayKey(kind: string, recordId: string, operation: string): string {
@@ -163,10 +161,14 @@ export class PaymentService {
           "The case's patient has no saved payment method to preauthorize: create the case with stripeSetupId or nmiPaymentToken first",
         );
       }
-      if (input.amountCents < MINIMUM_CHARGE_CENTS)
-        throw new ApiError(400, 'Amount must be at least 0.50 to preauthorize');
     }
     const gateway = saved ? this.gatewayFor(saved.gateway) : null;
+    if (gateway && input.amountCents < gateway.minimumAmountCents) {
+      throw new ApiError(
+        400,
+        `Amount must be at least ${centsToDecimalString(gateway.minimumAmountCents)} to preauthorize`,
+      );
+    }
 
     let row: CasePaymentRow;
     try {
@@ -293,9 +295,12 @@ export class PaymentService {
       throw new ApiError(409, `Payment cannot be captured: ${describeHold(row)}`);
     }
     if (amountCents !== undefined && amountCents > row.amount_cents) {
-      throw new ApiError(400, `Amount must not exceed the held amount (${(row.amount_cents / 100).toFixed(2)})`);
+      throw new ApiError(400, `Amount must not exceed the held amount (${centsToDecimalString(row.amount_cents)})`);
     }
     const gateway = this.gatewayFor(row.gateway);
+    if (amountCents !== undefined && amountCents < gateway.minimumAmountCents) {
+      throw new ApiError(400, `Amount must be at least ${centsToDecimalString(gateway.minimumAmountCents)} to capture`);
+    }
     let result: PaymentResult;
     try {
       result = await gateway.capture({

@@ -112,8 +112,8 @@ export function discountOf(row: PromoCodeRow): Discount {
     : { flatDiscount: (row.flat_discount_cents ?? 0) / 100 };
 }
 
-/** The discount in cents on an amount in cents: percent rounded to the cent, flat capped at the amount. */
-export function discountCents(amountCents: number, discount: Discount): number {
-  if ('percentDiscount' in discount) return Math.round((amountCents * discount.percentDiscount) / 100);
-  return Math.min(amountCents, Math.round(discount.flatDiscount * 100));
+/** A code's discount in cents on an amount in cents: percent rounded to the cent, flat capped at the amount. */
+export function discountCents(amountCents: number, row: PromoCodeRow): number {
+  if (row.percent_discount !== null) return Math.round((amountCents * Number(row.percent_discount)) / 100);
+  return Math.min(amountCents, row.flat_discount_cents ?? 0);
 }
