@@ -14,7 +14,12 @@ import {
   type PaymentResult,
   type SavedPaymentMethod,
 } from './gateways/types.ts';
-import { INTENT_REQUEST_KEY_INDEX, PaymentRepository } from './repository.ts';
+import {
+  CASE_PAYMENT_REFERENCE_INDEX,
+  INTENT_REQUEST_KEY_INDEX,
+  PaymentRepository,
+  type CasePaymentRow,
+} from './repository.ts';
 import { gatewayKey } from './service.ts';
 
 interface Priced {
@@ -46,6 +51,12 @@ const dollars = (cents: number) => centsToDecimalString(cents);
 
 /** The intake's 400 form: `Validation failed: <field>: <message>`. */
 const invalid = (field: string, message: string) => new ApiError(400, `Validation failed: ${field}: ${message}`);
+
+/** The refusal of a gateway payment that another case's payment records. */
+const alreadyRecorded = (kind: 'payment-intent' | 'nmi') =>
+  kind === 'payment-intent'
+    ? invalid('stripePaymentId', 'This PaymentIntent is already recorded for another case')
+    : invalid('nmiPaymentToken', 'This charge is already recorded for another case');
 
 /**
  * The payment fields of POST /api/v1/dynamic-case, for real. `prepare` (no transaction open) checks the
@@ -142,18 +153,25 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (prepared.kind === 'payment-intent' || (prepared.kind === 'nmi' && prepared.payment)) {
       const payment = prepared.payment!;
       const held = payment.status === 'authorized';
-      const row = await repository.insertPayment(organizationId, {
-        ...base,
-        id: randomUUID(),
-        amountCents: payment.amountCents,
-        status: held ? 'UNPAID' : 'PAID',
-        gateway: prepared.gateway,
-        gatewayReference: payment.id,
-        holdStatus: held ? 'HELD' : 'NONE',
-        amountCapturedCents: payment.amountReceivedCents,
-        captureBefore: payment.captureBefore,
-        capturedAt: held ? null : new Date(),
-      });
+      let row: CasePaymentRow;
+      try {
+        row = await repository.insertPayment(organizationId, {
+          ...base,
+          id: randomUUID(),
+          amountCents: payment.amountCents,
+          status: held ? 'UNPAID' : 'PAID',
+          gateway: prepared.gateway,
+          gatewayReference: payment.id,
+          holdStatus: held ? 'HELD' : 'NONE',
+          amountCapturedCents: payment.amountReceivedCents,
+          captureBefore: payment.captureBefore,
+          capturedAt: held ? null : new Date(),
+        });
+      } catch (error) {
+        // Parallel intakes with one PaymentIntent all pass the check in prepare: the index lets one record it.
+        if (isUniqueViolation(error, CASE_PAYMENT_REFERENCE_INDEX)) throw alreadyRecorded(prepared.kind);
+        throw error;
+      }
       if (prepared.intentRecordId) await repository.attachIntent(prepared.intentRecordId, caseId);
       if (payment.saved) {
         await repository.saveMethod(organizationId, {
@@ -230,9 +248,8 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     const record = await repository.findIntent(organizationId, gateway.name, paymentIntentId);
     if (!record || record.kind !== 'payment') throw unknown;
     if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with stripePaymentId');
-    if (await repository.paymentReferenceUsed(gateway.name, paymentIntentId)) {
-      throw invalid('stripePaymentId', 'This PaymentIntent is already recorded for another case');
-    }
+    // Answered early here; the unique index decides between parallel intakes (record).
+    if (await repository.paymentReferenceUsed(gateway.name, paymentIntentId)) throw alreadyRecorded('payment-intent');
     const payment = await this.call(() => gateway.retrievePayment(paymentIntentId));
     if (!payment) throw unknown;
     if (payment.status !== 'succeeded' && payment.status !== 'authorized') {

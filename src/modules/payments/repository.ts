@@ -67,6 +67,8 @@ const intentColumns = `id, organization_id, gateway, kind, gateway_intent_id, am
   payment_method_id, request_key, result, case_id`;
 
 export const CASE_PAYMENT_IDEMPOTENCY_INDEX = 'case_payments_organization_idempotency_key_unique';
+/** One gateway payment (PaymentIntent, NMI transaction) is recorded by at most one case payment. */
+export const CASE_PAYMENT_REFERENCE_INDEX = 'case_payments_gateway_reference_unique';
 export const INTENT_REQUEST_KEY_INDEX = 'gateway_intents_organization_request_key_unique';
 
 export interface NewCasePayment {
@@ -108,7 +110,10 @@ export class PaymentRepository {
     return rows[0] ?? null;
   }
 
-  /** Throws a unique violation on CASE_PAYMENT_IDEMPOTENCY_INDEX when the key is taken. */
+  /**
+   * Throws a unique violation on CASE_PAYMENT_IDEMPOTENCY_INDEX when the key is taken, and on
+   * CASE_PAYMENT_REFERENCE_INDEX when another payment records the same gateway payment.
+   */
   async insertPayment(organizationId: string, payment: NewCasePayment): Promise<CasePaymentRow> {
     const { rows } = await this.db.query<CasePaymentRow>(
       `insert into case_payments (id, organization_id, case_id, product_id, product_bundle_id, description,

@@ -1,0 +1,24 @@
+-- Payments that hold under races (issue 16). On a new database this runs right after 0004; on an existing one,
+-- after the later files: it uses only tables and columns of 0003.
+
+-- One gateway payment (a Stripe PaymentIntent, an NMI transaction) is recorded by at most one case payment.
+-- Before this index, parallel intakes could record one PaymentIntent on several cases. Only the first of such
+-- records stands for money taken: the later ones are kept, marked ERROR, and no longer name the gateway payment.
+with recorded as (
+  select id, gateway_reference,
+         first_value(id) over (partition by gateway, gateway_reference order by created_at, id) as first_id
+    from case_payments
+   where gateway_reference is not null
+)
+update case_payments payment
+   set status = 'ERROR',
+       gateway_reference = null,
+       failure_message = 'Recorded again for ' || recorded.gateway_reference || ', which payment '
+         || recorded.first_id || ' records: no money was taken for this record',
+       updated_at = now()
+  from recorded
+ where payment.id = recorded.id and recorded.id <> recorded.first_id;
+
+drop index case_payments_gateway_reference_idx;
+create unique index case_payments_gateway_reference_unique
+  on case_payments (gateway, gateway_reference) where gateway_reference is not null;
