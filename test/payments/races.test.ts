@@ -94,6 +94,27 @@ describe(`payments under races, ${usesPostgres ? 'two server processes on Postgr
     );
   });
 
+  it(`${PARALLEL} parallel NMI intakes with one idempotencyKey: one case, one sale, the others the documented 409`, async () => {
+    const idempotencyKey = `same-key-${randomUUID()}`;
+    const token = `tok-same-${randomUUID().slice(0, 8)}`;
+    const body = intakeBody({ nmiPaymentToken: token, paymentAmount: 45, idempotencyKey });
+    const answers = await servers.race(PARALLEL, () => ({ method: 'POST', url: '/api/v1/dynamic-case', apiKey, body }));
+    console.log(`${PARALLEL} same-key NMI intakes: ${JSON.stringify(byStatus(answers))}`);
+    assert.deepEqual(byStatus(answers), { 200: 1, 409: PARALLEL - 1 });
+    for (const refused of answers.filter((answer) => answer.status === 409)) {
+      assert.equal(refused.json.code, 'IDEMPOTENCY_ERROR', refused.text);
+    }
+    const sales = nmi.calls.filter((call) => call.type === 'sale' && call.payment_token === token);
+    assert.equal(sales.length, 1, 'NMI was asked for one sale');
+    assert.equal(
+      await count('select 1 from cases where organization_id = $1 and idempotency_key = $2', [
+        organizationId,
+        idempotencyKey,
+      ]),
+      1,
+    );
+  });
+
   it("kept every answer in its route's response schema (no 5xx, no FST_ERR_RESPONSE_SERIALIZATION)", () => {
     assert.deepEqual(servers.brokenAnswers(), []);
   });

@@ -22,3 +22,9 @@ update case_payments payment
 drop index case_payments_gateway_reference_idx;
 create unique index case_payments_gateway_reference_unique
   on case_payments (gateway, gateway_reference) where gateway_reference is not null;
+
+-- An intake's charge (a gateway_intents row with a request_key) is worked on by one request at a time: the request
+-- that inserts it, resumes it (its outcome unknown) or reuses it (charged, no case yet) claims it until
+-- claimed_until. Another request with the same idempotencyKey meanwhile answers 409 (retry shortly) instead of
+-- asking NMI for the same orderid, or charging, beside it. A request cut short by a crash holds it until then.
+alter table gateway_intents add column claimed_until timestamptz;

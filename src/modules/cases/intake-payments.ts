@@ -26,7 +26,9 @@ export interface IntakePaymentFields {
  * intake with nothing else to write needs no transaction. An intake without payment fields
  * (`hasPaymentFields`) has nothing to record, and `prepare` is not called for it. A duplicate
  * idempotencyKey is answered 409 before `prepare` is called (when the intake has payment fields; else by
- * the write itself).
+ * the write itself). When the intake fails after `prepare` (its write refused or failed), `abandon` undoes
+ * what `prepare` did that no case accounts for; it never throws (what it cannot undo is left to
+ * `care360 payments orphans`).
  */
 export interface IntakePaymentProcessor {
   prepare(input: {
@@ -39,6 +41,8 @@ export interface IntakePaymentProcessor {
     tx: Queryable,
     input: { organizationId: string; caseId: string; patientId: string; prepared: unknown },
   ): Promise<{ paymentId?: string }>;
+  /** Optional: a processor whose `prepare` does nothing to undo has none. */
+  abandon?(input: { organizationId: string; caseId: string; prepared: unknown }): Promise<void>;
 }
 
 /** The default: shape validation only (done by the schema); no gateway call, no payment row. */

@@ -162,10 +162,7 @@ export class IntakeService {
       }
     }
 
-    // Without payment fields there is nothing to prepare (a processor would resolve to undefined).
-    const prepared = paying
-      ? await this.payments.prepare({ organizationId, idempotencyKey, payment, patientEmail: profile.email })
-      : undefined;
+    // Done before any payment is prepared: a failure here costs no charge.
     if (body.password) profile.passwordHash = await hashPassword(body.password);
     // In turn, not with Promise.all: sealing is synchronous work, only a PHI answer awaits (its key, once).
     const sealed: { value: string | null; encryptedValue: string | null }[] = [];
@@ -177,6 +174,10 @@ export class IntakeService {
           : { value: json, encryptedValue: null },
       );
     }
+    // Without payment fields there is nothing to prepare (a processor would resolve to undefined).
+    const prepared = paying
+      ? await this.payments.prepare({ organizationId, idempotencyKey, payment, patientEmail: profile.email })
+      : undefined;
     const caseId = randomUUID();
     const formResponseId = randomUUID();
     const answerIds = answers.map(() => randomUUID());
@@ -254,6 +255,8 @@ export class IntakeService {
       if (formToWrite) this.formCache.delete(organizationId, formToWrite.title);
       return result;
     } catch (error) {
+      // The case was not written: undo what `prepare` did for it (a charge, a promo code's use).
+      if (prepared !== undefined) await this.payments.abandon?.({ organizationId, caseId, prepared });
       if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
       throw error;
     }

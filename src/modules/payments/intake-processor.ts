@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake-payments.ts';
 import type { ProductService } from '../products/service.ts';
@@ -52,6 +52,10 @@ const dollars = (cents: number) => centsToDecimalString(cents);
 /** The intake's 400 form: `Validation failed: <field>: <message>`. */
 const invalid = (field: string, message: string) => new ApiError(400, `Validation failed: ${field}: ${message}`);
 
+/** Another request with this idempotencyKey works on its charge: the route's documented 409, saying why. */
+const inProgress = () =>
+  new IdempotencyConflictError('A request with this idempotencyKey is being processed; retry shortly.');
+
 /** The refusal of a gateway payment that another case's payment records. */
 const alreadyRecorded = (kind: 'payment-intent' | 'nmi') =>
   kind === 'payment-intent'
@@ -66,12 +70,18 @@ const alreadyRecorded = (kind: 'payment-intent' | 'nmi') =>
  * payment row.
  */
 export class IntakePaymentsProcessor implements IntakePaymentProcessor {
+  /** How long a request holds an intake's charge: its NMI calls (a look-up, the sale, a void), with room to spare. */
+  private readonly claimMs: number;
+
   constructor(
     private readonly db: Database,
     private readonly gateways: Gateways,
     private readonly products: ProductService,
     private readonly promoCodes: PromoCodeService,
-  ) {}
+    options: { nmiTimeoutMs: number },
+  ) {
+    this.claimMs = 3 * options.nmiTimeoutMs + 15_000;
+  }
 
   async prepare(input: {
     organizationId: string;
@@ -186,6 +196,14 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     return {};
   }
 
+  /** The intake failed after prepare: its charge is let go of, for a retry to take. */
+  async abandon(input: { organizationId: string; caseId: string; prepared: unknown }): Promise<void> {
+    const prepared = input.prepared as Prepared;
+    if (prepared.kind !== 'nmi' || !prepared.intentRecordId) return;
+    // A failed release leaves the claim to lapse.
+    await new PaymentRepository(this.db).releaseIntent(prepared.intentRecordId).catch(() => undefined);
+  }
+
   private async price(organizationId: string, payment: IntakePaymentFields): Promise<Priced> {
     const productBundleId = payment.productBundleId?.toLowerCase() ?? null;
     if (productBundleId && !(await this.products.findBundle(organizationId, productBundleId))) {
@@ -281,18 +299,28 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with nmiPaymentToken');
     if (priced.payableCents === 0) return { kind: 'nmi', intentRecordId: null, payment: null, gateway: gateway.name };
     const repository = new PaymentRepository(this.db);
-    // A retried intake (same idempotencyKey, same token) reuses a charge whose case was never written.
+    // A retried intake (same idempotencyKey, same token) finds the record of the charge made for it.
     const requestKey = idempotencyKey
       ? `intake:${idempotencyKey}:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
       : undefined;
     const earlier = requestKey ? await repository.findIntentByRequestKey(organizationId, requestKey) : null;
-    if (earlier?.result && !earlier.case_id && earlier.status === 'succeeded') {
-      return { kind: 'nmi', intentRecordId: earlier.id, payment: reviveResult(earlier.result), gateway: gateway.name };
-    }
-    // An earlier attempt whose outcome is unknown (timeout, crash) keeps its record, so the same orderid is
-    // looked up (NMI's Query API) before it is sent again.
-    const recordId: string = earlier?.id ?? randomUUID();
-    if (!earlier) {
+    let recordId: string;
+    if (earlier) {
+      if (earlier.case_id) throw new IdempotencyConflictError(); // its case exists
+      if (!(await repository.claimIntent(earlier.id, this.claimMs))) throw inProgress();
+      // Charged, but the case was never written: this intake takes that charge (the claim ends with it).
+      if (earlier.status === 'succeeded' && earlier.result) {
+        return {
+          kind: 'nmi',
+          intentRecordId: earlier.id,
+          payment: reviveResult(earlier.result),
+          gateway: gateway.name,
+        };
+      }
+      // The earlier attempt's outcome is unknown (timeout, crash): NMI's Query API is asked for its orderid first.
+      recordId = earlier.id;
+    } else {
+      recordId = randomUUID();
       try {
         await repository.insertIntent(organizationId, {
           id: recordId,
@@ -300,31 +328,35 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
           kind: 'payment',
           amountCents: priced.payableCents,
           requestKey,
+          claimMs: requestKey ? this.claimMs : undefined,
         });
       } catch (error) {
         if (!isUniqueViolation(error, INTENT_REQUEST_KEY_INDEX)) throw error;
-        throw new ApiError(409, 'This intake is already being processed; retry shortly');
+        throw inProgress();
       }
     }
-    const payment = await this.call(() =>
-      gateway.authorize({
-        idempotencyKey: gatewayKey('intake-charge', recordId, 'sale'),
-        amountCents: priced.payableCents!,
-        currency: 'usd',
-        captureLater: false,
-        source: { token, saveForLater: true },
-        description: priced.description,
-        metadata: { care360_organization_id: organizationId, care360_record_id: recordId },
-        // An earlier attempt left this record pending (timeout, crash): NMI may have approved it already.
-        resume: earlier !== null,
-      }),
-    );
+    let payment: PaymentResult;
+    try {
+      payment = await this.call(() =>
+        gateway.authorize({
+          idempotencyKey: gatewayKey('intake-charge', recordId, 'sale'),
+          amountCents: priced.payableCents!,
+          currency: 'usd',
+          captureLater: false,
+          source: { token, saveForLater: true },
+          description: priced.description,
+          metadata: { care360_organization_id: organizationId, care360_record_id: recordId },
+          resume: earlier !== null,
+        }),
+      );
+    } catch (error) {
+      // Nothing was charged, or whether it was is unknown: a retry may resume it now (it asks NMI first).
+      await repository.releaseIntent(recordId);
+      throw error;
+    }
     if (payment.status === 'failed') {
       // Declined: nothing to reuse; a retry with another card may use the same idempotencyKey.
-      await this.db.query(
-        'update gateway_intents set status = $2, request_key = null, gateway_intent_id = $3 where id = $1',
-        [recordId, 'failed', payment.id || null],
-      );
+      await repository.closeIntent(recordId, 'failed', payment.id || null);
       throw new ApiError(402, `Payment was declined: ${payment.failureMessage ?? 'declined'}`);
     }
     await repository.recordIntentResult(recordId, {

@@ -237,10 +237,20 @@ export class PaymentRepository {
     return rows;
   }
 
-  async setIntentStatus(id: string, status: string): Promise<void> {
-    await this.db.query('update gateway_intents set status = $2, updated_at = now() where id = $1', [id, status]);
+  /**
+   * An intake's charge that no intake will take any longer (declined, or voided or refunded after its intake
+   * failed): its request key is free for a new attempt, and no request holds it.
+   */
+  async closeIntent(id: string, status: string, gatewayIntentId: string | null = null): Promise<void> {
+    await this.db.query(
+      `update gateway_intents set status = $2, request_key = null, claimed_until = null,
+         gateway_intent_id = coalesce($3, gateway_intent_id), updated_at = now()
+        where id = $1`,
+      [id, status, gatewayIntentId],
+    );
   }
 
+  /** With `requestKey` (an intake's charge), claimed for `claimMs` by the request that inserts it (claimIntent). */
   async insertIntent(
     organizationId: string,
     intent: {
@@ -249,13 +259,39 @@ export class PaymentRepository {
       kind: 'setup' | 'payment';
       amountCents: number | null;
       requestKey?: string;
+      claimMs?: number;
     },
   ): Promise<void> {
     await this.db.query(
-      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key)
-       values ($1, $2, $3, $4, $5, $6)`,
-      [intent.id, organizationId, intent.gateway, intent.kind, intent.amountCents, intent.requestKey ?? null],
+      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key, claimed_until)
+       values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::float8 / 1000))`,
+      [
+        intent.id,
+        organizationId,
+        intent.gateway,
+        intent.kind,
+        intent.amountCents,
+        intent.requestKey ?? null,
+        intent.claimMs ?? null,
+      ],
     );
+  }
+
+  /**
+   * Claims an intake's charge record for one request, for `claimMs` (then a request cut short by a crash lets go
+   * of it). False when another request holds it.
+   */
+  async claimIntent(id: string, claimMs: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `update gateway_intents set claimed_until = now() + make_interval(secs => $2::float8 / 1000)
+        where id = $1 and (claimed_until is null or claimed_until < now())`,
+      [id, claimMs],
+    );
+    return rowCount > 0;
+  }
+
+  async releaseIntent(id: string): Promise<void> {
+    await this.db.query('update gateway_intents set claimed_until = null where id = $1', [id]);
   }
 
   async findIntentByRequestKey(organizationId: string, requestKey: string): Promise<GatewayIntentRow | null> {
@@ -315,9 +351,11 @@ export class PaymentRepository {
     return rows[0] ?? null;
   }
 
+  /** The charge now belongs to its case (in the intake's transaction), and no request holds it any longer. */
   async attachIntent(id: string, caseId: string): Promise<void> {
     await this.db.query(
-      'update gateway_intents set case_id = $2, attached_at = now(), updated_at = now() where id = $1',
+      `update gateway_intents set case_id = $2, attached_at = now(), claimed_until = null, updated_at = now()
+        where id = $1`,
       [id, caseId],
     );
   }

@@ -21,6 +21,9 @@ import {
 
 export const CURRENCY = 'usd';
 
+/** How long `payments orphans --refund` holds a charge while it refunds it (one gateway call). */
+const ORPHAN_REFUND_CLAIM_MS = 120_000;
+
 /** The idempotency key of one gateway operation on one of our records. */
 export function gatewayKey(kind: string, recordId: string, operation: string): string {
   return `care360:${kind}:${recordId}:${operation}`;
@@ -383,15 +386,20 @@ export class PaymentService {
     const report = [];
     for (const orphan of orphans) {
       let outcome = 'found';
-      if (refund && orphan.gateway_intent_id) {
+      // Claimed first: a retried intake may be taking this charge right now.
+      if (refund && orphan.gateway_intent_id && !(await repository.claimIntent(orphan.id, ORPHAN_REFUND_CLAIM_MS))) {
+        outcome = 'in use by an intake';
+      } else if (refund && orphan.gateway_intent_id) {
         try {
           await this.gatewayFor(orphan.gateway).refund({
             idempotencyKey: gatewayKey('intake-charge', orphan.id, 'refund'),
             reference: orphan.gateway_intent_id,
           });
-          await repository.setIntentStatus(orphan.id, 'refunded');
+          // No retried intake may take a refunded charge.
+          await repository.closeIntent(orphan.id, 'refunded');
           outcome = 'refunded';
         } catch (error) {
+          await repository.releaseIntent(orphan.id);
           outcome = `refund failed: ${error instanceof Error ? error.message : String(error)}`;
         }
       }
@@ -409,7 +417,9 @@ export class PaymentService {
 
   gatewayFor(name: string): PaymentGateway {
     const gateway = this.gateways.byName[name as PaymentGateway['name']];
-    if (!gateway) throw new ApiError(409, `The ${name} gateway that holds this payment is not configured`);
+    // 503 on every route that may ask (their 409 is another shape): the operator must configure it.
+    if (!gateway)
+      throw new ApiError(503, `The ${name} gateway that holds this payment is not configured on this server`);
     return gateway;
   }
 

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { Database } from '../../src/db/database.ts';
+import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-processor.ts';
+import { createServices } from '../../src/services.ts';
+import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
+import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
+import { freshDatabase } from '../support/database.ts';
+import { createCase } from './support.ts';
+
+// An intake with an nmiPaymentToken charges the card before its case exists (issue 16, defects 2, 3 and 6). The
+// charge's record (gateway_intents, keyed by the intake's idempotencyKey and token) is worked on by one request
+// at a time, refuses a retry with other payment fields, and is undone when its intake fails.
+
+/** The documented 409 of the intake, saying that another request with the key is still at work. */
+const IN_PROGRESS = {
+  status: 409,
+  success: false,
+  code: 'IDEMPOTENCY_ERROR',
+  description: 'A request with this idempotencyKey is being processed; retry shortly.',
+};
+
+const LOOK_UP_CHARGE = 'where organization_id = $1 and request_key = $2';
+const INSERT_CHARGE = 'insert into gateway_intents';
+
+/**
+ * The database, with every statement whose text contains `held` waiting until `release()`: a way to line two
+ * requests up at one step, on PGlite (one connection) as on PostgreSQL.
+ */
+function withHeldStatements(db: Database, held: string) {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const completed = new Map<string, number>();
+  const counted = async <T>(text: string, run: () => Promise<T>) => {
+    if (text.includes(held)) await gate;
+    const result = await run();
+    for (const key of [LOOK_UP_CHARGE]) if (text.includes(key)) completed.set(key, (completed.get(key) ?? 0) + 1);
+    return result;
+  };
+  const wrapped: Database = {
+    engine: db.engine,
+    inMemory: db.inMemory,
+    query: (text, params) => counted(text, () => db.query(text, params)),
+    exec: (script) => db.exec(script),
+    transaction: (work) => db.transaction(work),
+    close: () => db.close(),
+  };
+  return { db: wrapped, release: () => open(), completed: (text: string) => completed.get(text) ?? 0 };
+}
+
+async function contextOn(db: Database, drop: () => Promise<void>, nmi: FakeNmiServer): Promise<TestContext> {
+  const config = loadConfig({
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_PER_KEY: '0',
+    RATE_LIMIT_PER_ADDRESS: '0',
+    ...nmi.environment(),
+  });
+  const services = createServices(db, config);
+  const app = await buildApp({ config, db, services, logger: false });
+  await app.ready();
+  return {
+    app,
+    db,
+    services,
+    config,
+    organization: (name) => services.organizations.createOrganization(name ?? 'Organization'),
+    async close() {
+      await app.close();
+      await drop();
+    },
+  };
+}
+
+const sales = (nmi: FakeNmiServer, token: string) =>
+  nmi.calls.filter((call) => call.type === 'sale' && call.payment_token === token).length;
+
+describe('an intake charge is worked on by one request at a time (defect 6)', () => {
+  let nmi: FakeNmiServer;
+  let context: TestContext;
+  let held: ReturnType<typeof withHeldStatements>;
+  let apiKey: string;
+  let organizationId: string;
+
+  before(async () => {
+    nmi = await startFakeNmi();
+    const fresh = await freshDatabase();
+    held = withHeldStatements(fresh.db, INSERT_CHARGE);
+    context = await contextOn(held.db, fresh.drop, nmi);
+    ({ apiKey, organizationId } = await context.organization());
+  });
+  after(async () => {
+    await context.close();
+    await nmi.stop();
+  });
+
+  it('two same-key intakes that both find no charge: one sale and a 200, the other the documented 409', async () => {
+    // Both look the charge up before either records it; the unique request key lets one in. This 409 was
+    // answered as a 500 FST_ERR_RESPONSE_SERIALIZATION: its body was not the intake's 409 schema.
+    const body = { nmiPaymentToken: 'tok-collide', paymentAmount: 45, idempotencyKey: 'collide' };
+    const answers = Promise.all([createCase(context, apiKey, body), createCase(context, apiKey, body)]);
+    while (held.completed(LOOK_UP_CHARGE) < 2) await sleep(5);
+    held.release();
+    const [first, second] = await answers;
+    const statuses = [first.status, second.status].sort();
+    assert.deepEqual(statuses, [200, 409], JSON.stringify([first.body, second.body]));
+    assert.deepEqual((first.status === 409 ? first : second).body, IN_PROGRESS);
+    assert.equal(sales(nmi, 'tok-collide'), 1);
+  });
+
+  it('a same-key intake while the first one charges: 409 at once, and NMI is not asked anything for it', async () => {
+    const body = { nmiPaymentToken: 'tok-slow', paymentAmount: 30, idempotencyKey: 'slow' };
+    nmi.delayNext(1_000); // the first sale's answer comes late (the fake's client timeout is 2 s)
+    const first = createCase(context, apiKey, body);
+    while (sales(nmi, 'tok-slow') === 0) await sleep(5);
+    const [callsBefore, queriesBefore] = [nmi.calls.length, nmi.queries.length];
+    const second = await createCase(context, apiKey, body);
+    assert.deepEqual(second.body, IN_PROGRESS);
+    assert.deepEqual([nmi.calls.length, nmi.queries.length], [callsBefore, queriesBefore], 'no look-up, no sale');
+    assert.equal((await first).status, 200);
+    const third = await createCase(context, apiKey, body);
+    assert.equal(third.status, 409);
+    assert.equal(
+      third.body.description,
+      'A record with the provided idempotencyKey already exists for this organization.',
+    );
+    assert.equal(sales(nmi, 'tok-slow'), 1);
+  });
+
+  it('a request cut short holds the charge until its claim lapses; then a retry takes over, with one sale', async () => {
+    const body = { nmiPaymentToken: 'tok-crashed', paymentAmount: 20, idempotencyKey: 'crashed' };
+    // An attempt that charged and then died before writing its case: prepare without record or abandon.
+    const processor = new IntakePaymentsProcessor(
+      context.db,
+      context.services.gateways,
+      context.services.products,
+      context.services.promoCodes,
+      context.config.payments,
+    );
+    const prepared = await processor.prepare({
+      organizationId,
+      idempotencyKey: 'crashed',
+      payment: { amountCents: 2000, nmiPaymentToken: 'tok-crashed', promoCodes: [] },
+      patientEmail: 'crashed@example.com',
+    });
+    assert.ok(prepared);
+    const refused = await createCase(context, apiKey, body);
+    assert.deepEqual(refused.body, IN_PROGRESS, 'the claim still stands');
+    await context.db.query(
+      "update gateway_intents set claimed_until = now() - interval '1 second' where request_key like 'intake:crashed:%'",
+    );
+    const retried = await createCase(context, apiKey, body);
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(sales(nmi, 'tok-crashed'), 1, 'the retry took the charge the dead attempt made');
+  });
+});
