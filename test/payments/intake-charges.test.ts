@@ -9,7 +9,7 @@ import { createServices } from '../../src/services.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
 import { freshDatabase } from '../support/database.ts';
-import { createCase } from './support.ts';
+import { createCase, paymentRow, paymentsTestContext } from './support.ts';
 
 // An intake with an nmiPaymentToken charges the card before its case exists (issue 16, defects 2, 3 and 6). The
 // charge's record (gateway_intents, keyed by the intake's idempotencyKey and token) is worked on by one request
@@ -155,5 +155,84 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
     const retried = await createCase(context, apiKey, body);
     assert.equal(retried.status, 200, JSON.stringify(retried.body));
     assert.equal(sales(nmi, 'tok-crashed'), 1, 'the retry took the charge the dead attempt made');
+  });
+});
+
+describe('a retry with the same idempotencyKey but other payment fields is refused (defect 2)', () => {
+  let nmi: FakeNmiServer;
+  let context: TestContext;
+  let apiKey: string;
+  let organizationId: string;
+
+  before(async () => {
+    nmi = await startFakeNmi();
+    // A short client timeout: a late answer from NMI leaves the outcome unknown.
+    context = await paymentsTestContext({ ...nmi.environment(), NMI_TIMEOUT_MS: '250' });
+    ({ apiKey, organizationId } = await context.organization());
+  });
+  after(async () => {
+    await context.close();
+    await nmi.stop();
+  });
+
+  const OTHER_FIELDS = {
+    status: 409,
+    success: false,
+    code: 'IDEMPOTENCY_ERROR',
+    description:
+      'This idempotencyKey was used with other payment fields; send them unchanged, or use a new idempotencyKey.',
+  };
+
+  it('a $50 charge left without a case: a retry for $1,000 is a 409, the same retry takes the $50 charge', async () => {
+    const processor = new IntakePaymentsProcessor(
+      context.db,
+      context.services.gateways,
+      context.services.products,
+      context.services.promoCodes,
+      context.config.payments,
+    );
+    // The first attempt charged $50 and died before its case was written; its claim has lapsed.
+    assert.ok(
+      await processor.prepare({
+        organizationId,
+        idempotencyKey: 'fifty',
+        payment: { amountCents: 5000, nmiPaymentToken: 'tok-fifty', promoCodes: [] },
+        patientEmail: 'fifty@example.com',
+      }),
+    );
+    await context.db.query("update gateway_intents set claimed_until = null where request_key like 'intake:fifty:%'");
+
+    for (const changed of [{ paymentAmount: 1000 }, { paymentAmount: 50, paymentDescription: 'Other' }]) {
+      const retried = await createCase(context, apiKey, {
+        nmiPaymentToken: 'tok-fifty',
+        idempotencyKey: 'fifty',
+        ...changed,
+      });
+      assert.deepEqual(retried.body, OTHER_FIELDS, JSON.stringify(changed));
+    }
+    assert.equal(sales(nmi, 'tok-fifty'), 1);
+    const same = await createCase(context, apiKey, {
+      nmiPaymentToken: 'tok-fifty',
+      paymentAmount: 50,
+      idempotencyKey: 'fifty',
+    });
+    assert.equal(same.status, 200, JSON.stringify(same.body));
+    const row = await paymentRow(context, same.paymentId!);
+    assert.deepEqual([row.status, row.amount_cents, row.original_amount_cents], ['PAID', 5000, 5000]);
+    assert.equal(sales(nmi, 'tok-fifty'), 1);
+  });
+
+  it('a charge whose outcome is unknown: a retry for another amount is a 409, not matched to it at NMI', async () => {
+    nmi.delayNext(1_000);
+    const body = { nmiPaymentToken: 'tok-unknown', paymentAmount: 50, idempotencyKey: 'unknown' };
+    assert.equal((await createCase(context, apiKey, body)).status, 503);
+    const queries = nmi.queries.length;
+    const other = await createCase(context, apiKey, { ...body, paymentAmount: 1000 });
+    assert.deepEqual(other.body, OTHER_FIELDS);
+    assert.equal(nmi.queries.length, queries, 'NMI was not asked for the first attempt’s orderid');
+    const same = await createCase(context, apiKey, body);
+    assert.equal(same.status, 200, JSON.stringify(same.body));
+    assert.equal((await paymentRow(context, same.paymentId!)).amount_cents, 5000);
+    assert.equal(sales(nmi, 'tok-unknown'), 1);
   });
 });

@@ -28,3 +28,7 @@ create unique index case_payments_gateway_reference_unique
 -- claimed_until. Another request with the same idempotencyKey meanwhile answers 409 (retry shortly) instead of
 -- asking NMI for the same orderid, or charging, beside it. A request cut short by a crash holds it until then.
 alter table gateway_intents add column claimed_until timestamptz;
+
+-- The payment fields an intake's charge was made for (a hash): a retry with the same idempotencyKey and token but
+-- other payment fields is refused (409), never matched to this charge.
+alter table gateway_intents add column request_fingerprint text;

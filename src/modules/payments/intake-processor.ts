@@ -20,7 +20,7 @@ import {
   PaymentRepository,
   type CasePaymentRow,
 } from './repository.ts';
-import { gatewayKey } from './service.ts';
+import { fingerprintOf, gatewayKey } from './service.ts';
 
 interface Priced {
   amountCents: number | null;
@@ -103,7 +103,10 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (payment.nmiPaymentToken) {
       return {
         ...priced,
-        ...(await this.chargeToken(organizationId, payment.nmiPaymentToken, priced, input.idempotencyKey)),
+        ...(await this.chargeToken(organizationId, payment.nmiPaymentToken, priced, {
+          idempotencyKey: input.idempotencyKey,
+          fingerprint: fingerprintOf(payment),
+        })),
       };
     }
     // Without a gateway reference only promo redemptions are left to record; with none, nothing is.
@@ -287,7 +290,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     organizationId: string,
     token: string,
     priced: Priced,
-    idempotencyKey: string | undefined,
+    request: { idempotencyKey: string | undefined; fingerprint: string },
   ): Promise<{
     kind: 'nmi';
     intentRecordId: string | null;
@@ -300,13 +303,23 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (priced.payableCents === 0) return { kind: 'nmi', intentRecordId: null, payment: null, gateway: gateway.name };
     const repository = new PaymentRepository(this.db);
     // A retried intake (same idempotencyKey, same token) finds the record of the charge made for it.
-    const requestKey = idempotencyKey
-      ? `intake:${idempotencyKey}:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
+    const requestKey = request.idempotencyKey
+      ? `intake:${request.idempotencyKey}:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
       : undefined;
     const earlier = requestKey ? await repository.findIntentByRequestKey(organizationId, requestKey) : null;
     let recordId: string;
     if (earlier) {
       if (earlier.case_id) throw new IdempotencyConflictError(); // its case exists
+      // Another request with the same key (charges recorded before fingerprints: another amount).
+      if (
+        earlier.request_fingerprint
+          ? earlier.request_fingerprint !== request.fingerprint
+          : earlier.amount_cents !== priced.payableCents
+      ) {
+        throw new IdempotencyConflictError(
+          'This idempotencyKey was used with other payment fields; send them unchanged, or use a new idempotencyKey.',
+        );
+      }
       if (!(await repository.claimIntent(earlier.id, this.claimMs))) throw inProgress();
       // Charged, but the case was never written: this intake takes that charge (the claim ends with it).
       if (earlier.status === 'succeeded' && earlier.result) {
@@ -328,6 +341,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
           kind: 'payment',
           amountCents: priced.payableCents,
           requestKey,
+          requestFingerprint: request.fingerprint,
           claimMs: requestKey ? this.claimMs : undefined,
         });
       } catch (error) {

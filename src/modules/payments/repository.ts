@@ -55,6 +55,7 @@ export interface GatewayIntentRow {
   customer_id: string | null;
   payment_method_id: string | null;
   request_key: string | null;
+  request_fingerprint: string | null;
   result: Record<string, unknown> | null;
   case_id: string | null;
 }
@@ -64,7 +65,7 @@ const paymentColumns = `id, organization_id, case_id, product_id, product_bundle
   hold_status, amount_captured_cents, amount_refunded_cents, capture_before, captured_at, released_at,
   failure_message, idempotency_key, request_fingerprint, saved_method_id, created_at, updated_at`;
 const intentColumns = `id, organization_id, gateway, kind, gateway_intent_id, amount_cents, status, customer_id,
-  payment_method_id, request_key, result, case_id`;
+  payment_method_id, request_key, request_fingerprint, result, case_id`;
 
 export const CASE_PAYMENT_IDEMPOTENCY_INDEX = 'case_payments_organization_idempotency_key_unique';
 /** One gateway payment (PaymentIntent, NMI transaction) is recorded by at most one case payment. */
@@ -250,7 +251,10 @@ export class PaymentRepository {
     );
   }
 
-  /** With `requestKey` (an intake's charge), claimed for `claimMs` by the request that inserts it (claimIntent). */
+  /**
+   * With `requestKey` (an intake's charge): the fingerprint of the request it is made for, and claimed for
+   * `claimMs` by the request that inserts it (claimIntent).
+   */
   async insertIntent(
     organizationId: string,
     intent: {
@@ -259,12 +263,14 @@ export class PaymentRepository {
       kind: 'setup' | 'payment';
       amountCents: number | null;
       requestKey?: string;
+      requestFingerprint?: string;
       claimMs?: number;
     },
   ): Promise<void> {
     await this.db.query(
-      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key, claimed_until)
-       values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::float8 / 1000))`,
+      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key,
+         request_fingerprint, claimed_until)
+       values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::float8 / 1000))`,
       [
         intent.id,
         organizationId,
@@ -272,6 +278,7 @@ export class PaymentRepository {
         intent.kind,
         intent.amountCents,
         intent.requestKey ?? null,
+        intent.requestFingerprint ?? null,
         intent.claimMs ?? null,
       ],
     );

@@ -454,7 +454,8 @@ function cleanMetadata(metadata: PaymentMetadata): Record<string, string> {
   return result;
 }
 
-function fingerprintOf(value: Record<string, unknown>): string {
+/** A request's parameters as a hash, to tell a retry from another request with the same idempotency key. */
+export function fingerprintOf(value: object): string {
   const ordered = Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
   return createHash('sha256').update(JSON.stringify(ordered)).digest('hex');
 }
