@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import type { Database } from '../../src/db/database.ts';
+import type { Database, Queryable } from '../../src/db/database.ts';
 import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-processor.ts';
 import { createServices } from '../../src/services.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
@@ -24,31 +24,41 @@ const IN_PROGRESS = {
 };
 
 const LOOK_UP_CHARGE = 'where organization_id = $1 and request_key = $2';
-const INSERT_CHARGE = 'insert into gateway_intents';
 
 /**
- * The database, with every statement whose text contains `held` waiting until `release()`: a way to line two
- * requests up at one step, on PGlite (one connection) as on PostgreSQL.
+ * The database, with statements whose text contains `held` waiting while `hold()` is in force, until
+ * `release()`: a way to line requests up at one step, on PGlite (one connection) as on PostgreSQL. `arrived`
+ * counts the statements sent (held or not) whose text contains a given part.
  */
 function withHeldStatements(db: Database, held: string) {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const completed = new Map<string, number>();
+  let gate: Promise<void> | undefined;
+  let open = () => {};
+  const arrived: string[] = [];
   const counted = async <T>(text: string, run: () => Promise<T>) => {
-    if (text.includes(held)) await gate;
-    const result = await run();
-    for (const key of [LOOK_UP_CHARGE]) if (text.includes(key)) completed.set(key, (completed.get(key) ?? 0) + 1);
-    return result;
+    arrived.push(text);
+    if (gate && text.includes(held)) await gate;
+    return run();
   };
+  const wrap = (connection: Queryable): Queryable => ({
+    query: (text, params) => counted(text, () => connection.query(text, params)),
+    exec: (script) => connection.exec(script),
+  });
   const wrapped: Database = {
+    ...wrap(db),
     engine: db.engine,
     inMemory: db.inMemory,
-    query: (text, params) => counted(text, () => db.query(text, params)),
-    exec: (script) => db.exec(script),
-    transaction: (work) => db.transaction(work),
+    transaction: (work) => db.transaction((tx) => work(wrap(tx))),
     close: () => db.close(),
   };
-  return { db: wrapped, release: () => open(), completed: (text: string) => completed.get(text) ?? 0 };
+  return {
+    db: wrapped,
+    hold: () => (gate = new Promise<void>((resolve) => (open = resolve))),
+    release: () => {
+      gate = undefined;
+      open();
+    },
+    arrived: (part: string) => arrived.filter((text) => text.includes(part)).length,
+  };
 }
 
 async function contextOn(db: Database, drop: () => Promise<void>, nmi: FakeNmiServer): Promise<TestContext> {
@@ -88,7 +98,8 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
   before(async () => {
     nmi = await startFakeNmi();
     const fresh = await freshDatabase();
-    held = withHeldStatements(fresh.db, INSERT_CHARGE);
+    held = withHeldStatements(fresh.db, LOOK_UP_CHARGE);
+    held.hold();
     context = await contextOn(held.db, fresh.drop, nmi);
     ({ apiKey, organizationId } = await context.organization());
   });
@@ -102,7 +113,7 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
     // answered as a 500 FST_ERR_RESPONSE_SERIALIZATION: its body was not the intake's 409 schema.
     const body = { nmiPaymentToken: 'tok-collide', paymentAmount: 45, idempotencyKey: 'collide' };
     const answers = Promise.all([createCase(context, apiKey, body), createCase(context, apiKey, body)]);
-    while (held.completed(LOOK_UP_CHARGE) < 2) await sleep(5);
+    while (held.arrived(LOOK_UP_CHARGE) < 2) await sleep(5);
     held.release();
     const [first, second] = await answers;
     const statuses = [first.status, second.status].sort();
@@ -234,5 +245,129 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
     assert.equal(same.status, 200, JSON.stringify(same.body));
     assert.equal((await paymentRow(context, same.paymentId!)).amount_cents, 5000);
     assert.equal(sales(nmi, 'tok-unknown'), 1);
+  });
+});
+
+describe('a refused intake leaves no money taken (defect 3)', () => {
+  let nmi: FakeNmiServer;
+  let context: TestContext;
+  let held: ReturnType<typeof withHeldStatements>;
+  let apiKey: string;
+  let organizationId: string;
+  /** Intakes whose payment description is 'fault' fail when their payment is written, after the sale. */
+  const FAULT = `alter table case_payments add constraint fault_after_sale check (description is distinct from 'fault')`;
+
+  before(async () => {
+    nmi = await startFakeNmi();
+    const fresh = await freshDatabase();
+    held = withHeldStatements(fresh.db, 'insert into case_payments');
+    context = await contextOn(held.db, fresh.drop, nmi);
+    ({ apiKey, organizationId } = await context.organization());
+    await context.db.query(FAULT);
+  });
+  after(async () => {
+    await context.close();
+    await nmi.stop();
+  });
+
+  const promoCode = async (code: string, maxRedemptions: number) =>
+    context.services.promoCodes.create({ organizationId, code, percentDiscount: 50, maxRedemptions });
+  const redemptions = async (code: string) =>
+    (await context.db.query<{ n: number }>('select redemption_count as n from promo_codes where code = $1', [code]))
+      .rows[0]!.n;
+  const charge = async (token: string) => {
+    const sale = nmi.calls.find((call) => call.type === 'sale' && call.payment_token === token);
+    const transaction = [...nmi.transactions.values()].find((candidate) => candidate.orderId === sale?.orderid);
+    return { sold: Boolean(sale), state: transaction?.state, refunded: transaction?.refundedCents ?? 0 };
+  };
+
+  it('10 intakes race for a one-use code, each with its own card: one 200 and one sale, the rest 400 uncharged', async () => {
+    await promoCode('ONCE50', 1);
+    const tokens = Array.from({ length: 10 }, (_, index) => `tok-race-${index}`);
+    const answers = await Promise.all(
+      tokens.map((token) =>
+        createCase(context, apiKey, { nmiPaymentToken: token, paymentAmount: 90, promoCode: 'ONCE50' }),
+      ),
+    );
+    assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, ...Array<number>(9).fill(400)]);
+    for (const refused of answers.filter((answer) => answer.status === 400)) {
+      assert.deepEqual(refused.body, {
+        success: false,
+        error: "Validation failed: promoCodes: 'ONCE50' is not a valid promo code",
+      });
+    }
+    const sold = tokens.filter((token) =>
+      nmi.calls.some((call) => call.type === 'sale' && call.payment_token === token),
+    );
+    assert.equal(sold.length, 1, 'only the intake that got the code was charged');
+    assert.equal(nmi.calls.find((call) => call.payment_token === sold[0])!.amount, '45.00');
+    assert.equal(await redemptions('ONCE50'), 1);
+  });
+
+  it('a case write that fails after the sale: the sale is voided, the code given back, and a retry charges anew', async () => {
+    await promoCode('FAULT50', 1);
+    const body = {
+      nmiPaymentToken: 'tok-fault',
+      paymentAmount: 40,
+      promoCode: 'FAULT50',
+      paymentDescription: 'fault',
+      idempotencyKey: 'fault-1',
+    };
+    const failed = await createCase(context, apiKey, body);
+    assert.equal(failed.status, 500, JSON.stringify(failed.body));
+    assert.deepEqual(await charge('tok-fault'), { sold: true, state: 'voided', refunded: 0 });
+    assert.equal(await redemptions('FAULT50'), 0, 'the code is usable again');
+    const { rows } = await context.db.query<{ status: string; request_key: string | null; case_id: string | null }>(
+      "select status, request_key, case_id from gateway_intents where gateway_intent_id is not null and amount_cents = 2000 and status <> 'succeeded'",
+    );
+    assert.deepEqual(rows, [{ status: 'voided', request_key: null, case_id: null }]);
+
+    const retried = await createCase(context, apiKey, { ...body, paymentDescription: 'Visit' });
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(await redemptions('FAULT50'), 1);
+    assert.equal(nmi.calls.filter((call) => call.type === 'sale' && call.payment_token === 'tok-fault').length, 2);
+  });
+
+  it('a sale NMI has already settled is refunded instead', async () => {
+    held.hold(); // the payment is written once NMI has settled the sale
+    const failed = createCase(context, apiKey, {
+      nmiPaymentToken: 'tok-settled',
+      paymentAmount: 25,
+      paymentDescription: 'fault',
+    });
+    while (!(await charge('tok-settled')).sold) await sleep(5);
+    nmi.settleBatch();
+    held.release();
+    assert.equal((await failed).status, 500);
+    assert.deepEqual(await charge('tok-settled'), { sold: true, state: 'settled', refunded: 2500 });
+    assert.deepEqual(
+      nmi.calls.slice(-2).map((call) => call.type),
+      ['void', 'refund'],
+    );
+  });
+
+  it('a void NMI cannot answer: the charge stays, for the orphans command or a retry to take', async () => {
+    const body = {
+      nmiPaymentToken: 'tok-unreachable',
+      paymentAmount: 35,
+      paymentDescription: 'fault',
+      idempotencyKey: 'unreachable',
+    };
+    nmi.failNext(1, 'void');
+    assert.equal((await createCase(context, apiKey, body)).status, 500);
+    assert.deepEqual(await charge('tok-unreachable'), { sold: true, state: 'settled', refunded: 0 });
+    const orphans = await context.services.payments.orphanCharges(0, false);
+    assert.deepEqual(
+      orphans.map((orphan) => orphan.amountCents),
+      [3500],
+    );
+    // A retry takes the charge (its claim was let go of): here it fails again, and this time the void goes through.
+    assert.equal((await createCase(context, apiKey, body)).status, 500);
+    assert.equal(
+      nmi.calls.filter((call) => call.type === 'sale' && call.payment_token === 'tok-unreachable').length,
+      1,
+    );
+    assert.deepEqual(await charge('tok-unreachable'), { sold: true, state: 'voided', refunded: 0 });
+    assert.deepEqual(await context.services.payments.orphanCharges(0, false), []);
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { OrganizationService } from '../../src/modules/organizations/service.ts';
+import { PromoCodeService } from '../../src/modules/promo-codes/service.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { startTwoServers, usesPostgres, type RaceAnswer, type TwoServers } from '../support/two-servers.ts';
@@ -113,6 +114,31 @@ describe(`payments under races, ${usesPostgres ? 'two server processes on Postgr
       ]),
       1,
     );
+  });
+
+  it(`${PARALLEL} parallel intakes with their own cards race for a one-use code: one paid, the others refused uncharged`, async () => {
+    const code = `ONCE${randomUUID().slice(0, 6).toUpperCase()}`;
+    await new PromoCodeService(servers.db).create({ organizationId, code, percentDiscount: 50, maxRedemptions: 1 });
+    const tokens = Array.from({ length: PARALLEL }, (_, index) => `tok-${code}-${index}`);
+    const answers = await servers.race(PARALLEL, (index) => ({
+      method: 'POST',
+      url: '/api/v1/dynamic-case',
+      apiKey,
+      body: intakeBody({ nmiPaymentToken: tokens[index], paymentAmount: 90, promoCode: code }),
+    }));
+    console.log(`${PARALLEL} intakes racing for a one-use code: ${JSON.stringify(byStatus(answers))}`);
+    assert.deepEqual(byStatus(answers), { 200: 1, 400: PARALLEL - 1 });
+    const charged = nmi.calls.filter((call) => call.type === 'sale' && tokens.includes(call.payment_token!));
+    assert.deepEqual(
+      charged.map((call) => call.amount),
+      ['45.00'],
+      'one card charged, with the discount',
+    );
+    const { rows } = await servers.db.query<{ redemption_count: number }>(
+      'select redemption_count from promo_codes where code = $1',
+      [code],
+    );
+    assert.deepEqual(rows, [{ redemption_count: 1 }]);
   });
 
   it("kept every answer in its route's response schema (no 5xx, no FST_ERR_RESPONSE_SERIALIZATION)", () => {

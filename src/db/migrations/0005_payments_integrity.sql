@@ -32,3 +32,7 @@ alter table gateway_intents add column claimed_until timestamptz;
 -- The payment fields an intake's charge was made for (a hash): a retry with the same idempotencyKey and token but
 -- other payment fields is refused (409), never matched to this charge.
 alter table gateway_intents add column request_fingerprint text;
+
+-- The promo codes whose use an intake's charge counted before it was made (a JSON array of ids): given back when
+-- the charge is closed without a case (declined, or voided or refunded after its intake failed).
+alter table gateway_intents add column reserved_promo_code_ids jsonb;

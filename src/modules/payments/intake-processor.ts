@@ -40,12 +40,17 @@ type Prepared =
       payment: PaymentResult;
       gateway: SavedPaymentMethod['gateway'];
     })
-  | (Priced & {
-      kind: 'nmi';
-      intentRecordId: string | null;
-      payment: PaymentResult | null;
-      gateway: SavedPaymentMethod['gateway'];
-    });
+  | (Priced & TokenCharge);
+
+/** What prepare did with an nmiPaymentToken: a sale (none when nothing is payable) and its record. */
+interface TokenCharge {
+  kind: 'nmi';
+  intentRecordId: string | null;
+  payment: PaymentResult | null;
+  gateway: SavedPaymentMethod['gateway'];
+  /** The promo codes' use was counted with the charge's record, before the sale: record does not count it again. */
+  promoCodesReserved: boolean;
+}
 
 const dollars = (cents: number) => centsToDecimalString(cents);
 
@@ -120,10 +125,10 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     const prepared = input.prepared as Prepared;
     const { organizationId, caseId, patientId } = input;
     const repository = new PaymentRepository(tx);
-    for (const code of prepared.promoCodes) {
+    if (!(prepared.kind === 'nmi' && prepared.promoCodesReserved)) {
       // Counted here, so a failed intake uses no redemption; a code used up meanwhile fails the intake.
-      if (!(await this.promoCodes.redeem(tx, code.id)))
-        throw invalid('promoCodes', `'${code.code}' is not a valid promo code`);
+      const redeemed = await this.promoCodes.redeemAll(tx, prepared.promoCodes);
+      if (!redeemed.ok) throw invalid('promoCodes', `'${redeemed.code}' is not a valid promo code`);
     }
     const base = {
       caseId,
@@ -199,12 +204,37 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     return {};
   }
 
-  /** The intake failed after prepare: its charge is let go of, for a retry to take. */
+  /**
+   * The intake failed after prepare: its sale is voided (refunded once NMI has settled it) and the promo code
+   * uses reserved for it are given back, so a refused intake leaves no money taken. What cannot be undone now
+   * (NMI unreachable) stays a charge without a case: a retry takes it, or `payments orphans --refund` refunds it.
+   */
   async abandon(input: { organizationId: string; caseId: string; prepared: unknown }): Promise<void> {
     const prepared = input.prepared as Prepared;
-    if (prepared.kind !== 'nmi' || !prepared.intentRecordId) return;
-    // A failed release leaves the claim to lapse.
-    await new PaymentRepository(this.db).releaseIntent(prepared.intentRecordId).catch(() => undefined);
+    if (prepared.kind !== 'nmi' || !prepared.intentRecordId || !prepared.payment) return;
+    const recordId = prepared.intentRecordId;
+    const repository = new PaymentRepository(this.db);
+    try {
+      // A write that failed only in its answer (a connection lost at commit) did write: the case has the charge.
+      if (await repository.findCase(input.organizationId, input.caseId)) return;
+      const outcome = await this.undoSale(prepared.gateway, recordId, prepared.payment.id);
+      await repository.closeIntent(recordId, outcome);
+    } catch {
+      await repository.releaseIntent(recordId).catch(() => undefined); // else the claim lapses
+    }
+  }
+
+  /** Voids a sale, or refunds it when NMI no longer voids it (settled); says which. */
+  private async undoSale(gatewayName: string, recordId: string, reference: string): Promise<'voided' | 'refunded'> {
+    const gateway = this.gateways.byName[gatewayName as SavedPaymentMethod['gateway']]!;
+    try {
+      await gateway.cancel({ idempotencyKey: gatewayKey('intake-charge', recordId, 'void'), reference });
+      return 'voided';
+    } catch (error) {
+      if (!(error instanceof GatewayRequestError)) throw error; // whether it was voided is unknown
+      await gateway.refund({ idempotencyKey: gatewayKey('intake-charge', recordId, 'refund'), reference });
+      return 'refunded';
+    }
   }
 
   private async price(organizationId: string, payment: IntakePaymentFields): Promise<Priced> {
@@ -291,16 +321,13 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     token: string,
     priced: Priced,
     request: { idempotencyKey: string | undefined; fingerprint: string },
-  ): Promise<{
-    kind: 'nmi';
-    intentRecordId: string | null;
-    payment: PaymentResult | null;
-    gateway: SavedPaymentMethod['gateway'];
-  }> {
+  ): Promise<TokenCharge> {
     const gateway = this.gateways.nmi;
     if (!gateway) throw invalid('nmiPaymentToken', 'NMI payments are not configured on this server');
     if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with nmiPaymentToken');
-    if (priced.payableCents === 0) return { kind: 'nmi', intentRecordId: null, payment: null, gateway: gateway.name };
+    if (priced.payableCents === 0) {
+      return { kind: 'nmi', intentRecordId: null, payment: null, gateway: gateway.name, promoCodesReserved: false };
+    }
     const repository = new PaymentRepository(this.db);
     // A retried intake (same idempotencyKey, same token) finds the record of the charge made for it.
     const requestKey = request.idempotencyKey
@@ -328,45 +355,39 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
           intentRecordId: earlier.id,
           payment: reviveResult(earlier.result),
           gateway: gateway.name,
+          promoCodesReserved: earlier.reserved_promo_code_ids !== null,
         };
       }
       // The earlier attempt's outcome is unknown (timeout, crash): NMI's Query API is asked for its orderid first.
       recordId = earlier.id;
     } else {
       recordId = randomUUID();
-      try {
-        await repository.insertIntent(organizationId, {
-          id: recordId,
-          gateway: gateway.name,
-          kind: 'payment',
-          amountCents: priced.payableCents,
-          requestKey,
-          requestFingerprint: request.fingerprint,
-          claimMs: requestKey ? this.claimMs : undefined,
-        });
-      } catch (error) {
-        if (!isUniqueViolation(error, INTENT_REQUEST_KEY_INDEX)) throw error;
-        throw inProgress();
-      }
+      await this.recordCharge(organizationId, recordId, {
+        gateway: gateway.name,
+        amountCents: priced.payableCents,
+        promoCodes: priced.promoCodes,
+        requestKey,
+        requestFingerprint: request.fingerprint,
+        claimMs: requestKey ? this.claimMs : undefined,
+      });
     }
     let payment: PaymentResult;
     try {
-      payment = await this.call(() =>
-        gateway.authorize({
-          idempotencyKey: gatewayKey('intake-charge', recordId, 'sale'),
-          amountCents: priced.payableCents!,
-          currency: 'usd',
-          captureLater: false,
-          source: { token, saveForLater: true },
-          description: priced.description,
-          metadata: { care360_organization_id: organizationId, care360_record_id: recordId },
-          resume: earlier !== null,
-        }),
-      );
+      payment = await gateway.authorize({
+        idempotencyKey: gatewayKey('intake-charge', recordId, 'sale'),
+        amountCents: priced.payableCents,
+        currency: 'usd',
+        captureLater: false,
+        source: { token, saveForLater: true },
+        description: priced.description,
+        metadata: { care360_organization_id: organizationId, care360_record_id: recordId },
+        resume: earlier !== null,
+      });
     } catch (error) {
-      // Nothing was charged, or whether it was is unknown: a retry may resume it now (it asks NMI first).
-      await repository.releaseIntent(recordId);
-      throw error;
+      // Refused: nothing was charged. Else whether it was is unknown: a retry resumes at once (asking NMI first).
+      if (error instanceof GatewayRequestError) await repository.closeIntent(recordId, 'failed');
+      else await repository.releaseIntent(recordId);
+      throw gatewayFailure(error);
     }
     if (payment.status === 'failed') {
       // Declined: nothing to reuse; a retry with another card may use the same idempotencyKey.
@@ -379,20 +400,61 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       customerId: payment.saved?.customerId ?? null,
       result: { ...payment, captureBefore: payment.captureBefore?.toISOString() ?? null },
     });
-    return { kind: 'nmi', intentRecordId: recordId, payment, gateway: gateway.name };
+    const promoCodesReserved = earlier ? earlier.reserved_promo_code_ids !== null : true;
+    return { kind: 'nmi', intentRecordId: recordId, payment, gateway: gateway.name, promoCodesReserved };
+  }
+
+  /**
+   * The record of a sale about to be made, and one use of each promo code, in one transaction: a code used up
+   * meanwhile refuses the intake before the card is charged. Another request that recorded the same charge
+   * first makes this one wait (409).
+   */
+  private async recordCharge(
+    organizationId: string,
+    recordId: string,
+    charge: {
+      gateway: SavedPaymentMethod['gateway'];
+      amountCents: number;
+      promoCodes: PromoCodeRow[];
+      requestKey: string | undefined;
+      requestFingerprint: string;
+      claimMs: number | undefined;
+    },
+  ): Promise<void> {
+    const { promoCodes, ...intent } = charge;
+    try {
+      await this.db.transaction(async (tx) => {
+        await new PaymentRepository(tx).insertIntent(organizationId, {
+          id: recordId,
+          kind: 'payment',
+          ...intent,
+          reservedPromoCodeIds: promoCodes.map((code) => code.id),
+        });
+        const redeemed = await this.promoCodes.redeemAll(tx, promoCodes);
+        if (!redeemed.ok) throw invalid('promoCodes', `'${redeemed.code}' is not a valid promo code`);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, INTENT_REQUEST_KEY_INDEX)) throw inProgress();
+      throw error;
+    }
   }
 
   private async call<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof GatewayUnavailableError)
-        throw new ApiError(503, 'The payment provider is unavailable; please retry');
-      if (error instanceof GatewayRequestError)
-        throw invalid('payment', `The payment provider refused it: ${error.message}`);
-      throw error;
+      throw gatewayFailure(error);
     }
   }
+}
+
+/** A gateway's failure as the intake answers it: an outage is 503 (retry), a refusal 400. */
+function gatewayFailure(error: unknown): unknown {
+  if (error instanceof GatewayUnavailableError)
+    return new ApiError(503, 'The payment provider is unavailable; please retry');
+  if (error instanceof GatewayRequestError)
+    return invalid('payment', `The payment provider refused it: ${error.message}`);
+  return error;
 }
 
 function reviveResult(stored: Record<string, unknown>): PaymentResult {

@@ -56,6 +56,7 @@ export interface GatewayIntentRow {
   payment_method_id: string | null;
   request_key: string | null;
   request_fingerprint: string | null;
+  reserved_promo_code_ids: string[] | null;
   result: Record<string, unknown> | null;
   case_id: string | null;
 }
@@ -65,7 +66,7 @@ const paymentColumns = `id, organization_id, case_id, product_id, product_bundle
   hold_status, amount_captured_cents, amount_refunded_cents, capture_before, captured_at, released_at,
   failure_message, idempotency_key, request_fingerprint, saved_method_id, created_at, updated_at`;
 const intentColumns = `id, organization_id, gateway, kind, gateway_intent_id, amount_cents, status, customer_id,
-  payment_method_id, request_key, request_fingerprint, result, case_id`;
+  payment_method_id, request_key, request_fingerprint, reserved_promo_code_ids, result, case_id`;
 
 export const CASE_PAYMENT_IDEMPOTENCY_INDEX = 'case_payments_organization_idempotency_key_unique';
 /** One gateway payment (PaymentIntent, NMI transaction) is recorded by at most one case payment. */
@@ -240,20 +241,28 @@ export class PaymentRepository {
 
   /**
    * An intake's charge that no intake will take any longer (declined, or voided or refunded after its intake
-   * failed): its request key is free for a new attempt, and no request holds it.
+   * failed): its request key is free for a new attempt, no request holds it, and the promo code uses reserved
+   * for it are given back. One statement: all of it or none.
    */
   async closeIntent(id: string, status: string, gatewayIntentId: string | null = null): Promise<void> {
     await this.db.query(
-      `update gateway_intents set status = $2, request_key = null, claimed_until = null,
-         gateway_intent_id = coalesce($3, gateway_intent_id), updated_at = now()
-        where id = $1`,
+      `with closed as (
+         update gateway_intents intent
+            set status = $2, request_key = null, claimed_until = null, reserved_promo_code_ids = null,
+                gateway_intent_id = coalesce($3, intent.gateway_intent_id), updated_at = now()
+           from gateway_intents before_close
+          where intent.id = $1 and before_close.id = intent.id
+         returning before_close.reserved_promo_code_ids as reserved
+       )
+       update promo_codes set redemption_count = redemption_count - 1
+        where redemption_count > 0 and id in (select jsonb_array_elements_text(reserved)::uuid from closed)`,
       [id, status, gatewayIntentId],
     );
   }
 
   /**
-   * With `requestKey` (an intake's charge): the fingerprint of the request it is made for, and claimed for
-   * `claimMs` by the request that inserts it (claimIntent).
+   * With `requestKey` (an intake's charge): the fingerprint of the request it is made for, the promo codes whose
+   * use was counted for it, and claimed for `claimMs` by the request that inserts it (claimIntent).
    */
   async insertIntent(
     organizationId: string,
@@ -265,12 +274,13 @@ export class PaymentRepository {
       requestKey?: string;
       requestFingerprint?: string;
       claimMs?: number;
+      reservedPromoCodeIds?: string[];
     },
   ): Promise<void> {
     await this.db.query(
       `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key,
-         request_fingerprint, claimed_until)
-       values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::float8 / 1000))`,
+         request_fingerprint, claimed_until, reserved_promo_code_ids)
+       values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::float8 / 1000), $9::jsonb)`,
       [
         intent.id,
         organizationId,
@@ -280,6 +290,7 @@ export class PaymentRepository {
         intent.requestKey ?? null,
         intent.requestFingerprint ?? null,
         intent.claimMs ?? null,
+        intent.reservedPromoCodeIds ? JSON.stringify(intent.reservedPromoCodeIds) : null,
       ],
     );
   }

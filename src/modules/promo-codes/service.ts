@@ -104,6 +104,12 @@ export class PromoCodeService {
   redeem(connection: Queryable, promoCodeId: string): Promise<boolean> {
     return new PromoCodeRepository(connection).redeem(promoCodeId);
   }
+
+  /** Counts one use of each code, all or none (an intake reserves them before its card is charged). */
+  async redeemAll(connection: Queryable, codes: PromoCodeRow[]): Promise<{ ok: true } | { ok: false; code: string }> {
+    for (const code of codes) if (!(await this.redeem(connection, code.id))) return { ok: false, code: code.code };
+    return { ok: true };
+  }
 }
 
 export function discountOf(row: PromoCodeRow): Discount {
