@@ -285,7 +285,7 @@ describe('POST /api/v1/cases/:caseId/payments (seed 000) on Stripe (fake)', () =
       assert.equal(unpaid.status, 409);
       assert.deepEqual(unpaid.body, {
         success: false,
-        message: 'Payment cannot be captured: it was not preauthorized',
+        message: 'Payment cannot be captured: it was not preauthorized (holdStatus NONE)',
       });
     });
   });

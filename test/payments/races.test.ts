@@ -141,6 +141,125 @@ describe(`payments under races, ${usesPostgres ? 'two server processes on Postgr
     assert.deepEqual(rows, [{ redemption_count: 1 }]);
   });
 
+  describe('captures and releases of one hold (defect 4)', () => {
+    /** A case whose patient saved a card on each gateway: Stripe (a confirmed SetupIntent) or NMI (its vault). */
+    const cases: Record<'stripe' | 'nmi', string> = { stripe: '', nmi: '' };
+    before(async () => {
+      const setup = await servers.send(0, { method: 'POST', url: '/api/v1/payments/setup', apiKey, body: {} });
+      const setupIntentId = secretId(setup.json.paymentSecret);
+      stripe.confirmSetupIntent(setupIntentId);
+      for (const [gateway, fields] of [
+        ['stripe', { stripeSetupId: setupIntentId }],
+        ['nmi', { nmiPaymentToken: `tok-holds-${randomUUID().slice(0, 8)}`, paymentAmount: 1 }],
+      ] as const) {
+        const created = await servers.send(1, {
+          method: 'POST',
+          url: '/api/v1/dynamic-case',
+          apiKey,
+          body: intakeBody(fields),
+        });
+        assert.equal(created.status, 200, created.text);
+        cases[gateway] = created.json.data.caseId;
+      }
+    });
+
+    const hold = async (gateway: 'stripe' | 'nmi', dollars: number) => {
+      const held = await servers.send(0, {
+        method: 'POST',
+        url: `/api/v1/cases/${cases[gateway]}/payments`,
+        apiKey,
+        body: { amount: dollars, preauthorize: true },
+      });
+      assert.equal(held.status, 200, held.text);
+      return `/api/v1/cases/${cases[gateway]}/payments/${held.json.data.result.paymentId as string}`;
+    };
+
+    /** The hold as the gateway has it, in our terms, and as our row has it. */
+    const states = async (url: string) => {
+      const { rows } = await servers.db.query<{
+        hold_status: string;
+        amount_captured_cents: number;
+        gateway: string;
+        gateway_reference: string;
+      }>('select hold_status, amount_captured_cents, gateway, gateway_reference from case_payments where id = $1', [
+        url.split('/').at(-1),
+      ]);
+      const row = rows[0]!;
+      let atGateway: { holdStatus: string; capturedCents: number };
+      if (row.gateway === 'stripe') {
+        const intent = stripe.paymentIntents.get(row.gateway_reference)!;
+        const holdStatus = { requires_capture: 'HELD', succeeded: 'CAPTURED', canceled: 'RELEASED' }[
+          String(intent.status) as 'succeeded'
+        ];
+        atGateway = { holdStatus, capturedCents: Number(intent.amount_received) };
+      } else {
+        const transaction = nmi.transactions.get(row.gateway_reference)!;
+        const holdStatus = { authorized: 'HELD', settled: 'CAPTURED', voided: 'RELEASED' }[transaction.state];
+        atGateway = { holdStatus, capturedCents: transaction.capturedCents };
+      }
+      return { row: { holdStatus: row.hold_status, capturedCents: row.amount_captured_cents }, atGateway };
+    };
+
+    for (const gateway of ['stripe', 'nmi'] as const) {
+      it(`${gateway}: a capture and a cancel at once, 10 times: one 200, one 409 naming the state; the gateway agrees`, async () => {
+        for (let round = 0; round < 10; round += 1) {
+          const url = await hold(gateway, 30);
+          const [capture, cancel] = await Promise.all([
+            servers.send(round % 2, { method: 'POST', url: `${url}/capture`, apiKey, body: {} }),
+            servers.send((round + 1) % 2, { method: 'POST', url: `${url}/cancel`, apiKey, body: {} }),
+          ]);
+          const { row, atGateway } = await states(url);
+          assert.deepEqual(row, atGateway, `round ${round}`);
+          const [won, lost] = capture.status === 200 ? [capture, cancel] : [cancel, capture];
+          assert.deepEqual([won.status, lost.status], [200, 409], `round ${round}: ${capture.text} ${cancel.text}`);
+          assert.equal(won.json.data.result.holdStatus, row.holdStatus);
+          assert.match(
+            lost.json.message,
+            /^Payment cannot be (captured|canceled): .* \(holdStatus (HELD|CAPTURED|RELEASED)\)$/,
+          );
+        }
+      });
+
+      it(`${gateway}: partial captures of $10 and $90 at once: one 200, one 409; the gateway agrees`, async () => {
+        const url = await hold(gateway, 100);
+        const answers = await Promise.all(
+          [10, 90].map((amount, index) =>
+            servers.send(index, { method: 'POST', url: `${url}/capture`, apiKey, body: { amount } }),
+          ),
+        );
+        assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 409], answers.map((a) => a.text).join());
+        const { row, atGateway } = await states(url);
+        assert.deepEqual(row, atGateway);
+        const won = answers.find((answer) => answer.status === 200)!;
+        assert.equal(won.json.data.result.amountCaptured * 100, row.capturedCents);
+      });
+
+      it(`${gateway}: ${PARALLEL} partial captures of $13, $14 or $15 at once: every 200 tells what the row and the gateway hold`, async () => {
+        const url = await hold(gateway, 100);
+        const answers = await servers.race(PARALLEL, (index) => ({
+          method: 'POST',
+          url: `${url}/capture`,
+          apiKey,
+          body: { amount: 13 + (index % 3) },
+        }));
+        const { row, atGateway } = await states(url);
+        assert.deepEqual(row, { holdStatus: 'CAPTURED', capturedCents: atGateway.capturedCents });
+        assert.deepEqual(atGateway.holdStatus, 'CAPTURED');
+        const told = new Set(
+          answers.filter((a) => a.status === 200).map((a) => a.json.data.result.amountCaptured * 100),
+        );
+        assert.deepEqual([...told], [row.capturedCents], JSON.stringify(byStatus(answers)));
+        assert.deepEqual(
+          answers.filter((answer) => answer.status !== 200 && answer.status !== 409),
+          [],
+        );
+        console.log(
+          `${gateway}: ${PARALLEL} partial captures: ${JSON.stringify(byStatus(answers))}, $${row.capturedCents / 100} captured`,
+        );
+      });
+    }
+  });
+
   it("kept every answer in its route's response schema (no 5xx, no FST_ERR_RESPONSE_SERIALIZATION)", () => {
     assert.deepEqual(servers.brokenAnswers(), []);
   });

@@ -36,3 +36,10 @@ alter table gateway_intents add column request_fingerprint text;
 -- The promo codes whose use an intake's charge counted before it was made (a JSON array of ids): given back when
 -- the charge is closed without a case (declined, or voided or refunded after its intake failed).
 alter table gateway_intents add column reserved_promo_code_ids jsonb;
+
+-- A capture or a release of a hold, in flight: claimed by the request that calls the gateway (a conditional update
+-- of a HELD row), so that a hold moves through its states once. The same operation (a retry) may resume it; any
+-- other waits (409) until it ends, or until hold_operation_until when its request died.
+alter table case_payments add column hold_operation text check (hold_operation in ('capture', 'release'));
+alter table case_payments add column hold_operation_cents integer;
+alter table case_payments add column hold_operation_until timestamptz;

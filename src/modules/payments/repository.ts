@@ -12,6 +12,7 @@ export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
   'ERROR',
 ];
 export type HoldStatus = 'NONE' | 'PENDING' | 'HELD' | 'CAPTURED' | 'RELEASED' | 'FAILED';
+export type HoldOperation = 'capture' | 'release';
 
 export interface CasePaymentRow {
   id: string;
@@ -40,6 +41,9 @@ export interface CasePaymentRow {
   request_fingerprint: string | null;
   /** The saved method a hold was placed with (null for records without a hold, and older rows). */
   saved_method_id: string | null;
+  /** A capture or release of the hold in flight (claimHold), the amount a capture takes, and until when. */
+  hold_operation: HoldOperation | null;
+  hold_operation_cents: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -64,7 +68,8 @@ export interface GatewayIntentRow {
 const paymentColumns = `id, organization_id, case_id, product_id, product_bundle_id, description, amount_cents,
   original_amount_cents, discount_cents, promo_code_id, currency, status, source, gateway, gateway_reference,
   hold_status, amount_captured_cents, amount_refunded_cents, capture_before, captured_at, released_at,
-  failure_message, idempotency_key, request_fingerprint, saved_method_id, created_at, updated_at`;
+  failure_message, idempotency_key, request_fingerprint, saved_method_id, hold_operation, hold_operation_cents,
+  created_at, updated_at`;
 const intentColumns = `id, organization_id, gateway, kind, gateway_intent_id, amount_cents, status, customer_id,
   payment_method_id, request_key, request_fingerprint, reserved_promo_code_ids, result, case_id`;
 
@@ -96,6 +101,21 @@ export interface NewCasePayment {
   requestFingerprint: string | null;
   savedMethodId?: string | null;
 }
+
+/** The columns of a payment that its updates write. */
+export type PaymentChanges = Partial<{
+  status: PaymentStatus;
+  hold_status: HoldStatus;
+  gateway_reference: string | null;
+  amount_captured_cents: number;
+  amount_refunded_cents: number;
+  capture_before: Date | null;
+  captured_at: Date | null;
+  released_at: Date | null;
+  failure_message: string | null;
+  hold_operation: HoldOperation | null;
+  hold_operation_cents: number | null;
+}>;
 
 /** A saved payment method with its record id. */
 export type SavedMethodRecord = SavedPaymentMethod & { id: string };
@@ -192,29 +212,57 @@ export class PaymentRepository {
   }
 
   /** Applies changes to a payment; only the named columns are written. */
-  async updatePayment(
+  async updatePayment(organizationId: string, paymentId: string, changes: PaymentChanges): Promise<CasePaymentRow> {
+    return (await this.updatePaymentWhere(organizationId, paymentId, {}, changes))!;
+  }
+
+  /** Applies changes to a payment still as `expected` (columns equal, nulls included); null when it is not. */
+  async updatePaymentWhere(
     organizationId: string,
     paymentId: string,
-    changes: Partial<{
-      status: PaymentStatus;
-      hold_status: HoldStatus;
-      gateway_reference: string | null;
-      amount_captured_cents: number;
-      amount_refunded_cents: number;
-      capture_before: Date | null;
-      captured_at: Date | null;
-      released_at: Date | null;
-      failure_message: string | null;
-    }>,
-  ): Promise<CasePaymentRow> {
-    const names = Object.keys(changes) as (keyof typeof changes)[];
+    expected: Partial<Pick<CasePaymentRow, 'status' | 'hold_status' | 'hold_operation' | 'hold_operation_cents'>>,
+    changes: PaymentChanges,
+  ): Promise<CasePaymentRow | null> {
+    const names = Object.keys(changes) as (keyof PaymentChanges)[];
+    const expectedNames = Object.keys(expected) as (keyof typeof expected)[];
     const assignments = names.map((name, index) => `${name} = $${index + 3}`);
+    const conditions = expectedNames.map((name, index) => `${name} is not distinct from $${names.length + index + 3}`);
     const { rows } = await this.db.query<CasePaymentRow>(
       `update case_payments set ${[...assignments, 'updated_at = now()'].join(', ')}
-        where organization_id = $1 and id = $2 returning ${paymentColumns}`,
-      [organizationId, paymentId, ...names.map((name) => changes[name])],
+        where ${['organization_id = $1', 'id = $2', ...conditions].join(' and ')} returning ${paymentColumns}`,
+      [
+        organizationId,
+        paymentId,
+        ...names.map((name) => changes[name]),
+        ...expectedNames.map((name) => expected[name]),
+      ],
     );
-    return rows[0]!;
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Claims a HELD payment for one gateway operation, for `claimMs`: returns the row when this request may call
+   * the gateway, null when another operation is in flight or the hold is not HELD. The same operation (a retry,
+   * or a twin request: the gateway's idempotency key makes them one) may share a claim.
+   */
+  async claimHold(
+    organizationId: string,
+    paymentId: string,
+    operation: HoldOperation,
+    cents: number | null,
+    claimMs: number,
+  ): Promise<CasePaymentRow | null> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `update case_payments
+          set hold_operation = $3, hold_operation_cents = $4,
+              hold_operation_until = now() + make_interval(secs => $5::float8 / 1000), updated_at = now()
+        where organization_id = $1 and id = $2 and hold_status = 'HELD'
+          and (hold_operation is null or hold_operation_until < now()
+               or (hold_operation = $3 and hold_operation_cents is not distinct from $4))
+        returning ${paymentColumns}`,
+      [organizationId, paymentId, operation, cents, claimMs],
+    );
+    return rows[0] ?? null;
   }
 
   async listHolds(withinHours: number | null): Promise<CasePaymentRow[]> {
