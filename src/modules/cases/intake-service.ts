@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
+import { unstorableText } from '../../db/text.ts';
 import { hashPassword } from '../../crypto/password.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
@@ -495,9 +496,6 @@ export class IntakeService {
   }
 }
 
-/** Half of a UTF-16 surrogate pair without its other half: not text, and jsonb refuses its escape. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * PostgreSQL text and jsonb cannot hold U+0000 nor lone surrogates: refuse them, with their path, in every
  * field that may be stored (the known fields; unknown fields are ignored and never stored).
@@ -535,8 +533,8 @@ interface UnstorableText {
  */
 function findUnstorableText(value: unknown): UnstorableText | undefined {
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) return { path: [], message: 'Must not contain NUL characters' };
-    if (LONE_SURROGATE.test(value)) return { path: [], message: 'Must be valid Unicode text' };
+    const message = unstorableText(value);
+    if (message) return { path: [], message };
   } else if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {
       const found = findUnstorableText(value[index]);

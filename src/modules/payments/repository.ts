@@ -360,6 +360,18 @@ export class PaymentRepository {
     await this.db.query('update gateway_intents set claimed_until = null where id = $1', [id]);
   }
 
+  /**
+   * A SetupIntent or PaymentIntent whose creation failed (or whose outcome is unknown: nobody has the client
+   * secret of an intent it may have made) is not left `creating`. Never throws: the caller reports its own error.
+   */
+  async failIntent(id: string): Promise<void> {
+    await this.db
+      .query(`update gateway_intents set status = 'failed', updated_at = now() where id = $1 and status = 'creating'`, [
+        id,
+      ])
+      .catch(() => undefined);
+  }
+
   async findIntentByRequestKey(organizationId: string, requestKey: string): Promise<GatewayIntentRow | null> {
     const { rows } = await this.db.query<GatewayIntentRow>(
       `select ${intentColumns} from gateway_intents where organization_id = $1 and request_key = $2`,

@@ -103,6 +103,7 @@ export class PaymentService {
       if (!setup.clientSecret) throw new ApiError(502, 'The payment provider returned no client secret');
       return setup.clientSecret;
     } catch (error) {
+      await repository.failIntent(recordId);
       throw gatewayError(error);
     }
   }
@@ -137,6 +138,7 @@ export class PaymentService {
       if (!intent.clientSecret) throw new ApiError(502, 'The payment provider returned no client secret');
       return intent.clientSecret;
     } catch (error) {
+      await repository.failIntent(recordId);
       if (error instanceof GatewayRequestError) throw new ApiError(400, error.message);
       throw gatewayError(error);
     }

@@ -1,3 +1,4 @@
+import { unstorableText } from '../../db/text.ts';
 import { ApiError } from '../../http/envelopes.ts';
 import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../money.ts';
 import { PAYMENT_STATUSES, type PaymentStatus } from './repository.ts';
@@ -84,6 +85,9 @@ export function parseMetadata(value: unknown): PaymentMetadata {
     const entry = value[field];
     if (entry === undefined || entry === null || entry === '') continue;
     if (typeof entry !== 'string' || entry.length > 500) throw bad(`Metadata ${field} must be a string`);
+    // Stored (gateway_intents, the simulated gateway) and sent to Stripe: refused before any of it.
+    const problem = unstorableText(entry);
+    if (problem) throw bad(`Metadata ${field} ${problem[0]!.toLowerCase()}${problem.slice(1)}`);
     result[field] = entry;
   }
   return result;
