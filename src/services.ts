@@ -67,7 +67,7 @@ export function createServices(
       db,
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
-      payments: new IntakePaymentsProcessor(db, gateways, products, promoCodes),
+      payments: new IntakePaymentsProcessor(db, gateways, products, promoCodes, config.payments),
       confirmKey: (principal) => organizations.confirmKey(principal),
       fileLimits: {
         maxFileBytes: config.intake.fileMaxBytes,

@@ -29,14 +29,11 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
   },
 };
 
+const IDEMPOTENCY_CONFLICT = 'A record with the provided idempotencyKey already exists for this organization.';
+
 /** The documented 409 of every endpoint that takes an `idempotencyKey` (seed 003, reused by seed 000). */
-export function idempotencyConflictBody(): Record<string, unknown> {
-  return {
-    status: 409,
-    success: false,
-    code: 'IDEMPOTENCY_ERROR',
-    description: 'A record with the provided idempotencyKey already exists for this organization.',
-  };
+export function idempotencyConflictBody(description = IDEMPOTENCY_CONFLICT): Record<string, unknown> {
+  return { status: 409, success: false, code: 'IDEMPOTENCY_ERROR', description };
 }
 
 /** A domain error with the HTTP status it maps to; the route's envelope shapes its body. */
@@ -52,8 +49,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The documented 409; `description` says why when the key is not simply used (a request still in progress). */
 export class IdempotencyConflictError extends ApiError {
-  constructor() {
-    super(409, 'A record with the provided idempotencyKey already exists for this organization.', 'IDEMPOTENCY_ERROR');
+  constructor(description = IDEMPOTENCY_CONFLICT) {
+    super(409, description, 'IDEMPOTENCY_ERROR');
   }
 }

@@ -67,7 +67,7 @@ export function registerErrorHandling(
     }
 
     if (error instanceof ApiError) {
-      if (error.code === 'IDEMPOTENCY_ERROR') return reply.code(409).send(idempotencyConflictBody());
+      if (error.code === 'IDEMPOTENCY_ERROR') return reply.code(409).send(idempotencyConflictBody(error.message));
       if (error.statusCode === 401) return reply.code(401).send(envelope.unauthorized());
       return reply.code(error.statusCode).send(envelope.error(error.statusCode, error.message));
     }

@@ -187,6 +187,10 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
             report.requestsAnswered503 += 1;
             throw new Retry(`503 ${JSON.stringify(json)}`);
           }
+          // 409 "being processed": an attempt cut short by a crash holds the intake's charge until its claim lapses.
+          if (response.status === 409 && JSON.stringify(json).includes('being processed')) {
+            throw new Retry(`409 ${JSON.stringify(json)}`);
+          }
           if (response.status >= 500) {
             report.violations.push(`${method} ${url} answered ${response.status}: ${JSON.stringify(json)}`);
           }

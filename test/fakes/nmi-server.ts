@@ -17,6 +17,8 @@ interface Transaction {
   orderId: string | undefined;
   /** The vault entry the transaction charged or saved. */
   vaultId: string | undefined;
+  /** Settled in a batch (settleBatch): no longer voided, only refunded. */
+  batched?: boolean;
 }
 
 const xmlEscape = (value: string) =>
@@ -39,7 +41,8 @@ export class FakeNmiServer {
   queryHits = 0;
   readonly transactions = new Map<string, Transaction>();
   readonly vault = new Set<string>();
-  private failures = 0;
+  /** Requests to answer 503, in turn: each of any type, or only of its `type` (a transact type, or 'query'). */
+  private failures: (string | undefined)[] = [];
   private delays: number[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private server: Server | undefined;
@@ -56,8 +59,7 @@ export class FakeNmiServer {
             new URLSearchParams(request.method === 'GET' ? search : Buffer.concat(chunks).toString('utf8')),
           );
           this.queries.push(fields);
-          if (this.failures > 0) {
-            this.failures -= 1;
+          if (this.takeFailure('query')) {
             response.writeHead(503).end('Service Unavailable');
             return;
           }
@@ -66,8 +68,7 @@ export class FakeNmiServer {
         }
         const fields = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
         this.calls.push(fields);
-        if (this.failures > 0) {
-          this.failures -= 1;
+        if (this.takeFailure(fields.type)) {
           response.writeHead(503).end('Service Unavailable');
           return;
         }
@@ -106,9 +107,16 @@ export class FakeNmiServer {
     return { NMI_SECURITY_KEY: FAKE_NMI_SECURITY_KEY, NMI_API_URL: this.url, NMI_TIMEOUT_MS: '2000' };
   }
 
-  /** The next `times` requests answer HTTP 503. */
-  failNext(times = 1): void {
-    this.failures += times;
+  /** The next `times` requests (with `type`: of that type, e.g. 'void' or 'query') answer HTTP 503. */
+  failNext(times = 1, type?: string): void {
+    for (let index = 0; index < times; index += 1) this.failures.push(type);
+  }
+
+  private takeFailure(type: string | undefined): boolean {
+    const index = this.failures.findIndex((failing) => failing === undefined || failing === type);
+    if (index === -1) return false;
+    this.failures.splice(index, 1);
+    return true;
   }
 
   /**
@@ -117,6 +125,12 @@ export class FakeNmiServer {
    */
   delayNext(ms: number): void {
     this.delays.push(ms);
+  }
+
+  /** NMI's daily batch: every settled sale or capture so far can no longer be voided, only refunded. */
+  settleBatch(): void {
+    for (const transaction of this.transactions.values())
+      if (transaction.state === 'settled') transaction.batched = true;
   }
 
   count(type: string): number {
@@ -147,7 +161,9 @@ export class FakeNmiServer {
           ? 'canceled'
           : transaction.state === 'authorized'
             ? 'pending'
-            : 'pendingsettlement';
+            : transaction.batched
+              ? 'complete'
+              : 'pendingsettlement';
       const actions = [action(transaction.type, transaction.amountCents)];
       if (transaction.type === 'auth' && transaction.state === 'settled')
         actions.push(action('capture', transaction.capturedCents));
@@ -217,6 +233,7 @@ export class FakeNmiServer {
       case 'void': {
         const transaction = this.transactions.get(fields.transactionid ?? '');
         if (!transaction || transaction.state === 'voided') return answer('3', 'Transaction not found REFID:6');
+        if (transaction.batched) return answer('3', 'Only transactions pending settlement can be voided REFID:10');
         transaction.state = 'voided';
         return answer('1', 'Transaction Void Successful', { transactionid: transaction.id });
       }

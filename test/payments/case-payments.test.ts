@@ -272,6 +272,24 @@ describe('POST /api/v1/cases/:caseId/payments (seed 000) on Stripe (fake)', () =
       assert.deepEqual(third.body, SEED_CONFLICT_BODY);
     });
 
+    it('a hold on a saved method whose gateway is not configured: 503 in the route’s schema (it was a 500)', async () => {
+      const nmiCase = (await createCase(context, apiKey)).caseId;
+      await saveMethodForCase(context, organizationId, nmiCase, {
+        gateway: 'nmi',
+        customerId: '1234567',
+        paymentMethodId: null,
+      });
+      const response = await post(context, `/api/v1/cases/${nmiCase}/payments`, apiKey, {
+        amount: 20,
+        preauthorize: true,
+      });
+      assert.equal(response.status, 503, JSON.stringify(response.body));
+      assert.deepEqual(response.body, {
+        success: false,
+        message: 'The nmi gateway that holds this payment is not configured on this server',
+      });
+    });
+
     it('hides another organization’s payment', async () => {
       const created = await post(context, holdUrl(), apiKey, { amount: 10 });
       const { paymentId } = (created.body.data as { result: { paymentId: string } }).result;
@@ -285,7 +303,7 @@ describe('POST /api/v1/cases/:caseId/payments (seed 000) on Stripe (fake)', () =
       assert.equal(unpaid.status, 409);
       assert.deepEqual(unpaid.body, {
         success: false,
-        message: 'Payment cannot be captured: it was not preauthorized',
+        message: 'Payment cannot be captured: it was not preauthorized (holdStatus NONE)',
       });
     });
   });

@@ -60,12 +60,14 @@ describe('operator views: open holds and orphaned intake charges', () => {
   });
 
   it('finds an NMI charge whose intake never committed, and refunds it once', async () => {
-    // An intake charged the card, then its transaction failed (simulated here by a prepare without record).
+    // An intake charged the card, then its process died before the case was written (simulated here by a prepare
+    // without record, an hour ago: its claim on the charge has lapsed).
     const processor = new IntakePaymentsProcessor(
       context.db,
       context.services.gateways,
       context.services.products,
       context.services.promoCodes,
+      context.config.payments,
     );
     const prepared = await processor.prepare({
       organizationId,
@@ -75,7 +77,8 @@ describe('operator views: open holds and orphaned intake charges', () => {
     });
     assert.ok(prepared);
     await context.db.query(
-      "update gateway_intents set created_at = now() - interval '1 hour' where request_key like 'intake:orphan-intake:%'",
+      `update gateway_intents set created_at = now() - interval '1 hour', claimed_until = now() - interval '1 hour'
+        where request_key like 'intake:orphan-intake:%'`,
     );
     const found = await context.services.payments.orphanCharges(15, false);
     assert.equal(found.length, 1);

@@ -1,38 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import type { Database } from '../../src/db/database.ts';
 import { OrganizationService } from '../../src/modules/organizations/service.ts';
-import { createServices } from '../../src/services.ts';
-import { freshDatabase } from '../support/database.ts';
-import { startServer, type RunningServer } from '../support/server-process.ts';
-import { PHI_ENCRYPTION_KEY } from './support.ts';
+import { startTwoServers, usesPostgres, type RaceAnswer, type TwoServers } from '../support/two-servers.ts';
 
 /**
  * Two servers on one database under parallel requests that race for the same rows: one idempotency
  * key, one new patient email, one new form title. With TEST_DATABASE_URL: two server PROCESSES on one
  * PostgreSQL schema, over real sockets. Without it: two app instances in this process on one PGlite
- * database, their requests interleaved (PGlite has one connection, so this checks the application's
- * logic under interleaving, not PostgreSQL's locks; CI runs the PostgreSQL variant too).
+ * database, their requests interleaved (test/support/two-servers.ts). Every answer must keep its route's
+ * response schema.
  */
 
-type Send = (
-  server: number,
-  method: string,
-  url: string,
-  body?: unknown,
-) => Promise<{ status: number; json: AnswerBody }>;
-
-/** The parts of the answers these tests read. */
-interface AnswerBody {
-  data?: { caseId?: string };
-}
-
 /** Racing requests per check; CONCURRENCY_PARALLEL=200 for a heavier local run. */
-const PARALLEL = Number(process.env.CONCURRENCY_PARALLEL ?? (process.env.TEST_DATABASE_URL ? 40 : 20));
+const PARALLEL = Number(process.env.CONCURRENCY_PARALLEL ?? (usesPostgres ? 40 : 20));
 
 function intakeBody(overrides: Record<string, unknown>): Record<string, unknown> {
   return {
@@ -46,69 +27,27 @@ function intakeBody(overrides: Record<string, unknown>): Record<string, unknown>
   };
 }
 
-describe(`two servers on one ${process.env.TEST_DATABASE_URL ? 'PostgreSQL schema (two processes)' : 'PGlite database (one process)'}`, () => {
-  let db: Database;
-  let drop: () => Promise<void>;
-  let send: Send;
+describe(`two servers on one ${usesPostgres ? 'PostgreSQL schema (two processes)' : 'PGlite database (one process)'}`, () => {
+  let servers: TwoServers;
   let apiKey: string;
   let organizationId: string;
-  const servers: RunningServer[] = [];
-  const apps: FastifyInstance[] = [];
   const statuses: number[] = [];
 
   before(async () => {
-    const fresh = await freshDatabase();
-    db = fresh.db;
-    drop = fresh.drop;
-    ({ apiKey, organizationId } = await new OrganizationService(db).createOrganization('Racing organization'));
-    const environment = { PHI_ENCRYPTION_KEY, RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0' };
-    if (fresh.url) {
-      for (let index = 0; index < 2; index += 1) {
-        servers.push(await startServer({ ...environment, DATABASE_URL: fresh.url, DATABASE_POOL_SIZE: '10' }));
-      }
-      send = async (server, method, url, body) => {
-        const response = await fetch(`${servers[server]!.url}${url}`, {
-          method,
-          headers: { 'cv-api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        return { status: response.status, json: (await response.json()) as AnswerBody };
-      };
-    } else {
-      const config = loadConfig({ ...environment, LOG_LEVEL: 'silent' });
-      for (let index = 0; index < 2; index += 1) {
-        const app = await buildApp({ config, db, services: createServices(db, config), logger: false });
-        await app.ready();
-        apps.push(app);
-      }
-      send = async (server, method, url, body) => {
-        const response = await apps[server]!.inject({
-          method: method as 'POST',
-          url,
-          headers: { 'cv-api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-        });
-        return { status: response.statusCode, json: response.json<AnswerBody>() };
-      };
-    }
+    servers = await startTwoServers();
+    ({ apiKey, organizationId } = await new OrganizationService(servers.db).createOrganization('Racing organization'));
   });
-  after(async () => {
-    for (const server of servers) await server.stop();
-    for (const app of apps) await app.close();
-    await drop();
-  });
+  after(() => servers.close());
 
   /** The same request, PARALLEL times, alternating between the two servers. */
-  const race = async (method: string, url: string, body: (index: number) => unknown) => {
-    const results = await Promise.all(
-      Array.from({ length: PARALLEL }, (_, index) => send(index % 2, method, url, body(index))),
-    );
+  const race = async (method: 'POST', url: string, body: (index: number) => unknown): Promise<RaceAnswer[]> => {
+    const results = await servers.race(PARALLEL, (index) => ({ method, url, apiKey, body: body(index) }));
     statuses.push(...results.map((result) => result.status));
     return results;
   };
 
   const count = async (sql: string, params: unknown[]) =>
-    (await db.query<{ n: number }>(`select count(*)::int as n from (${sql}) x`, params)).rows[0]!.n;
+    (await servers.db.query<{ n: number }>(`select count(*)::int as n from (${sql}) x`, params)).rows[0]!.n;
 
   it(`${PARALLEL} intakes with one idempotencyKey: exactly one case, the others 409`, async () => {
     const key = `race-${randomUUID()}`;
@@ -145,7 +84,7 @@ describe(`two servers on one ${process.env.TEST_DATABASE_URL ? 'PostgreSQL schem
       await count('select 1 from forms where organization_id = $1 and title = $2', [organizationId, title]),
       1,
     );
-    const caseIds = new Set(results.map((result) => result.json.data?.caseId));
+    const caseIds = new Set(results.map((result) => result.json.data?.caseId as string));
     assert.equal(caseIds.size, PARALLEL);
     // One current question per text and type: the racing intakes did not duplicate the form's questions.
     assert.equal(
@@ -166,14 +105,14 @@ describe(`two servers on one ${process.env.TEST_DATABASE_URL ? 'PostgreSQL schem
   });
 
   it(`${PARALLEL} case payments with one idempotencyKey: exactly one payment, the others 409`, async () => {
-    const created = await send(
-      0,
-      'POST',
-      '/api/v1/dynamic-case',
-      intakeBody({ email: 'payer@example.com', formTitle: 'Pay' }),
-    );
+    const created = await servers.send(0, {
+      method: 'POST',
+      url: '/api/v1/dynamic-case',
+      apiKey,
+      body: intakeBody({ email: 'payer@example.com', formTitle: 'Pay' }),
+    });
     assert.equal(created.status, 200);
-    const caseId = created.json.data!.caseId!;
+    const caseId: string = created.json.data.caseId;
     const key = `pay-${randomUUID()}`;
     const results = await race('POST', `/api/v1/cases/${caseId}/payments`, () => ({ amount: 42, idempotencyKey: key }));
     assert.equal(
@@ -191,5 +130,9 @@ describe(`two servers on one ${process.env.TEST_DATABASE_URL ? 'PostgreSQL schem
       statuses.filter((status) => status >= 500),
       [],
     );
+  });
+
+  it("kept every answer in its route's response schema", () => {
+    assert.deepEqual(servers.brokenAnswers(), []);
   });
 });

@@ -419,10 +419,25 @@ function keysAre(body: Record<string, unknown>, keys: string[]): boolean {
   return Object.keys(body).sort().join(',') === [...keys].sort().join(',');
 }
 
-/** Why an answer breaks the contract, or undefined when it keeps it. */
+/**
+ * Why an answer breaks the contract, or undefined when it keeps it. Every answer is held to the route's own
+ * response schema for its status, a success too: Fastify answers a body that fails it with a 500
+ * `FST_ERR_RESPONSE_SERIALIZATION` of its own (issue 16: the intake's "already being processed" 409).
+ */
 export function checkAnswer(route: RegisteredRoute, status: number, text: string): string | undefined {
+  if (text.includes('FST_ERR_RESPONSE_SERIALIZATION')) return `failed its own ${status} schema: ${short(text)}`;
   if (status >= 500) return `answered ${status}: ${text.slice(0, 300)}`;
-  if (status < 400) return undefined;
+  if (status < 400) {
+    const schema = (route.schema?.response as Record<string, ZodType> | undefined)?.[String(status)];
+    if (!schema) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return `${status} body is not JSON: ${short(text)}`;
+    }
+    return schema.safeParse(parsed).success ? undefined : `${status} body is not its documented schema: ${short(text)}`;
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

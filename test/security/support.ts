@@ -32,6 +32,20 @@ export interface RouteTableContext extends TestContext {
 
 /** The test app (rate limits off unless given) and every route it registered, HEAD duplicates left out. */
 export async function contextWithRouteTable(environment: Record<string, string> = {}): Promise<RouteTableContext> {
+  const { built: context, routes } = await withRouteTable(() =>
+    createTestContext({
+      RATE_LIMIT_PER_KEY: '0',
+      RATE_LIMIT_PER_ADDRESS: '0',
+      AUTH_FAILURE_LIMIT: '100000',
+      PHI_ENCRYPTION_KEY,
+      ...environment,
+    }),
+  );
+  return Object.assign(context, { routes });
+}
+
+/** Whatever `build` builds, and every route of the apps it builds (HEAD duplicates left out). */
+export async function withRouteTable<T>(build: () => Promise<T>): Promise<{ built: T; routes: RegisteredRoute[] }> {
   const routes: RegisteredRoute[] = [];
   const onInit = (message: unknown) => {
     const { fastify } = message as { fastify: FastifyInstance };
@@ -49,20 +63,22 @@ export async function contextWithRouteTable(environment: Record<string, string> 
     });
   };
   diagnostics.subscribe('fastify.initialization', onInit);
-  let context: TestContext;
+  let built: T;
   try {
-    context = await createTestContext({
-      RATE_LIMIT_PER_KEY: '0',
-      RATE_LIMIT_PER_ADDRESS: '0',
-      AUTH_FAILURE_LIMIT: '100000',
-      PHI_ENCRYPTION_KEY,
-      ...environment,
-    });
+    built = await build();
   } finally {
     diagnostics.unsubscribe('fastify.initialization', onInit);
   }
   assert.ok(routes.length > 10, 'the route table was captured');
-  return Object.assign(context, { routes });
+  return { built, routes };
+}
+
+/** The registered route that answers `method url` (a path with values in place of its params). */
+export function routeFor(routes: RegisteredRoute[], method: string, url: string): RegisteredRoute | undefined {
+  const path = url.split('?')[0]!;
+  return routes.find(
+    (route) => route.method === method && new RegExp(`^${route.url.replace(/:[A-Za-z0-9_]+/g, '[^/]+')}$`).test(path),
+  );
 }
 
 /** API routes a client calls with an organization's key. */

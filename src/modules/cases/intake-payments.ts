@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
+import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../money.ts';
 
 /**
  * The payment fields of an intake, as validated for shape: amounts in cents, promo codes merged from
@@ -25,7 +26,9 @@ export interface IntakePaymentFields {
  * intake with nothing else to write needs no transaction. An intake without payment fields
  * (`hasPaymentFields`) has nothing to record, and `prepare` is not called for it. A duplicate
  * idempotencyKey is answered 409 before `prepare` is called (when the intake has payment fields; else by
- * the write itself).
+ * the write itself). When the intake fails after `prepare` (its write refused or failed), `abandon` undoes
+ * what `prepare` did that no case accounts for; it never throws (what it cannot undo is left to
+ * `care360 payments orphans`).
  */
 export interface IntakePaymentProcessor {
   prepare(input: {
@@ -38,6 +41,8 @@ export interface IntakePaymentProcessor {
     tx: Queryable,
     input: { organizationId: string; caseId: string; patientId: string; prepared: unknown },
   ): Promise<{ paymentId?: string }>;
+  /** Optional: a processor whose `prepare` does nothing to undo has none. */
+  abandon?(input: { organizationId: string; caseId: string; prepared: unknown }): Promise<void>;
 }
 
 /** The default: shape validation only (done by the schema); no gateway call, no payment row. */
@@ -59,14 +64,10 @@ export function hasPaymentFields(payment: IntakePaymentFields): boolean {
   );
 }
 
-const MAX_AMOUNT_DOLLARS = 1_000_000;
-
-/** Dollars (a number, or a numeric string) -> integer cents; undefined when not a positive amount with at most 2 decimals. */
-export function dollarsToCents(value: number | string): number | undefined {
-  const amount = typeof value === 'string' ? (/^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN) : value;
-  if (!Number.isFinite(amount) || amount <= 0 || amount > MAX_AMOUNT_DOLLARS) return undefined;
-  const cents = Math.round(amount * 100);
-  return Math.abs(cents - amount * 100) < 1e-6 ? cents : undefined;
+/** `paymentAmount` (dollars, a number or a numeric string) -> cents; undefined unless 0.01 to the maximum. */
+function paymentAmountCents(value: number | string): number | undefined {
+  const cents = dollarsToCents(value);
+  return cents !== null && cents >= 1 && cents <= MAX_AMOUNT_CENTS ? cents : undefined;
 }
 
 const optionalText = (max: number) =>
@@ -77,7 +78,7 @@ const optionalText = (max: number) =>
  * them, and so does the compiled check of intake-body-check.ts. An empty string counts as absent.
  */
 export const paymentFieldRules = {
-  amount: (value: number | string) => dollarsToCents(value) !== undefined,
+  amount: (value: number | string) => paymentAmountCents(value) !== undefined,
   stripeSetupId: (value: string) => value === '' || /^seti_[A-Za-z0-9]+$/.test(value),
   stripePaymentId: (value: string) => value === '' || /^pi_[A-Za-z0-9]+$/.test(value),
   nmiPaymentToken: (value: string) => value === '' || /^[A-Za-z0-9_-]{1,255}$/.test(value),
@@ -97,7 +98,7 @@ export const intakePaymentShape = {
   paymentAmount: z
     .union([z.number(), z.string()], { error: 'Must be a positive amount in dollars' })
     .refine(paymentFieldRules.amount, {
-      message: `Must be a positive amount in dollars with at most two decimals (at most ${MAX_AMOUNT_DOLLARS})`,
+      message: `Must be a positive amount in dollars with at most two decimals (at most ${MAX_AMOUNT_CENTS / 100})`,
     })
     .nullish()
     .describe('Amount in US dollars, e.g. 0.5 or 600 (the original, non-discounted amount)'),
@@ -123,7 +124,7 @@ export function paymentFieldsOf(body: PaymentWire): IntakePaymentFields {
   const codes = [...(body.promoCodes ?? []), ...(body.promoCode ? [body.promoCode] : [])];
   const amount = body.paymentAmount;
   return {
-    amountCents: amount === null || amount === undefined ? undefined : dollarsToCents(amount),
+    amountCents: amount === null || amount === undefined ? undefined : paymentAmountCents(amount),
     description: present(body.paymentDescription),
     stripeSetupId: present(body.stripeSetupId),
     stripePaymentId: present(body.stripePaymentId),

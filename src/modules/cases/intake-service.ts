@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
+import { unstorableText } from '../../db/text.ts';
 import { hashPassword } from '../../crypto/password.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
@@ -164,14 +165,15 @@ export class IntakeService {
       }
     }
 
-    // Without payment fields there is nothing to prepare (a processor would resolve to undefined).
-    const prepared = paying
-      ? await this.payments.prepare({ organizationId, idempotencyKey, payment, patientEmail: profile.email })
-      : undefined;
+    // Done before any payment is prepared: a failure here costs no charge.
     if (body.password) profile.passwordHash = await hashPassword(body.password);
     // In turn, not with Promise.all: sealing is synchronous work, only a PHI answer awaits (its key, once).
     const sealed: { value: string | null; encryptedValue: string | null }[] = [];
     for (const answer of answers) sealed.push(await this.seal(answer, answer.phi));
+    // Without payment fields there is nothing to prepare (a processor would resolve to undefined).
+    const prepared = paying
+      ? await this.payments.prepare({ organizationId, idempotencyKey, payment, patientEmail: profile.email })
+      : undefined;
     const caseId = randomUUID();
     const formResponseId = randomUUID();
     const answerIds = answers.map(() => randomUUID());
@@ -261,6 +263,8 @@ export class IntakeService {
       if (formToWrite) this.formCache.delete(organizationId, formToWrite.title);
       return result;
     } catch (error) {
+      // The case was not written: undo what `prepare` did for it (a charge, a promo code's use).
+      if (prepared !== undefined) await this.payments.abandon?.({ organizationId, caseId, prepared });
       if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
       throw error;
     }
@@ -513,9 +517,6 @@ export class IntakeService {
   }
 }
 
-/** Half of a UTF-16 surrogate pair without its other half: not text, and jsonb refuses its escape. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * PostgreSQL text and jsonb cannot hold U+0000 nor lone surrogates: refuse them, with their path, in every
  * field that may be stored (the known fields; unknown fields are ignored and never stored).
@@ -553,8 +554,8 @@ interface UnstorableText {
  */
 function findUnstorableText(value: unknown): UnstorableText | undefined {
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) return { path: [], message: 'Must not contain NUL characters' };
-    if (LONE_SURROGATE.test(value)) return { path: [], message: 'Must be valid Unicode text' };
+    const message = unstorableText(value);
+    if (message) return { path: [], message };
   } else if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {
       const found = findUnstorableText(value[index]);

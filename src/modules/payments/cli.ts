@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { Services } from '../../services.ts';
 import { ApiError } from '../../http/envelopes.ts';
+import { dollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from '../products/routes.ts';
-import { parseMoney } from '../products/service.ts';
 import { promoJson } from '../promo-codes/admin-routes.ts';
 
 type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
@@ -10,7 +10,7 @@ type Print = (value: unknown) => void;
 
 function money(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
-  const cents = parseMoney(value);
+  const cents = dollarsToCents(value);
   if (cents === null) throw new ApiError(400, `${option} must be an amount in dollars, e.g. 99.99`);
   return cents;
 }

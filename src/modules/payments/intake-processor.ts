@@ -1,21 +1,26 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
+import { centsToDecimalString } from '../../money.ts';
 import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake-payments.ts';
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeRow } from '../promo-codes/repository.ts';
 import { discountCents, type PromoCodeService } from '../promo-codes/service.ts';
 import type { Gateways } from './gateways/index.ts';
 import {
-  centsToDecimalString,
   GatewayRequestError,
   GatewayUnavailableError,
   type PaymentResult,
   type SavedPaymentMethod,
 } from './gateways/types.ts';
-import { INTENT_REQUEST_KEY_INDEX, PaymentRepository } from './repository.ts';
-import { gatewayKey } from './service.ts';
+import {
+  CASE_PAYMENT_REFERENCE_INDEX,
+  INTENT_REQUEST_KEY_INDEX,
+  PaymentRepository,
+  type CasePaymentRow,
+} from './repository.ts';
+import { fingerprintOf, gatewayKey } from './service.ts';
 
 interface Priced {
   amountCents: number | null;
@@ -35,17 +40,32 @@ type Prepared =
       payment: PaymentResult;
       gateway: SavedPaymentMethod['gateway'];
     })
-  | (Priced & {
-      kind: 'nmi';
-      intentRecordId: string | null;
-      payment: PaymentResult | null;
-      gateway: SavedPaymentMethod['gateway'];
-    });
+  | (Priced & TokenCharge);
+
+/** What prepare did with an nmiPaymentToken: a sale (none when nothing is payable) and its record. */
+interface TokenCharge {
+  kind: 'nmi';
+  intentRecordId: string | null;
+  payment: PaymentResult | null;
+  gateway: SavedPaymentMethod['gateway'];
+  /** The promo codes' use was counted with the charge's record, before the sale: record does not count it again. */
+  promoCodesReserved: boolean;
+}
 
 const dollars = (cents: number) => centsToDecimalString(cents);
 
 /** The intake's 400 form: `Validation failed: <field>: <message>`. */
 const invalid = (field: string, message: string) => new ApiError(400, `Validation failed: ${field}: ${message}`);
+
+/** Another request with this idempotencyKey works on its charge: the route's documented 409, saying why. */
+const inProgress = () =>
+  new IdempotencyConflictError('A request with this idempotencyKey is being processed; retry shortly.');
+
+/** The refusal of a gateway payment that another case's payment records. */
+const alreadyRecorded = (kind: 'payment-intent' | 'nmi') =>
+  kind === 'payment-intent'
+    ? invalid('stripePaymentId', 'This PaymentIntent is already recorded for another case')
+    : invalid('nmiPaymentToken', 'This charge is already recorded for another case');
 
 /**
  * The payment fields of POST /api/v1/dynamic-case, for real. `prepare` (no transaction open) checks the
@@ -55,12 +75,18 @@ const invalid = (field: string, message: string) => new ApiError(400, `Validatio
  * payment row.
  */
 export class IntakePaymentsProcessor implements IntakePaymentProcessor {
+  /** How long a request holds an intake's charge: its NMI calls (a look-up, the sale, a void), with room to spare. */
+  private readonly claimMs: number;
+
   constructor(
     private readonly db: Database,
     private readonly gateways: Gateways,
     private readonly products: ProductService,
     private readonly promoCodes: PromoCodeService,
-  ) {}
+    options: { nmiTimeoutMs: number },
+  ) {
+    this.claimMs = 3 * options.nmiTimeoutMs + 15_000;
+  }
 
   async prepare(input: {
     organizationId: string;
@@ -82,7 +108,10 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (payment.nmiPaymentToken) {
       return {
         ...priced,
-        ...(await this.chargeToken(organizationId, payment.nmiPaymentToken, priced, input.idempotencyKey)),
+        ...(await this.chargeToken(organizationId, payment.nmiPaymentToken, priced, {
+          idempotencyKey: input.idempotencyKey,
+          fingerprint: fingerprintOf(payment),
+        })),
       };
     }
     // Without a gateway reference only promo redemptions are left to record; with none, nothing is.
@@ -96,10 +125,10 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     const prepared = input.prepared as Prepared;
     const { organizationId, caseId, patientId } = input;
     const repository = new PaymentRepository(tx);
-    for (const code of prepared.promoCodes) {
+    if (!(prepared.kind === 'nmi' && prepared.promoCodesReserved)) {
       // Counted here, so a failed intake uses no redemption; a code used up meanwhile fails the intake.
-      if (!(await this.promoCodes.redeem(tx, code.id)))
-        throw invalid('promoCodes', `'${code.code}' is not a valid promo code`);
+      const redeemed = await this.promoCodes.redeemAll(tx, prepared.promoCodes);
+      if (!redeemed.ok) throw invalid('promoCodes', `'${redeemed.code}' is not a valid promo code`);
     }
     const base = {
       caseId,
@@ -142,18 +171,25 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (prepared.kind === 'payment-intent' || (prepared.kind === 'nmi' && prepared.payment)) {
       const payment = prepared.payment!;
       const held = payment.status === 'authorized';
-      const row = await repository.insertPayment(organizationId, {
-        ...base,
-        id: randomUUID(),
-        amountCents: payment.amountCents,
-        status: held ? 'UNPAID' : 'PAID',
-        gateway: prepared.gateway,
-        gatewayReference: payment.id,
-        holdStatus: held ? 'HELD' : 'NONE',
-        amountCapturedCents: payment.amountReceivedCents,
-        captureBefore: payment.captureBefore,
-        capturedAt: held ? null : new Date(),
-      });
+      let row: CasePaymentRow;
+      try {
+        row = await repository.insertPayment(organizationId, {
+          ...base,
+          id: randomUUID(),
+          amountCents: payment.amountCents,
+          status: held ? 'UNPAID' : 'PAID',
+          gateway: prepared.gateway,
+          gatewayReference: payment.id,
+          holdStatus: held ? 'HELD' : 'NONE',
+          amountCapturedCents: payment.amountReceivedCents,
+          captureBefore: payment.captureBefore,
+          capturedAt: held ? null : new Date(),
+        });
+      } catch (error) {
+        // Parallel intakes with one PaymentIntent all pass the check in prepare: the index lets one record it.
+        if (isUniqueViolation(error, CASE_PAYMENT_REFERENCE_INDEX)) throw alreadyRecorded(prepared.kind);
+        throw error;
+      }
       if (prepared.intentRecordId) await repository.attachIntent(prepared.intentRecordId, caseId);
       if (payment.saved) {
         await repository.saveMethod(organizationId, {
@@ -168,6 +204,39 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     return {};
   }
 
+  /**
+   * The intake failed after prepare: its sale is voided (refunded once NMI has settled it) and the promo code
+   * uses reserved for it are given back, so a refused intake leaves no money taken. What cannot be undone now
+   * (NMI unreachable) stays a charge without a case: a retry takes it, or `payments orphans --refund` refunds it.
+   */
+  async abandon(input: { organizationId: string; caseId: string; prepared: unknown }): Promise<void> {
+    const prepared = input.prepared as Prepared;
+    if (prepared.kind !== 'nmi' || !prepared.intentRecordId || !prepared.payment) return;
+    const recordId = prepared.intentRecordId;
+    const repository = new PaymentRepository(this.db);
+    try {
+      // A write that failed only in its answer (a connection lost at commit) did write: the case has the charge.
+      if (await repository.findCase(input.organizationId, input.caseId)) return;
+      const outcome = await this.undoSale(prepared.gateway, recordId, prepared.payment.id);
+      await repository.closeIntent(recordId, outcome);
+    } catch {
+      await repository.releaseIntent(recordId).catch(() => undefined); // else the claim lapses
+    }
+  }
+
+  /** Voids a sale, or refunds it when NMI no longer voids it (settled); says which. */
+  private async undoSale(gatewayName: string, recordId: string, reference: string): Promise<'voided' | 'refunded'> {
+    const gateway = this.gateways.byName[gatewayName as SavedPaymentMethod['gateway']]!;
+    try {
+      await gateway.cancel({ idempotencyKey: gatewayKey('intake-charge', recordId, 'void'), reference });
+      return 'voided';
+    } catch (error) {
+      if (!(error instanceof GatewayRequestError)) throw error; // whether it was voided is unknown
+      await gateway.refund({ idempotencyKey: gatewayKey('intake-charge', recordId, 'refund'), reference });
+      return 'refunded';
+    }
+  }
+
   private async price(organizationId: string, payment: IntakePaymentFields): Promise<Priced> {
     const productBundleId = payment.productBundleId?.toLowerCase() ?? null;
     if (productBundleId && !(await this.products.findBundle(organizationId, productBundleId))) {
@@ -180,7 +249,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       if (!evaluated.ok) throw invalid('promoCodes', `'${code}' is not a valid promo code`);
       if (promoCodes.some((row) => row.id === evaluated.row.id)) continue;
       promoCodes.push(evaluated.row);
-      if (payable !== null) payable -= discountCents(payable, evaluated.discount);
+      if (payable !== null) payable -= discountCents(payable, evaluated.row);
     }
     return {
       amountCents: payment.amountCents ?? null,
@@ -230,9 +299,8 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     const record = await repository.findIntent(organizationId, gateway.name, paymentIntentId);
     if (!record || record.kind !== 'payment') throw unknown;
     if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with stripePaymentId');
-    if (await repository.paymentReferenceUsed(gateway.name, paymentIntentId)) {
-      throw invalid('stripePaymentId', 'This PaymentIntent is already recorded for another case');
-    }
+    // Answered early here; the unique index decides between parallel intakes (record).
+    if (await repository.paymentReferenceUsed(gateway.name, paymentIntentId)) throw alreadyRecorded('payment-intent');
     const payment = await this.call(() => gateway.retrievePayment(paymentIntentId));
     if (!payment) throw unknown;
     if (payment.status !== 'succeeded' && payment.status !== 'authorized') {
@@ -252,62 +320,78 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     organizationId: string,
     token: string,
     priced: Priced,
-    idempotencyKey: string | undefined,
-  ): Promise<{
-    kind: 'nmi';
-    intentRecordId: string | null;
-    payment: PaymentResult | null;
-    gateway: SavedPaymentMethod['gateway'];
-  }> {
+    request: { idempotencyKey: string | undefined; fingerprint: string },
+  ): Promise<TokenCharge> {
     const gateway = this.gateways.nmi;
     if (!gateway) throw invalid('nmiPaymentToken', 'NMI payments are not configured on this server');
     if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with nmiPaymentToken');
-    if (priced.payableCents === 0) return { kind: 'nmi', intentRecordId: null, payment: null, gateway: gateway.name };
+    if (priced.payableCents === 0) {
+      return { kind: 'nmi', intentRecordId: null, payment: null, gateway: gateway.name, promoCodesReserved: false };
+    }
     const repository = new PaymentRepository(this.db);
-    // A retried intake (same idempotencyKey, same token) reuses a charge whose case was never written.
-    const requestKey = idempotencyKey
-      ? `intake:${idempotencyKey}:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
+    // A retried intake (same idempotencyKey, same token) finds the record of the charge made for it.
+    const requestKey = request.idempotencyKey
+      ? `intake:${request.idempotencyKey}:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
       : undefined;
     const earlier = requestKey ? await repository.findIntentByRequestKey(organizationId, requestKey) : null;
-    if (earlier?.result && !earlier.case_id && earlier.status === 'succeeded') {
-      return { kind: 'nmi', intentRecordId: earlier.id, payment: reviveResult(earlier.result), gateway: gateway.name };
-    }
-    // An earlier attempt whose outcome is unknown (timeout, crash) keeps its record, so the same orderid is
-    // looked up (NMI's Query API) before it is sent again.
-    const recordId: string = earlier?.id ?? randomUUID();
-    if (!earlier) {
-      try {
-        await repository.insertIntent(organizationId, {
-          id: recordId,
-          gateway: gateway.name,
-          kind: 'payment',
-          amountCents: priced.payableCents,
-          requestKey,
-        });
-      } catch (error) {
-        if (!isUniqueViolation(error, INTENT_REQUEST_KEY_INDEX)) throw error;
-        throw new ApiError(409, 'This intake is already being processed; retry shortly');
+    let recordId: string;
+    if (earlier) {
+      if (earlier.case_id) throw new IdempotencyConflictError(); // its case exists
+      // Another request with the same key (charges recorded before fingerprints: another amount).
+      if (
+        earlier.request_fingerprint
+          ? earlier.request_fingerprint !== request.fingerprint
+          : earlier.amount_cents !== priced.payableCents
+      ) {
+        throw new IdempotencyConflictError(
+          'This idempotencyKey was used with other payment fields; send them unchanged, or use a new idempotencyKey.',
+        );
       }
+      if (!(await repository.claimIntent(earlier.id, this.claimMs))) throw inProgress();
+      // Charged, but the case was never written: this intake takes that charge (the claim ends with it).
+      if (earlier.status === 'succeeded' && earlier.result) {
+        return {
+          kind: 'nmi',
+          intentRecordId: earlier.id,
+          payment: reviveResult(earlier.result),
+          gateway: gateway.name,
+          promoCodesReserved: earlier.reserved_promo_code_ids !== null,
+        };
+      }
+      // The earlier attempt's outcome is unknown (timeout, crash): NMI's Query API is asked for its orderid first.
+      recordId = earlier.id;
+    } else {
+      recordId = randomUUID();
+      await this.recordCharge(organizationId, recordId, {
+        gateway: gateway.name,
+        amountCents: priced.payableCents,
+        promoCodes: priced.promoCodes,
+        requestKey,
+        requestFingerprint: request.fingerprint,
+        claimMs: requestKey ? this.claimMs : undefined,
+      });
     }
-    const payment = await this.call(() =>
-      gateway.authorize({
+    let payment: PaymentResult;
+    try {
+      payment = await gateway.authorize({
         idempotencyKey: gatewayKey('intake-charge', recordId, 'sale'),
-        amountCents: priced.payableCents!,
+        amountCents: priced.payableCents,
         currency: 'usd',
         captureLater: false,
         source: { token, saveForLater: true },
         description: priced.description,
         metadata: { care360_organization_id: organizationId, care360_record_id: recordId },
-        // An earlier attempt left this record pending (timeout, crash): NMI may have approved it already.
         resume: earlier !== null,
-      }),
-    );
+      });
+    } catch (error) {
+      // Refused: nothing was charged. Else whether it was is unknown: a retry resumes at once (asking NMI first).
+      if (error instanceof GatewayRequestError) await repository.closeIntent(recordId, 'failed');
+      else await repository.releaseIntent(recordId);
+      throw gatewayFailure(error);
+    }
     if (payment.status === 'failed') {
       // Declined: nothing to reuse; a retry with another card may use the same idempotencyKey.
-      await this.db.query(
-        'update gateway_intents set status = $2, request_key = null, gateway_intent_id = $3 where id = $1',
-        [recordId, 'failed', payment.id || null],
-      );
+      await repository.closeIntent(recordId, 'failed', payment.id || null);
       throw new ApiError(402, `Payment was declined: ${payment.failureMessage ?? 'declined'}`);
     }
     await repository.recordIntentResult(recordId, {
@@ -316,20 +400,61 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       customerId: payment.saved?.customerId ?? null,
       result: { ...payment, captureBefore: payment.captureBefore?.toISOString() ?? null },
     });
-    return { kind: 'nmi', intentRecordId: recordId, payment, gateway: gateway.name };
+    const promoCodesReserved = earlier ? earlier.reserved_promo_code_ids !== null : true;
+    return { kind: 'nmi', intentRecordId: recordId, payment, gateway: gateway.name, promoCodesReserved };
+  }
+
+  /**
+   * The record of a sale about to be made, and one use of each promo code, in one transaction: a code used up
+   * meanwhile refuses the intake before the card is charged. Another request that recorded the same charge
+   * first makes this one wait (409).
+   */
+  private async recordCharge(
+    organizationId: string,
+    recordId: string,
+    charge: {
+      gateway: SavedPaymentMethod['gateway'];
+      amountCents: number;
+      promoCodes: PromoCodeRow[];
+      requestKey: string | undefined;
+      requestFingerprint: string;
+      claimMs: number | undefined;
+    },
+  ): Promise<void> {
+    const { promoCodes, ...intent } = charge;
+    try {
+      await this.db.transaction(async (tx) => {
+        await new PaymentRepository(tx).insertIntent(organizationId, {
+          id: recordId,
+          kind: 'payment',
+          ...intent,
+          reservedPromoCodeIds: promoCodes.map((code) => code.id),
+        });
+        const redeemed = await this.promoCodes.redeemAll(tx, promoCodes);
+        if (!redeemed.ok) throw invalid('promoCodes', `'${redeemed.code}' is not a valid promo code`);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, INTENT_REQUEST_KEY_INDEX)) throw inProgress();
+      throw error;
+    }
   }
 
   private async call<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof GatewayUnavailableError)
-        throw new ApiError(503, 'The payment provider is unavailable; please retry');
-      if (error instanceof GatewayRequestError)
-        throw invalid('payment', `The payment provider refused it: ${error.message}`);
-      throw error;
+      throw gatewayFailure(error);
     }
   }
+}
+
+/** A gateway's failure as the intake answers it: an outage is 503 (retry), a refusal 400. */
+function gatewayFailure(error: unknown): unknown {
+  if (error instanceof GatewayUnavailableError)
+    return new ApiError(503, 'The payment provider is unavailable; please retry');
+  if (error instanceof GatewayRequestError)
+    return invalid('payment', `The payment provider refused it: ${error.message}`);
+  return error;
 }
 
 function reviveResult(stored: Record<string, unknown>): PaymentResult {

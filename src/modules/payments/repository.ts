@@ -12,6 +12,7 @@ export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
   'ERROR',
 ];
 export type HoldStatus = 'NONE' | 'PENDING' | 'HELD' | 'CAPTURED' | 'RELEASED' | 'FAILED';
+export type HoldOperation = 'capture' | 'release';
 
 export interface CasePaymentRow {
   id: string;
@@ -40,6 +41,9 @@ export interface CasePaymentRow {
   request_fingerprint: string | null;
   /** The saved method a hold was placed with (null for records without a hold, and older rows). */
   saved_method_id: string | null;
+  /** A capture or release of the hold in flight (claimHold), the amount a capture takes, and until when. */
+  hold_operation: HoldOperation | null;
+  hold_operation_cents: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -55,6 +59,8 @@ export interface GatewayIntentRow {
   customer_id: string | null;
   payment_method_id: string | null;
   request_key: string | null;
+  request_fingerprint: string | null;
+  reserved_promo_code_ids: string[] | null;
   result: Record<string, unknown> | null;
   case_id: string | null;
 }
@@ -62,11 +68,14 @@ export interface GatewayIntentRow {
 const paymentColumns = `id, organization_id, case_id, product_id, product_bundle_id, description, amount_cents,
   original_amount_cents, discount_cents, promo_code_id, currency, status, source, gateway, gateway_reference,
   hold_status, amount_captured_cents, amount_refunded_cents, capture_before, captured_at, released_at,
-  failure_message, idempotency_key, request_fingerprint, saved_method_id, created_at, updated_at`;
+  failure_message, idempotency_key, request_fingerprint, saved_method_id, hold_operation, hold_operation_cents,
+  created_at, updated_at`;
 const intentColumns = `id, organization_id, gateway, kind, gateway_intent_id, amount_cents, status, customer_id,
-  payment_method_id, request_key, result, case_id`;
+  payment_method_id, request_key, request_fingerprint, reserved_promo_code_ids, result, case_id`;
 
 export const CASE_PAYMENT_IDEMPOTENCY_INDEX = 'case_payments_organization_idempotency_key_unique';
+/** One gateway payment (PaymentIntent, NMI transaction) is recorded by at most one case payment. */
+export const CASE_PAYMENT_REFERENCE_INDEX = 'case_payments_gateway_reference_unique';
 export const INTENT_REQUEST_KEY_INDEX = 'gateway_intents_organization_request_key_unique';
 
 export interface NewCasePayment {
@@ -93,6 +102,21 @@ export interface NewCasePayment {
   savedMethodId?: string | null;
 }
 
+/** The columns of a payment that its updates write. */
+export type PaymentChanges = Partial<{
+  status: PaymentStatus;
+  hold_status: HoldStatus;
+  gateway_reference: string | null;
+  amount_captured_cents: number;
+  amount_refunded_cents: number;
+  capture_before: Date | null;
+  captured_at: Date | null;
+  released_at: Date | null;
+  failure_message: string | null;
+  hold_operation: HoldOperation | null;
+  hold_operation_cents: number | null;
+}>;
+
 /** A saved payment method with its record id. */
 export type SavedMethodRecord = SavedPaymentMethod & { id: string };
 
@@ -108,7 +132,10 @@ export class PaymentRepository {
     return rows[0] ?? null;
   }
 
-  /** Throws a unique violation on CASE_PAYMENT_IDEMPOTENCY_INDEX when the key is taken. */
+  /**
+   * Throws a unique violation on CASE_PAYMENT_IDEMPOTENCY_INDEX when the key is taken, and on
+   * CASE_PAYMENT_REFERENCE_INDEX when another payment records the same gateway payment.
+   */
   async insertPayment(organizationId: string, payment: NewCasePayment): Promise<CasePaymentRow> {
     const { rows } = await this.db.query<CasePaymentRow>(
       `insert into case_payments (id, organization_id, case_id, product_id, product_bundle_id, description,
@@ -185,29 +212,57 @@ export class PaymentRepository {
   }
 
   /** Applies changes to a payment; only the named columns are written. */
-  async updatePayment(
+  async updatePayment(organizationId: string, paymentId: string, changes: PaymentChanges): Promise<CasePaymentRow> {
+    return (await this.updatePaymentWhere(organizationId, paymentId, {}, changes))!;
+  }
+
+  /** Applies changes to a payment still as `expected` (columns equal, nulls included); null when it is not. */
+  async updatePaymentWhere(
     organizationId: string,
     paymentId: string,
-    changes: Partial<{
-      status: PaymentStatus;
-      hold_status: HoldStatus;
-      gateway_reference: string | null;
-      amount_captured_cents: number;
-      amount_refunded_cents: number;
-      capture_before: Date | null;
-      captured_at: Date | null;
-      released_at: Date | null;
-      failure_message: string | null;
-    }>,
-  ): Promise<CasePaymentRow> {
-    const names = Object.keys(changes) as (keyof typeof changes)[];
+    expected: Partial<Pick<CasePaymentRow, 'status' | 'hold_status' | 'hold_operation' | 'hold_operation_cents'>>,
+    changes: PaymentChanges,
+  ): Promise<CasePaymentRow | null> {
+    const names = Object.keys(changes) as (keyof PaymentChanges)[];
+    const expectedNames = Object.keys(expected) as (keyof typeof expected)[];
     const assignments = names.map((name, index) => `${name} = $${index + 3}`);
+    const conditions = expectedNames.map((name, index) => `${name} is not distinct from $${names.length + index + 3}`);
     const { rows } = await this.db.query<CasePaymentRow>(
       `update case_payments set ${[...assignments, 'updated_at = now()'].join(', ')}
-        where organization_id = $1 and id = $2 returning ${paymentColumns}`,
-      [organizationId, paymentId, ...names.map((name) => changes[name])],
+        where ${['organization_id = $1', 'id = $2', ...conditions].join(' and ')} returning ${paymentColumns}`,
+      [
+        organizationId,
+        paymentId,
+        ...names.map((name) => changes[name]),
+        ...expectedNames.map((name) => expected[name]),
+      ],
     );
-    return rows[0]!;
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Claims a HELD payment for one gateway operation, for `claimMs`: returns the row when this request may call
+   * the gateway, null when another operation is in flight or the hold is not HELD. The same operation (a retry,
+   * or a twin request: the gateway's idempotency key makes them one) may share a claim.
+   */
+  async claimHold(
+    organizationId: string,
+    paymentId: string,
+    operation: HoldOperation,
+    cents: number | null,
+    claimMs: number,
+  ): Promise<CasePaymentRow | null> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `update case_payments
+          set hold_operation = $3, hold_operation_cents = $4,
+              hold_operation_until = now() + make_interval(secs => $5::float8 / 1000), updated_at = now()
+        where organization_id = $1 and id = $2 and hold_status = 'HELD'
+          and (hold_operation is null or hold_operation_until < now()
+               or (hold_operation = $3 and hold_operation_cents is not distinct from $4))
+        returning ${paymentColumns}`,
+      [organizationId, paymentId, operation, cents, claimMs],
+    );
+    return rows[0] ?? null;
   }
 
   async listHolds(withinHours: number | null): Promise<CasePaymentRow[]> {
@@ -232,10 +287,31 @@ export class PaymentRepository {
     return rows;
   }
 
-  async setIntentStatus(id: string, status: string): Promise<void> {
-    await this.db.query('update gateway_intents set status = $2, updated_at = now() where id = $1', [id, status]);
+  /**
+   * An intake's charge that no intake will take any longer (declined, or voided or refunded after its intake
+   * failed): its request key is free for a new attempt, no request holds it, and the promo code uses reserved
+   * for it are given back. One statement: all of it or none.
+   */
+  async closeIntent(id: string, status: string, gatewayIntentId: string | null = null): Promise<void> {
+    await this.db.query(
+      `with closed as (
+         update gateway_intents intent
+            set status = $2, request_key = null, claimed_until = null, reserved_promo_code_ids = null,
+                gateway_intent_id = coalesce($3, intent.gateway_intent_id), updated_at = now()
+           from gateway_intents before_close
+          where intent.id = $1 and before_close.id = intent.id
+         returning before_close.reserved_promo_code_ids as reserved
+       )
+       update promo_codes set redemption_count = redemption_count - 1
+        where redemption_count > 0 and id in (select jsonb_array_elements_text(reserved)::uuid from closed)`,
+      [id, status, gatewayIntentId],
+    );
   }
 
+  /**
+   * With `requestKey` (an intake's charge): the fingerprint of the request it is made for, the promo codes whose
+   * use was counted for it, and claimed for `claimMs` by the request that inserts it (claimIntent).
+   */
   async insertIntent(
     organizationId: string,
     intent: {
@@ -244,13 +320,56 @@ export class PaymentRepository {
       kind: 'setup' | 'payment';
       amountCents: number | null;
       requestKey?: string;
+      requestFingerprint?: string;
+      claimMs?: number;
+      reservedPromoCodeIds?: string[];
     },
   ): Promise<void> {
     await this.db.query(
-      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key)
-       values ($1, $2, $3, $4, $5, $6)`,
-      [intent.id, organizationId, intent.gateway, intent.kind, intent.amountCents, intent.requestKey ?? null],
+      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key,
+         request_fingerprint, claimed_until, reserved_promo_code_ids)
+       values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::float8 / 1000), $9::jsonb)`,
+      [
+        intent.id,
+        organizationId,
+        intent.gateway,
+        intent.kind,
+        intent.amountCents,
+        intent.requestKey ?? null,
+        intent.requestFingerprint ?? null,
+        intent.claimMs ?? null,
+        intent.reservedPromoCodeIds ? JSON.stringify(intent.reservedPromoCodeIds) : null,
+      ],
     );
+  }
+
+  /**
+   * Claims an intake's charge record for one request, for `claimMs` (then a request cut short by a crash lets go
+   * of it). False when another request holds it.
+   */
+  async claimIntent(id: string, claimMs: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `update gateway_intents set claimed_until = now() + make_interval(secs => $2::float8 / 1000)
+        where id = $1 and (claimed_until is null or claimed_until < now())`,
+      [id, claimMs],
+    );
+    return rowCount > 0;
+  }
+
+  async releaseIntent(id: string): Promise<void> {
+    await this.db.query('update gateway_intents set claimed_until = null where id = $1', [id]);
+  }
+
+  /**
+   * A SetupIntent or PaymentIntent whose creation failed (or whose outcome is unknown: nobody has the client
+   * secret of an intent it may have made) is not left `creating`. Never throws: the caller reports its own error.
+   */
+  async failIntent(id: string): Promise<void> {
+    await this.db
+      .query(`update gateway_intents set status = 'failed', updated_at = now() where id = $1 and status = 'creating'`, [
+        id,
+      ])
+      .catch(() => undefined);
   }
 
   async findIntentByRequestKey(organizationId: string, requestKey: string): Promise<GatewayIntentRow | null> {
@@ -310,9 +429,11 @@ export class PaymentRepository {
     return rows[0] ?? null;
   }
 
+  /** The charge now belongs to its case (in the intake's transaction), and no request holds it any longer. */
   async attachIntent(id: string, caseId: string): Promise<void> {
     await this.db.query(
-      'update gateway_intents set case_id = $2, attached_at = now(), updated_at = now() where id = $1',
+      `update gateway_intents set case_id = $2, attached_at = now(), claimed_until = null, updated_at = now()
+        where id = $1`,
       [id, caseId],
     );
   }

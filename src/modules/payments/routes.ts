@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../http/envelopes.ts';
-import { centsToDollars } from './gateways/types.ts';
+import { centsToDollars } from '../../money.ts';
 import type { CasePaymentRow } from './repository.ts';
 import type { PaymentService } from './service.ts';
 import { isUuid, parseCaptureBody, parseCasePaymentBody, parseIntentBody, parseMetadata } from './validation.ts';

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
+import { centsToDecimalString } from '../../money.ts';
 import type { ProductService } from '../products/service.ts';
 import type { Gateways } from './gateways/index.ts';
 import {
@@ -15,13 +16,21 @@ import {
   CASE_PAYMENT_IDEMPOTENCY_INDEX,
   PaymentRepository,
   type CasePaymentRow,
+  type HoldOperation,
+  type PaymentChanges,
   type PaymentStatus,
 } from './repository.ts';
 
 export const CURRENCY = 'usd';
 
-/** Stripe's smallest USD charge; the simulated gateway follows it so both behave alike. */
-export const MINIMUM_CHARGE_CENTS = 50;
+/**
+ * How long a capture or release holds its payment (claimHold) if its request dies: well past the gateway's
+ * timeout and retries.
+ */
+const HOLD_OPERATION_CLAIM_MS = 10 * 60_000;
+
+/** How long `payments orphans --refund` holds a charge while it refunds it (one gateway call). */
+const ORPHAN_REFUND_CLAIM_MS = 120_000;
 
 /** The idempotency key of one gateway operation on one of our records. */
 export function gatewayKey(kind: string, recordId: string, operation: string): string {
@@ -94,6 +103,7 @@ export class PaymentService {
       if (!setup.clientSecret) throw new ApiError(502, 'The payment provider returned no client secret');
       return setup.clientSecret;
     } catch (error) {
+      await repository.failIntent(recordId);
       throw gatewayError(error);
     }
   }
@@ -128,6 +138,7 @@ export class PaymentService {
       if (!intent.clientSecret) throw new ApiError(502, 'The payment provider returned no client secret');
       return intent.clientSecret;
     } catch (error) {
+      await repository.failIntent(recordId);
       if (error instanceof GatewayRequestError) throw new ApiError(400, error.message);
       throw gatewayError(error);
     }
@@ -163,10 +174,14 @@ export class PaymentService {
           "The case's patient has no saved payment method to preauthorize: create the case with stripeSetupId or nmiPaymentToken first",
         );
       }
-      if (input.amountCents < MINIMUM_CHARGE_CENTS)
-        throw new ApiError(400, 'Amount must be at least 0.50 to preauthorize');
     }
     const gateway = saved ? this.gatewayFor(saved.gateway) : null;
+    if (gateway && input.amountCents < gateway.minimumAmountCents) {
+      throw new ApiError(
+        400,
+        `Amount must be at least ${centsToDecimalString(gateway.minimumAmountCents)} to preauthorize`,
+      );
+    }
 
     let row: CasePaymentRow;
     try {
@@ -276,44 +291,55 @@ export class PaymentService {
     });
   }
 
-  /** POST .../payments/:paymentId/capture: all of a hold, or part (the rest is released). Repeats answer the same. */
+  /**
+   * POST .../payments/:paymentId/capture: all of a hold, or part (the rest is released). Repeats answer the same.
+   * The hold is claimed first (claimHold): a concurrent capture of another amount, or a release, answers 409
+   * with the state it found, and the row ends as the gateway does.
+   */
   async capture(
     organizationId: string,
     caseId: string,
     paymentId: string,
     amountCents: number | undefined,
   ): Promise<CasePaymentRow> {
-    const repository = new PaymentRepository(this.db);
     const row = await this.requirePayment(organizationId, caseId, paymentId);
-    if (row.hold_status === 'CAPTURED') {
-      if (amountCents === undefined || amountCents === row.amount_captured_cents) return row;
-      throw new ApiError(409, 'Payment was already captured');
+    if (row.hold_status === 'CAPTURED' && (amountCents === undefined || amountCents === row.amount_captured_cents)) {
+      return row;
     }
-    if (row.hold_status !== 'HELD' || !row.gateway || !row.gateway_reference) {
-      throw new ApiError(409, `Payment cannot be captured: ${describeHold(row)}`);
-    }
+    if (row.hold_status !== 'HELD' || !row.gateway || !row.gateway_reference) throw refusal('captured', row);
     if (amountCents !== undefined && amountCents > row.amount_cents) {
-      throw new ApiError(400, `Amount must not exceed the held amount (${(row.amount_cents / 100).toFixed(2)})`);
+      throw new ApiError(400, `Amount must not exceed the held amount (${centsToDecimalString(row.amount_cents)})`);
     }
     const gateway = this.gatewayFor(row.gateway);
+    if (amountCents !== undefined && amountCents < gateway.minimumAmountCents) {
+      throw new ApiError(400, `Amount must be at least ${centsToDecimalString(gateway.minimumAmountCents)} to capture`);
+    }
+    const cents = amountCents ?? row.amount_cents;
+    // Captured as asked, by a twin request or this one's earlier attempt: answered the same.
+    const asAsked = (found: CasePaymentRow) =>
+      found.hold_status === 'CAPTURED' && found.amount_captured_cents === cents;
+    const claimed = await this.claim(row, 'capture', cents);
+    if (!claimed.ok) {
+      if (asAsked(claimed.found)) return claimed.found;
+      throw refusal('captured', claimed.found);
+    }
     let result: PaymentResult;
     try {
       result = await gateway.capture({
         idempotencyKey: gatewayKey('case-payment', row.id, 'capture'),
         reference: row.gateway_reference,
-        amountCents,
+        amountCents: cents < row.amount_cents ? cents : undefined,
       });
     } catch (error) {
-      if (error instanceof GatewayRequestError) {
-        throw new ApiError(409, `Payment cannot be captured: ${error.message}`);
-      }
-      throw gatewayError(error);
+      if (!(error instanceof GatewayRequestError)) throw gatewayError(error); // unknown: the claim stays for a retry
+      const found = await this.settleFromGateway(claimed.row, gateway);
+      if (asAsked(found)) return found;
+      throw refusal('captured', found, error.message);
     }
-    const captured = result.amountReceivedCents || amountCents || row.amount_cents;
-    return repository.updatePayment(organizationId, row.id, {
+    return this.finish(claimed.row, {
       hold_status: 'CAPTURED',
       status: 'PAID',
-      amount_captured_cents: captured,
+      amount_captured_cents: result.amountReceivedCents || cents,
       captured_at: new Date(),
     });
   }
@@ -324,26 +350,86 @@ export class PaymentService {
     const row = await this.requirePayment(organizationId, caseId, paymentId);
     if (row.hold_status === 'RELEASED' || (row.hold_status === 'NONE' && row.status === 'CANCELED')) return row;
     if (row.hold_status === 'NONE') {
-      if (row.status !== 'UNPAID') throw new ApiError(409, `Payment cannot be canceled: it is ${row.status}`);
-      return repository.updatePayment(organizationId, row.id, { status: 'CANCELED', released_at: new Date() });
+      const canceled = await repository.updatePaymentWhere(
+        organizationId,
+        row.id,
+        { hold_status: 'NONE', status: 'UNPAID' },
+        { status: 'CANCELED', released_at: new Date() },
+      );
+      if (canceled) return canceled;
+      // Changed meanwhile (canceled by a twin request, or paid): answered as found.
+      const found = await this.requirePayment(organizationId, caseId, paymentId);
+      if (found.status === 'CANCELED') return found;
+      throw new ApiError(409, `Payment cannot be canceled: it is ${found.status} (holdStatus ${found.hold_status})`);
     }
-    if (row.hold_status !== 'HELD' || !row.gateway || !row.gateway_reference) {
-      throw new ApiError(409, `Payment cannot be canceled: ${describeHold(row)}`);
+    if (row.hold_status !== 'HELD' || !row.gateway || !row.gateway_reference) throw refusal('canceled', row);
+    const gateway = this.gatewayFor(row.gateway);
+    const claimed = await this.claim(row, 'release', null);
+    if (!claimed.ok) {
+      if (claimed.found.hold_status === 'RELEASED') return claimed.found;
+      throw refusal('canceled', claimed.found);
     }
     try {
-      await this.gatewayFor(row.gateway).cancel({
+      await gateway.cancel({
         idempotencyKey: gatewayKey('case-payment', row.id, 'release'),
         reference: row.gateway_reference,
       });
     } catch (error) {
-      if (error instanceof GatewayRequestError) throw new ApiError(409, `Payment cannot be canceled: ${error.message}`);
+      if (!(error instanceof GatewayRequestError)) throw gatewayError(error); // unknown: the claim stays for a retry
+      const found = await this.settleFromGateway(claimed.row, gateway);
+      if (found.hold_status === 'RELEASED') return found;
+      throw refusal('canceled', found, error.message);
+    }
+    return this.finish(claimed.row, { hold_status: 'RELEASED', status: 'CANCELED', released_at: new Date() });
+  }
+
+  /** Claims a held payment for one operation; else the payment as found. */
+  private async claim(
+    row: CasePaymentRow,
+    operation: HoldOperation,
+    cents: number | null,
+  ): Promise<{ ok: true; row: CasePaymentRow } | { ok: false; found: CasePaymentRow }> {
+    const repository = new PaymentRepository(this.db);
+    const claimed = await repository.claimHold(row.organization_id, row.id, operation, cents, HOLD_OPERATION_CLAIM_MS);
+    if (claimed) return { ok: true, row: claimed };
+    return { ok: false, found: await this.requirePayment(row.organization_id, row.case_id, row.id) };
+  }
+
+  /** Records the outcome of a claimed operation, and ends the claim. A twin request may have recorded it first. */
+  private async finish(claimed: CasePaymentRow, changes: PaymentChanges): Promise<CasePaymentRow> {
+    const finished = await new PaymentRepository(this.db).updatePaymentWhere(
+      claimed.organization_id,
+      claimed.id,
+      { hold_operation: claimed.hold_operation, hold_operation_cents: claimed.hold_operation_cents },
+      { ...changes, hold_operation: null, hold_operation_cents: null },
+    );
+    return finished ?? this.requirePayment(claimed.organization_id, claimed.case_id, claimed.id);
+  }
+
+  /**
+   * The gateway refused a claimed operation: records what it says became of the hold (captured by a twin
+   * request or by another way, released, or still held). A hold still held keeps the claim: a twin request may
+   * still be at work on it; the same operation may be retried, and another waits until the claim lapses.
+   */
+  private async settleFromGateway(claimed: CasePaymentRow, gateway: PaymentGateway): Promise<CasePaymentRow> {
+    let found: PaymentResult | null;
+    try {
+      found = await gateway.retrievePayment(claimed.gateway_reference!);
+    } catch (error) {
       throw gatewayError(error);
     }
-    return repository.updatePayment(organizationId, row.id, {
-      hold_status: 'RELEASED',
-      status: 'CANCELED',
-      released_at: new Date(),
-    });
+    if (found?.status === 'succeeded') {
+      return this.finish(claimed, {
+        hold_status: 'CAPTURED',
+        status: 'PAID',
+        amount_captured_cents: found.amountReceivedCents,
+        captured_at: new Date(),
+      });
+    }
+    if (found?.status === 'canceled') {
+      return this.finish(claimed, { hold_status: 'RELEASED', status: 'CANCELED', released_at: new Date() });
+    }
+    return this.requirePayment(claimed.organization_id, claimed.case_id, claimed.id);
   }
 
   async getPayment(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow> {
@@ -378,15 +464,20 @@ export class PaymentService {
     const report = [];
     for (const orphan of orphans) {
       let outcome = 'found';
-      if (refund && orphan.gateway_intent_id) {
+      // Claimed first: a retried intake may be taking this charge right now.
+      if (refund && orphan.gateway_intent_id && !(await repository.claimIntent(orphan.id, ORPHAN_REFUND_CLAIM_MS))) {
+        outcome = 'in use by an intake';
+      } else if (refund && orphan.gateway_intent_id) {
         try {
           await this.gatewayFor(orphan.gateway).refund({
             idempotencyKey: gatewayKey('intake-charge', orphan.id, 'refund'),
             reference: orphan.gateway_intent_id,
           });
-          await repository.setIntentStatus(orphan.id, 'refunded');
+          // No retried intake may take a refunded charge.
+          await repository.closeIntent(orphan.id, 'refunded');
           outcome = 'refunded';
         } catch (error) {
+          await repository.releaseIntent(orphan.id);
           outcome = `refund failed: ${error instanceof Error ? error.message : String(error)}`;
         }
       }
@@ -404,7 +495,9 @@ export class PaymentService {
 
   gatewayFor(name: string): PaymentGateway {
     const gateway = this.gateways.byName[name as PaymentGateway['name']];
-    if (!gateway) throw new ApiError(409, `The ${name} gateway that holds this payment is not configured`);
+    // 503 on every route that may ask (their 409 is another shape): the operator must configure it.
+    if (!gateway)
+      throw new ApiError(503, `The ${name} gateway that holds this payment is not configured on this server`);
     return gateway;
   }
 
@@ -417,6 +510,11 @@ export class PaymentService {
   }
 }
 
+/** The 409 of a capture or release that the hold's state refuses: why, and the holdStatus it found. */
+function refusal(action: 'captured' | 'canceled', row: CasePaymentRow, reason = describeHold(row)): ApiError {
+  return new ApiError(409, `Payment cannot be ${action}: ${reason} (holdStatus ${row.hold_status})`);
+}
+
 function describeHold(row: CasePaymentRow): string {
   switch (row.hold_status) {
     case 'NONE':
@@ -427,8 +525,13 @@ function describeHold(row: CasePaymentRow): string {
       return 'the authorization failed';
     case 'RELEASED':
       return 'the hold was released';
-    default:
-      return `it is ${row.hold_status.toLowerCase()}`;
+    case 'CAPTURED':
+      return `${centsToDecimalString(row.amount_captured_cents)} of it was captured`;
+    case 'HELD':
+      if (row.hold_operation === 'capture') {
+        return `a capture of ${centsToDecimalString(row.hold_operation_cents ?? row.amount_cents)} is in progress`;
+      }
+      return row.hold_operation === 'release' ? 'its release is in progress' : 'it is held';
   }
 }
 
@@ -439,7 +542,8 @@ function cleanMetadata(metadata: PaymentMetadata): Record<string, string> {
   return result;
 }
 
-function fingerprintOf(value: Record<string, unknown>): string {
+/** A request's parameters as a hash, to tell a retry from another request with the same idempotency key. */
+export function fingerprintOf(value: object): string {
   const ordered = Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
   return createHash('sha256').update(JSON.stringify(ordered)).digest('hex');
 }

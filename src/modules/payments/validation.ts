@@ -1,9 +1,10 @@
+import { unstorableText } from '../../db/text.ts';
 import { ApiError } from '../../http/envelopes.ts';
+import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../money.ts';
 import { PAYMENT_STATUSES, type PaymentStatus } from './repository.ts';
 import type { CasePaymentInput, PaymentMetadata } from './service.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const MAX_AMOUNT_DOLLARS = 1_000_000;
 
 const bad = (message: string) => new ApiError(400, message);
 
@@ -15,14 +16,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A positive dollar amount with at most two decimals -> cents; `label` starts the messages. */
+/** A positive dollar amount, in whole cents (at least one), -> cents; `label` starts the messages. */
 export function parseDollars(value: unknown, label = 'Amount'): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw bad(`${label} must be a positive number`);
   }
-  if (value > MAX_AMOUNT_DOLLARS) throw bad(`${label} must be at most ${MAX_AMOUNT_DOLLARS}`);
-  const cents = Math.round(value * 100);
-  if (Math.abs(cents - value * 100) > 1e-6) throw bad(`${label} must have at most two decimal places`);
+  if (value > MAX_AMOUNT_CENTS / 100) throw bad(`${label} must be at most ${MAX_AMOUNT_CENTS / 100}`);
+  // A positive number with at most two decimals is at least one cent.
+  const cents = dollarsToCents(value);
+  if (cents === null) throw bad(`${label} must have at most two decimal places`);
   return cents;
 }
 
@@ -83,6 +85,9 @@ export function parseMetadata(value: unknown): PaymentMetadata {
     const entry = value[field];
     if (entry === undefined || entry === null || entry === '') continue;
     if (typeof entry !== 'string' || entry.length > 500) throw bad(`Metadata ${field} must be a string`);
+    // Stored (gateway_intents, the simulated gateway) and sent to Stripe: refused before any of it.
+    const problem = unstorableText(entry);
+    if (problem) throw bad(`Metadata ${field} ${problem[0]!.toLowerCase()}${problem.slice(1)}`);
     result[field] = entry;
   }
   return result;
@@ -101,7 +106,7 @@ export function parseIntentBody(body: unknown): {
   }
   if (!Number.isInteger(amount)) throw bad('Amount must be a whole number of cents (e.g. 4500 for $45.00)');
   if (amount < 50) throw bad('Amount must be at least 50 cents');
-  if (amount > MAX_AMOUNT_DOLLARS * 100) throw bad(`Amount must be at most ${MAX_AMOUNT_DOLLARS * 100} cents`);
+  if (amount > MAX_AMOUNT_CENTS) throw bad(`Amount must be at most ${MAX_AMOUNT_CENTS} cents`);
   let types: string[] | undefined;
   if (paymentMethodTypes !== undefined && paymentMethodTypes !== null) {
     if (

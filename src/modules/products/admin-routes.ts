@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../http/envelopes.ts';
+import { dollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from './routes.ts';
-import { parseMoney, type ProductService } from './service.ts';
+import type { ProductService } from './service.ts';
 
 const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
@@ -11,7 +12,7 @@ const money = z.union([z.number().nonnegative(), z.string()]).describe('Dollars:
 
 function cents(value: string | number | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = parseMoney(value);
+  const parsed = dollarsToCents(value);
   if (parsed === null) throw new ApiError(400, `${field} must be an amount in dollars with at most two decimals`);
   return parsed;
 }

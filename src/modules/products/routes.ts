@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../http/envelopes.ts';
-import { centsToDecimalString } from '../payments/gateways/types.ts';
+import { centsToDecimalString } from '../../money.ts';
 import type { ProductBundleRow, ProductRow } from './repository.ts';
 import type { ProductService } from './service.ts';
 

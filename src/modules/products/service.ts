@@ -22,15 +22,6 @@ export interface ProductInput {
   productBundleId?: string | null;
 }
 
-/** Money given by an operator ("99.99" or 99.99) -> integer cents, or null when not a valid amount. */
-export function parseMoney(value: string | number): number | null {
-  const text = typeof value === 'number' ? String(value) : value.trim();
-  if (!/^\d+(\.\d{1,2})?$/.test(text)) return null;
-  const [whole, fraction = ''] = text.split('.');
-  const cents = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
-  return Number.isSafeInteger(cents) && cents <= 2_000_000_000 ? cents : null;
-}
-
 export class ProductService {
   constructor(private readonly db: Database) {}
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../http/envelopes.ts';
-import { parseMoney } from '../products/service.ts';
+import { dollarsToCents } from '../../money.ts';
 import type { PromoCodeRow } from './repository.ts';
 import type { PromoCodeService } from './service.ts';
 
@@ -72,7 +72,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
         const body = request.body;
         let flatDiscountCents: number | undefined;
         if (body.flatDiscount !== undefined) {
-          const parsed = parseMoney(body.flatDiscount);
+          const parsed = dollarsToCents(body.flatDiscount);
           if (parsed === null)
             throw new ApiError(400, 'flatDiscount must be an amount in dollars with at most two decimals');
           flatDiscountCents = parsed;

@@ -104,6 +104,12 @@ export class PromoCodeService {
   redeem(connection: Queryable, promoCodeId: string): Promise<boolean> {
     return new PromoCodeRepository(connection).redeem(promoCodeId);
   }
+
+  /** Counts one use of each code, all or none (an intake reserves them before its card is charged). */
+  async redeemAll(connection: Queryable, codes: PromoCodeRow[]): Promise<{ ok: true } | { ok: false; code: string }> {
+    for (const code of codes) if (!(await this.redeem(connection, code.id))) return { ok: false, code: code.code };
+    return { ok: true };
+  }
 }
 
 export function discountOf(row: PromoCodeRow): Discount {
@@ -112,8 +118,8 @@ export function discountOf(row: PromoCodeRow): Discount {
     : { flatDiscount: (row.flat_discount_cents ?? 0) / 100 };
 }
 
-/** The discount in cents on an amount in cents: percent rounded to the cent, flat capped at the amount. */
-export function discountCents(amountCents: number, discount: Discount): number {
-  if ('percentDiscount' in discount) return Math.round((amountCents * discount.percentDiscount) / 100);
-  return Math.min(amountCents, Math.round(discount.flatDiscount * 100));
+/** A code's discount in cents on an amount in cents: percent rounded to the cent, flat capped at the amount. */
+export function discountCents(amountCents: number, row: PromoCodeRow): number {
+  if (row.percent_discount !== null) return Math.round((amountCents * Number(row.percent_discount)) / 100);
+  return Math.min(amountCents, row.flat_discount_cents ?? 0);
 }

@@ -1,3 +1,4 @@
+import { centsToDecimalString, dollarsToCents } from '../../../money.ts';
 import {
   GatewayRequestError,
   GatewayUnavailableError,
@@ -104,10 +105,9 @@ export function parseNmiQueryResponse(xml: string): NmiQueryTransaction[] {
   });
 }
 
-/** Integer cents -> NMI's decimal amount ("45.00"). */
-function nmiAmount(cents: number): string {
-  return (cents / 100).toFixed(2);
-}
+/** NMI writes amounts as decimal dollars ("45.00"), in its requests and its Query API answers alike. */
+const nmiAmount = centsToDecimalString;
+const amountCentsOf = (action: NmiQueryAction | undefined) => (action ? (dollarsToCents(action.amount) ?? 0) : 0);
 
 interface NmiReply {
   response: string;
@@ -127,6 +127,7 @@ interface NmiReply {
 export class NmiGateway implements PaymentGateway {
   readonly name = 'nmi' as const;
   readonly supportsIntents = false;
+  readonly minimumAmountCents = 1;
 
   constructor(private readonly options: NmiGatewayOptions) {}
 
@@ -236,10 +237,10 @@ export class NmiGateway implements PaymentGateway {
     );
     if (!found) return null;
     const first = found.actions.find((action) => action.actionType === 'sale' || action.actionType === 'auth');
-    const amountCents = first ? Math.round(Number(first.amount) * 100) : 0;
+    const amountCents = amountCentsOf(first);
     const collected = found.actions
       .filter((action) => action.success && (action.actionType === 'sale' || action.actionType === 'capture'))
-      .reduce((sum, action) => sum + Math.round(Number(action.amount) * 100), 0);
+      .reduce((sum, action) => sum + amountCentsOf(action), 0);
     const status = conditionStatus(found.condition, first?.actionType === 'auth' && collected === 0);
     return {
       ...this.settled(found.transactionId, 'succeeded', collected),

@@ -52,6 +52,8 @@ const columns = `id, kind, client_secret, status, amount_cents, amount_capturabl
 export class SimulatedGateway implements PaymentGateway {
   readonly name = 'simulated' as const;
   readonly supportsIntents = true;
+  /** As Stripe's, so that both behave alike. */
+  readonly minimumAmountCents = 50;
 
   constructor(private readonly db: Queryable) {}
 

@@ -65,6 +65,8 @@ function stringMetadata(metadata: Stripe.Metadata | null | undefined): Record<st
 export class StripeGateway implements PaymentGateway {
   readonly name = 'stripe' as const;
   readonly supportsIntents = true;
+  /** Stripe's smallest USD charge (a smaller capture fails with amount_too_small). */
+  readonly minimumAmountCents = 50;
   private readonly stripe: Stripe;
 
   constructor(private readonly options: StripeGatewayOptions) {

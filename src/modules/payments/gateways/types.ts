@@ -139,6 +139,8 @@ export interface PaymentGateway {
   readonly name: GatewayName;
   /** Whether client-side intents (SetupIntent, PaymentIntent) exist on this gateway. */
   readonly supportsIntents: boolean;
+  /** The smallest amount this gateway charges, holds or captures, in cents. */
+  readonly minimumAmountCents: number;
 
   /** Initiate: a SetupIntent for the browser to confirm, saving a payment method. */
   createSetupIntent(input: CreateSetupIntentInput): Promise<SetupIntentResult>;
@@ -193,23 +195,4 @@ export class WebhookSignatureError extends Error {
     super(message);
     this.name = 'WebhookSignatureError';
   }
-}
-
-/** Dollars (as the API receives them) to integer cents, or null when not a whole number of cents. */
-export function dollarsToCents(dollars: number): number | null {
-  if (!Number.isFinite(dollars)) return null;
-  const cents = Math.round(dollars * 100);
-  return Math.abs(cents - dollars * 100) < 1e-6 ? cents : null;
-}
-
-/** Integer cents to a dollar number (100.5 for 10050). */
-export function centsToDollars(cents: number): number {
-  return Math.round(cents) / 100;
-}
-
-/** Integer cents to the fixed two-decimals string the bundle API uses ("99.99"). */
-export function centsToDecimalString(cents: number): string {
-  const sign = cents < 0 ? '-' : '';
-  const absolute = Math.abs(Math.round(cents));
-  return `${sign}${Math.floor(absolute / 100)}.${String(absolute % 100).padStart(2, '0')}`;
 }
