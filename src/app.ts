@@ -7,7 +7,7 @@ import { registerAudit } from './http/audit.ts';
 import { AuthFailureLimiter, registerAuthentication } from './http/auth.ts';
 import { envelopes } from './http/envelopes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
-import { registerJsonBodyParser } from './http/json-body.ts';
+import { registerJsonBodyParser, withOptionalBodies } from './http/json-body.ts';
 import { registerHandlerTimeLimit } from './http/time-limit.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { createRedisClient, RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
@@ -91,7 +91,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   }).withTypeProvider<ZodTypeProvider>();
 
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(withOptionalBodies(validatorCompiler));
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: text/plain bodies get 415 instead of failing validation as a string.
   app.removeContentTypeParser('text/plain');
