@@ -40,7 +40,7 @@ function nearestHops(hops: number): (address: string, hop: number) => boolean {
 }
 
 /**
- * The Content-Security-Policy of every answer but the API reference's pages (which carry Swagger UI's own): an
+ * The Content-Security-Policy of every answer but the API reference's pages (which carry their own, openapi.ts): an
  * API answer is data, never a page, so nothing may load from it or frame it.
  */
 const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
