@@ -17,7 +17,9 @@ import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
 import { adminPaymentRoutes } from './modules/payments/admin-routes.ts';
+import { paymentConfigRoutes } from './modules/payments/config-routes.ts';
 import { paymentRoutes } from './modules/payments/routes.ts';
+import { testCardRoutes } from './modules/payments/test-card/routes.ts';
 import { adminProductRoutes } from './modules/products/admin-routes.ts';
 import { bundleRoutes } from './modules/products/routes.ts';
 import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
@@ -146,9 +148,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
   await app.register(paymentRoutes(services.payments));
+  await app.register(paymentConfigRoutes(config.payments));
   await app.register(webhookRoutes(services.stripeWebhooks));
   if (services.gateways.simulated) {
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
+    await app.register(testCardRoutes(db)); // the test card element that stands in for Stripe.js
   }
   if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminAuditRoutes(db), { prefix: '/admin/v1' });
