@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'dist/', '.ci/node24/', 'bench/results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'data/',
+      'dist/',
+      '.ci/node24/',
+      'bench/results/',
+      'packages/*/dist/',
+      'packages/client/src/generated/',
+      'test-results/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
