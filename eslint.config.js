@@ -25,15 +25,17 @@ export default tseslint.config(
   },
   { files: ['scripts/**', 'bench/**', 'test/**'], rules: { 'no-console': 'off' } },
   {
-    // Scripts that run in a browser page: the test card element and the sample storefront's page.
+    // Scripts that run in a browser page: the test card element (a classic script) and the sample storefront's page.
     files: ['src/modules/payments/test-card/element.js', 'examples/storefront/public/**/*.js'],
     languageOptions: {
-      sourceType: 'script',
       globals: Object.fromEntries(
-        ['window', 'document', 'location', 'fetch', 'crypto', 'sessionStorage', 'HTMLElement', 'FormData'].map(
-          (name) => [name, 'readonly'],
-        ),
+        ['window', 'document', 'location', 'fetch', 'crypto', 'FileReader', 'HTMLElement'].map((name) => [
+          name,
+          'readonly',
+        ]),
       ),
     },
   },
+  { files: ['src/modules/payments/test-card/element.js'], languageOptions: { sourceType: 'script' } },
+  { files: ['examples/storefront/public/**/*.js'], languageOptions: { sourceType: 'module' } },
 );
