@@ -192,14 +192,12 @@ describe('the sample storefront (examples/storefront) in a browser', () => {
       headers: { 'cv-api-key': apiKey },
     });
     const stored = forms.json().data.forms[0] as { questions: { questionId: string; type: string }[] };
-    const rendered = await page
-      .locator('#questions .question')
-      .evaluateAll((nodes) =>
-        nodes.map((node) => ({
-          id: (node as HTMLElement).dataset.questionId,
-          type: (node as HTMLElement).dataset.type,
-        })),
-      );
+    const rendered = await page.locator('#questions .question').evaluateAll((nodes) =>
+      nodes.map((node) => ({
+        id: (node as HTMLElement).dataset.questionId,
+        type: (node as HTMLElement).dataset.type,
+      })),
+    );
     assert.deepEqual(
       rendered,
       stored.questions.map((question) => ({ id: question.questionId, type: question.type })),
