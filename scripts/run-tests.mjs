@@ -1,8 +1,9 @@
-// Runs every test/**/*.test.ts file with node's test runner (Node 20 has no glob in --test).
+// Runs every test/**/*.test.ts and packages/*/test/**/*.test.ts file with node's test runner (Node 20 has no glob
+// in --test).
 // Extra arguments are passed to node, e.g. `npm test -- --test-name-pattern=idempotency`.
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 function find(directory) {
@@ -13,7 +14,10 @@ function find(directory) {
   });
 }
 
-const files = find('test').sort();
+const packageTests = readdirSync('packages')
+  .map((name) => path.join('packages', name, 'test'))
+  .filter((directory) => existsSync(directory));
+const files = [...find('test'), ...packageTests.flatMap(find)].sort();
 const database = process.env.TEST_DATABASE_URL ? 'PostgreSQL (TEST_DATABASE_URL)' : 'embedded PGlite';
 // One seed for the randomised tests of every file (test/support/seed.ts): TEST_SEED=<seed> npm test replays a run.
 const seed = process.env.TEST_SEED || String(randomInt(2 ** 31));

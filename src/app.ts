@@ -7,7 +7,7 @@ import { registerAudit } from './http/audit.ts';
 import { AuthFailureLimiter, registerAuthentication } from './http/auth.ts';
 import { envelopes } from './http/envelopes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
-import { registerJsonBodyParser } from './http/json-body.ts';
+import { registerJsonBodyParser, withOptionalBodies } from './http/json-body.ts';
 import { registerHandlerTimeLimit } from './http/time-limit.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { answerClientError, API_HEADERS, registerSecurityHeaders } from './http/security-headers.ts';
@@ -20,7 +20,9 @@ import { intakeRoutes } from './modules/cases/routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
 import { adminPaymentRoutes } from './modules/payments/admin-routes.ts';
 import { adminPhiKeyRoutes } from './modules/phi-keys/admin-routes.ts';
+import { paymentConfigRoutes } from './modules/payments/config-routes.ts';
 import { paymentRoutes } from './modules/payments/routes.ts';
+import { testCardRoutes } from './modules/payments/test-card/routes.ts';
 import { adminProductRoutes } from './modules/products/admin-routes.ts';
 import { bundleRoutes } from './modules/products/routes.ts';
 import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
@@ -96,7 +98,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   // First: its onRequest hook opens the request's span before the other hooks run.
   registerObservability(app, observability, config.observability, { auditBacklog: () => services.audit.backlog });
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(withOptionalBodies(validatorCompiler));
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: text/plain bodies get 415 instead of failing validation as a string.
   app.removeContentTypeParser('text/plain');
@@ -144,9 +146,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
   await app.register(paymentRoutes(services.payments));
+  await app.register(paymentConfigRoutes(config.payments));
   await app.register(webhookRoutes(services.stripeWebhooks));
   if (services.gateways.simulated) {
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
+    await app.register(testCardRoutes(db)); // the test card element that stands in for Stripe.js
   }
   if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminAuditRoutes(db), { prefix: '/admin/v1' });

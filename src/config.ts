@@ -49,6 +49,12 @@ const environmentSchema = z.object({
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1).default(20_000),
   STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   NMI_SECURITY_KEY: z.string().min(1).optional(),
+  // The keys a storefront's browser uses (GET /api/v1/payments/config): Stripe.js's and NMI Collect.js's.
+  STRIPE_PUBLISHABLE_KEY: z
+    .string()
+    .regex(/^pk_(test|live)_\w+$/, 'must be a Stripe publishable key (pk_test_... or pk_live_...)')
+    .optional(),
+  NMI_TOKENIZATION_KEY: z.string().min(1).max(200).optional(),
   NMI_API_URL: z.url({ protocol: /^https?$/ }).default('https://secure.nmi.com/api/transact.php'),
   NMI_TIMEOUT_MS: z.coerce.number().int().min(1).default(20_000),
   // NMI's Query API, asked before a retried charge or hold is sent again; default: NMI_API_URL with query.php.
@@ -133,6 +139,8 @@ export interface PaymentsConfig {
   nmiApiUrl: string;
   nmiTimeoutMs: number;
   nmiQueryUrl: string | undefined;
+  stripePublishableKey: string | undefined;
+  nmiTokenizationKey: string | undefined;
 }
 
 /** Rate limits, the request time limit and the Redis that shares counters (docs/api/limits-and-audit.md). */
@@ -192,6 +200,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       nmiApiUrl: env.NMI_API_URL,
       nmiTimeoutMs: env.NMI_TIMEOUT_MS,
       nmiQueryUrl: env.NMI_QUERY_URL,
+      stripePublishableKey: env.STRIPE_PUBLISHABLE_KEY,
+      nmiTokenizationKey: env.NMI_TOKENIZATION_KEY,
     },
     intake: {
       phiEncryptionKey: env.PHI_ENCRYPTION_KEY,

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { ApiError } from './envelopes.ts';
 import { closingQuote } from './json-strings.ts';
 import { extractLargeBase64, restoreLargeBase64 } from './large-base64.ts';
@@ -40,19 +40,50 @@ export function jsonNestingDepth(text: string): number {
   return deepest;
 }
 
+/** A zod schema marked `.optional()`. */
+function isOptionalSchema(schema: unknown): boolean {
+  return (schema as { _zod?: { optin?: string } } | undefined)?._zod?.optin === 'optional';
+}
+
+/**
+ * Whether a route takes no body or an optional one: such a route reads an empty body sent with
+ * `Content-Type: application/json` as no body, as browsers and fetch clients often send.
+ */
+function bodyIsOptional(request: FastifyRequest): boolean {
+  const schema = request.routeOptions.schema?.body;
+  return schema === undefined || isOptionalSchema(schema);
+}
+
+/**
+ * Fastify hands a body validator `null` for a request without a body, which an optional zod object refuses; a
+ * route whose body is optional validates that as no body (`undefined`).
+ */
+export function withOptionalBodies<Schema>(compiler: FastifySchemaCompiler<Schema>): FastifySchemaCompiler<Schema> {
+  return (route) => {
+    const validate = compiler(route);
+    if (route.httpPart !== 'body' || !isOptionalSchema(route.schema)) return validate;
+    return (data: unknown) => validate(data === null ? undefined : data);
+  };
+}
+
 /** Refused by the parser, not malformed: keys that could poison a prototype (secure-json-parse). */
 const PROTOTYPE_KEY = /"(?:__proto__|constructor)"\s*:/;
 
 /**
  * Fastify's own JSON parser (prototype poisoning refused), after a nesting-depth check. Its refusals
  * read like the documented validation errors (`Validation failed: body: ...`), so a client matching on
- * that form handles them too. On a route with `config.largeBase64`, long base64 strings skip the parser
- * and come back as LargeBase64 values (src/http/large-base64.ts).
+ * that form handles them too. An empty body is no body where the route's body is optional. On a route with
+ * `config.largeBase64`, long base64 strings skip the parser and come back as LargeBase64 values
+ * (src/http/large-base64.ts).
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if ((body as Buffer).length === 0 && bodyIsOptional(request)) {
+      done(null, undefined);
+      return;
+    }
     const { text, values } = request.routeOptions.config.largeBase64
       ? extractLargeBase64(body as Buffer)
       : { text: (body as Buffer).toString('utf8'), values: [] };

@@ -1,12 +1,136 @@
+import { createHash } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import scalar from '@scalar/fastify-api-reference';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { addPublishedExamples } from './openapi-examples.ts';
+
+const DESCRIPTION = `A self-hostable implementation of the Care360 telehealth partner API: a storefront sends patient
+**cases** (patient details, a questionnaire with typed answers, a payment through Stripe or NMI) and follows them.
+
+## Authentication
+
+Send your organization's secret key in the \`cv-api-key\` header. The key is a server secret: a browser must never
+hold it. An intake page in a browser talks to a relay on the storefront's own server, which adds the key (the
+\`@care360/client/relay\` handler of the \`packages/client\` package does this).
+
+In this reference, enter the key once under **Authentication**; it is kept in this browser's local storage.
+
+## Errors
+
+Each endpoint family answers errors in the envelope of its published page: the case endpoints
+\`{"success": false, "error": "..."}\`, the payment endpoints \`{"success": false, "message": "..."}\`, an
+unknown key \`{"status": 401, "error": "..."}\`, a reused \`idempotencyKey\` \`409 {"code": "IDEMPOTENCY_ERROR"}\`.
+
+## Where the published pages are silent
+
+The decisions this server made are written in the care360 source, \`docs/api/README.md\` (one page per area).`;
+
+/** The tags operations carry (route schemas), in reading order; `x-tagGroups` puts the storefront's first. */
+const TAGS = [
+  { name: 'cases', description: 'Create patient cases: the Case Create endpoint and its form-title and form-id modes' },
+  { name: 'forms', description: 'The forms a case answers, with their questions' },
+  {
+    name: 'payments',
+    description: 'Promo codes, SetupIntents and PaymentIntents for the intake, case payments and their holds',
+  },
+  { name: 'products', description: 'Product bundles of the organization' },
+  { name: 'webhooks', description: 'Events this server receives from payment gateways' },
+  { name: 'admin', description: 'Operator API, enabled by ADMIN_TOKEN' },
+  { name: 'operations', description: 'Health and readiness' },
+];
+const TAG_GROUPS = [
+  { name: 'Storefront API (cv-api-key)', tags: ['cases', 'forms', 'payments', 'products'] },
+  { name: 'Server', tags: ['webhooks', 'operations'] },
+  { name: 'Operators (ADMIN_TOKEN)', tags: ['admin'] },
+];
 
 /**
- * OpenAPI 3.1 generated from the route schemas, at /openapi.json, and Swagger UI at /docs.
- * Swagger UI's assets ship inside the npm package and are served by this process: no CDN, so the
- * reference works offline and in air-gapped deployments.
+ * An operationId from the method and path, for routes that do not name one: `POST /api/v1/dynamic-case` ->
+ * `postDynamicCase`, `GET /api/v1/cases/:caseId/payments/:paymentId` -> `getCasesByCaseIdPaymentsByPaymentId`.
+ * The `/api` prefix and version segments are dropped; `/admin/v1/...` keeps `admin`.
+ */
+export function operationIdFor(method: string, url: string): string {
+  const words = url
+    .split('/')
+    .filter((segment) => segment !== '' && segment !== 'api' && !/^v\d+$/.test(segment))
+    .map((segment) =>
+      segment.startsWith(':') || segment.startsWith('{') ? `by-${segment.replace(/[:{}]/g, '')}` : segment,
+    )
+    .flatMap((segment) => segment.split(/[-_.]/))
+    .filter(Boolean);
+  const pascal = words.map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join('');
+  return `${method.toLowerCase()}${pascal}`;
+}
+
+type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
+
+/**
+ * The route schemas (zod) as JSON Schema, plus what every operation must carry and a route may not say itself: an
+ * operationId, and `security: []` on routes that take no key header (so the document says they are public).
+ */
+function transform(input: TransformInput): ReturnType<typeof jsonSchemaTransform> {
+  const result = jsonSchemaTransform(input);
+  const schema = { ...(result.schema as Record<string, unknown>) };
+  const method = Array.isArray(input.route.method) ? String(input.route.method[0]) : String(input.route.method);
+  schema.operationId ??= operationIdFor(method, result.url);
+  const auth = (input.route.config as { auth?: string } | undefined)?.auth;
+  if (schema.security === undefined && auth !== 'apiKey' && auth !== 'admin') schema.security = [];
+  return { ...result, schema };
+}
+
+/**
+ * What the whole document gets once built: the tag groups, the published examples, and a response description
+ * where a route gives none (the HTTP reason phrase instead of @fastify/swagger's "Default Response").
+ */
+function finishDocument(document: object): Record<string, unknown> {
+  const paths = (
+    document as { paths?: Record<string, Record<string, { responses?: Record<string, { description?: string }> }>> }
+  ).paths;
+  for (const operation of Object.values(paths ?? {}).flatMap((item) => Object.values(item))) {
+    for (const [status, response] of Object.entries(operation.responses ?? {})) {
+      if (response.description === 'Default Response') response.description = STATUS_CODES[status] ?? status;
+    }
+  }
+  return addPublishedExamples({ ...document, 'x-tagGroups': TAG_GROUPS });
+}
+
+/** The CSP hash source of each inline script of a page (the reference's configuration is one). */
+function inlineScriptHashes(html: string): string[] {
+  return [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map(
+    (match) =>
+      `'sha256-${createHash('sha256')
+        .update(match[1] ?? '')
+        .digest('base64')}'`,
+  );
+}
+
+/**
+ * The reference's policy: everything from this origin, the configuration script by its hash. No
+ * `upgrade-insecure-requests`, so it works over plain HTTP under any host name (HOST=0.0.0.0) as over HTTPS;
+ * `connect-src 'self'` keeps "try it" on this server.
+ */
+function docsContentSecurityPolicy(scriptHashes: string[]): string {
+  return [
+    "default-src 'none'",
+    `script-src 'self' ${scriptHashes.join(' ')}`.trim(),
+    // The reference's components set style attributes at run time.
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "manifest-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/**
+ * OpenAPI 3.1 generated from the route schemas, at /openapi.json, and the Scalar API reference at /docs.
+ * Scalar's browser bundle ships inside its npm package and is served by this process (no CDN, no web fonts,
+ * no proxy): the reference works offline and in air-gapped deployments. Why Scalar: docs/architecture.md.
  */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
@@ -15,35 +139,55 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       info: {
         title: 'care360 API',
         version,
-        description:
-          'A self-hostable implementation of the Care360 telehealth partner API. Authenticate with your ' +
-          "organization's secret key in the `cv-api-key` header. The API is server to server: never send " +
-          'the key from a browser. Decisions where the published documentation is silent: docs/api.md.',
+        description: DESCRIPTION,
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
+      // Relative: the server the document was read from, whatever name or scheme it was reached by.
+      servers: [{ url: '/', description: 'This care360 server' }],
       components: {
         securitySchemes: {
-          apiKey: { type: 'apiKey', in: 'header', name: 'cv-api-key' },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'cv-api-key',
+            description: "Your organization's secret API key (server side only)",
+          },
           adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN of the server' },
         },
       },
-      tags: [
-        { name: 'cases', description: 'Patient intake cases' },
-        { name: 'forms', description: 'Forms and their questions' },
-        { name: 'payments', description: 'Payments, holds, setup and payment intents' },
-        { name: 'admin', description: 'Operator API, enabled by ADMIN_TOKEN' },
-        { name: 'operations', description: 'Health and readiness' },
-      ],
+      tags: TAGS,
     },
-    transform: jsonSchemaTransform,
+    transform,
+    transformObject: (documentObject) =>
+      finishDocument('openapiObject' in documentObject ? documentObject.openapiObject : {}),
   });
 
-  // In a scope of its own: Swagger UI's Content-Security-Policy hook then runs on its pages only, not on every
-  // API answer (those get a policy of their own, app.ts).
   await app.register(async (docs) => {
-    await docs.register(swaggerUi, {
+    // The reference's own pages: a policy of their own instead of the API answers' (app.ts).
+    docs.addHook('onSend', async (_request, reply, payload) => {
+      const type = String(reply.getHeader('content-type') ?? '');
+      const hashes = type.startsWith('text/html') && typeof payload === 'string' ? inlineScriptHashes(payload) : [];
+      reply.header('content-security-policy', docsContentSecurityPolicy(hashes));
+      reply.header('cache-control', 'no-cache');
+      return payload;
+    });
+    await docs.register(scalar, {
       routePrefix: '/docs',
-      staticCSP: true,
-      uiConfig: { persistAuthorization: true, tryItOutEnabled: true, validatorUrl: null, displayRequestDuration: true },
+      configuration: {
+        url: '/openapi.json',
+        pageTitle: 'care360 API',
+        favicon: 'data:,', // no /favicon.ico request
+        title: 'care360 API',
+        theme: 'default',
+        withDefaultFonts: false,
+        telemetry: false,
+        agent: { disabled: true }, // its assistant calls Scalar's servers
+        persistAuth: true,
+        hideClientButton: false,
+        showDeveloperTools: 'never',
+        authentication: { preferredSecurityScheme: 'apiKey' },
+        defaultHttpClient: { targetKey: 'shell', clientKey: 'curl' },
+      },
     });
   });
 

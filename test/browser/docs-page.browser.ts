@@ -1,55 +1,72 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { createTestContext, type TestContext } from '../support/app.ts';
-
-// Needs a Chromium: Debian's package (`apt-get install chromium`), as .ci/run installs it.
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { launchChromium, OTHER_HOST, screenshot, watchPage } from './support.ts';
 
 describe('the interactive API reference in a browser', () => {
   let context: TestContext;
   let browser: Browser;
-  let baseUrl: string;
+  let port: number;
 
   before(async () => {
     context = await createTestContext();
-    baseUrl = await context.app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
+    // Every interface, as HOST=0.0.0.0 serves it: the page must work under a name that is not localhost.
+    await context.app.listen({ host: '0.0.0.0', port: 0 });
+    port = (context.app.server.address() as AddressInfo).port;
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
     await context.close();
   });
 
-  it('renders /docs offline and runs a request from it', async () => {
-    const page = await browser.newPage();
-    const external: string[] = [];
-    page.on('request', (request) => {
-      if (!request.url().startsWith(baseUrl) && !request.url().startsWith('data:')) external.push(request.url());
+  for (const host of ['127.0.0.1', OTHER_HOST]) {
+    it(`renders /docs over plain HTTP on ${host}, and "try it" sends the Case Create example with the key entered once`, async () => {
+      const origin = `http://${host}:${port}`;
+      const { apiKey } = await context.organization(`Docs on ${host}`);
+      const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+      const seen = watchPage(page, origin);
+
+      await page.goto(`${origin}/docs/`);
+      await page.getByRole('heading', { name: 'care360 API', level: 1 }).waitFor({ timeout: 30_000 });
+      assert.equal(await page.title(), 'care360 API');
+      assert.ok(
+        await page.getByText('Storefront API (cv-api-key)').first().isVisible(),
+        'storefront operations come first',
+      );
+
+      // The key, once: kept in this browser's storage (persistAuth), so it survives a reload.
+      const keyInput = page.locator('input.scalar-password-input').first();
+      await keyInput.fill(apiKey);
+      await page.waitForFunction(
+        (key) => Object.values({ ...localStorage }).some((value) => value.includes(key)),
+        apiKey,
+      );
+      await page.reload();
+      await page.goto(`${origin}/docs/#tag/cases/POST/api/v1/dynamic-case`);
+      await page.getByRole('button', { name: /Test Request\s*\(post \/api\/v1\/dynamic-case\)/ }).click();
+
+      const sent = page.waitForResponse((response) => response.url() === `${origin}/api/v1/dynamic-case`);
+      await page.getByRole('button', { name: /^Send/ }).first().click();
+      const response = await sent;
+      assert.equal(response.status(), 200, await response.text());
+      const body = (await response.json()) as { success: boolean; data: { caseId: string } };
+      assert.equal(body.success, true);
+      assert.equal(response.request().headers()['cv-api-key'], apiKey);
+      await page.getByText('200 OK').first().waitFor();
+
+      const { rows } = await context.db.query<{ idempotency_key: string }>(
+        'select idempotency_key from cases where id = $1',
+        [body.data.caseId],
+      );
+      assert.deepEqual(rows, [{ idempotency_key: 'unique-case-key-123' }], 'the published example was written');
+
+      await screenshot(page, `docs-${host}`);
+      assert.deepEqual(seen.external, [], 'the page fetched nothing from outside this server');
+      assert.deepEqual(seen.errors, [], 'no console errors (a refused script or connection shows here)');
+      await page.context().close();
     });
-    await page.goto(`${baseUrl}/docs/`);
-    await page.locator('.swagger-ui .info .title').waitFor({ timeout: 20_000 });
-    assert.match(await page.locator('.swagger-ui .info .title').innerText(), /care360 API/);
-    assert.ok((await page.locator('.opblock').count()) > 0, 'operations are listed');
-    assert.ok(await page.locator('button.authorize').isVisible(), 'a key can be entered');
-
-    // Try a request: GET /ready through the page's own "Try it out".
-    const operation = page.locator('#operations-operations-get_ready');
-    await operation.locator('.opblock-summary').click();
-    // The reference opens in "try it out" mode (uiConfig.tryItOutEnabled), so Execute is there at once.
-    await operation.locator('button.execute').click();
-    const status = operation.locator('.live-responses-table tbody .response-col_status').first();
-    await status.waitFor();
-    assert.match(await status.innerText(), /200/);
-    assert.match(
-      await operation.locator('.live-responses-table tbody .response-col_description').first().innerText(),
-      /ready/,
-    );
-
-    await page.screenshot({ path: process.env.DOCS_SCREENSHOT ?? '/tmp/care360-docs.png', fullPage: false });
-    assert.deepEqual(external, [], 'the page fetched nothing from outside this server');
-  });
+  }
 });

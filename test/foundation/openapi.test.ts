@@ -1,31 +1,115 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { operationIdFor } from '../../src/http/openapi.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
+
+type Operation = {
+  operationId?: string;
+  security?: unknown[];
+  requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> };
+  responses: Record<string, { description: string }>;
+};
 
 describe('API reference', () => {
   let context: TestContext;
+  let document: {
+    openapi: string;
+    info: { title: string; description: string };
+    servers: { url: string }[];
+    paths: Record<string, Record<string, Operation>>;
+    components: { securitySchemes: Record<string, unknown> };
+    tags: { name: string }[];
+  };
   before(async () => {
     context = await createTestContext();
+    document = (await context.app.inject({ method: 'GET', url: '/openapi.json' })).json();
   });
   after(() => context.close());
 
+  const operations = () =>
+    Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => ({ path, method, operation })),
+    );
+
   it('serves an OpenAPI 3.1 document that validates', async () => {
-    const response = await context.app.inject({ method: 'GET', url: '/openapi.json' });
-    assert.equal(response.statusCode, 200);
-    const document = response.json();
     assert.equal(document.openapi, '3.1.0');
     const result = await new Validator().validate(document);
     assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2));
-    assert.deepEqual(document.components.securitySchemes.apiKey, { type: 'apiKey', in: 'header', name: 'cv-api-key' });
-    assert.ok(document.paths['/admin/v1/organizations'].post);
-    assert.ok(document.paths['/health'].get);
+    assert.deepEqual(document.components.securitySchemes.apiKey, {
+      type: 'apiKey',
+      in: 'header',
+      name: 'cv-api-key',
+      description: "Your organization's secret API key (server side only)",
+    });
+    assert.ok(document.paths['/admin/v1/organizations']?.post);
+    assert.ok(document.paths['/health']?.get);
+  });
+
+  it('names a server relative to wherever it is read from, and links no file that is not served', () => {
+    assert.deepEqual(
+      document.servers.map((server) => server.url),
+      ['/'],
+    );
+    assert.equal(document.info.title, 'care360 API');
+    // Markdown links in the description resolve against /docs/: only absolute ones may appear.
+    const links = [...document.info.description.matchAll(/\]\(([^)]+)\)/g)].map((match) => match[1] ?? '');
+    for (const link of links) assert.match(link, /^https?:\/\//, `relative link ${link}`);
+    assert.match(document.info.description, /docs\/api\/README\.md/);
+  });
+
+  it('gives every operation a unique operationId, its security, and no "Default Response"', () => {
+    const ids = operations().map(({ operation }) => operation.operationId);
+    assert.ok(
+      ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id)),
+      ids.join(', '),
+    );
+    assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+    assert.equal(document.paths['/api/v1/dynamic-case']?.post?.operationId, 'postDynamicCase');
+    const tags = new Set(document.tags.map((tag) => tag.name));
+    for (const { path, method, operation } of operations()) {
+      assert.ok(Array.isArray(operation.security), `${method} ${path} says its security`);
+      for (const [status, response] of Object.entries(operation.responses)) {
+        assert.notEqual(response.description, 'Default Response', `${method} ${path} ${status}`);
+      }
+      for (const tag of (operation as { tags?: string[] }).tags ?? []) assert.ok(tags.has(tag), tag);
+    }
+    assert.deepEqual(document.paths['/health']?.get?.security, [], 'public routes say so');
+    assert.deepEqual(document.paths['/api/v1/forms']?.get?.security, [{ apiKey: [] }]);
+  });
+
+  it('derives operationIds from the method and path', () => {
+    assert.equal(
+      operationIdFor('GET', '/api/v1/cases/:caseId/payments/:paymentId'),
+      'getCasesByCaseIdPaymentsByPaymentId',
+    );
+    assert.equal(
+      operationIdFor('POST', '/admin/v1/organizations/{organizationId}/api-keys'),
+      'postAdminOrganizationsByOrganizationIdApiKeys',
+    );
+    assert.equal(operationIdFor('POST', '/initiatePayment'), 'postInitiatePayment');
+  });
+
+  it('carries the Case Create page’s request example, and it creates a case as it stands', async () => {
+    const examples = document.paths['/api/v1/dynamic-case']?.post?.requestBody?.content['application/json']?.examples;
+    assert.ok(examples?.formTitle && examples.formId);
+    const { apiKey } = await context.organization();
+    const response = await context.app.inject({
+      method: 'POST',
+      url: '/api/v1/dynamic-case',
+      headers: { 'cv-api-key': apiKey },
+      payload: examples.formTitle.value as object,
+    });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.equal(response.json().success, true);
   });
 
   it('serves the interactive reference and its assets from this process, with no CDN', async () => {
     const page = await context.app.inject({ method: 'GET', url: '/docs/' });
     assert.equal(page.statusCode, 200);
-    assert.match(page.body, /swagger-ui/i);
+    assert.match(page.body, /<title>care360 API<\/title>/);
+    assert.match(page.body, /Scalar\.createApiReference/);
     const sources = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] ?? '');
     assert.ok(sources.length > 0);
     for (const source of sources) {
@@ -33,5 +117,19 @@ describe('API reference', () => {
       const asset = await context.app.inject({ method: 'GET', url: new URL(source, 'http://local/docs/').pathname });
       assert.equal(asset.statusCode, 200, source);
     }
+  });
+
+  it('sends a policy that allows its own inline configuration and works over plain HTTP', async () => {
+    const page = await context.app.inject({ method: 'GET', url: '/docs/' });
+    const policy = String(page.headers['content-security-policy']);
+    assert.doesNotMatch(policy, /upgrade-insecure-requests/);
+    assert.match(policy, /connect-src 'self'/);
+    const inline = [...page.body.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)];
+    assert.equal(inline.length, 1);
+    const hash = createHash('sha256')
+      .update(inline[0]?.[1] ?? '')
+      .digest('base64');
+    assert.ok(policy.includes(`'sha256-${hash}'`), policy);
+    assert.doesNotMatch(policy, /script-src[^;]*unsafe-inline/);
   });
 });

@@ -194,7 +194,7 @@ describe('security headers on every route', () => {
         const where = `${routeName(route)} (${variant.name}) -> ${response.statusCode}`;
         assert.equal(response.headers['x-content-type-options'], 'nosniff', where);
         if (route.url.startsWith('/docs')) {
-          // Swagger UI's own policy, which lets its scripts and styles load from this server.
+          // The reference's own policy (src/http/openapi.ts): its scripts and styles from this server only.
           assert.match(String(response.headers['content-security-policy']), /script-src 'self'/, where);
         } else {
           assert.equal(response.headers['cache-control'], 'no-store', where);

@@ -1,0 +1,235 @@
+/**
+ * The published pages' examples, verbatim, on the operations they document (the Case Create and Case Payments
+ * pages), so the reference's "try it" sends a request that works on the first click. They are added to the
+ * generated document here because the route schemas do not carry examples yet; issue 17's follow-up moves them
+ * beside their routes, with the other operations' examples.
+ */
+
+type Examples = Record<string, { summary: string; description?: string; value: unknown }>;
+
+interface OperationExamples {
+  request?: Examples;
+  responses?: Record<string, Examples>;
+}
+
+const caseCreateFormTitle = {
+  firstName: 'John',
+  lastName: 'Doe',
+  email: 'john.doe@example.com',
+  dob: '1990-01-15',
+  gender: 'male',
+  phoneNumber: '+1234567890',
+  status: 'OPEN',
+  idempotencyKey: 'unique-case-key-123',
+  formTitle: 'Patient Intake Form',
+  formDescription: 'Initial patient information collection',
+  shippingAddress: {
+    addressLine1: '1600 Pennsylvania Avenue NW',
+    addressLine2: '',
+    city: 'Washington',
+    state: 'DC',
+    country: 'US',
+    postalCode: '20500',
+  },
+  questions: [
+    { question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs', phi: false },
+    { question: 'Do you have any allergies?', type: 'BOOLEAN', required: true, answer: 'true' },
+    {
+      question: 'Select your preferred visit type',
+      type: 'SINGLESELECT',
+      required: false,
+      options: ['Video Call', 'Phone Call', 'In Person'],
+      answer: 'Video Call',
+    },
+    {
+      question: 'When did your symptoms start?',
+      type: 'DATERANGE',
+      required: false,
+      answer: 'January 1, 2024 - indefinite',
+    },
+    {
+      question: 'Select your dietary preferences',
+      type: 'MULTISELECT',
+      required: false,
+      options: ['Weight-loss Supplements', 'Dieting', 'Exercise', 'Nutrition Counseling'],
+      answer: '["Weight-loss Supplements", "Dieting"]',
+    },
+  ],
+};
+
+const caseCreateFormId = {
+  firstName: 'Jane',
+  lastName: 'Smith',
+  email: 'jane.smith@example.com',
+  dob: '1985-05-20',
+  gender: 'female',
+  phoneNumber: '+1987654321',
+  idempotencyKey: 'unique-case-key-456',
+  shippingAddress: {
+    addressLine1: '1600 Pennsylvania Avenue NW',
+    addressLine2: '',
+    city: 'Washington',
+    state: 'DC',
+    country: 'US',
+    postalCode: '20500',
+  },
+  formId: '550e8400-e29b-41d4-a716-446655440000',
+  questions: [
+    { questionId: '550e8400-e29b-41d4-a716-446655440001', answer: '140 lbs' },
+    { questionId: '550e8400-e29b-41d4-a716-446655440002', answer: 'false' },
+    { questionId: '550e8400-e29b-41d4-a716-446655440003', answer: 'SYNC_VIDEO' },
+    { questionId: '550e8400-e29b-41d4-a716-446655440004', answer: { startDate: '2025-08-05', endDate: null } },
+    { questionId: '550e8400-e29b-41d4-a716-446655440005', answer: ['Weight-loss Supplements', 'Dieting'] },
+  ],
+};
+
+const EXAMPLES: Record<string, OperationExamples> = {
+  'post /api/v1/dynamic-case': {
+    request: {
+      formTitle: {
+        summary: 'Form Title Based Request',
+        description:
+          'Creates the form "Patient Intake Form" (or reuses it) and a case answering it. A second send with the ' +
+          'same idempotencyKey answers 409: change the key to create another case.',
+        value: caseCreateFormTitle,
+      },
+      formId: {
+        summary: 'Form ID Based Request',
+        description:
+          "Answers an existing form by its questions' ids: take formId and each questionId from GET /api/v1/forms " +
+          "(the ids below are the published page's placeholders, so this example answers 404 as it stands).",
+        value: caseCreateFormId,
+      },
+    },
+    responses: {
+      '200': {
+        created: {
+          summary: 'Case created successfully',
+          value: {
+            success: true,
+            data: {
+              caseId: '550e8400-e29b-41d4-a716-446655440000',
+              formResponseId: '550e8400-e29b-41d4-a716-446655440001',
+            },
+          },
+        },
+      },
+      '400': {
+        validation: {
+          summary: 'Validation Error',
+          value: { success: false, error: 'Validation failed: email: Invalid email address' },
+        },
+        missingAnswer: {
+          summary: 'Missing Required Answer',
+          value: {
+            success: false,
+            error:
+              "Question 'What is your age?' with questionId: 550e8400-e29b-41d4-a716-446655440000: Answer is required",
+          },
+        },
+      },
+      '401': { authentication: { summary: 'Authentication Error', value: { status: 401, error: 'Invalid request' } } },
+      '409': {
+        conflict: {
+          summary: 'Conflict',
+          value: {
+            status: 409,
+            success: false,
+            code: 'IDEMPOTENCY_ERROR',
+            description: 'A record with the provided idempotencyKey already exists for this organization.',
+          },
+        },
+      },
+    },
+  },
+  'post /api/v1/cases/{caseId}/payments': {
+    request: {
+      preauthorize: {
+        summary: 'Preauthorized payment',
+        value: {
+          amount: 100.0,
+          status: 'UNPAID',
+          preauthorize: true,
+          description: 'Creating preauthorized payment for DEMO',
+        },
+      },
+    },
+    responses: {
+      '200': {
+        created: {
+          summary: 'Case payment created successfully',
+          value: {
+            success: true,
+            message: 'Case payment created successfully',
+            data: {
+              result: {
+                paymentId: '9d2461f0-54b8-43dd-9507-e3143d4a50a1',
+                status: 'UNPAID',
+                amount: 100,
+                description: 'Creating unpaid case payment',
+                createdAt: '2026-05-06T12:54:10.287Z',
+              },
+            },
+          },
+        },
+      },
+      '400': {
+        validation: {
+          summary: 'Validation Error',
+          value: { success: false, message: 'Amount must be a positive number' },
+        },
+      },
+      '401': { unauthorized: { summary: 'Unauthorized', value: { status: 401, error: 'Invalid API key' } } },
+    },
+  },
+  'post /api/v1/payments/intent': {
+    request: {
+      discounted: {
+        summary: 'A PaymentIntent for $45.00 (10% off $50 with SAVE10)',
+        value: {
+          amount: 4500,
+          paymentMethodTypes: ['card', 'klarna'],
+          metadata: { email: 'testemail@example.com', phone: '+1404567890' },
+        },
+      },
+    },
+    responses: {
+      '200': {
+        initiated: {
+          summary: 'payment Intent initiated successfully',
+          value: {
+            status: 200,
+            success: true,
+            message: 'payment Intent initiated successfully',
+            data: { paymentIntentSecret: 'pi_3SG0o8GkkQS2eXzh0BKpSaq0_secret_CBrwqmT726jzfcnvCt0qBcS9e' },
+          },
+        },
+      },
+    },
+  },
+};
+
+interface MediaObject {
+  examples?: Examples;
+}
+interface OperationObject {
+  requestBody?: { content?: Record<string, MediaObject> };
+  responses?: Record<string, { content?: Record<string, MediaObject> }>;
+}
+
+/** Puts each operation's published examples under its JSON media types (a missing operation is skipped). */
+export function addPublishedExamples<T extends Record<string, unknown>>(document: T): T {
+  const paths = document.paths as Record<string, Record<string, OperationObject>> | undefined;
+  for (const [key, examples] of Object.entries(EXAMPLES)) {
+    const [method = '', path = ''] = key.split(' ');
+    const operation = paths?.[path]?.[method];
+    if (!operation) continue;
+    const json = operation.requestBody?.content?.['application/json'];
+    if (json && examples.request) json.examples = examples.request;
+    for (const [status, byName] of Object.entries(examples.responses ?? {})) {
+      const media = operation.responses?.[status]?.content?.['application/json'];
+      if (media) media.examples = byName;
+    }
+  }
+  return document;
+}
