@@ -550,7 +550,19 @@ async function checkInvariants(
         : hold
           ? await count(db, 'select 1 from case_payments where id = $1 and gateway_reference = $2', [hold, transaction])
           : 0;
-      if (recorded !== 1)
+      // Or an intake's sale undone because its case was not written: voided, or refunded in full, at NMI, and
+      // its record closed with what was done.
+      const charge = nmi.transactions.get(transaction);
+      const undone =
+        intakeCharge && charge && (charge.state === 'voided' || charge.refundedCents === charge.capturedCents)
+          ? await count(
+              db,
+              `select 1 from gateway_intents where id = $1 and gateway_intent_id = $2 and case_id is null
+                 and status = $3`,
+              [intakeCharge, transaction, charge.state === 'voided' ? 'voided' : 'refunded'],
+            )
+          : 0;
+      if (recorded !== 1 && undone !== 1)
         violation(`NMI transaction ${transaction} (orderid ${order}) has no payment record naming it`);
     }
   }
