@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { createTestContext, type TestContext } from '../support/app.ts';
-import { launchChromium, OTHER_HOST, screenshot, watchPage } from './support.ts';
+import { launchChromium, newPage, OTHER_HOST, screenshot, watchPage } from './support.ts';
 
 describe('the interactive API reference in a browser', () => {
   let context: TestContext;
@@ -26,11 +26,11 @@ describe('the interactive API reference in a browser', () => {
     it(`renders /docs over plain HTTP on ${host}, and "try it" sends the Case Create example with the key entered once`, async () => {
       const origin = `http://${host}:${port}`;
       const { apiKey } = await context.organization(`Docs on ${host}`);
-      const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+      const page = await newPage(browser, { width: 1280, height: 900 });
       const seen = watchPage(page, origin);
 
       await page.goto(`${origin}/docs/`);
-      await page.getByRole('heading', { name: 'care360 API', level: 1 }).waitFor({ timeout: 30_000 });
+      await page.getByRole('heading', { name: 'care360 API', level: 1 }).waitFor();
       assert.equal(await page.title(), 'care360 API');
       assert.ok(
         await page.getByText('Storefront API (cv-api-key)').first().isVisible(),

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startStorefront, type RunningStorefront } from '../../examples/storefront/server.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
-import { launchChromium, screenshot, watchPage } from './support.ts';
+import { launchChromium, newPage, screenshot, watchPage } from './support.ts';
 
 /** A 1x1 PNG: the ID photo (care360 checks that a file's bytes are of its content type). */
 const PNG = Buffer.from(
@@ -99,7 +99,7 @@ describe('the sample storefront (examples/storefront) in a browser', () => {
   });
 
   async function openPage(): Promise<{ page: Page; seen: ReturnType<typeof watchPage> }> {
-    const page = await (await browser.newContext({ viewport: { width: 1000, height: 2200 } })).newPage();
+    const page = await newPage(browser, { width: 1000, height: 2200 });
     const seen = watchPage(page, storefront.url);
     await page.goto(`${storefront.url}/`);
     await page.locator('#intake').waitFor();

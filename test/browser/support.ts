@@ -30,6 +30,16 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/**
+ * A page in a context of its own. Its waits allow 90 s: the first render of the reference's bundle takes several
+ * seconds on a 2-core machine, and much longer while other work loads it; no test here measures speed.
+ */
+export async function newPage(browser: Browser, viewport: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(90_000);
+  return context.newPage();
+}
+
 /** Where screenshots go (gitignored). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   const directory = projectPath('test-results');
