@@ -60,11 +60,25 @@ describe('POST /api/v1/cases/:caseId/payments (seed 000) on Stripe (fake)', () =
     assert.equal(result.description, null);
   });
 
+  it('takes the amount as a decimal string too, as the intake takes paymentAmount', async () => {
+    const response = await post(context, url(), apiKey, { amount: '19.99', status: 'paid' });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    const { result } = response.body.data as { result: Record<string, unknown> };
+    assert.equal(result.amount, 19.99);
+    const row = await paymentRow(context, String(result.paymentId));
+    assert.equal(row.amount_cents, 1999);
+  });
+
   it('answers 400 with a message naming the field', async () => {
     const cases: [unknown, string][] = [
       [{ amount: 0 }, 'Amount must be a positive number'],
       [{ amount: -1 }, 'Amount must be a positive number'],
-      [{ amount: '100' }, 'Amount must be a positive number'],
+      [{ amount: 'ten' }, 'Amount must be a positive number'],
+      [{ amount: '' }, 'Amount must be a positive number'],
+      [{ amount: '-1' }, 'Amount must be a positive number'],
+      [{ amount: '0.00' }, 'Amount must be a positive number'],
+      [{ amount: '1e3' }, 'Amount must be a positive number'],
+      [{ amount: '1.001' }, 'Amount must have at most two decimal places'],
       [{ description: 'no amount' }, 'Amount must be a positive number'],
       [{ amount: 1.001 }, 'Amount must have at most two decimal places'],
       [{ amount: 10, productId: 'abc' }, 'Product ID must be a valid UUID'],

@@ -108,29 +108,28 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     assert.equal(await countCases(context, organizationId), before);
   });
 
-  it('stripePaymentId: the seed example, $600 less FLAT100 paid as a $500 PaymentIntent', async () => {
+  it('stripePaymentId: the Case Create page\'s discount flow verbatim, $600 paid as a $500 PaymentIntent', async () => {
+    // The page: "use paymentAmount as 500" for the intent, "pass the original (non-discounted) paymentAmount as
+    // 600 along with the stripePaymentId" for the case, and no promo field.
     const intentResponse = await post(context, '/api/v1/payments/intent', apiKey, { amount: 50000 });
     const paymentIntentId = secretId((intentResponse.body.data as { paymentIntentSecret: string }).paymentIntentSecret);
-    const notPaid = await createCase(context, apiKey, {
-      stripePaymentId: paymentIntentId,
-      paymentAmount: 600,
-      promoCodes: ['FLAT100'],
-    });
+    const notPaid = await createCase(context, apiKey, { stripePaymentId: paymentIntentId, paymentAmount: 600 });
     assert.equal(notPaid.status, 400);
     assert.match(String(notPaid.body.error), /has not succeeded \(status: pending\)/);
 
     stripe.confirmPaymentIntent(paymentIntentId);
-    const mismatch = await createCase(context, apiKey, { stripePaymentId: paymentIntentId, paymentAmount: 600 });
-    assert.equal(mismatch.status, 400);
-    assert.deepEqual(mismatch.body, {
+    const before = await countCases(context, organizationId);
+    const tooLittle = await createCase(context, apiKey, { stripePaymentId: paymentIntentId, paymentAmount: 499.99 });
+    assert.equal(tooLittle.status, 400);
+    assert.deepEqual(tooLittle.body, {
       success: false,
-      error: 'Validation failed: paymentAmount: Less discounts it is 600.00, but the PaymentIntent is for 500.00',
+      error: 'Validation failed: paymentAmount: It is 499.99, but the PaymentIntent is for more: 500.00',
     });
+    assert.equal(await countCases(context, organizationId), before);
 
     const created = await createCase(context, apiKey, {
       stripePaymentId: paymentIntentId,
       paymentAmount: 600,
-      promoCode: 'flat100',
       paymentDescription: 'Description of what the patient purchased',
       productBundleId: bundleId,
     });
@@ -141,10 +140,44 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     assert.equal(row.amount_cents, 50000);
     assert.equal(row.original_amount_cents, 60000);
     assert.equal(row.discount_cents, 10000);
+    assert.equal(row.promo_code_id, null);
+  });
+
+  it('stripePaymentId: $600 less FLAT100 sent with the case must match the PaymentIntent exactly', async () => {
+    const intentResponse = await post(context, '/api/v1/payments/intent', apiKey, { amount: 45000 });
+    const paymentIntentId = secretId((intentResponse.body.data as { paymentIntentSecret: string }).paymentIntentSecret);
+    stripe.confirmPaymentIntent(paymentIntentId);
+    const mismatch = await createCase(context, apiKey, {
+      stripePaymentId: paymentIntentId,
+      paymentAmount: 600,
+      promoCodes: ['FLAT100'],
+    });
+    assert.equal(mismatch.status, 400);
+    assert.deepEqual(mismatch.body, {
+      success: false,
+      error: 'Validation failed: paymentAmount: Less discounts it is 500.00, but the PaymentIntent is for 450.00',
+    });
+
+    const exact = await post(context, '/api/v1/payments/intent', apiKey, { amount: 50000 });
+    const exactId = secretId((exact.body.data as { paymentIntentSecret: string }).paymentIntentSecret);
+    stripe.confirmPaymentIntent(exactId);
+    const created = await createCase(context, apiKey, {
+      stripePaymentId: exactId,
+      paymentAmount: 600,
+      promoCode: 'flat100',
+      paymentDescription: 'Description of what the patient purchased',
+      productBundleId: bundleId,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const row = await paymentRow(context, created.paymentId!);
+    assert.equal(row.status, 'PAID');
+    assert.equal(row.amount_cents, 50000);
+    assert.equal(row.original_amount_cents, 60000);
+    assert.equal(row.discount_cents, 10000);
     assert.equal(row.product_bundle_id, bundleId);
 
     const reused = await createCase(context, apiKey, {
-      stripePaymentId: paymentIntentId,
+      stripePaymentId: exactId,
       paymentAmount: 600,
       promoCode: 'FLAT100',
     });

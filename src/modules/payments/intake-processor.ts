@@ -292,6 +292,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     intentRecordId: string;
     payment: PaymentResult;
     gateway: SavedPaymentMethod['gateway'];
+    discountCents: number;
   }> {
     const gateway = this.gateways.card;
     const repository = new PaymentRepository(this.db);
@@ -306,13 +307,28 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (payment.status !== 'succeeded' && payment.status !== 'authorized') {
       throw invalid('stripePaymentId', `The PaymentIntent has not succeeded (status: ${payment.status})`);
     }
-    if (payment.amountCents !== priced.payableCents) {
+    // The Case Create page's discount flow: the storefront discounts on its own side, asks for a PaymentIntent
+    // of the discounted amount and sends the original paymentAmount with no promo field. The difference is the
+    // discount. Promo codes sent with the case are this server's own discount, so they must match exactly.
+    if (priced.promoCodes.length > 0 && payment.amountCents !== priced.payableCents) {
       throw invalid(
         'paymentAmount',
         `Less discounts it is ${dollars(priced.payableCents)}, but the PaymentIntent is for ${dollars(payment.amountCents)}`,
       );
     }
-    return { kind: 'payment-intent', intentRecordId: record.id, payment, gateway: gateway.name };
+    if (payment.amountCents > priced.payableCents) {
+      throw invalid(
+        'paymentAmount',
+        `It is ${dollars(priced.payableCents)}, but the PaymentIntent is for more: ${dollars(payment.amountCents)}`,
+      );
+    }
+    return {
+      kind: 'payment-intent',
+      intentRecordId: record.id,
+      payment,
+      gateway: gateway.name,
+      discountCents: (priced.amountCents ?? payment.amountCents) - payment.amountCents,
+    };
   }
 
   /** A sale for the payable amount, saving the card in NMI's vault for later holds. */

@@ -16,14 +16,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A positive dollar amount, in whole cents (at least one), -> cents; `label` starts the messages. */
-export function parseDollars(value: unknown, label = 'Amount'): number {
+/**
+ * A positive dollar amount, a JSON number or a decimal string ("19.99") as the intake's paymentAmount, in whole
+ * cents (at least one), -> cents; `label` starts the messages.
+ */
+export function parseDollars(given: unknown, label = 'Amount'): number {
+  const value = typeof given === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(given) ? Number(given) : given;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw bad(`${label} must be a positive number`);
   }
   if (value > MAX_AMOUNT_CENTS / 100) throw bad(`${label} must be at most ${MAX_AMOUNT_CENTS / 100}`);
   // A positive number with at most two decimals is at least one cent.
-  const cents = dollarsToCents(value);
+  const cents = dollarsToCents(typeof given === 'string' ? given : value);
   if (cents === null) throw bad(`${label} must have at most two decimal places`);
   return cents;
 }
