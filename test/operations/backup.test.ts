@@ -141,10 +141,18 @@ describe('backup and restore of the embedded database (npm run cli -- backup / r
       }
     };
     const clients = Array.from({ length: 4 }, (_, index) => client(index));
-    await sleep(1500);
+    // Waits for traffic rather than for a time, so a slow machine changes how long this takes, not its outcome.
+    const until = async (what: string, done: () => boolean) => {
+      for (const deadline = Date.now() + 120_000; !done(); await sleep(50)) {
+        if (Date.now() > deadline || failures.length > 0) assert.fail(`${what}; failures: ${failures.join(', ')}`);
+      }
+    };
+    await until('4 cases acknowledged before the backup', () => acknowledged.length >= 4);
     backupStartedAt = Date.now();
     const backedUp = await cli(['backup', backupFile], environment(dataDir));
-    await sleep(500);
+    await until('a case acknowledged after the backup began', () =>
+      acknowledged.some((one) => one.at > backupStartedAt + 200),
+    );
     stopping = true;
     await Promise.all(clients);
     assert.equal(await server.stop(), 0);
