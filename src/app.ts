@@ -4,7 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { registerAudit } from './http/audit.ts';
-import { AuthFailureLimiter, registerAuthentication } from './http/auth.ts';
+import { AuthFailureLimiter, registerAuthentication } from './http/gate.ts';
 import { envelopes } from './http/envelopes.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { registerJsonBodyParser, withOptionalBodies } from './http/json-body.ts';
@@ -104,7 +104,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);
 
-  registerErrorHandling(app, { confirmKey: (principal) => services.organizations.confirmKey(principal) });
+  registerErrorHandling(app);
   registerHandlerTimeLimit(app, config.limits.requestTimeoutMs);
 
   // Counters shared by every server process when REDIS_URL is set (in memory while Redis does not answer);

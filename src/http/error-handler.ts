@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isConnectionLost } from '../db/database.ts';
-import type { Principal } from '../modules/organizations/repository.ts';
-import { ApiError, envelopes, idempotencyConflictBody, type EnvelopeName } from './envelopes.ts';
+import type { Scope } from './gate.ts';
+import { ApiError } from './api-error.ts';
+import { envelopes, idempotencyConflictBody, type EnvelopeName } from './envelopes.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,13 +34,7 @@ const edgeErrors: Record<string, { status: number; message: (error: FastifyError
   FST_ERR_CTP_INVALID_TYPE: { status: 400, message: () => 'Invalid Content-Type header' },
 };
 
-export function registerErrorHandling(
-  app: FastifyInstance,
-  options: {
-    /** Whether an `unconfirmed` principal's key is still active (OrganizationService.confirmKey). */
-    confirmKey?: (principal: Principal) => Promise<boolean>;
-  } = {},
-): void {
+export function registerErrorHandling(app: FastifyInstance): void {
   // The connection to the database was lost under the request (a terminated backend, a failover) or could
   // not be made. Its transaction is committed whole or not at all (a COMMIT whose answer was lost may have
   // gone through), so a retry with the same idempotency key is safe and finds it either way.
@@ -51,13 +46,13 @@ export function registerErrorHandling(
   app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const envelope = envelopeOf(request);
 
-    // A request whose key was not read again (auth.ts, keyConfirmedByWrite) did not reach its write, or its
+    // A request whose key was not read again (gate.ts, keyConfirmedByWrite) did not reach its write, or its
     // write found the key revoked: the key is confirmed before anything about the request is answered.
-    const principal = request.principal as Principal | null;
-    if (principal?.unconfirmed && options.confirmKey) {
+    const scope = request.scope as Scope | null;
+    if (scope?.keyToCheckInWrite) {
       let active: boolean;
       try {
-        active = await options.confirmKey(principal);
+        active = await scope.confirmKey();
       } catch (confirmError) {
         if (isConnectionLost(confirmError)) return databaseUnavailable(request, reply, confirmError);
         request.log.error({ err: confirmError }, 'API key could not be confirmed');

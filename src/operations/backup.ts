@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { phiCipherFor } from '../crypto/phi.ts';
 import { openDatabase, type Database } from '../db/database.ts';
-import { ApiError } from '../http/envelopes.ts';
+import { ApiError } from '../http/api-error.ts';
 import { configuredServerUrl, OperationError, probeServer } from './server-probe.ts';
 
 /**

@@ -45,7 +45,7 @@ export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const data = await intake.createCase(request.principal, request.body);
+        const data = await intake.createCase(request.scope, request.body);
         request.auditResourceId = data.caseId;
         return { success: true as const, data };
       },

@@ -64,7 +64,7 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
       },
       async (request) => ({
         success: true as const,
-        data: await forms.list(request.principal.organizationId, request.query),
+        data: await forms.list(request.scope.tenant, request.query),
       }),
     );
 
@@ -87,7 +87,7 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
       },
       async (request) => ({
         success: true as const,
-        data: { form: await forms.get(request.principal.organizationId, request.params.formId.toLowerCase()) },
+        data: { form: await forms.get(request.scope.tenant, request.params.formId.toLowerCase()) },
       }),
     );
   };

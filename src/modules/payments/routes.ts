@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { centsToDollars } from '../../money.ts';
 import type { CasePaymentRow } from './repository.ts';
 import type { PaymentService } from './service.ts';
@@ -97,7 +97,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
       async (request) => {
         const body = request.body as { metadata?: unknown } | undefined | null;
         const metadata = parseMetadata(body && typeof body === 'object' ? body.metadata : undefined);
-        const paymentSecret = await payments.createSetupIntent(request.principal.organizationId, metadata);
+        const paymentSecret = await payments.createSetupIntent(request.scope.tenant, metadata);
         return { success: true as const, paymentSecret };
       },
     );
@@ -126,7 +126,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
       },
       async (request) => {
         const input = parseIntentBody(request.body);
-        const paymentIntentSecret = await payments.createPaymentIntent(request.principal.organizationId, input);
+        const paymentIntentSecret = await payments.createPaymentIntent(request.scope.tenant, input);
         return {
           status: 200 as const,
           success: true as const,
@@ -154,7 +154,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const paymentSecret = await payments.createSetupIntent(request.principal.organizationId, {});
+        const paymentSecret = await payments.createSetupIntent(request.scope.tenant, {});
         return { success: true as const, paymentSecret };
       },
     );
@@ -190,7 +190,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
       async (request) => {
         const caseId = caseIdOf(request.params);
         const input = parseCasePaymentBody(request.body);
-        const row = await payments.createCasePayment(request.principal.organizationId, caseId, input);
+        const row = await payments.createCasePayment(request.scope.tenant, caseId, input);
         request.auditResourceId = row.id;
         return {
           success: true as const,
@@ -225,7 +225,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
       },
       async (request) => {
         const row = await payments.getPayment(
-          request.principal.organizationId,
+          request.scope.tenant,
           caseIdOf(request.params),
           paymentIdOf(request.params),
         );
@@ -254,7 +254,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
         const caseId = caseIdOf(request.params);
         const paymentId = paymentIdOf(request.params);
         const amountCents = parseCaptureBody(request.body);
-        const row = await payments.capture(request.principal.organizationId, caseId, paymentId, amountCents);
+        const row = await payments.capture(request.scope.tenant, caseId, paymentId, amountCents);
         return {
           success: true as const,
           message: 'Case payment captured successfully',
@@ -278,7 +278,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
       },
       async (request) => {
         const row = await payments.release(
-          request.principal.organizationId,
+          request.scope.tenant,
           caseIdOf(request.params),
           paymentIdOf(request.params),
         );

@@ -1,5 +1,5 @@
 import { unstorableText } from '../../db/text.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../money.ts';
 import { PAYMENT_STATUSES, type PaymentStatus } from './repository.ts';
 import type { CasePaymentInput, PaymentMetadata } from './service.ts';

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { organizationOfAdminPath } from '../../http/admin.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { dollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from './routes.ts';
 import type { ProductService } from './service.ts';
@@ -71,7 +72,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
       },
       async (request, reply) => {
         const body = request.body;
-        const bundle = await products.createBundle(request.params.organizationId, {
+        const bundle = await products.createBundle(organizationOfAdminPath(request.params.organizationId), {
           name: body.name,
           description: body.description ?? null,
           imageUrl: body.imageUrl ?? null,
@@ -100,7 +101,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
       },
       async (request) => {
         const body = request.body;
-        const bundle = await products.updateBundle(request.params.organizationId, request.params.bundleId, {
+        const bundle = await products.updateBundle(organizationOfAdminPath(request.params.organizationId), request.params.bundleId, {
           name: body.name,
           description: body.description,
           imageUrl: body.imageUrl,
@@ -126,7 +127,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           response: { 200: z.object({ bundles: z.array(bundleResponse.shape.bundle) }), 401: adminError },
         },
       },
-      async (request) => ({ bundles: (await products.listBundles(request.params.organizationId)).map(bundleJson) }),
+      async (request) => ({ bundles: (await products.listBundles(organizationOfAdminPath(request.params.organizationId))).map(bundleJson) }),
     );
 
     app.post(
@@ -150,7 +151,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
       },
       async (request, reply) => {
         const body = request.body;
-        const product = await products.createProduct(request.params.organizationId, {
+        const product = await products.createProduct(organizationOfAdminPath(request.params.organizationId), {
           name: body.name,
           description: body.description ?? null,
           priceCents: cents(body.price, 'price'),
@@ -176,7 +177,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
         },
       },
       async (request) => ({
-        products: (await products.listProducts(request.params.organizationId)).map((row) => ({
+        products: (await products.listProducts(organizationOfAdminPath(request.params.organizationId))).map((row) => ({
           ...productJson(row),
           productBundleId: row.product_bundle_id,
         })),

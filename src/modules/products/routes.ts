@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { ProductBundleRow, ProductRow } from './repository.ts';
 import type { ProductService } from './service.ts';
@@ -119,7 +119,7 @@ export function bundleRoutes(products: ProductService): FastifyPluginAsyncZod {
       async (request) => {
         const { isVisible } = request.query;
         const rows = await products.listBundles(
-          request.principal.organizationId,
+          request.scope.tenant,
           isVisible === undefined ? undefined : isVisible === 'true',
         );
         return {
@@ -162,10 +162,10 @@ export function bundleRoutes(products: ProductService): FastifyPluginAsyncZod {
       async (request) => {
         const { bundleId } = request.params;
         if (!z.uuid().safeParse(bundleId).success) throw new ApiError(400, 'bundleId must be a UUID');
-        const organizationId = request.principal.organizationId;
-        const bundle = await products.findBundle(organizationId, bundleId);
+        const { tenant } = request.scope;
+        const bundle = await products.findBundle(tenant, bundleId);
         if (!bundle) throw new ApiError(404, 'Product bundle not found');
-        const items = await products.listProducts(organizationId, bundle.id);
+        const items = await products.listProducts(tenant, bundle.id);
         return {
           status: 200 as const,
           success: true as const,

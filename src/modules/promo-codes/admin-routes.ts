@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { dollarsToCents } from '../../money.ts';
 import type { PromoCodeRow } from './repository.ts';
 import type { PromoCodeService } from './service.ts';

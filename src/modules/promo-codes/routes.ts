@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeService } from './service.ts';
 
@@ -41,12 +41,12 @@ export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductS
         const bundleId = first(request.query.product_bundle_id)?.trim() || undefined;
         if (!code) throw new ApiError(400, 'Promo code is required');
         if (bundleId && !z.uuid().safeParse(bundleId).success) throw new ApiError(400, 'Invalid product bundle ID');
-        const organizationId = request.principal.organizationId;
+        const { tenant } = request.scope;
         // Another organization's bundle does not exist here, so no code applies to it.
-        if (bundleId && !(await products.findBundle(organizationId, bundleId))) {
+        if (bundleId && !(await products.findBundle(tenant, bundleId))) {
           return { success: true as const, data: [] };
         }
-        const result = await promoCodes.evaluate(organizationId, code, bundleId);
+        const result = await promoCodes.evaluate(tenant, code, bundleId);
         return { success: true as const, data: result.ok ? [result.discount] : [] };
       },
     );

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import type { Gateways } from '../payments/gateways/index.ts';
 import { WebhookSignatureError, type GatewayWebhookEvent } from '../payments/gateways/types.ts';
 import { PaymentRepository, type CasePaymentRow, type PaymentStatus } from '../payments/repository.ts';
