@@ -5,12 +5,11 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { registerAudit } from './http/audit.ts';
 import { AuthFailureLimiter, registerAuthentication } from './http/gate.ts';
-import { envelopes } from './http/envelopes.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
+import { answerRouterError, registerErrorHandling } from './http/error-handler.ts';
 import { registerJsonBodyParser, withOptionalBodies } from './http/json-body.ts';
 import { registerHandlerTimeLimit } from './http/time-limit.ts';
 import { registerOpenApi } from './http/openapi.ts';
-import { answerClientError, API_HEADERS, registerSecurityHeaders } from './http/security-headers.ts';
+import { answerClientError, registerSecurityHeaders } from './http/security-headers.ts';
 import { RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
 import { createRedisClient, RedisCircuit } from './http/redis-circuit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
@@ -82,16 +81,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     trustProxy: typeof config.trustProxy === 'number' ? nearestHops(config.trustProxy) : config.trustProxy,
-    // The router's own refusals (a malformed or over-long path parameter) in the standard envelope,
-    // through the usual hooks (security headers), instead of Fastify's body that echoes the path.
-    frameworkErrors: (error, request, routerReply) => {
-      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
-      void (routerReply as FastifyReply)
-        .code(status)
-        .header('x-request-id', request.id)
-        .headers(API_HEADERS)
-        .send(envelopes.standard.error(status, status === 414 ? 'A path parameter is too long' : 'Malformed URL'));
-    },
+    // The router's own refusals (a malformed or over-long path parameter).
+    frameworkErrors: (error, request, routerReply) => answerRouterError(error, request, routerReply as FastifyReply),
     // What Node's HTTP parser refuses (headers or URL too large: 431) with the same headers and envelope.
     clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hashApiKey, isGeneratedApiKey } from '../modules/organizations/api-keys.ts';
-import { envelopeOf } from './error-handler.ts';
+import { sendError, sendUnauthorized } from './envelopes.ts';
 import { appendRouteHook } from './route-hooks.ts';
 
 /**
@@ -237,14 +237,16 @@ export function registerAuthentication(
     } catch (error) {
       request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
     }
-    return reply.code(401).send(envelopeOf(request).unauthorized());
+    return sendUnauthorized(request, reply);
   };
 
   const tooManyFailures = (request: FastifyRequest, reply: FastifyReply, retryAfter: number) =>
-    reply
-      .code(429)
-      .header('retry-after', String(retryAfter))
-      .send(envelopeOf(request).error(429, 'Too many failed authentication attempts; try again later'));
+    sendError(
+      request,
+      reply.header('retry-after', String(retryAfter)),
+      429,
+      'Too many failed authentication attempts; try again later',
+    );
 
   /**
    * An API key, from the header or the body. From an address over its failure limit, a valid key is still

@@ -95,11 +95,17 @@ describe('files, PHI encryption and atomicity', () => {
       );
       assert.equal(Buffer.from(raw.rows[0]!.content).includes(PNG.subarray(8, 40)), false, 'bytes are encrypted');
       const storage = new DatabaseFileStorage(cipher);
-      const content = await storage.get(context.db, { tenant: Tenant.forOperator(organizationId, 'test'), storageKey: scan.storage_key });
+      const content = await storage.get(context.db, {
+        tenant: Tenant.forOperator(organizationId, 'test'),
+        storageKey: scan.storage_key,
+      });
       assert.deepEqual(content, PNG);
       const stranger = await context.organization();
       assert.equal(
-        await storage.get(context.db, { tenant: Tenant.forOperator(stranger.organizationId, 'test'), storageKey: scan.storage_key }),
+        await storage.get(context.db, {
+          tenant: Tenant.forOperator(stranger.organizationId, 'test'),
+          storageKey: scan.storage_key,
+        }),
         null,
       );
     });

@@ -59,7 +59,10 @@ describe('large files in an intake', () => {
       })),
     );
     const storage = new DatabaseFileStorage(new PhiCipher({ key: parsePhiKey(PHI_KEY) }));
-    const stored = await storage.get(context.db, { tenant: Tenant.forOperator(organizationId, 'test'), storageKey: rows[0]!.storage_key });
+    const stored = await storage.get(context.db, {
+      tenant: Tenant.forOperator(organizationId, 'test'),
+      storageKey: rows[0]!.storage_key,
+    });
     assert.ok(stored?.equals(files[0]!), 'the content reads back unchanged');
   });
 

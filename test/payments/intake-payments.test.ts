@@ -31,7 +31,12 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     context = await paymentsTestContext({ ...stripe.environment(), ...nmi.environment() });
     ({ apiKey, organizationId } = await context.organization());
     ({ apiKey: otherKey } = await context.organization());
-    bundleId = (await context.services.products.createBundle(Tenant.forOperator(organizationId, 'test'), { name: 'GLP-1', priceCents: 60000 })).id;
+    bundleId = (
+      await context.services.products.createBundle(Tenant.forOperator(organizationId, 'test'), {
+        name: 'GLP-1',
+        priceCents: 60000,
+      })
+    ).id;
     for (const body of [
       { organizationId, code: 'FLAT100', flatDiscount: 100 },
       { organizationId, code: 'SAVE10', percentDiscount: 10 },

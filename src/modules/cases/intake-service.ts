@@ -237,8 +237,7 @@ export class IntakeService {
         for (const file of answer.parsed.files ?? []) {
           const storageKey =
             file.kind === 'inline'
-              ? (await this.deps.fileStorage.put(db, { tenant, fileId: file.fileId, content: file.content }))
-                  .storageKey
+              ? (await this.deps.fileStorage.put(db, { tenant, fileId: file.fileId, content: file.content })).storageKey
               : null;
           await files.insert(file, { patientId, formResponseId, answerId: answerIds[index]! }, storageKey);
         }

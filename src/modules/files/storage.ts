@@ -7,10 +7,7 @@ import type { PhiCipher } from '../../crypto/phi.ts';
  * intake leaves no file behind; the returned storage key is kept on the files row.
  */
 export interface FileStorage {
-  put(
-    tx: Queryable,
-    file: { tenant: Tenant; fileId: string; content: Buffer },
-  ): Promise<{ storageKey: string }>;
+  put(tx: Queryable, file: { tenant: Tenant; fileId: string; content: Buffer }): Promise<{ storageKey: string }>;
   get(db: Queryable, file: { tenant: Tenant; storageKey: string }): Promise<Buffer | null>;
 }
 

@@ -132,9 +132,11 @@ export class FormRepository {
    * Forms oldest first, at most `limit`, after the keyset position `after` (`position` is created_at
    * with microseconds, as text, so that positions compare exactly).
    */
-  async list(
-    page: { title?: string; limit: number; after?: { position: string; id: string } },
-  ): Promise<(FormRow & { position: string })[]> {
+  async list(page: {
+    title?: string;
+    limit: number;
+    after?: { position: string; id: string };
+  }): Promise<(FormRow & { position: string })[]> {
     const { rows } = await this.db.query<FormRow & { position: string }>(
       `select id, title, description, created_at, updated_at,
               to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as position
@@ -185,10 +187,7 @@ export class FormRepository {
    * in the list is retired. Returns the stored id of each definition, in order. `phi` is sticky: a question
    * once PHI stays PHI, also when it was retired and is sent again (docs/api/intake.md, "PHI").
    */
-  async replaceQuestions(
-    formId: string,
-    definitions: readonly QuestionDefinition[],
-  ): Promise<string[]> {
+  async replaceQuestions(formId: string, definitions: readonly QuestionDefinition[]): Promise<string[]> {
     const ids: string[] = [];
     for (const [position, definition] of definitions.entries()) {
       const { rows } = await this.db.query<{ id: string }>(

@@ -78,7 +78,9 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
     .argument('<organizationId>')
     .description("list an organization's product bundles")
     .action((organizationId: string) =>
-      withServices(async (services) => print((await services.products.listBundles(organizationOfCommand(organizationId))).map(bundleJson))),
+      withServices(async (services) =>
+        print((await services.products.listBundles(organizationOfCommand(organizationId))).map(bundleJson)),
+      ),
     );
 
   const products = program.command('product').description('products');
@@ -110,7 +112,9 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
     .argument('<organizationId>')
     .description("list an organization's products")
     .action((organizationId: string) =>
-      withServices(async (services) => print((await services.products.listProducts(organizationOfCommand(organizationId))).map(productJson))),
+      withServices(async (services) =>
+        print((await services.products.listProducts(organizationOfCommand(organizationId))).map(productJson)),
+      ),
     );
 
   const payments = program.command('payments').description('case payments');

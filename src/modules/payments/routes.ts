@@ -5,15 +5,8 @@ import { centsToDollars } from '../../money.ts';
 import type { CasePaymentRow } from './repository.ts';
 import type { PaymentService } from './service.ts';
 import { isUuid, parseCaptureBody, parseCasePaymentBody, parseIntentBody, parseMetadata } from './validation.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
-const paymentsError = z.object({ success: z.literal(false), message: z.string() });
-const unauthorized = z.object({ status: z.literal(401), error: z.string() });
-const conflict = z.object({
-  status: z.literal(409),
-  success: z.literal(false),
-  code: z.string(),
-  description: z.string(),
-});
 const routeConfig = { auth: 'apiKey', envelope: 'payments' } as const;
 const security = [{ apiKey: [] }];
 
@@ -87,10 +80,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
           body: anyBody.optional(),
           response: {
             200: z.object({ success: z.literal(true), paymentSecret: z.string() }),
-            400: paymentsError,
-            401: unauthorized,
-            500: paymentsError,
-            503: paymentsError,
+            ...errorResponses('payments', [400, 401, 500, 503]),
           },
         },
       },
@@ -118,9 +108,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
               message: z.string(),
               data: z.object({ paymentIntentSecret: z.string() }),
             }),
-            400: paymentsError,
-            401: unauthorized,
-            503: paymentsError,
+            ...errorResponses('payments', [400, 401, 503]),
           },
         },
       },
@@ -147,9 +135,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
           body: z.object({ key: z.string().describe('Your cv-api-key'), amount: z.number().optional() }).loose(),
           response: {
             200: z.object({ success: z.literal(true), paymentSecret: z.string() }),
-            400: paymentsError,
-            401: unauthorized,
-            503: paymentsError,
+            ...errorResponses('payments', [400, 401, 503]),
           },
         },
       },
@@ -178,12 +164,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
               message: z.string(),
               data: z.object({ result }),
             }),
-            400: paymentsError,
-            401: unauthorized,
-            402: paymentsError,
-            404: paymentsError,
-            409: conflict,
-            503: paymentsError,
+            ...errorResponses('payments', [400, 401, 402, 404, 409, 503], { idempotencyConflict: true }),
           },
         },
       },
@@ -202,12 +183,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
 
     const detailResponse = {
       200: z.object({ success: z.literal(true), message: z.string(), data: z.object({ result: detail }) }),
-      400: paymentsError,
-      401: unauthorized,
-      404: paymentsError,
-      409: paymentsError,
-      502: paymentsError,
-      503: paymentsError,
+      ...errorResponses('payments', [400, 401, 404, 409, 502, 503]),
     };
     const paymentParams = z.object({ caseId: z.string(), paymentId: z.string() });
 
@@ -277,11 +253,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const row = await payments.release(
-          request.scope.tenant,
-          caseIdOf(request.params),
-          paymentIdOf(request.params),
-        );
+        const row = await payments.release(request.scope.tenant, caseIdOf(request.params), paymentIdOf(request.params));
         return {
           success: true as const,
           message: 'Case payment canceled successfully',

@@ -1,17 +1,14 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../http/api-error.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { ProductBundleRow, ProductRow } from './repository.ts';
 import type { ProductService } from './service.ts';
 
-/**
- * GET /api/v1/organization/bundles and /bundles/:id (reference 2.16/2.17). This family answers every
- * error, a missing or invalid cv-api-key included, as HTTP 400/404/500 with
- * `{status, success:false, message, error}` (envelope "G" of the reference).
- */
-const bundleError = z.object({ status: z.number(), success: z.literal(false), message: z.string(), error: z.string() });
+/** The Product Bundles List and Product Bundle Detail endpoints answer errors in their own family. */
+const routeConfig = { auth: 'apiKey', envelope: 'bundles' } as const;
+const security = [{ apiKey: [] }];
 
 const bundleView = z.object({
   id: z.uuid(),
@@ -57,42 +54,8 @@ export function productJson(row: ProductRow): z.infer<typeof productView> {
   };
 }
 
-function errorBody(status: number, message: string, error: string) {
-  return { status, success: false as const, message, error };
-}
-
-const routeConfig = { auth: 'apiKey', envelope: 'payments' } as const;
-const security = [{ apiKey: [] }];
-
 export function bundleRoutes(products: ProductService): FastifyPluginAsyncZod {
   return async (app) => {
-    // The documented family answers an auth failure with 400, not 401.
-    app.addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply, payload) => {
-      if (reply.statusCode !== 401) return payload;
-      reply.code(400);
-      return JSON.stringify(errorBody(400, 'Invalid request parameters', 'Invalid API key'));
-    });
-    app.setErrorHandler((error: FastifyError, request, reply) => {
-      if (error instanceof ApiError && error.statusCode < 500) {
-        const message = error.statusCode === 404 ? error.message : 'Invalid request parameters';
-        return reply.code(error.statusCode).send(errorBody(error.statusCode, message, error.message));
-      }
-      if (error.validation) {
-        const first = error.validation[0];
-        const field = first?.instancePath.replace(/^\//, '') || error.validationContext || 'request';
-        return reply
-          .code(400)
-          .send(errorBody(400, 'Invalid request parameters', `${field}: ${first?.message ?? 'is invalid'}`));
-      }
-      if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-        return reply
-          .code(error.statusCode)
-          .send(errorBody(error.statusCode, 'Invalid request parameters', error.message));
-      }
-      request.log.error({ err: error }, 'unhandled error');
-      return reply.code(500).send(errorBody(500, 'Internal server error', 'Internal server error'));
-    });
-
     app.get(
       '/api/v1/organization/bundles',
       {
@@ -111,8 +74,7 @@ export function bundleRoutes(products: ProductService): FastifyPluginAsyncZod {
               message: z.string(),
               data: z.array(bundleView),
             }),
-            400: bundleError,
-            500: bundleError,
+            ...errorResponses('bundles', [400, 500]),
           },
         },
       },
@@ -153,9 +115,7 @@ export function bundleRoutes(products: ProductService): FastifyPluginAsyncZod {
               message: z.string(),
               data: bundleView.extend({ products: z.array(productView) }),
             }),
-            400: bundleError,
-            404: bundleError,
-            500: bundleError,
+            ...errorResponses('bundles', [400, 404, 500]),
           },
         },
       },

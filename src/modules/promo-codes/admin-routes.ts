@@ -4,8 +4,8 @@ import { ApiError } from '../../http/api-error.ts';
 import { dollarsToCents } from '../../money.ts';
 import type { PromoCodeRow } from './repository.ts';
 import type { PromoCodeService } from './service.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
-const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 
@@ -61,10 +61,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           }),
           response: {
             201: z.object({ promoCode: promoView }),
-            400: adminError,
-            401: adminError,
-            404: adminError,
-            409: adminError,
+            ...errorResponses('standard', [400, 401, 404, 409]),
           },
         },
       },
@@ -99,7 +96,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           summary: 'List promo codes (an organization’s and the global ones, or all)',
           security,
           querystring: z.object({ organizationId: z.uuid().optional() }),
-          response: { 200: z.object({ promoCodes: z.array(promoView) }), 400: adminError, 401: adminError },
+          response: { 200: z.object({ promoCodes: z.array(promoView) }), ...errorResponses('standard', [400, 401]) },
         },
       },
       async (request) => ({
@@ -116,7 +113,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           summary: 'Disable a promo code (kept for the payments that used it)',
           security,
           params: z.object({ promoCodeId: z.uuid() }),
-          response: { 200: z.object({ promoCode: promoView }), 401: adminError, 404: adminError },
+          response: { 200: z.object({ promoCode: promoView }), ...errorResponses('standard', [401, 404]) },
         },
       },
       async (request) => ({ promoCode: promoJson(await promoCodes.disable(request.params.promoCodeId)) }),

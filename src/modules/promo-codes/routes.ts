@@ -3,9 +3,7 @@ import { z } from 'zod';
 import { ApiError } from '../../http/api-error.ts';
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeService } from './service.ts';
-
-const paymentsError = z.object({ success: z.literal(false), message: z.string() });
-const unauthorized = z.object({ status: z.literal(401), error: z.string() });
+import { errorResponses } from '../../http/envelopes.ts';
 
 /** GET /api/v1/promo-codes (reference 2.15): a valid code answers its one discount, anything else data: []. */
 export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductService): FastifyPluginAsyncZod {
@@ -30,8 +28,7 @@ export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductS
                 z.union([z.object({ percentDiscount: z.number() }), z.object({ flatDiscount: z.number() })]),
               ),
             }),
-            400: paymentsError,
-            401: unauthorized,
+            ...errorResponses('payments', [400, 401]),
           },
         },
       },
