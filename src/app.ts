@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
@@ -143,16 +148,23 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
     await app.register(testCardRoutes(db)); // the test card element that stands in for Stripe.js
   }
-  if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminAuditRoutes(db), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminProductRoutes(services.products), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminPromoCodeRoutes(services.promoCodes), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminPaymentRoutes(services.payments), { prefix: '/admin/v1' });
-  if (config.adminToken) {
-    const routes = adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs);
-    await app.register(routes, { prefix: '/admin/v1' });
-  }
-  if (config.adminToken) await app.register(adminBackupRoutes(db, config.dataDir), { prefix: '/admin/v1' });
+  if (config.adminToken) await app.register(adminApi(deps, services), { prefix: '/admin/v1' });
 
   return app;
+}
+
+/**
+ * The operator's API (ADMIN_TOKEN), mounted under /admin/v1 only when a token is configured. Its routes act
+ * across organizations: each names the organization in its path (organizationOfAdminPath).
+ */
+function adminApi({ config, db }: AppDependencies, services: Services): FastifyPluginAsync {
+  return async (admin) => {
+    await admin.register(adminOrganizationRoutes(services.organizations));
+    await admin.register(adminAuditRoutes(db));
+    await admin.register(adminProductRoutes(services.products));
+    await admin.register(adminPromoCodeRoutes(services.promoCodes));
+    await admin.register(adminPaymentRoutes(services.payments));
+    await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
+    await admin.register(adminBackupRoutes(db, config.dataDir));
+  };
 }

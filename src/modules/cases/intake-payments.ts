@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../money.ts';
+import { isUuid } from '../../uuid.ts';
 import type { Tenant } from '../../http/gate.ts';
 
 /**
@@ -83,8 +84,7 @@ export const paymentFieldRules = {
   stripeSetupId: (value: string) => value === '' || /^seti_[A-Za-z0-9]+$/.test(value),
   stripePaymentId: (value: string) => value === '' || /^pi_[A-Za-z0-9]+$/.test(value),
   nmiPaymentToken: (value: string) => value === '' || /^[A-Za-z0-9_-]{1,255}$/.test(value),
-  productBundleId: (value: string) =>
-    value === '' || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value),
+  productBundleId: (value: string) => value === '' || isUuid(value),
 };
 
 /** A string that must satisfy `rule` (one of the rules above). */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { unstorableText } from '../../db/text.ts';
+import { isUuid } from '../../uuid.ts';
 import { hashPassword } from '../../crypto/password.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
@@ -78,7 +79,6 @@ class StaleFormError extends Error {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_QUESTION_LENGTH = 10_000;
 
 /** "No answer": absent, null, a blank string or an empty array. */
@@ -312,7 +312,7 @@ export class IntakeService {
     if (title) return this.planByTitle(tenant, title, present(body.formDescription), body.questions, useCache);
     const formId = present(body.formId);
     if (!formId) throw validationError('formTitle', 'Either formTitle or formId is required');
-    if (!UUID.test(formId)) throw validationError('formId', 'Must be a UUID');
+    if (!isUuid(formId)) throw validationError('formId', 'Must be a UUID');
     return this.planById(tenant, formId.toLowerCase(), body.questions);
   }
 
@@ -419,7 +419,7 @@ export class IntakeService {
       const path = `questions.${index}.questionId`;
       const questionId = item.questionId?.trim().toLowerCase();
       if (!questionId) throw validationError(path, 'Required');
-      if (!UUID.test(questionId)) throw validationError(path, 'Must be a UUID');
+      if (!isUuid(questionId)) throw validationError(path, 'Must be a UUID');
       const row = questions.get(questionId);
       if (!row) throw validationError(path, 'Question not found in this form');
       if (answered.has(questionId)) throw validationError(path, 'Duplicate questionId');

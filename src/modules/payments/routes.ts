@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../http/api-error.ts';
+import { isUuid } from '../../uuid.ts';
 import { centsToDollars } from '../../money.ts';
 import type { CasePaymentRow } from './repository.ts';
 import type { PaymentService } from './service.ts';
-import { isUuid, parseCaptureBody, parseCasePaymentBody, parseIntentBody, parseMetadata } from './validation.ts';
+import { parseCaptureBody, parseCasePaymentBody, parseIntentBody, parseMetadata } from './validation.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 
 const routeConfig = { auth: 'apiKey', envelope: 'payments' } as const;

@@ -3,7 +3,7 @@ import { ApiError } from '../../http/api-error.ts';
 import type { Gateways } from '../payments/gateways/index.ts';
 import { WebhookSignatureError, type GatewayWebhookEvent } from '../payments/gateways/types.ts';
 import { PaymentRepository, type CasePaymentRow, type PaymentStatus } from '../payments/repository.ts';
-import { isUuid } from '../payments/validation.ts';
+import { isUuid } from '../../uuid.ts';
 
 export type WebhookOutcome = 'applied' | 'unchanged' | 'ignored' | 'duplicate';
 
