@@ -3,8 +3,8 @@ import type { Services } from '../../services.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { Tenant } from '../../http/gate.ts';
 import { dollarsToCents } from '../../money.ts';
-import { bundleJson, productJson } from '../products/routes.ts';
-import { promoJson } from '../promo-codes/admin-routes.ts';
+import { bundleJson, productJson } from '../products/views.ts';
+import { promoJson } from '../promo-codes/views.ts';
 
 type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
 type Print = (value: unknown) => void;

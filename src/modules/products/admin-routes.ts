@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { organizationOfAdminPath } from '../../http/admin.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { dollarsToCents } from '../../money.ts';
-import { bundleJson, productJson } from './routes.ts';
+import { bundleJson, productJson } from './views.ts';
 import type { ProductService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 

@@ -49,11 +49,7 @@ export class StripeWebhookService {
       });
       if (!fresh) return 'duplicate';
       const outcome = await this.apply(repository, event);
-      await tx.query('update stripe_webhook_events set outcome = $2, case_payment_id = $3 where event_id = $1', [
-        event.id,
-        outcome.outcome,
-        outcome.paymentId,
-      ]);
+      await repository.recordWebhookOutcome(event.id, outcome.outcome, outcome.paymentId);
       return outcome.outcome;
     });
   }
