@@ -23,8 +23,9 @@ export class Tenant {
 
   private constructor(
     readonly organizationId: string,
-    /** Why an operator path acts for this organization; undefined for a caller's own key. */
-    readonly operatorReason: string | undefined,
+    /** Why an operator path acts for this organization; undefined for a caller's own key. Being private,
+     * it also keeps a plain object with an organizationId from passing for a Tenant. */
+    private readonly operatorReason: string | undefined,
   ) {}
 
   /**
