@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { registerAudit } from './http/audit.ts';
-import { AuthFailureLimiter, registerAuthentication } from './http/auth.ts';
-import { envelopes } from './http/envelopes.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
+import { AuthFailureLimiter, registerAuthentication } from './http/gate.ts';
+import { answerRouterError, registerErrorHandling } from './http/error-handler.ts';
 import { registerJsonBodyParser, withOptionalBodies } from './http/json-body.ts';
 import { registerHandlerTimeLimit } from './http/time-limit.ts';
 import { registerOpenApi } from './http/openapi.ts';
-import { answerClientError, API_HEADERS, registerSecurityHeaders } from './http/security-headers.ts';
+import { answerClientError, registerSecurityHeaders } from './http/security-headers.ts';
 import { RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.ts';
 import { createRedisClient, RedisCircuit } from './http/redis-circuit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
@@ -82,16 +86,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     trustProxy: typeof config.trustProxy === 'number' ? nearestHops(config.trustProxy) : config.trustProxy,
-    // The router's own refusals (a malformed or over-long path parameter) in the standard envelope,
-    // through the usual hooks (security headers), instead of Fastify's body that echoes the path.
-    frameworkErrors: (error, request, routerReply) => {
-      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
-      void (routerReply as FastifyReply)
-        .code(status)
-        .header('x-request-id', request.id)
-        .headers(API_HEADERS)
-        .send(envelopes.standard.error(status, status === 414 ? 'A path parameter is too long' : 'Malformed URL'));
-    },
+    // The router's own refusals (a malformed or over-long path parameter).
+    frameworkErrors: (error, request, routerReply) => answerRouterError(error, request, routerReply as FastifyReply),
     // What Node's HTTP parser refuses (headers or URL too large: 431) with the same headers and envelope.
     clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
@@ -104,7 +100,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);
 
-  registerErrorHandling(app, { confirmKey: (principal) => services.organizations.confirmKey(principal) });
+  registerErrorHandling(app);
   registerHandlerTimeLimit(app, config.limits.requestTimeoutMs);
 
   // Counters shared by every server process when REDIS_URL is set (in memory while Redis does not answer);
@@ -152,16 +148,23 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
     await app.register(testCardRoutes(db)); // the test card element that stands in for Stripe.js
   }
-  if (config.adminToken) await app.register(adminOrganizationRoutes(services.organizations), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminAuditRoutes(db), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminProductRoutes(services.products), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminPromoCodeRoutes(services.promoCodes), { prefix: '/admin/v1' });
-  if (config.adminToken) await app.register(adminPaymentRoutes(services.payments), { prefix: '/admin/v1' });
-  if (config.adminToken) {
-    const routes = adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs);
-    await app.register(routes, { prefix: '/admin/v1' });
-  }
-  if (config.adminToken) await app.register(adminBackupRoutes(db, config.dataDir), { prefix: '/admin/v1' });
+  if (config.adminToken) await app.register(adminApi(deps, services), { prefix: '/admin/v1' });
 
   return app;
+}
+
+/**
+ * The operator's API (ADMIN_TOKEN), mounted under /admin/v1 only when a token is configured. Its routes act
+ * across organizations: each names the organization in its path (organizationOfAdminPath).
+ */
+function adminApi({ config, db }: AppDependencies, services: Services): FastifyPluginAsync {
+  return async (admin) => {
+    await admin.register(adminOrganizationRoutes(services.organizations));
+    await admin.register(adminAuditRoutes(db));
+    await admin.register(adminProductRoutes(services.products));
+    await admin.register(adminPromoCodeRoutes(services.promoCodes));
+    await admin.register(adminPaymentRoutes(services.payments));
+    await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
+    await admin.register(adminBackupRoutes(db, config.dataDir));
+  };
 }

@@ -68,7 +68,6 @@ export function createServices(
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
       payments: new IntakePaymentsProcessor(db, gateways, products, promoCodes, config.payments),
-      confirmKey: (principal) => organizations.confirmKey(principal),
       fileLimits: {
         maxFileBytes: config.intake.fileMaxBytes,
         maxFilesPerAnswer: config.intake.filesMaxPerAnswer,

@@ -59,12 +59,12 @@ export function registerAudit(app: FastifyInstance, options: { auditLog: AuditLo
 }
 
 function auditEventOf(request: FastifyRequest, reply: FastifyReply, audit: AuditRouteConfig): AuditEvent {
-  // `principal` is null when authentication failed or the route takes none.
-  const principal = request.principal as FastifyRequest['principal'] | null;
+  // `scope` is null when authentication failed or the route takes none.
+  const scope = request.scope as FastifyRequest['scope'] | null;
   return {
     id: randomUUID(),
-    organizationId: principal?.organizationId ?? null,
-    apiKeyId: principal?.apiKeyId ?? null,
+    organizationId: scope?.tenant.organizationId ?? null,
+    apiKeyId: scope?.apiKeyId ?? null,
     action: audit.action,
     resourceType: audit.resourceType,
     resourceId: resourceIdOf(request, audit),

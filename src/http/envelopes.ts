@@ -1,57 +1,146 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { IDEMPOTENCY_CONFLICT } from './api-error.ts';
+
 /**
- * The documented error bodies. The published API uses a different envelope per endpoint family;
- * each is built here and nowhere else. Routes name theirs in `config.envelope`.
+ * The documented error bodies. The published API answers errors in a different envelope per endpoint
+ * family; each family is defined here once: its bodies, the Zod schemas a route declares for them, and the
+ * status a failed authentication answers with. Routes name theirs in `config.envelope`; every error path
+ * (the error handler, the gate, rate limits, the router's refusals, unknown routes) answers through
+ * `sendError` / `sendUnauthorized` below.
  */
-export type EnvelopeName = 'intake' | 'payments' | 'standard';
+export type EnvelopeName = 'intake' | 'payments' | 'bundles' | 'standard';
 
 export interface Envelope {
+  /** The status of a missing, unknown or revoked `cv-api-key` (the bundles family answers it with 400). */
+  readonly unauthorizedStatus: number;
   /** Body for a missing, unknown or revoked `cv-api-key`. */
   unauthorized(): Record<string, unknown>;
   /** Body for any other error with this status and message. */
   error(status: number, message: string): Record<string, unknown>;
+  /** The message of a request that failed its schema, from the first issue (`field` as a JSON pointer). */
+  validationMessage(instancePath: string, context: string | undefined, issue: string): string;
+  /** What a route declares for `unauthorizedStatus`, and for every other error status. */
+  readonly unauthorizedSchema: z.ZodType;
+  readonly errorSchema: z.ZodType;
 }
 
-export const envelopes: Record<EnvelopeName, Envelope> = {
-  // POST /api/v1/dynamic-case (seed 003) and the forms API beside it.
-  intake: {
-    unauthorized: () => ({ status: 401, error: 'Invalid request' }),
-    error: (_status, message) => ({ success: false, error: message }),
-  },
-  // POST /api/v1/cases/:caseId/payments (seed 000), payments/setup, payments/intent, promo codes.
-  payments: {
-    unauthorized: () => ({ status: 401, error: 'Invalid API key' }),
-    error: (_status, message) => ({ success: false, message }),
-  },
-  // Our own routes (admin API, health, unknown paths): one consistent shape.
-  standard: {
-    unauthorized: () => ({ status: 401, success: false, error: 'Unauthorized' }),
-    error: (status, message) => ({ status, success: false, error: message }),
-  },
-};
-
-const IDEMPOTENCY_CONFLICT = 'A record with the provided idempotencyKey already exists for this organization.';
-
-/** The documented 409 of every endpoint that takes an `idempotencyKey` (seed 003, reused by seed 000). */
+/** The documented 409 of every endpoint that takes an `idempotencyKey` (Case Create, Case Payment Create). */
 export function idempotencyConflictBody(description = IDEMPOTENCY_CONFLICT): Record<string, unknown> {
   return { status: 409, success: false, code: 'IDEMPOTENCY_ERROR', description };
 }
 
-/** A domain error with the HTTP status it maps to; the route's envelope shapes its body. */
-export class ApiError extends Error {
-  readonly statusCode: number;
-  readonly code: string | undefined;
+export const idempotencyConflictSchema = z.object({
+  status: z.literal(409),
+  success: z.literal(false),
+  code: z.literal('IDEMPOTENCY_ERROR'),
+  description: z.string(),
+});
 
-  constructor(statusCode: number, message: string, code?: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.statusCode = statusCode;
-    this.code = code;
-  }
+/** `/shippingAddress/city` -> `shippingAddress.city`; the root path becomes the location name. */
+function fieldPath(instancePath: string, context: string | undefined): string {
+  const path = instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
+  return path || context || 'body';
 }
 
-/** The documented 409; `description` says why when the key is not simply used (a request still in progress). */
-export class IdempotencyConflictError extends ApiError {
-  constructor(description = IDEMPOTENCY_CONFLICT) {
-    super(409, description, 'IDEMPOTENCY_ERROR');
-  }
+const validationFailed = (instancePath: string, context: string | undefined, issue: string) =>
+  `Validation failed: ${fieldPath(instancePath, context)}: ${issue}`;
+
+const keyRefusedSchema = z.object({ status: z.literal(401), error: z.string() });
+
+/** The bundles family names every 4xx but a 404 by the same summary, and says what was wrong in `error`. */
+const bundleSummary = (status: number, message: string) =>
+  status === 404 || status >= 500 ? message : 'Invalid request parameters';
+
+export const envelopes: Record<EnvelopeName, Envelope> = {
+  // The Case Create endpoint (POST /api/v1/dynamic-case) and the forms API beside it.
+  intake: {
+    unauthorizedStatus: 401,
+    unauthorized: () => ({ status: 401, error: 'Invalid request' }),
+    error: (_status, message) => ({ success: false, error: message }),
+    validationMessage: validationFailed,
+    unauthorizedSchema: keyRefusedSchema,
+    errorSchema: z.object({ success: z.literal(false), error: z.string() }),
+  },
+  // Case Payment Create, payments/setup, payments/intent, promo codes, the payment configuration.
+  payments: {
+    unauthorizedStatus: 401,
+    unauthorized: () => ({ status: 401, error: 'Invalid API key' }),
+    error: (_status, message) => ({ success: false, message }),
+    validationMessage: validationFailed,
+    unauthorizedSchema: keyRefusedSchema,
+    errorSchema: z.object({ success: z.literal(false), message: z.string() }),
+  },
+  // The Product Bundles List and Product Bundle Detail endpoints: a refused key is a 400 like any bad parameter.
+  bundles: {
+    unauthorizedStatus: 400,
+    unauthorized: () => ({
+      status: 400,
+      success: false,
+      message: 'Invalid request parameters',
+      error: 'Invalid API key',
+    }),
+    error: (status, message) => ({ status, success: false, message: bundleSummary(status, message), error: message }),
+    validationMessage: (instancePath, context, issue) =>
+      `${instancePath.replace(/^\//, '') || context || 'request'}: ${issue}`,
+    get unauthorizedSchema() {
+      return this.errorSchema;
+    },
+    errorSchema: z.object({ status: z.number(), success: z.literal(false), message: z.string(), error: z.string() }),
+  },
+  // Our own routes (admin API, health, unknown paths): one consistent shape.
+  standard: {
+    unauthorizedStatus: 401,
+    unauthorized: () => ({ status: 401, success: false, error: 'Unauthorized' }),
+    error: (status, message) => ({ status, success: false, error: message }),
+    validationMessage: validationFailed,
+    unauthorizedSchema: z.object({ status: z.literal(401), success: z.literal(false), error: z.string() }),
+    errorSchema: z.object({ status: z.number(), success: z.literal(false), error: z.string() }),
+  },
+};
+
+/** The family a request's route answers errors in (`config.envelope`; the standard one by default). */
+export function envelopeOf(request: FastifyRequest): Envelope {
+  return envelopes[request.routeOptions.config?.envelope ?? 'standard'];
 }
+
+/** Answers an error in the request's family. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, status: number, message: string) {
+  return reply.code(status).send(envelopeOf(request).error(status, message));
+}
+
+/** Answers a missing, unknown or revoked key in the request's family, with that family's status. */
+export function sendUnauthorized(request: FastifyRequest, reply: FastifyReply) {
+  const envelope = envelopeOf(request);
+  return reply.code(envelope.unauthorizedStatus).send(envelope.unauthorized());
+}
+
+/** Answers the documented 409 of a used idempotency key. */
+export function sendIdempotencyConflict(reply: FastifyReply, description?: string) {
+  return reply.code(409).send(idempotencyConflictBody(description));
+}
+
+/**
+ * A route's error responses for its schema: each status with its family's schema (at 401, the refused key's).
+ * `idempotencyConflict`: the route takes an `idempotencyKey`, and its 409 is the documented conflict body.
+ */
+export function errorResponses<Status extends number>(
+  family: EnvelopeName,
+  statuses: readonly Status[],
+  options: { idempotencyConflict?: boolean } = {},
+): Record<Status, z.ZodType> {
+  const envelope = envelopes[family];
+  const responses = {} as Record<Status, z.ZodType>;
+  for (const status of statuses) {
+    responses[status] =
+      status === 409 && options.idempotencyConflict
+        ? idempotencyConflictSchema
+        : status === 401
+          ? envelope.unauthorizedSchema
+          : envelope.errorSchema;
+  }
+  return responses;
+}
+
+/** Still imported from here by the request time limit (src/http/time-limit.ts). */
+export { ApiError } from './api-error.ts';

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
-import { ApiError } from './envelopes.ts';
+import { ApiError } from './api-error.ts';
 import { closingQuote } from './json-strings.ts';
 import { extractLargeBase64, restoreLargeBase64 } from './large-base64.ts';
 

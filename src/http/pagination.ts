@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError } from './envelopes.ts';
+import { ApiError } from './api-error.ts';
 
 /**
  * The pagination every list endpoint shares: `limit` (capped) and an opaque `cursor` that names the

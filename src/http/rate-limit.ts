@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
-import { AuthFailureLimiter, type AuthenticationKind, type FailedAuthenticationLimiter } from './auth.ts';
-import { envelopeOf } from './error-handler.ts';
+import { AuthFailureLimiter, type AuthenticationKind, type FailedAuthenticationLimiter } from './gate.ts';
+import { sendError } from './envelopes.ts';
 import type { RedisCircuit } from './redis-circuit.ts';
 import { appendRouteHook } from './route-hooks.ts';
 
@@ -72,10 +72,10 @@ function limitersOf(create: CreateRateLimit, settings: RateLimitSettings): Limit
   if (settings.perKey > 0) {
     const byKey = create({
       max: settings.perKey,
-      keyGenerator: (request) => `key:${request.principal.apiKeyId}`,
+      keyGenerator: (request) => `key:${request.scope.apiKeyId}`,
     });
-    // `principal` is set by the authentication hook, which runs before this one (see onRoute below).
-    limiters.push((request) => (request.principal ? byKey(request) : undefined));
+    // `scope` is set by the authentication hook, which runs before this one (see onRoute below).
+    limiters.push((request) => (request.scope ? byKey(request) : undefined));
   }
   return limiters;
 }
@@ -120,9 +120,7 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
     if (!binding.isExceeded) return;
 
     reply.header('retry-after', binding.ttlInSeconds);
-    return reply
-      .code(429)
-      .send(envelopeOf(request).error(429, `Rate limit exceeded; retry in ${binding.ttlInSeconds} seconds`));
+    return sendError(request, reply, 429, `Rate limit exceeded; retry in ${binding.ttlInSeconds} seconds`);
   };
 
   // A route-level hook, added after authentication's (registerAuthentication runs first), so the key is known.

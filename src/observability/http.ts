@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ObservabilityConfig } from '../config.ts';
-import { envelopes } from '../http/envelopes.ts';
+import { sendUnauthorized } from '../http/envelopes.ts';
 import type { Observability } from './index.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -89,7 +89,7 @@ function registerMetricsRoute(app: FastifyInstance, metrics: Metrics, token: str
     const header = request.headers.authorization;
     const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
     if (given === undefined || !sameSecret(given, token)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send(envelopes.standard.unauthorized());
+      return sendUnauthorized(request, reply.header('www-authenticate', 'Bearer'));
     }
     const { contentType, body } = await metrics.exposition();
     return reply.header('content-type', contentType).send(body);

@@ -10,8 +10,9 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { phiCipherFor } from '../crypto/phi.ts';
 import { openDatabase, type Database } from '../db/database.ts';
-import { ApiError } from '../http/envelopes.ts';
+import { ApiError } from '../http/api-error.ts';
 import { configuredServerUrl, OperationError, probeServer } from './server-probe.ts';
+import { errorResponses } from '../http/envelopes.ts';
 
 /**
  * Backups of the embedded database (docs/operations.md). A backup is a gzipped tarball of its data
@@ -52,7 +53,7 @@ export function adminBackupRoutes(db: Database, dataDir: string): FastifyPluginA
           security: [{ adminToken: [] }],
           response: {
             200: z.any().describe('application/gzip: the backup'),
-            409: z.object({ status: z.number(), success: z.literal(false), error: z.string() }),
+            ...errorResponses('standard', [409]),
           },
         },
       },

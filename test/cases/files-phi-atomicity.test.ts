@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateKeyFile, parsePhiKey, PhiCipher, phiCipherFor } from '../../src/crypto/phi.ts';
-import { ApiError } from '../../src/http/envelopes.ts';
+import { ApiError } from '../../src/http/api-error.ts';
 import type { IntakePaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
 import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
 import {
@@ -18,6 +18,7 @@ import {
   weightQuestion,
   type TestContext,
 } from './support.ts';
+import { Tenant } from '../../src/http/gate.ts';
 
 const PHI_KEY = randomBytes(32).toString('base64');
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(200)]);
@@ -94,11 +95,17 @@ describe('files, PHI encryption and atomicity', () => {
       );
       assert.equal(Buffer.from(raw.rows[0]!.content).includes(PNG.subarray(8, 40)), false, 'bytes are encrypted');
       const storage = new DatabaseFileStorage(cipher);
-      const content = await storage.get(context.db, { organizationId, storageKey: scan.storage_key });
+      const content = await storage.get(context.db, {
+        tenant: Tenant.forOperator(organizationId, 'test'),
+        storageKey: scan.storage_key,
+      });
       assert.deepEqual(content, PNG);
       const stranger = await context.organization();
       assert.equal(
-        await storage.get(context.db, { organizationId: stranger.organizationId, storageKey: scan.storage_key }),
+        await storage.get(context.db, {
+          tenant: Tenant.forOperator(stranger.organizationId, 'test'),
+          storageKey: scan.storage_key,
+        }),
         null,
       );
     });

@@ -8,6 +8,7 @@ import { CaseRepository } from '../../src/modules/cases/repository.ts';
 import { createServices } from '../../src/services.ts';
 import { recordingDatabase } from '../../bench/lib/sql-recorder.ts';
 import { appWithPaymentProcessor, count, formTitleExample, intakeTestContext, type TestContext } from './support.ts';
+import { Tenant } from '../../src/http/gate.ts';
 
 // The intake reads a key it saw active moments ago from memory, and its own statement checks that the key
 // is still active (auth.ts keyConfirmedByWrite): a revocation still takes effect at the next request.
@@ -124,11 +125,11 @@ describe('intake: the API key checked by the write', () => {
       answers: [],
     };
     const before = await written();
-    const cases = new CaseRepository(context.db);
-    const foreign = await cases.insertIntake(organizationId, { ...intakeRow, confirmApiKeyId: other.apiKeyId });
+    const cases = new CaseRepository(context.db, Tenant.forOperator(organizationId, 'test'));
+    const foreign = await cases.insertIntake({ ...intakeRow, confirmApiKeyId: other.apiKeyId });
     assert.deepEqual(foreign, { keyRevoked: true });
     assert.deepEqual(await written(), before);
-    const own = await cases.insertIntake(organizationId, { ...intakeRow, confirmApiKeyId: apiKeyId });
+    const own = await cases.insertIntake({ ...intakeRow, confirmApiKeyId: apiKeyId });
     assert.ok(own && 'patientId' in own);
     assert.equal((await written()).cases, before.cases + 1);
   });

@@ -9,6 +9,7 @@ import { parsePhiKey, PhiCipher } from '../../src/crypto/phi.ts';
 import { LARGE_STRING_BYTES } from '../../src/http/large-base64.ts';
 import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
 import { intakeTestContext, minimalBody, postIntake, weightQuestion, type TestContext } from './support.ts';
+import { Tenant } from '../../src/http/gate.ts';
 
 const PHI_KEY = randomBytes(32).toString('base64');
 const MAX_FILE_BYTES = 300 * 1024;
@@ -58,7 +59,10 @@ describe('large files in an intake', () => {
       })),
     );
     const storage = new DatabaseFileStorage(new PhiCipher({ key: parsePhiKey(PHI_KEY) }));
-    const stored = await storage.get(context.db, { organizationId, storageKey: rows[0]!.storage_key });
+    const stored = await storage.get(context.db, {
+      tenant: Tenant.forOperator(organizationId, 'test'),
+      storageKey: rows[0]!.storage_key,
+    });
     assert.ok(stored?.equals(files[0]!), 'the content reads back unchanged');
   });
 

@@ -217,7 +217,6 @@ export async function appWithPaymentProcessor(
     fileStorage: new DatabaseFileStorage(cipher),
     fileLimits,
     payments,
-    confirmKey: (principal) => context.services.organizations.confirmKey(principal),
   });
   const app = await buildApp({
     config: context.config,

@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { AuthFailureLimiter, registerAuthentication, type FailedAuthenticationLimiter } from '../../src/http/auth.ts';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { AuthFailureLimiter, registerAuthentication, type FailedAuthenticationLimiter } from '../../src/http/gate.ts';
 import { registerErrorHandling } from '../../src/http/error-handler.ts';
 import { hashApiKey } from '../../src/modules/organizations/api-keys.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
 
 // The authentication mechanism on two probe routes, one per documented 401 envelope.
+/** Who the gate says is calling, as a body to compare. */
+const callerOf = (request: FastifyRequest) => ({
+  organizationId: request.scope.tenant.organizationId,
+  apiKeyId: request.scope.apiKeyId,
+});
+
 describe('cv-api-key authentication', () => {
   let context: TestContext;
   let app: FastifyInstance;
@@ -23,8 +29,8 @@ describe('cv-api-key authentication', () => {
       limiter: new AuthFailureLimiter(5, 60_000),
       adminToken: undefined,
     });
-    app.get('/intake', { config: { auth: 'apiKey', envelope: 'intake' } }, async (request) => request.principal);
-    app.get('/payments', { config: { auth: 'apiKey', envelope: 'payments' } }, async (request) => request.principal);
+    app.get('/intake', { config: { auth: 'apiKey', envelope: 'intake' } }, async (request) => callerOf(request));
+    app.get('/payments', { config: { auth: 'apiKey', envelope: 'payments' } }, async (request) => callerOf(request));
     await app.ready();
   });
   after(async () => {
@@ -111,9 +117,9 @@ describe('a valid key is never refused because of failures it did not make', () 
       limiter: new AuthFailureLimiter(3, 60_000),
       adminToken: ADMIN,
     });
-    app.get('/payments', { config: { auth: 'apiKey', envelope: 'payments' } }, async (request) => request.principal);
+    app.get('/payments', { config: { auth: 'apiKey', envelope: 'payments' } }, async (request) => callerOf(request));
     app.post('/initiatePayment', { config: { auth: 'bodyKey', envelope: 'payments' } }, async (request) => ({
-      organizationId: request.principal.organizationId,
+      organizationId: request.scope.tenant.organizationId,
     }));
     app.get('/admin', { config: { auth: 'admin' } }, async () => ({ ok: true }));
     await app.ready();

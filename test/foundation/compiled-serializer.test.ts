@@ -5,7 +5,8 @@ import { serializerCompiler } from 'fastify-type-provider-zod';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import { z } from 'zod';
 import { compiledSerializerFor } from '../../src/http/compiled-serializer.ts';
-import { intakeErrorSchema, intakeSuccessSchema } from '../../src/modules/cases/schemas.ts';
+import { envelopes } from '../../src/http/envelopes.ts';
+import { intakeSuccessSchema } from '../../src/modules/cases/schemas.ts';
 
 const route = (schema: z.ZodType, httpStatus: string) =>
   ({ schema, method: 'POST', url: '/api/v1/dynamic-case', httpStatus }) as FastifyRouteSchemaDef<z.ZodType>;
@@ -35,7 +36,7 @@ describe('the compiled serializer of hot responses', () => {
   });
 
   it('leaves the statuses it was not given to zod', () => {
-    const other = compiledSerializerFor(['200'])(route(intakeErrorSchema, '400'));
+    const other = compiledSerializerFor(['200'])(route(envelopes.intake.errorSchema, '400'));
     assert.equal(
       other({ success: false, error: 'Validation failed: x: y' }),
       '{"success":false,"error":"Validation failed: x: y"}',

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { AuthFailureLimiter, registerAuthentication } from '../../src/http/auth.ts';
+import { AuthFailureLimiter, registerAuthentication } from '../../src/http/gate.ts';
 import { registerErrorHandling } from '../../src/http/error-handler.ts';
 import { RedisAuthFailureLimiter, registerRateLimits } from '../../src/http/rate-limit.ts';
 import { createRedisClient, RedisCircuit } from '../../src/http/redis-circuit.ts';
@@ -169,11 +169,11 @@ for (const store of ['memory', 'redis'] as Store[]) {
     it('counts a key sent in the body (auth: bodyKey) once the body has named it', async () => {
       const app = Fastify({ logger: false });
       registerErrorHandling(app);
-      app.decorateRequest('principal', null as never);
+      app.decorateRequest('scope', null as never);
       // Stands for the authentication hook of `bodyKey` routes, which runs at preValidation.
       app.addHook('preValidation', async (request) => {
         const key = (request.body as { key?: string } | undefined)?.key;
-        if (key) request.principal = { organizationId: 'organization', apiKeyId: key };
+        if (key) request.scope = { apiKeyId: key } as FastifyRequest['scope'];
       });
       await registerRateLimits(app, {
         perKey: 2,

@@ -6,7 +6,7 @@ import Fastify from 'fastify';
 import { z } from 'zod';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { ApiError } from '../../src/http/envelopes.ts';
+import { ApiError } from '../../src/http/api-error.ts';
 import { registerErrorHandling } from '../../src/http/error-handler.ts';
 import { registerHandlerTimeLimit } from '../../src/http/time-limit.ts';
 import {

@@ -10,6 +10,7 @@ import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
 import { freshDatabase } from '../support/database.ts';
 import { createCase, paymentRow, paymentsTestContext } from './support.ts';
+import { Tenant } from '../../src/http/gate.ts';
 
 // An intake with an nmiPaymentToken charges the card before its case exists (issue 16, defects 2, 3 and 6). The
 // charge's record (gateway_intents, keyed by the intake's idempotencyKey and token) is worked on by one request
@@ -152,7 +153,7 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
       context.config.payments,
     );
     const prepared = await processor.prepare({
-      organizationId,
+      tenant: Tenant.forOperator(organizationId, 'test'),
       idempotencyKey: 'crashed',
       payment: { amountCents: 2000, nmiPaymentToken: 'tok-crashed', promoCodes: [] },
       patientEmail: 'crashed@example.com',
@@ -205,7 +206,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
     // The first attempt charged $50 and died before its case was written; its claim has lapsed.
     assert.ok(
       await processor.prepare({
-        organizationId,
+        tenant: Tenant.forOperator(organizationId, 'test'),
         idempotencyKey: 'fifty',
         payment: { amountCents: 5000, nmiPaymentToken: 'tok-fifty', promoCodes: [] },
         patientEmail: 'fifty@example.com',

@@ -4,6 +4,7 @@ import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { ADMIN_TOKEN } from '../support/app.ts';
 import { createCase, paymentRow, paymentsTestContext, post, type TestContext } from './support.ts';
+import { Tenant } from '../../src/http/gate.ts';
 
 const secretId = (secret: unknown) => String(secret).split('_secret_')[0]!;
 
@@ -30,7 +31,12 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     context = await paymentsTestContext({ ...stripe.environment(), ...nmi.environment() });
     ({ apiKey, organizationId } = await context.organization());
     ({ apiKey: otherKey } = await context.organization());
-    bundleId = (await context.services.products.createBundle(organizationId, { name: 'GLP-1', priceCents: 60000 })).id;
+    bundleId = (
+      await context.services.products.createBundle(Tenant.forOperator(organizationId, 'test'), {
+        name: 'GLP-1',
+        priceCents: 60000,
+      })
+    ).id;
     for (const body of [
       { organizationId, code: 'FLAT100', flatDiscount: 100 },
       { organizationId, code: 'SAVE10', percentDiscount: 10 },

@@ -4,6 +4,7 @@ import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-proce
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { ADMIN_TOKEN } from '../support/app.ts';
 import { createCase, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
+import { Tenant } from '../../src/http/gate.ts';
 
 describe('operator views: open holds and orphaned intake charges', () => {
   let nmi: FakeNmiServer;
@@ -70,7 +71,7 @@ describe('operator views: open holds and orphaned intake charges', () => {
       context.config.payments,
     );
     const prepared = await processor.prepare({
-      organizationId,
+      tenant: Tenant.forOperator(organizationId, 'test'),
       idempotencyKey: 'orphan-intake',
       payment: { amountCents: 2500, nmiPaymentToken: 'tok-orphan', promoCodes: [] },
       patientEmail: 'orphan@example.com',

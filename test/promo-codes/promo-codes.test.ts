@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
+import { Tenant } from '../../src/http/gate.ts';
 
 describe('GET /api/v1/promo-codes', () => {
   let context: TestContext;
@@ -30,10 +31,16 @@ describe('GET /api/v1/promo-codes', () => {
     ({ apiKey, organizationId } = await context.organization());
     ({ apiKey: otherKey, organizationId: otherOrganizationId } = await context.organization());
     bundleId = (
-      await context.services.products.createBundle(organizationId, { name: 'Weight loss', priceCents: 9_999 })
+      await context.services.products.createBundle(Tenant.forOperator(organizationId, 'test'), {
+        name: 'Weight loss',
+        priceCents: 9_999,
+      })
     ).id;
     otherBundleId = (
-      await context.services.products.createBundle(otherOrganizationId, { name: 'Other', priceCents: 100 })
+      await context.services.products.createBundle(Tenant.forOperator(otherOrganizationId, 'test'), {
+        name: 'Other',
+        priceCents: 100,
+      })
     ).id;
     await createCode({ organizationId, code: 'SAVE10', percentDiscount: 10 });
     await createCode({ organizationId, code: 'FLAT100', flatDiscount: 100 });

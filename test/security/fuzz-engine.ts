@@ -412,6 +412,7 @@ function documentedErrors(route: RegisteredRoute): Map<number, ZodType> {
 const commonEnvelopes: Record<string, (body: Record<string, unknown>) => boolean> = {
   intake: (body) => keysAre(body, ['success', 'error']) || keysAre(body, ['status', 'error']),
   payments: (body) => keysAre(body, ['success', 'message']) || keysAre(body, ['status', 'error']),
+  bundles: (body) => keysAre(body, ['status', 'success', 'message', 'error']),
   standard: (body) => keysAre(body, ['status', 'success', 'error']),
 };
 

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import type { FastifyContextConfig } from 'fastify';
 import { PaymentRepository } from '../../src/modules/payments/repository.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
+import { Tenant } from '../../src/http/gate.ts';
 
 /**
  * The security suites' shared ground: the app's registered route table (captured with an onRoute hook
@@ -149,11 +150,11 @@ export async function createOrganizationFixture(context: TestContext, label: str
   assert.equal(hold.status, 200, `fixture hold: ${hold.text}`);
   const paymentId = (hold.json as { data: { result: { paymentId: string } } }).data.result.paymentId;
 
-  const bundle = await context.services.products.createBundle(organizationId, {
+  const bundle = await context.services.products.createBundle(Tenant.forOperator(organizationId, 'test'), {
     name: `Bundle of ${label}`,
     priceCents: 9900,
   });
-  const product = await context.services.products.createProduct(organizationId, {
+  const product = await context.services.products.createProduct(Tenant.forOperator(organizationId, 'test'), {
     name: `Product of ${label}`,
     priceCents: 4900,
     productBundleId: bundle.id,

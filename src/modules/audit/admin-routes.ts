@@ -3,8 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { cursorSchema, decodeCursor, limitSchema, toPage } from '../../http/pagination.ts';
 import { AuditRepository, type AuditEventRow } from './repository.ts';
 import type { Queryable } from '../../db/database.ts';
-
-const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
+import { errorResponses } from '../../http/envelopes.ts';
 
 const auditEventSchema = z.object({
   id: z.uuid(),
@@ -68,8 +67,7 @@ export function adminAuditRoutes(db: Queryable): FastifyPluginAsyncZod {
               auditEvents: z.array(auditEventSchema),
               nextCursor: z.string().nullable().describe('Pass as cursor for the next page; null on the last'),
             }),
-            400: adminError,
-            401: adminError,
+            ...errorResponses('standard', [400, 401]),
           },
         },
       },

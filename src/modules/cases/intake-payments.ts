@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../money.ts';
+import { isUuid } from '../../uuid.ts';
+import type { Tenant } from '../../http/gate.ts';
 
 /**
  * The payment fields of an intake, as validated for shape: amounts in cents, promo codes merged from
@@ -32,17 +34,17 @@ export interface IntakePaymentFields {
  */
 export interface IntakePaymentProcessor {
   prepare(input: {
-    organizationId: string;
+    tenant: Tenant;
     idempotencyKey?: string;
     payment: IntakePaymentFields;
     patientEmail: string;
   }): Promise<unknown>;
   record(
     tx: Queryable,
-    input: { organizationId: string; caseId: string; patientId: string; prepared: unknown },
+    input: { tenant: Tenant; caseId: string; patientId: string; prepared: unknown },
   ): Promise<{ paymentId?: string }>;
   /** Optional: a processor whose `prepare` does nothing to undo has none. */
-  abandon?(input: { organizationId: string; caseId: string; prepared: unknown }): Promise<void>;
+  abandon?(input: { tenant: Tenant; caseId: string; prepared: unknown }): Promise<void>;
 }
 
 /** The default: shape validation only (done by the schema); no gateway call, no payment row. */
@@ -82,8 +84,7 @@ export const paymentFieldRules = {
   stripeSetupId: (value: string) => value === '' || /^seti_[A-Za-z0-9]+$/.test(value),
   stripePaymentId: (value: string) => value === '' || /^pi_[A-Za-z0-9]+$/.test(value),
   nmiPaymentToken: (value: string) => value === '' || /^[A-Za-z0-9_-]{1,255}$/.test(value),
-  productBundleId: (value: string) =>
-    value === '' || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value),
+  productBundleId: (value: string) => value === '' || isUuid(value),
 };
 
 /** A string that must satisfy `rule` (one of the rules above). */

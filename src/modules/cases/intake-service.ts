@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { unstorableText } from '../../db/text.ts';
+import { isUuid } from '../../uuid.ts';
 import { hashPassword } from '../../crypto/password.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
-import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
+import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
 import type { FileLimits } from '../files/incoming.ts';
 import { FileRepository } from '../files/repository.ts';
 import type { FileStorage } from '../files/storage.ts';
@@ -15,7 +16,7 @@ import {
   type QuestionDefinition,
   type QuestionRow,
 } from '../forms/repository.ts';
-import type { Principal } from '../organizations/repository.ts';
+import type { Scope, Tenant } from '../../http/gate.ts';
 import type { PatientProfile } from '../patients/repository.ts';
 import {
   hasPaymentFields,
@@ -42,9 +43,10 @@ export interface IntakeDependencies {
   fileStorage: FileStorage;
   fileLimits: FileLimits;
   payments?: IntakePaymentProcessor;
-  /** Whether an `unconfirmed` principal's key is still active (OrganizationService.confirmKey). */
-  confirmKey: (principal: Principal) => Promise<boolean>;
 }
+
+/** Who is calling, as the intake asks it (the gate's `Scope`). */
+export type IntakeCaller = Pick<Scope, 'tenant' | 'keyToCheckInWrite' | 'confirmKey'>;
 
 /** A validated answer, ready to be written. `definitionIndex` points into the plan's definitions. */
 interface PlannedAnswer {
@@ -77,7 +79,6 @@ class StaleFormError extends Error {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_QUESTION_LENGTH = 10_000;
 
 /** "No answer": absent, null, a blank string or an empty array. */
@@ -114,53 +115,54 @@ export class IntakeService {
   }
 
   /**
-   * An `unconfirmed` principal (auth.ts, keyConfirmedByWrite) has its key checked by the intake's own
-   * statement; with payment fields, before the first gateway call instead.
+   * A key the gate took from memory (keyConfirmedByWrite) is checked by the intake's own statement; with
+   * payment fields, before the first gateway call instead.
    */
-  async createCase(principal: Principal, body: IntakeBody): Promise<IntakeResult> {
+  async createCase(caller: IntakeCaller, body: IntakeBody): Promise<IntakeResult> {
     rejectNulCharacters(body);
-    const { organizationId } = principal;
+    const { organizationId } = caller.tenant;
     // A form read from the cache may have changed since (another process): the write then finds it at
     // another version and writes nothing, and the intake is planned again from the stored form. Not with
     // payment fields: their gateway calls must not run twice, so those intakes always read the form.
     const payment = paymentFieldsOf(body);
     const useCache = !hasPaymentFields(payment);
     try {
-      return await this.createCaseOnce(principal, body, payment, useCache);
+      return await this.createCaseOnce(caller, body, payment, useCache);
     } catch (error) {
       if (!(error instanceof StaleFormError)) throw error;
       this.formCache.delete(organizationId, error.title);
-      return this.createCaseOnce(principal, body, payment, false);
+      return this.createCaseOnce(caller, body, payment, false);
     }
   }
 
   private async createCaseOnce(
-    principal: Principal,
+    caller: IntakeCaller,
     body: IntakeBody,
     payment: IntakePaymentFields,
     useCache: boolean,
   ): Promise<IntakeResult> {
-    const { organizationId } = principal;
+    const { tenant } = caller;
+    const { organizationId } = tenant;
     const profile = this.profileOf(body);
     const status = (present(body.status)?.toUpperCase() ?? 'OPEN') as 'OPEN' | 'ABANDONED';
     const idempotencyKey = body.idempotencyKey ? body.idempotencyKey : undefined;
 
-    const { plan, answers } = await this.plan(organizationId, body, useCache);
+    const { plan, answers } = await this.plan(tenant, body, useCache);
     this.checkWeightRule(plan);
     this.checkTotalFileSize(answers);
 
     // The write checks an unconfirmed key; payment calls come before it, so the key is confirmed first.
     const paying = hasPaymentFields(payment);
-    let confirmApiKeyId = principal.unconfirmed ? principal.apiKeyId : undefined;
+    let confirmApiKeyId = caller.keyToCheckInWrite;
     if (confirmApiKeyId && paying) {
-      if (!(await this.deps.confirmKey(principal))) throw new ApiError(401, 'Invalid request');
+      if (!(await caller.confirmKey())) throw new ApiError(401, 'Invalid request');
       confirmApiKeyId = undefined;
     }
 
     // A repeat is answered before any payment call; the unique index settles concurrent repeats, and
     // answers a repeat without payment fields by itself (the write below then fails and writes nothing).
     if (idempotencyKey && paying) {
-      if (await new CaseRepository(this.deps.db).idempotencyKeyUsed(organizationId, idempotencyKey)) {
+      if (await new CaseRepository(this.deps.db, tenant).idempotencyKeyUsed(idempotencyKey)) {
         throw new IdempotencyConflictError();
       }
     }
@@ -172,7 +174,7 @@ export class IntakeService {
     for (const answer of answers) sealed.push(await this.seal(answer, answer.phi));
     // Without payment fields there is nothing to prepare (a processor would resolve to undefined).
     const prepared = paying
-      ? await this.payments.prepare({ organizationId, idempotencyKey, payment, patientEmail: profile.email })
+      ? await this.payments.prepare({ tenant, idempotencyKey, payment, patientEmail: profile.email })
       : undefined;
     const caseId = randomUUID();
     const formResponseId = randomUUID();
@@ -187,16 +189,16 @@ export class IntakeService {
       if (formToWrite) {
         // Locks the form row first: intakes that change one form run one at a time. Intakes that only
         // use it take a key-share lock (their form response's foreign key), which this lock allows.
-        const forms = new FormRepository(db);
-        formId = await forms.upsertByTitle(organizationId, formToWrite.title, formToWrite.description);
-        questionIds = await forms.replaceQuestions(organizationId, formId, formToWrite.definitions);
+        const forms = new FormRepository(db, tenant);
+        formId = await forms.upsertByTitle(formToWrite.title, formToWrite.description);
+        questionIds = await forms.replaceQuestions(formId, formToWrite.definitions);
       } else {
         formId = plan.mode === 'formTitle' ? plan.unchangedFormId! : plan.formId;
         questionIds = plan.definitions.map((definition) => definition.id);
       }
 
       const insert = () =>
-        new CaseRepository(db).insertIntake(organizationId, {
+        new CaseRepository(db, tenant).insertIntake({
           newPatientId: randomUUID(),
           patient: profile,
           caseId,
@@ -230,25 +232,19 @@ export class IntakeService {
       if ('keyRevoked' in written) throw new ApiError(401, 'Invalid request');
       const { patientId } = written;
 
-      const files = new FileRepository(db);
+      const files = new FileRepository(db, tenant);
       for (const [index, answer] of answers.entries()) {
         for (const file of answer.parsed.files ?? []) {
           const storageKey =
             file.kind === 'inline'
-              ? (await this.deps.fileStorage.put(db, { organizationId, fileId: file.fileId, content: file.content }))
-                  .storageKey
+              ? (await this.deps.fileStorage.put(db, { tenant, fileId: file.fileId, content: file.content })).storageKey
               : null;
-          await files.insert(
-            organizationId,
-            file,
-            { patientId, formResponseId, answerId: answerIds[index]! },
-            storageKey,
-          );
+          await files.insert(file, { patientId, formResponseId, answerId: answerIds[index]! }, storageKey);
         }
       }
 
       if (prepared === undefined) return { caseId, formResponseId };
-      const { paymentId } = await this.payments.record(db, { organizationId, caseId, patientId, prepared });
+      const { paymentId } = await this.payments.record(db, { tenant, caseId, patientId, prepared });
       return paymentId ? { caseId, formResponseId, paymentId } : { caseId, formResponseId };
     };
 
@@ -264,7 +260,7 @@ export class IntakeService {
       return result;
     } catch (error) {
       // The case was not written: undo what `prepare` did for it (a charge, a promo code's use).
-      if (prepared !== undefined) await this.payments.abandon?.({ organizationId, caseId, prepared });
+      if (prepared !== undefined) await this.payments.abandon?.({ tenant, caseId, prepared });
       if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
       throw error;
     }
@@ -308,25 +304,26 @@ export class IntakeService {
 
   /** Picks the mode (formTitle wins when both are sent) and validates every question and answer. */
   private async plan(
-    organizationId: string,
+    tenant: Tenant,
     body: IntakeBody,
     useCache: boolean,
   ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
     const title = present(body.formTitle);
-    if (title) return this.planByTitle(organizationId, title, present(body.formDescription), body.questions, useCache);
+    if (title) return this.planByTitle(tenant, title, present(body.formDescription), body.questions, useCache);
     const formId = present(body.formId);
     if (!formId) throw validationError('formTitle', 'Either formTitle or formId is required');
-    if (!UUID.test(formId)) throw validationError('formId', 'Must be a UUID');
-    return this.planById(organizationId, formId.toLowerCase(), body.questions);
+    if (!isUuid(formId)) throw validationError('formId', 'Must be a UUID');
+    return this.planById(tenant, formId.toLowerCase(), body.questions);
   }
 
   private async planByTitle(
-    organizationId: string,
+    tenant: Tenant,
     title: string,
     description: string | undefined,
     items: QuestionItem[],
     useCache: boolean,
   ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
+    const { organizationId } = tenant;
     const cached = useCache ? this.formCache.get(organizationId, title) : undefined;
     if (cached) {
       // Taken only when the request is the cached form exactly (the common case: nothing to rewrite);
@@ -340,7 +337,7 @@ export class IntakeService {
         // planned again below
       }
     }
-    const found = await new FormRepository(this.deps.db).findByTitleWithQuestions(organizationId, title);
+    const found = await new FormRepository(this.deps.db, tenant).findByTitleWithQuestions(title);
     if (found) this.formCache.set(organizationId, title, found);
     const planned = this.planTitleAgainst(found, title, description, items);
     return found ? { ...planned, plan: { ...planned.plan, readVersion: found.version } } : planned;
@@ -405,12 +402,12 @@ export class IntakeService {
   }
 
   private async planById(
-    organizationId: string,
+    tenant: Tenant,
     formId: string,
     items: QuestionItem[],
   ): Promise<{ plan: FormPlan; answers: PlannedAnswer[] }> {
     // A form of another organization answers exactly like a form that does not exist.
-    const found = await new FormRepository(this.deps.db).findByIdWithQuestions(organizationId, formId);
+    const found = await new FormRepository(this.deps.db, tenant).findByIdWithQuestions(formId);
     if (!found) throw new ApiError(404, 'Form not found');
     const { form } = found;
     const questions = new Map(found.questions.map((row) => [row.id, row]));
@@ -422,7 +419,7 @@ export class IntakeService {
       const path = `questions.${index}.questionId`;
       const questionId = item.questionId?.trim().toLowerCase();
       if (!questionId) throw validationError(path, 'Required');
-      if (!UUID.test(questionId)) throw validationError(path, 'Must be a UUID');
+      if (!isUuid(questionId)) throw validationError(path, 'Must be a UUID');
       const row = questions.get(questionId);
       if (!row) throw validationError(path, 'Question not found in this form');
       if (answered.has(questionId)) throw validationError(path, 'Duplicate questionId');

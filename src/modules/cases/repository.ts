@@ -1,4 +1,5 @@
 import { prepared, type Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 import { activeKeyCondition } from '../organizations/repository.ts';
 import { patientUpsert, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake-payments.ts';
@@ -66,7 +67,7 @@ export interface NewIntake {
   expectedFormVersion?: number;
   /** The form's version as the plan read it (none for a new form): see `becamePhi` of insertIntake. */
   readFormVersion?: number;
-  /** When set, the intake is written only if this API key is still active (Principal.unconfirmed). */
+  /** When set, the intake is written only if this API key is still active (Scope.keyToCheckInWrite). */
   confirmApiKeyId?: string;
   /** Exactly one of `value` (JSON text) and `encryptedValue` is set. */
   answers: {
@@ -78,13 +79,20 @@ export interface NewIntake {
   }[];
 }
 
-/** Cases, form responses and answers; every statement is scoped by organization. */
+/** Cases, form responses and answers of one organization: every statement adds its condition. */
 export class CaseRepository {
-  constructor(private readonly db: Queryable) {}
+  private readonly organizationId: string;
 
-  async idempotencyKeyUsed(organizationId: string, idempotencyKey: string): Promise<boolean> {
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
+
+  async idempotencyKeyUsed(idempotencyKey: string): Promise<boolean> {
     const { rows } = await this.db.query('select 1 from cases where organization_id = $1 and idempotency_key = $2', [
-      organizationId,
+      this.organizationId,
       idempotencyKey,
     ]);
     return rows.length > 0;
@@ -101,7 +109,6 @@ export class CaseRepository {
    * statement then wrote nothing, the patient update included.
    */
   async insertIntake(
-    organizationId: string,
     intake: NewIntake,
   ): Promise<{ patientId: string } | { keyRevoked: true } | { becamePhi: string[] } | null> {
     const { payment, answers } = intake;
@@ -111,7 +118,7 @@ export class CaseRepository {
       key_active: boolean;
       became_phi: string[] | null;
     }>(INSERT_INTAKE, [
-      ...patientUpsertParams(organizationId, intake.newPatientId, intake.patient),
+      ...patientUpsertParams(this.organizationId, intake.newPatientId, intake.patient),
       intake.caseId,
       intake.status,
       intake.idempotencyKey ?? null,

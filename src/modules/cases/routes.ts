@@ -2,13 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { compiledSerializerFor } from '../../http/compiled-serializer.ts';
 import { intakeValidatorCompiler } from './intake-body-check.ts';
 import type { IntakeService } from './intake-service.ts';
-import {
-  idempotencyConflictSchema,
-  intakeBodySchema,
-  intakeErrorSchema,
-  intakeSuccessSchema,
-  intakeUnauthorizedSchema,
-} from './schemas.ts';
+import { intakeBodySchema, intakeSuccessSchema } from './schemas.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
 /** POST /api/v1/dynamic-case (seed 003): the case intake. */
 export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
@@ -36,16 +31,12 @@ export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
           body: intakeBodySchema,
           response: {
             200: intakeSuccessSchema,
-            400: intakeErrorSchema,
-            401: intakeUnauthorizedSchema,
-            404: intakeErrorSchema,
-            409: idempotencyConflictSchema,
-            413: intakeErrorSchema,
+            ...errorResponses('intake', [400, 401, 404, 409, 413], { idempotencyConflict: true }),
           },
         },
       },
       async (request) => {
-        const data = await intake.createCase(request.principal, request.body);
+        const data = await intake.createCase(request.scope, request.body);
         request.auditResourceId = data.caseId;
         return { success: true as const, data };
       },

@@ -176,14 +176,3 @@ export const intakeSuccessSchema = z.object({
     paymentId: z.string().optional().describe('Present when a payment was recorded with the case'),
   }),
 });
-
-export const intakeErrorSchema = z.object({ success: z.literal(false), error: z.string() });
-
-export const idempotencyConflictSchema = z.object({
-  status: z.literal(409),
-  success: z.literal(false),
-  code: z.literal('IDEMPOTENCY_ERROR'),
-  description: z.string(),
-});
-
-export const intakeUnauthorizedSchema = z.object({ status: z.literal(401), error: z.string() });

@@ -1,4 +1,4 @@
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 
 /** The documented 400 of POST /api/v1/dynamic-case: `Validation failed: <field path>: <message>`. */
 export function validationError(fieldPath: string, message: string): ApiError {

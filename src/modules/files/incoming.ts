@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { LargeBase64 } from '../../http/large-base64.ts';
 import { isPlainObject, parseJson, validationError } from '../cases/validation.ts';
 

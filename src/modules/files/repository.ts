@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 import type { IncomingFile } from './incoming.ts';
 
 export interface FileRow {
@@ -12,12 +13,18 @@ export interface FileRow {
   storage_key: string | null;
 }
 
-/** File metadata; every statement is scoped by organization. */
+/** File metadata of one organization: every statement adds its condition. */
 export class FileRepository {
-  constructor(private readonly db: Queryable) {}
+  private readonly organizationId: string;
+
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
 
   async insert(
-    organizationId: string,
     file: IncomingFile,
     owner: { patientId: string; formResponseId: string; answerId: string },
     storageKey: string | null,
@@ -28,7 +35,7 @@ export class FileRepository {
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         file.fileId,
-        organizationId,
+        this.organizationId,
         owner.patientId,
         owner.formResponseId,
         owner.answerId,
@@ -43,11 +50,11 @@ export class FileRepository {
     );
   }
 
-  async listByFormResponse(organizationId: string, formResponseId: string): Promise<FileRow[]> {
+  async listByFormResponse(formResponseId: string): Promise<FileRow[]> {
     const { rows } = await this.db.query<FileRow>(
       `select id, name, content_type, source, size_bytes, sha256, url, storage_key
          from files where organization_id = $1 and form_response_id = $2 order by created_at, id`,
-      [organizationId, formResponseId],
+      [this.organizationId, formResponseId],
     );
     return rows;
   }

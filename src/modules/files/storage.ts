@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
 
 /**
@@ -6,32 +7,29 @@ import type { PhiCipher } from '../../crypto/phi.ts';
  * intake leaves no file behind; the returned storage key is kept on the files row.
  */
 export interface FileStorage {
-  put(
-    tx: Queryable,
-    file: { organizationId: string; fileId: string; content: Buffer },
-  ): Promise<{ storageKey: string }>;
-  get(db: Queryable, file: { organizationId: string; storageKey: string }): Promise<Buffer | null>;
+  put(tx: Queryable, file: { tenant: Tenant; fileId: string; content: Buffer }): Promise<{ storageKey: string }>;
+  get(db: Queryable, file: { tenant: Tenant; storageKey: string }): Promise<Buffer | null>;
 }
 
 /** The default: file contents in the database (table file_contents), always encrypted with the PHI key. */
 export class DatabaseFileStorage implements FileStorage {
   constructor(private readonly cipher: PhiCipher) {}
 
-  async put(tx: Queryable, file: { organizationId: string; fileId: string; content: Buffer }) {
+  async put(tx: Queryable, file: { tenant: Tenant; fileId: string; content: Buffer }) {
     const storageKey = `db:${file.fileId}`;
     const sealed = await this.cipher.encryptBytes(file.content);
     await tx.query('insert into file_contents (storage_key, organization_id, content) values ($1, $2, $3)', [
       storageKey,
-      file.organizationId,
+      file.tenant.organizationId,
       sealed,
     ]);
     return { storageKey };
   }
 
-  async get(db: Queryable, file: { organizationId: string; storageKey: string }): Promise<Buffer | null> {
+  async get(db: Queryable, file: { tenant: Tenant; storageKey: string }): Promise<Buffer | null> {
     const { rows } = await db.query<{ content: Uint8Array }>(
       'select content from file_contents where organization_id = $1 and storage_key = $2',
-      [file.organizationId, file.storageKey],
+      [file.tenant.organizationId, file.storageKey],
     );
     const row = rows[0];
     return row ? this.cipher.decryptBytes(Buffer.from(row.content)) : null;

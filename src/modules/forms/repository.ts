@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { prepared, type Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 
 export interface FormRow {
   id: string;
@@ -78,18 +79,25 @@ export interface FormWithQuestions {
 /** The question columns of a form-and-questions row: null when the form has no current question. */
 type PrefixedQuestionColumns = { [Column in JoinedQuestionColumn as `q_${Column}`]: QuestionRow[Column] | null };
 
-/** Forms and their questions; every statement is scoped by organization. */
+/** Forms and their questions of one organization: every statement adds its condition. */
 export class FormRepository {
-  constructor(private readonly db: Queryable) {}
+  private readonly organizationId: string;
+
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
 
   /** The form with this title and its current questions (in form order), in one round trip. */
-  async findByTitleWithQuestions(organizationId: string, title: string): Promise<FormWithQuestions | null> {
-    return this.findWithQuestions(FORM_WITH_QUESTIONS_BY_TITLE, [organizationId, title]);
+  async findByTitleWithQuestions(title: string): Promise<FormWithQuestions | null> {
+    return this.findWithQuestions(FORM_WITH_QUESTIONS_BY_TITLE, [this.organizationId, title]);
   }
 
   /** The form with this id and its current questions (in form order), in one round trip. */
-  async findByIdWithQuestions(organizationId: string, formId: string): Promise<FormWithQuestions | null> {
-    return this.findWithQuestions(FORM_WITH_QUESTIONS_BY_ID, [organizationId, formId]);
+  async findByIdWithQuestions(formId: string): Promise<FormWithQuestions | null> {
+    return this.findWithQuestions(FORM_WITH_QUESTIONS_BY_ID, [this.organizationId, formId]);
   }
 
   private async findWithQuestions(statement: string, params: unknown[]): Promise<FormWithQuestions | null> {
@@ -124,10 +132,11 @@ export class FormRepository {
    * Forms oldest first, at most `limit`, after the keyset position `after` (`position` is created_at
    * with microseconds, as text, so that positions compare exactly).
    */
-  async list(
-    organizationId: string,
-    page: { title?: string; limit: number; after?: { position: string; id: string } },
-  ): Promise<(FormRow & { position: string })[]> {
+  async list(page: {
+    title?: string;
+    limit: number;
+    after?: { position: string; id: string };
+  }): Promise<(FormRow & { position: string })[]> {
     const { rows } = await this.db.query<FormRow & { position: string }>(
       `select id, title, description, created_at, updated_at,
               to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as position
@@ -136,13 +145,13 @@ export class FormRepository {
           and ($3::timestamptz is null or (created_at, id) > ($3::timestamptz, $4::uuid))
         order by created_at, id
         limit $5`,
-      [organizationId, page.title ?? null, page.after?.position ?? null, page.after?.id ?? null, page.limit],
+      [this.organizationId, page.title ?? null, page.after?.position ?? null, page.after?.id ?? null, page.limit],
     );
     return rows;
   }
 
   /** The current (not retired) questions of forms, in form order. */
-  async activeQuestions(organizationId: string, formIds: readonly string[]): Promise<QuestionRow[]> {
+  async activeQuestions(formIds: readonly string[]): Promise<QuestionRow[]> {
     if (formIds.length === 0) return [];
     const { rows } = await this.db.query<QuestionRow>(
       `select ${QUESTION_COLUMNS} from questions
@@ -150,7 +159,7 @@ export class FormRepository {
           and form_id = any(string_to_array($2, ',')::uuid[])
         order by form_id, position, created_at, id`,
       // Ids are UUIDs (no commas); a text parameter works the same on PGlite and pg, and = any() is an index condition.
-      [organizationId, formIds.join(',')],
+      [this.organizationId, formIds.join(',')],
     );
     return rows;
   }
@@ -159,7 +168,7 @@ export class FormRepository {
    * Creates the form with this title or takes the existing one (its description is updated when one is
    * sent). Locks the form row until the transaction ends, so intakes evolving one form run one at a time.
    */
-  async upsertByTitle(organizationId: string, title: string, description: string | undefined): Promise<string> {
+  async upsertByTitle(title: string, description: string | undefined): Promise<string> {
     const { rows } = await this.db.query<{ id: string }>(
       `insert into forms (id, organization_id, title, description) values ($1, $2, $3, $4)
        on conflict (organization_id, title) do update set
@@ -167,7 +176,7 @@ export class FormRepository {
          version = forms.version + 1,
          updated_at = now()
        returning id`,
-      [randomUUID(), organizationId, title, description ?? null],
+      [randomUUID(), this.organizationId, title, description ?? null],
     );
     return rows[0]!.id;
   }
@@ -178,11 +187,7 @@ export class FormRepository {
    * in the list is retired. Returns the stored id of each definition, in order. `phi` is sticky: a question
    * once PHI stays PHI, also when it was retired and is sent again (docs/api/intake.md, "PHI").
    */
-  async replaceQuestions(
-    organizationId: string,
-    formId: string,
-    definitions: readonly QuestionDefinition[],
-  ): Promise<string[]> {
+  async replaceQuestions(formId: string, definitions: readonly QuestionDefinition[]): Promise<string[]> {
     const ids: string[] = [];
     for (const [position, definition] of definitions.entries()) {
       const { rows } = await this.db.query<{ id: string }>(
@@ -204,7 +209,7 @@ export class FormRepository {
          returning id`,
         [
           definition.id,
-          organizationId,
+          this.organizationId,
           formId,
           position,
           definition.question,
@@ -222,7 +227,7 @@ export class FormRepository {
       `update questions set retired_at = now()
         where organization_id = $1 and form_id = $2 and retired_at is null
           and id not in (select (jsonb_array_elements_text($3::jsonb))::uuid)`,
-      [organizationId, formId, JSON.stringify(ids)],
+      [this.organizationId, formId, JSON.stringify(ids)],
     );
     return ids;
   }

@@ -2,11 +2,10 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { cursorSchema, limitSchema } from '../../http/pagination.ts';
 import type { FormService } from './service.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
 const routeConfig = { auth: 'apiKey', envelope: 'intake' } as const;
 const security = [{ apiKey: [] }];
-const errorSchema = z.object({ success: z.literal(false), error: z.string() });
-const unauthorizedSchema = z.object({ status: z.literal(401), error: z.string() });
 
 const questionSchema = z.object({
   questionId: z.uuid(),
@@ -57,14 +56,13 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
                 nextCursor: z.string().nullable().describe('The cursor of the next page; null on the last page'),
               }),
             }),
-            400: errorSchema,
-            401: unauthorizedSchema,
+            ...errorResponses('intake', [400, 401]),
           },
         },
       },
       async (request) => ({
         success: true as const,
-        data: await forms.list(request.principal.organizationId, request.query),
+        data: await forms.list(request.scope.tenant, request.query),
       }),
     );
 
@@ -79,15 +77,13 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
           params: z.object({ formId: z.uuid({ error: 'Must be a UUID' }) }),
           response: {
             200: z.object({ success: z.literal(true), data: z.object({ form: formSchema }) }),
-            400: errorSchema,
-            401: unauthorizedSchema,
-            404: errorSchema,
+            ...errorResponses('intake', [400, 401, 404]),
           },
         },
       },
       async (request) => ({
         success: true as const,
-        data: { form: await forms.get(request.principal.organizationId, request.params.formId.toLowerCase()) },
+        data: { form: await forms.get(request.scope.tenant, request.params.formId.toLowerCase()) },
       }),
     );
   };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
+import type { Tenant } from '../../http/gate.ts';
 import { decodeCursor, toPage } from '../../http/pagination.ts';
 import { FormRepository, type FormRow, type QuestionRow } from './repository.ts';
 
@@ -48,17 +49,14 @@ export class FormService {
 
   /** One page of forms, oldest first (keyset pagination, src/http/pagination.ts). */
   async list(
-    organizationId: string,
+    tenant: Tenant,
     query: { title?: string; limit: number; cursor?: string },
   ): Promise<{ forms: FormView[]; nextCursor: string | null }> {
-    const repository = new FormRepository(this.db);
+    const repository = new FormRepository(this.db, tenant);
     const after = query.cursor ? decodeCursor(query.cursor, formCursorSchema) : undefined;
-    const rows = await repository.list(organizationId, { title: query.title, limit: query.limit + 1, after });
+    const rows = await repository.list({ title: query.title, limit: query.limit + 1, after });
     const { items, nextCursor } = toPage(rows, query.limit, (row) => ({ position: row.position, id: row.id }));
-    const questions = await repository.activeQuestions(
-      organizationId,
-      items.map((form) => form.id),
-    );
+    const questions = await repository.activeQuestions(items.map((form) => form.id));
     return {
       forms: items.map((form) =>
         this.view(
@@ -71,8 +69,8 @@ export class FormService {
   }
 
   /** A form of another organization is not found, exactly like one that does not exist. */
-  async get(organizationId: string, formId: string): Promise<FormView> {
-    const found = await new FormRepository(this.db).findByIdWithQuestions(organizationId, formId);
+  async get(tenant: Tenant, formId: string): Promise<FormView> {
+    const found = await new FormRepository(this.db, tenant).findByIdWithQuestions(formId);
     if (!found) throw new ApiError(404, 'Form not found');
     return this.view(found.form, found.questions);
   }

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { OrganizationService } from './service.ts';
 import type { ApiKeyRow } from './repository.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
-const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 
@@ -47,8 +47,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
               apiKey: z.string().describe('Shown once; only its hash is stored'),
               apiKeyId: z.uuid(),
             }),
-            400: adminError,
-            401: adminError,
+            ...errorResponses('standard', [400, 401]),
           },
         },
       },
@@ -72,7 +71,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
                 z.object({ id: z.uuid(), name: z.string(), createdAt: z.string(), activeApiKeys: z.number() }),
               ),
             }),
-            401: adminError,
+            ...errorResponses('standard', [401]),
           },
         },
       },
@@ -95,7 +94,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
           summary: "List an organization's API keys (never the secrets)",
           security,
           params: organizationIdParams,
-          response: { 200: z.object({ apiKeys: z.array(apiKeySchema) }), 401: adminError, 404: adminError },
+          response: { 200: z.object({ apiKeys: z.array(apiKeySchema) }), ...errorResponses('standard', [401, 404]) },
         },
       },
       async (request) => ({
@@ -115,8 +114,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
           body: z.object({ label: z.string().trim().max(200).optional() }).optional(),
           response: {
             201: z.object({ apiKeyId: z.uuid(), apiKey: z.string() }),
-            401: adminError,
-            404: adminError,
+            ...errorResponses('standard', [401, 404]),
           },
         },
       },
@@ -135,7 +133,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
           summary: 'Revoke an API key (takes effect at once)',
           security,
           params: organizationIdParams.extend({ apiKeyId: z.uuid() }),
-          response: { 200: z.object({ apiKey: apiKeySchema }), 401: adminError, 404: adminError },
+          response: { 200: z.object({ apiKey: apiKeySchema }), ...errorResponses('standard', [401, 404]) },
         },
       },
       async (request) => ({

@@ -31,12 +31,6 @@ export interface ApiKeyRow {
 export interface Principal {
   organizationId: string;
   apiKeyId: string;
-  /**
-   * Set when the key was taken from the memory of recently seen keys (OrganizationService.authenticate
-   * with `confirmedByWrite`) and not read again for this request: the request's write must check that
-   * the key is still active, and any answer but that write's success must confirm it first.
-   */
-  unconfirmed?: true;
 }
 
 /** Organizations are the tenants themselves, so this repository is the one not scoped by one. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { displayPrefix, generateApiKey, hashApiKey } from './api-keys.ts';
 import { OrganizationRepository, type ApiKeyRow, type OrganizationRow, type Principal } from './repository.ts';
 
@@ -13,14 +13,9 @@ export interface IssuedApiKey {
 
 /** Only write last_used_at once a minute per key, so authentication stays a single read. */
 const LAST_USED_RESOLUTION_MS = 60_000;
-/** How many recently seen keys are remembered, and for how long (see `authenticate`). */
-const RECENT_KEYS_MAX = 10_000;
-const RECENT_KEY_TTL_MS = 5 * 60_000;
 
 export class OrganizationService {
   private readonly lastTouched = new Map<string, number>();
-  /** Key hash -> the active key it was when last read, and when that was. Oldest first. */
-  private readonly recentKeys = new Map<string, { principal: Principal; readAt: number }>();
 
   constructor(private readonly db: Database) {}
 
@@ -53,58 +48,33 @@ export class OrganizationService {
   async revokeApiKey(organizationId: string, apiKeyId: string): Promise<ApiKeyRow> {
     const revoked = await new OrganizationRepository(this.db).revokeApiKey(organizationId, apiKeyId);
     if (!revoked) throw new ApiError(404, 'API key not found');
-    this.forget(apiKeyId);
     return revoked;
   }
 
-  /**
-   * The organization behind an active key, or null. Records when the key was last used.
-   *
-   * With `confirmedByWrite`, a key read as active in the last few minutes is not read again: the
-   * principal comes back `unconfirmed`, and the request's write checks the key in the same statement
-   * (`activeKeyCondition`), so a revoked key still writes nothing from the next request on, one round
-   * trip fewer. Whatever else such a request answers goes through `confirmKey` first (the error handler).
-   */
-  async authenticate(apiKey: string, options: { confirmedByWrite?: boolean } = {}): Promise<Principal | null> {
-    const repository = new OrganizationRepository(this.db);
-    const keyHash = hashApiKey(apiKey);
-    const now = Date.now();
-    const recent = options.confirmedByWrite ? this.recentKeys.get(keyHash) : undefined;
-    let principal: Principal | null;
-    if (recent && now - recent.readAt < RECENT_KEY_TTL_MS) {
-      principal = { ...recent.principal, unconfirmed: true };
-    } else {
-      principal = await repository.findActiveKeyByHash(keyHash);
-      this.remember(keyHash, principal, now);
-    }
-    if (principal) {
-      const last = this.lastTouched.get(principal.apiKeyId) ?? 0;
-      if (now - last >= LAST_USED_RESOLUTION_MS) {
-        this.lastTouched.set(principal.apiKeyId, now);
-        await repository.touchApiKey(principal.apiKeyId);
-      }
-    }
+  /** The organization behind an active key, or null. Records when the key was last used. */
+  authenticate(apiKey: string): Promise<Principal | null> {
+    return this.authenticateHash(hashApiKey(apiKey));
+  }
+
+  /** As `authenticate`, for a key already hashed (the gate keeps recent keys by hash). */
+  async authenticateHash(keyHash: string): Promise<Principal | null> {
+    const principal = await new OrganizationRepository(this.db).findActiveKeyByHash(keyHash);
+    if (principal) await this.touchApiKey(principal.apiKeyId);
     return principal;
   }
 
-  /** For an `unconfirmed` principal: true when its key is still active; a revoked key is forgotten. */
-  async confirmKey(principal: Principal): Promise<boolean> {
-    const active = await new OrganizationRepository(this.db).isActiveKey(principal.organizationId, principal.apiKeyId);
-    if (!active) this.forget(principal.apiKeyId);
-    return active;
+  /** Records a use of the key; written at most once a minute per key, so authentication stays one read. */
+  touchApiKey(apiKeyId: string): Promise<void> | void {
+    const now = Date.now();
+    const last = this.lastTouched.get(apiKeyId) ?? 0;
+    if (now - last < LAST_USED_RESOLUTION_MS) return;
+    this.lastTouched.set(apiKeyId, now);
+    return new OrganizationRepository(this.db).touchApiKey(apiKeyId);
   }
 
-  private remember(keyHash: string, principal: Principal | null, now: number): void {
-    this.recentKeys.delete(keyHash);
-    if (!principal) return;
-    this.recentKeys.set(keyHash, { principal, readAt: now });
-    if (this.recentKeys.size > RECENT_KEYS_MAX) this.recentKeys.delete(this.recentKeys.keys().next().value!);
-  }
-
-  private forget(apiKeyId: string): void {
-    for (const [keyHash, recent] of this.recentKeys) {
-      if (recent.principal.apiKeyId === apiKeyId) this.recentKeys.delete(keyHash);
-    }
+  /** Whether the key is still an active key of the organization. */
+  isActiveKey(organizationId: string, apiKeyId: string): Promise<boolean> {
+    return new OrganizationRepository(this.db).isActiveKey(organizationId, apiKeyId);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 
 export interface ShippingAddress {
   addressLine1: string;
@@ -78,16 +79,23 @@ export function patientUpsertParams(organizationId: string, id: string, profile:
   ];
 }
 
-/** Patients of one organization; one patient per (organization, email). */
+/** Patients of one organization (one per email): every statement adds its condition. */
 export class PatientRepository {
-  constructor(private readonly db: Queryable) {}
+  private readonly organizationId: string;
 
-  async findByEmail(organizationId: string, email: string): Promise<PatientRow | null> {
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
+
+  async findByEmail(email: string): Promise<PatientRow | null> {
     const { rows } = await this.db.query<PatientRow>(
       `select id, email, first_name, last_name, to_char(dob, 'YYYY-MM-DD') as dob, gender, phone_number, password_hash,
               shipping_address, language_preferences
          from patients where organization_id = $1 and email = $2`,
-      [organizationId, email],
+      [this.organizationId, email],
     );
     return rows[0] ?? null;
   }

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PaymentService } from './service.ts';
-
-const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
+import { errorResponses } from '../../http/envelopes.ts';
 
 /** Operator views of payments under /admin/v1. */
 export function adminPaymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
@@ -38,8 +37,7 @@ export function adminPaymentRoutes(payments: PaymentService): FastifyPluginAsync
                 }),
               ),
             }),
-            400: adminError,
-            401: adminError,
+            ...errorResponses('standard', [400, 401]),
           },
         },
       },

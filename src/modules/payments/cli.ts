@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { Services } from '../../services.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
+import { Tenant } from '../../http/gate.ts';
 import { dollarsToCents } from '../../money.ts';
-import { bundleJson, productJson } from '../products/routes.ts';
-import { promoJson } from '../promo-codes/admin-routes.ts';
+import { bundleJson, productJson } from '../products/views.ts';
+import { promoJson } from '../promo-codes/views.ts';
 
 type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
 type Print = (value: unknown) => void;
@@ -21,6 +22,10 @@ function positiveInteger(value: string | undefined, option: string): number | un
   if (!Number.isInteger(number) || number <= 0) throw new ApiError(400, `${option} must be a positive whole number`);
   return number;
 }
+
+/** An operator command names the organization it acts for as its argument. */
+const organizationOfCommand = (organizationId: string) =>
+  Tenant.forOperator(organizationId, 'an operator command names the organization');
 
 /** Operator commands for product bundles, products, promo codes and payment holds. */
 export function registerPaymentCommands(program: Command, withServices: WithServices, print: Print): void {
@@ -54,7 +59,7 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
         withServices(async (services) =>
           print(
             bundleJson(
-              await services.products.createBundle(organizationId, {
+              await services.products.createBundle(organizationOfCommand(organizationId), {
                 name,
                 priceCents: money(options.price, '--price')!,
                 description: options.description ?? null,
@@ -73,7 +78,9 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
     .argument('<organizationId>')
     .description("list an organization's product bundles")
     .action((organizationId: string) =>
-      withServices(async (services) => print((await services.products.listBundles(organizationId)).map(bundleJson))),
+      withServices(async (services) =>
+        print((await services.products.listBundles(organizationOfCommand(organizationId))).map(bundleJson)),
+      ),
     );
 
   const products = program.command('product').description('products');
@@ -90,7 +97,7 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
         withServices(async (services) =>
           print(
             productJson(
-              await services.products.createProduct(organizationId, {
+              await services.products.createProduct(organizationOfCommand(organizationId), {
                 name,
                 priceCents: money(options.price, '--price'),
                 description: options.description ?? null,
@@ -105,7 +112,9 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
     .argument('<organizationId>')
     .description("list an organization's products")
     .action((organizationId: string) =>
-      withServices(async (services) => print((await services.products.listProducts(organizationId)).map(productJson))),
+      withServices(async (services) =>
+        print((await services.products.listProducts(organizationOfCommand(organizationId))).map(productJson)),
+      ),
     );
 
   const payments = program.command('payments').description('case payments');

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PaymentsConfig } from '../../config.ts';
 import { TEST_CARD_ELEMENT_PATH } from './test-card/routes.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
 /** `live` or `test` after the Stripe secret key's prefix; `simulated` without one. */
 export function stripeMode(config: PaymentsConfig): 'live' | 'test' | 'simulated' {
@@ -69,7 +70,7 @@ export function paymentConfigRoutes(config: PaymentsConfig): FastifyPluginAsyncZ
           security: [{ apiKey: [] }],
           response: {
             200: configSchema,
-            401: z.object({ status: z.literal(401), error: z.string() }),
+            ...errorResponses('payments', [401]),
           },
         },
       },

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
-import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
+import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
+import type { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake-payments.ts';
 import type { ProductService } from '../products/service.ts';
@@ -89,16 +90,17 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
   }
 
   async prepare(input: {
-    organizationId: string;
+    tenant: Tenant;
     idempotencyKey?: string;
     payment: IntakePaymentFields;
     patientEmail: string;
   }): Promise<Prepared | undefined> {
-    const { organizationId, payment } = input;
+    const { payment } = input;
+    const { organizationId } = input.tenant;
     const given = [payment.stripeSetupId, payment.stripePaymentId, payment.nmiPaymentToken].filter(Boolean);
     if (given.length > 1)
       throw invalid('stripeSetupId', 'Send only one of stripeSetupId, stripePaymentId and nmiPaymentToken');
-    const priced = await this.price(organizationId, payment);
+    const priced = await this.price(input.tenant, payment);
 
     if (payment.stripeSetupId)
       return { ...priced, ...(await this.checkSetupIntent(organizationId, payment.stripeSetupId)) };
@@ -120,10 +122,11 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
 
   async record(
     tx: Queryable,
-    input: { organizationId: string; caseId: string; patientId: string; prepared: unknown },
+    input: { tenant: Tenant; caseId: string; patientId: string; prepared: unknown },
   ): Promise<{ paymentId?: string }> {
     const prepared = input.prepared as Prepared;
-    const { organizationId, caseId, patientId } = input;
+    const { caseId, patientId } = input;
+    const { organizationId } = input.tenant;
     const repository = new PaymentRepository(tx);
     if (!(prepared.kind === 'nmi' && prepared.promoCodesReserved)) {
       // Counted here, so a failed intake uses no redemption; a code used up meanwhile fails the intake.
@@ -209,14 +212,14 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
    * uses reserved for it are given back, so a refused intake leaves no money taken. What cannot be undone now
    * (NMI unreachable) stays a charge without a case: a retry takes it, or `payments orphans --refund` refunds it.
    */
-  async abandon(input: { organizationId: string; caseId: string; prepared: unknown }): Promise<void> {
+  async abandon(input: { tenant: Tenant; caseId: string; prepared: unknown }): Promise<void> {
     const prepared = input.prepared as Prepared;
     if (prepared.kind !== 'nmi' || !prepared.intentRecordId || !prepared.payment) return;
     const recordId = prepared.intentRecordId;
     const repository = new PaymentRepository(this.db);
     try {
       // A write that failed only in its answer (a connection lost at commit) did write: the case has the charge.
-      if (await repository.findCase(input.organizationId, input.caseId)) return;
+      if (await repository.findCase(input.tenant.organizationId, input.caseId)) return;
       const outcome = await this.undoSale(prepared.gateway, recordId, prepared.payment.id);
       await repository.closeIntent(recordId, outcome);
     } catch {
@@ -237,15 +240,15 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     }
   }
 
-  private async price(organizationId: string, payment: IntakePaymentFields): Promise<Priced> {
+  private async price(tenant: Tenant, payment: IntakePaymentFields): Promise<Priced> {
     const productBundleId = payment.productBundleId?.toLowerCase() ?? null;
-    if (productBundleId && !(await this.products.findBundle(organizationId, productBundleId))) {
+    if (productBundleId && !(await this.products.findBundle(tenant, productBundleId))) {
       throw invalid('productBundleId', 'Product bundle not found');
     }
     const promoCodes: PromoCodeRow[] = [];
     let payable = payment.amountCents ?? null;
     for (const code of payment.promoCodes) {
-      const evaluated = await this.promoCodes.evaluate(organizationId, code, productBundleId ?? undefined);
+      const evaluated = await this.promoCodes.evaluate(tenant, code, productBundleId ?? undefined);
       if (!evaluated.ok) throw invalid('promoCodes', `'${code}' is not a valid promo code`);
       if (promoCodes.some((row) => row.id === evaluated.row.id)) continue;
       promoCodes.push(evaluated.row);

@@ -509,4 +509,12 @@ export class PaymentRepository {
     );
     return rowCount > 0;
   }
+
+  async recordWebhookOutcome(eventId: string, outcome: string, casePaymentId: string | null): Promise<void> {
+    await this.db.query('update stripe_webhook_events set outcome = $2, case_payment_id = $3 where event_id = $1', [
+      eventId,
+      outcome,
+      casePaymentId,
+    ]);
+  }
 }

@@ -1,19 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
+import { isUuid } from '../../uuid.ts';
 import { centsToDollars } from '../../money.ts';
 import type { CasePaymentRow } from './repository.ts';
 import type { PaymentService } from './service.ts';
-import { isUuid, parseCaptureBody, parseCasePaymentBody, parseIntentBody, parseMetadata } from './validation.ts';
+import { parseCaptureBody, parseCasePaymentBody, parseIntentBody, parseMetadata } from './validation.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
-const paymentsError = z.object({ success: z.literal(false), message: z.string() });
-const unauthorized = z.object({ status: z.literal(401), error: z.string() });
-const conflict = z.object({
-  status: z.literal(409),
-  success: z.literal(false),
-  code: z.string(),
-  description: z.string(),
-});
 const routeConfig = { auth: 'apiKey', envelope: 'payments' } as const;
 const security = [{ apiKey: [] }];
 
@@ -87,17 +81,14 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
           body: anyBody.optional(),
           response: {
             200: z.object({ success: z.literal(true), paymentSecret: z.string() }),
-            400: paymentsError,
-            401: unauthorized,
-            500: paymentsError,
-            503: paymentsError,
+            ...errorResponses('payments', [400, 401, 500, 503]),
           },
         },
       },
       async (request) => {
         const body = request.body as { metadata?: unknown } | undefined | null;
         const metadata = parseMetadata(body && typeof body === 'object' ? body.metadata : undefined);
-        const paymentSecret = await payments.createSetupIntent(request.principal.organizationId, metadata);
+        const paymentSecret = await payments.createSetupIntent(request.scope.tenant, metadata);
         return { success: true as const, paymentSecret };
       },
     );
@@ -118,15 +109,13 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
               message: z.string(),
               data: z.object({ paymentIntentSecret: z.string() }),
             }),
-            400: paymentsError,
-            401: unauthorized,
-            503: paymentsError,
+            ...errorResponses('payments', [400, 401, 503]),
           },
         },
       },
       async (request) => {
         const input = parseIntentBody(request.body);
-        const paymentIntentSecret = await payments.createPaymentIntent(request.principal.organizationId, input);
+        const paymentIntentSecret = await payments.createPaymentIntent(request.scope.tenant, input);
         return {
           status: 200 as const,
           success: true as const,
@@ -147,14 +136,12 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
           body: z.object({ key: z.string().describe('Your cv-api-key'), amount: z.number().optional() }).loose(),
           response: {
             200: z.object({ success: z.literal(true), paymentSecret: z.string() }),
-            400: paymentsError,
-            401: unauthorized,
-            503: paymentsError,
+            ...errorResponses('payments', [400, 401, 503]),
           },
         },
       },
       async (request) => {
-        const paymentSecret = await payments.createSetupIntent(request.principal.organizationId, {});
+        const paymentSecret = await payments.createSetupIntent(request.scope.tenant, {});
         return { success: true as const, paymentSecret };
       },
     );
@@ -178,19 +165,14 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
               message: z.string(),
               data: z.object({ result }),
             }),
-            400: paymentsError,
-            401: unauthorized,
-            402: paymentsError,
-            404: paymentsError,
-            409: conflict,
-            503: paymentsError,
+            ...errorResponses('payments', [400, 401, 402, 404, 409, 503], { idempotencyConflict: true }),
           },
         },
       },
       async (request) => {
         const caseId = caseIdOf(request.params);
         const input = parseCasePaymentBody(request.body);
-        const row = await payments.createCasePayment(request.principal.organizationId, caseId, input);
+        const row = await payments.createCasePayment(request.scope.tenant, caseId, input);
         request.auditResourceId = row.id;
         return {
           success: true as const,
@@ -202,12 +184,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
 
     const detailResponse = {
       200: z.object({ success: z.literal(true), message: z.string(), data: z.object({ result: detail }) }),
-      400: paymentsError,
-      401: unauthorized,
-      404: paymentsError,
-      409: paymentsError,
-      502: paymentsError,
-      503: paymentsError,
+      ...errorResponses('payments', [400, 401, 404, 409, 502, 503]),
     };
     const paymentParams = z.object({ caseId: z.string(), paymentId: z.string() });
 
@@ -225,7 +202,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
       },
       async (request) => {
         const row = await payments.getPayment(
-          request.principal.organizationId,
+          request.scope.tenant,
           caseIdOf(request.params),
           paymentIdOf(request.params),
         );
@@ -254,7 +231,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
         const caseId = caseIdOf(request.params);
         const paymentId = paymentIdOf(request.params);
         const amountCents = parseCaptureBody(request.body);
-        const row = await payments.capture(request.principal.organizationId, caseId, paymentId, amountCents);
+        const row = await payments.capture(request.scope.tenant, caseId, paymentId, amountCents);
         return {
           success: true as const,
           message: 'Case payment captured successfully',
@@ -277,11 +254,7 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const row = await payments.release(
-          request.principal.organizationId,
-          caseIdOf(request.params),
-          paymentIdOf(request.params),
-        );
+        const row = await payments.release(request.scope.tenant, caseIdOf(request.params), paymentIdOf(request.params));
         return {
           success: true as const,
           message: 'Case payment canceled successfully',

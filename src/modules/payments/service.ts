@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
-import { ApiError, IdempotencyConflictError } from '../../http/envelopes.ts';
+import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
+import type { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { ProductService } from '../products/service.ts';
 import type { Gateways } from './gateways/index.ts';
@@ -79,7 +80,8 @@ export class PaymentService {
   }
 
   /** POST /api/v1/payments/setup: a SetupIntent whose client secret the browser confirms. */
-  async createSetupIntent(organizationId: string, metadata: PaymentMetadata): Promise<string> {
+  async createSetupIntent(tenant: Tenant, metadata: PaymentMetadata): Promise<string> {
+    const { organizationId } = tenant;
     const gateway = this.gateways.card;
     const repository = new PaymentRepository(this.db);
     const recordId = randomUUID();
@@ -110,9 +112,10 @@ export class PaymentService {
 
   /** POST /api/v1/payments/intent: a PaymentIntent for `amountCents`, confirmed by the browser. */
   async createPaymentIntent(
-    organizationId: string,
+    tenant: Tenant,
     input: { amountCents: number; paymentMethodTypes: string[] | undefined; metadata: PaymentMetadata },
   ): Promise<string> {
+    const { organizationId } = tenant;
     const gateway = this.gateways.card;
     const repository = new PaymentRepository(this.db);
     const recordId = randomUUID();
@@ -150,11 +153,12 @@ export class PaymentService {
    * request with it left a hold whose outcome is unknown (gateway timeout): then the same request resumes
    * it, with the same gateway idempotency key, so the card is held once.
    */
-  async createCasePayment(organizationId: string, caseId: string, input: CasePaymentInput): Promise<CasePaymentRow> {
+  async createCasePayment(tenant: Tenant, caseId: string, input: CasePaymentInput): Promise<CasePaymentRow> {
+    const { organizationId } = tenant;
     const repository = new PaymentRepository(this.db);
     const found = await repository.findCase(organizationId, caseId);
     if (!found) throw new ApiError(404, 'Case not found');
-    const product = input.productId ? await this.products.findProduct(organizationId, input.productId) : null;
+    const product = input.productId ? await this.products.findProduct(tenant, input.productId) : null;
     if (input.productId && !product) throw new ApiError(400, 'Product not found');
     if (input.preauthorize && input.status && input.status !== 'UNPAID') {
       throw new ApiError(400, 'Status must be UNPAID when preauthorize is true');
@@ -297,11 +301,12 @@ export class PaymentService {
    * with the state it found, and the row ends as the gateway does.
    */
   async capture(
-    organizationId: string,
+    tenant: Tenant,
     caseId: string,
     paymentId: string,
     amountCents: number | undefined,
   ): Promise<CasePaymentRow> {
+    const { organizationId } = tenant;
     const row = await this.requirePayment(organizationId, caseId, paymentId);
     if (row.hold_status === 'CAPTURED' && (amountCents === undefined || amountCents === row.amount_captured_cents)) {
       return row;
@@ -345,7 +350,8 @@ export class PaymentService {
   }
 
   /** POST .../payments/:paymentId/cancel: releases a hold, or cancels an unpaid record that has none. */
-  async release(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow> {
+  async release(tenant: Tenant, caseId: string, paymentId: string): Promise<CasePaymentRow> {
+    const { organizationId } = tenant;
     const repository = new PaymentRepository(this.db);
     const row = await this.requirePayment(organizationId, caseId, paymentId);
     if (row.hold_status === 'RELEASED' || (row.hold_status === 'NONE' && row.status === 'CANCELED')) return row;
@@ -432,7 +438,8 @@ export class PaymentService {
     return this.requirePayment(claimed.organization_id, claimed.case_id, claimed.id);
   }
 
-  async getPayment(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow> {
+  async getPayment(tenant: Tenant, caseId: string, paymentId: string): Promise<CasePaymentRow> {
+    const { organizationId } = tenant;
     return this.requirePayment(organizationId, caseId, paymentId);
   }
 

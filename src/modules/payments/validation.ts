@@ -1,16 +1,11 @@
 import { unstorableText } from '../../db/text.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../money.ts';
+import { isUuid } from '../../uuid.ts';
 import { PAYMENT_STATUSES, type PaymentStatus } from './repository.ts';
 import type { CasePaymentInput, PaymentMetadata } from './service.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const bad = (message: string) => new ApiError(400, message);
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

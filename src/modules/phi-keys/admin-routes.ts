@@ -3,8 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database } from '../../db/database.ts';
 import { listPhiKeys, rotatePhiStep } from './rotation.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
-const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 
@@ -36,7 +36,7 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
               oldKeyIds: z.array(z.string()),
               database: z.array(z.object({ id: z.string(), createdAt: z.string(), retiredAt: z.string().nullable() })),
             }),
-            401: adminError,
+            ...errorResponses('standard', [401]),
           },
         },
       },
@@ -69,8 +69,7 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
               remaining: z.number().optional(),
               retiredKeyIds: z.array(z.string()).optional(),
             }),
-            400: adminError,
-            401: adminError,
+            ...errorResponses('standard', [400, 401]),
           },
         },
       },

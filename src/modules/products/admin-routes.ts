@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { organizationOfAdminPath } from '../../http/admin.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { dollarsToCents } from '../../money.ts';
-import { bundleJson, productJson } from './routes.ts';
+import { bundleJson, productJson } from './views.ts';
 import type { ProductService } from './service.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
-const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 const money = z.union([z.number().nonnegative(), z.string()]).describe('Dollars: 99.99 or "99.99"');
@@ -66,12 +67,12 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           security,
           params: organizationParams,
           body: bundleBody,
-          response: { 201: bundleResponse, 400: adminError, 401: adminError, 404: adminError },
+          response: { 201: bundleResponse, ...errorResponses('standard', [400, 401, 404]) },
         },
       },
       async (request, reply) => {
         const body = request.body;
-        const bundle = await products.createBundle(request.params.organizationId, {
+        const bundle = await products.createBundle(organizationOfAdminPath(request.params.organizationId), {
           name: body.name,
           description: body.description ?? null,
           imageUrl: body.imageUrl ?? null,
@@ -95,21 +96,25 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           security,
           params: organizationParams.extend({ bundleId: z.uuid() }),
           body: bundleBody.partial(),
-          response: { 200: bundleResponse, 400: adminError, 401: adminError, 404: adminError },
+          response: { 200: bundleResponse, ...errorResponses('standard', [400, 401, 404]) },
         },
       },
       async (request) => {
         const body = request.body;
-        const bundle = await products.updateBundle(request.params.organizationId, request.params.bundleId, {
-          name: body.name,
-          description: body.description,
-          imageUrl: body.imageUrl,
-          priceCents: cents(body.price, 'price'),
-          priceUnit: body.priceUnit?.toUpperCase(),
-          initialDiscountCents: cents(body.initialDiscount, 'initialDiscount'),
-          isSoldOut: body.isSoldOut,
-          isVisible: body.isVisible,
-        });
+        const bundle = await products.updateBundle(
+          organizationOfAdminPath(request.params.organizationId),
+          request.params.bundleId,
+          {
+            name: body.name,
+            description: body.description,
+            imageUrl: body.imageUrl,
+            priceCents: cents(body.price, 'price'),
+            priceUnit: body.priceUnit?.toUpperCase(),
+            initialDiscountCents: cents(body.initialDiscount, 'initialDiscount'),
+            isSoldOut: body.isSoldOut,
+            isVisible: body.isVisible,
+          },
+        );
         return { bundle: bundleJson(bundle) };
       },
     );
@@ -123,10 +128,15 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           summary: "List an organization's product bundles",
           security,
           params: organizationParams,
-          response: { 200: z.object({ bundles: z.array(bundleResponse.shape.bundle) }), 401: adminError },
+          response: {
+            200: z.object({ bundles: z.array(bundleResponse.shape.bundle) }),
+            ...errorResponses('standard', [401]),
+          },
         },
       },
-      async (request) => ({ bundles: (await products.listBundles(request.params.organizationId)).map(bundleJson) }),
+      async (request) => ({
+        bundles: (await products.listBundles(organizationOfAdminPath(request.params.organizationId))).map(bundleJson),
+      }),
     );
 
     app.post(
@@ -145,12 +155,12 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
             priceUnit: z.string().trim().length(3).optional(),
             productBundleId: z.uuid().nullable().optional(),
           }),
-          response: { 201: z.object({ product: productResponse }), 400: adminError, 401: adminError, 404: adminError },
+          response: { 201: z.object({ product: productResponse }), ...errorResponses('standard', [400, 401, 404]) },
         },
       },
       async (request, reply) => {
         const body = request.body;
-        const product = await products.createProduct(request.params.organizationId, {
+        const product = await products.createProduct(organizationOfAdminPath(request.params.organizationId), {
           name: body.name,
           description: body.description ?? null,
           priceCents: cents(body.price, 'price'),
@@ -172,11 +182,11 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           summary: "List an organization's products",
           security,
           params: organizationParams,
-          response: { 200: z.object({ products: z.array(productResponse) }), 401: adminError },
+          response: { 200: z.object({ products: z.array(productResponse) }), ...errorResponses('standard', [401]) },
         },
       },
       async (request) => ({
-        products: (await products.listProducts(request.params.organizationId)).map((row) => ({
+        products: (await products.listProducts(organizationOfAdminPath(request.params.organizationId))).map((row) => ({
           ...productJson(row),
           productBundleId: row.product_bundle_id,
         })),

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 
 export interface ProductBundleRow {
   id: string;
@@ -43,16 +44,23 @@ export type BundleFields = {
 
 /** Product bundles and products; every statement is scoped by organization id. */
 export class ProductRepository {
-  constructor(private readonly db: Queryable) {}
+  private readonly organizationId: string;
 
-  async insertBundle(organizationId: string, id: string, fields: BundleFields): Promise<ProductBundleRow> {
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
+
+  async insertBundle(id: string, fields: BundleFields): Promise<ProductBundleRow> {
     const { rows } = await this.db.query<ProductBundleRow>(
       `insert into product_bundles (id, organization_id, name, description, image_url, price_cents, price_unit,
          initial_discount_cents, is_sold_out, is_visible)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning ${bundleColumns}`,
       [
         id,
-        organizationId,
+        this.organizationId,
         fields.name,
         fields.description,
         fields.imageUrl,
@@ -66,13 +74,13 @@ export class ProductRepository {
     return rows[0]!;
   }
 
-  async updateBundle(organizationId: string, id: string, fields: BundleFields): Promise<ProductBundleRow | null> {
+  async updateBundle(id: string, fields: BundleFields): Promise<ProductBundleRow | null> {
     const { rows } = await this.db.query<ProductBundleRow>(
       `update product_bundles set name = $3, description = $4, image_url = $5, price_cents = $6, price_unit = $7,
          initial_discount_cents = $8, is_sold_out = $9, is_visible = $10, updated_at = now()
        where organization_id = $1 and id = $2 returning ${bundleColumns}`,
       [
-        organizationId,
+        this.organizationId,
         id,
         fields.name,
         fields.description,
@@ -87,26 +95,25 @@ export class ProductRepository {
     return rows[0] ?? null;
   }
 
-  async listBundles(organizationId: string, isVisible?: boolean): Promise<ProductBundleRow[]> {
+  async listBundles(isVisible?: boolean): Promise<ProductBundleRow[]> {
     const { rows } = await this.db.query<ProductBundleRow>(
       `select ${bundleColumns} from product_bundles
         where organization_id = $1 and ($2::boolean is null or is_visible = $2)
         order by created_at, id`,
-      [organizationId, isVisible ?? null],
+      [this.organizationId, isVisible ?? null],
     );
     return rows;
   }
 
-  async findBundle(organizationId: string, id: string): Promise<ProductBundleRow | null> {
+  async findBundle(id: string): Promise<ProductBundleRow | null> {
     const { rows } = await this.db.query<ProductBundleRow>(
       `select ${bundleColumns} from product_bundles where organization_id = $1 and id = $2`,
-      [organizationId, id],
+      [this.organizationId, id],
     );
     return rows[0] ?? null;
   }
 
   async insertProduct(
-    organizationId: string,
     id: string,
     fields: {
       name: string;
@@ -121,7 +128,7 @@ export class ProductRepository {
        values ($1, $2, $3, $4, $5, $6, $7) returning ${productColumns}`,
       [
         id,
-        organizationId,
+        this.organizationId,
         fields.productBundleId,
         fields.name,
         fields.description,
@@ -132,20 +139,20 @@ export class ProductRepository {
     return rows[0]!;
   }
 
-  async listProducts(organizationId: string, productBundleId?: string): Promise<ProductRow[]> {
+  async listProducts(productBundleId?: string): Promise<ProductRow[]> {
     const { rows } = await this.db.query<ProductRow>(
       `select ${productColumns} from products
         where organization_id = $1 and ($2::uuid is null or product_bundle_id = $2)
         order by created_at, id`,
-      [organizationId, productBundleId ?? null],
+      [this.organizationId, productBundleId ?? null],
     );
     return rows;
   }
 
-  async findProduct(organizationId: string, id: string): Promise<ProductRow | null> {
+  async findProduct(id: string): Promise<ProductRow | null> {
     const { rows } = await this.db.query<ProductRow>(
       `select ${productColumns} from products where organization_id = $1 and id = $2`,
-      [organizationId, id],
+      [this.organizationId, id],
     );
     return rows[0] ?? null;
   }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
+import type { Tenant } from '../../http/gate.ts';
+import { OrganizationRepository } from '../organizations/repository.ts';
 import { ProductRepository, type BundleFields, type ProductBundleRow, type ProductRow } from './repository.ts';
 
 export interface BundleInput {
@@ -25,14 +27,14 @@ export interface ProductInput {
 export class ProductService {
   constructor(private readonly db: Database) {}
 
-  async createBundle(organizationId: string, input: BundleInput): Promise<ProductBundleRow> {
-    await this.requireOrganization(organizationId);
-    return new ProductRepository(this.db).insertBundle(organizationId, randomUUID(), this.fields(input));
+  async createBundle(tenant: Tenant, input: BundleInput): Promise<ProductBundleRow> {
+    await this.requireOrganization(tenant);
+    return new ProductRepository(this.db, tenant).insertBundle(randomUUID(), this.fields(input));
   }
 
-  async updateBundle(organizationId: string, id: string, input: Partial<BundleInput>): Promise<ProductBundleRow> {
-    const repository = new ProductRepository(this.db);
-    const existing = await repository.findBundle(organizationId, id);
+  async updateBundle(tenant: Tenant, id: string, input: Partial<BundleInput>): Promise<ProductBundleRow> {
+    const repository = new ProductRepository(this.db, tenant);
+    const existing = await repository.findBundle(id);
     if (!existing) throw new ApiError(404, 'Product bundle not found');
     const merged: BundleInput = {
       name: input.name ?? existing.name,
@@ -44,25 +46,25 @@ export class ProductService {
       isSoldOut: input.isSoldOut ?? existing.is_sold_out,
       isVisible: input.isVisible ?? existing.is_visible,
     };
-    return (await repository.updateBundle(organizationId, id, this.fields(merged)))!;
+    return (await repository.updateBundle(id, this.fields(merged)))!;
   }
 
-  listBundles(organizationId: string, isVisible?: boolean): Promise<ProductBundleRow[]> {
-    return new ProductRepository(this.db).listBundles(organizationId, isVisible);
+  listBundles(tenant: Tenant, isVisible?: boolean): Promise<ProductBundleRow[]> {
+    return new ProductRepository(this.db, tenant).listBundles(isVisible);
   }
 
   /** A bundle of this organization, or null (another organization's bundle does not exist here). */
-  findBundle(organizationId: string, id: string): Promise<ProductBundleRow | null> {
-    return new ProductRepository(this.db).findBundle(organizationId, id);
+  findBundle(tenant: Tenant, id: string): Promise<ProductBundleRow | null> {
+    return new ProductRepository(this.db, tenant).findBundle(id);
   }
 
-  async createProduct(organizationId: string, input: ProductInput): Promise<ProductRow> {
-    await this.requireOrganization(organizationId);
-    const repository = new ProductRepository(this.db);
-    if (input.productBundleId && !(await repository.findBundle(organizationId, input.productBundleId))) {
+  async createProduct(tenant: Tenant, input: ProductInput): Promise<ProductRow> {
+    await this.requireOrganization(tenant);
+    const repository = new ProductRepository(this.db, tenant);
+    if (input.productBundleId && !(await repository.findBundle(input.productBundleId))) {
       throw new ApiError(404, 'Product bundle not found');
     }
-    return repository.insertProduct(organizationId, randomUUID(), {
+    return repository.insertProduct(randomUUID(), {
       name: input.name,
       description: input.description ?? null,
       priceCents: input.priceCents ?? 0,
@@ -71,17 +73,17 @@ export class ProductService {
     });
   }
 
-  listProducts(organizationId: string, productBundleId?: string): Promise<ProductRow[]> {
-    return new ProductRepository(this.db).listProducts(organizationId, productBundleId);
+  listProducts(tenant: Tenant, productBundleId?: string): Promise<ProductRow[]> {
+    return new ProductRepository(this.db, tenant).listProducts(productBundleId);
   }
 
-  findProduct(organizationId: string, id: string): Promise<ProductRow | null> {
-    return new ProductRepository(this.db).findProduct(organizationId, id);
+  findProduct(tenant: Tenant, id: string): Promise<ProductRow | null> {
+    return new ProductRepository(this.db, tenant).findProduct(id);
   }
 
-  private async requireOrganization(organizationId: string): Promise<void> {
-    const { rows } = await this.db.query('select 1 from organizations where id = $1', [organizationId]);
-    if (rows.length === 0) throw new ApiError(404, 'Organization not found');
+  private async requireOrganization(tenant: Tenant): Promise<void> {
+    const exists = await new OrganizationRepository(this.db).exists(tenant.organizationId);
+    if (!exists) throw new ApiError(404, 'Organization not found');
   }
 
   private fields(input: BundleInput): BundleFields {

@@ -1,43 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { dollarsToCents } from '../../money.ts';
-import type { PromoCodeRow } from './repository.ts';
 import type { PromoCodeService } from './service.ts';
+import { promoJson, promoView } from './views.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
-const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
-
-const promoView = z.object({
-  id: z.uuid(),
-  organizationId: z.uuid().nullable().describe('null: a global code'),
-  code: z.string(),
-  percentDiscount: z.number().nullable(),
-  flatDiscount: z.number().nullable().describe('Dollars'),
-  productBundleId: z.uuid().nullable(),
-  expiresAt: z.string().nullable(),
-  maxRedemptions: z.number().nullable(),
-  redemptionCount: z.number(),
-  disabledAt: z.string().nullable(),
-  createdAt: z.string(),
-});
-
-export function promoJson(row: PromoCodeRow): z.infer<typeof promoView> {
-  return {
-    id: row.id,
-    organizationId: row.organization_id,
-    code: row.code,
-    percentDiscount: row.percent_discount === null ? null : Number(row.percent_discount),
-    flatDiscount: row.flat_discount_cents === null ? null : row.flat_discount_cents / 100,
-    productBundleId: row.product_bundle_id,
-    expiresAt: row.expires_at?.toISOString() ?? null,
-    maxRedemptions: row.max_redemptions,
-    redemptionCount: row.redemption_count,
-    disabledAt: row.disabled_at?.toISOString() ?? null,
-    createdAt: row.created_at.toISOString(),
-  };
-}
 
 /** Operator management of promo codes under /admin/v1. */
 export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPluginAsyncZod {
@@ -61,10 +31,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           }),
           response: {
             201: z.object({ promoCode: promoView }),
-            400: adminError,
-            401: adminError,
-            404: adminError,
-            409: adminError,
+            ...errorResponses('standard', [400, 401, 404, 409]),
           },
         },
       },
@@ -99,7 +66,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           summary: 'List promo codes (an organization’s and the global ones, or all)',
           security,
           querystring: z.object({ organizationId: z.uuid().optional() }),
-          response: { 200: z.object({ promoCodes: z.array(promoView) }), 400: adminError, 401: adminError },
+          response: { 200: z.object({ promoCodes: z.array(promoView) }), ...errorResponses('standard', [400, 401]) },
         },
       },
       async (request) => ({
@@ -116,7 +83,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           summary: 'Disable a promo code (kept for the payments that used it)',
           security,
           params: z.object({ promoCodeId: z.uuid() }),
-          response: { 200: z.object({ promoCode: promoView }), 401: adminError, 404: adminError },
+          response: { 200: z.object({ promoCode: promoView }), ...errorResponses('standard', [401, 404]) },
         },
       },
       async (request) => ({ promoCode: promoJson(await promoCodes.disable(request.params.promoCodeId)) }),

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 
 export interface PromoCodeRow {
   id: string;
@@ -50,13 +51,13 @@ export class PromoCodeRepository {
   }
 
   /** The organization's own code with this text, else the global one; case-insensitive. */
-  async findForOrganization(organizationId: string, code: string): Promise<PromoCodeRow | null> {
+  async findForOrganization(tenant: Tenant, code: string): Promise<PromoCodeRow | null> {
     const { rows } = await this.db.query<PromoCodeRow>(
       `select ${columns} from promo_codes
         where lower(code) = lower($2) and (organization_id = $1 or organization_id is null)
         order by organization_id is null, created_at
         limit 1`,
-      [organizationId, code],
+      [tenant.organizationId, code],
     );
     return rows[0] ?? null;
   }

@@ -1,11 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeService } from './service.ts';
-
-const paymentsError = z.object({ success: z.literal(false), message: z.string() });
-const unauthorized = z.object({ status: z.literal(401), error: z.string() });
+import { errorResponses } from '../../http/envelopes.ts';
 
 /** GET /api/v1/promo-codes (reference 2.15): a valid code answers its one discount, anything else data: []. */
 export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductService): FastifyPluginAsyncZod {
@@ -30,8 +28,7 @@ export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductS
                 z.union([z.object({ percentDiscount: z.number() }), z.object({ flatDiscount: z.number() })]),
               ),
             }),
-            400: paymentsError,
-            401: unauthorized,
+            ...errorResponses('payments', [400, 401]),
           },
         },
       },
@@ -41,12 +38,12 @@ export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductS
         const bundleId = first(request.query.product_bundle_id)?.trim() || undefined;
         if (!code) throw new ApiError(400, 'Promo code is required');
         if (bundleId && !z.uuid().safeParse(bundleId).success) throw new ApiError(400, 'Invalid product bundle ID');
-        const organizationId = request.principal.organizationId;
+        const { tenant } = request.scope;
         // Another organization's bundle does not exist here, so no code applies to it.
-        if (bundleId && !(await products.findBundle(organizationId, bundleId))) {
+        if (bundleId && !(await products.findBundle(tenant, bundleId))) {
           return { success: true as const, data: [] };
         }
-        const result = await promoCodes.evaluate(organizationId, code, bundleId);
+        const result = await promoCodes.evaluate(tenant, code, bundleId);
         return { success: true as const, data: result.ok ? [result.discount] : [] };
       },
     );

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
+import { Tenant } from '../../http/gate.ts';
+import { OrganizationRepository } from '../organizations/repository.ts';
+import { ProductRepository } from '../products/repository.ts';
 import { PromoCodeRepository, type PromoCodeRow } from './repository.ts';
 
 export type Discount = { percentDiscount: number } | { flatDiscount: number };
@@ -39,17 +42,14 @@ export class PromoCodeService {
     if (input.flatDiscountCents !== undefined && !(input.flatDiscountCents > 0)) {
       throw new ApiError(400, 'flatDiscount must be positive');
     }
-    if (input.organizationId) {
-      const { rows } = await this.db.query('select 1 from organizations where id = $1', [input.organizationId]);
-      if (rows.length === 0) throw new ApiError(404, 'Organization not found');
+    if (input.organizationId && !(await new OrganizationRepository(this.db).exists(input.organizationId))) {
+      throw new ApiError(404, 'Organization not found');
     }
     if (input.productBundleId) {
       if (!input.organizationId) throw new ApiError(400, 'A global code cannot be limited to one bundle');
-      const { rows } = await this.db.query('select 1 from product_bundles where organization_id = $1 and id = $2', [
-        input.organizationId,
-        input.productBundleId,
-      ]);
-      if (rows.length === 0) throw new ApiError(404, 'Product bundle not found');
+      const tenant = Tenant.forOperator(input.organizationId, 'the operator limits a promo code to its bundle');
+      const bundle = await new ProductRepository(this.db, tenant).findBundle(input.productBundleId);
+      if (!bundle) throw new ApiError(404, 'Product bundle not found');
     }
     try {
       return await new PromoCodeRepository(this.db).insert({
@@ -83,12 +83,12 @@ export class PromoCodeService {
    * A bundle-scoped code applies only when that bundle is named; an unscoped code applies to any bundle.
    */
   async evaluate(
-    organizationId: string,
+    tenant: Tenant,
     code: string,
     productBundleId: string | undefined,
     connection: Queryable = this.db,
   ): Promise<{ ok: true; row: PromoCodeRow; discount: Discount } | { ok: false; reason: PromoRejection }> {
-    const row = await new PromoCodeRepository(connection).findForOrganization(organizationId, code);
+    const row = await new PromoCodeRepository(connection).findForOrganization(tenant, code);
     if (!row) return { ok: false, reason: 'unknown' };
     if (row.disabled_at) return { ok: false, reason: 'disabled' };
     if (row.expires_at && row.expires_at.getTime() <= Date.now()) return { ok: false, reason: 'expired' };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { StripeWebhookService } from './stripe-webhooks.ts';
+import { errorResponses } from '../../http/envelopes.ts';
 
 /**
  * POST /webhooks/stripe. The signature covers the exact bytes Stripe sent, so this plugin (and only
@@ -25,7 +26,7 @@ export function webhookRoutes(webhooks: StripeWebhookService): FastifyPluginAsyn
               received: z.literal(true),
               outcome: z.enum(['applied', 'unchanged', 'ignored', 'duplicate']),
             }),
-            400: z.object({ success: z.literal(false), message: z.string() }),
+            ...errorResponses('payments', [400]),
           },
         },
       },

@@ -1,9 +1,9 @@
 import type { Database } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import type { Gateways } from '../payments/gateways/index.ts';
 import { WebhookSignatureError, type GatewayWebhookEvent } from '../payments/gateways/types.ts';
 import { PaymentRepository, type CasePaymentRow, type PaymentStatus } from '../payments/repository.ts';
-import { isUuid } from '../payments/validation.ts';
+import { isUuid } from '../../uuid.ts';
 
 export type WebhookOutcome = 'applied' | 'unchanged' | 'ignored' | 'duplicate';
 
@@ -49,11 +49,7 @@ export class StripeWebhookService {
       });
       if (!fresh) return 'duplicate';
       const outcome = await this.apply(repository, event);
-      await tx.query('update stripe_webhook_events set outcome = $2, case_payment_id = $3 where event_id = $1', [
-        event.id,
-        outcome.outcome,
-        outcome.paymentId,
-      ]);
+      await repository.recordWebhookOutcome(event.id, outcome.outcome, outcome.paymentId);
       return outcome.outcome;
     });
   }

@@ -1,10 +1,111 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { OrganizationService } from '../modules/organizations/service.ts';
-import { isGeneratedApiKey } from '../modules/organizations/api-keys.ts';
-import type { Principal } from '../modules/organizations/repository.ts';
-import { envelopeOf } from './error-handler.ts';
+import { hashApiKey, isGeneratedApiKey } from '../modules/organizations/api-keys.ts';
+import { sendError, sendUnauthorized } from './envelopes.ts';
 import { appendRouteHook } from './route-hooks.ts';
+
+/**
+ * The gate: who is calling. The authentication hook turns a `cv-api-key` into `request.scope`, the one
+ * source of the caller's organization (a `Tenant`) and of the state of its key. Repositories that hold an
+ * organization's rows take a `Tenant` and add the organization condition themselves, and a `Tenant` is made
+ * here only: by the hook for a caller, or by `Tenant.forOperator` for the paths that work across
+ * organizations (the admin API, the CLI, background work), which name themselves at that call.
+ */
+
+/** Made inside this file only (the class's static block): a route cannot name an organization itself. */
+let admit: (organizationId: string) => Tenant;
+
+/** The organization a request (or an operator's command) acts for. */
+export class Tenant {
+  static {
+    admit = (organizationId) => new Tenant(organizationId, undefined);
+  }
+
+  private constructor(
+    readonly organizationId: string,
+    /** Why an operator path acts for this organization; undefined for a caller's own key. Being private,
+     * it also keeps a plain object with an organizationId from passing for a Tenant. */
+    private readonly operatorReason: string | undefined,
+  ) {}
+
+  /**
+   * The one way into an organization that is not the caller's key: the admin API (the operator names the
+   * organization in the path), the CLI, and background work on rows found across organizations.
+   */
+  static forOperator(organizationId: string, why: string): Tenant {
+    return new Tenant(organizationId, why);
+  }
+}
+
+/** Reads keys: the organization service in the app. */
+export interface KeyCheck {
+  /** The organization and key id of the active key with this hash, or null; records the key's use. */
+  authenticateHash(keyHash: string): Promise<{ organizationId: string; apiKeyId: string } | null>;
+  /** Records a use of a key taken from memory (last_used_at is kept to the minute). */
+  touchApiKey(apiKeyId: string): Promise<void> | void;
+  isActiveKey(organizationId: string, apiKeyId: string): Promise<boolean>;
+}
+
+/** How many recently read keys are remembered, and for how long (see `RecentKeys`). */
+const RECENT_KEYS_MAX = 10_000;
+const RECENT_KEY_TTL_MS = 5 * 60_000;
+
+/**
+ * Keys read as active in the last few minutes, by hash, oldest first. Only routes with
+ * `keyConfirmedByWrite` take a key from here: the request's write checks it in its own statement, and any
+ * other answer confirms it first (`Scope.confirmKey`), so a revocation by any process takes effect at the
+ * next request.
+ */
+class RecentKeys {
+  private readonly keys = new Map<string, { tenant: Tenant; apiKeyId: string; readAt: number }>();
+
+  get(keyHash: string, now: number): { tenant: Tenant; apiKeyId: string } | undefined {
+    const recent = this.keys.get(keyHash);
+    return recent && now - recent.readAt < RECENT_KEY_TTL_MS ? recent : undefined;
+  }
+
+  remember(keyHash: string, found: { tenant: Tenant; apiKeyId: string } | null, now: number): void {
+    this.keys.delete(keyHash);
+    if (!found) return;
+    this.keys.set(keyHash, { ...found, readAt: now });
+    if (this.keys.size > RECENT_KEYS_MAX) this.keys.delete(this.keys.keys().next().value!);
+  }
+
+  forget(apiKeyId: string): void {
+    for (const [keyHash, recent] of this.keys) if (recent.apiKeyId === apiKeyId) this.keys.delete(keyHash);
+  }
+}
+
+/** Who is calling with an API key: its organization and the key's confirmation state. One per request. */
+export class Scope {
+  constructor(
+    readonly tenant: Tenant,
+    readonly apiKeyId: string,
+    private unconfirmed: boolean,
+    private readonly keys: { check: KeyCheck; recent: RecentKeys },
+  ) {}
+
+  get organizationId(): string {
+    return this.tenant.organizationId;
+  }
+
+  /**
+   * Set when the key came from memory and was not read for this request: the request's write must find
+   * this key still active in its own statement (`activeKeyCondition`) and write nothing otherwise.
+   */
+  get keyToCheckInWrite(): string | undefined {
+    return this.unconfirmed ? this.apiKeyId : undefined;
+  }
+
+  /** True when the key is active: at once when it was read for this request; a revoked key is forgotten. */
+  async confirmKey(): Promise<boolean> {
+    if (!this.unconfirmed) return true;
+    const active = await this.keys.check.isActiveKey(this.tenant.organizationId, this.apiKeyId);
+    if (active) this.unconfirmed = false;
+    else this.keys.recent.forget(this.apiKeyId);
+    return active;
+  }
+}
 
 type AuthMode = 'apiKey' | 'admin' | 'bodyKey';
 
@@ -18,13 +119,13 @@ declare module 'fastify' {
     /**
      * On an `apiKey` route whose one successful outcome is a write that checks the key itself (the
      * intake: `activeKeyCondition`): a key read as active moments ago is not read again for the request
-     * (`request.principal.unconfirmed`). Its errors confirm the key before they are sent (error-handler.ts).
+     * (`Scope.keyToCheckInWrite`). Its errors confirm the key before they are sent (error-handler.ts).
      */
     keyConfirmedByWrite?: boolean;
   }
   interface FastifyRequest {
-    /** Set on `auth: 'apiKey'` routes: the only source of the organization id. */
-    principal: Principal;
+    /** Set on `auth: 'apiKey'` and `bodyKey` routes (null elsewhere): the only source of the organization. */
+    scope: Scope;
   }
 }
 
@@ -92,12 +193,29 @@ function bearerToken(request: FastifyRequest): string | undefined {
 export function registerAuthentication(
   app: FastifyInstance,
   options: {
-    organizations: OrganizationService;
+    organizations: KeyCheck;
     limiter: FailedAuthenticationLimiter;
     adminToken: string | undefined;
   },
 ): void {
-  app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('scope', null as unknown as Scope);
+  const keys = { check: options.organizations, recent: new RecentKeys() };
+
+  /** The caller of an active key, or null; from memory (unconfirmed) only when the route allows it. */
+  const scopeOf = async (apiKey: string, confirmedByWrite: boolean): Promise<Scope | null> => {
+    const keyHash = hashApiKey(apiKey);
+    const now = Date.now();
+    const recent = confirmedByWrite ? keys.recent.get(keyHash, now) : undefined;
+    if (recent) {
+      const touched = options.organizations.touchApiKey(recent.apiKeyId);
+      if (touched) await touched;
+      return new Scope(recent.tenant, recent.apiKeyId, true, keys);
+    }
+    const found = await options.organizations.authenticateHash(keyHash);
+    const caller = found ? { tenant: admit(found.organizationId), apiKeyId: found.apiKeyId } : null;
+    keys.recent.remember(keyHash, caller, now);
+    return caller ? new Scope(caller.tenant, caller.apiKeyId, false, keys) : null;
+  };
 
   // A limiter that cannot answer must not lock everyone out: it counts as "may try now". The in-memory limiter
   // answers at once (and the Redis one falls back to memory at once), and then nothing is awaited.
@@ -120,14 +238,16 @@ export function registerAuthentication(
     } catch (error) {
       request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
     }
-    return reply.code(401).send(envelopeOf(request).unauthorized());
+    return sendUnauthorized(request, reply);
   };
 
   const tooManyFailures = (request: FastifyRequest, reply: FastifyReply, retryAfter: number) =>
-    reply
-      .code(429)
-      .header('retry-after', String(retryAfter))
-      .send(envelopeOf(request).error(429, 'Too many failed authentication attempts; try again later'));
+    sendError(
+      request,
+      reply.header('retry-after', String(retryAfter)),
+      429,
+      'Too many failed authentication attempts; try again later',
+    );
 
   /**
    * An API key, from the header or the body. From an address over its failure limit, a valid key is still
@@ -145,9 +265,9 @@ export function registerAuthentication(
   ) => {
     const limited = retryAfter > 0;
     if (limited && !(apiKey && isGeneratedApiKey(apiKey))) return tooManyFailures(request, reply, retryAfter);
-    const principal = apiKey ? await options.organizations.authenticate(apiKey, { confirmedByWrite }) : null;
-    if (principal) {
-      request.principal = principal;
+    const scope = apiKey ? await scopeOf(apiKey, confirmedByWrite) : null;
+    if (scope) {
+      request.scope = scope;
       return;
     }
     return limited ? tooManyFailures(request, reply, retryAfter) : reject(request, reply, 'apiKey');
