@@ -8,8 +8,8 @@
  *   ... change the code, npm run build ...
  *   npm run bench:ab -- --variants='[{"name":"before","script":"dist/ab-before.mjs"},{"name":"after"}]'
  *
- * A variant is `{ name, script?, flags?, env?, sql?, node?, engine? }`: the bundle to start (default
- * `dist/server.mjs`), node flags, server environment, SQL run on its database once the server has migrated it
+ * A variant is `{ name, script?, flags?, env?, sql?, node?, engine? }`: the bundle the launcher starts (default
+ * `dist/server.mjs`, with the memory settings of bin/care360.mjs), node flags, server environment, SQL run on its database once the server has migrated it
  * (a schema change to try), the node binary that runs the server (another Node.js version; default the one
  * running this script), and the engine (`postgres`, the default, or `pglite`). Options: --rounds=N (4),
  * --duration=S (8), --warmup=S (1), --connections=N (16), --scenario=intake-title (any id of
@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult, LoadSpec } from './load.ts';
+import { launcher } from '../scripts/build.ts';
 import { call, expectOk } from './lib/api.ts';
 import { createBenchDatabase, withClient } from './lib/postgres.ts';
 import { runJsonChild, startListeningProcess, watchProcess, type RunningProcess } from './lib/processes.ts';
@@ -93,7 +94,7 @@ async function start(variant: Variant, index: number): Promise<Running> {
   if (database) cleanups.push(() => database.drop());
   const dataDir = await mkdtemp(path.join(work, 'data-'));
   const server = await startListeningProcess(
-    variant.script ?? 'dist/server.mjs',
+    launcher,
     {
       LOG_LEVEL: 'warn',
       RATE_LIMIT_PER_KEY: '1000000000',
@@ -106,7 +107,11 @@ async function start(variant: Variant, index: number): Promise<Running> {
       ...(database ? { DATABASE_URL: database.url } : {}),
       ...variant.env,
     },
-    { nodeArguments: variant.flags ?? [], ...(variant.node ? { node: variant.node } : {}) },
+    {
+      args: [variant.script ?? 'dist/server.mjs'],
+      nodeArguments: variant.flags ?? [],
+      ...(variant.node ? { node: variant.node } : {}),
+    },
   );
   cleanups.push(() => server.stop());
   if (variant.sql && database) await withClient(database.url, (client) => client.query(variant.sql!));

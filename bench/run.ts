@@ -26,8 +26,7 @@ import { call, expectOk, NotAvailable } from './lib/api.ts';
 import { intakeByTitle } from './lib/bodies.ts';
 import { createBenchDatabase, postgresVersion } from './lib/postgres.ts';
 import { readMemory, runJsonChild, startListeningProcess, watchProcess, type RunningProcess } from './lib/processes.ts';
-import { buildServer } from '../scripts/build.ts';
-import { EMBEDDED_ENVIRONMENT, embeddedNodeFlags, postgresNodeFlags } from '../src/memory-settings.ts';
+import { buildServer, launcher } from '../scripts/build.ts';
 import { projectRoot } from '../src/paths.ts';
 import { fasterRun } from './lib/stats.ts';
 import { writeReport } from './report.ts';
@@ -243,17 +242,13 @@ async function startCare360(engine: Engine, databaseUrl: string | undefined, dat
     DATA_DIR: dataDir,
     ...(engine === 'postgres' && databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
-  // The engine's memory settings for this runtime, given here as a Node 20 user gives them (on Node 22.15+
-  // and 24 the server restarts itself with them: src/memory-settings.ts), so every runtime measures the same.
-  const embedded = engine === 'pglite';
-  if (embedded) Object.assign(environment, EMBEDDED_ENVIRONMENT);
-  const nodeArguments = [
-    ...(embedded ? embeddedNodeFlags(process.versions.v8) : postgresNodeFlags(process.versions.v8)),
-    ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : []),
-  ];
+  // Flags given to the launcher reach the server too (the launcher's own profile is the smaller file).
+  const nodeArguments = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
   if (args.profile) await mkdir(profileDirectory, { recursive: true });
-  // As `npm start` runs it: the bundle scripts/build.ts makes, with plain node.
-  return startListeningProcess(await buildServer(), environment, { nodeArguments });
+  // As `npm start` runs it: the launcher, which starts the bundle scripts/build.ts makes with its engine's
+  // memory settings.
+  await buildServer();
+  return startListeningProcess(launcher, environment, { nodeArguments });
 }
 
 async function setupContext(server: RunningProcess): Promise<SetupContext> {
