@@ -2,7 +2,7 @@
  * `npm run bench`: care360 under load, on PGlite and on PostgreSQL, beside the framework and database
  * ceilings measured in the same run. See docs/performance.md for what it measures and the latest figures.
  *
- *   npm run bench                      full run (about 8 minutes), writes bench/results/<ISO date>.json and the docs
+ *   npm run bench                      full run (about 8 minutes), writes bench/results/ (bench/lib/results.ts) and the docs
  *   npm run bench -- --quick           smoke pass, a few seconds per scenario (CI); writes bench/results/tmp/ only
  *   npm run bench -- --growth          form-title intake at 0 and at 1,000,000 existing cases (PostgreSQL)
  *
@@ -22,6 +22,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DatabaseCeilingOptions, DatabaseCeilingResult } from './ceilings/database.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
+import {
+  saveResults,
+  type BenchResults,
+  type Engine,
+  type EngineResult,
+  type GrowthResult,
+  type Measurement,
+  type ScenarioResult,
+} from './lib/results.ts';
 import { call, expectOk, NotAvailable } from './lib/api.ts';
 import { intakeByTitle } from './lib/bodies.ts';
 import { createBenchDatabase, postgresVersion } from './lib/postgres.ts';
@@ -32,79 +41,6 @@ import { fasterRun } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import { scenarios, type RequestSpec, type Scenario, type SetupContext } from './scenarios.ts';
 import type { SeedResult } from './seed-cases.ts';
-
-export type Engine = 'pglite' | 'postgres';
-
-export interface Measurement extends LoadResult {
-  mode: 'concurrency' | 'rate';
-  connections: number;
-  targetRate?: number;
-  peakRssMb: number;
-  peakRssSource: string;
-  serverCpuPercent?: number;
-}
-
-export interface ScenarioResult {
-  id: string;
-  label: string;
-  status: 'ok' | 'not available' | 'failed';
-  reason?: string;
-  concurrency?: Measurement;
-  rate?: Measurement;
-}
-
-export interface EngineResult {
-  engine: Engine;
-  scenarios: ScenarioResult[];
-  /**
-   * The faster of two runs, one before the engine's scenarios and one after: this host's speed drifts over
-   * minutes, and noise only ever slows a run down. `runsPerSecond` holds both, in order.
-   */
-  databaseCeiling: (DatabaseCeilingResult & { runsPerSecond?: number[] }) | { available: false; reason: string };
-  /** VmHWM of the server over its whole life (start-up and every scenario). */
-  serverLifetimePeakRssMb?: number;
-}
-
-export interface GrowthResult {
-  existingCases: number;
-  seed?: SeedResult;
-  measurement?: Measurement;
-  status: 'ok' | 'not available' | 'failed';
-  reason?: string;
-}
-
-export interface BenchResults {
-  kind: 'full' | 'quick' | 'growth';
-  startedAt: string;
-  finishedAt: string;
-  command: string;
-  machine: {
-    nproc: number;
-    cpuModel: string;
-    memoryGb: number;
-    freeMemoryGbAtStart: number;
-    /** 1, 5 and 15-minute load averages: the machine is shared, this says how busy it was. */
-    loadAverageAtStart: number[];
-    loadAverageAtEnd?: number[];
-    /** The commit measured, and files of src/ that differed from it (others may be editing the tree). */
-    gitCommit?: string;
-    uncommittedSourceFiles?: string[];
-    kernel: string;
-    node: string;
-    postgres?: string;
-  };
-  options: {
-    durationSeconds: number;
-    warmupSeconds: number;
-    connections: number;
-    rateOverride?: number;
-    rateFraction: number;
-    serverEnvironment: Record<string, string>;
-  };
-  frameworkCeiling: { id: string; label: string; concurrency?: Measurement; error?: string }[];
-  engines: EngineResult[];
-  growth?: GrowthResult[];
-}
 
 const { values: args } = parseArgs({
   options: {
@@ -517,16 +453,21 @@ async function main(): Promise<void> {
   results.finishedAt = new Date().toISOString();
   results.machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100);
 
-  // ISO 8601 basic format: sortable, and no ':' in a file name.
-  const stamp = startedAt
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const directory = path.join(projectRoot, 'bench', 'results', quick ? 'tmp' : '');
-  await mkdir(directory, { recursive: true });
-  const file = path.join(directory, `${stamp}${kind === 'full' ? '' : `-${kind}`}.json`);
-  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-  log(`results: ${path.relative(projectRoot, file)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
+  const elapsed = `${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`;
+  if (quick) {
+    // ISO 8601 basic format: sortable, and no ':' in a file name.
+    const stamp = startedAt
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    const directory = path.join(projectRoot, 'bench', 'results', 'tmp');
+    await mkdir(directory, { recursive: true });
+    const file = path.join(directory, `${stamp}-quick.json`);
+    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    log(`results: ${path.relative(projectRoot, file)} (${elapsed})`);
+  } else {
+    log(`results: ${(await saveResults(results)).map((name) => `bench/results/${name}`).join(', ')} (${elapsed})`);
+  }
   if (!quick && !args['skip-report']) {
     const written = await writeReport();
     log(`report: ${written.join(', ')}`);
