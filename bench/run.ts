@@ -21,7 +21,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DatabaseCeilingOptions, DatabaseCeilingResult } from './ceilings/database.ts';
-import type { LoadResult, LoadSpec } from './load.ts';
+import type { LoadSpec } from './load.ts';
 import {
   saveResults,
   type BenchResults,
@@ -31,10 +31,11 @@ import {
   type Measurement,
   type ScenarioResult,
 } from './lib/results.ts';
-import { call, expectOk, NotAvailable } from './lib/api.ts';
+import { NotAvailable } from './lib/api.ts';
+import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
 import { intakeByTitle } from './lib/bodies.ts';
 import { createBenchDatabase, postgresVersion } from './lib/postgres.ts';
-import { readMemory, runJsonChild, startListeningProcess, watchProcess, type RunningProcess } from './lib/processes.ts';
+import { readMemory, runJsonChild, startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { buildServer, launcher } from '../scripts/build.ts';
 import { projectRoot } from '../src/paths.ts';
 import { fasterRun } from './lib/stats.ts';
@@ -127,30 +128,15 @@ async function runLoad(server: RunningProcess, request: RequestSpec, mode: 'conc
     warmupSeconds: mode === 'concurrency' ? warmupSeconds : 0,
     ...(mode === 'rate' ? { overallRate: rate } : {}),
   };
-  const directory = await mkdtemp(path.join(tmpdir(), 'care360-load-'));
-  const specPath = path.join(directory, 'spec.json');
-  await writeFile(specPath, JSON.stringify(spec));
-  // The watch starts with the warm-up: its RSS peak is the server's peak under this load.
-  const watch = watchProcess(server.pid);
-  try {
-    const result = await runJsonChild<LoadResult>('bench/load.ts', [specPath], {
-      timeoutMs: (warmupSeconds + durationSeconds) * 1000 + 90_000,
-    });
-    const resources = watch.stop();
-    const measurement: Measurement = {
-      ...result,
-      mode,
-      connections,
-      ...(rate ? { targetRate: rate } : {}),
-      peakRssMb: resources.peakRssMb,
-      peakRssSource: resources.peakRssSource,
-      ...(resources.cpuPercent !== undefined ? { serverCpuPercent: resources.cpuPercent } : {}),
-    };
-    return measurement;
-  } finally {
-    watch.stop();
-    await rm(directory, { recursive: true, force: true });
-  }
+  const { cpuPercent, ...result } = await measureLoad(server.pid, spec);
+  const measurement: Measurement = {
+    ...result,
+    mode,
+    connections,
+    ...(rate ? { targetRate: rate } : {}),
+    ...(cpuPercent !== undefined ? { serverCpuPercent: cpuPercent } : {}),
+  };
+  return measurement;
 }
 
 /** `rateFraction` of a measured throughput, to two significant digits, at least 1 request per second. */
@@ -188,14 +174,7 @@ async function startCare360(engine: Engine, databaseUrl: string | undefined, dat
 }
 
 async function setupContext(server: RunningProcess): Promise<SetupContext> {
-  const organizations = await call(server.url, 'GET', '/admin/v1/organizations', {
-    headers: { authorization: `Bearer ${adminToken}` },
-  });
-  expectOk(organizations, 'GET /admin/v1/organizations');
-  const list = (organizations.body as { organizations: { id: string; name: string }[] }).organizations;
-  const organizationId = list.find((organization) => organization.name === 'Bootstrap organization')?.id ?? list[0]?.id;
-  if (!organizationId) throw new Error('the bootstrap organization is missing');
-  return { url: server.url, apiKey, adminToken, organizationId };
+  return { url: server.url, apiKey, adminToken, organizationId: await bootstrapOrganizationId(server.url, adminToken) };
 }
 
 async function measureScenario(
