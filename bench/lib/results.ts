@@ -12,7 +12,7 @@ import type { SeedResult } from '../seed-cases.ts';
 import { projectRoot } from '../../src/paths.ts';
 
 export const resultsDirectory = path.join(projectRoot, 'bench', 'results');
-export const historyFile = path.join(resultsDirectory, 'history.jsonl');
+const HISTORY = 'history.jsonl';
 
 export type Engine = 'pglite' | 'postgres';
 
@@ -171,34 +171,37 @@ const nodeMajor = (results: BenchResults) => /^v?(\d+)/.exec(results.machine.nod
  * Records a full or growth run: one file per engine (a growth run's as one), replacing the previous run of
  * that Node.js major version and engine, and its line in the history. Returns the files written.
  */
-export async function saveResults(results: BenchResults): Promise<string[]> {
-  await mkdir(resultsDirectory, { recursive: true });
+export async function saveResults(results: BenchResults, directory = resultsDirectory): Promise<string[]> {
+  await mkdir(directory, { recursive: true });
   const node = nodeMajor(results);
   const files: [string, BenchResults][] =
     results.kind === 'growth'
       ? [[`node${node}-growth.json`, results]]
       : results.engines.map((engine) => [`node${node}-${engine.engine}.json`, { ...results, engines: [engine] }]);
   for (const [name, content] of files) {
-    await writeFile(path.join(resultsDirectory, name), `${JSON.stringify(content, null, 2)}\n`);
+    await writeFile(path.join(directory, name), `${JSON.stringify(content, null, 2)}\n`);
   }
-  await appendFile(historyFile, `${JSON.stringify(historyLine(results))}\n`);
-  return [...files.map(([name]) => name), path.basename(historyFile)];
+  await appendFile(path.join(directory, HISTORY), `${JSON.stringify(historyLine(results))}\n`);
+  return [...files.map(([name]) => name), HISTORY];
 }
 
-function read(name: string): BenchResults {
-  return JSON.parse(readFileSync(path.join(resultsDirectory, name), 'utf8')) as BenchResults;
+function read(directory: string, name: string): BenchResults {
+  return JSON.parse(readFileSync(path.join(directory, name), 'utf8')) as BenchResults;
 }
 
 /**
  * The latest recorded run: for a full run, the engines recorded for the Node.js major version of the newest
  * file, each from its latest run, together (machine and options from the newest).
  */
-export function latestResults(kind: 'full' | 'growth'): { files: string[]; results: BenchResults } | undefined {
-  if (!existsSync(resultsDirectory)) return undefined;
+export function latestResults(
+  kind: 'full' | 'growth',
+  directory = resultsDirectory,
+): { files: string[]; results: BenchResults } | undefined {
+  if (!existsSync(directory)) return undefined;
   const pattern = kind === 'growth' ? /^node\d+-growth\.json$/ : /^node\d+-(pglite|postgres)\.json$/;
-  const recorded = readdirSync(resultsDirectory)
+  const recorded = readdirSync(directory)
     .filter((name) => pattern.test(name))
-    .map((name) => ({ name, results: read(name) }))
+    .map((name) => ({ name, results: read(directory, name) }))
     .sort((a, b) => a.results.startedAt.localeCompare(b.results.startedAt));
   const newest = recorded.at(-1);
   if (!newest) return undefined;
