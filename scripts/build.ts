@@ -2,9 +2,8 @@
  * Compiles the server for `npm start`: src/server.ts and everything it imports from src/, bundled by
  * esbuild into dist/server.mjs (packages in node_modules stay imports), and the memory settings the
  * launcher (bin/care360.mjs) reads into dist/memory-settings.mjs. Running compiled JavaScript
- * instead of `node --import tsx` keeps tsx's loader thread and transform caches (about 90 MB of resident
- * memory under load) out of the server. It takes well under a second, so `npm start` runs it every time
- * (`prestart`) and the bundle never lags the source.
+ * instead of `node --import tsx` keeps tsx's loader thread and transform caches out of the server's memory.
+ * It is quick enough for `npm start` to run it every time (`prestart`), so the bundle never lags the source.
  *
  *   node --import tsx scripts/build.ts
  */

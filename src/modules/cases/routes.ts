@@ -8,7 +8,7 @@ import {
   intakeUnauthorizedSchema,
 } from './schemas.ts';
 
-/** POST /api/v1/dynamic-case (seed 003): the case intake. */
+/** POST /api/v1/dynamic-case (Case Create endpoint): the case intake. */
 export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(

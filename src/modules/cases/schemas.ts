@@ -4,8 +4,8 @@ import { questionTypeNames } from './question-types/registry.ts';
 import { isIsoDate } from './validation.ts';
 
 /**
- * The request and response schemas of POST /api/v1/dynamic-case (seed 003). The schema checks the core
- * fields and the shape of each question object; what a question needs depends on the mode (form title or
+ * The request and response schemas of POST /api/v1/dynamic-case (Case Create endpoint). The schema checks the
+ * core fields and the shape of each question object; what a question needs depends on the mode (form title or
  * form id) and on its type, so that is checked by the intake service and the question-type modules.
  * Unknown fields are ignored. Optional string fields sent as "" count as absent.
  */
