@@ -27,6 +27,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The launcher starts the server with the memory settings of its engine (bin/care360.mjs); it forwards
+# `docker stop`'s SIGTERM to the server and exits with its code.
+COPY bin ./bin
 # package.json and the sources: migrations and pglite-init.mjs are read from src/ at run time, and
 # `npm run cli -- ...` (backups, keys, the move to PostgreSQL) runs the TypeScript with tsx.
 COPY package.json package-lock.json tsconfig.json ./
@@ -37,4 +40,4 @@ VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/server.mjs"]
+CMD ["node", "bin/care360.mjs"]

@@ -8,8 +8,8 @@
  *   ... change the code, npm run build ...
  *   npm run bench:ab -- --variants='[{"name":"before","script":"dist/ab-before.mjs"},{"name":"after"}]'
  *
- * A variant is `{ name, script?, flags?, env?, sql?, node?, engine? }`: the bundle to start (default
- * `dist/server.mjs`), node flags, server environment, SQL run on its database once the server has migrated it
+ * A variant is `{ name, script?, flags?, env?, sql?, node?, engine? }`: the bundle the launcher starts (default
+ * `dist/server.mjs`, with the memory settings of bin/care360.mjs), node flags, server environment, SQL run on its database once the server has migrated it
  * (a schema change to try), the node binary that runs the server (another Node.js version; default the one
  * running this script), and the engine (`postgres`, the default, or `pglite`). Options: --rounds=N (4),
  * --duration=S (8), --warmup=S (1), --connections=N (16), --scenario=intake-title (any id of
@@ -18,14 +18,15 @@
  * server's CPU time per request (user + system, from /proc) beside the rate.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult, LoadSpec } from './load.ts';
-import { call, expectOk } from './lib/api.ts';
+import { launcher } from '../scripts/build.ts';
+import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
 import { createBenchDatabase, withClient } from './lib/postgres.ts';
-import { runJsonChild, startListeningProcess, watchProcess, type RunningProcess } from './lib/processes.ts';
+import { startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { median } from './lib/stats.ts';
 import { scenarios, type RequestSpec } from './scenarios.ts';
 
@@ -93,7 +94,7 @@ async function start(variant: Variant, index: number): Promise<Running> {
   if (database) cleanups.push(() => database.drop());
   const dataDir = await mkdtemp(path.join(work, 'data-'));
   const server = await startListeningProcess(
-    variant.script ?? 'dist/server.mjs',
+    launcher,
     {
       LOG_LEVEL: 'warn',
       RATE_LIMIT_PER_KEY: '1000000000',
@@ -106,15 +107,15 @@ async function start(variant: Variant, index: number): Promise<Running> {
       ...(database ? { DATABASE_URL: database.url } : {}),
       ...variant.env,
     },
-    { nodeArguments: variant.flags ?? [], ...(variant.node ? { node: variant.node } : {}) },
+    {
+      args: [variant.script ?? 'dist/server.mjs'],
+      nodeArguments: variant.flags ?? [],
+      ...(variant.node ? { node: variant.node } : {}),
+    },
   );
   cleanups.push(() => server.stop());
   if (variant.sql && database) await withClient(database.url, (client) => client.query(variant.sql!));
-  const organizations = await call(server.url, 'GET', '/admin/v1/organizations', {
-    headers: { authorization: `Bearer ${adminToken}` },
-  });
-  expectOk(organizations, 'GET /admin/v1/organizations');
-  const organizationId = (organizations.body as { organizations: { id: string }[] }).organizations[0]!.id;
+  const organizationId = await bootstrapOrganizationId(server.url, adminToken);
   const request = await scenario!.setup({ url: server.url, apiKey, adminToken, organizationId });
   return { variant, server, request, runs: [] };
 }
@@ -128,13 +129,7 @@ async function load(target: Running, seconds: number, warmup: number) {
     warmupSeconds: warmup,
     ...(rate ? { overallRate: rate } : {}),
   };
-  const specPath = path.join(work, `spec-${Date.now()}.json`);
-  await writeFile(specPath, JSON.stringify(spec));
-  const watch = watchProcess(target.server.pid);
-  const result = await runJsonChild<LoadResult>('bench/load.ts', [specPath], {
-    timeoutMs: (seconds + warmup) * 1000 + 90_000,
-  });
-  const { peakRssMb, cpuPercent } = watch.stop();
+  const { peakRssMb, cpuPercent, ...result } = await measureLoad(target.server.pid, spec);
   // CPU over the warm-up and the run, per request of the run: the warm-up runs at the same rate.
   const serverCpuMsPerRequest = ((cpuPercent ?? Number.NaN) * 10) / result.requestsPerSecond;
   return { ...result, peakRssMb, serverCpuMsPerRequest };

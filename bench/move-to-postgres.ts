@@ -20,6 +20,7 @@ import { parseArgs, promisify } from 'node:util';
 import { fileQuestion, intakeByTitle, UNIQUE } from './lib/bodies.ts';
 import { createBenchDatabase } from './lib/postgres.ts';
 import { printResult, startListeningProcess } from './lib/processes.ts';
+import { launcher } from '../scripts/build.ts';
 
 const { values } = parseArgs({
   options: { cases: { type: 'string', default: '100000' }, 'pg-url': { type: 'string' } },
@@ -57,7 +58,7 @@ const cli = (args: string[], env: Record<string, string>) =>
   });
 
 const database = await createBenchDatabase(adminUrl, `care360_move_bench_${Date.now()}_${process.pid}`);
-const server = await startListeningProcess('dist/server.mjs', environment);
+const server = await startListeningProcess(launcher, environment);
 try {
   // 1. The intakes.
   const plain = intakeByTitle('Move benchmark form');

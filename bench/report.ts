@@ -1,32 +1,23 @@
 /**
  * Writes docs/performance.md and docs/performance.svg from the latest full run (and the latest growth
- * run) in bench/results/. `npm run bench` calls it; `node --import tsx bench/report.ts` re-runs it alone.
+ * run) in bench/results/ (bench/lib/results.ts). `npm run bench` calls it; `node --import tsx bench/report.ts` re-runs it alone.
  * The text between the notes markers in docs/performance.md is written by hand and kept.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { projectRoot as root } from '../src/paths.ts';
-import type { BenchResults, EngineResult, Measurement } from './run.ts';
+import { latestResults, ratiosOf, type BenchResults, type EngineResult, type Measurement } from './lib/results.ts';
 
-const resultsDirectory = path.join(root, 'bench', 'results');
 const markdownPath = path.join(root, 'docs', 'performance.md');
 const svgPath = path.join(root, 'docs', 'performance.svg');
 const NOTES_START = '<!-- notes:start -->';
 const NOTES_END = '<!-- notes:end -->';
 
-function latest(kind: 'full' | 'growth'): { file: string; results: BenchResults } | undefined {
-  if (!existsSync(resultsDirectory)) return undefined;
-  const files = readdirSync(resultsDirectory)
-    .filter((name) => name.endsWith('.json') && (kind === 'growth') === name.endsWith('-growth.json'))
-    .sort();
-  const file = files.at(-1);
-  if (!file) return undefined;
-  return { file, results: JSON.parse(readFileSync(path.join(resultsDirectory, file), 'utf8')) as BenchResults };
-}
-
+const links = (files: string[]) =>
+  files.map((file) => `[\`bench/results/${file}\`](../bench/results/${file})`).join(', ');
 const fixed = (value: number | undefined, digits = 0) => (value === undefined ? '–' : value.toFixed(digits));
 /** Milliseconds: autocannon's are whole numbers, the database ceiling's have decimals. */
 const ms = (value: number | undefined) =>
@@ -49,36 +40,6 @@ function errorsOf(measurement: Measurement): string {
     .map(([code, n]) => `${n}×${code}`)
     .join(', ');
   return `${count}${codes ? ` (${codes})` : ''}${measurement.timeouts ? `, ${measurement.timeouts} timeouts` : ''}`;
-}
-
-export interface Ratios {
-  engine: string;
-  intake?: number;
-  databaseCeiling?: number;
-  frameworkCeiling?: number;
-  ofDatabase?: number;
-  ofFramework?: number;
-  p99?: number;
-  peakRssMb?: number;
-}
-
-export function ratiosOf(results: BenchResults): Ratios[] {
-  const framework = results.frameworkCeiling.find((route) => route.id === 'empty')?.concurrency?.requestsPerSecond;
-  return results.engines.map((engine) => {
-    const intake = engine.scenarios.find((scenario) => scenario.id === 'intake-title')?.concurrency;
-    const database = engine.databaseCeiling.available ? engine.databaseCeiling.requestsPerSecond : undefined;
-    const rps = intake?.okPerSecond;
-    return {
-      engine: engine.engine,
-      intake: rps,
-      databaseCeiling: database,
-      frameworkCeiling: framework,
-      ofDatabase: rps !== undefined && database ? rps / database : undefined,
-      ofFramework: rps !== undefined && framework ? rps / framework : undefined,
-      p99: intake?.latencyMs.p99,
-      peakRssMb: intake?.peakRssMb,
-    };
-  });
 }
 
 function scenarioRows(engines: EngineResult[], mode: 'concurrency' | 'rate'): string[] {
@@ -112,8 +73,8 @@ function scenarioRows(engines: EngineResult[], mode: 'concurrency' | 'rate'): st
 }
 
 function markdown(
-  full: { file: string; results: BenchResults } | undefined,
-  growth: { file: string; results: BenchResults } | undefined,
+  full: { files: string[]; results: BenchResults } | undefined,
+  growth: { files: string[]; results: BenchResults } | undefined,
   notes: string,
 ): string {
   const out: string[] = [];
@@ -131,7 +92,7 @@ function markdown(
     const machine = results.machine;
     out.push('## The run', '');
     out.push(
-      `- Results: [\`bench/results/${full.file}\`](../bench/results/${full.file}), ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
+      `- Results: ${links(full.files)}, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC (the latest run of each engine on this Node.js version; every run's headline figures: ${links(['history.jsonl'])})`,
     );
     out.push(
       `- Command: \`${results.command}\` (${results.options.durationSeconds} s measured after ${results.options.warmupSeconds} s warm-up per scenario, ${results.options.connections} connections)`,
@@ -263,7 +224,7 @@ function markdown(
     out.push('No growth run recorded yet: `npm run bench -- --growth`.', '');
   } else {
     out.push(
-      `From [\`bench/results/${growth.file}\`](../bench/results/${growth.file}) (\`${growth.results.command}\`): intake by form title on PostgreSQL, ${growth.results.options.connections} connections, before and after seeding cases with \`bench/seed-cases.ts\` (COPY).`,
+      `From ${links(growth.files)} (\`${growth.results.command}\`): intake by form title on PostgreSQL, ${growth.results.options.connections} connections, before and after seeding cases with \`bench/seed-cases.ts\` (COPY).`,
       '',
     );
     out.push('| existing cases | ok req/s | p50 ms | p99 ms | p99.9 ms | errors / non-2xx | peak RSS MB | seeding |');
@@ -288,7 +249,7 @@ function markdown(
 const METHOD = [
   '## How it is measured',
   '',
-  '- `npm run bench` (`bench/run.ts`) starts care360 as `npm start` does (the bundle `scripts/build.ts` makes, `node dist/server.mjs`) on a free port, first on PGlite in a temporary `DATA_DIR` (with `MALLOC_ARENA_MAX=1` and `--max-semi-space-size=2`, on Node 24 also `--liftoff-only`, given as a Node 20 user gives them; on Node 22.15+ and 24 the server restarts itself with them), then on PostgreSQL at 127.0.0.1:5432 (on Node 24 with `--max-semi-space-size=16`, as the server restarts itself) in a database the run creates and drops, with the default pool of the server, 10 connections (`DATABASE_POOL_SIZE`; `--pool-size` sets it; before 2026-12-02 22:30 the bench gave it one per load connection, 16). The organization is the one `BOOTSTRAP_API_KEY` makes; promo codes are created through the admin API (`ADMIN_TOKEN`). Payments use the simulated gateway (no `STRIPE_SECRET_KEY`).',
+  '- `npm run bench` (`bench/run.ts`) starts care360 as `npm start` does (the launcher `bin/care360.mjs`, which starts the bundle `scripts/build.ts` makes with the memory settings of its engine: `src/memory-settings.ts`) on a free port, first on PGlite in a temporary `DATA_DIR`, then on PostgreSQL at 127.0.0.1:5432 in a database the run creates and drops, with the default pool of the server, 10 connections (`DATABASE_POOL_SIZE`; `--pool-size` sets it; before 2026-12-02 22:30 the bench gave it one per load connection, 16). The organization is the one `BOOTSTRAP_API_KEY` makes; promo codes are created through the admin API (`ADMIN_TOKEN`). Payments use the simulated gateway (no `STRIPE_SECRET_KEY`).',
   "- The load comes from autocannon in a separate process (`bench/load.ts`). Every intake carries a unique email and `idempotencyKey` (autocannon `setupRequest`), so each one creates a new patient and case; every payment carries a unique `idempotencyKey`. Each scenario gets a warm-up, then a run at a fixed concurrency and one at a fixed rate. Latencies are autocannon's (1 ms resolution), measured ones only: at a fixed rate autocannon would add made-up samples for coordinated omission with an expected interval of 1 ms (`ceil(1 / rate)`), which inflated the fixed-rate latencies of runs before 2026-12-02 23:00. Its fixed rate is a quota per connection and second: each connection sends its share at the start of each second as fast as answers come, then waits, so those runs are bursts at the concurrency's speed and pauses, not an even load.",
   '- Scenarios (`bench/scenarios.ts`): intake by form title (the six questions of `bench/lib/bodies.ts`, mixed types, one PHI; the form reused), by form id (the form made by one title intake, question ids read from `GET /api/v1/forms/:formId`), by form title with one 200 KB inline PDF (base64, about 270 KB on the wire); `POST /api/v1/cases/:caseId/payments` on one case, with and without `preauthorize` (that case created with a simulated `stripeSetupId`); `GET /api/v1/promo-codes?code=…`. A scenario whose endpoint is missing is reported as not available; the run goes on.',
   "- Peak RSS is the server process's VmHWM, reset before each measurement (`/proc/<pid>/clear_refs`), and polled VmRSS; server CPU is from `/proc/<pid>/stat`. On PostgreSQL the database's own memory is not included.",
@@ -392,8 +353,8 @@ function svg(results: BenchResults): string {
 }
 
 export async function writeReport(): Promise<string[]> {
-  const full = latest('full');
-  const growth = latest('growth');
+  const full = latestResults('full');
+  const growth = latestResults('growth');
   let notes = 'No notes yet.';
   if (existsSync(markdownPath)) {
     const current = readFileSync(markdownPath, 'utf8');

@@ -2,7 +2,7 @@
  * `npm run bench`: care360 under load, on PGlite and on PostgreSQL, beside the framework and database
  * ceilings measured in the same run. See docs/performance.md for what it measures and the latest figures.
  *
- *   npm run bench                      full run (about 8 minutes), writes bench/results/<ISO date>.json and the docs
+ *   npm run bench                      full run (about 8 minutes), writes bench/results/ (bench/lib/results.ts) and the docs
  *   npm run bench -- --quick           smoke pass, a few seconds per scenario (CI); writes bench/results/tmp/ only
  *   npm run bench -- --growth          form-title intake at 0 and at 1,000,000 existing cases (PostgreSQL)
  *
@@ -21,91 +21,27 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DatabaseCeilingOptions, DatabaseCeilingResult } from './ceilings/database.ts';
-import type { LoadResult, LoadSpec } from './load.ts';
-import { call, expectOk, NotAvailable } from './lib/api.ts';
+import type { LoadSpec } from './load.ts';
+import {
+  saveResults,
+  type BenchResults,
+  type Engine,
+  type EngineResult,
+  type GrowthResult,
+  type Measurement,
+  type ScenarioResult,
+} from './lib/results.ts';
+import { NotAvailable } from './lib/api.ts';
+import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
 import { intakeByTitle } from './lib/bodies.ts';
 import { createBenchDatabase, postgresVersion } from './lib/postgres.ts';
-import { readMemory, runJsonChild, startListeningProcess, watchProcess, type RunningProcess } from './lib/processes.ts';
-import { buildServer } from '../scripts/build.ts';
-import { EMBEDDED_ENVIRONMENT, embeddedNodeFlags, postgresNodeFlags } from '../src/memory-settings.ts';
+import { readMemory, runJsonChild, startListeningProcess, type RunningProcess } from './lib/processes.ts';
+import { buildServer, launcher } from '../scripts/build.ts';
 import { projectRoot } from '../src/paths.ts';
 import { fasterRun } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import { scenarios, type RequestSpec, type Scenario, type SetupContext } from './scenarios.ts';
 import type { SeedResult } from './seed-cases.ts';
-
-export type Engine = 'pglite' | 'postgres';
-
-export interface Measurement extends LoadResult {
-  mode: 'concurrency' | 'rate';
-  connections: number;
-  targetRate?: number;
-  peakRssMb: number;
-  peakRssSource: string;
-  serverCpuPercent?: number;
-}
-
-export interface ScenarioResult {
-  id: string;
-  label: string;
-  status: 'ok' | 'not available' | 'failed';
-  reason?: string;
-  concurrency?: Measurement;
-  rate?: Measurement;
-}
-
-export interface EngineResult {
-  engine: Engine;
-  scenarios: ScenarioResult[];
-  /**
-   * The faster of two runs, one before the engine's scenarios and one after: this host's speed drifts over
-   * minutes, and noise only ever slows a run down. `runsPerSecond` holds both, in order.
-   */
-  databaseCeiling: (DatabaseCeilingResult & { runsPerSecond?: number[] }) | { available: false; reason: string };
-  /** VmHWM of the server over its whole life (start-up and every scenario). */
-  serverLifetimePeakRssMb?: number;
-}
-
-export interface GrowthResult {
-  existingCases: number;
-  seed?: SeedResult;
-  measurement?: Measurement;
-  status: 'ok' | 'not available' | 'failed';
-  reason?: string;
-}
-
-export interface BenchResults {
-  kind: 'full' | 'quick' | 'growth';
-  startedAt: string;
-  finishedAt: string;
-  command: string;
-  machine: {
-    nproc: number;
-    cpuModel: string;
-    memoryGb: number;
-    freeMemoryGbAtStart: number;
-    /** 1, 5 and 15-minute load averages: the machine is shared, this says how busy it was. */
-    loadAverageAtStart: number[];
-    loadAverageAtEnd?: number[];
-    /** The commit measured, and files of src/ that differed from it (others may be editing the tree). */
-    gitCommit?: string;
-    uncommittedSourceFiles?: string[];
-    kernel: string;
-    node: string;
-    postgres?: string;
-  };
-  options: {
-    durationSeconds: number;
-    warmupSeconds: number;
-    connections: number;
-    rateOverride?: number;
-    rateFraction: number;
-    serverEnvironment: Record<string, string>;
-  };
-  frameworkCeiling: { id: string; label: string; concurrency?: Measurement; error?: string }[];
-  engines: EngineResult[];
-  growth?: GrowthResult[];
-}
 
 const { values: args } = parseArgs({
   options: {
@@ -192,30 +128,15 @@ async function runLoad(server: RunningProcess, request: RequestSpec, mode: 'conc
     warmupSeconds: mode === 'concurrency' ? warmupSeconds : 0,
     ...(mode === 'rate' ? { overallRate: rate } : {}),
   };
-  const directory = await mkdtemp(path.join(tmpdir(), 'care360-load-'));
-  const specPath = path.join(directory, 'spec.json');
-  await writeFile(specPath, JSON.stringify(spec));
-  // The watch starts with the warm-up: its RSS peak is the server's peak under this load.
-  const watch = watchProcess(server.pid);
-  try {
-    const result = await runJsonChild<LoadResult>('bench/load.ts', [specPath], {
-      timeoutMs: (warmupSeconds + durationSeconds) * 1000 + 90_000,
-    });
-    const resources = watch.stop();
-    const measurement: Measurement = {
-      ...result,
-      mode,
-      connections,
-      ...(rate ? { targetRate: rate } : {}),
-      peakRssMb: resources.peakRssMb,
-      peakRssSource: resources.peakRssSource,
-      ...(resources.cpuPercent !== undefined ? { serverCpuPercent: resources.cpuPercent } : {}),
-    };
-    return measurement;
-  } finally {
-    watch.stop();
-    await rm(directory, { recursive: true, force: true });
-  }
+  const { cpuPercent, ...result } = await measureLoad(server.pid, spec);
+  const measurement: Measurement = {
+    ...result,
+    mode,
+    connections,
+    ...(rate ? { targetRate: rate } : {}),
+    ...(cpuPercent !== undefined ? { serverCpuPercent: cpuPercent } : {}),
+  };
+  return measurement;
 }
 
 /** `rateFraction` of a measured throughput, to two significant digits, at least 1 request per second. */
@@ -243,28 +164,17 @@ async function startCare360(engine: Engine, databaseUrl: string | undefined, dat
     DATA_DIR: dataDir,
     ...(engine === 'postgres' && databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
-  // The engine's memory settings for this runtime, given here as a Node 20 user gives them (on Node 22.15+
-  // and 24 the server restarts itself with them: src/memory-settings.ts), so every runtime measures the same.
-  const embedded = engine === 'pglite';
-  if (embedded) Object.assign(environment, EMBEDDED_ENVIRONMENT);
-  const nodeArguments = [
-    ...(embedded ? embeddedNodeFlags(process.versions.v8) : postgresNodeFlags(process.versions.v8)),
-    ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : []),
-  ];
+  // Flags given to the launcher reach the server too (the launcher's own profile is the smaller file).
+  const nodeArguments = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`] : [];
   if (args.profile) await mkdir(profileDirectory, { recursive: true });
-  // As `npm start` runs it: the bundle scripts/build.ts makes, with plain node.
-  return startListeningProcess(await buildServer(), environment, { nodeArguments });
+  // As `npm start` runs it: the launcher, which starts the bundle scripts/build.ts makes with its engine's
+  // memory settings.
+  await buildServer();
+  return startListeningProcess(launcher, environment, { nodeArguments });
 }
 
 async function setupContext(server: RunningProcess): Promise<SetupContext> {
-  const organizations = await call(server.url, 'GET', '/admin/v1/organizations', {
-    headers: { authorization: `Bearer ${adminToken}` },
-  });
-  expectOk(organizations, 'GET /admin/v1/organizations');
-  const list = (organizations.body as { organizations: { id: string; name: string }[] }).organizations;
-  const organizationId = list.find((organization) => organization.name === 'Bootstrap organization')?.id ?? list[0]?.id;
-  if (!organizationId) throw new Error('the bootstrap organization is missing');
-  return { url: server.url, apiKey, adminToken, organizationId };
+  return { url: server.url, apiKey, adminToken, organizationId: await bootstrapOrganizationId(server.url, adminToken) };
 }
 
 async function measureScenario(
@@ -522,16 +432,21 @@ async function main(): Promise<void> {
   results.finishedAt = new Date().toISOString();
   results.machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100);
 
-  // ISO 8601 basic format: sortable, and no ':' in a file name.
-  const stamp = startedAt
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const directory = path.join(projectRoot, 'bench', 'results', quick ? 'tmp' : '');
-  await mkdir(directory, { recursive: true });
-  const file = path.join(directory, `${stamp}${kind === 'full' ? '' : `-${kind}`}.json`);
-  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-  log(`results: ${path.relative(projectRoot, file)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
+  const elapsed = `${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`;
+  if (quick) {
+    // ISO 8601 basic format: sortable, and no ':' in a file name.
+    const stamp = startedAt
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    const directory = path.join(projectRoot, 'bench', 'results', 'tmp');
+    await mkdir(directory, { recursive: true });
+    const file = path.join(directory, `${stamp}-quick.json`);
+    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    log(`results: ${path.relative(projectRoot, file)} (${elapsed})`);
+  } else {
+    log(`results: ${(await saveResults(results)).map((name) => `bench/results/${name}`).join(', ')} (${elapsed})`);
+  }
   if (!quick && !args['skip-report']) {
     const written = await writeReport();
     log(`report: ${written.join(', ')}`);

@@ -1,9 +1,9 @@
 /**
  * Compiles the server for `npm start`: src/server.ts and everything it imports from src/, bundled by
- * esbuild into dist/server.mjs (packages in node_modules stay imports). Running compiled JavaScript
- * instead of `node --import tsx` keeps tsx's loader thread and transform caches (about 90 MB of resident
- * memory under load) out of the server. It takes well under a second, so `npm start` runs it every time
- * (`prestart`) and the bundle never lags the source.
+ * esbuild into dist/server.mjs (packages in node_modules stay imports), and the memory settings the
+ * launcher (bin/care360.mjs) reads into dist/memory-settings.mjs. Running compiled JavaScript
+ * instead of `node --import tsx` keeps tsx's loader thread and transform caches out of the server's memory.
+ * It is quick enough for `npm start` to run it every time (`prestart`), so the bundle never lags the source.
  *
  *   node --import tsx scripts/build.ts
  */
@@ -13,18 +13,22 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { projectPath, projectRoot } from '../src/paths.ts';
 
-/** The bundle `npm start` runs. */
+/** The bundle the launcher runs. */
 const serverBundle = projectPath('dist', 'server.mjs');
 
+/** What `npm start` runs: it starts the bundle with its engine's memory settings. */
+export const launcher = projectPath('bin', 'care360.mjs');
+
 /**
- * Writes dist/server.mjs and its source map. Each file is written beside its final name and renamed into
+ * Writes dist/server.mjs, dist/memory-settings.mjs and their source maps. Each file is written beside its final name and renamed into
  * place, so a server starting while another process rebuilds (parallel test files) never reads half a file.
  */
 export async function buildServer(): Promise<string> {
   const result = await build({
     absWorkingDir: projectRoot,
-    entryPoints: ['src/server.ts'],
-    outfile: serverBundle,
+    entryPoints: ['src/server.ts', 'src/memory-settings.ts'],
+    outdir: path.dirname(serverBundle),
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     packages: 'external',
     platform: 'node',

@@ -1,41 +1,27 @@
 /**
- * Memory settings for the server's process, applied by memory-restart.ts before anything else loads
- * (server.ts imports it first). Those below can only be set when a process starts:
+ * The memory settings of the server's process, by engine: the rules the launcher (bin/care360.mjs) applies
+ * when it starts dist/server.mjs. Node and V8 read them only at start, so they are given there and never
+ * changed by the running server. Why each one, and what it costs and saves: docs/performance.md.
  *
- * The embedded engine (PGlite inside the server):
- * - MALLOC_ARENA_MAX=1. glibc gives each thread that allocates its own malloc arena (up to eight per core)
- *   and keeps what is freed there for that arena's next allocation. V8 compiles PGlite's WebAssembly
- *   (PostgreSQL itself) on its background threads with tens of MB of compiler memory at a time, and each
- *   thread that took a share keeps it resident. With one arena the memory is reused.
- * - --max-semi-space-size=2 (MB; Node 20's default is 16): a smaller young generation. PGlite's engine, not
- *   the JavaScript heap, is most of the work per request, and the young generation's pages are resident
- *   once touched.
- * - On V8 13 and later (Node 24), --liftoff-only: PostgreSQL's WebAssembly runs on V8's baseline compiler
- *   and is never recompiled by the optimizing one. There, the optimizing compile of one large function (hot
- *   at every start) took 604 MB of compiler memory: the process went to 720-790 MB for a moment at every
- *   start (on Node 20 and 22 the start peaks at 190-216 MB) and stayed at 273 MB under the intake benchmark,
- *   against 205 MB without. It costs the embedded engine 10-40% of its intakes per second
- *   (docs/performance.md); `node --no-liftoff-only dist/server.mjs` keeps the optimizing tier.
+ * The embedded engine (PGlite runs PostgreSQL as WebAssembly inside the server):
+ * - MALLOC_ARENA_MAX=1 (glibc, Linux): V8 compiles the engine's WebAssembly on background threads, and glibc
+ *   keeps each thread's freed compiler memory in an arena of its own; with one arena it is reused.
+ * - --max-semi-space-size=2: a small young generation. The engine, not the JavaScript heap, does most of the
+ *   work per request, and the young generation's pages stay resident once touched.
+ * - From V8 13 (Node 24), --liftoff-only: the engine's WebAssembly stays on V8's baseline compiler, whose
+ *   optimizing tier-up of one large function takes hundreds of MB of compiler memory at every start.
  *
- * PostgreSQL (DATABASE_URL set), on V8 13 and later (Node 24):
- * - --max-semi-space-size=16, Node 20's and 22's default. V8 13 lets a semi-space grow to 64 MB where the
- *   Node builds have no pointer compression; under the 200 KB file intake the server then peaked at 323 MB,
- *   against 216 MB with 16, at the same rate.
+ * PostgreSQL (DATABASE_URL set), from V8 13: --max-semi-space-size=16, the size Node 20 and 22 use, where V8
+ * would let a semi-space grow to 64 MB.
  *
- * Under the intake benchmark the embedded settings, with 8 MB of shared buffers, cut the server's peak RSS by
- * 40-60 MB (docs/performance.md).
- * Where Node can replace its own process image (`process.execve`, Node 22.15+ and 24) the server restarts
- * itself once, in place (same pid), with them. On older Node, set them in the environment:
- * `MALLOC_ARENA_MAX=1 NODE_OPTIONS=--max-semi-space-size=2` (Node 20 needs none of the V8 13 flags).
+ * Either engine: --heap-growing-percent=20. With a small young generation most of a request's objects are
+ * promoted, and V8's own growing factor lets the old generation fill with garbage before each full collection.
  *
- * MALLOC_ARENA_MAX is set on Linux only (glibc's). None of the embedded settings is applied when
- * MALLOC_ARENA_MAX is already set, to any value: that is how to opt out of them. A flag the user gave (on the
- * command line or in NODE_OPTIONS, negated too) is kept as given, which is how to opt out of one. A last
- * setting, V8's heap growing factor (RUNTIME_V8_FLAGS below), is taken while running, on either engine, every
- * Node version and platform.
+ * Opting out: a flag given to the launcher (`node --no-liftoff-only bin/care360.mjs`) or in NODE_OPTIONS is
+ * kept as given, negated too; MALLOC_ARENA_MAX set to any value keeps all the embedded engine's settings out.
  */
 
-/** The V8 major version from which V8's own choices need the flags above (13: Node 24). */
+/** The V8 major version from which V8's own choices need the limits above (13: Node 24). */
 const V8_NEEDING_LIMITS = 13;
 
 /** The node flags the embedded engine's process wants on this V8 (`process.versions.v8`). */
@@ -48,65 +34,46 @@ export function postgresNodeFlags(v8Version: string): string[] {
   return v8Major(v8Version) >= V8_NEEDING_LIMITS ? ['--max-semi-space-size=16'] : [];
 }
 
-/** The environment the embedded engine's process wants (MALLOC_ARENA_MAX=1, above). */
+/** The node flags either engine's process wants. */
+export const COMMON_NODE_FLAGS: readonly string[] = ['--heap-growing-percent=20'];
+
+/** The environment the embedded engine's process wants on Linux. */
 export const EMBEDDED_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
 
 function v8Major(v8Version: string): number {
   return Number.parseInt(v8Version, 10) || 0;
 }
 
-/**
- * V8's heap growing factor: 1.2 instead of the factor V8 picks (up to 4), on either engine. A request's
- * objects that outlive a scavenge (most of them with PGlite's 2 MB semi-space, many under load with the
- * default) are promoted, and with V8's own factor the old generation grew by some 60 MB of garbage before
- * each full collection. V8 reads this flag at every collection, so it is set at run time
- * (v8.setFlagsFromString): no restart, and every Node version gets it. In alternated runs it lowered the
- * peak from 225-283 MB to 209-233 MB on PGlite and from 163-221 MB to 131-134 MB on PostgreSQL, with no
- * throughput lost (docs/performance.md). A `--heap-growing-percent` given on the command line is kept.
- */
-export const RUNTIME_V8_FLAGS: readonly string[] = ['--heap-growing-percent=20'];
-
-/** The run-time V8 flags the server sets (those the command line did not give). */
-export function runtimeV8Flags(execArgv: readonly string[]): string[] {
-  return RUNTIME_V8_FLAGS.filter((flag) => !isGiven(flag, execArgv));
-}
-
-/** A flag counts as given in any form: `--name`, `--name=value`, or negated (`--no-name`). */
+/** A flag counts as given in any form: `--name`, `--name=value`, `--name value`, or negated (`--no-name`). */
 function isGiven(flag: string, given: readonly string[]): boolean {
   const name = flag.split('=')[0]!;
   const negated = name.replace(/^--/, '--no-');
   return given.some((argument) => argument === name || argument === negated || argument.startsWith(`${name}=`));
 }
 
-export interface ProcessStart {
+/** What the launcher knows when it starts the server. */
+export interface LaunchContext {
+  /** The launcher's environment, which the server inherits. */
   env: NodeJS.ProcessEnv;
   platform: NodeJS.Platform;
+  /** The launcher's own node flags, which the server is given too. */
   execArgv: readonly string[];
-  argv: readonly string[];
-  /** `process.versions.v8`. */
+  /** `process.versions.v8`: the launcher starts the server with its own node binary. */
   v8Version: string;
 }
 
 /**
- * The restart the process wants for its engine (above): the node arguments and environment to run with, or
- * undefined for none. A flag the user already gave (on the command line or in NODE_OPTIONS) is kept as given.
- * After the restart the flags are given and MALLOC_ARENA_MAX is set, so it asks for no second one.
+ * The node flags to start the server with and the variables to add to its environment. The engine is read
+ * as the server's configuration reads it: PostgreSQL when DATABASE_URL is set and not empty.
  */
-export function memoryRestart(current: ProcessStart): { args: string[]; env: NodeJS.ProcessEnv } | undefined {
-  const { env, platform, execArgv, argv, v8Version } = current;
+export function launchSettings(context: LaunchContext): { flags: string[]; env: Record<string, string> } {
+  const { env, platform, execArgv, v8Version } = context;
   const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const missing = (flags: readonly string[]) => flags.filter((flag) => !isGiven(flag, given));
-  const restartWith = (flags: readonly string[], extraEnv: Readonly<Record<string, string>> = {}) => ({
-    args: [...flags, ...execArgv, ...argv.slice(1)],
-    env: { ...env, ...extraEnv },
-  });
-  if (env.DATABASE_URL) {
-    const flags = missing(postgresNodeFlags(v8Version));
-    return flags.length > 0 ? restartWith(flags) : undefined;
-  }
-  if (env.MALLOC_ARENA_MAX !== undefined) return undefined;
-  const flags = missing(embeddedNodeFlags(v8Version));
-  // glibc's arenas are Linux's; V8's flags are V8's anywhere.
-  if (platform === 'linux') return restartWith(flags, EMBEDDED_ENVIRONMENT);
-  return flags.length > 0 ? restartWith(flags) : undefined;
+  const wanted = (flags: readonly string[]) => flags.filter((flag) => !isGiven(flag, given));
+  if (env.DATABASE_URL) return { flags: wanted([...postgresNodeFlags(v8Version), ...COMMON_NODE_FLAGS]), env: {} };
+  if (env.MALLOC_ARENA_MAX !== undefined) return { flags: wanted(COMMON_NODE_FLAGS), env: {} };
+  return {
+    flags: wanted([...embeddedNodeFlags(v8Version), ...COMMON_NODE_FLAGS]),
+    env: platform === 'linux' ? { ...EMBEDDED_ENVIRONMENT } : {},
+  };
 }

@@ -1,4 +1,3 @@
-import './memory-restart.ts'; // first: it may restart the process before anything else runs
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { requirePhiKeyFor } from './crypto/phi.ts';

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { launcher } from '../../scripts/build.ts';
 import { projectRoot } from '../../src/paths.ts';
 
 export interface RunningProcess {
@@ -23,19 +25,33 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * The pid of the server a launcher (bin/care360.mjs) started: its one child, from /proc (Linux, as the rest
+ * of the harness's process readings).
+ */
+export function launchedServerPid(launcherPid: number): number {
+  const children = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(/\s+/);
+  const pid = Number(children[0]);
+  if (children.length !== 1 || !Number.isInteger(pid) || pid <= 0) {
+    throw new Error(`launcher ${launcherPid} has no single server process (children: ${children.join(' ')})`);
+  }
+  return pid;
+}
+
+/**
  * Starts an entry point on a free port and waits until `readyPath` answers 200 (at LOG_LEVEL=warn nothing
  * announces the listening socket): TypeScript with `node --import tsx <script>`, compiled JavaScript
- * (`.mjs`, `.js`) with plain node. The child is the node process itself, so its pid is the one whose
- * /proc status we read.
+ * (`.mjs`, `.js`) with plain node, `args` after the script. `pid` is the process whose /proc status we read:
+ * the child itself, or for the launcher the server it started (the launcher only waits for it).
  */
 export async function startListeningProcess(
   script: string,
   environment: Record<string, string>,
-  options: { nodeArguments?: readonly string[]; readyPath?: string; node?: string } = {},
+  options: { nodeArguments?: readonly string[]; args?: readonly string[]; readyPath?: string; node?: string } = {},
 ): Promise<RunningProcess> {
   const port = await freePort();
   const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(options.node ?? process.execPath, [...(options.nodeArguments ?? []), ...loader, script], {
+  const argv = [...(options.nodeArguments ?? []), ...loader, script, ...(options.args ?? [])];
+  const child = spawn(options.node ?? process.execPath, argv, {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH ?? '',
@@ -56,13 +72,25 @@ export async function startListeningProcess(
   child.stderr?.on('data', append);
   let exited = false;
   child.once('exit', () => (exited = true));
+  const launched = path.resolve(projectRoot, script) === launcher;
+  // A SIGKILL cannot be forwarded: the launcher's server gets its own.
+  const kill = () => {
+    if (launched) {
+      try {
+        process.kill(launchedServerPid(child.pid!), 'SIGKILL');
+      } catch {
+        // not started, or gone already
+      }
+    }
+    child.kill('SIGKILL');
+  };
 
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (exited) throw new Error(`${script} exited with ${child.exitCode} before listening:\n${output}`);
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      kill();
       throw new Error(`${script} did not answer ${options.readyPath ?? '/health'} in 60 s:\n${output}`);
     }
     try {
@@ -77,14 +105,14 @@ export async function startListeningProcess(
 
   return {
     url,
-    pid: child.pid!,
+    pid: launched ? launchedServerPid(child.pid!) : child.pid!,
     child,
     output: () => output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exit = once(child, 'exit');
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const timer = setTimeout(kill, 15_000);
       const [code] = (await exit) as [number | null];
       clearTimeout(timer);
       return code;

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite, protocol, types } from '@electric-sql/pglite';
 import pg from 'pg';
-import { embeddedNodeFlags } from '../memory-settings.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { projectPath } from '../paths.ts';
 import { PgliteStatements } from './pglite-statements.ts';
@@ -198,8 +197,9 @@ function snapshotOf(client: PGlite, directory: string, target: string): Promise<
  * hundred MB) would otherwise stay in the server's resident memory for good. Only for a directory that
  * is missing or empty; anything else is opened as it is. It works in a sibling
  * folder renamed into place when complete, so an interrupted first start leaves no half-made database.
- * The child runs with the embedded engine's node flags (src/memory-settings.ts): its peak on Node 24 was
- * 1,037 MB without them and 651 MB with them (756 against 875 MB on Node 20).
+ * The child runs with this process's node flags and environment, so the memory settings the launcher gave
+ * the server (bin/care360.mjs) hold for its initdb too; not a debugger's or a profiler's, which would
+ * contend with this process's for their port or files.
  */
 async function initializePgliteDirectory(directory: string): Promise<void> {
   const script = projectPath('src', 'db', 'pglite-init.mjs');
@@ -207,7 +207,7 @@ async function initializePgliteDirectory(directory: string): Promise<void> {
   await mkdir(path.dirname(directory), { recursive: true });
   await rm(staging, { recursive: true, force: true });
   try {
-    const flags = embeddedNodeFlags(process.versions.v8);
+    const flags = process.execArgv.filter((flag) => !/^--(inspect|cpu-prof|heap-prof)/.test(flag));
     await promisify(execFile)(process.execPath, [...flags, script, staging], { timeout: 120_000 });
     await rm(directory, { recursive: true, force: true }); // empty: nothing is lost
     await rename(staging, directory);

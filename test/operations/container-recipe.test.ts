@@ -54,12 +54,12 @@ describe('Dockerfile', () => {
     assert.match(healthcheck ?? '', /\/ready/);
   });
 
-  it('starts as `npm start` does after its build: node dist/server.mjs', () => {
+  it('starts as `npm start` does after its build: the launcher, node bin/care360.mjs', () => {
     const packageJson = JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    assert.equal(packageJson.scripts.start, 'node dist/server.mjs');
-    assert.ok(finalStage.includes('CMD ["node", "dist/server.mjs"]'));
+    assert.equal(packageJson.scripts.start, 'node bin/care360.mjs');
+    assert.ok(finalStage.includes('CMD ["node", "bin/care360.mjs"]'));
   });
 
   it('copies what the server reads beside the bundle, and .dockerignore keeps none of it out', () => {
@@ -67,8 +67,9 @@ describe('Dockerfile', () => {
       .filter((line) => line.startsWith('COPY ') && !line.includes('--from='))
       .flatMap((line) => line.split(/\s+/).slice(1, -1));
     for (const source of copied) assert.ok(existsSync(projectPath(source)), `${source} exists`);
-    // src/paths.ts: package.json (version.ts), src/db/migrations (migrate.ts), src/db/pglite-init.mjs (database.ts).
-    for (const needed of ['package.json', 'src']) assert.ok(copied.includes(needed), `${needed} is copied`);
+    // src/paths.ts: package.json (version.ts), src/db/migrations (migrate.ts), src/db/pglite-init.mjs (database.ts);
+    // bin/care360.mjs, the CMD.
+    for (const needed of ['package.json', 'src', 'bin']) assert.ok(copied.includes(needed), `${needed} is copied`);
     const ignored = readFileSync(projectPath('.dockerignore'), 'utf8')
       .split('\n')
       .map((line) => line.trim())

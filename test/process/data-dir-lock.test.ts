@@ -31,7 +31,7 @@ describe('one owner of the embedded database at a time', () => {
   it('refuses a second server and a CLI command beside a running server, saying who holds the folder and what to do', async () => {
     const server = await startServer({ DATA_DIR: dataDir, ADMIN_TOKEN: 't', BOOTSTRAP_API_KEY: 'k' });
     try {
-      const pid = server.process.pid!;
+      const pid = server.pid;
       const second = await failedStart({ DATA_DIR: dataDir, PORT: '0' });
       assert.equal(second.code, 1);
       assert.equal(second.output.trim().split('\n').length, 1, second.output);
@@ -75,7 +75,7 @@ describe('one owner of the embedded database at a time', () => {
     const server = await startServer({ DATA_DIR: dataDir });
     await server.stop('SIGKILL');
     const lock = JSON.parse(readFileSync(path.join(dataDir, 'care360.lock'), 'utf8')) as { pid: number };
-    assert.equal(lock.pid, server.process.pid, 'the killed server left its lock');
+    assert.equal(lock.pid, server.pid, 'the killed server left its lock');
     const restarted = await startServer({ DATA_DIR: dataDir });
     assert.equal(await restarted.stop(), 0);
   });

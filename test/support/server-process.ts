@@ -1,25 +1,30 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { buildServer } from '../../scripts/build.ts';
+import { launchedServerPid } from '../../bench/lib/processes.ts';
+import { buildServer, launcher } from '../../scripts/build.ts';
 
 export interface RunningServer {
   url: string;
+  /** The launcher (bin/care360.mjs): it forwards signals to the server and exits with the server's code. */
   process: ChildProcess;
+  /** The server's own pid (the launcher's child). */
+  pid: number;
   /** Everything the process printed so far, stdout and stderr. */
   output(): string;
-  /** SIGTERM, then the exit code. */
+  /** SIGTERM (or the signal given) to the server through the launcher, then the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 let bundle: Promise<string> | undefined;
 
 /**
- * The server as `npm start` runs it: the source bundled to dist/server.mjs (scripts/build.ts), then plain
- * node. Built once per test file.
+ * The server as `npm start` runs it: the source bundled to dist/server.mjs (scripts/build.ts), started by
+ * the launcher with plain node. Built once per test file.
  */
 async function serverCommand(): Promise<string[]> {
   bundle ??= buildServer();
-  return [await bundle];
+  await bundle;
+  return [launcher];
 }
 
 /** Starts the server as `npm start` does, on a free port, and waits until it listens. */
@@ -48,14 +53,18 @@ export async function startServer(environment: Record<string, string>): Promise<
     });
   });
 
+  const pid = launchedServerPid(child.pid!);
   return {
     url,
     process: child,
+    pid,
     output: () => output,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode;
       const exited = once(child, 'exit');
-      child.kill(signal);
+      // A SIGKILL (a crash) cannot be forwarded: it goes to the server itself, and the launcher follows it.
+      if (signal === 'SIGKILL') process.kill(pid, signal);
+      else child.kill(signal);
       const [code] = (await exited) as [number | null];
       return code;
     },
@@ -64,7 +73,7 @@ export async function startServer(environment: Record<string, string>): Promise<
 
 /**
  * Runs the server expecting it to refuse to start; returns its exit code, its output, and its stderr alone. A
- * server that starts after all is killed (its code is then null), so a test of a refusal fails instead of
+ * server that starts after all is killed (the launcher then exits with 137), so a test of a refusal fails instead of
  * waiting forever.
  */
 export async function failedStart(
@@ -78,7 +87,7 @@ export async function failedStart(
   let errors = '';
   child.stdout.on('data', (chunk) => {
     output += chunk;
-    if (/Server listening at/.test(output)) child.kill('SIGKILL');
+    if (/Server listening at/.test(output)) process.kill(launchedServerPid(child.pid!), 'SIGKILL');
   });
   child.stderr.on('data', (chunk) => {
     output += chunk;

@@ -76,8 +76,8 @@ const optionalText = (max: number) =>
   z.string({ error: 'Must be a string' }).max(max, `Must be at most ${max} characters`).nullish();
 
 /**
- * The payment fields' rules that a type and a length do not say, each written once: the schema below applies
- * them, and so does the compiled check of intake-body-check.ts. An empty string counts as absent.
+ * The payment fields' rules that a type and a length do not say, applied by the schema below. An empty string
+ * counts as absent.
  */
 export const paymentFieldRules = {
   amount: (value: number | string) => paymentAmountCents(value) !== undefined,

@@ -1,11 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { compiledSerializerFor } from '../../http/compiled-serializer.ts';
-import { intakeValidatorCompiler } from './intake-body-check.ts';
 import type { IntakeService } from './intake-service.ts';
 import { intakeBodySchema, intakeSuccessSchema } from './schemas.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 
-/** POST /api/v1/dynamic-case (seed 003): the case intake. */
+/** POST /api/v1/dynamic-case (Case Create endpoint): the case intake. */
 export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
@@ -18,9 +16,6 @@ export function intakeRoutes(intake: IntakeService): FastifyPluginAsyncZod {
           audit: { action: 'case.create', resourceType: 'case' },
           largeBase64: true, // a file's base64 data is decoded from the body's bytes (src/http/large-base64.ts)
         },
-        // A compiled check of the body first; the zod schema for a body it does not pass (intake-body-check.ts).
-        validatorCompiler: intakeValidatorCompiler,
-        serializerCompiler: compiledSerializerFor(['200']), // the success body, compiled (src/http/compiled-serializer.ts)
         schema: {
           tags: ['cases'],
           summary: 'Create a case with a form submission (form-title or form-id mode)',

@@ -4,17 +4,15 @@ import { questionTypeNames } from './question-types/registry.ts';
 import { isIsoDate } from './validation.ts';
 
 /**
- * The request and response schemas of POST /api/v1/dynamic-case (seed 003). The schema checks the core
- * fields and the shape of each question object; what a question needs depends on the mode (form title or
+ * The request and response schemas of POST /api/v1/dynamic-case (Case Create endpoint). The schema checks the
+ * core fields and the shape of each question object; what a question needs depends on the mode (form title or
  * form id) and on its type, so that is checked by the intake service and the question-type modules.
  * Unknown fields are ignored. Optional string fields sent as "" count as absent.
  */
 
 /**
- * The rules of the intake's fields that a type and a length do not say, each written once: the zod schemas
- * below apply them, and so does the compiled check of intake-body-check.ts (the fast path for bodies that
- * pass). Each takes a value of the field's type. (Patterns the zod schema states as such, the language codes
- * and zod's email, are shared as the regular expressions themselves.)
+ * The rules of the intake's fields that a type and a length do not say, each written once and applied by the
+ * zod schemas below. Each takes a value of the field's type.
  */
 export const intakeFieldRules = {
   /** Required text: something besides whitespace. */
@@ -29,8 +27,8 @@ export const intakeFieldRules = {
   caseStatus: (value: string) =>
     value === '' || (value.length <= 200 && ['OPEN', 'ABANDONED'].includes(value.trim().toUpperCase())),
   /**
-   * A US address names a US state (or territory, or military mail) code. The compiled check may apply it
-   * before the address's own fields are checked, so it takes fields of any type (they are refused elsewhere).
+   * A US address names a US state (or territory, or military mail) code. It takes fields of any type: a
+   * field of the wrong type is refused by its own schema.
    */
   usShippingState: (address: { country?: unknown; state?: unknown }) =>
     typeof address.country !== 'string' ||
