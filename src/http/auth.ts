@@ -114,13 +114,18 @@ export function registerAuthentication(
     }
   };
 
-  const reject = async (request: FastifyRequest, reply: FastifyReply, kind: AuthenticationKind) => {
+  const reject = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    kind: AuthenticationKind,
+    reason: 'missing' | 'invalid' = 'invalid',
+  ) => {
     try {
       await options.limiter.recordFailure(request.ip, kind);
     } catch (error) {
       request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
     }
-    return reply.code(401).send(envelopeOf(request).unauthorized());
+    return reply.code(401).send(envelopeOf(request).unauthorized(reason));
   };
 
   const tooManyFailures = (request: FastifyRequest, reply: FastifyReply, retryAfter: number) =>
@@ -150,7 +155,8 @@ export function registerAuthentication(
       request.principal = principal;
       return;
     }
-    return limited ? tooManyFailures(request, reply, retryAfter) : reject(request, reply, 'apiKey');
+    if (limited) return tooManyFailures(request, reply, retryAfter);
+    return reject(request, reply, 'apiKey', apiKey ? 'invalid' : 'missing');
   };
 
   /** Limited addresses of `bodyKey` requests, whose key is known only once the body is parsed. */

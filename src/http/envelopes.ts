@@ -2,11 +2,13 @@
  * The documented error bodies. The published API uses a different envelope per endpoint family;
  * each is built here and nowhere else. Routes name theirs in `config.envelope`.
  */
-export type EnvelopeName = 'intake' | 'payments' | 'standard';
+import { caseReadEnvelopes } from '../modules/cases/lifecycle/envelopes.ts';
+
+export type EnvelopeName = 'intake' | 'payments' | 'standard' | keyof typeof caseReadEnvelopes;
 
 export interface Envelope {
-  /** Body for a missing, unknown or revoked `cv-api-key`. */
-  unauthorized(): Record<string, unknown>;
+  /** Body for a missing (`missing`), unknown or revoked `cv-api-key`. */
+  unauthorized(reason?: 'missing' | 'invalid'): Record<string, unknown>;
   /** Body for any other error with this status and message. */
   error(status: number, message: string): Record<string, unknown>;
 }
@@ -27,6 +29,7 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     unauthorized: () => ({ status: 401, success: false, error: 'Unauthorized' }),
     error: (status, message) => ({ status, success: false, error: message }),
   },
+  ...caseReadEnvelopes,
 };
 
 const IDEMPOTENCY_CONFLICT = 'A record with the provided idempotencyKey already exists for this organization.';
