@@ -27,7 +27,8 @@ export interface CaseEventInput {
  * The columns of a case event, in the order both writers give them: recordCaseEvent below, and the intake's
  * single statement (src/modules/cases/repository.ts), which writes `case.created` with the case itself.
  */
-export const CASE_EVENT_COLUMNS = 'id, organization_id, case_id, case_product_id, actor_kind, actor_id, type, before, after';
+export const CASE_EVENT_COLUMNS =
+  'id, organization_id, case_id, case_product_id, actor_kind, actor_id, type, before, after';
 
 /** The fields of a new case that its `case.created` event records. */
 export function caseCreatedState(fields: { status: string; shortId: string }): Record<string, unknown> {
