@@ -176,7 +176,6 @@ describe('case reads: customer-case-detail, customer-latest-case-id, cases', () 
     });
 
     it("answers another organization's case, an unknown case and a malformed id alike", async () => {
-      const before = await writes();
       const unknown = await get(`/api/v1/customer-case-detail?caseId=${randomUUID()}`);
       assert.deepEqual(unknown, { status: 404, body: { status: 404, success: false, error: 'Case not found' } });
       assert.deepEqual(await get(`/api/v1/customer-case-detail?caseId=${otherCaseId}`), unknown);
@@ -187,7 +186,10 @@ describe('case reads: customer-case-detail, customer-latest-case-id, cases', () 
         body: { status: 404, success: false, error: 'No Case found for provided email!' },
       });
       assert.deepEqual(await get('/api/v1/customer-case-detail?email=nobody%40example.com'), noEmail);
-      assert.deepEqual(await writes(), before);
+      // Both: the case must be that customer's.
+      const own = await intake(minimalBody({ email: 'both@example.com', formTitle: 'Both' }));
+      assert.equal((await get(`/api/v1/customer-case-detail?caseId=${own}&email=BOTH%40example.com`)).status, 200);
+      assert.deepEqual(await get(`/api/v1/customer-case-detail?caseId=${own}&email=nobody%40example.com`), unknown);
     });
 
     it('refuses bad input with a 400 in its envelope', async () => {

@@ -81,6 +81,7 @@ export function caseReadRoutes(cases: CaseReadService, auditLog: AuditLog): Fast
         schema: {
           tags: ['cases'],
           summary: "The id of a customer's latest case",
+          description: 'By creation time, among the cases of the customer with this email in the organization.',
           security: [{ apiKey: [] }],
           querystring: latestCaseIdQuerySchema,
           response: {
@@ -151,12 +152,15 @@ export function caseReadRoutes(cases: CaseReadService, auditLog: AuditLog): Fast
         schema: {
           tags: ['cases'],
           summary: 'Download a case file through a signed link (from a case read with documentFormat=url)',
-          params: z.object({ fileId: z.string().max(100) }),
+          description:
+            'The link is the credential (no cv-api-key) and works for 15 minutes; any change to it, or its expiry, ' +
+            'answers 403. See docs/api/cases.md.',
+          params: z.object({ fileId: z.string().max(100).describe('The file (attachment id)') }),
           querystring: z.object({
-            organizationId: z.string().max(100).optional(),
-            apiKeyId: z.string().max(100).optional(),
-            expires: z.string().max(20).optional(),
-            signature: z.string().max(100).optional(),
+            organizationId: z.string().max(100).optional().describe('As given in the link'),
+            apiKeyId: z.string().max(100).optional().describe('As given in the link'),
+            expires: z.string().max(20).optional().describe('As given in the link (Unix seconds)'),
+            signature: z.string().max(100).optional().describe('As given in the link'),
           }),
         },
       },

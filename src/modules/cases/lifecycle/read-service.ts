@@ -49,7 +49,7 @@ export class CaseReadService {
     this.serializer = new CaseSerializer({ cipher: deps.cipher, fileStorage: deps.fileStorage, signer: this.signer });
   }
 
-  /** One case by id, or the latest case of the customer with this email (the id wins when both are sent). */
+  /** One case by id, or the latest case of the customer with this email (both: that case, if it is theirs). */
   async detail(
     reader: CaseReader,
     target: { caseId?: string; email?: string },
@@ -63,7 +63,12 @@ export class CaseReadService {
     }
     // An id that is not a UUID names no case: it answers as an unknown one.
     const [row] = caseId !== undefined && UUID.test(caseId) ? await repository.findCases([caseId]) : [];
-    if (!row) throw new ApiError(404, CASE_NOT_FOUND);
+    // With both, the case must be that customer's: a case id under another email is no case of theirs.
+    const wrongCustomer =
+      target.caseId !== undefined &&
+      target.email !== undefined &&
+      row?.patient_email !== target.email.trim().toLowerCase();
+    if (!row || wrongCustomer) throw new ApiError(404, CASE_NOT_FOUND);
     const [serialized] = await this.serializer.serialize(this.deps.db, reader, [row], options);
     return serialized!;
   }
