@@ -28,17 +28,25 @@ alter table cases add constraint cases_short_id_format check (short_id ~ '^[A-Z]
 
 create unique index cases_organization_short_id_unique on cases (organization_id, short_id);
 
--- Existing cases get a short id of the same form, drawn again on the rare collision.
+-- A fresh short id: three letters, a dash, five letters. The server draws its own (src/modules/cases/lifecycle/
+-- short-id.ts) and retries on a collision; this default serves rows written by other means (bulk loads).
+create function new_case_short_id() returns text
+  language sql
+  volatile
+as $$
+  select substr(letters, 1, 3) || '-' || substr(letters, 4, 5)
+    from (select string_agg(chr(65 + floor(random() * 26)::integer), '') as letters from generate_series(1, 8)) drawn
+$$;
+
+-- Existing cases get one, drawn again on the rare collision within their organization.
 do $$
 declare
   existing record;
-  letters text;
 begin
   for existing in select id from cases where short_id is null loop
     loop
-      letters := (select string_agg(chr(65 + floor(random() * 26)::integer), '') from generate_series(1, 8));
       begin
-        update cases set short_id = substr(letters, 1, 3) || '-' || substr(letters, 4, 5) where id = existing.id;
+        update cases set short_id = new_case_short_id() where id = existing.id;
         exit;
       exception when unique_violation then
         -- drawn before in this organization: draw again
@@ -48,6 +56,7 @@ begin
 end;
 $$;
 
+alter table cases alter column short_id set default new_case_short_id();
 alter table cases alter column short_id set not null;
 
 -- The case list: a date range of one organization in (created_at, id) order, one index range per page.

@@ -114,12 +114,13 @@ export interface StoredFileRow {
 
 const CASE_COLUMNS = `c.id, c.organization_id, c.short_id, c.type, c.title, c.status, c.created_at, c.updated_at,
   c.assigned_at, c.in_progress_at, c.closed_at, c.closed_by, c.is_archived, c.is_escalated, c.archive_reason,
-  c.archive_note, c.product_bundle_id, b.name as product_bundle_name, c.patient_id, p.email as patient_email,
+  c.archive_note, c.product_bundle_id,
+  (select b.name from product_bundles b where b.organization_id = c.organization_id and b.id = c.product_bundle_id)
+    as product_bundle_name, c.patient_id, p.email as patient_email,
   p.first_name as patient_first_name, p.last_name as patient_last_name, to_char(p.dob, 'YYYY-MM-DD') as patient_dob,
   p.gender as patient_gender, p.phone_number as patient_phone_number`;
 
-const CASE_JOINS = `join patients p on p.organization_id = c.organization_id and p.id = c.patient_id
-  left join product_bundles b on b.organization_id = c.organization_id and b.id = c.product_bundle_id`;
+const CASE_JOINS = `join patients p on p.organization_id = c.organization_id and p.id = c.patient_id`;
 
 /** Every case status, in the order the lifecycle goes. */
 export const CASE_STATUSES = [
@@ -208,7 +209,12 @@ export class CaseReadRepository {
     const { rows } = await this.db.query<FormResponseRow>(
       `select fr.id, fr.case_id, fr.created_at, f.id as form_id, f.title as form_title,
               f.description as form_description
-         from form_responses fr join forms f on f.organization_id = fr.organization_id and f.id = fr.form_id
+         from form_responses fr
+         -- One form per response, looked up by its key (a join would be free to read all the forms).
+         cross join lateral (
+           select id, title, description from forms
+            where organization_id = fr.organization_id and id = fr.form_id limit 1
+         ) f
         where fr.organization_id = $1 and fr.case_id = any($2::uuid[])
         order by fr.created_at, fr.id`,
       [this.organizationId, caseIds],
