@@ -21,6 +21,7 @@ import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
 import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
+import { caseReadRoutes } from './modules/cases/lifecycle/read-routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
 import { adminPaymentRoutes } from './modules/payments/admin-routes.ts';
 import { adminPhiKeyRoutes } from './modules/phi-keys/admin-routes.ts';
@@ -138,6 +139,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await registerOpenApi(app, version);
   await app.register(healthRoutes(db, redis));
   await app.register(intakeRoutes(services.intake));
+  await app.register(caseReadRoutes(services.caseReads, services.audit));
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));

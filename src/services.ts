@@ -11,6 +11,7 @@ import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
 import { phiCipherFor, type PhiCipher } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake-service.ts';
+import { CaseReadService } from './modules/cases/lifecycle/read-service.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
 import { FormService } from './modules/forms/service.ts';
 import { observeGateways } from './observability/gateways.ts';
@@ -26,6 +27,8 @@ export interface Services {
   /** POST /api/v1/dynamic-case (its payment seam: `payments` in IntakeDependencies). */
   intake: IntakeService;
   forms: FormService;
+  /** The case detail, the latest case of a customer, the case list, signed file downloads. */
+  caseReads: CaseReadService;
   /** Product bundles and products (prices in cents). */
   products: ProductService;
   /** Promo codes: global or per organization. */
@@ -75,5 +78,6 @@ export function createServices(
       },
     }),
     forms: new FormService(db),
+    caseReads: new CaseReadService({ db, cipher: phiCipher, fileStorage: new DatabaseFileStorage(phiCipher) }),
   };
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomFillSync } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -160,6 +160,15 @@ export class PhiCipher {
       oldKeyIds: [...ring.byId.keys()].filter((id) => id !== ring.current.id),
       ...('keyFile' in this.source ? { keyFile: { path: this.source.keyFile, created: this.keyFileCreated } } : {}),
     };
+  }
+
+  /**
+   * A key for another purpose (signing file download links), derived from the current key: every server
+   * that shares the PHI key shares it, and no second secret has to be configured.
+   */
+  async derivedKey(purpose: string): Promise<Buffer> {
+    const { current } = await this.resolveRing();
+    return Buffer.from(hkdfSync('sha256', current.key, Buffer.alloc(0), `care360 ${purpose}`, KEY_BYTES));
   }
 
   /** The id of the key that seals new values. */

@@ -9,13 +9,16 @@ import { IDEMPOTENCY_CONFLICT } from './api-error.ts';
  * (the error handler, the gate, rate limits, the router's refusals, unknown routes) answers through
  * `sendError` / `sendUnauthorized` below.
  */
-export type EnvelopeName = 'intake' | 'payments' | 'bundles' | 'standard';
+export type EnvelopeName = 'intake' | 'payments' | 'bundles' | 'caseRead' | 'latestCaseId' | 'standard';
+
+/** Why a key was refused: none was sent, or it is unknown or revoked. */
+export type KeyRefusal = 'missing' | 'invalid';
 
 export interface Envelope {
   /** The status of a missing, unknown or revoked `cv-api-key` (the bundles family answers it with 400). */
   readonly unauthorizedStatus: number;
   /** Body for a missing, unknown or revoked `cv-api-key`. */
-  unauthorized(): Record<string, unknown>;
+  unauthorized(reason: KeyRefusal): Record<string, unknown>;
   /** Body for any other error with this status and message. */
   error(status: number, message: string): Record<string, unknown>;
   /** The message of a request that failed its schema, from the first issue (`field` as a JSON pointer). */
@@ -88,6 +91,31 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     },
     errorSchema: z.object({ status: z.number(), success: z.literal(false), message: z.string(), error: z.string() }),
   },
+  // The case detail and the case list, whose pages show no error body, answer like their sibling Patient Add Form
+  // to Case endpoint (docs/api/cases.md).
+  caseRead: {
+    unauthorizedStatus: 401,
+    unauthorized: (reason) => ({
+      status: 401,
+      success: false,
+      error: reason === 'missing' ? 'Secret key not provided!' : 'Invalid API key',
+    }),
+    error: (status, message) => ({ status, success: false, error: message }),
+    validationMessage: validationFailed,
+    unauthorizedSchema: z.object({ status: z.literal(401), success: z.literal(false), error: z.string() }),
+    errorSchema: z.object({ status: z.number(), success: z.literal(false), error: z.string() }),
+  },
+  // The Patient Get Case Id endpoint: the bare `{"error"}` of its page.
+  latestCaseId: {
+    unauthorizedStatus: 401,
+    unauthorized: (reason) => ({
+      error: reason === 'missing' ? 'Secret key not provided!' : 'Organization with [CV-Api-Key-Hash] not found!',
+    }),
+    error: (_status, message) => ({ error: message }),
+    validationMessage: validationFailed,
+    unauthorizedSchema: z.object({ error: z.string() }),
+    errorSchema: z.object({ error: z.string() }),
+  },
   // Our own routes (admin API, health, unknown paths): one consistent shape.
   standard: {
     unauthorizedStatus: 401,
@@ -110,9 +138,9 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, status: 
 }
 
 /** Answers a missing, unknown or revoked key in the request's family, with that family's status. */
-export function sendUnauthorized(request: FastifyRequest, reply: FastifyReply) {
+export function sendUnauthorized(request: FastifyRequest, reply: FastifyReply, reason: KeyRefusal = 'invalid') {
   const envelope = envelopeOf(request);
-  return reply.code(envelope.unauthorizedStatus).send(envelope.unauthorized());
+  return reply.code(envelope.unauthorizedStatus).send(envelope.unauthorized(reason));
 }
 
 /** Answers the documented 409 of a used idempotency key. */

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hashApiKey, isGeneratedApiKey } from '../modules/organizations/api-keys.ts';
-import { sendError, sendUnauthorized } from './envelopes.ts';
+import { sendError, sendUnauthorized, type KeyRefusal } from './envelopes.ts';
 import { appendRouteHook } from './route-hooks.ts';
 
 /**
@@ -82,7 +82,8 @@ export class Scope {
     readonly tenant: Tenant,
     readonly apiKeyId: string,
     private unconfirmed: boolean,
-    private readonly keys: { check: KeyCheck; recent: RecentKeys },
+    /** Null for a caller whose credential was verified whole (a signed link): there is nothing to confirm. */
+    private readonly keys: { check: KeyCheck; recent: RecentKeys } | null,
   ) {}
 
   get organizationId(): string {
@@ -99,12 +100,20 @@ export class Scope {
 
   /** True when the key is active: at once when it was read for this request; a revoked key is forgotten. */
   async confirmKey(): Promise<boolean> {
-    if (!this.unconfirmed) return true;
+    if (!this.unconfirmed || !this.keys) return true;
     const active = await this.keys.check.isActiveKey(this.tenant.organizationId, this.apiKeyId);
     if (active) this.unconfirmed = false;
     else this.keys.recent.forget(this.apiKeyId);
     return active;
   }
+}
+
+/**
+ * The caller of a signed download link: the organization and key the link was issued to. The link's
+ * signature is the credential, verified before this is made.
+ */
+export function signedLinkScope(organizationId: string, apiKeyId: string): Scope {
+  return new Scope(Tenant.forOperator(organizationId, 'a signed download link'), apiKeyId, false, null);
 }
 
 type AuthMode = 'apiKey' | 'admin' | 'bodyKey';
@@ -232,13 +241,18 @@ export function registerAuthentication(
     }
   };
 
-  const reject = async (request: FastifyRequest, reply: FastifyReply, kind: AuthenticationKind) => {
+  const reject = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    kind: AuthenticationKind,
+    reason: KeyRefusal = 'invalid',
+  ) => {
     try {
       await options.limiter.recordFailure(request.ip, kind);
     } catch (error) {
       request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
     }
-    return sendUnauthorized(request, reply);
+    return sendUnauthorized(request, reply, reason);
   };
 
   const tooManyFailures = (request: FastifyRequest, reply: FastifyReply, retryAfter: number) =>
@@ -270,7 +284,8 @@ export function registerAuthentication(
       request.scope = scope;
       return;
     }
-    return limited ? tooManyFailures(request, reply, retryAfter) : reject(request, reply, 'apiKey');
+    if (limited) return tooManyFailures(request, reply, retryAfter);
+    return reject(request, reply, 'apiKey', apiKey ? 'invalid' : 'missing');
   };
 
   /** Limited addresses of `bodyKey` requests, whose key is known only once the body is parsed. */

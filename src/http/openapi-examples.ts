@@ -83,7 +83,136 @@ const caseCreateFormId = {
   ],
 };
 
+/** A case as the case detail and the case list show it (docs/api/cases.md), with the Case Create example's answers. */
+const caseDetailExample = {
+  id: 'e1e3f5c1-6f12-4e0d-a442-7a9ff31319da',
+  organizationId: '5b0c7a8e-2f1d-4c3b-9a6e-8d7f6e5c4b3a',
+  type: null,
+  title: null,
+  status: 'OPEN',
+  shortId: 'ADA-TOSXM',
+  createdAt: '2026-05-06T12:54:10.287Z',
+  updatedAt: '2026-05-06T12:54:10.287Z',
+  assignedAt: null,
+  inProgressAt: null,
+  closedAt: null,
+  closedBy: null,
+  inProgressBy: null,
+  isArchived: false,
+  isEscalated: false,
+  isImported: false,
+  referralCode: null,
+  archiveReason: null,
+  archiveNote: null,
+  productBundleId: null,
+  productBundle: null,
+  submitter: {
+    id: '0f6d3c2b-1a9e-4d8c-b7f6-5e4d3c2b1a09',
+    email: 'john.doe@example.com',
+    firstName: 'John',
+    lastName: 'Doe',
+    dob: '1990-01-15',
+    gender: 'MALE',
+    phoneNumber: '+1234567890',
+  },
+  assignedTo: null,
+  assignedBy: null,
+  assignees: [],
+  responses: [
+    {
+      id: '7c6b5a49-3827-4160-9f8e-7d6c5b4a3928',
+      createdAt: '2026-05-06T12:54:10.287Z',
+      form: {
+        id: '3e2d1c0b-9a87-4654-8321-0fedcba98765',
+        name: 'Patient Intake Form',
+        description: 'Initial patient information collection',
+      },
+      responses: [
+        {
+          id: '9a8b7c6d-5e4f-4321-8fed-cba987654321',
+          question: {
+            id: '1b2c3d4e-5f60-4718-829a-0b1c2d3e4f50',
+            index: 0,
+            type: 'TEXT',
+            text: 'What is your current weight?',
+            isPHI: false,
+            required: true,
+            options: [],
+            hint: null,
+            placeholder: null,
+          },
+          answer: '150 lbs',
+          text: '150 lbs',
+        },
+      ],
+    },
+  ],
+  decisions: [],
+  comments: [],
+  attachments: [],
+  payments: [],
+};
+
 const EXAMPLES: Record<string, OperationExamples> = {
+  // The Patient Get Case Id page, verbatim.
+  'get /api/v1/customer-latest-case-id': {
+    responses: {
+      '200': {
+        found: {
+          summary: 'The latest case of the customer',
+          value: { status: 200, success: true, case: { id: 'e1e3f5c1-6f12-4e0d-a442-7a9ff31319da' } },
+        },
+      },
+      '400': { noEmail: { summary: 'No email', value: { error: 'Email id not provided!' } } },
+      '401': {
+        noKey: { summary: 'No cv-api-key', value: { error: 'Secret key not provided!' } },
+        badKey: { summary: 'Unknown key', value: { error: 'Organization with [CV-Api-Key-Hash] not found!' } },
+      },
+      '404': { noCase: { summary: 'No case', value: { error: 'No Case found for provided email!' } } },
+    },
+  },
+  'get /api/v1/customer-case-detail': {
+    responses: {
+      '200': {
+        found: {
+          summary: 'A case with one form response',
+          value: { status: 200, success: true, caseDetail: caseDetailExample },
+        },
+      },
+      '404': {
+        notFound: { summary: 'Unknown case', value: { status: 404, success: false, error: 'Case not found' } },
+      },
+    },
+  },
+  'get /api/v1/cases': {
+    responses: {
+      '200': {
+        page: {
+          summary: 'A page of one case, more to follow',
+          value: {
+            status: 200,
+            success: true,
+            cases: [caseDetailExample],
+            pageInfo: {
+              cursor: { start: caseDetailExample.id, end: caseDetailExample.id },
+              hasNextPage: true,
+              hasPreviousPage: false,
+            },
+          },
+        },
+      },
+      '400': {
+        range: {
+          summary: 'Range too long',
+          value: {
+            status: 400,
+            success: false,
+            error: 'The range from startTime to endTime must not exceed 60 days',
+          },
+        },
+      },
+    },
+  },
   'post /api/v1/dynamic-case': {
     request: {
       formTitle: {

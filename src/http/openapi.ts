@@ -29,7 +29,10 @@ The decisions this server made are written in the care360 source, \`docs/api/REA
 
 /** The tags operations carry (route schemas), in reading order; `x-tagGroups` puts the storefront's first. */
 const TAGS = [
-  { name: 'cases', description: 'Create patient cases: the Case Create endpoint and its form-title and form-id modes' },
+  {
+    name: 'cases',
+    description: 'Create patient cases (the Case Create endpoint) and read them: the case detail, the case list',
+  },
   { name: 'forms', description: 'The forms a case answers, with their questions' },
   {
     name: 'payments',

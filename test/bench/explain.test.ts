@@ -288,3 +288,26 @@ test('promo code lookup: every query uses an index', async (t) => {
   assert.equal(created.statusCode, 201, created.body);
   await assertIndexed(t, await statementsOf(() => send('GET', '/api/v1/promo-codes?code=EXPLAIN10')));
 });
+
+test('case detail and case list pages: every query uses an index', async (t) => {
+  const intake = await send(
+    'POST',
+    '/api/v1/dynamic-case',
+    unique(intakeByTitle('Explain reads', [fileQuestion(512)])),
+  );
+  const caseId = (intake.body as { data: { caseId: string } }).data.caseId;
+  await assertIndexed(
+    t,
+    await statementsOf(() => send('GET', `/api/v1/customer-case-detail?caseId=${caseId}&includeAttachments=true`)),
+  );
+  const range = new URLSearchParams({
+    startTime: new Date(Date.now() - 24 * 60 * 60 * 1000).toISOString(),
+    endTime: new Date(Date.now() + 24 * 60 * 60 * 1000).toISOString(),
+    recordsPerPage: '20',
+  });
+  const first = await statementsOf(() => send('GET', `/api/v1/cases?${range}`));
+  await assertIndexed(t, first);
+  const page = await send('GET', `/api/v1/cases?${range}`);
+  const end = (page.body as { pageInfo: { cursor: { end: string } } }).pageInfo.cursor.end;
+  await assertIndexed(t, await statementsOf(() => send('GET', `/api/v1/cases?${range}&after=${end}&status=OPEN`)));
+});

@@ -4,6 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import type { IntakePaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
+import { newShortId } from '../../src/modules/cases/lifecycle/short-id.ts';
 import { CaseRepository } from '../../src/modules/cases/repository.ts';
 import { createServices } from '../../src/services.ts';
 import { recordingDatabase } from '../../bench/lib/sql-recorder.ts';
@@ -118,6 +119,8 @@ describe('intake: the API key checked by the write', () => {
       newPatientId: randomUUID(),
       patient: { email: 'cross@example.com', firstName: 'A', lastName: 'B' },
       caseId: randomUUID(),
+      shortId: newShortId(),
+      apiKeyId,
       status: 'OPEN' as const,
       payment: { promoCodes: [] },
       formResponseId: randomUUID(),

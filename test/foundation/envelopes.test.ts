@@ -34,7 +34,7 @@ describe('error envelopes, from the route table', () => {
           schema === idempotencyConflictSchema
             ? idempotencyConflictBody()
             : schema === family.unauthorizedSchema && status === family.unauthorizedStatus
-              ? family.unauthorized()
+              ? family.unauthorized('invalid')
               : schema === family.errorSchema
                 ? family.error(status, 'message')
                 : undefined;
@@ -53,7 +53,7 @@ describe('error envelopes, from the route table', () => {
       const family = envelopes[route.config.envelope ?? 'standard'];
       const answer = await context.app.inject({ method: route.method as 'GET', url: route.url });
       assert.equal(answer.statusCode, family.unauthorizedStatus, routeName(route));
-      assert.deepEqual(answer.json(), family.unauthorized(), routeName(route));
+      assert.deepEqual(answer.json(), family.unauthorized('missing'), routeName(route));
     }
   });
 

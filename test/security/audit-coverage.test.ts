@@ -9,6 +9,7 @@ import {
   fillPath,
   inject,
   organizationRoutes,
+  ownQueryFor,
   routeName,
   type OrganizationFixture,
   type RegisteredRoute,
@@ -92,7 +93,7 @@ describe('audit events for every route that creates or reads PHI', () => {
     // Routes in table order, so a payment is captured (or released) after it was created.
     for (const route of audited()) {
       const owner = route.params.length > 0 ? await createOrganizationFixture(context, 'Owner') : a;
-      const url = fillPath(route.url, owner.ids);
+      const url = `${fillPath(route.url, owner.ids)}${ownQueryFor(route, owner)}`;
       const answer = await inject(context.app, route.method, url, owner.apiKey, bodyFor(route));
       assert.ok(answer.status < 300, `${routeName(route)}: ${answer.text}`);
       const event = await eventOf(route, String(answer.headers['x-request-id']));

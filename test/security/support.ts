@@ -192,7 +192,7 @@ export async function createOrganizationFixture(context: TestContext, label: str
     apiKeyId,
     email,
     ids,
-    query: { code, product_bundle_id: bundle.id, title: formTitle },
+    query: { code, product_bundle_id: bundle.id, title: formTitle, caseId, email, after: caseId },
     secrets: [
       organizationId,
       apiKeyId,
@@ -279,6 +279,30 @@ export const validBodies: Record<string, unknown> = {
   'POST /api/v1/cases/:caseId/payments/:paymentId/capture': { amount: 10 },
   'POST /api/v1/cases/:caseId/payments/:paymentId/cancel': {},
 };
+
+/** Query parameters a route needs besides the ones naming a resource (the case list's date range). */
+export const baseQueries: Record<string, () => Record<string, string>> = {
+  'GET /api/v1/cases': () => ({
+    startTime: new Date(Date.now() - 24 * 60 * 60 * 1000).toISOString(),
+    endTime: new Date(Date.now() + 24 * 60 * 60 * 1000).toISOString(),
+  }),
+};
+
+/**
+ * The query string with which `owner` reads its own resource on a route without path params: its base query
+ * and the owner's values of the fields that name a resource (`?caseId=`, `?email=`); empty for other routes.
+ */
+export function ownQueryFor(route: RegisteredRoute, owner: { query: Record<string, string> }): string {
+  const querystring = route.schema?.querystring as { shape?: Record<string, unknown> } | undefined;
+  const fields = Object.keys(querystring?.shape ?? {}).filter(
+    (field) => field in owner.query && field !== 'after' && route.params.length === 0,
+  );
+  const query = new URLSearchParams({
+    ...baseQueries[routeName(route)]?.(),
+    ...Object.fromEntries(fields.map((field) => [field, owner.query[field]!])),
+  }).toString();
+  return query === '' ? '' : `?${query}`;
+}
 
 export function bodyFor(route: RegisteredRoute): unknown {
   return route.method === 'GET' || route.method === 'DELETE' ? undefined : (validBodies[routeName(route)] ?? {});

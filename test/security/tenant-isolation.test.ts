@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ZodObject } from 'zod';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import {
+  baseQueries,
   bodyFor,
   contextWithRouteTable,
   createOrganizationFixture,
@@ -30,6 +31,9 @@ const queryIdentifiers: Record<string, () => string> = {
   code: () => `NOSUCHCODE${randomUUID().slice(0, 6).toUpperCase()}`,
   product_bundle_id: () => randomUUID(),
   title: () => `No such form ${randomUUID()}`,
+  caseId: () => randomUUID(),
+  email: () => `nobody-${randomUUID().slice(0, 8)}@example.com`,
+  after: () => randomUUID(),
 };
 
 function queryFields(route: RegisteredRoute): string[] {
@@ -117,7 +121,7 @@ describe('tenant isolation over every organization route', () => {
       const fields = queryFields(route).filter((name) => name in queryIdentifiers);
       // The other identifying fields carry the caller's own values (a promo code needs its code).
       const url = (own: OrganizationFixture, field: string, value: string) =>
-        `${route.url}?${new URLSearchParams({ ...Object.fromEntries(fields.map((name) => [name, own.query[name]!])), [field]: value })}`;
+        `${route.url}?${new URLSearchParams({ ...baseQueries[routeName(route)]?.(), ...Object.fromEntries(fields.map((name) => [name, own.query[name]!])), [field]: value })}`;
       for (const field of fields) {
         const foreign = await asB(route, url(b, field, a.query[field]!));
         const missing = await asB(route, url(b, field, queryIdentifiers[field]!()));

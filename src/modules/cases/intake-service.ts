@@ -28,6 +28,7 @@ import {
 import { findQuestionType, questionTypeNames } from './question-types/registry.ts';
 import type { IntakeMode, ParsedAnswer, QuestionType } from './question-types/types.ts';
 import { CaseRepository, IDEMPOTENCY_INDEX } from './repository.ts';
+import { newShortId, SHORT_ID_ATTEMPTS, SHORT_ID_INDEX } from './lifecycle/short-id.ts';
 import { intakeBodySchema, questionItemSchema, type IntakeBody, type QuestionItem } from './schemas.ts';
 import { answerRequiredError, quote, validationError } from './validation.ts';
 
@@ -46,7 +47,7 @@ export interface IntakeDependencies {
 }
 
 /** Who is calling, as the intake asks it (the gate's `Scope`). */
-export type IntakeCaller = Pick<Scope, 'tenant' | 'keyToCheckInWrite' | 'confirmKey'>;
+export type IntakeCaller = Pick<Scope, 'tenant' | 'apiKeyId' | 'keyToCheckInWrite' | 'confirmKey'>;
 
 /** A validated answer, ready to be written. `definitionIndex` points into the plan's definitions. */
 interface PlannedAnswer {
@@ -177,6 +178,7 @@ export class IntakeService {
       ? await this.payments.prepare({ tenant, idempotencyKey, payment, patientEmail: profile.email })
       : undefined;
     const caseId = randomUUID();
+    let shortId = newShortId();
     const formResponseId = randomUUID();
     const answerIds = answers.map(() => randomUUID());
     // The form-title plan whose form this intake (re)defines, if it does.
@@ -202,6 +204,8 @@ export class IntakeService {
           newPatientId: randomUUID(),
           patient: profile,
           caseId,
+          shortId,
+          apiKeyId: caller.apiKeyId,
           status,
           idempotencyKey,
           payment,
@@ -251,10 +255,18 @@ export class IntakeService {
     try {
       // The common intake (a known form, no file, nothing to pay) is one statement, atomic by itself;
       // anything more is written in one transaction with it.
-      const result =
-        formToWrite || hasFiles || prepared !== undefined
-          ? await this.deps.db.transaction(write)
-          : await write(this.deps.db);
+      const writeOnce = () =>
+        formToWrite || hasFiles || prepared !== undefined ? this.deps.db.transaction(write) : write(this.deps.db);
+      let result: IntakeResult | undefined;
+      for (let attempt = 1; result === undefined; attempt += 1) {
+        try {
+          result = await writeOnce();
+        } catch (error) {
+          // Another case of the organization has this short id: nothing was written; draw another.
+          if (attempt >= SHORT_ID_ATTEMPTS || !isUniqueViolation(error, SHORT_ID_INDEX)) throw error;
+          shortId = newShortId();
+        }
+      }
       // The cached definition is now behind the stored form: the next intake reads it again.
       if (formToWrite) this.formCache.delete(organizationId, formToWrite.title);
       return result;

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { prepared, type Queryable } from '../../db/database.ts';
 import type { Tenant } from '../../http/gate.ts';
 import { activeKeyCondition } from '../organizations/repository.ts';
 import { patientUpsert, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake-payments.ts';
+import { CASE_CREATED, CASE_EVENT_COLUMNS, caseCreatedState } from './lifecycle/events.ts';
 
 /** The unique index that makes an idempotencyKey usable once per organization. */
 export const IDEMPOTENCY_INDEX = 'cases_organization_idempotency_key_unique';
@@ -30,11 +32,16 @@ const INSERT_INTAKE = prepared(
    ), new_case as (
      insert into cases (id, organization_id, patient_id, status, idempotency_key, payment_amount_cents,
                         payment_description, stripe_setup_id, stripe_payment_id, nmi_payment_token,
-                        product_bundle_id, promo_codes)
+                        product_bundle_id, promo_codes, short_id)
      select $12::uuid, $2::uuid, patient.id, $13::text, $14::text, $15::integer, $16::text, $17::text, $18::text,
-            $19::text, $20::uuid, $21::jsonb
+            $19::text, $20::uuid, $21::jsonb, $33::text
        from patient
      returning id, patient_id
+   ), case_event as (
+     -- The case's first event, written with it (lifecycle/events.ts: recordCaseEvent for every later change).
+     insert into case_events (${CASE_EVENT_COLUMNS})
+     select $34::uuid, $2::uuid, new_case.id, null, 'api_key', $35::text, '${CASE_CREATED}', null, $36::jsonb
+       from new_case
    ), form_response as (
      insert into form_responses (id, organization_id, case_id, form_id, patient_id)
      select $22::uuid, $2::uuid, new_case.id, $23::uuid, new_case.patient_id from new_case
@@ -58,6 +65,10 @@ export interface NewIntake {
   newPatientId: string;
   patient: PatientProfile;
   caseId: string;
+  /** Unique in the organization; a collision is a unique violation on SHORT_ID_INDEX (nothing written). */
+  shortId: string;
+  /** The API key whose request creates the case (its `case.created` event names it). */
+  apiKeyId: string;
   status: 'OPEN' | 'ABANDONED';
   idempotencyKey?: string;
   payment: IntakePaymentFields;
@@ -140,6 +151,10 @@ export class CaseRepository {
       intake.confirmApiKeyId ?? null,
       intake.readFormVersion ?? null,
       plaintextQuestionIds,
+      intake.shortId,
+      randomUUID(),
+      intake.apiKeyId,
+      JSON.stringify(caseCreatedState({ status: intake.status, shortId: intake.shortId })),
     ]);
     const row = rows[0]!;
     if (!row.key_active) return { keyRevoked: true };

@@ -9,6 +9,8 @@ import type { PhiCipher } from '../../crypto/phi.ts';
 export interface FileStorage {
   put(tx: Queryable, file: { tenant: Tenant; fileId: string; content: Buffer }): Promise<{ storageKey: string }>;
   get(db: Queryable, file: { tenant: Tenant; storageKey: string }): Promise<Buffer | null>;
+  /** Several files of one organization at once (a page of cases); a key not found is left out. */
+  getMany(db: Queryable, tenant: Tenant, storageKeys: string[]): Promise<Map<string, Buffer>>;
 }
 
 /** The default: file contents in the database (table file_contents), always encrypted with the PHI key. */
@@ -33,5 +35,16 @@ export class DatabaseFileStorage implements FileStorage {
     );
     const row = rows[0];
     return row ? this.cipher.decryptBytes(Buffer.from(row.content)) : null;
+  }
+
+  async getMany(db: Queryable, tenant: Tenant, storageKeys: string[]): Promise<Map<string, Buffer>> {
+    const contents = new Map<string, Buffer>();
+    if (storageKeys.length === 0) return contents;
+    const { rows } = await db.query<{ storage_key: string; content: Uint8Array }>(
+      'select storage_key, content from file_contents where organization_id = $1 and storage_key = any($2::text[])',
+      [tenant.organizationId, storageKeys],
+    );
+    for (const row of rows) contents.set(row.storage_key, await this.cipher.decryptBytes(Buffer.from(row.content)));
+    return contents;
   }
 }
