@@ -23,6 +23,7 @@ import { adminPhiKeyRoutes } from './modules/phi-keys/admin-routes.ts';
 import { paymentConfigRoutes } from './modules/payments/config-routes.ts';
 import { paymentRoutes } from './modules/payments/routes.ts';
 import { testCardRoutes } from './modules/payments/test-card/routes.ts';
+import { adminWebhookRoutes } from './modules/outbound-webhooks/admin-routes.ts';
 import { adminProductRoutes } from './modules/products/admin-routes.ts';
 import { bundleRoutes } from './modules/products/routes.ts';
 import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
@@ -157,6 +158,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (config.adminToken) await app.register(adminProductRoutes(services.products), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminPromoCodeRoutes(services.promoCodes), { prefix: '/admin/v1' });
   if (config.adminToken) await app.register(adminPaymentRoutes(services.payments), { prefix: '/admin/v1' });
+  if (config.adminToken) await app.register(adminWebhookRoutes(services.webhooks), { prefix: '/admin/v1' });
   if (config.adminToken) {
     const routes = adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs);
     await app.register(routes, { prefix: '/admin/v1' });
