@@ -72,7 +72,9 @@ export async function sendWebhook(
           : `HTTP ${response.status}`,
     });
   } catch (error) {
-    return finish({ delivered: false, responseStatus: null, responseBody: null, error: describe(error) });
+    // An abort says why: the time limit, or the server stopping.
+    const cause = controller.signal.aborted ? controller.signal.reason : error;
+    return finish({ delivered: false, responseStatus: null, responseBody: null, error: describe(cause) });
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', stop);
