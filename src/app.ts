@@ -28,6 +28,7 @@ import { adminPhiKeyRoutes } from './modules/phi-keys/admin-routes.ts';
 import { paymentConfigRoutes } from './modules/payments/config-routes.ts';
 import { paymentRoutes } from './modules/payments/routes.ts';
 import { testCardRoutes } from './modules/payments/test-card/routes.ts';
+import { adminWebhookRoutes } from './modules/outbound-webhooks/admin-routes.ts';
 import { adminProductRoutes } from './modules/products/admin-routes.ts';
 import { bundleRoutes } from './modules/products/routes.ts';
 import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
@@ -166,6 +167,7 @@ function adminApi({ config, db }: AppDependencies, services: Services): FastifyP
     await admin.register(adminProductRoutes(services.products));
     await admin.register(adminPromoCodeRoutes(services.promoCodes));
     await admin.register(adminPaymentRoutes(services.payments));
+    await admin.register(adminWebhookRoutes(services.webhooks));
     await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
     await admin.register(adminBackupRoutes(db, config.dataDir));
   };

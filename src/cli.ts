@@ -4,6 +4,7 @@ import { DataDirInUseError } from './db/data-dir-lock.ts';
 import type { Database } from './db/database.ts';
 import { migrationStatus } from './db/migrate.ts';
 import { registerPaymentCommands } from './modules/payments/cli.ts';
+import { registerWebhookCommands } from './modules/outbound-webhooks/cli.ts';
 import { registerPhiKeyCommands } from './modules/phi-keys/cli.ts';
 import { registerOperationCommands } from './operations/cli.ts';
 import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
@@ -107,6 +108,7 @@ keys
   );
 
 registerPaymentCommands(program, withServices, print);
+registerWebhookCommands(program, withServices, print);
 registerPhiKeyCommands(program, { loadConfig, withDatabase, print });
 registerOperationCommands(program, print);
 

@@ -83,6 +83,9 @@ const environmentSchema = z.object({
     .int()
     .min(1)
     .default(7 * 1024 * 1024),
+  // Outbound webhooks (docs/api/webhooks.md): `true` lets endpoints use http:// and loopback or private addresses
+  // (development and tests); by default only https:// URLs of public addresses are accepted and sent to.
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false'),
   // Observability (docs/operations.md): GET /metrics for a bearer of METRICS_TOKEN, and/or on 127.0.0.1:METRICS_PORT.
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
@@ -108,6 +111,7 @@ export type Config = {
   payments: PaymentsConfig;
   intake: IntakeConfig;
   observability: ObservabilityConfig;
+  webhooks: { allowPrivateNetworks: boolean };
 };
 
 /** Metrics and traces (docs/operations.md); metrics are collected only when one of their two doors is set. */
@@ -215,6 +219,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       metricsPort: env.METRICS_PORT,
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     },
+    webhooks: { allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true' },
   };
 }
 

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await app.close(); // stops accepting, waits for requests in flight
+      await services.webhookDelivery.stop(); // sends cut short are recorded as failed and retried
       await db.close();
       process.exit(0);
     } catch (error) {
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   const url = await listening(config, () => app.listen({ port: config.port, host: config.host }));
+  services.webhookDelivery.start(app.log);
   // The CLI reads it from the data folder's lock to work through this server (`phi rotate`).
   await db.dataDirLock?.describe({ url });
 }

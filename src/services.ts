@@ -9,6 +9,9 @@ import { PaymentService } from './modules/payments/service.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
+import { WebhookDeliveryWorker } from './modules/outbound-webhooks/delivery-worker.ts';
+import { WebhookRepository } from './modules/outbound-webhooks/repository.ts';
+import { WebhookEndpointService } from './modules/outbound-webhooks/service.ts';
 import { phiCipherFor, type PhiCipher } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake-service.ts';
 import { CaseReadService } from './modules/cases/lifecycle/read-service.ts';
@@ -39,6 +42,10 @@ export interface Services {
   payments: PaymentService;
   /** POST /webhooks/stripe: signed events that settle payments. */
   stripeWebhooks: StripeWebhookService;
+  /** Outbound webhooks: an organization's endpoints and their deliveries. */
+  webhooks: WebhookEndpointService;
+  /** Sends the queued webhook deliveries; the server starts it (tests start it when they ask). */
+  webhookDelivery: WebhookDeliveryWorker;
 }
 
 export function createServices(
@@ -57,6 +64,8 @@ export function createServices(
   const promoCodes = new PromoCodeService(db);
   const gateways = observeGateways(createGateways(config.payments, db), observability);
   const organizations = new OrganizationService(db);
+  const webhookOptions = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks };
+  observability.metrics?.webhookQueueDepth(() => new WebhookRepository(db).pendingCount());
   return {
     organizations,
     phiCipher,
@@ -66,6 +75,8 @@ export function createServices(
     gateways,
     payments: new PaymentService(db, gateways, products),
     stripeWebhooks: new StripeWebhookService(db, gateways),
+    webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
+    webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, { ...webhookOptions, metrics: observability.metrics }),
     intake: new IntakeService({
       db,
       cipher: phiCipher,

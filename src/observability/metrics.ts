@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Every metric the server exports, in one place (Prometheus text format through prom-client). A process
@@ -9,14 +9,10 @@ import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
  * method, a status code, a SQL statement's summary (`insert audit_events`), a gateway name and operation.
  * Never an id, a key, an email, an amount or anything a request sent.
  *
- * Adding metrics for new code (the outbound webhook queue of issue 20, for one): declare them here as fields
- * registered in `this.registry`, with a method that records an event (`webhookDelivered(outcome, lagSeconds)`)
- * or a gauge whose `collect` reads the current value when Prometheus scrapes (as `auditBacklog` does), then
- * call it from the code that does the work. The planned webhook metrics are:
- *   care360_webhook_queue_depth (gauge, read at scrape: deliveries waiting),
- *   care360_webhook_deliveries_total{outcome="delivered|failed|retrying|abandoned"} (counter),
- *   care360_webhook_delivery_lag_seconds (histogram: from the case event to the delivery's 2xx).
- * List them in docs/operations.md ("What to watch").
+ * Adding metrics for new code: declare them here as fields registered in `this.registry`, with a method that
+ * records an event (as `webhookDelivery`) or a gauge whose `collect` reads the current value when Prometheus
+ * scrapes (as `auditBacklog` does), then call it from the code that does the work. List them in
+ * docs/operations.md ("What to watch").
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -50,6 +46,20 @@ export class Metrics {
     help: 'Time of one call to a payment gateway, by gateway, operation and outcome (ok, declined, rejected, unavailable, error)',
     labelNames: ['gateway', 'operation', 'outcome'] as const,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
+    registers: [this.registry],
+  });
+
+  private readonly webhookDeliveries = new Counter({
+    name: 'care360_webhook_deliveries_total',
+    help: 'Outbound webhook delivery attempts by outcome: delivered, retrying (failed, tried again later), failed (given up)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly webhookDeliveryLag = new Histogram({
+    name: 'care360_webhook_delivery_lag_seconds',
+    help: 'Time from a webhook event being queued (its change committed) to the 2xx of its delivery',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
     registers: [this.registry],
   });
 
@@ -99,6 +109,23 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(read());
+      },
+    });
+  }
+
+  webhookDelivery(outcome: 'delivered' | 'retrying' | 'failed', lagSeconds?: number): void {
+    this.webhookDeliveries.inc({ outcome });
+    if (lagSeconds !== undefined) this.webhookDeliveryLag.observe(lagSeconds);
+  }
+
+  /** Outbound webhook deliveries waiting to be sent (a count in the database), read when scraped. */
+  webhookQueueDepth(read: () => Promise<number>): void {
+    new Gauge({
+      name: 'care360_webhook_queue_depth',
+      help: 'Outbound webhook deliveries waiting to be sent (due now or retrying later)',
+      registers: [this.registry],
+      async collect() {
+        this.set(await read());
       },
     });
   }

@@ -6,6 +6,8 @@ import type { FastifyContextConfig } from 'fastify';
 import { PaymentRepository } from '../../src/modules/payments/repository.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { Tenant } from '../../src/http/gate.ts';
+import { enqueueWebhookEvent } from '../../src/modules/outbound-webhooks/events.ts';
+import { WebhookRepository } from '../../src/modules/outbound-webhooks/repository.ts';
 
 /**
  * The security suites' shared ground: the app's registered route table (captured with an onRoute hook
@@ -162,6 +164,21 @@ export async function createOrganizationFixture(context: TestContext, label: str
   const code = `SECRET${label}${randomBytes(3).toString('hex').toUpperCase()}`;
   const promo = await context.services.promoCodes.create({ organizationId, code, percentDiscount: 15 });
 
+  // A webhook endpoint (an https URL no test sends to: no worker runs here) and one delivery queued for it.
+  const webhook = await new WebhookRepository(context.db).createEndpoint({
+    organizationId,
+    url: `https://hooks-${label.toLowerCase()}.example.com/care360`,
+    secretSealed: await context.services.phiCipher.encryptText(`whsec_${randomBytes(32).toString('base64')}`),
+    events: null,
+    documentFormat: 'BASE64',
+    sendFullCaseData: false,
+  });
+  await enqueueWebhookEvent(context.db, { organizationId, caseId, event: 'CREATE_CASE', eventId: randomUUID() });
+  const { rows: deliveries } = await context.db.query<{ id: string }>(
+    'select id from webhook_deliveries where endpoint_id = $1',
+    [webhook.id],
+  );
+
   const { rows: forms } = await context.db.query<{ form_id: string }>(
     'select form_id from form_responses where id = $1',
     [formResponseId],
@@ -183,6 +200,8 @@ export async function createOrganizationFixture(context: TestContext, label: str
     bundleId: bundle.id,
     productId: product.id,
     promoCodeId: promo.id,
+    webhookId: webhook.id,
+    deliveryId: deliveries[0]!.id,
     formResponseId,
     patientId: patients[0]!.id,
   };

@@ -1,0 +1,269 @@
+import type { PhiCipher } from '../../crypto/phi.ts';
+import type { Database, Queryable } from '../../db/database.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import { WebhookRepository, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
+import { sendWebhook } from './sender.ts';
+import { signatureHeaders } from './signing.ts';
+
+/** What the payload renderer is told about one delivery. */
+export interface RenderRequest {
+  organizationId: string;
+  caseId: string | null;
+  event: string;
+  eventId: string;
+  subject: Record<string, string>;
+  /** The endpoint's payload options. */
+  sendFullCaseData: boolean;
+  documentFormat: DocumentFormat;
+}
+
+/**
+ * Renders the `payload` of a delivery (`{ case, <event objects> }`) when it is first sent. The case lifecycle
+ * provides the real one (over its case serializer); the default names the case and the event's objects by id.
+ */
+export type WebhookPayloadRenderer = (db: Queryable, request: RenderRequest) => Promise<Record<string, unknown>>;
+
+export const renderReferences: WebhookPayloadRenderer = async (_db, request) => ({
+  case: request.caseId === null ? null : { id: request.caseId, organizationId: request.organizationId },
+  ...request.subject,
+});
+
+export interface WorkerLog {
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface DeliveryWorkerOptions {
+  allowPrivateNetworks: boolean;
+  render?: WebhookPayloadRenderer;
+  /** Deliveries in flight at once (each to its own case). */
+  concurrency?: number;
+  /** How often an idle worker looks for due deliveries. */
+  pollIntervalMs?: number;
+  timeoutMs?: number;
+  /** The first retry's delay; each further one doubles, up to `maxRetryDelaySeconds`, with jitter. */
+  firstRetryDelaySeconds?: number;
+  maxRetryDelaySeconds?: number;
+  /** A delivery still failing this long after its event is kept as failed. */
+  giveUpAfterSeconds?: number;
+  /** An endpoint whose every delivery failed this long is disabled. */
+  disableAfterSeconds?: number;
+  metrics?: Metrics;
+  log?: WorkerLog;
+  /** Jitter's random source (tests give a fixed one). */
+  random?: () => number;
+}
+
+const DEFAULTS = {
+  concurrency: 8,
+  pollIntervalMs: 250,
+  timeoutMs: 10_000,
+  firstRetryDelaySeconds: 10,
+  maxRetryDelaySeconds: 6 * 3600,
+  giveUpAfterSeconds: 3 * 24 * 3600,
+  disableAfterSeconds: 24 * 3600,
+};
+const MAX_RESPONSE_BYTES = 1024;
+
+/**
+ * Sends queued deliveries: claims due ones (src/modules/outbound-webhooks/repository.ts `claim`), sends each
+ * outside any transaction, and records the attempt and its outcome. A claim is a lease well beyond the send's
+ * time limit, so no two workers (in one process or several) send one delivery at once, and a delivery claimed
+ * by a process that died is taken again once its lease has run out: at least once.
+ */
+export class WebhookDeliveryWorker {
+  private readonly settings: typeof DEFAULTS;
+  private readonly render: WebhookPayloadRenderer;
+  private readonly random: () => number;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly stopping = new AbortController();
+  private running: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private log: WorkerLog | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly cipher: PhiCipher,
+    private readonly options: DeliveryWorkerOptions,
+  ) {
+    this.settings = {
+      concurrency: options.concurrency ?? DEFAULTS.concurrency,
+      pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
+      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      firstRetryDelaySeconds: options.firstRetryDelaySeconds ?? DEFAULTS.firstRetryDelaySeconds,
+      maxRetryDelaySeconds: options.maxRetryDelaySeconds ?? DEFAULTS.maxRetryDelaySeconds,
+      giveUpAfterSeconds: options.giveUpAfterSeconds ?? DEFAULTS.giveUpAfterSeconds,
+      disableAfterSeconds: options.disableAfterSeconds ?? DEFAULTS.disableAfterSeconds,
+    };
+    this.render = options.render ?? renderReferences;
+    this.random = options.random ?? Math.random;
+    this.log = options.log;
+  }
+
+  /** The lease of a claim: longer than any send can take. */
+  private get leaseSeconds(): number {
+    return Math.ceil(this.settings.timeoutMs / 1000) * 3 + 30;
+  }
+
+  /** Starts sending (the server's logger, when the services were built before it). */
+  start(log?: WorkerLog): void {
+    this.log = log ?? this.log;
+    this.running ??= this.loop();
+  }
+
+  /** Stops claiming, cuts the sends in flight short (recorded as failed, to be retried) and waits for them. */
+  async stop(): Promise<void> {
+    this.stopping.abort(new Error('the server is shutting down'));
+    this.wake?.();
+    await this.running;
+    await Promise.all(this.inFlight);
+  }
+
+  /** Claims what is due (up to the free slots) and sends it; answers how many were claimed. */
+  async deliverDue(): Promise<number> {
+    const free = this.settings.concurrency - this.inFlight.size;
+    if (free <= 0 || this.stopping.signal.aborted) return 0;
+    const claimed = await new WebhookRepository(this.db).claim(free, this.leaseSeconds);
+    for (const delivery of claimed) {
+      const work: Promise<void> = this.deliver(delivery)
+        .catch((error: unknown) => this.log?.error({ err: error }, 'webhook delivery failed unexpectedly'))
+        .finally(() => {
+          this.inFlight.delete(work);
+          this.wake?.();
+        });
+      this.inFlight.add(work);
+    }
+    return claimed.length;
+  }
+
+  /** Sends everything due until nothing is left (tests). */
+  async drain(): Promise<void> {
+    for (;;) {
+      const claimed = await this.deliverDue();
+      if (claimed === 0 && this.inFlight.size === 0) return;
+      await Promise.race(this.inFlight);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      const free = this.settings.concurrency - this.inFlight.size;
+      let claimed = 0;
+      try {
+        claimed = await this.deliverDue();
+      } catch (error) {
+        this.log?.warn({ err: error }, 'claiming webhook deliveries failed; trying again');
+      }
+      if (claimed > 0 && claimed === free) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.settings.pollIntervalMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async deliver(delivery: WebhookDeliveryRow): Promise<void> {
+    const repository = new WebhookRepository(this.db);
+    const endpoint = await repository.endpointById(delivery.endpoint_id);
+    if (!endpoint) return; // deleted since the claim, and its deliveries with it
+    let body: Buffer;
+    try {
+      body = await this.bodyOf(delivery, endpoint.send_full_case_data, endpoint.document_format);
+    } catch (error) {
+      await this.recordFailure(delivery, { durationMs: 0, responseStatus: null, responseBody: null }, describe(error));
+      return;
+    }
+    const secret = await this.cipher.decryptText(endpoint.secret_sealed);
+    const headers = signatureHeaders(secret, delivery.event_id, body);
+    const result = await sendWebhook(endpoint.url, body, headers, {
+      timeoutMs: this.settings.timeoutMs,
+      allowPrivateNetworks: this.options.allowPrivateNetworks,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      signal: this.stopping.signal,
+    });
+    if (result.delivered) {
+      await this.db.transaction(async (tx) => {
+        const inTransaction = new WebhookRepository(tx);
+        await inTransaction.recordAttempt({
+          delivery_id: delivery.id,
+          duration_ms: result.durationMs,
+          outcome: 'delivered',
+          response_status: result.responseStatus,
+          response_body: result.responseBody,
+          error: null,
+        });
+        await inTransaction.markDelivered(delivery.id, delivery.endpoint_id);
+      });
+      this.options.metrics?.webhookDelivery('delivered', (Date.now() - delivery.created_at.getTime()) / 1000);
+      return;
+    }
+    await this.recordFailure(delivery, result, result.error ?? 'failed');
+  }
+
+  /** The body as first rendered: rendered and sealed now when this is the first attempt. */
+  private async bodyOf(
+    delivery: WebhookDeliveryRow,
+    sendFullCaseData: boolean,
+    documentFormat: DocumentFormat,
+  ): Promise<Buffer> {
+    if (delivery.body_sealed) return Buffer.from(await this.cipher.decryptText(delivery.body_sealed), 'utf8');
+    const payload = await this.render(this.db, {
+      organizationId: delivery.organization_id,
+      caseId: delivery.case_id,
+      event: delivery.event,
+      eventId: delivery.event_id,
+      subject: delivery.subject,
+      sendFullCaseData,
+      documentFormat,
+    });
+    const text = JSON.stringify({ event: delivery.event, payload });
+    await new WebhookRepository(this.db).saveBody(delivery.id, await this.cipher.encryptText(text));
+    return Buffer.from(text, 'utf8');
+  }
+
+  private async recordFailure(
+    delivery: WebhookDeliveryRow,
+    result: { durationMs: number; responseStatus: number | null; responseBody: string | null },
+    error: string,
+  ): Promise<void> {
+    const retryIn = this.retryDelaySeconds(delivery);
+    await this.db.transaction(async (tx) => {
+      const inTransaction = new WebhookRepository(tx);
+      await inTransaction.recordAttempt({
+        delivery_id: delivery.id,
+        duration_ms: result.durationMs,
+        outcome: 'failed',
+        response_status: result.responseStatus,
+        response_body: result.responseBody,
+        error,
+      });
+      const { endpointDisabled } = await inTransaction.markFailed(
+        { id: delivery.id, endpointId: delivery.endpoint_id },
+        error,
+        retryIn,
+        this.settings.disableAfterSeconds,
+      );
+      if (endpointDisabled) {
+        this.log?.warn({ webhookId: delivery.endpoint_id }, 'webhook endpoint disabled: failing for a day');
+      }
+    });
+    this.options.metrics?.webhookDelivery(retryIn === null ? 'failed' : 'retrying');
+  }
+
+  /** Exponential backoff with jitter (half to all of the step); null once the event is too old to retry. */
+  private retryDelaySeconds(delivery: WebhookDeliveryRow): number | null {
+    const { firstRetryDelaySeconds, maxRetryDelaySeconds, giveUpAfterSeconds } = this.settings;
+    const step = Math.min(firstRetryDelaySeconds * 2 ** Math.max(0, delivery.attempts - 1), maxRetryDelaySeconds);
+    const delay = step * (0.5 + this.random() / 2);
+    const age = (Date.now() - delivery.created_at.getTime()) / 1000;
+    return age + delay > giveUpAfterSeconds ? null : delay;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
