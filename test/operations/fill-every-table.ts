@@ -1,3 +1,5 @@
+import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -146,6 +148,30 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
       payload: delivery.payload,
     });
     assert.equal(webhook.statusCode, 200, webhook.body);
+
+    // A comment with an attachment and a decision: the case routes that write them come with the case actions.
+    const commentId = randomUUID();
+    await db.query(`insert into case_comments (id, organization_id, case_id, encrypted_text) values ($1, $2, $3, $4)`, [
+      commentId,
+      organizationId,
+      caseId,
+      await simulated.phiCipher.encryptText('A comment on the case'),
+    ]);
+    const attachment = await new DatabaseFileStorage(simulated.phiCipher).put(db, {
+      organizationId,
+      fileId: randomUUID(),
+      content: Buffer.from('comment attachment'),
+    });
+    await db.query(
+      `insert into case_attachments (id, organization_id, case_id, comment_id, file_name, content_type, size_bytes,
+                                     sha256, storage_key)
+       values ($1, $2, $3, $4, 'note.txt', 'text/plain', 18, 'unused', $5)`,
+      [randomUUID(), organizationId, caseId, commentId, attachment.storageKey],
+    );
+    await db.query(
+      `insert into case_decisions (id, organization_id, case_id, is_approved, decision_text) values ($1, $2, $3, true, 'Approved')`,
+      [randomUUID(), organizationId, caseId],
+    );
 
     await simulated.audit.flush();
     return { phiAnswer, fileBytes, caseIds: [caseId, charged.data.caseId, stripeCase.data.caseId] };
