@@ -1,4 +1,5 @@
 import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
+import { Tenant } from '../../src/http/gate.ts';
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -158,7 +159,7 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
       await simulated.phiCipher.encryptText('A comment on the case'),
     ]);
     const attachment = await new DatabaseFileStorage(simulated.phiCipher).put(db, {
-      organizationId,
+      tenant: Tenant.forOperator(organizationId, 'test'),
       fileId: randomUUID(),
       content: Buffer.from('comment attachment'),
     });
