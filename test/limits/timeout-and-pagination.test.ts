@@ -70,8 +70,9 @@ describe('request time limit', () => {
     assert.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '10' }));
     const app = await buildApp({ config: loadConfig({ REQUEST_TIMEOUT_MS: '1000' }), db, logger: false });
     try {
-      // Would answer 200 after 4 s: without the limit the test fails instead of hanging.
-      const slow = () => new Promise((resolve) => setTimeout(() => resolve({ ok: true }), 4_000).unref());
+      // Would answer 200 after 4 s: without the limit the test fails instead of hanging. The timer is held
+      // (not unref'd): an injected request has no socket, so nothing else need keep the event loop running.
+      const slow = () => new Promise((resolve) => setTimeout(() => resolve({ ok: true }), 4_000));
       app.get('/stuck', { config: { envelope: 'intake' } }, slow);
       assert.equal(app.server.requestTimeout, 1_000);
       const began = Date.now();

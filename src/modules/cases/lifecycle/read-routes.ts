@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError, envelopes } from '../../../http/envelopes.ts';
+import { ApiError, envelopes, errorResponses } from '../../../http/envelopes.ts';
 import { signedLinkScope } from '../../../http/gate.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { CaseReader } from './case-serializer.ts';
@@ -12,8 +12,6 @@ import {
   caseListQuerySchema,
   caseListRequestOf,
   caseListSuccessSchema,
-  caseReadErrorSchema,
-  latestCaseIdErrorSchema,
   latestCaseIdQuerySchema,
   latestCaseIdSuccessSchema,
   readOptionsOf,
@@ -54,9 +52,7 @@ export function caseReadRoutes(cases: CaseReadService, auditLog: AuditLog): Fast
           querystring: caseDetailQuerySchema,
           response: {
             200: caseDetailSuccessSchema,
-            400: caseReadErrorSchema,
-            401: caseReadErrorSchema,
-            404: caseReadErrorSchema,
+            ...errorResponses('caseRead', [400, 401, 404]),
           },
         },
       },
@@ -87,9 +83,7 @@ export function caseReadRoutes(cases: CaseReadService, auditLog: AuditLog): Fast
           querystring: latestCaseIdQuerySchema,
           response: {
             200: latestCaseIdSuccessSchema,
-            400: latestCaseIdErrorSchema,
-            401: latestCaseIdErrorSchema,
-            404: latestCaseIdErrorSchema,
+            ...errorResponses('latestCaseId', [400, 401, 404]),
           },
         },
       },
@@ -114,8 +108,7 @@ export function caseReadRoutes(cases: CaseReadService, auditLog: AuditLog): Fast
           querystring: caseListQuerySchema,
           response: {
             200: caseListSuccessSchema,
-            400: caseReadErrorSchema,
-            401: caseReadErrorSchema,
+            ...errorResponses('caseRead', [400, 401]),
           },
         },
       },

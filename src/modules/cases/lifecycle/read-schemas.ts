@@ -264,16 +264,9 @@ export const caseListSuccessSchema = z.object({
   }),
 });
 
-export const caseReadErrorSchema = z.object({
-  status: z.number(),
-  success: z.literal(false),
-  error: z.string(),
-});
-
 export const latestCaseIdSuccessSchema = z.object({
   status: z.literal(200),
   success: z.literal(true),
   case: z.object({ id: z.string() }),
 });
 
-export const latestCaseIdErrorSchema = z.object({ error: z.string() });
