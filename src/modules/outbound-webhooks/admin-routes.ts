@@ -1,10 +1,10 @@
+import { errorResponses } from '../../http/envelopes.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { WEBHOOK_EVENTS } from './events.ts';
 import type { WebhookEndpointRow } from './repository.ts';
 import type { DeliveryWithAttempts, WebhookEndpointService } from './service.ts';
 
-const adminError = z.object({ status: z.number(), success: z.literal(false), error: z.string() });
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 const tags = ['admin', 'webhooks'];
@@ -131,7 +131,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
             documentFormat: documentFormat.optional(),
             sendFullCaseData: sendFullCaseData.optional(),
           }),
-          response: { 201: withSecret, 400: adminError, 401: adminError, 404: adminError },
+          response: { 201: withSecret, ...errorResponses('standard', [400, 401, 404]) },
         },
       },
       async (request, reply) => {
@@ -149,7 +149,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           summary: "List an organization's webhook endpoints (never their secrets)",
           security,
           params: organizationParams,
-          response: { 200: z.object({ webhooks: z.array(webhookView) }), 401: adminError, 404: adminError },
+          response: { 200: z.object({ webhooks: z.array(webhookView) }), ...errorResponses('standard', [401, 404]) },
         },
       },
       async (request) => ({ webhooks: (await webhooks.list(request.params.organizationId)).map(webhookJson) }),
@@ -164,7 +164,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           summary: 'One webhook endpoint',
           security,
           params: webhookParams,
-          response: { 200: webhookView, 401: adminError, 404: adminError },
+          response: { 200: webhookView, ...errorResponses('standard', [401, 404]) },
         },
       },
       async (request) => webhookJson(await webhooks.get(request.params.organizationId, request.params.webhookId)),
@@ -186,7 +186,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
             sendFullCaseData: sendFullCaseData.optional(),
             enabled: z.boolean().optional(),
           }),
-          response: { 200: webhookView, 400: adminError, 401: adminError, 404: adminError },
+          response: { 200: webhookView, ...errorResponses('standard', [400, 401, 404]) },
         },
       },
       async (request) =>
@@ -204,8 +204,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           params: webhookParams,
           response: {
             200: z.object({ webhookId: z.uuid(), deleted: z.literal(true) }),
-            401: adminError,
-            404: adminError,
+            ...errorResponses('standard', [401, 404]),
           },
         },
       },
@@ -225,7 +224,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           security,
           params: webhookParams,
           body: z.object({ secret: secret.optional() }).optional(),
-          response: { 200: withSecret, 400: adminError, 401: adminError, 404: adminError },
+          response: { 200: withSecret, ...errorResponses('standard', [400, 401, 404]) },
         },
       },
       async (request) => {
@@ -253,9 +252,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           }),
           response: {
             200: z.object({ deliveries: z.array(deliveryView) }),
-            400: adminError,
-            401: adminError,
-            404: adminError,
+            ...errorResponses('standard', [400, 401, 404]),
           },
         },
       },
@@ -277,8 +274,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           params: deliveryParams,
           response: {
             200: z.object({ deliveryId: z.uuid(), status: z.literal('pending') }),
-            401: adminError,
-            404: adminError,
+            ...errorResponses('standard', [401, 404]),
           },
         },
       },
@@ -299,7 +295,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           security,
           params: webhookParams,
           body: z.object({ since: z.iso.datetime({ offset: true }) }),
-          response: { 200: z.object({ redelivered: z.number() }), 400: adminError, 401: adminError, 404: adminError },
+          response: { 200: z.object({ redelivered: z.number() }), ...errorResponses('standard', [400, 401, 404]) },
         },
       },
       async (request) => ({
