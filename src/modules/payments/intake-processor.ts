@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
 import type { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
-import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake-payments.ts';
+import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake/payments.ts';
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeRow } from '../promo-codes/repository.ts';
 import { discountCents, type PromoCodeService } from '../promo-codes/service.ts';
