@@ -13,7 +13,7 @@ import { WebhookDeliveryWorker } from './modules/outbound-webhooks/delivery-work
 import { WebhookRepository } from './modules/outbound-webhooks/repository.ts';
 import { WebhookEndpointService } from './modules/outbound-webhooks/service.ts';
 import { phiCipherFor, type PhiCipher } from './crypto/phi.ts';
-import { IntakeService } from './modules/cases/intake-service.ts';
+import { IntakeService } from './modules/cases/intake/service.ts';
 import { CaseReadService } from './modules/cases/lifecycle/read-service.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
 import { FormService } from './modules/forms/service.ts';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateKeyFile, parsePhiKey, PhiCipher, phiCipherFor } from '../../src/crypto/phi.ts';
 import { ApiError } from '../../src/http/api-error.ts';
-import type { IntakePaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
+import type { IntakePaymentProcessor } from '../../src/modules/cases/intake/payments.ts';
 import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
 import {
   appWithPaymentProcessor,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { verifyPassword } from '../../src/crypto/password.ts';
-import { shapeOnlyPaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
+import { shapeOnlyPaymentProcessor } from '../../src/modules/cases/intake/payments.ts';
 import {
   appWithPaymentProcessor,
   SEED_CONFLICT_BODY,

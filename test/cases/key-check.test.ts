@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
-import type { IntakePaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
+import type { IntakePaymentProcessor } from '../../src/modules/cases/intake/payments.ts';
 import { newShortId } from '../../src/modules/cases/lifecycle/short-id.ts';
 import { CaseRepository } from '../../src/modules/cases/repository.ts';
 import { createServices } from '../../src/services.ts';

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { PhiCipher } from '../../src/crypto/phi.ts';
-import type { IntakePaymentProcessor } from '../../src/modules/cases/intake-payments.ts';
-import { IntakeService } from '../../src/modules/cases/intake-service.ts';
+import type { IntakePaymentProcessor } from '../../src/modules/cases/intake/payments.ts';
+import { IntakeService } from '../../src/modules/cases/intake/service.ts';
 import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
 

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Tenant } from '../../src/http/gate.ts';
 import { FormRepository } from '../../src/modules/forms/repository.ts';
+import { PaymentRepository, PaymentsAcrossOrganizations } from '../../src/modules/payments/repository.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
 
 /**
@@ -44,6 +45,35 @@ describe('the gate', () => {
     );
     assert.deepEqual(await secondForms.list({ limit: 10 }), []);
     assert.equal(await secondForms.findByIdWithQuestions(formId), null);
+  });
+
+  it('keeps the payment statements by id to the Tenant; only the cross-organization repository reaches across', async () => {
+    const first = await context.services.organizations.createOrganization('Payer');
+    const second = await context.services.organizations.createOrganization('Other');
+    const firstPayments = new PaymentRepository(context.db, Tenant.forOperator(first.organizationId, 'test'));
+    const secondPayments = new PaymentRepository(context.db, Tenant.forOperator(second.organizationId, 'test'));
+    const id = randomUUID();
+    await firstPayments.insertIntent({ id, gateway: 'stripe', kind: 'payment', amountCents: 500 });
+    const status = async () =>
+      (await context.db.query<{ status: string }>('select status from gateway_intents where id = $1', [id])).rows[0]!
+        .status;
+    const before = await status();
+
+    await secondPayments.recordIntentResult(id, { gatewayIntentId: 'pi_foreign', status: 'succeeded' });
+    await secondPayments.closeIntent(id, 'failed');
+    assert.equal(await secondPayments.claimIntent(id, 60_000), false);
+    assert.equal(await status(), before);
+    assert.equal(await secondPayments.findIntent('stripe', 'pi_foreign'), null);
+
+    await firstPayments.recordIntentResult(id, { gatewayIntentId: 'pi_own', status: 'succeeded' });
+    assert.equal((await firstPayments.findIntent('stripe', 'pi_own'))?.id, id);
+    assert.equal(await secondPayments.findIntent('stripe', 'pi_own'), null);
+    const anyOrganization = new PaymentsAcrossOrganizations(context.db);
+    assert.equal(
+      (await anyOrganization.findIntentAnyOrganization('stripe', 'pi_own'))?.organization_id,
+      first.organizationId,
+    );
+    assert.equal(await anyOrganization.claimIntent(id, 60_000), true);
   });
 
   it('answers each key with its own organization', async () => {

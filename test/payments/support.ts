@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { Tenant } from '../../src/http/gate.ts';
 import { PaymentRepository } from '../../src/modules/payments/repository.ts';
 import type { SavedPaymentMethod } from '../../src/modules/payments/gateways/types.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
@@ -55,10 +56,10 @@ export async function saveMethodForCase(
   caseId: string,
   saved: SavedPaymentMethod,
 ): Promise<void> {
-  const repository = new PaymentRepository(context.db);
-  const found = await repository.findCase(organizationId, caseId);
+  const repository = new PaymentRepository(context.db, Tenant.forOperator(organizationId, 'a test fixture'));
+  const found = await repository.findCase(caseId);
   assert.ok(found, 'case exists');
-  await repository.saveMethod(organizationId, {
+  await repository.saveMethod({
     id: randomUUID(),
     patientId: found.patient_id,
     saved,

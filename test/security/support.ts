@@ -131,10 +131,10 @@ export async function createOrganizationFixture(context: TestContext, label: str
   assert.equal(intake.status, 200, `fixture intake: ${intake.text}`);
   const { caseId, formResponseId } = (intake.json as { data: { caseId: string; formResponseId: string } }).data;
 
-  const payments = new PaymentRepository(context.db);
-  const found = await payments.findCase(organizationId, caseId);
+  const payments = new PaymentRepository(context.db, Tenant.forOperator(organizationId, 'a test fixture'));
+  const found = await payments.findCase(caseId);
   assert.ok(found);
-  await payments.saveMethod(organizationId, {
+  await payments.saveMethod({
     id: randomUUID(),
     patientId: found.patient_id,
     saved: {

@@ -3,7 +3,7 @@ import { prepared, type Queryable } from '../../db/database.ts';
 import type { Tenant } from '../../http/gate.ts';
 import { activeKeyCondition } from '../organizations/repository.ts';
 import { patientUpsert, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
-import type { IntakePaymentFields } from './intake-payments.ts';
+import type { IntakePaymentFields } from './intake/payments.ts';
 import { CASE_CREATED, CASE_EVENT_COLUMNS, caseCreatedState } from './lifecycle/events.ts';
 
 /** The unique index that makes an idempotencyKey usable once per organization. */

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { IntakeService } from './intake-service.ts';
+import type { IntakeService } from './intake/service.ts';
 import { intakeBodySchema, intakeSuccessSchema } from './schemas.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intakePaymentShape } from './intake-payments.ts';
+import { intakePaymentShape } from './intake/payments.ts';
 import { questionTypeNames } from './question-types/registry.ts';
 import { isIsoDate } from './validation.ts';
 

@@ -1,6 +1,10 @@
 import type { Queryable } from '../../db/database.ts';
 import type { Tenant } from '../../http/gate.ts';
-import type { IncomingFile } from './incoming.ts';
+
+/** A received file as the files table records it: inline content (stored apart) or an http(s) reference. */
+export type FileDescription =
+  | { kind: 'inline'; fileId: string; name: string; contentType: string; size: number; sha256: string }
+  | { kind: 'url'; fileId: string; name: string; contentType: string; url: string };
 
 export interface FileRow {
   id: string;
@@ -25,7 +29,7 @@ export class FileRepository {
   }
 
   async insert(
-    file: IncomingFile,
+    file: FileDescription,
     owner: { patientId: string; formResponseId: string; answerId: string },
     storageKey: string | null,
   ): Promise<void> {

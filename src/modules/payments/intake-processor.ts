@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
 import type { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
-import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake-payments.ts';
+import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intake/payments.ts';
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeRow } from '../promo-codes/repository.ts';
 import { discountCents, type PromoCodeService } from '../promo-codes/service.ts';
@@ -19,6 +19,7 @@ import {
   CASE_PAYMENT_REFERENCE_INDEX,
   INTENT_REQUEST_KEY_INDEX,
   PaymentRepository,
+  PaymentsAcrossOrganizations,
   type CasePaymentRow,
 } from './repository.ts';
 import { fingerprintOf, gatewayKey } from './service.ts';
@@ -96,21 +97,20 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     patientEmail: string;
   }): Promise<Prepared | undefined> {
     const { payment } = input;
-    const { organizationId } = input.tenant;
+    const { tenant } = input;
     const given = [payment.stripeSetupId, payment.stripePaymentId, payment.nmiPaymentToken].filter(Boolean);
     if (given.length > 1)
       throw invalid('stripeSetupId', 'Send only one of stripeSetupId, stripePaymentId and nmiPaymentToken');
     const priced = await this.price(input.tenant, payment);
 
-    if (payment.stripeSetupId)
-      return { ...priced, ...(await this.checkSetupIntent(organizationId, payment.stripeSetupId)) };
+    if (payment.stripeSetupId) return { ...priced, ...(await this.checkSetupIntent(tenant, payment.stripeSetupId)) };
     if (payment.stripePaymentId) {
-      return { ...priced, ...(await this.checkPaymentIntent(organizationId, payment.stripePaymentId, priced)) };
+      return { ...priced, ...(await this.checkPaymentIntent(tenant, payment.stripePaymentId, priced)) };
     }
     if (payment.nmiPaymentToken) {
       return {
         ...priced,
-        ...(await this.chargeToken(organizationId, payment.nmiPaymentToken, priced, {
+        ...(await this.chargeToken(tenant, payment.nmiPaymentToken, priced, {
           idempotencyKey: input.idempotencyKey,
           fingerprint: fingerprintOf(payment),
         })),
@@ -126,8 +126,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
   ): Promise<{ paymentId?: string }> {
     const prepared = input.prepared as Prepared;
     const { caseId, patientId } = input;
-    const { organizationId } = input.tenant;
-    const repository = new PaymentRepository(tx);
+    const repository = new PaymentRepository(tx, input.tenant);
     if (!(prepared.kind === 'nmi' && prepared.promoCodesReserved)) {
       // Counted here, so a failed intake uses no redemption; a code used up meanwhile fails the intake.
       const redeemed = await this.promoCodes.redeemAll(tx, prepared.promoCodes);
@@ -148,7 +147,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     };
 
     if (prepared.kind === 'setup') {
-      await repository.saveMethod(organizationId, {
+      await repository.saveMethod({
         id: randomUUID(),
         patientId,
         saved: prepared.saved,
@@ -156,7 +155,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       });
       if (!prepared.payableCents) return {};
       // The amount is owed, to be charged or held later with the saved method.
-      const row = await repository.insertPayment(organizationId, {
+      const row = await repository.insertPayment({
         ...base,
         id: randomUUID(),
         amountCents: prepared.payableCents,
@@ -176,7 +175,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       const held = payment.status === 'authorized';
       let row: CasePaymentRow;
       try {
-        row = await repository.insertPayment(organizationId, {
+        row = await repository.insertPayment({
           ...base,
           id: randomUUID(),
           amountCents: payment.amountCents,
@@ -195,7 +194,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       }
       if (prepared.intentRecordId) await repository.attachIntent(prepared.intentRecordId, caseId);
       if (payment.saved) {
-        await repository.saveMethod(organizationId, {
+        await repository.saveMethod({
           id: randomUUID(),
           patientId,
           saved: payment.saved,
@@ -216,10 +215,10 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     const prepared = input.prepared as Prepared;
     if (prepared.kind !== 'nmi' || !prepared.intentRecordId || !prepared.payment) return;
     const recordId = prepared.intentRecordId;
-    const repository = new PaymentRepository(this.db);
+    const repository = new PaymentRepository(this.db, input.tenant);
     try {
       // A write that failed only in its answer (a connection lost at commit) did write: the case has the charge.
-      if (await repository.findCase(input.tenant.organizationId, input.caseId)) return;
+      if (await repository.findCase(input.caseId)) return;
       const outcome = await this.undoSale(prepared.gateway, recordId, prepared.payment.id);
       await repository.closeIntent(recordId, outcome);
     } catch {
@@ -265,12 +264,12 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
   }
 
   private async checkSetupIntent(
-    organizationId: string,
+    tenant: Tenant,
     setupIntentId: string,
   ): Promise<{ kind: 'setup'; setupIntentId: string; saved: SavedPaymentMethod }> {
     const gateway = this.gateways.card;
     const unknown = invalid('stripeSetupId', 'Does not match a SetupIntent created for this organization');
-    if (!(await new PaymentRepository(this.db).findIntent(organizationId, gateway.name, setupIntentId))) throw unknown;
+    if (!(await new PaymentRepository(this.db, tenant).findIntent(gateway.name, setupIntentId))) throw unknown;
     const setup = await this.call(() => gateway.retrieveSetupIntent(setupIntentId));
     if (!setup) throw unknown;
     if (setup.status !== 'succeeded' || !setup.paymentMethodId) {
@@ -287,7 +286,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
   }
 
   private async checkPaymentIntent(
-    organizationId: string,
+    tenant: Tenant,
     paymentIntentId: string,
     priced: Priced,
   ): Promise<{
@@ -298,13 +297,15 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     discountCents: number;
   }> {
     const gateway = this.gateways.card;
-    const repository = new PaymentRepository(this.db);
+    const repository = new PaymentRepository(this.db, tenant);
     const unknown = invalid('stripePaymentId', 'Does not match a PaymentIntent created for this organization');
-    const record = await repository.findIntent(organizationId, gateway.name, paymentIntentId);
+    const record = await repository.findIntent(gateway.name, paymentIntentId);
     if (!record || record.kind !== 'payment') throw unknown;
     if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with stripePaymentId');
-    // Answered early here; the unique index decides between parallel intakes (record).
-    if (await repository.paymentReferenceUsed(gateway.name, paymentIntentId)) throw alreadyRecorded('payment-intent');
+    // Answered early here, whichever organization recorded it; the unique index decides between parallel
+    // intakes (record).
+    if (await new PaymentsAcrossOrganizations(this.db).paymentReferenceUsed(gateway.name, paymentIntentId))
+      throw alreadyRecorded('payment-intent');
     const payment = await this.call(() => gateway.retrievePayment(paymentIntentId));
     if (!payment) throw unknown;
     if (payment.status !== 'succeeded' && payment.status !== 'authorized') {
@@ -336,7 +337,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
 
   /** A sale for the payable amount, saving the card in NMI's vault for later holds. */
   private async chargeToken(
-    organizationId: string,
+    tenant: Tenant,
     token: string,
     priced: Priced,
     request: { idempotencyKey: string | undefined; fingerprint: string },
@@ -347,12 +348,12 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (priced.payableCents === 0) {
       return { kind: 'nmi', intentRecordId: null, payment: null, gateway: gateway.name, promoCodesReserved: false };
     }
-    const repository = new PaymentRepository(this.db);
+    const repository = new PaymentRepository(this.db, tenant);
     // A retried intake (same idempotencyKey, same token) finds the record of the charge made for it.
     const requestKey = request.idempotencyKey
       ? `intake:${request.idempotencyKey}:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
       : undefined;
-    const earlier = requestKey ? await repository.findIntentByRequestKey(organizationId, requestKey) : null;
+    const earlier = requestKey ? await repository.findIntentByRequestKey(requestKey) : null;
     let recordId: string;
     if (earlier) {
       if (earlier.case_id) throw new IdempotencyConflictError(); // its case exists
@@ -381,7 +382,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       recordId = earlier.id;
     } else {
       recordId = randomUUID();
-      await this.recordCharge(organizationId, recordId, {
+      await this.recordCharge(tenant, recordId, {
         gateway: gateway.name,
         amountCents: priced.payableCents,
         promoCodes: priced.promoCodes,
@@ -399,7 +400,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
         captureLater: false,
         source: { token, saveForLater: true },
         description: priced.description,
-        metadata: { care360_organization_id: organizationId, care360_record_id: recordId },
+        metadata: { care360_organization_id: tenant.organizationId, care360_record_id: recordId },
         resume: earlier !== null,
       });
     } catch (error) {
@@ -429,7 +430,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
    * first makes this one wait (409).
    */
   private async recordCharge(
-    organizationId: string,
+    tenant: Tenant,
     recordId: string,
     charge: {
       gateway: SavedPaymentMethod['gateway'];
@@ -443,7 +444,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     const { promoCodes, ...intent } = charge;
     try {
       await this.db.transaction(async (tx) => {
-        await new PaymentRepository(tx).insertIntent(organizationId, {
+        await new PaymentRepository(tx, tenant).insertIntent({
           id: recordId,
           kind: 'payment',
           ...intent,

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 import type { GatewayName, SavedPaymentMethod } from './gateways/types.ts';
 
 export type PaymentStatus = 'PAID' | 'UNPAID' | 'CANCELED' | 'IN_DISPUTE' | 'LOST_DISPUTE' | 'REFUND' | 'ERROR';
@@ -120,14 +121,24 @@ export type PaymentChanges = Partial<{
 /** A saved payment method with its record id. */
 export type SavedMethodRecord = SavedPaymentMethod & { id: string };
 
-/** Case payments, gateway intents and saved payment methods; every statement is scoped by organization. */
+/**
+ * Case payments, gateway intents and saved payment methods of one organization: built with the caller's Tenant,
+ * every statement adds the organization's condition itself.
+ */
 export class PaymentRepository {
-  constructor(private readonly db: Queryable) {}
+  private readonly organizationId: string;
 
-  async findCase(organizationId: string, caseId: string): Promise<{ id: string; patient_id: string } | null> {
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
+
+  async findCase(caseId: string): Promise<{ id: string; patient_id: string } | null> {
     const { rows } = await this.db.query<{ id: string; patient_id: string }>(
       'select id, patient_id from cases where organization_id = $1 and id = $2',
-      [organizationId, caseId],
+      [this.organizationId, caseId],
     );
     return rows[0] ?? null;
   }
@@ -136,7 +147,7 @@ export class PaymentRepository {
    * Throws a unique violation on CASE_PAYMENT_IDEMPOTENCY_INDEX when the key is taken, and on
    * CASE_PAYMENT_REFERENCE_INDEX when another payment records the same gateway payment.
    */
-  async insertPayment(organizationId: string, payment: NewCasePayment): Promise<CasePaymentRow> {
+  async insertPayment(payment: NewCasePayment): Promise<CasePaymentRow> {
     const { rows } = await this.db.query<CasePaymentRow>(
       `insert into case_payments (id, organization_id, case_id, product_id, product_bundle_id, description,
          amount_cents, original_amount_cents, discount_cents, promo_code_id, status, source, gateway,
@@ -146,7 +157,7 @@ export class PaymentRepository {
        returning ${paymentColumns}`,
       [
         payment.id,
-        organizationId,
+        this.organizationId,
         payment.caseId,
         payment.productId,
         payment.productBundleId,
@@ -172,53 +183,29 @@ export class PaymentRepository {
     return rows[0]!;
   }
 
-  async findPayment(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow | null> {
+  async findPayment(caseId: string, paymentId: string): Promise<CasePaymentRow | null> {
     const { rows } = await this.db.query<CasePaymentRow>(
       `select ${paymentColumns} from case_payments where organization_id = $1 and case_id = $2 and id = $3`,
-      [organizationId, caseId, paymentId],
+      [this.organizationId, caseId, paymentId],
     );
     return rows[0] ?? null;
   }
 
-  async findPaymentByIdempotencyKey(organizationId: string, idempotencyKey: string): Promise<CasePaymentRow | null> {
+  async findPaymentByIdempotencyKey(idempotencyKey: string): Promise<CasePaymentRow | null> {
     const { rows } = await this.db.query<CasePaymentRow>(
       `select ${paymentColumns} from case_payments where organization_id = $1 and idempotency_key = $2`,
-      [organizationId, idempotencyKey],
+      [this.organizationId, idempotencyKey],
     );
     return rows[0] ?? null;
-  }
-
-  /** For webhooks: the payment a gateway object belongs to, whichever organization's. Locked for update. */
-  async findPaymentForGateway(
-    gateway: GatewayName,
-    reference: string,
-    paymentId: string | null,
-  ): Promise<CasePaymentRow | null> {
-    const { rows } = await this.db.query<CasePaymentRow>(
-      `select ${paymentColumns} from case_payments
-        where (gateway = $1 and gateway_reference = $2) or id = $3
-        order by created_at limit 1 for update`,
-      [gateway, reference, paymentId],
-    );
-    return rows[0] ?? null;
-  }
-
-  async paymentReferenceUsed(gateway: GatewayName, reference: string): Promise<boolean> {
-    const { rows } = await this.db.query('select 1 from case_payments where gateway = $1 and gateway_reference = $2', [
-      gateway,
-      reference,
-    ]);
-    return rows.length > 0;
   }
 
   /** Applies changes to a payment; only the named columns are written. */
-  async updatePayment(organizationId: string, paymentId: string, changes: PaymentChanges): Promise<CasePaymentRow> {
-    return (await this.updatePaymentWhere(organizationId, paymentId, {}, changes))!;
+  async updatePayment(paymentId: string, changes: PaymentChanges): Promise<CasePaymentRow> {
+    return (await this.updatePaymentWhere(paymentId, {}, changes))!;
   }
 
   /** Applies changes to a payment still as `expected` (columns equal, nulls included); null when it is not. */
   async updatePaymentWhere(
-    organizationId: string,
     paymentId: string,
     expected: Partial<Pick<CasePaymentRow, 'status' | 'hold_status' | 'hold_operation' | 'hold_operation_cents'>>,
     changes: PaymentChanges,
@@ -231,7 +218,7 @@ export class PaymentRepository {
       `update case_payments set ${[...assignments, 'updated_at = now()'].join(', ')}
         where ${['organization_id = $1', 'id = $2', ...conditions].join(' and ')} returning ${paymentColumns}`,
       [
-        organizationId,
+        this.organizationId,
         paymentId,
         ...names.map((name) => changes[name]),
         ...expectedNames.map((name) => expected[name]),
@@ -246,7 +233,6 @@ export class PaymentRepository {
    * or a twin request: the gateway's idempotency key makes them one) may share a claim.
    */
   async claimHold(
-    organizationId: string,
     paymentId: string,
     operation: HoldOperation,
     cents: number | null,
@@ -260,9 +246,204 @@ export class PaymentRepository {
           and (hold_operation is null or hold_operation_until < now()
                or (hold_operation = $3 and hold_operation_cents is not distinct from $4))
         returning ${paymentColumns}`,
-      [organizationId, paymentId, operation, cents, claimMs],
+      [this.organizationId, paymentId, operation, cents, claimMs],
     );
     return rows[0] ?? null;
+  }
+
+  /**
+   * With `requestKey` (an intake's charge): the fingerprint of the request it is made for, the promo codes whose
+   * use was counted for it, and claimed for `claimMs` by the request that inserts it (claimIntent).
+   */
+  async insertIntent(intent: {
+    id: string;
+    gateway: GatewayName;
+    kind: 'setup' | 'payment';
+    amountCents: number | null;
+    requestKey?: string;
+    requestFingerprint?: string;
+    claimMs?: number;
+    reservedPromoCodeIds?: string[];
+  }): Promise<void> {
+    await this.db.query(
+      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key,
+         request_fingerprint, claimed_until, reserved_promo_code_ids)
+       values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::float8 / 1000), $9::jsonb)`,
+      [
+        intent.id,
+        this.organizationId,
+        intent.gateway,
+        intent.kind,
+        intent.amountCents,
+        intent.requestKey ?? null,
+        intent.requestFingerprint ?? null,
+        intent.claimMs ?? null,
+        intent.reservedPromoCodeIds ? JSON.stringify(intent.reservedPromoCodeIds) : null,
+      ],
+    );
+  }
+
+  /**
+   * Claims an intake's charge record for one request, for `claimMs` (then a request cut short by a crash lets go
+   * of it). False when another request holds it.
+   */
+  claimIntent(id: string, claimMs: number): Promise<boolean> {
+    return claimIntent(this.db, id, this.organizationId, claimMs);
+  }
+
+  releaseIntent(id: string): Promise<void> {
+    return releaseIntent(this.db, id, this.organizationId);
+  }
+
+  /** See closeIntent below: an intake's charge that no intake will take any longer. */
+  closeIntent(id: string, status: string, gatewayIntentId: string | null = null): Promise<void> {
+    return closeIntent(this.db, id, this.organizationId, status, gatewayIntentId);
+  }
+
+  /**
+   * A SetupIntent or PaymentIntent whose creation failed (or whose outcome is unknown: nobody has the client
+   * secret of an intent it may have made) is not left `creating`. Never throws: the caller reports its own error.
+   */
+  async failIntent(id: string): Promise<void> {
+    await this.db
+      .query(
+        `update gateway_intents set status = 'failed', updated_at = now()
+          where organization_id = $1 and id = $2 and status = 'creating'`,
+        [this.organizationId, id],
+      )
+      .catch(() => undefined);
+  }
+
+  async findIntentByRequestKey(requestKey: string): Promise<GatewayIntentRow | null> {
+    const { rows } = await this.db.query<GatewayIntentRow>(
+      `select ${intentColumns} from gateway_intents where organization_id = $1 and request_key = $2`,
+      [this.organizationId, requestKey],
+    );
+    return rows[0] ?? null;
+  }
+
+  recordIntentResult(id: string, result: IntentResult): Promise<void> {
+    return recordIntentResult(this.db, id, this.organizationId, result);
+  }
+
+  /** An intent this organization created through our API, by its gateway id; null when unknown or foreign. */
+  async findIntent(gateway: GatewayName, gatewayIntentId: string): Promise<GatewayIntentRow | null> {
+    const { rows } = await this.db.query<GatewayIntentRow>(
+      `select ${intentColumns} from gateway_intents
+        where organization_id = $1 and gateway = $2 and gateway_intent_id = $3`,
+      [this.organizationId, gateway, gatewayIntentId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The charge now belongs to its case (in the intake's transaction), and no request holds it any longer. */
+  async attachIntent(id: string, caseId: string): Promise<void> {
+    await this.db.query(
+      `update gateway_intents set case_id = $3, attached_at = now(), claimed_until = null, updated_at = now()
+        where organization_id = $1 and id = $2`,
+      [this.organizationId, id, caseId],
+    );
+  }
+
+  async saveMethod(method: {
+    id: string;
+    patientId: string;
+    saved: SavedPaymentMethod;
+    sourceReference: string | null;
+  }): Promise<void> {
+    await this.db.query(
+      `insert into patient_payment_methods (id, organization_id, patient_id, gateway, customer_id, payment_method_id,
+         source_reference)
+       values ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        method.id,
+        this.organizationId,
+        method.patientId,
+        method.saved.gateway,
+        method.saved.customerId,
+        method.saved.paymentMethodId,
+        method.sourceReference,
+      ],
+    );
+  }
+
+  /** The patient's latest saved method; with `asOf`, the latest saved by then (for rows without saved_method_id). */
+  async latestSavedMethod(patientId: string, asOf?: Date): Promise<SavedMethodRecord | null> {
+    const { rows } = await this.db.query<{
+      id: string;
+      gateway: GatewayName;
+      customer_id: string | null;
+      payment_method_id: string | null;
+    }>(
+      `select id, gateway, customer_id, payment_method_id from patient_payment_methods
+        where organization_id = $1 and patient_id = $2 and ($3::timestamptz is null or created_at <= $3)
+        order by created_at desc, id limit 1`,
+      [this.organizationId, patientId, asOf ?? null],
+    );
+    const row = rows[0];
+    return row
+      ? { id: row.id, gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id }
+      : null;
+  }
+
+  /** One saved method by its record id. */
+  async savedMethod(id: string): Promise<SavedMethodRecord | null> {
+    const { rows } = await this.db.query<{
+      id: string;
+      gateway: GatewayName;
+      customer_id: string | null;
+      payment_method_id: string | null;
+    }>(
+      `select id, gateway, customer_id, payment_method_id from patient_payment_methods
+        where organization_id = $1 and id = $2`,
+      [this.organizationId, id],
+    );
+    const row = rows[0];
+    return row
+      ? { id: row.id, gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id }
+      : null;
+  }
+}
+
+/**
+ * The statements that act across organizations, for the paths that start from no caller: the Stripe webhook
+ * (an event names a gateway object, not an organization), the orphan-charge and hold jobs of the operator.
+ * Anything else goes through the Tenant's PaymentRepository.
+ */
+export class PaymentsAcrossOrganizations {
+  constructor(private readonly db: Queryable) {}
+
+  /** An intent by gateway id, whichever organization's. */
+  async findIntentAnyOrganization(gateway: GatewayName, gatewayIntentId: string): Promise<GatewayIntentRow | null> {
+    const { rows } = await this.db.query<GatewayIntentRow>(
+      `select ${intentColumns} from gateway_intents where gateway = $1 and gateway_intent_id = $2`,
+      [gateway, gatewayIntentId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The payment a gateway object belongs to, whichever organization's. Locked for update. */
+  async findPaymentForGateway(
+    gateway: GatewayName,
+    reference: string,
+    paymentId: string | null,
+  ): Promise<CasePaymentRow | null> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `select ${paymentColumns} from case_payments
+        where (gateway = $1 and gateway_reference = $2) or id = $3
+        order by created_at limit 1 for update`,
+      [gateway, reference, paymentId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Whether any case payment records this gateway payment: one gateway payment is recorded once, anywhere. */
+  async paymentReferenceUsed(gateway: GatewayName, reference: string): Promise<boolean> {
+    const { rows } = await this.db.query('select 1 from case_payments where gateway = $1 and gateway_reference = $2', [
+      gateway,
+      reference,
+    ]);
+    return rows.length > 0;
   }
 
   async listHolds(withinHours: number | null): Promise<CasePaymentRow[]> {
@@ -287,212 +468,17 @@ export class PaymentRepository {
     return rows;
   }
 
-  /**
-   * An intake's charge that no intake will take any longer (declined, or voided or refunded after its intake
-   * failed): its request key is free for a new attempt, no request holds it, and the promo code uses reserved
-   * for it are given back. One statement: all of it or none.
-   */
-  async closeIntent(id: string, status: string, gatewayIntentId: string | null = null): Promise<void> {
-    await this.db.query(
-      `with closed as (
-         update gateway_intents intent
-            set status = $2, request_key = null, claimed_until = null, reserved_promo_code_ids = null,
-                gateway_intent_id = coalesce($3, intent.gateway_intent_id), updated_at = now()
-           from gateway_intents before_close
-          where intent.id = $1 and before_close.id = intent.id
-         returning before_close.reserved_promo_code_ids as reserved
-       )
-       update promo_codes set redemption_count = redemption_count - 1
-        where redemption_count > 0 and id in (select jsonb_array_elements_text(reserved)::uuid from closed)`,
-      [id, status, gatewayIntentId],
-    );
+  /** Claims an orphan charge by its record id: see PaymentRepository.claimIntent. */
+  claimIntent(id: string, claimMs: number): Promise<boolean> {
+    return claimIntent(this.db, id, null, claimMs);
   }
 
-  /**
-   * With `requestKey` (an intake's charge): the fingerprint of the request it is made for, the promo codes whose
-   * use was counted for it, and claimed for `claimMs` by the request that inserts it (claimIntent).
-   */
-  async insertIntent(
-    organizationId: string,
-    intent: {
-      id: string;
-      gateway: GatewayName;
-      kind: 'setup' | 'payment';
-      amountCents: number | null;
-      requestKey?: string;
-      requestFingerprint?: string;
-      claimMs?: number;
-      reservedPromoCodeIds?: string[];
-    },
-  ): Promise<void> {
-    await this.db.query(
-      `insert into gateway_intents (id, organization_id, gateway, kind, amount_cents, request_key,
-         request_fingerprint, claimed_until, reserved_promo_code_ids)
-       values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::float8 / 1000), $9::jsonb)`,
-      [
-        intent.id,
-        organizationId,
-        intent.gateway,
-        intent.kind,
-        intent.amountCents,
-        intent.requestKey ?? null,
-        intent.requestFingerprint ?? null,
-        intent.claimMs ?? null,
-        intent.reservedPromoCodeIds ? JSON.stringify(intent.reservedPromoCodeIds) : null,
-      ],
-    );
+  releaseIntent(id: string): Promise<void> {
+    return releaseIntent(this.db, id, null);
   }
 
-  /**
-   * Claims an intake's charge record for one request, for `claimMs` (then a request cut short by a crash lets go
-   * of it). False when another request holds it.
-   */
-  async claimIntent(id: string, claimMs: number): Promise<boolean> {
-    const { rowCount } = await this.db.query(
-      `update gateway_intents set claimed_until = now() + make_interval(secs => $2::float8 / 1000)
-        where id = $1 and (claimed_until is null or claimed_until < now())`,
-      [id, claimMs],
-    );
-    return rowCount > 0;
-  }
-
-  async releaseIntent(id: string): Promise<void> {
-    await this.db.query('update gateway_intents set claimed_until = null where id = $1', [id]);
-  }
-
-  /**
-   * A SetupIntent or PaymentIntent whose creation failed (or whose outcome is unknown: nobody has the client
-   * secret of an intent it may have made) is not left `creating`. Never throws: the caller reports its own error.
-   */
-  async failIntent(id: string): Promise<void> {
-    await this.db
-      .query(`update gateway_intents set status = 'failed', updated_at = now() where id = $1 and status = 'creating'`, [
-        id,
-      ])
-      .catch(() => undefined);
-  }
-
-  async findIntentByRequestKey(organizationId: string, requestKey: string): Promise<GatewayIntentRow | null> {
-    const { rows } = await this.db.query<GatewayIntentRow>(
-      `select ${intentColumns} from gateway_intents where organization_id = $1 and request_key = $2`,
-      [organizationId, requestKey],
-    );
-    return rows[0] ?? null;
-  }
-
-  async recordIntentResult(
-    id: string,
-    result: {
-      gatewayIntentId: string | null;
-      status: string;
-      customerId?: string | null;
-      paymentMethodId?: string | null;
-      result?: Record<string, unknown>;
-    },
-  ): Promise<void> {
-    await this.db.query(
-      `update gateway_intents set gateway_intent_id = coalesce($2, gateway_intent_id), status = $3,
-         customer_id = coalesce($4, customer_id), payment_method_id = coalesce($5, payment_method_id),
-         result = coalesce($6::jsonb, result), updated_at = now()
-       where id = $1`,
-      [
-        id,
-        result.gatewayIntentId,
-        result.status,
-        result.customerId ?? null,
-        result.paymentMethodId ?? null,
-        result.result ? JSON.stringify(result.result) : null,
-      ],
-    );
-  }
-
-  /** An intent this organization created through our API, by its gateway id; null when unknown or foreign. */
-  async findIntent(
-    organizationId: string,
-    gateway: GatewayName,
-    gatewayIntentId: string,
-  ): Promise<GatewayIntentRow | null> {
-    const { rows } = await this.db.query<GatewayIntentRow>(
-      `select ${intentColumns} from gateway_intents
-        where organization_id = $1 and gateway = $2 and gateway_intent_id = $3`,
-      [organizationId, gateway, gatewayIntentId],
-    );
-    return rows[0] ?? null;
-  }
-
-  /** For webhooks: an intent by gateway id, whichever organization's. */
-  async findIntentAnyOrganization(gateway: GatewayName, gatewayIntentId: string): Promise<GatewayIntentRow | null> {
-    const { rows } = await this.db.query<GatewayIntentRow>(
-      `select ${intentColumns} from gateway_intents where gateway = $1 and gateway_intent_id = $2`,
-      [gateway, gatewayIntentId],
-    );
-    return rows[0] ?? null;
-  }
-
-  /** The charge now belongs to its case (in the intake's transaction), and no request holds it any longer. */
-  async attachIntent(id: string, caseId: string): Promise<void> {
-    await this.db.query(
-      `update gateway_intents set case_id = $2, attached_at = now(), claimed_until = null, updated_at = now()
-        where id = $1`,
-      [id, caseId],
-    );
-  }
-
-  async saveMethod(
-    organizationId: string,
-    method: { id: string; patientId: string; saved: SavedPaymentMethod; sourceReference: string | null },
-  ): Promise<void> {
-    await this.db.query(
-      `insert into patient_payment_methods (id, organization_id, patient_id, gateway, customer_id, payment_method_id,
-         source_reference)
-       values ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        method.id,
-        organizationId,
-        method.patientId,
-        method.saved.gateway,
-        method.saved.customerId,
-        method.saved.paymentMethodId,
-        method.sourceReference,
-      ],
-    );
-  }
-
-  /** The patient's latest saved method; with `asOf`, the latest saved by then (for rows without saved_method_id). */
-  async latestSavedMethod(organizationId: string, patientId: string, asOf?: Date): Promise<SavedMethodRecord | null> {
-    const { rows } = await this.db.query<{
-      id: string;
-      gateway: GatewayName;
-      customer_id: string | null;
-      payment_method_id: string | null;
-    }>(
-      `select id, gateway, customer_id, payment_method_id from patient_payment_methods
-        where organization_id = $1 and patient_id = $2 and ($3::timestamptz is null or created_at <= $3)
-        order by created_at desc, id limit 1`,
-      [organizationId, patientId, asOf ?? null],
-    );
-    const row = rows[0];
-    return row
-      ? { id: row.id, gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id }
-      : null;
-  }
-
-  /** One saved method by its record id. */
-  async savedMethod(organizationId: string, id: string): Promise<SavedMethodRecord | null> {
-    const { rows } = await this.db.query<{
-      id: string;
-      gateway: GatewayName;
-      customer_id: string | null;
-      payment_method_id: string | null;
-    }>(
-      `select id, gateway, customer_id, payment_method_id from patient_payment_methods
-        where organization_id = $1 and id = $2`,
-      [organizationId, id],
-    );
-    const row = rows[0];
-    return row
-      ? { id: row.id, gateway: row.gateway, customerId: row.customer_id, paymentMethodId: row.payment_method_id }
-      : null;
+  closeIntent(id: string, status: string, gatewayIntentId: string | null = null): Promise<void> {
+    return closeIntent(this.db, id, null, status, gatewayIntentId);
   }
 
   /** False when the event was seen before (deduplication by Stripe event id). */
@@ -517,4 +503,86 @@ export class PaymentRepository {
       casePaymentId,
     ]);
   }
+}
+
+export interface IntentResult {
+  gatewayIntentId: string | null;
+  status: string;
+  customerId?: string | null;
+  paymentMethodId?: string | null;
+  result?: Record<string, unknown>;
+}
+
+// The statements on one intent by id that both repositories run: `organizationId` null only for
+// PaymentsAcrossOrganizations.
+
+async function claimIntent(
+  db: Queryable,
+  id: string,
+  organizationId: string | null,
+  claimMs: number,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update gateway_intents set claimed_until = now() + make_interval(secs => $3::float8 / 1000)
+      where id = $1 and ($2::uuid is null or organization_id = $2) and (claimed_until is null or claimed_until < now())`,
+    [id, organizationId, claimMs],
+  );
+  return rowCount > 0;
+}
+
+async function releaseIntent(db: Queryable, id: string, organizationId: string | null): Promise<void> {
+  await db.query(
+    'update gateway_intents set claimed_until = null where id = $1 and ($2::uuid is null or organization_id = $2)',
+    [id, organizationId],
+  );
+}
+
+/**
+ * An intake's charge that no intake will take any longer (declined, or voided or refunded after its intake
+ * failed): its request key is free for a new attempt, no request holds it, and the promo code uses reserved
+ * for it are given back. One statement: all of it or none.
+ */
+async function closeIntent(
+  db: Queryable,
+  id: string,
+  organizationId: string | null,
+  status: string,
+  gatewayIntentId: string | null,
+): Promise<void> {
+  await db.query(
+    `with closed as (
+       update gateway_intents intent
+          set status = $3, request_key = null, claimed_until = null, reserved_promo_code_ids = null,
+              gateway_intent_id = coalesce($4, intent.gateway_intent_id), updated_at = now()
+         from gateway_intents before_close
+        where intent.id = $1 and ($2::uuid is null or intent.organization_id = $2) and before_close.id = intent.id
+       returning before_close.reserved_promo_code_ids as reserved
+     )
+     update promo_codes set redemption_count = redemption_count - 1
+      where redemption_count > 0 and id in (select jsonb_array_elements_text(reserved)::uuid from closed)`,
+    [id, organizationId, status, gatewayIntentId],
+  );
+}
+
+async function recordIntentResult(
+  db: Queryable,
+  id: string,
+  organizationId: string,
+  result: IntentResult,
+): Promise<void> {
+  await db.query(
+    `update gateway_intents set gateway_intent_id = coalesce($3, gateway_intent_id), status = $4,
+       customer_id = coalesce($5, customer_id), payment_method_id = coalesce($6, payment_method_id),
+       result = coalesce($7::jsonb, result), updated_at = now()
+     where organization_id = $1 and id = $2`,
+    [
+      organizationId,
+      id,
+      result.gatewayIntentId,
+      result.status,
+      result.customerId ?? null,
+      result.paymentMethodId ?? null,
+      result.result ? JSON.stringify(result.result) : null,
+    ],
+  );
 }

@@ -16,6 +16,7 @@ import {
 import {
   CASE_PAYMENT_IDEMPOTENCY_INDEX,
   PaymentRepository,
+  PaymentsAcrossOrganizations,
   type CasePaymentRow,
   type HoldOperation,
   type PaymentChanges,
@@ -83,9 +84,9 @@ export class PaymentService {
   async createSetupIntent(tenant: Tenant, metadata: PaymentMetadata): Promise<string> {
     const { organizationId } = tenant;
     const gateway = this.gateways.card;
-    const repository = new PaymentRepository(this.db);
+    const repository = new PaymentRepository(this.db, tenant);
     const recordId = randomUUID();
-    await repository.insertIntent(organizationId, {
+    await repository.insertIntent({
       id: recordId,
       gateway: gateway.name,
       kind: 'setup',
@@ -117,9 +118,9 @@ export class PaymentService {
   ): Promise<string> {
     const { organizationId } = tenant;
     const gateway = this.gateways.card;
-    const repository = new PaymentRepository(this.db);
+    const repository = new PaymentRepository(this.db, tenant);
     const recordId = randomUUID();
-    await repository.insertIntent(organizationId, {
+    await repository.insertIntent({
       id: recordId,
       gateway: gateway.name,
       kind: 'payment',
@@ -154,9 +155,8 @@ export class PaymentService {
    * it, with the same gateway idempotency key, so the card is held once.
    */
   async createCasePayment(tenant: Tenant, caseId: string, input: CasePaymentInput): Promise<CasePaymentRow> {
-    const { organizationId } = tenant;
-    const repository = new PaymentRepository(this.db);
-    const found = await repository.findCase(organizationId, caseId);
+    const repository = new PaymentRepository(this.db, tenant);
+    const found = await repository.findCase(caseId);
     if (!found) throw new ApiError(404, 'Case not found');
     const product = input.productId ? await this.products.findProduct(tenant, input.productId) : null;
     if (input.productId && !product) throw new ApiError(400, 'Product not found');
@@ -166,11 +166,11 @@ export class PaymentService {
     const fingerprint = fingerprintOf({ caseId, ...input });
 
     if (input.idempotencyKey) {
-      const existing = await repository.findPaymentByIdempotencyKey(organizationId, input.idempotencyKey);
-      if (existing) return this.resumeOrConflict(existing, fingerprint);
+      const existing = await repository.findPaymentByIdempotencyKey(input.idempotencyKey);
+      if (existing) return this.resumeOrConflict(repository, existing, fingerprint);
     }
 
-    const saved = input.preauthorize ? await repository.latestSavedMethod(organizationId, found.patient_id) : null;
+    const saved = input.preauthorize ? await repository.latestSavedMethod(found.patient_id) : null;
     if (input.preauthorize) {
       if (!saved) {
         throw new ApiError(
@@ -189,7 +189,7 @@ export class PaymentService {
 
     let row: CasePaymentRow;
     try {
-      row = await repository.insertPayment(organizationId, {
+      row = await repository.insertPayment({
         id: randomUUID(),
         caseId,
         productId: input.productId,
@@ -217,10 +217,14 @@ export class PaymentService {
       throw error;
     }
     if (!input.preauthorize || !gateway || !saved) return row;
-    return this.placeHold(row, gateway, saved);
+    return this.placeHold(repository, row, gateway, saved);
   }
 
-  private async resumeOrConflict(existing: CasePaymentRow, fingerprint: string): Promise<CasePaymentRow> {
+  private async resumeOrConflict(
+    repository: PaymentRepository,
+    existing: CasePaymentRow,
+    fingerprint: string,
+  ): Promise<CasePaymentRow> {
     if (
       existing.hold_status !== 'PENDING' ||
       existing.request_fingerprint !== fingerprint ||
@@ -228,26 +232,25 @@ export class PaymentService {
     ) {
       throw new IdempotencyConflictError();
     }
-    const repository = new PaymentRepository(this.db);
-    const found = await repository.findCase(existing.organization_id, existing.case_id);
+    const found = await repository.findCase(existing.case_id);
     // The method the first attempt used (its gateway key names that hold), not one saved since. Rows
     // written before saved_method_id existed fall back to the latest method saved by the row's creation.
     const saved = existing.saved_method_id
-      ? await repository.savedMethod(existing.organization_id, existing.saved_method_id)
+      ? await repository.savedMethod(existing.saved_method_id)
       : found
-        ? await repository.latestSavedMethod(existing.organization_id, found.patient_id, existing.created_at)
+        ? await repository.latestSavedMethod(found.patient_id, existing.created_at)
         : null;
     if (!saved || !existing.gateway || saved.gateway !== existing.gateway) throw new IdempotencyConflictError();
-    return this.placeHold(existing, this.gatewayFor(existing.gateway), saved, true);
+    return this.placeHold(repository, existing, this.gatewayFor(existing.gateway), saved, true);
   }
 
   private async placeHold(
+    repository: PaymentRepository,
     row: CasePaymentRow,
     gateway: PaymentGateway,
     saved: NonNullable<Awaited<ReturnType<PaymentRepository['latestSavedMethod']>>>,
     resume = false,
   ): Promise<CasePaymentRow> {
-    const repository = new PaymentRepository(this.db);
     let result: PaymentResult;
     try {
       result = await gateway.authorize({
@@ -270,7 +273,7 @@ export class PaymentService {
         );
       }
       const message = error instanceof Error ? error.message : 'unknown error';
-      await repository.updatePayment(row.organization_id, row.id, {
+      await repository.updatePayment(row.id, {
         hold_status: 'FAILED',
         status: 'ERROR',
         failure_message: message.slice(0, 500),
@@ -278,7 +281,7 @@ export class PaymentService {
       throw gatewayError(error);
     }
     if (result.status === 'failed') {
-      await repository.updatePayment(row.organization_id, row.id, {
+      await repository.updatePayment(row.id, {
         hold_status: 'FAILED',
         status: 'ERROR',
         gateway_reference: result.id || null,
@@ -286,7 +289,7 @@ export class PaymentService {
       });
       throw new ApiError(402, `Payment authorization was declined: ${result.failureMessage ?? 'declined'}`);
     }
-    return repository.updatePayment(row.organization_id, row.id, {
+    return repository.updatePayment(row.id, {
       gateway_reference: result.id,
       hold_status: result.status === 'authorized' ? 'HELD' : result.status === 'succeeded' ? 'CAPTURED' : 'PENDING',
       status: result.status === 'succeeded' ? 'PAID' : 'UNPAID',
@@ -306,8 +309,8 @@ export class PaymentService {
     paymentId: string,
     amountCents: number | undefined,
   ): Promise<CasePaymentRow> {
-    const { organizationId } = tenant;
-    const row = await this.requirePayment(organizationId, caseId, paymentId);
+    const repository = new PaymentRepository(this.db, tenant);
+    const row = await requirePayment(repository, caseId, paymentId);
     if (row.hold_status === 'CAPTURED' && (amountCents === undefined || amountCents === row.amount_captured_cents)) {
       return row;
     }
@@ -323,7 +326,7 @@ export class PaymentService {
     // Captured as asked, by a twin request or this one's earlier attempt: answered the same.
     const asAsked = (found: CasePaymentRow) =>
       found.hold_status === 'CAPTURED' && found.amount_captured_cents === cents;
-    const claimed = await this.claim(row, 'capture', cents);
+    const claimed = await claim(repository, row, 'capture', cents);
     if (!claimed.ok) {
       if (asAsked(claimed.found)) return claimed.found;
       throw refusal('captured', claimed.found);
@@ -337,11 +340,11 @@ export class PaymentService {
       });
     } catch (error) {
       if (!(error instanceof GatewayRequestError)) throw gatewayError(error); // unknown: the claim stays for a retry
-      const found = await this.settleFromGateway(claimed.row, gateway);
+      const found = await this.settleFromGateway(repository, claimed.row, gateway);
       if (asAsked(found)) return found;
       throw refusal('captured', found, error.message);
     }
-    return this.finish(claimed.row, {
+    return finish(repository, claimed.row, {
       hold_status: 'CAPTURED',
       status: 'PAID',
       amount_captured_cents: result.amountReceivedCents || cents,
@@ -351,26 +354,24 @@ export class PaymentService {
 
   /** POST .../payments/:paymentId/cancel: releases a hold, or cancels an unpaid record that has none. */
   async release(tenant: Tenant, caseId: string, paymentId: string): Promise<CasePaymentRow> {
-    const { organizationId } = tenant;
-    const repository = new PaymentRepository(this.db);
-    const row = await this.requirePayment(organizationId, caseId, paymentId);
+    const repository = new PaymentRepository(this.db, tenant);
+    const row = await requirePayment(repository, caseId, paymentId);
     if (row.hold_status === 'RELEASED' || (row.hold_status === 'NONE' && row.status === 'CANCELED')) return row;
     if (row.hold_status === 'NONE') {
       const canceled = await repository.updatePaymentWhere(
-        organizationId,
         row.id,
         { hold_status: 'NONE', status: 'UNPAID' },
         { status: 'CANCELED', released_at: new Date() },
       );
       if (canceled) return canceled;
       // Changed meanwhile (canceled by a twin request, or paid): answered as found.
-      const found = await this.requirePayment(organizationId, caseId, paymentId);
+      const found = await requirePayment(repository, caseId, paymentId);
       if (found.status === 'CANCELED') return found;
       throw new ApiError(409, `Payment cannot be canceled: it is ${found.status} (holdStatus ${found.hold_status})`);
     }
     if (row.hold_status !== 'HELD' || !row.gateway || !row.gateway_reference) throw refusal('canceled', row);
     const gateway = this.gatewayFor(row.gateway);
-    const claimed = await this.claim(row, 'release', null);
+    const claimed = await claim(repository, row, 'release', null);
     if (!claimed.ok) {
       if (claimed.found.hold_status === 'RELEASED') return claimed.found;
       throw refusal('canceled', claimed.found);
@@ -382,34 +383,11 @@ export class PaymentService {
       });
     } catch (error) {
       if (!(error instanceof GatewayRequestError)) throw gatewayError(error); // unknown: the claim stays for a retry
-      const found = await this.settleFromGateway(claimed.row, gateway);
+      const found = await this.settleFromGateway(repository, claimed.row, gateway);
       if (found.hold_status === 'RELEASED') return found;
       throw refusal('canceled', found, error.message);
     }
-    return this.finish(claimed.row, { hold_status: 'RELEASED', status: 'CANCELED', released_at: new Date() });
-  }
-
-  /** Claims a held payment for one operation; else the payment as found. */
-  private async claim(
-    row: CasePaymentRow,
-    operation: HoldOperation,
-    cents: number | null,
-  ): Promise<{ ok: true; row: CasePaymentRow } | { ok: false; found: CasePaymentRow }> {
-    const repository = new PaymentRepository(this.db);
-    const claimed = await repository.claimHold(row.organization_id, row.id, operation, cents, HOLD_OPERATION_CLAIM_MS);
-    if (claimed) return { ok: true, row: claimed };
-    return { ok: false, found: await this.requirePayment(row.organization_id, row.case_id, row.id) };
-  }
-
-  /** Records the outcome of a claimed operation, and ends the claim. A twin request may have recorded it first. */
-  private async finish(claimed: CasePaymentRow, changes: PaymentChanges): Promise<CasePaymentRow> {
-    const finished = await new PaymentRepository(this.db).updatePaymentWhere(
-      claimed.organization_id,
-      claimed.id,
-      { hold_operation: claimed.hold_operation, hold_operation_cents: claimed.hold_operation_cents },
-      { ...changes, hold_operation: null, hold_operation_cents: null },
-    );
-    return finished ?? this.requirePayment(claimed.organization_id, claimed.case_id, claimed.id);
+    return finish(repository, claimed.row, { hold_status: 'RELEASED', status: 'CANCELED', released_at: new Date() });
   }
 
   /**
@@ -417,7 +395,11 @@ export class PaymentService {
    * request or by another way, released, or still held). A hold still held keeps the claim: a twin request may
    * still be at work on it; the same operation may be retried, and another waits until the claim lapses.
    */
-  private async settleFromGateway(claimed: CasePaymentRow, gateway: PaymentGateway): Promise<CasePaymentRow> {
+  private async settleFromGateway(
+    repository: PaymentRepository,
+    claimed: CasePaymentRow,
+    gateway: PaymentGateway,
+  ): Promise<CasePaymentRow> {
     let found: PaymentResult | null;
     try {
       found = await gateway.retrievePayment(claimed.gateway_reference!);
@@ -425,7 +407,7 @@ export class PaymentService {
       throw gatewayError(error);
     }
     if (found?.status === 'succeeded') {
-      return this.finish(claimed, {
+      return finish(repository, claimed, {
         hold_status: 'CAPTURED',
         status: 'PAID',
         amount_captured_cents: found.amountReceivedCents,
@@ -433,19 +415,18 @@ export class PaymentService {
       });
     }
     if (found?.status === 'canceled') {
-      return this.finish(claimed, { hold_status: 'RELEASED', status: 'CANCELED', released_at: new Date() });
+      return finish(repository, claimed, { hold_status: 'RELEASED', status: 'CANCELED', released_at: new Date() });
     }
-    return this.requirePayment(claimed.organization_id, claimed.case_id, claimed.id);
+    return requirePayment(repository, claimed.case_id, claimed.id);
   }
 
   async getPayment(tenant: Tenant, caseId: string, paymentId: string): Promise<CasePaymentRow> {
-    const { organizationId } = tenant;
-    return this.requirePayment(organizationId, caseId, paymentId);
+    return requirePayment(new PaymentRepository(this.db, tenant), caseId, paymentId);
   }
 
   /** Holds still open, soonest expiry first; `withinHours` keeps those expiring within that many hours. */
   listHolds(withinHours: number | null): Promise<CasePaymentRow[]> {
-    return new PaymentRepository(this.db).listHolds(withinHours);
+    return new PaymentsAcrossOrganizations(this.db).listHolds(withinHours);
   }
 
   /**
@@ -466,7 +447,7 @@ export class PaymentService {
       outcome: string;
     }[]
   > {
-    const repository = new PaymentRepository(this.db);
+    const repository = new PaymentsAcrossOrganizations(this.db);
     const orphans = await repository.listOrphanCharges(olderThanMinutes);
     const report = [];
     for (const orphan of orphans) {
@@ -507,14 +488,43 @@ export class PaymentService {
       throw new ApiError(503, `The ${name} gateway that holds this payment is not configured on this server`);
     return gateway;
   }
+}
 
-  private async requirePayment(organizationId: string, caseId: string, paymentId: string): Promise<CasePaymentRow> {
-    const repository = new PaymentRepository(this.db);
-    if (!(await repository.findCase(organizationId, caseId))) throw new ApiError(404, 'Case not found');
-    const row = await repository.findPayment(organizationId, caseId, paymentId);
-    if (!row) throw new ApiError(404, 'Payment not found');
-    return row;
-  }
+async function requirePayment(
+  repository: PaymentRepository,
+  caseId: string,
+  paymentId: string,
+): Promise<CasePaymentRow> {
+  if (!(await repository.findCase(caseId))) throw new ApiError(404, 'Case not found');
+  const row = await repository.findPayment(caseId, paymentId);
+  if (!row) throw new ApiError(404, 'Payment not found');
+  return row;
+}
+
+/** Claims a held payment for one operation; else the payment as found. */
+async function claim(
+  repository: PaymentRepository,
+  row: CasePaymentRow,
+  operation: HoldOperation,
+  cents: number | null,
+): Promise<{ ok: true; row: CasePaymentRow } | { ok: false; found: CasePaymentRow }> {
+  const claimed = await repository.claimHold(row.id, operation, cents, HOLD_OPERATION_CLAIM_MS);
+  if (claimed) return { ok: true, row: claimed };
+  return { ok: false, found: await requirePayment(repository, row.case_id, row.id) };
+}
+
+/** Records the outcome of a claimed operation, and ends the claim. A twin request may have recorded it first. */
+async function finish(
+  repository: PaymentRepository,
+  claimed: CasePaymentRow,
+  changes: PaymentChanges,
+): Promise<CasePaymentRow> {
+  const finished = await repository.updatePaymentWhere(
+    claimed.id,
+    { hold_operation: claimed.hold_operation, hold_operation_cents: claimed.hold_operation_cents },
+    { ...changes, hold_operation: null, hold_operation_cents: null },
+  );
+  return finished ?? requirePayment(repository, claimed.case_id, claimed.id);
 }
 
 /** The 409 of a capture or release that the hold's state refuses: why, and the holdStatus it found. */

@@ -1,8 +1,15 @@
-import type { Database } from '../../db/database.ts';
+import type { Database, Queryable } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
 import type { Gateways } from '../payments/gateways/index.ts';
 import { WebhookSignatureError, type GatewayWebhookEvent } from '../payments/gateways/types.ts';
-import { PaymentRepository, type CasePaymentRow, type PaymentStatus } from '../payments/repository.ts';
+import {
+  PaymentRepository,
+  PaymentsAcrossOrganizations,
+  type CasePaymentRow,
+  type PaymentChanges,
+  type PaymentStatus,
+} from '../payments/repository.ts';
+import { Tenant } from '../../http/gate.ts';
 import { isUuid } from '../../uuid.ts';
 
 export type WebhookOutcome = 'applied' | 'unchanged' | 'ignored' | 'duplicate';
@@ -40,7 +47,7 @@ export class StripeWebhookService {
       throw error;
     }
     return this.db.transaction(async (tx) => {
-      const repository = new PaymentRepository(tx);
+      const repository = new PaymentsAcrossOrganizations(tx);
       const fresh = await repository.recordWebhookEvent({
         id: event.id,
         type: event.type,
@@ -48,14 +55,15 @@ export class StripeWebhookService {
         outcome: 'received',
       });
       if (!fresh) return 'duplicate';
-      const outcome = await this.apply(repository, event);
+      const outcome = await this.apply(tx, repository, event);
       await repository.recordWebhookOutcome(event.id, outcome.outcome, outcome.paymentId);
       return outcome.outcome;
     });
   }
 
   private async apply(
-    repository: PaymentRepository,
+    tx: Queryable,
+    repository: PaymentsAcrossOrganizations,
     event: GatewayWebhookEvent,
   ): Promise<{ outcome: WebhookOutcome; paymentId: string | null }> {
     const update = event.update;
@@ -65,7 +73,7 @@ export class StripeWebhookService {
       if (!event.setupIntentId) return { outcome: 'ignored', paymentId: null };
       const intent = await repository.findIntentAnyOrganization('stripe', event.setupIntentId);
       if (!intent) return { outcome: 'ignored', paymentId: null };
-      await repository.recordIntentResult(intent.id, {
+      await organizationOf(tx, intent).recordIntentResult(intent.id, {
         gatewayIntentId: event.setupIntentId,
         status: update.status,
         customerId: update.customerId,
@@ -88,17 +96,25 @@ export class StripeWebhookService {
       const status = { PAID: 'succeeded', CANCELED: 'canceled', ERROR: 'failed', HELD: 'authorized' }[
         update.status as 'PAID' | 'CANCELED' | 'ERROR' | 'HELD'
       ];
-      if (status) await repository.recordIntentResult(intent.id, { gatewayIntentId: event.paymentIntentId, status });
+      if (status) {
+        await organizationOf(tx, intent).recordIntentResult(intent.id, {
+          gatewayIntentId: event.paymentIntentId,
+          status,
+        });
+      }
       return { outcome: status ? 'applied' : 'ignored', paymentId: null };
     }
     const changes = transition(payment, event);
     if (!changes) return { outcome: 'unchanged', paymentId: payment.id };
-    await repository.updatePayment(payment.organization_id, payment.id, changes);
+    await organizationOf(tx, payment).updatePayment(payment.id, changes);
     return { outcome: 'applied', paymentId: payment.id };
   }
 }
 
-type PaymentChanges = Parameters<PaymentRepository['updatePayment']>[2];
+/** The repository of the organization a gateway object found by the event belongs to. */
+function organizationOf(tx: Queryable, row: { organization_id: string }): PaymentRepository {
+  return new PaymentRepository(tx, Tenant.forOperator(row.organization_id, 'a Stripe event names a gateway object'));
+}
 
 /** The changes an event makes to a payment, or null when it changes nothing. */
 export function transition(payment: CasePaymentRow, event: GatewayWebhookEvent): PaymentChanges | null {

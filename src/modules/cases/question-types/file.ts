@@ -1,4 +1,4 @@
-import { parseFileList } from '../../files/incoming.ts';
+import { parseFileList } from './files.ts';
 import type { JsonValue, QuestionType } from './types.ts';
 
 /**

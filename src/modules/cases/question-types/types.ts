@@ -1,4 +1,4 @@
-import type { FileLimits, IncomingFile } from '../../files/incoming.ts';
+import type { FileLimits, IncomingFile } from './files.ts';
 
 /** Form-title mode defines questions in the request; form-id mode answers a stored form's questions. */
 export type IntakeMode = 'formTitle' | 'formId';

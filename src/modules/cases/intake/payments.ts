@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Queryable } from '../../db/database.ts';
-import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../money.ts';
-import { isUuid } from '../../uuid.ts';
-import type { Tenant } from '../../http/gate.ts';
+import type { Queryable } from '../../../db/database.ts';
+import { dollarsToCents, MAX_AMOUNT_CENTS } from '../../../money.ts';
+import { isUuid } from '../../../uuid.ts';
+import type { Tenant } from '../../../http/gate.ts';
 
 /**
  * The payment fields of an intake, as validated for shape: amounts in cents, promo codes merged from

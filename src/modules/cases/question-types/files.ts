@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { ApiError } from '../../http/api-error.ts';
-import { LargeBase64 } from '../../http/large-base64.ts';
-import { isPlainObject, parseJson, validationError } from '../cases/validation.ts';
+import { ApiError } from '../../../http/api-error.ts';
+import { LargeBase64 } from '../../../http/large-base64.ts';
+import { isPlainObject, parseJson, validationError } from '../validation.ts';
 
 /** Configurable limits on the files of one intake (see config: FILE_MAX_BYTES, FILES_MAX_PER_ANSWER, FILES_MAX_TOTAL_BYTES). */
 export interface FileLimits {
