@@ -1,3 +1,5 @@
+import { ApiError } from './http/api-error.ts';
+
 /**
  * Money: the one place where an amount changes unit. Inside the server every amount is an integer number of
  * cents; the HTTP edge and the operator CLI speak dollars. Amounts are read as decimal text, never multiplied
@@ -27,6 +29,17 @@ export function dollarsToCents(value: number | string): number | null {
   if (/[^0]/.test(fraction.slice(2))) return null;
   const cents = Number(whole) * 100 + Number(fraction.slice(0, 2).padEnd(2, '0'));
   return Number.isSafeInteger(cents) && cents <= MAX_STORABLE_CENTS ? cents : null;
+}
+
+/**
+ * An optional dollars field of an operator's request or command -> cents: undefined when absent, a 400 that
+ * names the field when it is not an amount.
+ */
+export function optionalDollarsToCents(value: number | string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const cents = dollarsToCents(value);
+  if (cents === null) throw new ApiError(400, `${field} must be an amount in dollars with at most two decimals`);
+  return cents;
 }
 
 /** Integer cents to a dollar number (100.5 for 10050), as the API's JSON amounts are written. */

@@ -33,7 +33,8 @@ export const MAKE_KEY_HINT = 'make one with `openssl rand -base64 32` or `npm ru
 
 /**
  * IVs are cut from one buffer of CSPRNG bytes, refilled every 256 IVs, as `randomUUID` does for UUIDs: a
- * `randomBytes` call per IV was half the cost of sealing a short answer. Each IV is used once.
+ * `randomBytes` call per IV costs more than sealing a short answer itself (docs/performance.md). Each IV is
+ * used once.
  */
 const IV_POOL = Buffer.alloc(IV_BYTES * 256);
 let ivPoolOffset = IV_POOL.length;

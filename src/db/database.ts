@@ -89,8 +89,8 @@ const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers
 
 /**
  * bytea as the pg driver moves it. PGlite's own serializer writes a parameter as hex text through a
- * JavaScript array of one string per byte, and its parser reads a value back one `parseInt` per byte:
- * for a 200 KB file, megabytes of garbage and most of a second. A parameter returned as bytes is bound
+ * JavaScript array of one string per byte, and its parser reads a value back one `parseInt` per byte, so a
+ * file costs megabytes of garbage (measured in docs/performance.md). A parameter returned as bytes is bound
  * in binary format instead (PostgreSQL's bytea_recv takes it as it is), and a result's hex text
  * (`\x...`) is decoded natively.
  */
@@ -172,7 +172,8 @@ function stopWithoutTheLock(message: string): never {
  * transaction is open, none starts) and its query mutex (no statement runs), after a CHECKPOINT (every change
  * is in the data files, so the copy opens without recovery). A copy-on-write clone where the file system
  * offers one, a plain copy otherwise: the pause is the time to copy the folder, and no byte of it is held in
- * memory (PGlite's own dumpDataDir builds the whole tarball in memory: 25 s and 274 MB for 100,000 cases).
+ * memory (PGlite's own dumpDataDir builds the whole tarball in memory and pauses every statement meanwhile;
+ * docs/performance.md).
  */
 function snapshotOf(client: PGlite, directory: string, target: string): Promise<void> {
   const internals = client as unknown as {

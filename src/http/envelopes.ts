@@ -169,6 +169,3 @@ export function errorResponses<Status extends number>(
   }
   return responses;
 }
-
-/** Still imported from here by the request time limit (src/http/time-limit.ts). */
-export { ApiError } from './api-error.ts';

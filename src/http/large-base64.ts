@@ -5,12 +5,13 @@ import { closingQuote } from './json-strings.ts';
  * Long base64 strings of a JSON body (a file's `data`), kept as a range of the body's bytes instead of
  * being made into JavaScript strings.
  *
- * Parsed the usual way, a 200 KB file arrives as two 270 KB strings (the body text and the parsed value),
- * each in V8's large-object space, which is only collected by a full garbage collection: a burst of file
- * intakes kept over 100 MB of dead strings resident. Here the body stays one Buffer; a string of at least
- * LARGE_STRING_BYTES that holds only base64 characters is swapped for a placeholder before JSON.parse and
- * comes back as a LargeBase64 value under a `data` key (elsewhere, as the string it was). The file code
- * decodes it in slices of DECODE_SLICE characters straight into the content buffer.
+ * Parsed the usual way, a file arrives as two strings of its base64 length (the body text and the parsed
+ * value), each in V8's large-object space, which is only collected by a full garbage collection, so a burst
+ * of file intakes keeps dead strings resident (measured in docs/performance.md). Here the body stays one
+ * Buffer; a string of at least LARGE_STRING_BYTES that holds only base64 characters is swapped for a
+ * placeholder before JSON.parse and comes back as a LargeBase64 value under a `data` key (elsewhere, as the
+ * string it was). The file code decodes it in slices of DECODE_SLICE characters straight into the content
+ * buffer.
  */
 export const LARGE_STRING_BYTES = 32 * 1024;
 

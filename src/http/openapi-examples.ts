@@ -1,8 +1,7 @@
 /**
  * The published pages' examples, verbatim, on the operations they document (the Case Create and Case Payments
  * pages), so the reference's "try it" sends a request that works on the first click. They are added to the
- * generated document here because the route schemas do not carry examples yet; issue 17's follow-up moves them
- * beside their routes, with the other operations' examples.
+ * generated document here because the route schemas do not carry examples.
  */
 
 type Examples = Record<string, { summary: string; description?: string; value: unknown }>;

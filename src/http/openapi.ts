@@ -133,7 +133,7 @@ function docsContentSecurityPolicy(scriptHashes: string[]): string {
 /**
  * OpenAPI 3.1 generated from the route schemas, at /openapi.json, and the Scalar API reference at /docs.
  * Scalar's browser bundle ships inside its npm package and is served by this process (no CDN, no web fonts,
- * no proxy): the reference works offline and in air-gapped deployments. Why Scalar: docs/architecture.md.
+ * no proxy): the reference works offline and in air-gapped deployments. Why Scalar: docs/api/README.md.
  */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { ApiError } from './envelopes.ts';
+import { ApiError } from './api-error.ts';
 
 /**
  * The time a handler has to answer (REQUEST_TIMEOUT_MS, docs/api/limits-and-audit.md): past it the client

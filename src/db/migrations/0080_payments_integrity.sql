@@ -1,4 +1,4 @@
--- Payments that hold under races (issue 16). On a new database this runs right after 0004; on an existing one,
+-- Payments that hold under races. On a new database this runs right after 0004; on an existing one,
 -- after the later files: it uses only tables and columns of 0003.
 
 -- One gateway payment (a Stripe PaymentIntent, an NMI transaction) is recorded by at most one case payment.

@@ -5,14 +5,14 @@ export function validationError(fieldPath: string, message: string): ApiError {
   return new ApiError(400, `Validation failed: ${fieldPath}: ${message}`);
 }
 
-/** The documented 400 for a required question left unanswered (seed 003, "Missing Required Answer"). */
+/** The documented 400 for a required question left unanswered (the Case Create endpoint's "Missing Required Answer"). */
 export function answerRequiredError(questionText: string, questionId: string): ApiError {
   return new ApiError(400, `Question '${questionText}' with questionId: ${questionId}: Answer is required`);
 }
 
 /**
  * A real calendar date in `YYYY-MM-DD` (proleptic Gregorian), from the year 0100: years 0000-0099 are refused,
- * as they always were here (the check used to round-trip through Date.UTC, which reads them as 1900-1999).
+ * because JavaScript's Date.UTC reads them as 1900-1999 and a client would see another year.
  * Arithmetic only, with no Date or regular expression: it runs for several fields of every intake.
  */
 export function isIsoDate(value: string): boolean {

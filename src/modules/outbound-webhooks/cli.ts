@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import type { Services } from '../../services.ts';
 import { deliveryJson, webhookJson } from './admin-routes.ts';
 import { WEBHOOK_EVENTS } from './events.ts';

@@ -1,6 +1,6 @@
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database } from '../../db/database.ts';
-import { ApiError } from '../../http/envelopes.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { OrganizationRepository } from '../organizations/repository.ts';
 import { checkUrlShape, hostOf, resolveSafely, UnsafeWebhookUrlError } from './address-safety.ts';
 import {

@@ -2,19 +2,12 @@ import type { Command } from 'commander';
 import type { Services } from '../../services.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { Tenant } from '../../http/gate.ts';
-import { dollarsToCents } from '../../money.ts';
+import { optionalDollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from '../products/views.ts';
 import { promoJson } from '../promo-codes/views.ts';
 
 type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
 type Print = (value: unknown) => void;
-
-function money(value: string | undefined, option: string): number | undefined {
-  if (value === undefined) return undefined;
-  const cents = dollarsToCents(value);
-  if (cents === null) throw new ApiError(400, `${option} must be an amount in dollars, e.g. 99.99`);
-  return cents;
-}
 
 function positiveInteger(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
@@ -61,10 +54,10 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
             bundleJson(
               await services.products.createBundle(organizationOfCommand(organizationId), {
                 name,
-                priceCents: money(options.price, '--price')!,
+                priceCents: optionalDollarsToCents(options.price, '--price')!,
                 description: options.description ?? null,
                 imageUrl: options.imageUrl ?? null,
-                initialDiscountCents: money(options.initialDiscount, '--initial-discount'),
+                initialDiscountCents: optionalDollarsToCents(options.initialDiscount, '--initial-discount'),
                 priceUnit: options.priceUnit.toUpperCase(),
                 isVisible: !options.hidden,
                 isSoldOut: Boolean(options.soldOut),
@@ -99,7 +92,7 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
             productJson(
               await services.products.createProduct(organizationOfCommand(organizationId), {
                 name,
-                priceCents: money(options.price, '--price'),
+                priceCents: optionalDollarsToCents(options.price, '--price'),
                 description: options.description ?? null,
                 productBundleId: options.bundle ?? null,
               }),
@@ -188,7 +181,7 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
                 organizationId: options.org ?? null,
                 code,
                 percentDiscount: options.percent === undefined ? undefined : Number(options.percent),
-                flatDiscountCents: money(options.flat, '--flat'),
+                flatDiscountCents: optionalDollarsToCents(options.flat, '--flat'),
                 productBundleId: options.bundle ?? null,
                 expiresAt,
                 maxRedemptions: positiveInteger(options.maxRedemptions, '--max-redemptions') ?? null,

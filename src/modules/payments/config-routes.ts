@@ -37,7 +37,8 @@ const configSchema = z.object({
 
 /**
  * GET /api/v1/payments/config: the publishable keys a storefront's browser needs to take a card for this server.
- * Server-wide from STRIPE_PUBLISHABLE_KEY and NMI_TOKENIZATION_KEY for now (issue 19 makes them per organization).
+ * Server-wide, from STRIPE_PUBLISHABLE_KEY and NMI_TOKENIZATION_KEY: every organization takes cards through the
+ * server's gateway accounts.
  */
 export function paymentConfigRoutes(config: PaymentsConfig): FastifyPluginAsyncZod {
   return async (app) => {

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { organizationOfAdminPath } from '../../http/admin.ts';
-import { ApiError } from '../../http/api-error.ts';
-import { dollarsToCents } from '../../money.ts';
+import { optionalDollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from './views.ts';
 import type { ProductService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
@@ -10,13 +9,6 @@ import { errorResponses } from '../../http/envelopes.ts';
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 const money = z.union([z.number().nonnegative(), z.string()]).describe('Dollars: 99.99 or "99.99"');
-
-function cents(value: string | number | undefined, field: string): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = dollarsToCents(value);
-  if (parsed === null) throw new ApiError(400, `${field} must be an amount in dollars with at most two decimals`);
-  return parsed;
-}
 
 const bundleBody = z.object({
   name: z.string().trim().min(1).max(200),
@@ -76,9 +68,9 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           name: body.name,
           description: body.description ?? null,
           imageUrl: body.imageUrl ?? null,
-          priceCents: cents(body.price, 'price')!,
+          priceCents: optionalDollarsToCents(body.price, 'price')!,
           priceUnit: body.priceUnit?.toUpperCase(),
-          initialDiscountCents: cents(body.initialDiscount, 'initialDiscount'),
+          initialDiscountCents: optionalDollarsToCents(body.initialDiscount, 'initialDiscount'),
           isSoldOut: body.isSoldOut,
           isVisible: body.isVisible,
         });
@@ -108,9 +100,9 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
             name: body.name,
             description: body.description,
             imageUrl: body.imageUrl,
-            priceCents: cents(body.price, 'price'),
+            priceCents: optionalDollarsToCents(body.price, 'price'),
             priceUnit: body.priceUnit?.toUpperCase(),
-            initialDiscountCents: cents(body.initialDiscount, 'initialDiscount'),
+            initialDiscountCents: optionalDollarsToCents(body.initialDiscount, 'initialDiscount'),
             isSoldOut: body.isSoldOut,
             isVisible: body.isVisible,
           },
@@ -163,7 +155,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
         const product = await products.createProduct(organizationOfAdminPath(request.params.organizationId), {
           name: body.name,
           description: body.description ?? null,
-          priceCents: cents(body.price, 'price'),
+          priceCents: optionalDollarsToCents(body.price, 'price'),
           priceUnit: body.priceUnit?.toUpperCase(),
           productBundleId: body.productBundleId ?? null,
         });

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError } from '../../http/api-error.ts';
-import { dollarsToCents } from '../../money.ts';
+import { optionalDollarsToCents } from '../../money.ts';
 import type { PromoCodeService } from './service.ts';
 import { promoJson, promoView } from './views.ts';
 import { errorResponses } from '../../http/envelopes.ts';
@@ -37,13 +36,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
       },
       async (request, reply) => {
         const body = request.body;
-        let flatDiscountCents: number | undefined;
-        if (body.flatDiscount !== undefined) {
-          const parsed = dollarsToCents(body.flatDiscount);
-          if (parsed === null)
-            throw new ApiError(400, 'flatDiscount must be an amount in dollars with at most two decimals');
-          flatDiscountCents = parsed;
-        }
+        const flatDiscountCents = optionalDollarsToCents(body.flatDiscount, 'flatDiscount');
         const row = await promoCodes.create({
           organizationId: body.organizationId,
           code: body.code,

@@ -5,7 +5,7 @@ import type { ProductService } from '../products/service.ts';
 import type { PromoCodeService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 
-/** GET /api/v1/promo-codes (reference 2.15): a valid code answers its one discount, anything else data: []. */
+/** GET /api/v1/promo-codes (the Promo Code Validation endpoint): a valid code answers its one discount, anything else data: []. */
 export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductService): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(

@@ -48,7 +48,7 @@ export interface SerializedAttachment {
   url?: string;
 }
 
-/** A case as the partner API shows it (case detail, case list; webhook payloads later). */
+/** A case as the partner API shows it (the case detail, the case list). */
 export interface SerializedCase {
   id: string;
   organizationId: string;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError } from '../../../http/envelopes.ts';
+import { ApiError } from '../../../http/api-error.ts';
 import type { CaseReadOptions } from './case-serializer.ts';
 import { CASE_STATUSES, type CaseStatus } from './read-repository.ts';
 import { MAX_LIST_RANGE_DAYS, type CaseListRequest } from './read-service.ts';

@@ -1,6 +1,6 @@
 import type { PhiCipher } from '../../../crypto/phi.ts';
 import type { Database } from '../../../db/database.ts';
-import { ApiError } from '../../../http/envelopes.ts';
+import { ApiError } from '../../../http/api-error.ts';
 import { Tenant } from '../../../http/gate.ts';
 import { isUuid } from '../../../uuid.ts';
 import type { FileStorage } from '../../files/storage.ts';
