@@ -10,7 +10,7 @@ import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
 import { WebhookDeliveryWorker } from './modules/outbound-webhooks/delivery-worker.ts';
-import { WebhookRepository } from './modules/outbound-webhooks/repository.ts';
+import { WebhookQueue } from './modules/outbound-webhooks/repository.ts';
 import { WebhookEndpointService } from './modules/outbound-webhooks/service.ts';
 import { phiCipherFor, type PhiCipher } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake-service.ts';
@@ -65,7 +65,7 @@ export function createServices(
   const gateways = observeGateways(createGateways(config.payments, db), observability);
   const organizations = new OrganizationService(db);
   const webhookOptions = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks };
-  observability.metrics?.webhookQueueDepth(() => new WebhookRepository(db).pendingCount());
+  observability.metrics?.webhookQueueDepth(() => new WebhookQueue(db).pendingCount());
   return {
     organizations,
     phiCipher,

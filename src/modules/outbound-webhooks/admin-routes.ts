@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { organizationOfAdminPath } from '../../http/admin.ts';
 import { WEBHOOK_EVENTS } from './events.ts';
 import type { WebhookEndpointRow } from './repository.ts';
 import type { DeliveryWithAttempts, WebhookEndpointService } from './service.ts';
@@ -135,7 +136,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         },
       },
       async (request, reply) => {
-        const { endpoint, secret: issued } = await webhooks.create(request.params.organizationId, request.body);
+        const { endpoint, secret: issued } = await webhooks.create(organizationOfAdminPath(request.params.organizationId), request.body);
         return reply.code(201).send({ ...webhookJson(endpoint), ...(issued ? { secret: issued } : {}) });
       },
     );
@@ -152,7 +153,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           response: { 200: z.object({ webhooks: z.array(webhookView) }), 401: adminError, 404: adminError },
         },
       },
-      async (request) => ({ webhooks: (await webhooks.list(request.params.organizationId)).map(webhookJson) }),
+      async (request) => ({ webhooks: (await webhooks.list(organizationOfAdminPath(request.params.organizationId))).map(webhookJson) }),
     );
 
     app.get(
@@ -167,7 +168,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           response: { 200: webhookView, 401: adminError, 404: adminError },
         },
       },
-      async (request) => webhookJson(await webhooks.get(request.params.organizationId, request.params.webhookId)),
+      async (request) => webhookJson(await webhooks.get(organizationOfAdminPath(request.params.organizationId), request.params.webhookId)),
     );
 
     app.patch(
@@ -190,7 +191,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         },
       },
       async (request) =>
-        webhookJson(await webhooks.update(request.params.organizationId, request.params.webhookId, request.body)),
+        webhookJson(await webhooks.update(organizationOfAdminPath(request.params.organizationId), request.params.webhookId, request.body)),
     );
 
     app.delete(
@@ -210,7 +211,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         },
       },
       async (request) => {
-        await webhooks.remove(request.params.organizationId, request.params.webhookId);
+        await webhooks.remove(organizationOfAdminPath(request.params.organizationId), request.params.webhookId);
         return { webhookId: request.params.webhookId, deleted: true as const };
       },
     );
@@ -230,7 +231,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => {
         const { endpoint, secret: issued } = await webhooks.rotateSecret(
-          request.params.organizationId,
+          organizationOfAdminPath(request.params.organizationId),
           request.params.webhookId,
           request.body?.secret,
         );
@@ -261,7 +262,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => ({
         deliveries: (
-          await webhooks.deliveries(request.params.organizationId, request.params.webhookId, request.query)
+          await webhooks.deliveries(organizationOfAdminPath(request.params.organizationId), request.params.webhookId, request.query)
         ).map(deliveryJson),
       }),
     );
@@ -284,7 +285,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => {
         const { organizationId, webhookId, deliveryId } = request.params;
-        await webhooks.redeliver(organizationId, webhookId, deliveryId);
+        await webhooks.redeliver(organizationOfAdminPath(organizationId), webhookId, deliveryId);
         return { deliveryId, status: 'pending' as const };
       },
     );
@@ -304,7 +305,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => ({
         redelivered: await webhooks.redeliverFailedSince(
-          request.params.organizationId,
+          organizationOfAdminPath(request.params.organizationId),
           request.params.webhookId,
           new Date(request.body.since),
         ),

@@ -1,7 +1,7 @@
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database, Queryable } from '../../db/database.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { WebhookRepository, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
+import { WebhookQueue, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
 import { sendWebhook } from './sender.ts';
 import { signatureHeaders } from './signing.ts';
 
@@ -123,7 +123,7 @@ export class WebhookDeliveryWorker {
   async deliverDue(): Promise<number> {
     const free = this.settings.concurrency - this.inFlight.size;
     if (free <= 0 || this.stopping.signal.aborted) return 0;
-    const claimed = await new WebhookRepository(this.db).claim(free, this.leaseSeconds);
+    const claimed = await new WebhookQueue(this.db).claim(free, this.leaseSeconds);
     for (const delivery of claimed) {
       const work: Promise<void> = this.deliver(delivery)
         .catch((error: unknown) => this.log?.error({ err: error }, 'webhook delivery failed unexpectedly'))
@@ -167,7 +167,7 @@ export class WebhookDeliveryWorker {
   }
 
   private async deliver(delivery: WebhookDeliveryRow): Promise<void> {
-    const repository = new WebhookRepository(this.db);
+    const repository = new WebhookQueue(this.db);
     const endpoint = await repository.endpointById(delivery.endpoint_id);
     if (!endpoint) return; // deleted since the claim, and its deliveries with it
     let body: Buffer;
@@ -187,7 +187,7 @@ export class WebhookDeliveryWorker {
     });
     if (result.delivered) {
       await this.db.transaction(async (tx) => {
-        const inTransaction = new WebhookRepository(tx);
+        const inTransaction = new WebhookQueue(tx);
         await inTransaction.recordAttempt({
           delivery_id: delivery.id,
           duration_ms: result.durationMs,
@@ -221,7 +221,7 @@ export class WebhookDeliveryWorker {
       documentFormat,
     });
     const text = JSON.stringify({ event: delivery.event, payload });
-    await new WebhookRepository(this.db).saveBody(delivery.id, await this.cipher.encryptText(text));
+    await new WebhookQueue(this.db).saveBody(delivery.id, await this.cipher.encryptText(text));
     return Buffer.from(text, 'utf8');
   }
 
@@ -232,7 +232,7 @@ export class WebhookDeliveryWorker {
   ): Promise<void> {
     const retryIn = this.retryDelaySeconds(delivery);
     await this.db.transaction(async (tx) => {
-      const inTransaction = new WebhookRepository(tx);
+      const inTransaction = new WebhookQueue(tx);
       await inTransaction.recordAttempt({
         delivery_id: delivery.id,
         duration_ms: result.durationMs,
