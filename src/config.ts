@@ -86,6 +86,9 @@ const environmentSchema = z.object({
   // Outbound webhooks (docs/api/webhooks.md): `true` lets endpoints use http:// and loopback or private addresses
   // (development and tests); by default only https:// URLs of public addresses are accepted and sent to.
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false'),
+  // Where partners reach this server (https://care360.example.com): webhook payloads with documentFormat URL link
+  // to attachments under it. Unset: http://localhost:PORT, which only a receiver on this machine can follow.
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   // Observability (docs/operations.md): GET /metrics for a bearer of METRICS_TOKEN, and/or on 127.0.0.1:METRICS_PORT.
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
@@ -111,7 +114,11 @@ export type Config = {
   payments: PaymentsConfig;
   intake: IntakeConfig;
   observability: ObservabilityConfig;
-  webhooks: { allowPrivateNetworks: boolean };
+  webhooks: {
+    allowPrivateNetworks: boolean;
+    /** Where partners reach this server, without a trailing slash: attachment links in webhook payloads. */
+    publicUrl: string;
+  };
 };
 
 /** Metrics and traces (docs/operations.md); metrics are collected only when one of their two doors is set. */
@@ -219,7 +226,10 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       metricsPort: env.METRICS_PORT,
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     },
-    webhooks: { allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true' },
+    webhooks: {
+      allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
+      publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    },
   };
 }
 

@@ -25,7 +25,9 @@ describe('outbound webhook delivery', () => {
     return response.json() as { webhookId: string; secret: string };
   };
   const enqueue = (event: WebhookEvent, caseId: string | null, eventId = randomUUID()) =>
-    context.db.transaction((tx) => enqueueWebhookEvent(tx, Tenant.forOperator(organizationId, 'test'), { caseId, event, eventId }));
+    context.db.transaction((tx) =>
+      enqueueWebhookEvent(tx, Tenant.forOperator(organizationId, 'test'), { caseId, event, eventId }),
+    );
   const deliveries = async (webhookId: string) => {
     const response = await context.app.inject({
       method: 'GET',

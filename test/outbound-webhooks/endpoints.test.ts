@@ -115,7 +115,11 @@ describe('webhook endpoints (admin API)', () => {
     assert.equal(disabled.enabled, false);
     assert.equal(disabled.disabledReason, 'Disabled by an operator');
     const enqueued = await context.db.transaction((tx) =>
-      enqueueWebhookEvent(tx, Tenant.forOperator(organizationId, 'test'), { caseId: randomUUID(), event: 'CREATE_CASE', eventId: randomUUID() }),
+      enqueueWebhookEvent(tx, Tenant.forOperator(organizationId, 'test'), {
+        caseId: randomUUID(),
+        event: 'CREATE_CASE',
+        eventId: randomUUID(),
+      }),
     );
     const enabledCount = (await call('GET', base())).json().webhooks.filter((w: { enabled: boolean }) => w.enabled);
     assert.equal(enqueued, enabledCount.length, 'a disabled endpoint is not queued for');

@@ -172,7 +172,11 @@ export async function createOrganizationFixture(context: TestContext, label: str
     documentFormat: 'BASE64',
     sendFullCaseData: false,
   });
-  await enqueueWebhookEvent(context.db, Tenant.forOperator(organizationId, 'test'), { caseId, event: 'CREATE_CASE', eventId: randomUUID() });
+  await enqueueWebhookEvent(context.db, Tenant.forOperator(organizationId, 'test'), {
+    caseId,
+    event: 'CREATE_CASE',
+    eventId: randomUUID(),
+  });
   const { rows: deliveries } = await context.db.query<{ id: string }>(
     'select id from webhook_deliveries where endpoint_id = $1',
     [webhook.id],

@@ -136,7 +136,10 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         },
       },
       async (request, reply) => {
-        const { endpoint, secret: issued } = await webhooks.create(organizationOfAdminPath(request.params.organizationId), request.body);
+        const { endpoint, secret: issued } = await webhooks.create(
+          organizationOfAdminPath(request.params.organizationId),
+          request.body,
+        );
         return reply.code(201).send({ ...webhookJson(endpoint), ...(issued ? { secret: issued } : {}) });
       },
     );
@@ -153,7 +156,9 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           response: { 200: z.object({ webhooks: z.array(webhookView) }), 401: adminError, 404: adminError },
         },
       },
-      async (request) => ({ webhooks: (await webhooks.list(organizationOfAdminPath(request.params.organizationId))).map(webhookJson) }),
+      async (request) => ({
+        webhooks: (await webhooks.list(organizationOfAdminPath(request.params.organizationId))).map(webhookJson),
+      }),
     );
 
     app.get(
@@ -168,7 +173,10 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           response: { 200: webhookView, 401: adminError, 404: adminError },
         },
       },
-      async (request) => webhookJson(await webhooks.get(organizationOfAdminPath(request.params.organizationId), request.params.webhookId)),
+      async (request) =>
+        webhookJson(
+          await webhooks.get(organizationOfAdminPath(request.params.organizationId), request.params.webhookId),
+        ),
     );
 
     app.patch(
@@ -191,7 +199,13 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         },
       },
       async (request) =>
-        webhookJson(await webhooks.update(organizationOfAdminPath(request.params.organizationId), request.params.webhookId, request.body)),
+        webhookJson(
+          await webhooks.update(
+            organizationOfAdminPath(request.params.organizationId),
+            request.params.webhookId,
+            request.body,
+          ),
+        ),
     );
 
     app.delete(
@@ -262,7 +276,11 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => ({
         deliveries: (
-          await webhooks.deliveries(organizationOfAdminPath(request.params.organizationId), request.params.webhookId, request.query)
+          await webhooks.deliveries(
+            organizationOfAdminPath(request.params.organizationId),
+            request.params.webhookId,
+            request.query,
+          )
         ).map(deliveryJson),
       }),
     );

@@ -224,7 +224,6 @@ export class WebhookRepository {
     );
     return rowCount;
   }
-
 }
 
 /**
