@@ -86,6 +86,9 @@ const environmentSchema = z.object({
   // Outbound webhooks (docs/api/webhooks.md): `true` lets endpoints use http:// and loopback or private addresses
   // (development and tests); by default only https:// URLs of public addresses are accepted and sent to.
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false'),
+  // How long a receiver has to answer a delivery with a 2xx; a claimed delivery is leased for three times as long
+  // and half a minute more, the time after which another process sends it when this one died mid-delivery.
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(10).default(10),
   // Where partners reach this server (https://care360.example.com): webhook payloads with documentFormat URL link
   // to attachments under it. Unset: http://localhost:PORT, which only a receiver on this machine can follow.
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -116,6 +119,7 @@ export type Config = {
   observability: ObservabilityConfig;
   webhooks: {
     allowPrivateNetworks: boolean;
+    timeoutMs: number;
     /** Where partners reach this server, without a trailing slash: attachment links in webhook payloads. */
     publicUrl: string;
   };
@@ -228,6 +232,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     webhooks: {
       allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
+      timeoutMs: env.WEBHOOK_TIMEOUT_SECONDS * 1000,
       publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     },
   };

@@ -81,6 +81,7 @@ export function createServices(
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {
       ...webhookOptions,
+      timeoutMs: config.webhooks.timeoutMs,
       render: caseWebhookPayloads({ serializer: caseReads.serializer, publicUrl: config.webhooks.publicUrl }),
       auditLog: audit,
       metrics: observability.metrics,
