@@ -86,6 +86,12 @@ const environmentSchema = z.object({
   // Outbound webhooks (docs/api/webhooks.md): `true` lets endpoints use http:// and loopback or private addresses
   // (development and tests); by default only https:// URLs of public addresses are accepted and sent to.
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false'),
+  // How long a receiver has to answer a delivery with a 2xx; a claimed delivery is leased for three times as long
+  // and half a minute more, the time after which another process sends it when this one died mid-delivery.
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(10).default(10),
+  // Where partners reach this server (https://care360.example.com): webhook payloads with documentFormat URL link
+  // to attachments under it. Unset: http://localhost:PORT, which only a receiver on this machine can follow.
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   // Observability (docs/operations.md): GET /metrics for a bearer of METRICS_TOKEN, and/or on 127.0.0.1:METRICS_PORT.
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
@@ -111,7 +117,12 @@ export type Config = {
   payments: PaymentsConfig;
   intake: IntakeConfig;
   observability: ObservabilityConfig;
-  webhooks: { allowPrivateNetworks: boolean };
+  webhooks: {
+    allowPrivateNetworks: boolean;
+    timeoutMs: number;
+    /** Where partners reach this server, without a trailing slash: attachment links in webhook payloads. */
+    publicUrl: string;
+  };
 };
 
 /** Metrics and traces (docs/operations.md); metrics are collected only when one of their two doors is set. */
@@ -219,7 +230,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       metricsPort: env.METRICS_PORT,
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     },
-    webhooks: { allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true' },
+    webhooks: {
+      allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
+      timeoutMs: env.WEBHOOK_TIMEOUT_SECONDS * 1000,
+      publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    },
   };
 }
 

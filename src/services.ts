@@ -10,11 +10,12 @@ import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
 import { WebhookDeliveryWorker } from './modules/outbound-webhooks/delivery-worker.ts';
-import { WebhookRepository } from './modules/outbound-webhooks/repository.ts';
+import { WebhookQueue } from './modules/outbound-webhooks/repository.ts';
 import { WebhookEndpointService } from './modules/outbound-webhooks/service.ts';
 import { phiCipherFor, type PhiCipher } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake/service.ts';
 import { CaseReadService } from './modules/cases/lifecycle/read-service.ts';
+import { caseWebhookPayloads } from './modules/cases/lifecycle/webhook-payload.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
 import { FormService } from './modules/forms/service.ts';
 import { observeGateways } from './observability/gateways.ts';
@@ -65,18 +66,26 @@ export function createServices(
   const gateways = observeGateways(createGateways(config.payments, db), observability);
   const organizations = new OrganizationService(db);
   const webhookOptions = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks };
-  observability.metrics?.webhookQueueDepth(() => new WebhookRepository(db).pendingCount());
+  observability.metrics?.webhookQueueDepth(() => new WebhookQueue(db).pendingCount());
+  const audit = new AuditLog(new AuditRepository(db));
+  const caseReads = new CaseReadService({ db, cipher: phiCipher, fileStorage: new DatabaseFileStorage(phiCipher) });
   return {
     organizations,
     phiCipher,
-    audit: new AuditLog(new AuditRepository(db)),
+    audit,
     products,
     promoCodes,
     gateways,
     payments: new PaymentService(db, gateways, products),
     stripeWebhooks: new StripeWebhookService(db, gateways),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
-    webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, { ...webhookOptions, metrics: observability.metrics }),
+    webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {
+      ...webhookOptions,
+      timeoutMs: config.webhooks.timeoutMs,
+      render: caseWebhookPayloads({ serializer: caseReads.serializer, publicUrl: config.webhooks.publicUrl }),
+      auditLog: audit,
+      metrics: observability.metrics,
+    }),
     intake: new IntakeService({
       db,
       cipher: phiCipher,
@@ -89,6 +98,6 @@ export function createServices(
       },
     }),
     forms: new FormService(db),
-    caseReads: new CaseReadService({ db, cipher: phiCipher, fileStorage: new DatabaseFileStorage(phiCipher) }),
+    caseReads,
   };
 }

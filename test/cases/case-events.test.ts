@@ -36,7 +36,7 @@ describe('case events', () => {
       organizationId,
       caseId,
       actor: { kind: 'operator' as const, id: 'operator-1' },
-      type: 'case.escalated',
+      type: 'case.escalated' as const,
       before: { isEscalated: false },
       after: { isEscalated: true },
     };
@@ -50,7 +50,7 @@ describe('case events', () => {
     assert.equal((await events()).length, 1);
     await context.db.transaction((tx) => recordCaseEvent(tx, change));
     assert.deepEqual((await events()).at(-1), {
-      type: 'case.escalated',
+      type: 'case.escalated' as const,
       actor_kind: 'operator',
       actor_id: 'operator-1',
     });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { PhiKeyMismatchError, verifyPhiKey } from '../../src/crypto/phi-key-check.ts';
 import { keyIdOf, PhiCipher } from '../../src/crypto/phi.ts';
+import { Tenant } from '../../src/http/gate.ts';
+import { enqueueWebhookEvent } from '../../src/modules/outbound-webhooks/events.ts';
+import { WebhookRepository } from '../../src/modules/outbound-webhooks/repository.ts';
 import { rotatePhiStep, type RotationCursor } from '../../src/modules/phi-keys/rotation.ts';
 import { createServices } from '../../src/services.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
@@ -62,9 +65,33 @@ describe('PHI key rotation', () => {
   }
 
   it('rotates every value to the new key while intakes go on, then retires the old key', async () => {
-    const { apiKey } = await before_.organization();
+    const { apiKey, organizationId } = await before_.organization();
     assert.equal(await verifyPhiKey(before_.db, before_.services.phiCipher), 'recorded');
     for (let n = 0; n < 7; n++) await intake(before_, apiKey, n);
+
+    // A comment, a webhook endpoint's secret and a delivery's body, sealed under the old key too.
+    const tenant = Tenant.forOperator(organizationId, 'test');
+    const sealOld = (text: string) => before_.services.phiCipher.encryptText(text);
+    const { rows: cases } = await before_.db.query<{ id: string }>('select id from cases limit 1');
+    await before_.db.query(
+      'insert into case_comments (id, organization_id, case_id, encrypted_text) values ($1, $2, $3, $4)',
+      [randomUUID(), organizationId, cases[0]!.id, await sealOld('a comment')],
+    );
+    await new WebhookRepository(before_.db, tenant).createEndpoint({
+      url: 'https://hooks.example.com/care360',
+      secretSealed: await sealOld('partner-secret'),
+      events: null,
+      documentFormat: 'BASE64',
+      sendFullCaseData: false,
+    });
+    await enqueueWebhookEvent(before_.db, tenant, {
+      caseId: cases[0]!.id,
+      event: 'CREATE_CASE',
+      eventId: randomUUID(),
+    });
+    await before_.db.query('update webhook_deliveries set body_sealed = $1', [
+      await sealOld('{"event":"CREATE_CASE"}'),
+    ]);
 
     // Two values as care360 sealed them before keys had ids (v1 text, iv|tag|ciphertext bytes), under the old key.
     const legacy = (plaintext: Buffer) => {
@@ -101,11 +128,11 @@ describe('PHI key rotation', () => {
     // Rotation in small steps (2 rows a batch), resumed from its cursor, with intakes between the steps.
     let cursor: RotationCursor | null = null;
     let steps = 0;
-    let resealed = { answers: 0, files: 0 };
+    const resealed = { answers: 0, comments: 0, webhookSecrets: 0, webhookBodies: 0, files: 0 };
     for (;;) {
       const step = await rotatePhiStep(after_.db, rotating, { cursor, batchSize: 2, timeBudgetMs: 0 });
       steps += 1;
-      resealed = { answers: resealed.answers + step.answers, files: resealed.files + step.files };
+      for (const count of Object.keys(resealed) as (keyof typeof resealed)[]) resealed[count] += step[count];
       await intake(after_, apiKey, 100 + steps);
       if (step.done) {
         assert.equal(step.remaining, 0);
@@ -117,7 +144,11 @@ describe('PHI key rotation', () => {
       if (steps === 3) cursor = null;
     }
     assert.ok(steps > 4, `${steps} steps`);
-    assert.deepEqual(resealed, { answers: 7, files: 7 }, 'each old value sealed again exactly once');
+    assert.deepEqual(
+      resealed,
+      { answers: 7, comments: 1, webhookSecrets: 1, webhookBodies: 1, files: 7 },
+      'each old value sealed again exactly once',
+    );
 
     // Every value is now under the new key, opens with it alone, and holds what was sent.
     const newOnly = new PhiCipher({ key: newKey });
@@ -137,6 +168,16 @@ describe('PHI key rotation', () => {
       const opened = await newOnly.decryptBytes(Buffer.from(row.content));
       assert.equal(createHash('sha256').update(opened).digest('hex'), row.sha256);
     }
+    const { rows: webhookValues } = await after_.db.query<{ value: string }>(
+      `select encrypted_text as value from case_comments
+       union all select secret_sealed from webhook_endpoints
+       union all select body_sealed from webhook_deliveries where body_sealed is not null`,
+    );
+    assert.deepEqual(await Promise.all(webhookValues.map((row) => newOnly.decryptText(row.value))), [
+      'a comment',
+      'partner-secret',
+      '{"event":"CREATE_CASE"}',
+    ]);
     // The old key is retired: a process with the new key alone may start now; one with the old key alone may not.
     assert.equal(await verifyPhiKey(after_.db, newOnly), 'matches');
     await assert.rejects(verifyPhiKey(after_.db, new PhiCipher({ key: oldKey })), /PHI encryption key does not match/);

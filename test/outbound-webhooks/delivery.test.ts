@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { verifyWebhook } from '../../packages/client/src/webhooks.ts';
+import { Tenant } from '../../src/http/gate.ts';
 import { enqueueWebhookEvent, type WebhookEvent } from '../../src/modules/outbound-webhooks/events.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { deliverUntil, Receiver, testWorker, verifyCvSignature } from './support.ts';
@@ -24,7 +25,9 @@ describe('outbound webhook delivery', () => {
     return response.json() as { webhookId: string; secret: string };
   };
   const enqueue = (event: WebhookEvent, caseId: string | null, eventId = randomUUID()) =>
-    context.db.transaction((tx) => enqueueWebhookEvent(tx, { organizationId, caseId, event, eventId }));
+    context.db.transaction((tx) =>
+      enqueueWebhookEvent(tx, Tenant.forOperator(organizationId, 'test'), { caseId, event, eventId }),
+    );
   const deliveries = async (webhookId: string) => {
     const response = await context.app.inject({
       method: 'GET',
@@ -89,8 +92,7 @@ describe('outbound webhook delivery', () => {
     const { webhookId } = await addEndpoint({ url: receiver.url() });
     await assert.rejects(
       context.db.transaction(async (tx) => {
-        await enqueueWebhookEvent(tx, {
-          organizationId,
+        await enqueueWebhookEvent(tx, Tenant.forOperator(organizationId, 'test'), {
           caseId: randomUUID(),
           event: 'CREATE_CASE',
           eventId: randomUUID(),

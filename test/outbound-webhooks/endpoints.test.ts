@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { isPublicAddress } from '../../src/modules/outbound-webhooks/address-safety.ts';
+import { Tenant } from '../../src/http/gate.ts';
 import { enqueueWebhookEvent } from '../../src/modules/outbound-webhooks/events.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { Receiver, testWorker, verifyCvSignature } from './support.ts';
@@ -114,7 +115,11 @@ describe('webhook endpoints (admin API)', () => {
     assert.equal(disabled.enabled, false);
     assert.equal(disabled.disabledReason, 'Disabled by an operator');
     const enqueued = await context.db.transaction((tx) =>
-      enqueueWebhookEvent(tx, { organizationId, caseId: randomUUID(), event: 'CREATE_CASE', eventId: randomUUID() }),
+      enqueueWebhookEvent(tx, Tenant.forOperator(organizationId, 'test'), {
+        caseId: randomUUID(),
+        event: 'CREATE_CASE',
+        eventId: randomUUID(),
+      }),
     );
     const enabledCount = (await call('GET', base())).json().webhooks.filter((w: { enabled: boolean }) => w.enabled);
     assert.equal(enqueued, enabledCount.length, 'a disabled endpoint is not queued for');
@@ -139,8 +144,7 @@ describe('webhook endpoints (admin API)', () => {
       const secret = rotated.json().secret as string;
       assert.notEqual(secret, created.secret);
       await context.db.transaction((tx) =>
-        enqueueWebhookEvent(tx, {
-          organizationId: own,
+        enqueueWebhookEvent(tx, Tenant.forOperator(own, 'test'), {
           caseId: randomUUID(),
           event: 'CREATE_CASE',
           eventId: randomUUID(),

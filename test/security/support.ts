@@ -165,15 +165,18 @@ export async function createOrganizationFixture(context: TestContext, label: str
   const promo = await context.services.promoCodes.create({ organizationId, code, percentDiscount: 15 });
 
   // A webhook endpoint (an https URL no test sends to: no worker runs here) and one delivery queued for it.
-  const webhook = await new WebhookRepository(context.db).createEndpoint({
-    organizationId,
+  const webhook = await new WebhookRepository(context.db, Tenant.forOperator(organizationId, 'test')).createEndpoint({
     url: `https://hooks-${label.toLowerCase()}.example.com/care360`,
     secretSealed: await context.services.phiCipher.encryptText(`whsec_${randomBytes(32).toString('base64')}`),
     events: null,
     documentFormat: 'BASE64',
     sendFullCaseData: false,
   });
-  await enqueueWebhookEvent(context.db, { organizationId, caseId, event: 'CREATE_CASE', eventId: randomUUID() });
+  await enqueueWebhookEvent(context.db, Tenant.forOperator(organizationId, 'test'), {
+    caseId,
+    event: 'CREATE_CASE',
+    eventId: randomUUID(),
+  });
   const { rows: deliveries } = await context.db.query<{ id: string }>(
     'select id from webhook_deliveries where endpoint_id = $1',
     [webhook.id],

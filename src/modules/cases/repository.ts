@@ -4,7 +4,8 @@ import type { Tenant } from '../../http/gate.ts';
 import { activeKeyCondition } from '../organizations/repository.ts';
 import { patientUpsert, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake/payments.ts';
-import { CASE_CREATED, CASE_EVENT_COLUMNS, caseCreatedState } from './lifecycle/events.ts';
+import { enqueueDeliveriesSql } from '../outbound-webhooks/events.ts';
+import { CASE_CREATED, CASE_EVENT_COLUMNS, caseCreatedState, publishedEventOf } from './lifecycle/events.ts';
 
 /** The unique index that makes an idempotencyKey usable once per organization. */
 export const IDEMPOTENCY_INDEX = 'cases_organization_idempotency_key_unique';
@@ -42,6 +43,16 @@ const INSERT_INTAKE = prepared(
      insert into case_events (${CASE_EVENT_COLUMNS})
      select $34::uuid, $2::uuid, new_case.id, null, 'api_key', $35::text, '${CASE_CREATED}', null, $36::jsonb
        from new_case
+   ), case_created_webhooks as (
+     -- Its webhook, queued with it for the organization's subscribed endpoints (lifecycle/events.ts).
+     ${enqueueDeliveriesSql({
+       organizationId: '$2::uuid',
+       caseId: 'new_case.id',
+       event: `'${publishedEventOf(CASE_CREATED)}'`,
+       eventId: '$34::uuid',
+       subject: `'{}'::jsonb`,
+       from: 'new_case',
+     })}
    ), form_response as (
      insert into form_responses (id, organization_id, case_id, form_id, patient_id)
      select $22::uuid, $2::uuid, new_case.id, $23::uuid, new_case.patient_id from new_case

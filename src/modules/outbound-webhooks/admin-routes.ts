@@ -1,6 +1,7 @@
 import { errorResponses } from '../../http/envelopes.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { organizationOfAdminPath } from '../../http/admin.ts';
 import { WEBHOOK_EVENTS } from './events.ts';
 import type { WebhookEndpointRow } from './repository.ts';
 import type { DeliveryWithAttempts, WebhookEndpointService } from './service.ts';
@@ -135,7 +136,10 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         },
       },
       async (request, reply) => {
-        const { endpoint, secret: issued } = await webhooks.create(request.params.organizationId, request.body);
+        const { endpoint, secret: issued } = await webhooks.create(
+          organizationOfAdminPath(request.params.organizationId),
+          request.body,
+        );
         return reply.code(201).send({ ...webhookJson(endpoint), ...(issued ? { secret: issued } : {}) });
       },
     );
@@ -152,7 +156,9 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           response: { 200: z.object({ webhooks: z.array(webhookView) }), ...errorResponses('standard', [401, 404]) },
         },
       },
-      async (request) => ({ webhooks: (await webhooks.list(request.params.organizationId)).map(webhookJson) }),
+      async (request) => ({
+        webhooks: (await webhooks.list(organizationOfAdminPath(request.params.organizationId))).map(webhookJson),
+      }),
     );
 
     app.get(
@@ -167,7 +173,10 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           response: { 200: webhookView, ...errorResponses('standard', [401, 404]) },
         },
       },
-      async (request) => webhookJson(await webhooks.get(request.params.organizationId, request.params.webhookId)),
+      async (request) =>
+        webhookJson(
+          await webhooks.get(organizationOfAdminPath(request.params.organizationId), request.params.webhookId),
+        ),
     );
 
     app.patch(
@@ -190,7 +199,13 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         },
       },
       async (request) =>
-        webhookJson(await webhooks.update(request.params.organizationId, request.params.webhookId, request.body)),
+        webhookJson(
+          await webhooks.update(
+            organizationOfAdminPath(request.params.organizationId),
+            request.params.webhookId,
+            request.body,
+          ),
+        ),
     );
 
     app.delete(
@@ -209,7 +224,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         },
       },
       async (request) => {
-        await webhooks.remove(request.params.organizationId, request.params.webhookId);
+        await webhooks.remove(organizationOfAdminPath(request.params.organizationId), request.params.webhookId);
         return { webhookId: request.params.webhookId, deleted: true as const };
       },
     );
@@ -229,7 +244,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => {
         const { endpoint, secret: issued } = await webhooks.rotateSecret(
-          request.params.organizationId,
+          organizationOfAdminPath(request.params.organizationId),
           request.params.webhookId,
           request.body?.secret,
         );
@@ -258,7 +273,11 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => ({
         deliveries: (
-          await webhooks.deliveries(request.params.organizationId, request.params.webhookId, request.query)
+          await webhooks.deliveries(
+            organizationOfAdminPath(request.params.organizationId),
+            request.params.webhookId,
+            request.query,
+          )
         ).map(deliveryJson),
       }),
     );
@@ -280,7 +299,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => {
         const { organizationId, webhookId, deliveryId } = request.params;
-        await webhooks.redeliver(organizationId, webhookId, deliveryId);
+        await webhooks.redeliver(organizationOfAdminPath(organizationId), webhookId, deliveryId);
         return { deliveryId, status: 'pending' as const };
       },
     );
@@ -300,7 +319,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
       },
       async (request) => ({
         redelivered: await webhooks.redeliverFailedSince(
-          request.params.organizationId,
+          organizationOfAdminPath(request.params.organizationId),
           request.params.webhookId,
           new Date(request.body.since),
         ),

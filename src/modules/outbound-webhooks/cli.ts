@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ApiError } from '../../http/api-error.ts';
+import { Tenant } from '../../http/gate.ts';
 import type { Services } from '../../services.ts';
 import { deliveryJson, webhookJson } from './admin-routes.ts';
 import { WEBHOOK_EVENTS } from './events.ts';
@@ -12,6 +13,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function id(value: string, name: string): string {
   if (!UUID.test(value)) throw new ApiError(400, `${name} must be a UUID`);
   return value;
+}
+
+/** An operator command names the organization it acts for as its argument. */
+function organizationOfCommand(organizationId: string): Tenant {
+  return Tenant.forOperator(id(organizationId, 'organizationId'), 'an operator command names the organization');
 }
 
 /** `--events A,B`: published event names; `all` (or nothing) means every event. */
@@ -57,7 +63,7 @@ export function registerWebhookCommands(program: Command, withServices: WithServ
     .description('add a webhook endpoint')
     .action((organizationId: string, url: string, options: EndpointOptions) =>
       withServices(async (services) => {
-        const { endpoint, secret } = await services.webhooks.create(id(organizationId, 'organizationId'), {
+        const { endpoint, secret } = await services.webhooks.create(organizationOfCommand(organizationId), {
           url,
           secret: options.secret,
           events: eventList(options.events),
@@ -73,7 +79,7 @@ export function registerWebhookCommands(program: Command, withServices: WithServ
     .description("list an organization's webhook endpoints (never their secrets)")
     .action((organizationId: string) =>
       withServices(async (services) =>
-        print((await services.webhooks.list(id(organizationId, 'organizationId'))).map(webhookJson)),
+        print((await services.webhooks.list(organizationOfCommand(organizationId))).map(webhookJson)),
       ),
     );
   webhooks
@@ -98,7 +104,7 @@ export function registerWebhookCommands(program: Command, withServices: WithServ
             throw new ApiError(400, '--full-case-data must be yes or no');
           }
           const endpoint = await services.webhooks.update(
-            id(organizationId, 'organizationId'),
+            organizationOfCommand(organizationId),
             id(webhookId, 'webhookId'),
             {
               url: options.url,
@@ -120,7 +126,7 @@ export function registerWebhookCommands(program: Command, withServices: WithServ
       withServices(async (services) =>
         print(
           webhookJson(
-            await services.webhooks.update(id(organizationId, 'organizationId'), id(webhookId, 'webhookId'), {
+            await services.webhooks.update(organizationOfCommand(organizationId), id(webhookId, 'webhookId'), {
               enabled: false,
             }),
           ),
@@ -134,7 +140,7 @@ export function registerWebhookCommands(program: Command, withServices: WithServ
     .description('delete a webhook endpoint and its deliveries')
     .action((organizationId: string, webhookId: string) =>
       withServices(async (services) => {
-        await services.webhooks.remove(id(organizationId, 'organizationId'), id(webhookId, 'webhookId'));
+        await services.webhooks.remove(organizationOfCommand(organizationId), id(webhookId, 'webhookId'));
         print({ webhookId, deleted: true });
       }),
     );
@@ -147,7 +153,7 @@ export function registerWebhookCommands(program: Command, withServices: WithServ
     .action((organizationId: string, webhookId: string, options: { secret?: string }) =>
       withServices(async (services) => {
         const { endpoint, secret } = await services.webhooks.rotateSecret(
-          id(organizationId, 'organizationId'),
+          organizationOfCommand(organizationId),
           id(webhookId, 'webhookId'),
           options.secret,
         );
@@ -170,7 +176,7 @@ export function registerWebhookCommands(program: Command, withServices: WithServ
         const limit = Number(options.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ApiError(400, '--limit must be 1 to 500');
         const deliveries = await services.webhooks.deliveries(
-          id(organizationId, 'organizationId'),
+          organizationOfCommand(organizationId),
           id(webhookId, 'webhookId'),
           { status, limit },
         );
@@ -187,7 +193,7 @@ export function registerWebhookCommands(program: Command, withServices: WithServ
     .action(
       (organizationId: string, webhookId: string, deliveryId: string | undefined, options: { failedSince?: string }) =>
         withServices(async (services) => {
-          const organization = id(organizationId, 'organizationId');
+          const organization = organizationOfCommand(organizationId);
           const webhook = id(webhookId, 'webhookId');
           if (deliveryId !== undefined && options.failedSince === undefined) {
             await services.webhooks.redeliver(organization, webhook, id(deliveryId, 'deliveryId'));

@@ -1,13 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database, Queryable } from '../../db/database.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { WebhookRepository, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { WebhookQueue, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
 import { sendWebhook } from './sender.ts';
 import { signatureHeaders } from './signing.ts';
 
 /** What the payload renderer is told about one delivery. */
 export interface RenderRequest {
   organizationId: string;
+  /** The endpoint the payload is for (signed attachment links are issued to it). */
+  endpointId: string;
   caseId: string | null;
   event: string;
   eventId: string;
@@ -49,6 +53,8 @@ export interface DeliveryWorkerOptions {
   /** An endpoint whose every delivery failed this long is disabled. */
   disableAfterSeconds?: number;
   metrics?: Metrics;
+  /** Where each attempt to send a case (PHI) is recorded, naming the endpoint. */
+  auditLog?: AuditLog;
   log?: WorkerLog;
   /** Jitter's random source (tests give a fixed one). */
   random?: () => number;
@@ -123,7 +129,7 @@ export class WebhookDeliveryWorker {
   async deliverDue(): Promise<number> {
     const free = this.settings.concurrency - this.inFlight.size;
     if (free <= 0 || this.stopping.signal.aborted) return 0;
-    const claimed = await new WebhookRepository(this.db).claim(free, this.leaseSeconds);
+    const claimed = await new WebhookQueue(this.db).claim(free, this.leaseSeconds);
     for (const delivery of claimed) {
       const work: Promise<void> = this.deliver(delivery)
         .catch((error: unknown) => this.log?.error({ err: error }, 'webhook delivery failed unexpectedly'))
@@ -167,7 +173,7 @@ export class WebhookDeliveryWorker {
   }
 
   private async deliver(delivery: WebhookDeliveryRow): Promise<void> {
-    const repository = new WebhookRepository(this.db);
+    const repository = new WebhookQueue(this.db);
     const endpoint = await repository.endpointById(delivery.endpoint_id);
     if (!endpoint) return; // deleted since the claim, and its deliveries with it
     let body: Buffer;
@@ -185,9 +191,10 @@ export class WebhookDeliveryWorker {
       maxResponseBytes: MAX_RESPONSE_BYTES,
       signal: this.stopping.signal,
     });
+    this.audit(delivery, result);
     if (result.delivered) {
       await this.db.transaction(async (tx) => {
-        const inTransaction = new WebhookRepository(tx);
+        const inTransaction = new WebhookQueue(tx);
         await inTransaction.recordAttempt({
           delivery_id: delivery.id,
           duration_ms: result.durationMs,
@@ -204,6 +211,30 @@ export class WebhookDeliveryWorker {
     await this.recordFailure(delivery, result, result.error ?? 'failed');
   }
 
+  /**
+   * A payload about a case carries the case's PHI (its submitter at least): each attempt to send one is an
+   * access to PHI, recorded with the endpoint it went to (whether or not the receiver accepted it).
+   */
+  private audit(delivery: WebhookDeliveryRow, result: { delivered: boolean; responseStatus: number | null }): void {
+    if (!this.options.auditLog || delivery.case_id === null) return;
+    this.options.auditLog.record(
+      {
+        id: randomUUID(),
+        organizationId: delivery.organization_id,
+        apiKeyId: null,
+        action: 'case.webhook',
+        resourceType: 'case',
+        resourceId: delivery.case_id,
+        outcome: result.delivered ? 'success' : 'failure',
+        statusCode: result.responseStatus ?? 0,
+        requestId: `webhook ${delivery.endpoint_id} delivery ${delivery.id}`,
+        clientAddress: null,
+        occurredAt: new Date(),
+      },
+      (failure) => this.log?.warn({ failure }, 'webhook delivery audit event not written'),
+    );
+  }
+
   /** The body as first rendered: rendered and sealed now when this is the first attempt. */
   private async bodyOf(
     delivery: WebhookDeliveryRow,
@@ -213,6 +244,7 @@ export class WebhookDeliveryWorker {
     if (delivery.body_sealed) return Buffer.from(await this.cipher.decryptText(delivery.body_sealed), 'utf8');
     const payload = await this.render(this.db, {
       organizationId: delivery.organization_id,
+      endpointId: delivery.endpoint_id,
       caseId: delivery.case_id,
       event: delivery.event,
       eventId: delivery.event_id,
@@ -221,7 +253,7 @@ export class WebhookDeliveryWorker {
       documentFormat,
     });
     const text = JSON.stringify({ event: delivery.event, payload });
-    await new WebhookRepository(this.db).saveBody(delivery.id, await this.cipher.encryptText(text));
+    await new WebhookQueue(this.db).saveBody(delivery.id, await this.cipher.encryptText(text));
     return Buffer.from(text, 'utf8');
   }
 
@@ -232,7 +264,7 @@ export class WebhookDeliveryWorker {
   ): Promise<void> {
     const retryIn = this.retryDelaySeconds(delivery);
     await this.db.transaction(async (tx) => {
-      const inTransaction = new WebhookRepository(tx);
+      const inTransaction = new WebhookQueue(tx);
       await inTransaction.recordAttempt({
         delivery_id: delivery.id,
         duration_ms: result.durationMs,

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
 import { WebhookRepository } from './repository.ts';
 
 /** The published webhook event names (the Care360 webhooks page), any of which an endpoint may subscribe to. */
@@ -53,7 +54,6 @@ export const WEBHOOK_EVENTS = [
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 export interface WebhookEventInput {
-  organizationId: string;
   /** The case the event is about: events of one case reach an endpoint in the order they were enqueued. */
   caseId: string | null;
   event: WebhookEvent;
@@ -67,13 +67,37 @@ export interface WebhookEventInput {
 }
 
 /**
- * Queues an event for every endpoint of the organization that subscribes to it. Call it with the transaction of
- * the change the event reports: a rollback publishes nothing, a commit loses nothing. One statement, which
- * writes nothing when the organization has no endpoint.
+ * The SQL that queues one event for every enabled endpoint of the organization subscribed to it: one delivery
+ * per endpoint, none twice for one event id, none at all when the organization has no such endpoint. Each
+ * value is an SQL expression (a parameter, a column of `from`), so the insert can be a statement of its own or
+ * one step of a larger one (the case event writer's, the intake's) and share its transaction. `from` is a row
+ * source the insert is joined with (the intake's new case): no row there, nothing queued.
  */
-export async function enqueueWebhookEvent(tx: Queryable, input: WebhookEventInput): Promise<number> {
-  return new WebhookRepository(tx).enqueue({
-    organizationId: input.organizationId,
+export function enqueueDeliveriesSql(values: {
+  organizationId: string;
+  caseId: string;
+  event: string;
+  eventId: string;
+  subject: string;
+  from?: string;
+}): string {
+  return `insert into webhook_deliveries (id, endpoint_id, organization_id, case_id, event, event_id, subject)
+     select gen_random_uuid(), endpoint.id, endpoint.organization_id, ${values.caseId}, ${values.event},
+            ${values.eventId}, ${values.subject}
+       from ${values.from ? `${values.from}, ` : ''}webhook_endpoints endpoint
+      where endpoint.organization_id = ${values.organizationId} and endpoint.disabled_at is null
+        and (endpoint.events is null or ${values.event} = any (endpoint.events))
+      order by endpoint.created_at, endpoint.id
+     on conflict (endpoint_id, event_id) do nothing`;
+}
+
+/**
+ * Queues an event for every endpoint of the organization that subscribes to it. Call it with the transaction of
+ * the change the event reports: a rollback publishes nothing, a commit loses nothing. Case events are queued by
+ * their writer (src/modules/cases/lifecycle/events.ts); this serves events that are not a case's.
+ */
+export async function enqueueWebhookEvent(tx: Queryable, tenant: Tenant, input: WebhookEventInput): Promise<number> {
+  return new WebhookRepository(tx, tenant).enqueue({
     caseId: input.caseId,
     event: input.event,
     eventId: input.eventId,

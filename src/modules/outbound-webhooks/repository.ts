@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../db/database.ts';
+import type { Tenant } from '../../http/gate.ts';
+import { enqueueDeliveriesSql } from './events.ts';
 
 export type DocumentFormat = 'BASE64' | 'URL';
 
@@ -63,12 +65,21 @@ const ENDPOINT_COLUMNS = `id, organization_id, url, secret_sealed, events, docum
 const DELIVERY_COLUMNS = `id, endpoint_id, organization_id, case_id, event, event_id, subject, status, attempts,
   next_attempt_at, body_sealed, created_at, delivered_at, last_error`;
 
-/** The SQL of outbound webhooks; every endpoint statement is scoped by organization id. */
+/**
+ * An organization's webhook endpoints and deliveries (given once, at construction): every statement filters on
+ * it, so another organization's endpoint or delivery reads as one that does not exist.
+ */
 export class WebhookRepository {
-  constructor(private readonly db: Queryable) {}
+  private readonly organizationId: string;
+
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
 
   async createEndpoint(input: {
-    organizationId: string;
     url: string;
     secretSealed: string;
     events: string[] | null;
@@ -81,7 +92,7 @@ export class WebhookRepository {
        values ($1, $2, $3, $4, $5::text[], $6, $7) returning ${ENDPOINT_COLUMNS}`,
       [
         randomUUID(),
-        input.organizationId,
+        this.organizationId,
         input.url,
         input.secretSealed,
         input.events,
@@ -92,27 +103,23 @@ export class WebhookRepository {
     return rows[0]!;
   }
 
-  async listEndpoints(organizationId: string): Promise<WebhookEndpointRow[]> {
+  async listEndpoints(): Promise<WebhookEndpointRow[]> {
     const { rows } = await this.db.query<WebhookEndpointRow>(
       `select ${ENDPOINT_COLUMNS} from webhook_endpoints where organization_id = $1 order by created_at, id`,
-      [organizationId],
+      [this.organizationId],
     );
     return rows;
   }
 
-  async findEndpoint(organizationId: string, endpointId: string): Promise<WebhookEndpointRow | null> {
+  async findEndpoint(endpointId: string): Promise<WebhookEndpointRow | null> {
     const { rows } = await this.db.query<WebhookEndpointRow>(
       `select ${ENDPOINT_COLUMNS} from webhook_endpoints where organization_id = $1 and id = $2`,
-      [organizationId, endpointId],
+      [this.organizationId, endpointId],
     );
     return rows[0] ?? null;
   }
 
-  async updateEndpoint(
-    organizationId: string,
-    endpointId: string,
-    changes: EndpointChanges,
-  ): Promise<WebhookEndpointRow | null> {
+  async updateEndpoint(endpointId: string, changes: EndpointChanges): Promise<WebhookEndpointRow | null> {
     const { rows } = await this.db.query<WebhookEndpointRow>(
       `update webhook_endpoints set
          url = coalesce($3, url),
@@ -129,7 +136,7 @@ export class WebhookRepository {
        where organization_id = $1 and id = $2
        returning ${ENDPOINT_COLUMNS}`,
       [
-        organizationId,
+        this.organizationId,
         endpointId,
         changes.url ?? null,
         changes.events !== undefined,
@@ -143,9 +150,9 @@ export class WebhookRepository {
     return rows[0] ?? null;
   }
 
-  async deleteEndpoint(organizationId: string, endpointId: string): Promise<boolean> {
+  async deleteEndpoint(endpointId: string): Promise<boolean> {
     const { rowCount } = await this.db.query('delete from webhook_endpoints where organization_id = $1 and id = $2', [
-      organizationId,
+      this.organizationId,
       endpointId,
     ]);
     return rowCount > 0;
@@ -153,23 +160,78 @@ export class WebhookRepository {
 
   /** One delivery per enabled endpoint of the organization subscribed to the event; none twice for one event. */
   async enqueue(input: {
-    organizationId: string;
     caseId: string | null;
     event: string;
     eventId: string;
     subject: Record<string, string>;
   }): Promise<number> {
     const { rowCount } = await this.db.query(
-      `insert into webhook_deliveries (id, endpoint_id, organization_id, case_id, event, event_id, subject)
-       select gen_random_uuid(), id, organization_id, $2, $3, $4, $5::jsonb
-         from webhook_endpoints
-        where organization_id = $1 and disabled_at is null and (events is null or $3 = any (events))
-        order by created_at, id
-       on conflict (endpoint_id, event_id) do nothing`,
-      [input.organizationId, input.caseId, input.event, input.eventId, JSON.stringify(input.subject)],
+      enqueueDeliveriesSql({
+        organizationId: '$1::uuid',
+        caseId: '$2::uuid',
+        event: '$3::text',
+        eventId: '$4::uuid',
+        subject: '$5::jsonb',
+      }),
+      [this.organizationId, input.caseId, input.event, input.eventId, JSON.stringify(input.subject)],
     );
     return rowCount;
   }
+
+  async listDeliveries(
+    endpointId: string,
+    options: { status?: DeliveryStatus; limit: number },
+  ): Promise<WebhookDeliveryRow[]> {
+    const { rows } = await this.db.query<WebhookDeliveryRow>(
+      `select ${DELIVERY_COLUMNS} from webhook_deliveries
+        where organization_id = $1 and endpoint_id = $2 and ($3::text is null or status = $3)
+        order by sequence desc limit $4`,
+      [this.organizationId, endpointId, options.status ?? null, options.limit],
+    );
+    return rows;
+  }
+
+  async attemptsOf(deliveryIds: string[]): Promise<WebhookAttemptRow[]> {
+    if (deliveryIds.length === 0) return [];
+    const { rows } = await this.db.query<WebhookAttemptRow>(
+      `select a.id, a.delivery_id, a.attempted_at, a.duration_ms, a.outcome, a.response_status, a.response_body,
+              a.error
+         from webhook_delivery_attempts a
+         join webhook_deliveries d on d.id = a.delivery_id and d.organization_id = $2
+        where a.delivery_id = any ($1::uuid[]) order by a.attempted_at, a.id`,
+      [deliveryIds, this.organizationId],
+    );
+    return rows;
+  }
+
+  /** Sends a delivery again (a delivered or failed one too), as soon as a worker is free. */
+  async redeliver(endpointId: string, deliveryId: string): Promise<WebhookDeliveryRow | null> {
+    const { rows } = await this.db.query<WebhookDeliveryRow>(
+      `update webhook_deliveries set status = 'pending', next_attempt_at = now(), locked_until = null
+        where organization_id = $1 and endpoint_id = $2 and id = $3
+        returning ${DELIVERY_COLUMNS}`,
+      [this.organizationId, endpointId, deliveryId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Every failed delivery of the endpoint created since `since`, pending again; answers how many. */
+  async redeliverFailedSince(endpointId: string, since: Date): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `update webhook_deliveries set status = 'pending', next_attempt_at = now(), locked_until = null
+        where organization_id = $1 and endpoint_id = $2 and status = 'failed' and created_at >= $3`,
+      [this.organizationId, endpointId, since],
+    );
+    return rowCount;
+  }
+}
+
+/**
+ * The delivery queue as the workers see it, across organizations: claiming due deliveries and recording what
+ * came of them. Rows are reached by their own ids (a claimed delivery, its endpoint), never by a caller's input.
+ */
+export class WebhookQueue {
+  constructor(private readonly db: Queryable) {}
 
   /**
    * Claims up to `limit` due deliveries for `leaseSeconds`: of enabled endpoints, not claimed by a live lease,
@@ -277,51 +339,6 @@ export class WebhookRepository {
       [delivery.endpointId, error, disableAfterSeconds],
     );
     return { endpointDisabled: rows[0]?.disabled === true };
-  }
-
-  async listDeliveries(
-    organizationId: string,
-    endpointId: string,
-    options: { status?: DeliveryStatus; limit: number },
-  ): Promise<WebhookDeliveryRow[]> {
-    const { rows } = await this.db.query<WebhookDeliveryRow>(
-      `select ${DELIVERY_COLUMNS} from webhook_deliveries
-        where organization_id = $1 and endpoint_id = $2 and ($3::text is null or status = $3)
-        order by sequence desc limit $4`,
-      [organizationId, endpointId, options.status ?? null, options.limit],
-    );
-    return rows;
-  }
-
-  async attemptsOf(deliveryIds: string[]): Promise<WebhookAttemptRow[]> {
-    if (deliveryIds.length === 0) return [];
-    const { rows } = await this.db.query<WebhookAttemptRow>(
-      `select id, delivery_id, attempted_at, duration_ms, outcome, response_status, response_body, error
-         from webhook_delivery_attempts where delivery_id = any ($1::uuid[]) order by attempted_at, id`,
-      [deliveryIds],
-    );
-    return rows;
-  }
-
-  /** Sends a delivery again (a delivered or failed one too), as soon as a worker is free. */
-  async redeliver(organizationId: string, endpointId: string, deliveryId: string): Promise<WebhookDeliveryRow | null> {
-    const { rows } = await this.db.query<WebhookDeliveryRow>(
-      `update webhook_deliveries set status = 'pending', next_attempt_at = now(), locked_until = null
-        where organization_id = $1 and endpoint_id = $2 and id = $3
-        returning ${DELIVERY_COLUMNS}`,
-      [organizationId, endpointId, deliveryId],
-    );
-    return rows[0] ?? null;
-  }
-
-  /** Every failed delivery of the endpoint created since `since`, pending again; answers how many. */
-  async redeliverFailedSince(organizationId: string, endpointId: string, since: Date): Promise<number> {
-    const { rowCount } = await this.db.query(
-      `update webhook_deliveries set status = 'pending', next_attempt_at = now(), locked_until = null
-        where organization_id = $1 and endpoint_id = $2 and status = 'failed' and created_at >= $3`,
-      [organizationId, endpointId, since],
-    );
-    return rowCount;
   }
 
   /** Deliveries waiting (metrics). */

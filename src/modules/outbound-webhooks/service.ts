@@ -1,6 +1,7 @@
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
+import type { Tenant } from '../../http/gate.ts';
 import { OrganizationRepository } from '../organizations/repository.ts';
 import { checkUrlShape, hostOf, resolveSafely, UnsafeWebhookUrlError } from './address-safety.ts';
 import {
@@ -48,12 +49,11 @@ export class WebhookEndpointService {
     private readonly options: { allowPrivateNetworks: boolean },
   ) {}
 
-  async create(organizationId: string, input: EndpointInput): Promise<{ endpoint: WebhookEndpointRow } & IssuedSecret> {
-    await this.requireOrganization(organizationId);
+  async create(tenant: Tenant, input: EndpointInput): Promise<{ endpoint: WebhookEndpointRow } & IssuedSecret> {
+    await this.requireOrganization(tenant);
     const url = await this.checkUrl(input.url);
     const { secret, issued } = this.secretFrom(input.secret);
-    const endpoint = await new WebhookRepository(this.db).createEndpoint({
-      organizationId,
+    const endpoint = await new WebhookRepository(this.db, tenant).createEndpoint({
       url,
       secretSealed: await this.cipher.encryptText(secret),
       events: normalizeEvents(input.events),
@@ -63,43 +63,43 @@ export class WebhookEndpointService {
     return { endpoint, ...(issued ? { secret } : {}) };
   }
 
-  async list(organizationId: string): Promise<WebhookEndpointRow[]> {
-    await this.requireOrganization(organizationId);
-    return new WebhookRepository(this.db).listEndpoints(organizationId);
+  async list(tenant: Tenant): Promise<WebhookEndpointRow[]> {
+    await this.requireOrganization(tenant);
+    return new WebhookRepository(this.db, tenant).listEndpoints();
   }
 
-  async get(organizationId: string, endpointId: string): Promise<WebhookEndpointRow> {
-    const endpoint = await new WebhookRepository(this.db).findEndpoint(organizationId, endpointId);
+  async get(tenant: Tenant, endpointId: string): Promise<WebhookEndpointRow> {
+    const endpoint = await new WebhookRepository(this.db, tenant).findEndpoint(endpointId);
     if (!endpoint) throw new ApiError(404, 'Webhook not found');
     return endpoint;
   }
 
-  async update(organizationId: string, endpointId: string, update: EndpointUpdate): Promise<WebhookEndpointRow> {
+  async update(tenant: Tenant, endpointId: string, update: EndpointUpdate): Promise<WebhookEndpointRow> {
     const changes: EndpointChanges = {};
     if (update.url !== undefined) changes.url = await this.checkUrl(update.url);
     if (update.events !== undefined) changes.events = normalizeEvents(update.events);
     if (update.documentFormat !== undefined) changes.document_format = update.documentFormat;
     if (update.sendFullCaseData !== undefined) changes.send_full_case_data = update.sendFullCaseData;
     if (update.enabled !== undefined) changes.enabled = update.enabled;
-    const endpoint = await new WebhookRepository(this.db).updateEndpoint(organizationId, endpointId, changes);
+    const endpoint = await new WebhookRepository(this.db, tenant).updateEndpoint(endpointId, changes);
     if (!endpoint) throw new ApiError(404, 'Webhook not found');
     return endpoint;
   }
 
-  async remove(organizationId: string, endpointId: string): Promise<void> {
-    if (!(await new WebhookRepository(this.db).deleteEndpoint(organizationId, endpointId))) {
+  async remove(tenant: Tenant, endpointId: string): Promise<void> {
+    if (!(await new WebhookRepository(this.db, tenant).deleteEndpoint(endpointId))) {
       throw new ApiError(404, 'Webhook not found');
     }
   }
 
   /** A new secret (the one given, or a new `whsec_` one, shown once); deliveries from now on are signed with it. */
   async rotateSecret(
-    organizationId: string,
+    tenant: Tenant,
     endpointId: string,
     given?: string,
   ): Promise<{ endpoint: WebhookEndpointRow } & IssuedSecret> {
     const { secret, issued } = this.secretFrom(given);
-    const endpoint = await new WebhookRepository(this.db).updateEndpoint(organizationId, endpointId, {
+    const endpoint = await new WebhookRepository(this.db, tenant).updateEndpoint(endpointId, {
       secret_sealed: await this.cipher.encryptText(secret),
     });
     if (!endpoint) throw new ApiError(404, 'Webhook not found');
@@ -107,13 +107,13 @@ export class WebhookEndpointService {
   }
 
   async deliveries(
-    organizationId: string,
+    tenant: Tenant,
     endpointId: string,
     options: { status?: DeliveryStatus; limit?: number },
   ): Promise<DeliveryWithAttempts[]> {
-    await this.get(organizationId, endpointId);
-    const repository = new WebhookRepository(this.db);
-    const deliveries = await repository.listDeliveries(organizationId, endpointId, {
+    await this.get(tenant, endpointId);
+    const repository = new WebhookRepository(this.db, tenant);
+    const deliveries = await repository.listDeliveries(endpointId, {
       status: options.status,
       limit: options.limit ?? 50,
     });
@@ -124,19 +124,19 @@ export class WebhookEndpointService {
     }));
   }
 
-  async redeliver(organizationId: string, endpointId: string, deliveryId: string): Promise<WebhookDeliveryRow> {
-    const delivery = await new WebhookRepository(this.db).redeliver(organizationId, endpointId, deliveryId);
+  async redeliver(tenant: Tenant, endpointId: string, deliveryId: string): Promise<WebhookDeliveryRow> {
+    const delivery = await new WebhookRepository(this.db, tenant).redeliver(endpointId, deliveryId);
     if (!delivery) throw new ApiError(404, 'Delivery not found');
     return delivery;
   }
 
-  async redeliverFailedSince(organizationId: string, endpointId: string, since: Date): Promise<number> {
-    await this.get(organizationId, endpointId);
-    return new WebhookRepository(this.db).redeliverFailedSince(organizationId, endpointId, since);
+  async redeliverFailedSince(tenant: Tenant, endpointId: string, since: Date): Promise<number> {
+    await this.get(tenant, endpointId);
+    return new WebhookRepository(this.db, tenant).redeliverFailedSince(endpointId, since);
   }
 
-  private async requireOrganization(organizationId: string): Promise<void> {
-    if (!(await new OrganizationRepository(this.db).exists(organizationId))) {
+  private async requireOrganization(tenant: Tenant): Promise<void> {
+    if (!(await new OrganizationRepository(this.db).exists(tenant.organizationId))) {
       throw new ApiError(404, 'Organization not found');
     }
   }

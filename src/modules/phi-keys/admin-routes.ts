@@ -8,9 +8,12 @@ import { errorResponses } from '../../http/envelopes.ts';
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 
-/** Where the previous step stopped: answers go by id (a UUID), file contents by storage key. */
+/** Where the previous step stopped: sealed texts go by row id (a UUID), file contents by storage key. */
 const cursorSchema = z.discriminatedUnion('table', [
-  z.object({ table: z.literal('answers'), after: z.uuid() }),
+  z.object({
+    table: z.enum(['answers', 'case_comments', 'webhook_endpoints', 'webhook_deliveries']),
+    after: z.uuid(),
+  }),
   z.object({ table: z.literal('file_contents'), after: z.string().max(200) }),
 ]);
 
@@ -65,6 +68,9 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
               done: z.boolean(),
               cursor: cursorSchema.nullable(),
               answers: z.number(),
+              comments: z.number(),
+              webhookSecrets: z.number(),
+              webhookBodies: z.number(),
               files: z.number(),
               remaining: z.number().optional(),
               retiredKeyIds: z.array(z.string()).optional(),

@@ -45,7 +45,7 @@ export function registerPhiKeyCommands(
   phi
     .command('rotate')
     .option('--batch-size <rows>', 'answers per batch', '500')
-    .description('seal every PHI answer and file again under the current key, in batches, while servers serve')
+    .description('seal every PHI value and webhook secret again under the current key, in batches, while servers serve')
     .action(async (flags: { batchSize: string }) => {
       const batchSize = Number(flags.batchSize);
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 5000) {
@@ -83,14 +83,16 @@ export function registerPhiKeyCommands(
 /** Runs steps until done, printing progress to stderr; the totals of every step. */
 async function rotateAll(step: (cursor: RotationCursor | null) => Promise<RotationStep>): Promise<RotationStep> {
   let cursor: RotationCursor | null = null;
-  const total = { answers: 0, files: 0 };
+  const total = { answers: 0, comments: 0, webhookSecrets: 0, webhookBodies: 0, files: 0 };
   for (;;) {
     const result = await step(cursor);
-    total.answers += result.answers;
-    total.files += result.files;
+    for (const count of Object.keys(total) as (keyof typeof total)[]) total[count] += result[count];
     if (result.done) return { ...result, ...total };
     cursor = result.cursor;
-    process.stderr.write(`phi rotate: ${total.answers} answers and ${total.files} files sealed again so far\n`);
+    process.stderr.write(
+      `phi rotate: ${total.answers} answers, ${total.comments} comments, ${total.webhookSecrets} webhook ` +
+        `secrets, ${total.webhookBodies} webhook bodies and ${total.files} files sealed again so far\n`,
+    );
   }
 }
 

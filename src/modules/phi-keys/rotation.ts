@@ -1,9 +1,24 @@
 import type { Database } from '../../db/database.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
 
+/**
+ * The text columns sealed with the PHI cipher, each in a table keyed by a UUID `id`, in the order a rotation
+ * visits them, with the count of its step that each adds to. File contents (bytes, keyed by storage key) come
+ * after them.
+ */
+const SEALED_TEXT = [
+  { table: 'answers', column: 'encrypted_value', count: 'answers' },
+  { table: 'case_comments', column: 'encrypted_text', count: 'comments' },
+  // A webhook endpoint's signing secret, and the body of each delivery as first rendered (kept for its retries).
+  { table: 'webhook_endpoints', column: 'secret_sealed', count: 'webhookSecrets' },
+  { table: 'webhook_deliveries', column: 'body_sealed', count: 'webhookBodies' },
+] as const;
+
+type SealedTextTable = (typeof SEALED_TEXT)[number]['table'];
+
 /** Where a rotation goes on: a table and the last key it re-sealed there (rows are visited in key order). */
 export interface RotationCursor {
-  table: 'answers' | 'file_contents';
+  table: SealedTextTable | 'file_contents';
   after: string;
 }
 
@@ -13,6 +28,9 @@ export interface RotationStep {
   cursor: RotationCursor | null;
   /** Values sealed again under the current key by this step. */
   answers: number;
+  comments: number;
+  webhookSecrets: number;
+  webhookBodies: number;
   files: number;
   /** When done: values still under another key (written by a server that was not yet on the new key). */
   remaining?: number;
@@ -23,7 +41,8 @@ export interface RotationStep {
 const FIRST_UUID = '00000000-0000-0000-0000-000000000000';
 
 /**
- * `phi rotate`: seals again, under the current key, every PHI answer and file content sealed under another key
+ * `phi rotate`: seals again, under the current key, every sealed value (PHI answers, comments and files, webhook
+ * secrets and bodies) sealed under another key
  * (or before keys had ids), in batches, each batch its own statement or short transaction, so servers keep
  * serving. A step works for about `timeBudgetMs` and returns where to go on; rows already under the current key
  * are skipped, so running it again from the start (after a crash) redoes nothing. At the end it counts what is
@@ -38,35 +57,46 @@ export async function rotatePhiStep(
   const deadline = Date.now() + (options.timeBudgetMs ?? Number.POSITIVE_INFINITY);
   const textPrefix = await cipher.currentTextPrefix();
   const bytesHeader = await cipher.currentBytesHeader();
-  let cursor: RotationCursor = options.cursor ?? { table: 'answers', after: FIRST_UUID };
-  const step: RotationStep = { done: false, cursor, answers: 0, files: 0 };
+  let cursor: RotationCursor = options.cursor ?? { table: SEALED_TEXT[0].table, after: FIRST_UUID };
+  const step: RotationStep = {
+    done: false,
+    cursor,
+    answers: 0,
+    comments: 0,
+    webhookSecrets: 0,
+    webhookBodies: 0,
+    files: 0,
+  };
 
   // At least one batch a step, then as many as fit in the time budget.
   do {
-    if (cursor.table === 'answers') {
-      const { rows } = await db.query<{ id: string; encrypted_value: string }>(
-        `select id::text as id, encrypted_value from answers
-          where id > $1::uuid and encrypted_value is not null and not starts_with(encrypted_value, $2)
+    const sealed = SEALED_TEXT.findIndex((entry) => entry.table === cursor.table);
+    if (sealed >= 0) {
+      const { table, column, count } = SEALED_TEXT[sealed]!;
+      const { rows } = await db.query<{ id: string; sealed: string }>(
+        `select id::text as id, ${column} as sealed from ${table}
+          where id > $1::uuid and ${column} is not null and not starts_with(${column}, $2)
           order by id limit $3`,
         [cursor.after, textPrefix, batchSize],
       );
       if (rows.length === 0) {
-        cursor = { table: 'file_contents', after: '' };
-        continue; // to the condition: on to the files now or at the next step
+        const next = SEALED_TEXT[sealed + 1];
+        cursor = next ? { table: next.table, after: FIRST_UUID } : { table: 'file_contents', after: '' };
+        continue; // to the condition: on to the next table now or at the next step
       }
       const resealed = await Promise.all(
-        rows.map(async (row) => cipher.encryptText(await cipher.decryptText(row.encrypted_value))),
+        rows.map(async (row) => cipher.encryptText(await cipher.decryptText(row.sealed))),
       );
-      // Only a value still as read is replaced: answers are never rewritten otherwise, but a second rotation
-      // running at once must not lose anything either.
+      // Only a value still as read is replaced: a value rewritten meanwhile (a rotated webhook secret) is sealed
+      // under the current key already, and a second rotation running at once must not lose anything either.
       await db.query(
-        `update answers a set encrypted_value = v.resealed
+        `update ${table} t set ${column} = v.resealed
            from unnest($1::uuid[], $2::text[], $3::text[]) as v (id, sealed, resealed)
-          where a.id = v.id and a.encrypted_value = v.sealed`,
-        [rows.map((row) => row.id), rows.map((row) => row.encrypted_value), resealed],
+          where t.id = v.id and t.${column} = v.sealed`,
+        [rows.map((row) => row.id), rows.map((row) => row.sealed), resealed],
       );
-      step.answers += rows.length;
-      cursor = { table: 'answers', after: rows.at(-1)!.id };
+      step[count] += rows.length;
+      cursor = { table, after: rows.at(-1)!.id };
     } else {
       // File contents are large: a few at a time, each re-sealed in its own statement.
       const { rows } = await db.query<{ storage_key: string }>(
@@ -106,8 +136,10 @@ async function finish(
   bytesHeader: Buffer,
 ): Promise<RotationStep> {
   const { rows } = await db.query<{ remaining: number }>(
-    `select (select count(*)::int from answers
-              where encrypted_value is not null and not starts_with(encrypted_value, $1))
+    `select ${SEALED_TEXT.map(
+      ({ table, column }) =>
+        `(select count(*)::int from ${table} where ${column} is not null and not starts_with(${column}, $1))`,
+    ).join('\n          + ')}
           + (select count(*)::int from file_contents where substring(content from 1 for $2) <> $3::bytea)
           as remaining`,
     [textPrefix, bytesHeader.length, bytesHeader],

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../../db/database.ts';
+import { enqueueDeliveriesSql, type WebhookEvent } from '../../outbound-webhooks/events.ts';
 
 /** Who changed a case: a partner's API key, an operator, or the server itself (a job). */
 export interface CaseEventActor {
@@ -8,8 +9,53 @@ export interface CaseEventActor {
   id: string | null;
 }
 
-/** Event types, `case.<what happened>`; the outbound webhooks map them to their published names. */
-export const CASE_CREATED = 'case.created';
+/**
+ * Event types, `case.<what happened>`, each with the published webhook event it is sent as: the one table from
+ * the case's events to the outbound webhooks' names (the Care360 webhooks page).
+ */
+export const CASE_EVENT_TYPES = {
+  'case.created': 'CREATE_CASE',
+  'case.form_response_added': 'ADD_FORM_RESPONSE',
+  'case.form_response_updated': 'UPDATE_FORM_RESPONSE',
+  /** CHANGE_CASE_STATUS with OPEN, and every other change of `status`. */
+  'case.status_changed': 'CHANGE_CASE_STATUS',
+  /** CHANGE_CASE_STATUS with CLOSE. */
+  'case.archived': 'ARCHIVE_CASE',
+  /** CHANGE_CASE_STATUS with REOPEN. */
+  'case.reopened': 'REOPEN_CASE',
+  'case.assignee_added': 'ADD_CASE_ASSIGNEE',
+  'case.assignee_removed': 'REMOVE_CASE_ASSIGNEE',
+  'case.decision_added': 'ADD_CASE_DECISION',
+  'case.decision_deleted': 'DECISION_DELETED',
+  'case.comment_added': 'ADD_CASE_COMMENT',
+  'case.comment_deleted': 'DELETE_CASE_COMMENT',
+  'case.attachment_added': 'ADD_CASE_ATTACHMENT',
+  'case.attachment_deleted': 'DELETE_ATTACHMENT',
+  'case.escalated': 'ESCALATE_CASE',
+  'case.deescalated': 'DEESCALATE_CASE',
+  'case.payment_added': 'PAYMENT_ADDED',
+  'case.payment_completed': 'PAYMENT_COMPLETED',
+} as const satisfies Record<string, WebhookEvent>;
+
+export type CaseEventType = keyof typeof CASE_EVENT_TYPES;
+
+export const CASE_CREATED = 'case.created' satisfies CaseEventType;
+
+/** The published webhook event of a case event type. */
+export const publishedEventOf = (type: CaseEventType): WebhookEvent => CASE_EVENT_TYPES[type];
+
+/**
+ * The ids of an event's own objects, which its webhook payload carries (`payload.comment` for `commentId`, ...).
+ * Ids only: the queue holds no PHI.
+ */
+export interface CaseEventSubject {
+  commentId?: string;
+  decisionId?: string;
+  attachmentId?: string;
+  paymentId?: string;
+  formResponseId?: string;
+  assigneeId?: string;
+}
 
 /** What a change records. `before` and `after` hold identifiers and states only, never PHI. */
 export interface CaseEventInput {
@@ -18,9 +64,15 @@ export interface CaseEventInput {
   /** The case product the change is about, once case products exist. */
   caseProductId?: string;
   actor: CaseEventActor;
-  type: string;
+  type: CaseEventType;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
+  /** The event's own objects, for its webhook payload. */
+  subject?: CaseEventSubject;
+  /**
+   * False: the event is recorded but sent to no webhook endpoint (a comment added with `webhookNotify: false`).
+   */
+  notify?: boolean;
 }
 
 /**
@@ -35,26 +87,44 @@ export function caseCreatedState(fields: { status: string; shortId: string }): R
   return { status: fields.status, shortId: fields.shortId, isArchived: false };
 }
 
+const INSERT_CASE_EVENT = `insert into case_events (${CASE_EVENT_COLUMNS})
+  values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)`;
+
+/** The event and its webhook deliveries, in one statement: nothing is queued when no endpoint subscribes. */
+const INSERT_CASE_EVENT_AND_DELIVERIES = `with case_event as (${INSERT_CASE_EVENT})
+  ${enqueueDeliveriesSql({
+    organizationId: '$2::uuid',
+    caseId: '$3::uuid',
+    event: '$10::text',
+    eventId: '$1::uuid',
+    subject: '$11::jsonb',
+  })}`;
+
 /**
- * Records one change to a case. `tx` is the transaction of the change itself: the event exists exactly
- * when the change does, and readers of events (webhooks, timelines) never see one without the other.
+ * Records one change to a case, and queues its webhook for every endpoint of the organization subscribed to it.
+ * `tx` is the transaction of the change itself: the event and its deliveries exist exactly when the change does,
+ * and readers of events (webhooks, timelines) never see one without the other.
  */
 export async function recordCaseEvent(tx: Queryable, event: CaseEventInput): Promise<string> {
   const id = randomUUID();
-  await tx.query(
-    `insert into case_events (${CASE_EVENT_COLUMNS})
-     values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)`,
-    [
-      id,
-      event.organizationId,
-      event.caseId,
-      event.caseProductId ?? null,
-      event.actor.kind,
-      event.actor.id,
-      event.type,
-      event.before === null ? null : JSON.stringify(event.before),
-      event.after === null ? null : JSON.stringify(event.after),
-    ],
-  );
+  const values = [
+    id,
+    event.organizationId,
+    event.caseId,
+    event.caseProductId ?? null,
+    event.actor.kind,
+    event.actor.id,
+    event.type,
+    event.before === null ? null : JSON.stringify(event.before),
+    event.after === null ? null : JSON.stringify(event.after),
+  ];
+  if (event.notify === false) await tx.query(INSERT_CASE_EVENT, values);
+  else {
+    await tx.query(INSERT_CASE_EVENT_AND_DELIVERIES, [
+      ...values,
+      publishedEventOf(event.type),
+      JSON.stringify(event.subject ?? {}),
+    ]);
+  }
   return id;
 }

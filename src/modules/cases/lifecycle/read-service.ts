@@ -36,7 +36,8 @@ export interface CaseListPage {
 /** The partner API's case reads: the case detail, the latest case of a customer, the case list, file downloads. */
 export class CaseReadService {
   readonly signer: DownloadLinkSigner;
-  private readonly serializer: CaseSerializer;
+  /** The one case serializer, shared with the webhook payloads (webhook-payload.ts). */
+  readonly serializer: CaseSerializer;
 
   constructor(
     private readonly deps: {
