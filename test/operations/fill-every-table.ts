@@ -1,5 +1,7 @@
 import { DatabaseFileStorage } from '../../src/modules/files/storage.ts';
 import { Tenant } from '../../src/http/gate.ts';
+import { enqueueWebhookEvent } from '../../src/modules/outbound-webhooks/events.ts';
+import { WebhookRepository } from '../../src/modules/outbound-webhooks/repository.ts';
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -172,6 +174,22 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
     await db.query(
       `insert into case_decisions (id, organization_id, case_id, is_approved, decision_text) values ($1, $2, $3, true, 'Approved')`,
       [randomUUID(), organizationId, caseId],
+    );
+
+    // An outbound webhook endpoint with a delivery queued and one attempt recorded (no worker runs here).
+    const tenant = Tenant.forOperator(organizationId, 'test');
+    const endpoint = await new WebhookRepository(db, tenant).createEndpoint({
+      url: 'https://hooks.example.com/care360',
+      secretSealed: await simulated.phiCipher.encryptText(`whsec_${randomBytes(32).toString('base64')}`),
+      events: null,
+      documentFormat: 'BASE64',
+      sendFullCaseData: false,
+    });
+    await enqueueWebhookEvent(db, tenant, { caseId, event: 'CREATE_CASE', eventId: randomUUID() });
+    await db.query(
+      `insert into webhook_delivery_attempts (id, delivery_id, duration_ms, outcome, response_status, response_body)
+       select $1, id, 12, 'failed', 500, 'busy' from webhook_deliveries where endpoint_id = $2 limit 1`,
+      [randomUUID(), endpoint.id],
     );
 
     await simulated.audit.flush();
