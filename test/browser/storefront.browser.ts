@@ -243,6 +243,32 @@ describe('the sample storefront (examples/storefront) in a browser', () => {
     assert.equal(result.amount, 500);
     assert.equal(result.amountCaptured, 500);
 
+    // The partner API's case detail shows the case the page made: its patient, its answers and its payment.
+    const detail = await context.app.inject({
+      method: 'GET',
+      url: `/api/v1/customer-case-detail?caseId=${caseId}`,
+      headers: { 'cv-api-key': apiKey },
+    });
+    assert.equal(detail.statusCode, 200);
+    const caseDetail = detail.json().caseDetail as {
+      id: string;
+      status: string;
+      submitter: { email: string };
+      responses: { responses: { question: { type: string } }[] }[];
+      payments: { id: string; amount: number; status: string }[];
+    };
+    assert.equal(caseDetail.id, caseId);
+    assert.equal(caseDetail.status, 'OPEN');
+    assert.equal(caseDetail.submitter.email, 'grace@example.com');
+    assert.deepEqual(
+      caseDetail.responses.flatMap((form) => form.responses.map((answer) => answer.question.type)).sort(),
+      QUESTION_TYPES.filter((type) => type !== 'STATEMENT').sort(),
+      'an answer of every type but the statement',
+    );
+    assert.deepEqual(caseDetail.payments, [
+      { ...caseDetail.payments[0], id: rows[0]!.id, amount: 500, status: 'PAID' },
+    ]);
+
     const promo = await context.db.query<{ redemption_count: number }>(
       "select redemption_count from promo_codes where code = 'FLAT100'",
     );
