@@ -33,12 +33,14 @@ export function idempotencyConflictBody(description = IDEMPOTENCY_CONFLICT): Rec
   return { status: 409, success: false, code: 'IDEMPOTENCY_ERROR', description };
 }
 
-export const idempotencyConflictSchema = z.object({
-  status: z.literal(409),
-  success: z.literal(false),
-  code: z.literal('IDEMPOTENCY_ERROR'),
-  description: z.string(),
-});
+export const idempotencyConflictSchema = z
+  .object({
+    status: z.literal(409),
+    success: z.literal(false),
+    code: z.literal('IDEMPOTENCY_ERROR'),
+    description: z.string(),
+  })
+  .meta({ id: 'IdempotencyConflict', description: 'A reused idempotencyKey with a different request' });
 
 /** `/shippingAddress/city` -> `shippingAddress.city`; the root path becomes the location name. */
 function fieldPath(instancePath: string, context: string | undefined): string {
@@ -49,7 +51,9 @@ function fieldPath(instancePath: string, context: string | undefined): string {
 const validationFailed = (instancePath: string, context: string | undefined, issue: string) =>
   `Validation failed: ${fieldPath(instancePath, context)}: ${issue}`;
 
-const keyRefusedSchema = z.object({ status: z.literal(401), error: z.string() });
+const keyRefusedSchema = z
+  .object({ status: z.literal(401), error: z.string() })
+  .meta({ id: 'KeyRefused', description: 'No key, or an unknown or revoked key (Case Create and payment endpoints)' });
 
 /** The bundles family names every 4xx but a 404 by the same summary, and says what was wrong in `error`. */
 const bundleSummary = (status: number, message: string) =>
@@ -63,7 +67,9 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     error: (_status, message) => ({ success: false, error: message }),
     validationMessage: validationFailed,
     unauthorizedSchema: keyRefusedSchema,
-    errorSchema: z.object({ success: z.literal(false), error: z.string() }),
+    errorSchema: z
+      .object({ success: z.literal(false), error: z.string() })
+      .meta({ id: 'IntakeError', description: 'An error of the Case Create endpoint and the forms API' }),
   },
   // Case Payment Create, payments/setup, payments/intent, promo codes, the payment configuration.
   payments: {
@@ -72,7 +78,9 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     error: (_status, message) => ({ success: false, message }),
     validationMessage: validationFailed,
     unauthorizedSchema: keyRefusedSchema,
-    errorSchema: z.object({ success: z.literal(false), message: z.string() }),
+    errorSchema: z
+      .object({ success: z.literal(false), message: z.string() })
+      .meta({ id: 'PaymentError', description: 'An error of the payment and promo code endpoints' }),
   },
   // The Product Bundles List and Product Bundle Detail endpoints: a refused key is a 400 like any bad parameter.
   bundles: {
@@ -89,7 +97,9 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     get unauthorizedSchema() {
       return this.errorSchema;
     },
-    errorSchema: z.object({ status: z.number(), success: z.literal(false), message: z.string(), error: z.string() }),
+    errorSchema: z
+      .object({ status: z.number(), success: z.literal(false), message: z.string(), error: z.string() })
+      .meta({ id: 'BundleError', description: 'An error of the product bundle endpoints, a refused key included' }),
   },
   // The case detail and the case list, whose pages show no error body, answer like their sibling Patient Add Form
   // to Case endpoint (docs/api/cases.md).
@@ -102,8 +112,12 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     }),
     error: (status, message) => ({ status, success: false, error: message }),
     validationMessage: validationFailed,
-    unauthorizedSchema: z.object({ status: z.literal(401), success: z.literal(false), error: z.string() }),
-    errorSchema: z.object({ status: z.number(), success: z.literal(false), error: z.string() }),
+    unauthorizedSchema: z
+      .object({ status: z.literal(401), success: z.literal(false), error: z.string() })
+      .meta({ id: 'CaseReadKeyRefused', description: 'No key, or an unknown or revoked key (case reads)' }),
+    errorSchema: z
+      .object({ status: z.number(), success: z.literal(false), error: z.string() })
+      .meta({ id: 'CaseReadError', description: 'An error of the case detail and case list' }),
   },
   // The Patient Get Case Id endpoint: the bare `{"error"}` of its page.
   latestCaseId: {
@@ -113,8 +127,10 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     }),
     error: (_status, message) => ({ error: message }),
     validationMessage: validationFailed,
-    unauthorizedSchema: z.object({ error: z.string() }),
-    errorSchema: z.object({ error: z.string() }),
+    unauthorizedSchema: z.object({ error: z.string() }).meta({ id: 'LatestCaseIdError' }),
+    get errorSchema() {
+      return this.unauthorizedSchema;
+    },
   },
   // Our own routes (admin API, health, unknown paths): one consistent shape.
   standard: {
@@ -122,8 +138,12 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     unauthorized: () => ({ status: 401, success: false, error: 'Unauthorized' }),
     error: (status, message) => ({ status, success: false, error: message }),
     validationMessage: validationFailed,
-    unauthorizedSchema: z.object({ status: z.literal(401), success: z.literal(false), error: z.string() }),
-    errorSchema: z.object({ status: z.number(), success: z.literal(false), error: z.string() }),
+    unauthorizedSchema: z
+      .object({ status: z.literal(401), success: z.literal(false), error: z.string() })
+      .meta({ id: 'Unauthorized', description: 'No or a wrong admin token (admin API)' }),
+    errorSchema: z
+      .object({ status: z.number(), success: z.literal(false), error: z.string() })
+      .meta({ id: 'Error', description: "An error of care360's own routes (admin API, health, unknown paths)" }),
   },
 };
 

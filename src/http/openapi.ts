@@ -3,8 +3,9 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
-import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { addPublishedExamples } from './openapi-examples.ts';
+import { registerComponentSchemas } from './openapi-components.ts';
 
 const DESCRIPTION = `A self-hostable implementation of the Care360 telehealth partner API: a storefront sends patient
 **cases** (patient details, a questionnaire with typed answers, a payment through Stripe or NMI) and follows them.
@@ -96,7 +97,29 @@ function finishDocument(document: object): Record<string, unknown> {
       if (response.description === 'Default Response') response.description = STATUS_CODES[status] ?? status;
     }
   }
-  return addPublishedExamples({ ...document, 'x-tagGroups': TAG_GROUPS });
+  return addPublishedExamples(withoutUnusedComponents({ ...document, 'x-tagGroups': TAG_GROUPS }));
+}
+
+const REF = /"#\/components\/schemas\/([^"]+)"/g;
+
+/**
+ * The document without the component schemas no operation reaches: each named schema is emitted both as read and
+ * as written (`Name` and `NameInput`), and a route uses one of them.
+ */
+function withoutUnusedComponents(document: Record<string, unknown>): Record<string, unknown> {
+  const components = document.components as { schemas?: Record<string, unknown> } | undefined;
+  const schemas = components?.schemas;
+  if (!schemas) return document;
+  const used = new Set<string>();
+  let pending = [...JSON.stringify(document.paths).matchAll(REF)].map((match) => match[1]!);
+  while (pending.length > 0) {
+    const name = pending.pop()!;
+    if (used.has(name)) continue;
+    used.add(name);
+    pending = pending.concat([...JSON.stringify(schemas[name] ?? {}).matchAll(REF)].map((match) => match[1]!));
+  }
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)));
+  return { ...document, components: { ...components, schemas: kept } };
 }
 
 /** The CSP hash source of each inline script of a page (the reference's configuration is one). */
@@ -136,6 +159,7 @@ function docsContentSecurityPolicy(scriptHashes: string[]): string {
  * no proxy): the reference works offline and in air-gapped deployments. Why Scalar: docs/api/README.md.
  */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+  registerComponentSchemas();
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -161,8 +185,9 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       tags: TAGS,
     },
     transform,
+    // Schemas given an `id` (zod's `.meta({ id })`) become named components, referenced where used.
     transformObject: (documentObject) =>
-      finishDocument('openapiObject' in documentObject ? documentObject.openapiObject : {}),
+      finishDocument('openapiObject' in documentObject ? jsonSchemaTransformObject(documentObject) : {}),
   });
 
   await app.register(async (docs) => {

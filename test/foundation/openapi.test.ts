@@ -19,7 +19,7 @@ describe('API reference', () => {
     info: { title: string; description: string };
     servers: { url: string }[];
     paths: Record<string, Record<string, Operation>>;
-    components: { securitySchemes: Record<string, unknown> };
+    components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
     tags: { name: string }[];
   };
   before(async () => {
@@ -45,6 +45,36 @@ describe('API reference', () => {
     });
     assert.ok(document.paths['/admin/v1/organizations']?.post);
     assert.ok(document.paths['/health']?.get);
+  });
+
+  it('names the schemas a client types by: the case, Case Create, the forms and each error envelope', () => {
+    const named = Object.keys(document.components.schemas);
+    for (const name of [
+      'Case',
+      'CaseCreateInput',
+      'CaseCreated',
+      'Form',
+      'IntakeError',
+      'PaymentError',
+      'KeyRefused',
+    ]) {
+      assert.ok(named.includes(name), `components.schemas.${name}`);
+    }
+    const body = document.paths['/api/v1/dynamic-case']?.post?.requestBody?.content['application/json'] as {
+      schema: unknown;
+    };
+    assert.deepEqual(body.schema, { $ref: '#/components/schemas/CaseCreateInput' });
+    // Every reference resolves, and every named schema is referenced.
+    const text = JSON.stringify(document);
+    const referenced = new Set([...text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((match) => match[1]));
+    assert.deepEqual(
+      [...referenced].filter((name) => !named.includes(name!)),
+      [],
+    );
+    assert.deepEqual(
+      named.filter((name) => !referenced.has(name)),
+      [],
+    );
   });
 
   it('names a server relative to wherever it is read from, and links no file that is not served', () => {

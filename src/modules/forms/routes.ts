@@ -7,7 +7,7 @@ import { errorResponses } from '../../http/envelopes.ts';
 const routeConfig = { auth: 'apiKey', envelope: 'intake' } as const;
 const security = [{ apiKey: [] }];
 
-const questionSchema = z.object({
+export const questionSchema = z.object({
   questionId: z.uuid(),
   question: z.string(),
   type: z.string(),
@@ -18,7 +18,7 @@ const questionSchema = z.object({
   options: z.array(z.string()),
 });
 
-const formSchema = z.object({
+export const formSchema = z.object({
   id: z.uuid(),
   title: z.string(),
   description: z.string().nullable(),

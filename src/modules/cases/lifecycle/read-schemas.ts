@@ -129,7 +129,7 @@ const timestamp = z.string().describe('ISO 8601');
 const nullableTimestamp = timestamp.nullable();
 const looseObject = z.record(z.string(), z.unknown());
 
-const attachmentSchema = z.object({
+export const attachmentSchema = z.object({
   id: z.string(),
   fileName: z.string(),
   contentType: z.string(),
