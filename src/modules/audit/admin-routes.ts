@@ -51,6 +51,8 @@ export function adminAuditRoutes(db: Queryable): FastifyPluginAsyncZod {
         schema: {
           tags: ['admin'],
           summary: 'Query the audit log of access to protected health information',
+          description:
+            'Every access to PHI (who, what, when), filtered by organization, action, resource and time range, keyset-paginated with `cursor`. The log holds no PHI itself.',
           security: [{ adminToken: [] }],
           querystring: z.object({
             organizationId: z.uuid().optional(),

@@ -37,6 +37,8 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
         schema: {
           tags: ['forms'],
           summary: "List the organization's forms with their current questions",
+          description:
+            "The forms the organization's cases were created with (Case Create makes a form from `formTitle` the first time a title is sent), oldest first, keyset-paginated with `cursor`. Each question carries the `questionId` that form-id mode of Case Create answers.",
           security,
           querystring: z.object({
             title: z
@@ -73,6 +75,8 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
         schema: {
           tags: ['forms'],
           summary: 'One form with its current questions (their questionId is what form-id mode answers)',
+          description:
+            "One form of the organization with its current questions in form order. Send their `questionId`s with answers to Case Create in form-id mode. Another organization's form answers 404.",
           security,
           params: z.object({ formId: z.uuid({ error: 'Must be a UUID' }) }),
           response: {

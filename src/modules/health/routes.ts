@@ -27,6 +27,8 @@ export function healthRoutes(db: Database, redis?: RedisCircuit): FastifyPluginA
         schema: {
           tags: ['operations'],
           summary: 'The process is up',
+          description:
+            'Answers 200 while the process runs, without touching the database: a liveness probe. It needs no key.',
           response: { 200: z.object({ status: z.literal('ok') }) },
         },
       },
@@ -39,6 +41,8 @@ export function healthRoutes(db: Database, redis?: RedisCircuit): FastifyPluginA
         schema: {
           tags: ['operations'],
           summary: 'The database answers; where the rate limits are counted',
+          description:
+            "Answers 200 when the database answers a query, 503 when it does not, with the engine and where the rate limits are counted. A readiness probe for a load balancer or a container's HEALTHCHECK. It needs no key.",
           response: {
             200: z.object({ status: z.literal('ready'), database: z.enum(['pglite', 'postgres']), ...countersSchema }),
             503: z.object({

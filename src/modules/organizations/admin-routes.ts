@@ -39,6 +39,8 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
         schema: {
           tags: ['admin'],
           summary: 'Create an organization and its first API key',
+          description:
+            'Answers the organization and its first `cv-api-key` secret, shown this once: the server keeps only its hash.',
           security,
           body: z.object({ name: z.string().trim().min(1).max(200) }),
           response: {
@@ -64,6 +66,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
         schema: {
           tags: ['admin'],
           summary: 'List organizations',
+          description: 'Every organization with its number of active API keys.',
           security,
           response: {
             200: z.object({
@@ -92,6 +95,8 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
         schema: {
           tags: ['admin'],
           summary: "List an organization's API keys (never the secrets)",
+          description:
+            "Each key's id, label, non-secret prefix, creation, last use and revocation time; the secrets are never shown again.",
           security,
           params: organizationIdParams,
           response: { 200: z.object({ apiKeys: z.array(apiKeySchema) }), ...errorResponses('standard', [401, 404]) },
@@ -109,6 +114,8 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
         schema: {
           tags: ['admin'],
           summary: 'Create another API key for an organization',
+          description:
+            'A new secret, shown this once; use it to rotate keys without downtime (create, deploy, revoke the old one).',
           security,
           params: organizationIdParams,
           body: z.object({ label: z.string().trim().max(200).optional() }).optional(),
@@ -131,6 +138,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
         schema: {
           tags: ['admin'],
           summary: 'Revoke an API key (takes effect at once)',
+          description: 'Requests with the key are refused from the next one on.',
           security,
           params: organizationIdParams.extend({ apiKeyId: z.uuid() }),
           response: { 200: z.object({ apiKey: apiKeySchema }), ...errorResponses('standard', [401, 404]) },

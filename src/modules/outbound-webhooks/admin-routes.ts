@@ -123,6 +123,8 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: 'Add a webhook endpoint to an organization',
+          description:
+            'An https URL on a public address (http and private addresses only with WEBHOOK_ALLOW_PRIVATE_NETWORKS) and the event types it receives. Answers the signing secret once; deliveries are signed with it (`x-cv-signature` and the Standard Webhooks headers).',
           security,
           params: organizationParams,
           body: z.object({
@@ -151,6 +153,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: "List an organization's webhook endpoints (never their secrets)",
+          description: 'Each endpoint with its URL, event types and whether it is enabled.',
           security,
           params: organizationParams,
           response: { 200: z.object({ webhooks: z.array(webhookView) }), ...errorResponses('standard', [401, 404]) },
@@ -168,6 +171,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: 'One webhook endpoint',
+          description: "The endpoint's settings; never its secret.",
           security,
           params: webhookParams,
           response: { 200: webhookView, ...errorResponses('standard', [401, 404]) },
@@ -186,6 +190,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: 'Change a webhook endpoint; `enabled: false` disables it, `enabled: true` enables it again',
+          description: 'Changes only the fields sent. A disabled endpoint is sent nothing until it is enabled again.',
           security,
           params: webhookParams,
           body: z.object({
@@ -215,6 +220,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: 'Delete a webhook endpoint and its deliveries',
+          description: 'The endpoint is sent nothing more; its deliveries and their history are deleted with it.',
           security,
           params: webhookParams,
           response: {
@@ -236,6 +242,8 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: 'Replace the signing secret (the one given, or a new one answered once)',
+          description:
+            'Deliveries from now on are signed with the new secret; a receiver that verifies with the old one rejects them, so rotate on both sides together.',
           security,
           params: webhookParams,
           body: z.object({ secret: secret.optional() }).optional(),
@@ -259,6 +267,8 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: 'The latest deliveries to a webhook endpoint, each with its attempts',
+          description:
+            "Each delivery's event, status (pending, delivered, failed) and next attempt, with its attempts and the status each got.",
           security,
           params: webhookParams,
           querystring: z.object({
@@ -289,6 +299,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: 'Send a delivery again (with the same body and webhook-id)',
+          description: 'Queues the delivery again; a receiver that deduplicates by `webhook-id` sees the same id.',
           security,
           params: deliveryParams,
           response: {
@@ -311,6 +322,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
         schema: {
           tags,
           summary: 'Send again every failed delivery whose event is at or after `since`',
+          description: 'For a receiver that was down longer than the retries last: queues each failed delivery again.',
           security,
           params: webhookParams,
           body: z.object({ since: z.iso.datetime({ offset: true }) }),

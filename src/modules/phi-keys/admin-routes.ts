@@ -32,6 +32,8 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
         schema: {
           tags: ['admin'],
           summary: "The PHI keys: this server's current and old key ids, and the keys the database records",
+          description:
+            'Key ids only, never keys: which key seals new PHI, which old keys this server can still open, and the keys the database has recorded with when each was retired.',
           security,
           response: {
             200: z.object({
@@ -56,6 +58,8 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
         schema: {
           tags: ['admin'],
           summary: 'Seal PHI under the current key again, one bounded step at a time',
+          description:
+            'Re-seals PHI (answers, files, comments, webhook secrets and bodies) sealed with an old key for a bounded time, and answers a cursor to send back until `done`; then the old key can be retired.',
           security,
           body: z
             .object({

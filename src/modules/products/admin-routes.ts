@@ -56,6 +56,8 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
         schema: {
           tags: ['admin'],
           summary: 'Create a product bundle',
+          description:
+            "A bundle with its price, shown by the storefront's product bundle endpoints; a promo code can be limited to it.",
           security,
           params: organizationParams,
           body: bundleBody,
@@ -85,6 +87,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
         schema: {
           tags: ['admin'],
           summary: 'Change a product bundle (price, visibility, sold out, ...)',
+          description: 'Changes only the fields sent.',
           security,
           params: organizationParams.extend({ bundleId: z.uuid() }),
           body: bundleBody.partial(),
@@ -118,6 +121,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
         schema: {
           tags: ['admin'],
           summary: "List an organization's product bundles",
+          description: 'Every bundle of the organization, hidden ones included.',
           security,
           params: organizationParams,
           response: {
@@ -138,6 +142,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
         schema: {
           tags: ['admin'],
           summary: 'Create a product, optionally in a bundle',
+          description: 'A product of the organization, added to a bundle when `productBundleId` is sent.',
           security,
           params: organizationParams,
           body: z.object({
@@ -172,6 +177,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
         schema: {
           tags: ['admin'],
           summary: "List an organization's products",
+          description: 'Every product of the organization.',
           security,
           params: organizationParams,
           response: { 200: z.object({ products: z.array(productResponse) }), ...errorResponses('standard', [401]) },

@@ -18,6 +18,8 @@ export function bundleRoutes(products: ProductService): FastifyPluginAsyncZod {
         schema: {
           tags: ['products'],
           summary: "List the organization's product bundles",
+          description:
+            'The product bundles a storefront offers, with their prices, visibility and sold-out state; `isVisible` keeps the visible or the hidden ones.',
           security,
           querystring: z.object({
             isVisible: z.enum(['true', 'false']).optional().describe('Only visible (true) or hidden (false) bundles'),
@@ -55,6 +57,8 @@ export function bundleRoutes(products: ProductService): FastifyPluginAsyncZod {
         schema: {
           tags: ['products'],
           summary: 'One product bundle with its products',
+          description:
+            "A product bundle of the organization with its products. Another organization's bundle answers 404.",
           security,
           params: z.object({ bundleId: z.string() }),
           querystring: z.object({

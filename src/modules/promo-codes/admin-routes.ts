@@ -18,6 +18,8 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
         schema: {
           tags: ['admin'],
           summary: 'Create a promo code (an organization’s, or global when organizationId is null)',
+          description:
+            'A percent or a flat (dollars) discount, optionally for one product bundle, with an expiry and a limit of uses. A code is unique within its organization (or among the global codes), whatever its letter case.',
           security,
           body: z.object({
             organizationId: z.uuid().nullable(),
@@ -57,6 +59,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
         schema: {
           tags: ['admin'],
           summary: 'List promo codes (an organization’s and the global ones, or all)',
+          description: 'Every promo code with its uses and limit, disabled ones included.',
           security,
           querystring: z.object({ organizationId: z.uuid().optional() }),
           response: { 200: z.object({ promoCodes: z.array(promoView) }), ...errorResponses('standard', [400, 401]) },
@@ -74,6 +77,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
         schema: {
           tags: ['admin'],
           summary: 'Disable a promo code (kept for the payments that used it)',
+          description: 'The code stops validating at once; the payments that used it keep their record of it.',
           security,
           params: z.object({ promoCodeId: z.uuid() }),
           response: { 200: z.object({ promoCode: promoView }), ...errorResponses('standard', [401, 404]) },

@@ -15,6 +15,8 @@ export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductS
         schema: {
           tags: ['payments'],
           summary: 'Validate a promo code (global or this organization’s), optionally for a product bundle',
+          description:
+            "Step 1 of the Case Create page's payment workflow: check a code the customer typed before computing the amount of the PaymentIntent. A code that applies answers `success: true` with it in `data` (its `percentDiscount`, or `flatDiscount` in dollars); an unknown, expired, disabled or used-up code, or one for another bundle, answers `success: true` with `data: []`. A missing `code` is a 400.",
           security: [{ apiKey: [] }],
           // Checked by hand so the documented messages come out exactly.
           querystring: z.object({
