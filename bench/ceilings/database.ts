@@ -28,7 +28,8 @@ import { migrate } from '../../src/db/migrate.ts';
 import { intakeByTitle, UNIQUE } from '../lib/bodies.ts';
 import { printResult } from '../lib/processes.ts';
 import { summarizeLatencies, type LatencySummary } from '../lib/stats.ts';
-import { planOf, render, type Fresh, type Segment, type Step } from '../lib/replay.ts';
+import { planOf, render, type Fresh, type FreshValues, type Segment, type Step } from '../lib/replay.ts';
+import { newShortId } from '../../src/modules/cases/lifecycle/short-id.ts';
 import { recordingDatabase, type RecordedStatement } from '../lib/sql-recorder.ts';
 
 export interface DatabaseCeilingOptions {
@@ -68,7 +69,12 @@ async function record(
   db: Database,
   dataDir: string,
   phiKey: string,
-): Promise<{ statements: RecordedStatement[]; keep: Set<string>; unrecordedCalls: string[] }> {
+): Promise<{
+  statements: RecordedStatement[];
+  keep: Set<string>;
+  freshValues: FreshValues;
+  unrecordedCalls: string[];
+}> {
   const recorder = recordingDatabase(db);
   const adminToken = randomBytes(16).toString('hex');
   const config = loadConfig({
@@ -117,13 +123,30 @@ async function record(
     const recorded = await intake(RECORDED_UNIQUE);
     if (recorded.statusCode !== 200) throw new NotAvailable(`intake answered ${recorded.statusCode}: ${recorded.body}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    return { statements: [...recorder.statements], keep, unrecordedCalls: [...recorder.unrecordedCalls] };
+    const statements = [...recorder.statements];
+    return {
+      statements,
+      keep,
+      freshValues: await caseFreshValues(db, recorded.json<{ data: { caseId: string } }>().data.caseId),
+      unrecordedCalls: [...recorder.unrecordedCalls],
+    };
   } finally {
     await app.close();
   }
 }
 
 class NotAvailable extends Error {}
+
+/**
+ * The values of a new case that a unique index holds besides its UUIDs: its short id (unique per
+ * organization), drawn again for every replay as the server draws it.
+ */
+async function caseFreshValues(db: Queryable, caseId: string): Promise<FreshValues> {
+  const { rows } = await db.query<{ short_id: string }>('select short_id from cases where id = $1', [caseId]);
+  const shortId = rows[0]?.short_id;
+  if (!shortId) throw new Error(`the recorded case ${caseId} has no short id`);
+  return new Map([[shortId, newShortId]]);
+}
 
 interface Runner {
   runOnce(segments: readonly Segment[], fresh: Fresh): Promise<void>;
@@ -197,7 +220,11 @@ async function drive(runners: readonly Runner[], segments: readonly Segment[], s
   await Promise.all(
     runners.map(async (runner) => {
       while (performance.now() < deadline) {
-        const fresh: Fresh = { unique: `c${(++counter).toString(36)}${RECORDED_UNIQUE}`, uuids: new Map() };
+        const fresh: Fresh = {
+          unique: `c${(++counter).toString(36)}${RECORDED_UNIQUE}`,
+          uuids: new Map(),
+          values: new Map(),
+        };
         const begin = performance.now();
         try {
           await runner.runOnce(segments, fresh);
@@ -236,7 +263,7 @@ async function main(): Promise<void> {
       }
       throw error;
     }
-    const segments = planOf(recorded.statements, recorded.keep, RECORDED_UNIQUE);
+    const segments = planOf(recorded.statements, recorded.keep, RECORDED_UNIQUE, recorded.freshValues);
     if (options.engine === 'postgres') {
       runners.push(...postgresRunners(options.url!, options.connections, options.poolSize ?? options.connections));
     } else {

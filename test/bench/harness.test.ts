@@ -26,7 +26,7 @@ const recorded: RecordedStatement[] = [
   { text: 'insert into audit_events (id) values ($1)', params: [NEW_ANSWER], transaction: null },
 ];
 
-const fresh = (unique: string): Fresh => ({ unique, uuids: new Map() });
+const fresh = (unique: string): Fresh => ({ unique, uuids: new Map(), values: new Map() });
 
 test('a replay keeps existing ids and constants, and renews fresh ids and the unique token consistently', () => {
   const segments = planOf(recorded, new Set([ORGANIZATION]), UNIQUE_TOKEN);
@@ -58,6 +58,33 @@ test('a replay keeps existing ids and constants, and renews fresh ids and the un
   const second = fresh('two');
   const [secondCase] = segments[1]!.steps.map((step) => render(step, second));
   assert.notEqual(secondCase![0], caseId, 'each replay has new ids');
+});
+
+test('a replay draws a new value for every recorded fresh value, the same one everywhere in that replay', () => {
+  const shortId = 'ADA-TOSXM';
+  const statements: RecordedStatement[] = [
+    {
+      text: 'insert into cases (id, organization_id, short_id) values ($1, $2, $3)',
+      params: [NEW_CASE, ORGANIZATION, shortId],
+      transaction: null,
+    },
+    {
+      text: 'insert into case_events (case_id, after) values ($1, $2)',
+      params: [NEW_CASE, JSON.stringify({ status: 'OPEN', shortId })],
+      transaction: null,
+    },
+  ];
+  let drawn = 0;
+  const draw = () => `NEW-${String.fromCharCode(65 + drawn++).repeat(5)}`;
+  const [segment] = planOf(statements, new Set([ORGANIZATION]), UNIQUE_TOKEN, new Map([[shortId, draw]]));
+  const first = fresh('one');
+  const [insertCase, insertEvent] = segment!.steps.map((step) => render(step, first));
+  assert.equal(insertCase![2], 'NEW-AAAAA');
+  assert.equal((JSON.parse(insertEvent![1] as string) as { shortId: string }).shortId, 'NEW-AAAAA');
+  const second = fresh('two');
+  const [secondCase] = segment!.steps.map((step) => render(step, second));
+  assert.equal(secondCase![2], 'NEW-BBBBB', 'each replay draws its own');
+  assert.equal(drawn, 2);
 });
 
 test('latency percentiles are nearest-rank', () => {
