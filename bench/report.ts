@@ -264,7 +264,7 @@ function shareOf(scenario: ScenarioResult | undefined): { share?: number; ceilin
 }
 
 /** Issue 18 (case detail and case list against their ceilings) and issue 20 (webhooks under the intake). */
-function lifecycleSections(results: BenchResults): string[] {
+export function lifecycleSections(results: BenchResults): string[] {
   const out: string[] = [];
   const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'not met');
   const connections = results.options.connections;
