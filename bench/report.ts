@@ -9,7 +9,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { projectRoot as root } from '../src/paths.ts';
-import { latestResults, ratiosOf, type BenchResults, type EngineResult, type Measurement } from './lib/results.ts';
+import {
+  latestResults,
+  ratiosOf,
+  type BenchResults,
+  type EngineResult,
+  type Measurement,
+  type ScenarioResult,
+} from './lib/results.ts';
 
 const markdownPath = path.join(root, 'docs', 'performance.md');
 const svgPath = path.join(root, 'docs', 'performance.svg');
@@ -152,6 +159,8 @@ function markdown(
     );
     out.push('');
 
+    out.push(...lifecycleSections(results));
+
     out.push(`## Fixed concurrency (${results.options.connections} connections)`, '');
     out.push(
       'Throughput is successful responses over the run, with the median of the one-second samples beside it; server CPU is a percentage of one core.',
@@ -246,15 +255,119 @@ function markdown(
   return out.join('\n');
 }
 
+/** A read against its own database ceiling: share and p99 at the fixed concurrency. */
+function shareOf(scenario: ScenarioResult | undefined): { share?: number; ceiling?: number } {
+  const ceiling = scenario?.databaseCeiling;
+  const ok = scenario?.concurrency?.okPerSecond;
+  if (!ceiling?.available || ok === undefined) return {};
+  return { share: ok / ceiling.requestsPerSecond, ceiling: ceiling.requestsPerSecond };
+}
+
+/** Issue 18 (case detail and case list against their ceilings) and issue 20 (webhooks under the intake). */
+export function lifecycleSections(results: BenchResults): string[] {
+  const out: string[] = [];
+  const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'not met');
+  const connections = results.options.connections;
+  const detailRows = results.engines.flatMap((engine) => {
+    const scenario = engine.scenarios.find((candidate) => candidate.id === 'case-detail');
+    return scenario ? [{ engine: engine.engine, scenario }] : [];
+  });
+  const listRows = results.engines.flatMap((engine) =>
+    engine.scenarios
+      .filter((candidate) => candidate.existingCases !== undefined)
+      .map((scenario) => ({ engine: engine.engine, scenario })),
+  );
+  if (detailRows.length > 0 || listRows.length > 0) {
+    out.push('## Reading cases (issue 18)', '');
+    out.push(
+      `Each read at ${connections} connections beside its own database ceiling: the SQL of one such request, recorded and replayed from a Node client in the same run (\`bench/ceilings/database.ts\`).`,
+      '',
+    );
+    out.push(
+      '| request | engine | ok req/s | database ceiling/s | share of ceiling | p50 ms | p99 ms | ceiling p99 ms | seeded |',
+    );
+    out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const { engine, scenario } of [...detailRows, ...listRows]) {
+      const m = scenario.concurrency;
+      const { share, ceiling } = shareOf(scenario);
+      const ceilingP99 = scenario.databaseCeiling?.available ? scenario.databaseCeiling.latencyMs.p99 : undefined;
+      out.push(
+        m
+          ? `| ${scenario.label} | ${engineName(engine)} | ${fixed(m.okPerSecond)} | ${fixed(ceiling)} | ${percent(share)} | ${ms(m.latencyMs.p50)} | ${ms(m.latencyMs.p99)} | ${ms(ceilingP99)} | ${scenario.seed ? `${scenario.seed.cases.toLocaleString('en-US')} in ${scenario.seed.seconds.toFixed(0)} s` : ''} |`
+          : `| ${scenario.label} | ${engineName(engine)} | ${scenario.status}: ${(scenario.reason ?? '').replace(/\|/g, '/').slice(0, 120)} | | | | | | |`,
+      );
+    }
+    out.push('', 'Targets of issue 18:', '');
+    for (const { engine, scenario } of detailRows) {
+      const { share } = shareOf(scenario);
+      const p99 = scenario.concurrency?.latencyMs.p99;
+      out.push(
+        `- ${engineName(engine)} case detail ≥ 60% of its ceiling: ${percent(share)}, ${mark(share === undefined ? undefined : share >= 0.6)}; p99 < 25 ms: ${ms(p99)} ms, ${mark(p99 === undefined ? undefined : p99 < 25)}`,
+      );
+    }
+    const list = listRows.map((row) => row.scenario).filter((scenario) => scenario.concurrency);
+    if (list.length >= 2) {
+      const first = list[0]!;
+      const last = list.at(-1)!;
+      const change = last.concurrency!.latencyMs.p99 / first.concurrency!.latencyMs.p99 - 1;
+      out.push(
+        `- Case list p99 flat (within 20%) from ${first.existingCases!.toLocaleString('en-US')} to ${last.existingCases!.toLocaleString('en-US')} cases: ${ms(first.concurrency!.latencyMs.p99)} → ${ms(last.concurrency!.latencyMs.p99)} ms (${change >= 0 ? '+' : ''}${(change * 100).toFixed(0)}%), ${mark(Math.abs(change) <= 0.2)}`,
+      );
+    }
+    out.push('');
+  }
+  const hooks = results.engines.flatMap((engine) => {
+    const scenario = engine.scenarios.find((candidate) => candidate.id === 'intake-webhook');
+    return scenario ? [{ engine: engine.engine, scenario }] : [];
+  });
+  if (hooks.length > 0) {
+    out.push('## Outbound webhooks under the intake (issue 20)', '');
+    out.push(
+      `Intake by form title at ${connections} connections into an organization with one endpoint (every event) at a local receiver that answers 200 at once (\`bench/lib/webhook-receiver.ts\`), against the same intake without an endpoint just before it. Deliveries per second are those received during the measured seconds; the drain is how long after the load the last one arrived; lag is from the case's \`createdAt\` (its transaction) to receipt, at the fixed rate (half the intake's throughput without an endpoint).`,
+      '',
+    );
+    out.push(
+      '| engine | intakes/s without endpoint | with endpoint | change | deliveries/s under load | backlog drained after | lag p50 ms | lag p99 ms | at rate/s |',
+    );
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const { engine, scenario } of hooks) {
+      const figures = scenario.webhooks;
+      const withEndpoint = scenario.concurrency?.okPerSecond;
+      const without = figures?.intakeWithoutEndpointPerSecond;
+      const change = withEndpoint !== undefined && without ? withEndpoint / without - 1 : undefined;
+      out.push(
+        figures
+          ? `| ${engineName(engine)} | ${fixed(without)} | ${fixed(withEndpoint)} | ${change === undefined ? '–' : `${change >= 0 ? '+' : ''}${(change * 100).toFixed(0)}%`} | ${fixed(figures.deliveriesPerSecond)} | ${figures.drainSeconds.toFixed(1)} s | ${ms(figures.rateLagMs?.p50)} | ${ms(figures.rateLagMs?.p99)} | ${fixed(scenario.rate?.targetRate)} |`
+          : `| ${engineName(engine)} | ${scenario.status}: ${(scenario.reason ?? '').replace(/\|/g, '/').slice(0, 120)} | | | | | | | |`,
+      );
+    }
+    out.push('', 'Targets of issue 20:', '');
+    for (const { engine, scenario } of hooks) {
+      const figures = scenario.webhooks;
+      const withEndpoint = scenario.concurrency?.okPerSecond;
+      const without = figures?.intakeWithoutEndpointPerSecond;
+      const loss = withEndpoint !== undefined && without ? 1 - withEndpoint / without : undefined;
+      const lag = figures?.rateLagMs?.p99;
+      out.push(
+        `- ${engineName(engine)}: lag p99 < 1 s at half the intake's maximum: ${ms(lag)} ms, ${mark(lag === undefined ? undefined : lag < 1000)}; the intake loses at most 15% with the endpoint: ${loss === undefined ? '–' : `${(loss * 100).toFixed(0)}%`}, ${mark(loss === undefined ? undefined : loss <= 0.15)}`,
+      );
+    }
+    out.push('');
+  }
+  return out;
+}
+
 const METHOD = [
   '## How it is measured',
   '',
   '- `npm run bench` (`bench/run.ts`) starts care360 as `npm start` does (the launcher `bin/care360.mjs`, which starts the bundle `scripts/build.ts` makes with the memory settings of its engine: `src/memory-settings.ts`) on a free port, first on PGlite in a temporary `DATA_DIR`, then on PostgreSQL at 127.0.0.1:5432 in a database the run creates and drops, with the default pool of the server, 10 connections (`DATABASE_POOL_SIZE`; `--pool-size` sets it; before 2026-12-02 22:30 the bench gave it one per load connection, 16). The organization is the one `BOOTSTRAP_API_KEY` makes; promo codes are created through the admin API (`ADMIN_TOKEN`). Payments use the simulated gateway (no `STRIPE_SECRET_KEY`).',
   "- The load comes from autocannon in a separate process (`bench/load.ts`). Every intake carries a unique email and `idempotencyKey` (autocannon `setupRequest`), so each one creates a new patient and case; every payment carries a unique `idempotencyKey`. Each scenario gets a warm-up, then a run at a fixed concurrency and one at a fixed rate. Latencies are autocannon's (1 ms resolution), measured ones only: at a fixed rate autocannon would add made-up samples for coordinated omission with an expected interval of 1 ms (`ceil(1 / rate)`), which inflated the fixed-rate latencies of runs before 2026-12-02 23:00. Its fixed rate is a quota per connection and second: each connection sends its share at the start of each second as fast as answers come, then waits, so those runs are bursts at the concurrency's speed and pauses, not an even load.",
-  '- Scenarios (`bench/scenarios.ts`): intake by form title (the six questions of `bench/lib/bodies.ts`, mixed types, one PHI; the form reused), by form id (the form made by one title intake, question ids read from `GET /api/v1/forms/:formId`), by form title with one 200 KB inline PDF (base64, about 270 KB on the wire); `POST /api/v1/cases/:caseId/payments` on one case, with and without `preauthorize` (that case created with a simulated `stripeSetupId`); `GET /api/v1/promo-codes?code=…`. A scenario whose endpoint is missing is reported as not available; the run goes on.',
+  '- Scenarios (`bench/scenarios.ts`): intake by form title (the six questions of `bench/lib/bodies.ts`, mixed types, one PHI; the form reused), by form id (the form made by one title intake, question ids read from `GET /api/v1/forms/:formId`), by form title with one 200 KB inline PDF (base64, about 270 KB on the wire); `POST /api/v1/cases/:caseId/payments` on one case, with and without `preauthorize` (that case created with a simulated `stripeSetupId`); `GET /api/v1/promo-codes?code=…`; `GET /api/v1/customer-case-detail?caseId=…` of a case of six answers, two of them PHI (decrypted and audited at every read). A scenario whose endpoint is missing is reported as not available; the run goes on.',
+  "- **Case list** (issue 18, PostgreSQL): `GET /api/v1/cases`, the first page of 20 of a 60-day range, in an organization of its own: with 20 cases (one made by an intake of six answers, two PHI, and 19 copies of it), then with 1,000,000 more copies (20,000 with `--quick`; `--list-cases=N`) spread over the same range. The copies are written by SQL in the database (`bench/lib/seed-series.ts`: `insert … select … from generate_series`, per table, in chunks of 100,000, then ANALYZE): each a patient, a case, a form response and the template's six answers and PHI ciphertexts, so every page has the same shape. Each step is measured beside its own database ceiling (the page's SQL replayed).",
+  "- **Webhooks** (issue 20): intake by form title into an organization with one webhook endpoint (every event) at a receiver in the bench process (`bench/lib/webhook-receiver.ts`) that answers 200 at once; the server runs with `WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`. After each run the bench waits until no delivery has arrived for 2 s. The lag of a delivery is its arrival minus its case's `createdAt` (one clock).",
   "- Peak RSS is the server process's VmHWM, reset before each measurement (`/proc/<pid>/clear_refs`), and polled VmRSS; server CPU is from `/proc/<pid>/stat`. On PostgreSQL the database's own memory is not included.",
   "- **Framework ceiling** (`bench/ceilings/framework.ts`): Fastify with an empty `GET` route, and a `POST` route that only parses the intake's JSON body, in their own process, under the same load generator.",
-  "- **Database ceiling** (`bench/ceilings/database.ts`): the app is built in-process over a recording database (`bench/lib/sql-recorder.ts`), one real intake by form title is recorded (every statement, its parameters, its transaction), and that SQL is replayed straight from Node at the same concurrency: on PostgreSQL as many workers as the load has connections, sharing one `pg.Pool` with a connection per worker (faster for the replay than the server's pool of 10: median 2,896 against 2,492 intakes/s in alternated runs; runs before 2026-12-02 22:30 gave it the server's pool size, 16), on PGlite the in-process PGlite API. Values the intake made fresh (new UUIDs, the email, the idempotency key) are fresh in every replay. It follows the repositories' SQL as it changes: batching statements in the app lowers the ceiling's statement count too. Statements the server sends as named prepared statements (`prepared` in `src/db/database.ts`) are replayed the same way (named statements on PostgreSQL, the same one-call path on PGlite). The audit insert is replayed once per intake, as an intake on an idle server writes it; under load the server batches audit events, so its share of that insert per intake is smaller than the replay's. It runs twice per engine, before the server starts and after it stops, and the faster run is the ceiling: this host's speed drifts over minutes, and noise only slows a run down (runs before 2026-12-02 04:00 measured it once, after the scenarios).",
+  "- **Database ceiling** (`bench/ceilings/database.ts`): the app is built in-process over a recording database (`bench/lib/sql-recorder.ts`), one real intake by form title (for the reads: one case detail, one page of the case list) is recorded (every statement, its parameters, its transaction), and that SQL is replayed straight from Node at the same concurrency: on PostgreSQL as many workers as the load has connections, sharing one `pg.Pool` with a connection per worker (faster for the replay than the server's pool of 10: median 2,896 against 2,492 intakes/s in alternated runs; runs before 2026-12-02 22:30 gave it the server's pool size, 16), on PGlite the in-process PGlite API. Values the intake made fresh (new UUIDs, the email, the idempotency key, the case's short id) are fresh in every replay; a read's audit events get new ids. It follows the repositories' SQL as it changes: batching statements in the app lowers the ceiling's statement count too. Statements the server sends as named prepared statements (`prepared` in `src/db/database.ts`) are replayed the same way (named statements on PostgreSQL, the same one-call path on PGlite). The audit insert is replayed once per intake, as an intake on an idle server writes it; under load the server batches audit events, so its share of that insert per intake is smaller than the replay's. It runs twice per engine, before the server starts and after it stops, and the faster run is the ceiling: this host's speed drifts over minutes, and noise only slows a run down (runs before 2026-12-02 04:00 measured it once, after the scenarios).",
   '- **Growth** (`npm run bench -- --growth`): the intake by form title on PostgreSQL, then `bench/seed-cases.ts` adds 1,000,000 patients, cases (with idempotency keys) and form responses to the same organization with `COPY` (pg-copy-streams) and ANALYZE, then the intake again.',
   "- **Indexes**: `test/bench/explain.test.ts` (part of `npm test`) records every query the same requests send and plans it with `enable_seqscan = off` on a database with thousands of the organization's rows; SELECT/UPDATE/DELETE run under EXPLAIN ANALYZE in a rolled-back transaction, and no scan may read more than 100 rows.",
   '- Profiles: `npm run bench -- --profile` starts the server with `--cpu-prof` (into `bench/results/tmp/profiles`); `node --import tsx bench/profile-summary.ts <file>` sums self time by package and function.',

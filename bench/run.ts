@@ -30,17 +30,28 @@ import {
   type GrowthResult,
   type Measurement,
   type ScenarioResult,
+  type WebhookFigures,
 } from './lib/results.ts';
-import { NotAvailable } from './lib/api.ts';
+import { call, expectOk, NotAvailable } from './lib/api.ts';
 import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
-import { intakeByTitle } from './lib/bodies.ts';
-import { createBenchDatabase, postgresVersion } from './lib/postgres.ts';
+import { intakeByTitle, intakeWithTwoPhi } from './lib/bodies.ts';
+import { createBenchDatabase, postgresVersion, withClient } from './lib/postgres.ts';
+import { seedCaseClones } from './lib/seed-series.ts';
+import { startWebhookReceiver, type Receipt } from './lib/webhook-receiver.ts';
 import { readMemory, runJsonChild, startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { buildServer, launcher } from '../scripts/build.ts';
 import { projectRoot } from '../src/paths.ts';
-import { fasterRun } from './lib/stats.ts';
+import { fasterRun, summarizeLatencies } from './lib/stats.ts';
 import { writeReport } from './report.ts';
-import { scenarios, type RequestSpec, type Scenario, type SetupContext } from './scenarios.ts';
+import {
+  apiHeaders,
+  createCase,
+  intakeRequest,
+  scenarios,
+  type RequestSpec,
+  type Scenario,
+  type SetupContext,
+} from './scenarios.ts';
 import type { SeedResult } from './seed-cases.ts';
 
 const { values: args } = parseArgs({
@@ -55,6 +66,7 @@ const { values: args } = parseArgs({
     engines: { type: 'string' },
     scenarios: { type: 'string' },
     cases: { type: 'string' },
+    'list-cases': { type: 'string' },
     'pg-url': { type: 'string' },
     'pool-size': { type: 'string' },
     profile: { type: 'boolean', default: false },
@@ -83,6 +95,8 @@ const rateFraction = Number(args['rate-fraction'] ?? 0.5);
 const engines = (args.engines ?? 'pglite,postgres').split(',').filter(Boolean) as Engine[];
 const scenarioFilter = args.scenarios?.split(',').filter(Boolean);
 const growthCases = Number(args.cases ?? (quick ? 10_000 : 1_000_000));
+/** Cases seeded (generate_series) under the case list's second measurement. */
+const listCases = Number(args['list-cases'] ?? (quick ? 10_000 : 1_000_000));
 const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 for (const [name, value] of Object.entries({
   durationSeconds,
@@ -90,6 +104,7 @@ for (const [name, value] of Object.entries({
   connections,
   ...(poolSize === undefined ? {} : { poolSize }),
   growthCases,
+  listCases,
 })) {
   if (!Number.isFinite(value) || value < 0) throw new Error(`invalid --${name}`);
 }
@@ -107,6 +122,8 @@ const serverEnvironment = {
   RATE_LIMIT_PER_KEY: '1000000000',
   RATE_LIMIT_PER_ADDRESS: '1000000000',
   AUTH_FAILURE_LIMIT: '1000000',
+  // The webhook scenario's receiver listens on 127.0.0.1.
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
 };
 const profileDirectory = path.join(projectRoot, 'bench', 'results', 'tmp', 'profiles');
 
@@ -206,6 +223,191 @@ async function measureScenario(
   }
 }
 
+const selected = (id: string) => !scenarioFilter || scenarioFilter.includes(id);
+
+/** A new organization (admin API) with its first key: scenarios that must not share the bootstrap one. */
+async function createOrganization(context: SetupContext, name: string): Promise<{ id: string; apiKey: string }> {
+  const response = await call(context.url, 'POST', '/admin/v1/organizations', {
+    headers: { authorization: `Bearer ${context.adminToken}` },
+    body: JSON.stringify({ name: `${name} ${Date.now()}` }),
+  });
+  expectOk(response, 'POST /admin/v1/organizations');
+  const body = response.body as { organizationId: string; apiKey: string };
+  return { id: body.organizationId, apiKey: body.apiKey };
+}
+
+/** Waits until no delivery has arrived for `quietMs` (the worker polls 4 times a second), or `timeoutMs`. */
+async function waitForQuiet(receipts: readonly Receipt[], quietMs: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let count = -1;
+  let changedAt = Date.now();
+  while (Date.now() < deadline) {
+    if (receipts.length !== count) {
+      count = receipts.length;
+      changedAt = Date.now();
+    } else if (Date.now() - changedAt >= quietMs) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function lagOf(receipts: readonly Receipt[]) {
+  const lags = receipts
+    .filter((receipt) => Number.isFinite(receipt.caseCreatedAt))
+    .map((receipt) => receipt.receivedAt - receipt.caseCreatedAt);
+  const summary = summarizeLatencies(lags);
+  return { p50: summary.p50, p99: summary.p99, max: summary.max, count: lags.length };
+}
+
+/**
+ * Intake by form title into an organization with one webhook endpoint (every event) at a local receiver
+ * that answers 200 at once: the intake's throughput with the endpoint, the deliveries per second and the
+ * backlog's drain after the fixed-concurrency run, and the lag from a case's creation to its delivery at the
+ * fixed rate (half the intake's throughput without an endpoint, measured just before).
+ */
+async function measureIntakeWebhook(
+  server: RunningProcess,
+  context: SetupContext,
+  withoutEndpoint: number | undefined,
+): Promise<ScenarioResult> {
+  const base = {
+    id: 'intake-webhook',
+    label: 'POST /api/v1/dynamic-case by form title, one webhook endpoint subscribed',
+  };
+  const receiver = await startWebhookReceiver();
+  cleanups.push(() => receiver.close());
+  const drainTimeoutMs = (quick ? 60 : 180) * 1000;
+  try {
+    const organization = await createOrganization(context, 'Bench webhooks');
+    const created = await call(context.url, 'POST', `/admin/v1/organizations/${organization.id}/webhooks`, {
+      headers: { authorization: `Bearer ${context.adminToken}` },
+      body: JSON.stringify({ url: receiver.url }),
+    });
+    expectOk(created, 'POST /admin/v1/organizations/:organizationId/webhooks');
+    const request = await intakeRequest({ ...context, apiKey: organization.apiKey }, 'Bench intake with a webhook');
+    await waitForQuiet(receiver.receipts, 2000, 30_000);
+    if (receiver.receipts.length === 0) throw new Error('the set-up intake was not delivered to the receiver');
+    receiver.receipts.length = 0;
+
+    const loadStarted = performance.timeOrigin + performance.now();
+    const concurrency = await runLoad(server, request, 'concurrency');
+    const loadEnded = performance.timeOrigin + performance.now();
+    log(`  intake-webhook @${connections} connections: ${describe(concurrency)}`);
+    await waitForQuiet(receiver.receipts, 2000, drainTimeoutMs);
+    const duringLoad = receiver.receipts.filter(
+      (receipt) => receipt.receivedAt >= loadEnded - durationSeconds * 1000 && receipt.receivedAt <= loadEnded,
+    ).length;
+    const times = receiver.receipts.map((receipt) => receipt.receivedAt);
+    const lastReceipt = Math.max(loadStarted, ...times);
+    const firstReceipt = Math.min(lastReceipt, ...times);
+    const concurrencyReceipts = [...receiver.receipts];
+    receiver.receipts.length = 0;
+
+    const rate = rateOverride ?? steadyRate(withoutEndpoint ?? concurrency.okPerSecond);
+    const fixedRate = await runLoad(server, request, 'rate', rate);
+    await waitForQuiet(receiver.receipts, 2000, drainTimeoutMs);
+    const webhooks: WebhookFigures = {
+      deliveries: concurrencyReceipts.length,
+      deliveriesPerSecond: duringLoad / durationSeconds,
+      overallDeliveriesPerSecond:
+        lastReceipt > firstReceipt ? concurrencyReceipts.length / ((lastReceipt - firstReceipt) / 1000) : 0,
+      drainSeconds: Math.max(0, lastReceipt - loadEnded) / 1000,
+      rateLagMs: lagOf(receiver.receipts),
+      concurrencyLagMs: lagOf(concurrencyReceipts),
+      ...(withoutEndpoint !== undefined ? { intakeWithoutEndpointPerSecond: withoutEndpoint } : {}),
+    };
+    log(`  intake-webhook @${rate}/s: ${describe(fixedRate)}`);
+    log(
+      `  webhooks: ${webhooks.deliveriesPerSecond.toFixed(0)} deliveries/s under the load ` +
+        `(${webhooks.overallDeliveriesPerSecond.toFixed(0)}/s from the first to the last), backlog drained ` +
+        `${webhooks.drainSeconds.toFixed(1)} s after it; lag at ${rate}/s p50 ${webhooks.rateLagMs?.p50} ms, ` +
+        `p99 ${webhooks.rateLagMs?.p99} ms (${webhooks.rateLagMs?.count} deliveries)`,
+    );
+    return { ...base, status: 'ok', concurrency, rate: fixedRate, webhooks };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    log(`  intake-webhook: ${error instanceof NotAvailable ? 'not available' : 'failed'}: ${reason}`);
+    return { ...base, status: error instanceof NotAvailable ? 'not available' : 'failed', reason };
+  } finally {
+    await receiver.close();
+  }
+}
+
+/**
+ * GET /api/v1/cases, the first page of 20 of a 60-day range, in an organization of its own: first with 20
+ * cases (a real intake's case and 19 copies of it), then with `listCases` more copies spread over the same
+ * range (seeded by SQL, generate_series), each beside its database ceiling (the page's SQL replayed).
+ */
+async function measureCaseList(
+  server: RunningProcess,
+  context: SetupContext,
+  databaseUrl: string,
+): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const label = (count: number) => `GET /api/v1/cases, first page of 20, ${count.toLocaleString('en-US')} cases`;
+  try {
+    const organization = await createOrganization(context, 'Bench case list');
+    const listContext = { ...context, apiKey: organization.apiKey };
+    const title = 'Bench case list';
+    const templateCaseId = await createCase(listContext, title, {}, intakeWithTwoPhi(title));
+    const now = Date.now();
+    const day = 86_400_000;
+    const range = { from: new Date(now - 58 * day), to: new Date(now - 3_600_000) };
+    const path =
+      `/api/v1/cases?startTime=${new Date(now - 59 * day).toISOString()}` +
+      `&endTime=${new Date(now + day / 2).toISOString()}&recordsPerPage=20`;
+    const request: RequestSpec = { method: 'GET', path, headers: apiHeaders(listContext) };
+    let existing = 1;
+    for (const count of [19, listCases]) {
+      log(`  case-list: seeding ${count} cases (generate_series)`);
+      const seconds = await withClient(databaseUrl, (client) =>
+        seedCaseClones(client, { templateCaseId, count, ...range }),
+      );
+      existing += count;
+      log(`  case-list: seeded in ${seconds.toFixed(1)} s`);
+      const scenario: Scenario = {
+        id: `case-list-${existing}`,
+        label: label(existing),
+        async setup() {
+          const probe = await call(context.url, 'GET', path, { headers: request.headers });
+          expectOk(probe, 'GET /api/v1/cases');
+          const cases = (probe.body as { cases?: unknown[] }).cases;
+          if (!Array.isArray(cases) || cases.length !== 20)
+            throw new Error(`not a page of 20: ${probe.text.slice(0, 300)}`);
+          return request;
+        },
+      };
+      const result = await measureScenario(server, context, scenario);
+      result.existingCases = existing;
+      result.seed = {
+        cases: count,
+        seconds,
+        method: 'SQL insert ... select from generate_series (bench/lib/seed-series.ts)',
+      };
+      if (result.status === 'ok') {
+        result.databaseCeiling = await runDatabaseCeiling('postgres', databaseUrl, `of ${scenario.id}`, {
+          workload: 'request',
+          path,
+          apiKey: organization.apiKey,
+        });
+      }
+      results.push(result);
+      if (result.status !== 'ok') break;
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    log(`  case-list: ${error instanceof NotAvailable ? 'not available' : 'failed'}: ${reason}`);
+    results.push({
+      id: 'case-list',
+      label: 'GET /api/v1/cases, first page of 20',
+      status: error instanceof NotAvailable ? 'not available' : 'failed',
+      reason,
+    });
+  }
+  return results;
+}
+
 async function prepareStorage(engine: Engine, label: string) {
   const dataDir = await mkdtemp(path.join(tmpdir(), `care360-bench-${engine}-`));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
@@ -230,8 +432,24 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
   try {
     const context = await setupContext(server);
     for (const scenario of scenarios) {
-      if (scenarioFilter && !scenarioFilter.includes(scenario.id)) continue;
-      results.push(await measureScenario(server, context, scenario));
+      if (selected(scenario.id)) {
+        const result = await measureScenario(server, context, scenario);
+        if (scenario.ceiling && result.status === 'ok') {
+          result.databaseCeiling = await runDatabaseCeiling(engine, databaseUrl, `of ${scenario.id}`, {
+            workload: scenario.ceiling,
+          });
+        }
+        results.push(result);
+      }
+      // Beside the intake it is compared with, on a database in the same state.
+      if (scenario.id === 'intake-title' && selected('intake-webhook')) {
+        const withoutEndpoint = results.find((result) => result.id === 'intake-title')?.concurrency?.okPerSecond;
+        results.push(await measureIntakeWebhook(server, context, withoutEndpoint));
+      }
+    }
+    if (selected('case-list')) {
+      if (databaseUrl) results.push(...(await measureCaseList(server, context, databaseUrl)));
+      else log('  case-list: PostgreSQL only (its cases are seeded by SQL beside the running server)');
     }
     serverLifetimePeakRssMb = readMemory(server.pid)?.hwmMb;
   } finally {
@@ -256,9 +474,12 @@ async function runDatabaseCeiling(
   engine: Engine,
   databaseUrl: string | undefined,
   when: string,
+  workload: Pick<DatabaseCeilingOptions, 'workload' | 'path' | 'apiKey'> = {},
 ): Promise<EngineResult['databaseCeiling']> {
-  log(`${engine}: database ceiling ${when} (the SQL of one intake, replayed from a Node client)`);
+  const what = workload.workload === undefined || workload.workload === 'intake' ? 'one intake' : 'one request';
+  log(`${engine}: database ceiling ${when} (the SQL of ${what}, replayed from a Node client)`);
   const options: DatabaseCeilingOptions = {
+    ...workload,
     engine,
     ...(databaseUrl ? { url: databaseUrl } : {}),
     connections,
@@ -275,7 +496,7 @@ async function runDatabaseCeiling(
       return ceiling;
     }
     log(
-      `  database ceiling: ${ceiling.requestsPerSecond.toFixed(0)} intakes/s, p50 ${ceiling.latencyMs.p50} ms, ` +
+      `  database ceiling: ${ceiling.requestsPerSecond.toFixed(0)} ${what === 'one intake' ? 'intakes' : 'requests'}/s, p50 ${ceiling.latencyMs.p50} ms, ` +
         `p99 ${ceiling.latencyMs.p99} ms, ${ceiling.statementsPerIntake} statements, ${ceiling.errors} errors`,
     );
     if (ceiling.unrecordedCalls) {

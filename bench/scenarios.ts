@@ -1,5 +1,5 @@
 import { call, expectOk, NotAvailable } from './lib/api.ts';
-import { casePayment, fileQuestion, intakeByFormId, intakeByTitle, UNIQUE } from './lib/bodies.ts';
+import { casePayment, fileQuestion, intakeByFormId, intakeByTitle, intakeWithTwoPhi, UNIQUE } from './lib/bodies.ts';
 
 /** What one scenario sends, as the load generator needs it (serializable). */
 export interface RequestSpec {
@@ -19,6 +19,8 @@ export interface SetupContext {
 export interface Scenario {
   id: string;
   label: string;
+  /** The database ceiling measured beside this scenario (bench/ceilings/database.ts), when it has its own. */
+  ceiling?: 'case-detail';
   /** Prepares what the scenario needs (forms, cases, codes); throws NotAvailable when the endpoint is missing. */
   setup(context: SetupContext): Promise<RequestSpec>;
 }
@@ -29,13 +31,18 @@ let setupCounter = 0;
 /** A body template made concrete for a one-off set-up request. */
 const once = (template: string) => template.split(UNIQUE).join(`setup-${Date.now()}-${++setupCounter}`);
 
-function apiHeaders(context: SetupContext): Record<string, string> {
+export function apiHeaders(context: Pick<SetupContext, 'apiKey'>): Record<string, string> {
   return { 'cv-api-key': context.apiKey };
 }
 
 /** One intake by form title; returns its caseId. Also how the form of form-id mode is created. */
-async function createCase(context: SetupContext, formTitle: string, extra: object = {}): Promise<string> {
-  const body = { ...(JSON.parse(once(intakeByTitle(formTitle))) as object), ...extra };
+export async function createCase(
+  context: Pick<SetupContext, 'url' | 'apiKey'>,
+  formTitle: string,
+  extra: object = {},
+  template = intakeByTitle(formTitle),
+): Promise<string> {
+  const body = { ...(JSON.parse(once(template)) as object), ...extra };
   const response = await call(context.url, 'POST', '/api/v1/dynamic-case', {
     headers: apiHeaders(context),
     body: JSON.stringify(body),
@@ -43,6 +50,9 @@ async function createCase(context: SetupContext, formTitle: string, extra: objec
   expectOk(response, 'POST /api/v1/dynamic-case');
   return (response.body as { data: { caseId: string } }).data.caseId;
 }
+
+/** Intake by form title with the benchmark's six questions, in the organization of `context.apiKey`. */
+export const intakeRequest = (context: SetupContext, formTitle: string) => intakeBy(context, intakeByTitle(formTitle));
 
 async function intakeBy(context: SetupContext, body: string): Promise<RequestSpec> {
   // One request first: it creates or reuses the form, and shows the endpoint answers 2xx before load starts.
@@ -119,6 +129,22 @@ export const scenarios: Scenario[] = [
     id: 'payment-preauthorize',
     label: 'POST /api/v1/cases/:caseId/payments, preauthorize (simulated gateway)',
     setup: (context) => casePayments(context, true),
+  },
+  {
+    id: 'case-detail',
+    label: 'GET /api/v1/customer-case-detail?caseId=… (6 answers, 2 PHI)',
+    ceiling: 'case-detail',
+    async setup(context) {
+      const title = 'Bench case detail';
+      const caseId = await createCase(context, title, {}, intakeWithTwoPhi(title));
+      const path = `/api/v1/customer-case-detail?caseId=${caseId}`;
+      const probe = await call(context.url, 'GET', path, { headers: apiHeaders(context) });
+      expectOk(probe, 'GET /api/v1/customer-case-detail');
+      const answers = (probe.body as { caseDetail?: { responses?: { responses?: unknown[] }[] } }).caseDetail
+        ?.responses?.[0]?.responses;
+      if (answers?.length !== 6) throw new Error(`not a case of 6 answers: ${probe.text.slice(0, 300)}`);
+      return { method: 'GET', path, headers: apiHeaders(context) };
+    },
   },
   {
     id: 'promo-code',

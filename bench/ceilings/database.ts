@@ -1,6 +1,7 @@
 /**
- * The database ceiling: the SQL that one real form-title intake sends, replayed straight from a Node
- * client at the benchmark's concurrency, with no HTTP, validation or application code in between.
+ * The database ceiling: the SQL that one real form-title intake (or one read: `workload`) sends, replayed
+ * straight from a Node client at the benchmark's concurrency, with no HTTP, validation or application code
+ * in between.
  *
  * `node --import tsx bench/ceilings/database.ts '<options json>'` prints one `RESULT {...}` line.
  *
@@ -8,7 +9,7 @@
  * (bench/lib/sql-recorder.ts); one intake creates the form, a second reads it (and caches its
  * definition), and a third (the form reused, as in the benchmark) is recorded: every statement, its parameters and its transaction. The replay sends those
  * statements in that order with fresh values where the intake had fresh ones (every UUID that did not
- * exist before the request, and the unique email / idempotencyKey), so each replay is a new patient,
+ * exist before the request, the unique email / idempotencyKey, and the case's short id), so each replay is a new patient,
  * case, form response and answers, exactly like a new intake.
  *   PostgreSQL: `connections` workers share one `pg.Pool` (`poolSize`, default one connection per worker,
  *   which the bench keeps: it measured faster than the server's default of 10); `begin`/`commit` around
@@ -25,14 +26,24 @@ import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase, preparedStatementName, type Database, type Queryable } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { intakeByTitle, UNIQUE } from '../lib/bodies.ts';
+import { intakeByTitle, intakeWithTwoPhi, UNIQUE } from '../lib/bodies.ts';
 import { printResult } from '../lib/processes.ts';
 import { summarizeLatencies, type LatencySummary } from '../lib/stats.ts';
-import { planOf, render, type Fresh, type Segment, type Step } from '../lib/replay.ts';
+import { planOf, render, type Fresh, type FreshValues, type Segment, type Step } from '../lib/replay.ts';
+import { newShortId } from '../../src/modules/cases/lifecycle/short-id.ts';
 import { recordingDatabase, type RecordedStatement } from '../lib/sql-recorder.ts';
 
 export interface DatabaseCeilingOptions {
   engine: 'pglite' | 'postgres';
+  /**
+   * What is recorded and replayed: one form-title intake (the default); the case detail of a case of 6
+   * answers (2 PHI) made in the ceiling's own organization; or GET `path` with `apiKey` (PostgreSQL: the
+   * server's data, e.g. the case list of a seeded organization).
+   */
+  workload?: 'intake' | 'case-detail' | 'request';
+  path?: string;
+  /** An existing organization's key (else the ceiling makes an organization of its own). */
+  apiKey?: string;
   /** PostgreSQL: the benchmark database (already migrated by the server). */
   url?: string;
   connections: number;
@@ -63,12 +74,25 @@ export type DatabaseCeilingResult =
 
 const RECORDED_UNIQUE = `rec${randomBytes(6).toString('hex')}`;
 
-/** Builds the app over a recording database, creates and caches the form, and records the third intake. */
+/** How long to let work that ends after a response (the batched audit insert) land. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
+
+/**
+ * Builds the app over a recording database and records one request of the workload: for the intake, the
+ * first intake creates the form, the second reads it (and caches its definition), and the third (the form
+ * reused, as in the benchmark) is recorded; for a read, the third of three identical requests.
+ */
 async function record(
   db: Database,
   dataDir: string,
   phiKey: string,
-): Promise<{ statements: RecordedStatement[]; keep: Set<string>; unrecordedCalls: string[] }> {
+  options: DatabaseCeilingOptions,
+): Promise<{
+  statements: RecordedStatement[];
+  keep: Set<string>;
+  freshValues: FreshValues;
+  unrecordedCalls: string[];
+}> {
   const recorder = recordingDatabase(db);
   const adminToken = randomBytes(16).toString('hex');
   const config = loadConfig({
@@ -82,27 +106,44 @@ async function record(
   const app = await buildApp({ config, db: recorder.db, logger: false });
   try {
     await app.ready();
-    const organization = await app.inject({
-      method: 'POST',
-      url: '/admin/v1/organizations',
-      headers: { authorization: `Bearer ${adminToken}` },
-      payload: { name: `Database ceiling ${Date.now()}` },
-    });
-    if (organization.statusCode !== 201) throw new Error(`creating an organization: ${organization.body}`);
-    const { apiKey } = organization.json<{ apiKey: string }>();
-    const intake = (unique: string) =>
+    let apiKey = options.apiKey;
+    if (!apiKey) {
+      const organization = await app.inject({
+        method: 'POST',
+        url: '/admin/v1/organizations',
+        headers: { authorization: `Bearer ${adminToken}` },
+        payload: { name: `Database ceiling ${Date.now()}` },
+      });
+      if (organization.statusCode !== 201) throw new Error(`creating an organization: ${organization.body}`);
+      apiKey = organization.json<{ apiKey: string }>().apiKey;
+    }
+    const intake = (unique: string, body = intakeByTitle('Database ceiling intake')) =>
       app.inject({
         method: 'POST',
         url: '/api/v1/dynamic-case',
         headers: { 'cv-api-key': apiKey, 'content-type': 'application/json' },
-        payload: intakeByTitle('Database ceiling intake').split(UNIQUE).join(unique),
+        payload: body.split(UNIQUE).join(unique),
       });
-    // The first intake creates the form, the second reads it (and caches its definition): the one
-    // recorded is the third, as every intake of the benchmark after its first two.
+    const workload = options.workload ?? 'intake';
+    let send: (unique: string) => ReturnType<typeof intake>;
+    if (workload === 'intake') {
+      send = (unique) => intake(unique);
+    } else {
+      let path = options.path;
+      if (workload === 'case-detail') {
+        const created = await intake(`detail${RECORDED_UNIQUE}`, intakeWithTwoPhi('Database ceiling case detail'));
+        if (created.statusCode !== 200)
+          throw new NotAvailable(`intake answered ${created.statusCode}: ${created.body}`);
+        path = `/api/v1/customer-case-detail?caseId=${created.json<{ data: { caseId: string } }>().data.caseId}`;
+      }
+      if (!path) throw new Error(`the ${workload} workload needs a path`);
+      const url = path;
+      send = () => app.inject({ method: 'GET', url, headers: { 'cv-api-key': apiKey } });
+    }
     for (const warmUp of ['first', 'second']) {
-      const response = await intake(`${warmUp}${RECORDED_UNIQUE}`);
+      const response = await send(`${warmUp}${RECORDED_UNIQUE}`);
       if (response.statusCode !== 200)
-        throw new NotAvailable(`intake answered ${response.statusCode}: ${response.body}`);
+        throw new NotAvailable(`${workload} answered ${response.statusCode}: ${response.body.slice(0, 300)}`);
     }
 
     const { rows } = await db.query<{ id: string }>(
@@ -111,19 +152,48 @@ async function record(
     );
     const keep = new Set(rows.map((row) => row.id.toLowerCase()));
 
-    // Anything still in flight from the first request (e.g. an audit write after the response) lands first.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Anything still in flight from the warm-up requests (e.g. an audit write after the response) lands first.
+    await settle();
     recorder.statements.length = 0;
-    const recorded = await intake(RECORDED_UNIQUE);
-    if (recorded.statusCode !== 200) throw new NotAvailable(`intake answered ${recorded.statusCode}: ${recorded.body}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    return { statements: [...recorder.statements], keep, unrecordedCalls: [...recorder.unrecordedCalls] };
+    const recorded = await send(RECORDED_UNIQUE);
+    if (recorded.statusCode !== 200)
+      throw new NotAvailable(`${workload} answered ${recorded.statusCode}: ${recorded.body.slice(0, 300)}`);
+    await settle();
+    const statements = [...recorder.statements];
+    if (workload !== 'intake') {
+      // A read makes nothing but its audit events: every id it reads by (the case, the cursor's) is kept.
+      for (const statement of statements.filter((candidate) => !/^\s*insert\b/i.test(candidate.text))) {
+        for (const id of JSON.stringify(statement.params).match(UUID_PATTERN) ?? []) keep.add(id.toLowerCase());
+      }
+    }
+    return {
+      statements,
+      keep,
+      freshValues:
+        workload === 'intake'
+          ? await caseFreshValues(db, recorded.json<{ data: { caseId: string } }>().data.caseId)
+          : new Map(),
+      unrecordedCalls: [...recorder.unrecordedCalls],
+    };
   } finally {
     await app.close();
   }
 }
 
+const UUID_PATTERN = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
 class NotAvailable extends Error {}
+
+/**
+ * The values of a new case that a unique index holds besides its UUIDs: its short id (unique per
+ * organization), drawn again for every replay as the server draws it.
+ */
+async function caseFreshValues(db: Queryable, caseId: string): Promise<FreshValues> {
+  const { rows } = await db.query<{ short_id: string }>('select short_id from cases where id = $1', [caseId]);
+  const shortId = rows[0]?.short_id;
+  if (!shortId) throw new Error(`the recorded case ${caseId} has no short id`);
+  return new Map([[shortId, newShortId]]);
+}
 
 interface Runner {
   runOnce(segments: readonly Segment[], fresh: Fresh): Promise<void>;
@@ -197,7 +267,11 @@ async function drive(runners: readonly Runner[], segments: readonly Segment[], s
   await Promise.all(
     runners.map(async (runner) => {
       while (performance.now() < deadline) {
-        const fresh: Fresh = { unique: `c${(++counter).toString(36)}${RECORDED_UNIQUE}`, uuids: new Map() };
+        const fresh: Fresh = {
+          unique: `c${(++counter).toString(36)}${RECORDED_UNIQUE}`,
+          uuids: new Map(),
+          values: new Map(),
+        };
         const begin = performance.now();
         try {
           await runner.runOnce(segments, fresh);
@@ -228,7 +302,7 @@ async function main(): Promise<void> {
     await migrate(db);
     let recorded: Awaited<ReturnType<typeof record>>;
     try {
-      recorded = await record(db, dataDir, options.phiKey ?? randomBytes(32).toString('hex'));
+      recorded = await record(db, dataDir, options.phiKey ?? randomBytes(32).toString('hex'), options);
     } catch (error) {
       if (error instanceof NotAvailable) {
         printResult({ available: false, reason: error.message } satisfies DatabaseCeilingResult);
@@ -236,7 +310,7 @@ async function main(): Promise<void> {
       }
       throw error;
     }
-    const segments = planOf(recorded.statements, recorded.keep, RECORDED_UNIQUE);
+    const segments = planOf(recorded.statements, recorded.keep, RECORDED_UNIQUE, recorded.freshValues);
     if (options.engine === 'postgres') {
       runners.push(...postgresRunners(options.url!, options.connections, options.poolSize ?? options.connections));
     } else {

@@ -116,3 +116,19 @@ export function casePayment(preauthorize: boolean): string {
     ...(preauthorize ? { preauthorize: true } : {}),
   });
 }
+
+/**
+ * The case detail's case: the six questions of `intakeByTitle`, two of them PHI (the weight as well as the
+ * allergies), so the read decrypts two answers.
+ */
+export function intakeWithTwoPhi(formTitle: string): string {
+  const questions = titleQuestions.map((question) =>
+    question.question === 'What is your current weight?' ? { ...question, phi: true } : question,
+  );
+  return JSON.stringify({
+    ...patientFields(),
+    formTitle,
+    formDescription: 'Initial patient information collection',
+    questions,
+  });
+}

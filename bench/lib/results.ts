@@ -32,6 +32,32 @@ export interface ScenarioResult {
   reason?: string;
   concurrency?: Measurement;
   rate?: Measurement;
+  /** The scenario's own database ceiling (its SQL replayed), measured right after it. */
+  databaseCeiling?: DatabaseCeilingResult;
+  /** The case list: cases of the organization when it was measured. */
+  existingCases?: number;
+  /** How the seeded cases were made (the case list). */
+  seed?: { cases: number; seconds: number; method: string };
+  /** Outbound webhooks under the intake (the intake-webhook scenario). */
+  webhooks?: WebhookFigures;
+}
+
+/** What a local receiver saw of the deliveries made under an intake load. */
+export interface WebhookFigures {
+  /** Deliveries received while the fixed-concurrency load ran and until the queue was empty. */
+  deliveries: number;
+  /** Deliveries received during the measured seconds of the load, per second. */
+  deliveriesPerSecond: number;
+  /** deliveries over the time from the first delivery to the last (the load and the drain). */
+  overallDeliveriesPerSecond: number;
+  /** Seconds from the end of the fixed-concurrency load to the last delivery (the backlog's drain). */
+  drainSeconds: number;
+  /** Lag from the case's creation (its createdAt) to receipt, at the fixed rate. */
+  rateLagMs?: { p50: number; p99: number; max: number; count: number };
+  /** The same over the fixed-concurrency run and its drain. */
+  concurrencyLagMs?: { p50: number; p99: number; max: number; count: number };
+  /** Intakes per second of intake-title (no endpoint) in the same run, for the comparison. */
+  intakeWithoutEndpointPerSecond?: number;
 }
 
 export interface EngineResult {
