@@ -209,11 +209,8 @@ describe('staff accounts and sign-in', () => {
     assert.match(otpauthUri, /^otpauth:\/\/totp\//);
     const wrong = await post('/staff/v1/auth/totp/enable', { secret, code: 'abcdef' }, bearer(member));
     assert.equal(wrong.statusCode, 400);
-    const enable = await post(
-      '/staff/v1/auth/totp/enable',
-      { secret, code: await generate({ secret }) },
-      bearer(member),
-    );
+    const code = await generate({ secret });
+    const enable = await post('/staff/v1/auth/totp/enable', { secret, code }, bearer(member));
     assert.equal(enable.statusCode, 200, enable.body);
     const { rows } = await context.db.query<{ totp_secret_encrypted: string }>(
       'select totp_secret_encrypted from staff_members where id = $1',
@@ -223,11 +220,17 @@ describe('staff accounts and sign-in', () => {
     const withoutCode = await post('/staff/v1/auth/login', { email: member.email, password: PASSWORD }, {});
     assert.equal(withoutCode.statusCode, 401);
     assert.match(withoutCode.json().error, /TOTP/);
-    const withCode = await post(
-      '/staff/v1/auth/login',
-      { email: member.email, password: PASSWORD, totpCode: await generate({ secret }) },
-      {},
-    );
+    const login = (totpCode: string) =>
+      post('/staff/v1/auth/login', { email: member.email, password: PASSWORD, totpCode }, {});
+    // The code just used to turn the factor on is spent: a replay of it is refused.
+    const replay = await login(code);
+    assert.equal(replay.statusCode, 401);
+    assert.equal(replay.json().error, 'Invalid TOTP code');
+    // As if the factor had been turned on a step earlier: the current code is then a fresh one.
+    await context.db.query('update staff_members set totp_last_step = totp_last_step - 1 where id = $1', [
+      member.staffId,
+    ]);
+    const withCode = await login(await generate({ secret }));
     assert.equal(withCode.statusCode, 200, withCode.body);
   });
 

@@ -36,7 +36,11 @@ describe('the staff queue, the case read and the case actions', () => {
   };
 
   before(async () => {
-    context = await createTestContext({ RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0' });
+    context = await createTestContext({
+      RATE_LIMIT_PER_KEY: '0',
+      RATE_LIMIT_PER_ADDRESS: '0',
+      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    });
     orgA = await context.organization('Clinic A');
     orgB = await context.organization('Clinic B');
     caseDC = await intake(orgA, 'grace@example.com', 'DC', 'Hopper');
@@ -132,6 +136,13 @@ describe('the staff queue, the case read and the case actions', () => {
   });
 
   it('walks a case from OPEN to APPROVED, each step a case event the partner API agrees with', async () => {
+    const endpoint = await context.app.inject({
+      method: 'POST',
+      url: `/admin/v1/organizations/${orgA.organizationId}/webhooks`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      payload: { url: 'http://127.0.0.1:9/care360', events: ['ADD_CASE_ASSIGNEE', 'ADD_CASE_DECISION'] },
+    });
+    assert.equal(endpoint.statusCode, 201, endpoint.body);
     const assigned = await act(supportA, caseDC, 'assign', { assigneeId: providerDC.staffId });
     assert.equal(assigned.statusCode, 200, assigned.body);
     assert.equal(assigned.json().case.status, 'ASSIGNED');
@@ -192,6 +203,29 @@ describe('the staff queue, the case read and the case actions', () => {
     );
     assert.equal(rows[0]!.actor_id, supportA.staffId);
     assert.equal(rows[3]!.actor_id, providerDC.staffId);
+    // Each subscribed event reached the partner's webhook queue in its transaction.
+    const deliveries = await context.db.query<{ event: string; subject: Record<string, string> }>(
+      'select event, subject from webhook_deliveries where case_id = $1 order by sequence',
+      [caseDC],
+    );
+    assert.deepEqual(
+      deliveries.rows.map((row) => row.event),
+      ['ADD_CASE_ASSIGNEE', 'ADD_CASE_DECISION'],
+    );
+    assert.equal(deliveries.rows[0]!.subject.assigneeId, providerDC.staffId);
+    assert.equal(deliveries.rows[1]!.subject.decisionId, decision.id);
+    await context.services.audit.flush();
+    const audit = await context.app.inject({
+      url: `/admin/v1/audit-events?staffId=${providerDC.staffId}&action=case.decide`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const decideEvents = audit.json().auditEvents as { organizationId: string; resourceId: string; outcome: string }[];
+    assert.ok(
+      decideEvents.some(
+        (event) =>
+          event.organizationId === orgA.organizationId && event.resourceId === caseDC && event.outcome === 'success',
+      ),
+    );
   });
 
   it("refuses a decision by a provider not licensed in the patient's state, and bad decisions, writing nothing", async () => {

@@ -19,6 +19,8 @@ create table staff_members (
   password_hash text,
   -- The TOTP secret, sealed with the PHI key like any secret at rest; null when no second factor is set.
   totp_secret_encrypted text,
+  -- The 30-second step of the last TOTP code accepted: a code is accepted once (no replay within its window).
+  totp_last_step bigint,
   disabled_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),

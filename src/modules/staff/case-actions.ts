@@ -19,7 +19,10 @@ export interface FoundCase {
   version: number;
 }
 
-export type ActionResult = { ok: true; case: FoundCase } | { ok: false; message: string; found: FoundCase };
+/** The outcome of an action, with the case's organization (for the request's audit event). */
+export type ActionResult = { organizationId: string } & (
+  { ok: true; case: FoundCase } | { ok: false; message: string; found: FoundCase }
+);
 
 export interface MedInfo {
   medicine: string;
@@ -209,12 +212,13 @@ export class StaffCaseActions {
     return this.db.transaction(async (tx) => {
       const state = await new StaffCaseQueue(tx, staff).state(caseId, tx);
       if (!state) throw new ApiError(404, CASE_NOT_FOUND);
+      const base = { organizationId: state.organization_id };
       if (expectedVersion !== undefined && expectedVersion !== state.version) {
-        return { ok: false, message: 'The case changed since it was read', found: found(state) };
+        return { ...base, ok: false, message: 'The case changed since it was read', found: found(state) };
       }
       const planned = await plan(tx, state, (message) => ({ conflict: message }));
-      if (planned === null) return { ok: true, case: found(state) };
-      if ('conflict' in planned) return { ok: false, message: planned.conflict, found: found(state) };
+      if (planned === null) return { ...base, ok: true, case: found(state) };
+      if ('conflict' in planned) return { ...base, ok: false, message: planned.conflict, found: found(state) };
       const { change } = planned;
       const { rows } = await tx.query<CaseState>(
         `update cases set status = $3, assignee_staff_id = $4,
@@ -250,7 +254,7 @@ export class StaffCaseActions {
         else await record(type, { ...planned.subject });
       }
       if (after.status !== state.status) await record('case.status_changed', {});
-      return { ok: true, case: found(after) };
+      return { ...base, ok: true, case: found(after) };
     });
   }
 }

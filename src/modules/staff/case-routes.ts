@@ -89,7 +89,8 @@ const date = z.iso.date().nullish();
 
 const audit = (action: string) => ({ action, resourceType: 'case' });
 
-function answer(reply: FastifyReply, result: ActionResult) {
+function answer(request: FastifyRequest, reply: FastifyReply, result: ActionResult) {
+  request.auditOrganizationId = result.organizationId;
   if (!result.ok) return reply.code(409).send(caseConflictBody(result.message, result.found));
   return reply.send({ success: true as const, case: result.case });
 }
@@ -270,7 +271,11 @@ export function staffCaseRoutes(
       },
       async (request, reply) => {
         const { assigneeId, expectedVersion: version } = request.body;
-        return answer(reply, await actions.assign(staffOf(request), request.params.caseId, assigneeId, version));
+        return answer(
+          request,
+          reply,
+          await actions.assign(staffOf(request), request.params.caseId, assigneeId, version),
+        );
       },
     );
 
@@ -288,7 +293,11 @@ export function staffCaseRoutes(
         },
       },
       async (request, reply) =>
-        answer(reply, await actions.unassign(staffOf(request), request.params.caseId, request.body?.expectedVersion)),
+        answer(
+          request,
+          reply,
+          await actions.unassign(staffOf(request), request.params.caseId, request.body?.expectedVersion),
+        ),
     );
 
     app.post(
@@ -306,6 +315,7 @@ export function staffCaseRoutes(
       },
       async (request, reply) =>
         answer(
+          request,
           reply,
           await actions.startReview(staffOf(request), request.params.caseId, request.body?.expectedVersion),
         ),
@@ -335,7 +345,7 @@ export function staffCaseRoutes(
       },
       async (request, reply) => {
         const { expectedVersion: version, ...decision } = request.body;
-        return answer(reply, await actions.decide(staffOf(request), request.params.caseId, decision, version));
+        return answer(request, reply, await actions.decide(staffOf(request), request.params.caseId, decision, version));
       },
     );
   };

@@ -151,11 +151,21 @@ export class StaffRepository {
     });
   }
 
-  async setTotpSecret(staffId: string, sealed: string | null): Promise<void> {
-    await this.db.query('update staff_members set totp_secret_encrypted = $2, updated_at = now() where id = $1', [
-      staffId,
-      sealed,
-    ]);
+  async setTotpSecret(staffId: string, sealed: string | null, step: number | null): Promise<void> {
+    await this.db.query(
+      'update staff_members set totp_secret_encrypted = $2, totp_last_step = $3, updated_at = now() where id = $1',
+      [staffId, sealed, step],
+    );
+  }
+
+  /** Records a TOTP step as used; false when it (or a later one) was used before: the code is a replay. */
+  async useTotpStep(staffId: string, step: number): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `update staff_members set totp_last_step = $2
+        where id = $1 and (totp_last_step is null or totp_last_step < $2) returning id`,
+      [staffId, step],
+    );
+    return rows.length > 0;
   }
 
   async insertSession(session: {

@@ -208,7 +208,9 @@ export class StaffService implements StaffSessionCheck {
       // The password was right: asking for the code is no failure.
       if (!input.totpCode) return { kind: 'refused', message: TOTP_REQUIRED };
       const secret = await this.cipher.decryptText(row.totp_secret_encrypted);
-      if (!(await totpMatches(secret, input.totpCode))) return refuse('Invalid TOTP code');
+      const step = await totpStep(secret, input.totpCode);
+      // A code already used (a replay of an observed code) is refused like a wrong one.
+      if (step === null || !(await this.repository.useTotpStep(row.id, step))) return refuse('Invalid TOTP code');
     }
     await this.repository.clearFailures(throttleKey);
     const accessToken = newToken('c360s_');
@@ -250,8 +252,9 @@ export class StaffService implements StaffSessionCheck {
 
   /** Turns the second factor on once a code from the secret proves the app has it. */
   async totpEnable(staffId: string, secret: string, code: string): Promise<void> {
-    if (!(await totpMatches(secret, code))) throw new ApiError(400, 'The code does not match this secret');
-    await this.repository.setTotpSecret(staffId, await this.cipher.encryptText(secret));
+    const step = await totpStep(secret, code);
+    if (step === null) throw new ApiError(400, 'The code does not match this secret');
+    await this.repository.setTotpSecret(staffId, await this.cipher.encryptText(secret), step);
   }
 
   private async issueLink(tx: Parameters<Parameters<Database['transaction']>[0]>[0], staffId: string) {
@@ -268,13 +271,14 @@ function checkPassword(password: string): void {
   }
 }
 
-/** A code of the current 30-second step or the one before (a clock a little behind). */
-async function totpMatches(secret: string, code: string): Promise<boolean> {
-  if (!/^\d{6}$/.test(code)) return false;
+/** The 30-second step of a code of the current step or the one before (a clock a little behind), or null. */
+async function totpStep(secret: string, code: string): Promise<number | null> {
+  if (!/^\d{6}$/.test(code)) return null;
   try {
-    return (await verifyTotp({ secret, token: code, epochTolerance: [30, 0] })).valid;
+    const result = await verifyTotp({ secret, token: code, epochTolerance: [30, 0] });
+    return result.valid && 'timeStep' in result ? result.timeStep : null;
   } catch {
     // A secret otplib refuses (too short, not Base32) matches no code.
-    return false;
+    return null;
   }
 }
