@@ -234,6 +234,23 @@ describe('staff accounts and sign-in', () => {
     assert.equal(withCode.statusCode, 200, withCode.body);
   });
 
+  it('keeps no secret in the clear: passwords, session, CSRF and set-password tokens', async () => {
+    const email = `secrets-${Date.now()}@clinic.example`;
+    const created = await post('/admin/v1/staff', { email, firstName: 'A', lastName: 'B', role: 'SUPPORT' });
+    const { token } = created.json().setPassword;
+    const password = 'a password kept only as a hash';
+    assert.equal((await post('/staff/v1/auth/set-password', { token, password }, {})).statusCode, 200);
+    const member = await signIn(context.app, email, password);
+    let text = '';
+    for (const table of ['staff_members', 'staff_password_tokens', 'staff_sessions', 'staff_login_throttle']) {
+      const { rows } = await context.db.query(`select * from ${table}`);
+      text += JSON.stringify(rows);
+    }
+    for (const secret of [password, token, member.accessToken, member.csrfToken]) {
+      assert.ok(!text.includes(secret), 'a secret is stored in the clear');
+    }
+  });
+
   it('lists staff for the operator, without secrets', async () => {
     const response = await context.app.inject({ url: '/admin/v1/staff', headers: admin });
     assert.equal(response.statusCode, 200);
