@@ -226,6 +226,30 @@ describe('the staff queue, the case read and the case actions', () => {
           event.organizationId === orgA.organizationId && event.resourceId === caseDC && event.outcome === 'success',
       ),
     );
+
+    // Archived as COMPLETE, reopened, archived again: the partner API shows each, and each is a case event.
+    const archived = await act(supportA, caseDC, 'archive', { archiveReason: 'COMPLETE', archiveNote: 'Shipped' });
+    assert.equal(archived.statusCode, 200, archived.body);
+    let partner = await partnerView(caseDC);
+    assert.equal(partner.isArchived, true);
+    assert.equal(partner.archiveReason, 'COMPLETE');
+    assert.equal(partner.status, 'APPROVED');
+    assert.equal((await act(supportA, caseDC, 'archive', { archiveReason: 'COMPLETE' })).statusCode, 409);
+    assert.equal((await act(supportA, caseDC, 'archive', { archiveReason: 'LOST' })).statusCode, 400);
+    assert.equal((await act(supportA, caseDC, 'reopen')).statusCode, 200);
+    assert.equal((await partnerView(caseDC)).isArchived, false);
+    assert.equal((await act(supportA, caseDC, 'reopen')).statusCode, 409);
+    assert.equal((await act(providerDC, caseDC, 'archive', { archiveReason: 'COMPLETE' })).statusCode, 200);
+    partner = await partnerView(caseDC);
+    assert.equal(partner.isArchived, true);
+    const archiveEvents = await context.db.query<{ type: string }>(
+      `select type from case_events where case_id = $1 and type in ('case.archived', 'case.reopened') order by seq`,
+      [caseDC],
+    );
+    assert.deepEqual(
+      archiveEvents.rows.map((row) => row.type),
+      ['case.archived', 'case.reopened', 'case.archived'],
+    );
   });
 
   it("refuses a decision by a provider not licensed in the patient's state, and bad decisions, writing nothing", async () => {

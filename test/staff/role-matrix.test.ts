@@ -69,6 +69,7 @@ describe('the staff role matrix over every staff route', () => {
     if (route.method === 'GET') return undefined;
     if (route.url.endsWith('/assign')) return { assigneeId: member.staffId };
     if (route.url.endsWith('/decisions')) return { isApproved: true };
+    if (route.url.endsWith('/archive')) return { archiveReason: 'COMPLETE' };
     if (route.url.endsWith('/totp/enable')) return { secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', code: 'abcdef' };
     return {};
   };

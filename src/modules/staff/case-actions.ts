@@ -66,6 +66,8 @@ interface Change {
   /** Set assigned_at / in_progress_at to now. */
   assignedNow?: boolean;
   inProgressNow?: boolean;
+  /** Archive (with its reason and note) or reopen; absent: the archive flag stays. */
+  archive?: { reason: 'COMPLETE' | 'INELIGIBLE'; note: string | null } | 'reopen';
 }
 
 /**
@@ -123,6 +125,39 @@ export class StaffCaseActions {
       return {
         change: { status: 'IN_PROGRESS', assignee: state.assignee_staff_id, inProgressNow: true },
         events: [],
+      };
+    });
+  }
+
+  /** Archives the case (COMPLETE or INELIGIBLE, with a note); the status stays. A PROVIDER archives their cases. */
+  archive(
+    staff: StaffScope,
+    caseId: string,
+    archive: { reason: 'COMPLETE' | 'INELIGIBLE'; note: string | null },
+    expectedVersion?: number,
+  ): Promise<ActionResult> {
+    return this.act(staff, caseId, expectedVersion, async (_tx, state, conflict) => {
+      if (state.is_archived) return conflict('The case is archived');
+      if (staff.role === 'PROVIDER' && state.assignee_staff_id !== staff.staffId) {
+        return conflict('The case is not assigned to you');
+      }
+      return {
+        change: { status: state.status, assignee: state.assignee_staff_id, archive },
+        events: ['case.archived'],
+      };
+    });
+  }
+
+  /** Reopens an archived case; its status stays. */
+  reopen(staff: StaffScope, caseId: string, expectedVersion?: number): Promise<ActionResult> {
+    return this.act(staff, caseId, expectedVersion, async (_tx, state, conflict) => {
+      if (!state.is_archived) return conflict('The case is not archived');
+      if (staff.role === 'PROVIDER' && state.assignee_staff_id !== staff.staffId) {
+        return conflict('The case is not assigned to you');
+      }
+      return {
+        change: { status: state.status, assignee: state.assignee_staff_id, archive: 'reopen' },
+        events: ['case.reopened'],
       };
     });
   }
@@ -224,6 +259,11 @@ export class StaffCaseActions {
         `update cases set status = $3, assignee_staff_id = $4,
                 assigned_at = case when $5::boolean then now() else assigned_at end,
                 in_progress_at = case when $6::boolean then now() else in_progress_at end,
+                is_archived = case $7::text when 'archive' then true when 'reopen' then false else is_archived end,
+                archive_reason = case when $7::text = 'archive' then $8::text else archive_reason end,
+                archive_note = case when $7::text = 'archive' then $9::text else archive_note end,
+                closed_at = case when $7::text = 'archive' then now() else closed_at end,
+                closed_by = case when $7::text = 'archive' then $10::text else closed_by end,
                 version = version + 1, updated_at = now()
           where organization_id = $1 and id = $2
           returning id, organization_id, status, is_archived, assignee_staff_id, version`,
@@ -234,6 +274,10 @@ export class StaffCaseActions {
           change.assignee,
           change.assignedNow === true,
           change.inProgressNow === true,
+          change.archive === undefined ? null : change.archive === 'reopen' ? 'reopen' : 'archive',
+          typeof change.archive === 'object' ? change.archive.reason : null,
+          typeof change.archive === 'object' ? change.archive.note : null,
+          staff.staffId,
         ],
       );
       const after = { ...rows[0]!, patient_state: state.patient_state };

@@ -322,6 +322,51 @@ export function staffCaseRoutes(
     );
 
     app.post(
+      '/staff/v1/cases/:caseId/archive',
+      {
+        config: actionConfig('cases.status', 'case.archive'),
+        schema: {
+          tags: ['staff'],
+          summary: 'Archive the case (ARCHIVE_CASE) as COMPLETE or INELIGIBLE, with a note; the status stays',
+          security,
+          params: caseIdParams,
+          body: z.strictObject({
+            archiveReason: z.enum(['COMPLETE', 'INELIGIBLE']),
+            archiveNote: z.string().max(5000).nullish(),
+            expectedVersion,
+          }),
+          response: actionResponses,
+        },
+      },
+      async (request, reply) => {
+        const { archiveReason, archiveNote, expectedVersion: version } = request.body;
+        const archive = { reason: archiveReason, note: archiveNote ?? null };
+        return answer(request, reply, await actions.archive(staffOf(request), request.params.caseId, archive, version));
+      },
+    );
+
+    app.post(
+      '/staff/v1/cases/:caseId/reopen',
+      {
+        config: actionConfig('cases.status', 'case.reopen'),
+        schema: {
+          tags: ['staff'],
+          summary: 'Reopen an archived case (REOPEN_CASE); the status stays',
+          security,
+          params: caseIdParams,
+          body: z.strictObject({ expectedVersion }).optional(),
+          response: actionResponses,
+        },
+      },
+      async (request, reply) =>
+        answer(
+          request,
+          reply,
+          await actions.reopen(staffOf(request), request.params.caseId, request.body?.expectedVersion),
+        ),
+    );
+
+    app.post(
       '/staff/v1/cases/:caseId/decisions',
       {
         config: actionConfig('cases.decide', 'case.decide'),
