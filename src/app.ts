@@ -23,6 +23,10 @@ import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
 import { caseReadRoutes } from './modules/cases/lifecycle/read-routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
+import { adminStaffRoutes } from './modules/staff/admin-routes.ts';
+import { staffAuthRoutes } from './modules/staff/auth-routes.ts';
+import { StaffCaseActions } from './modules/staff/case-actions.ts';
+import { staffCaseRoutes } from './modules/staff/case-routes.ts';
 import { adminPaymentRoutes } from './modules/payments/admin-routes.ts';
 import { adminPhiKeyRoutes } from './modules/phi-keys/admin-routes.ts';
 import { paymentConfigRoutes } from './modules/payments/config-routes.ts';
@@ -125,6 +129,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         )
       : new AuthFailureLimiter(config.authFailureLimit, config.authFailureWindowSeconds * 1000),
     adminToken: config.adminToken,
+    staff: services.staff,
   });
   await registerRateLimits(app, {
     perKey: limits.rateLimitPerKey,
@@ -147,6 +152,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(paymentRoutes(services.payments));
   await app.register(paymentConfigRoutes(config.payments));
   await app.register(webhookRoutes(services.stripeWebhooks));
+  await app.register(staffAuthRoutes(services.staff));
+  await app.register(
+    staffCaseRoutes(
+      { db, caseReads: services.caseReads, auditLog: services.audit },
+      new StaffCaseActions(db, services.staff.repository),
+    ),
+  );
   if (services.gateways.simulated) {
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
     await app.register(testCardRoutes(db)); // the test card element that stands in for Stripe.js
@@ -170,5 +182,6 @@ function adminApi({ config, db }: AppDependencies, services: Services): FastifyP
     await admin.register(adminWebhookRoutes(services.webhooks));
     await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
     await admin.register(adminBackupRoutes(db, config.dataDir));
+    await admin.register(adminStaffRoutes(services.staff));
   };
 }

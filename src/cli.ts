@@ -6,6 +6,7 @@ import { migrationStatus } from './db/migrate.ts';
 import { registerPaymentCommands } from './modules/payments/cli.ts';
 import { registerWebhookCommands } from './modules/outbound-webhooks/cli.ts';
 import { registerPhiKeyCommands } from './modules/phi-keys/cli.ts';
+import { registerStaffCommands } from './modules/staff/cli.ts';
 import { registerOperationCommands } from './operations/cli.ts';
 import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
 import { createServices, type Services } from './services.ts';
@@ -109,6 +110,7 @@ keys
 
 registerPaymentCommands(program, withServices, print);
 registerWebhookCommands(program, withServices, print);
+registerStaffCommands(program, withServices, print);
 registerPhiKeyCommands(program, { loadConfig, withDatabase, print });
 registerOperationCommands(program, print);
 

@@ -18,6 +18,7 @@ import { CaseReadService } from './modules/cases/lifecycle/read-service.ts';
 import { caseWebhookPayloads } from './modules/cases/lifecycle/webhook-payload.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
 import { FormService } from './modules/forms/service.ts';
+import { StaffService } from './modules/staff/service.ts';
 import { observeGateways } from './observability/gateways.ts';
 import { NO_OBSERVABILITY, type Observability } from './observability/index.ts';
 
@@ -45,6 +46,8 @@ export interface Services {
   stripeWebhooks: StripeWebhookService;
   /** Outbound webhooks: an organization's endpoints and their deliveries. */
   webhooks: WebhookEndpointService;
+  /** Staff accounts, sign-in and sessions (the gate reads sessions through it). */
+  staff: StaffService;
   /** Sends the queued webhook deliveries; the server starts it (tests start it when they ask). */
   webhookDelivery: WebhookDeliveryWorker;
 }
@@ -99,5 +102,6 @@ export function createServices(
     }),
     forms: new FormService(db),
     caseReads,
+    staff: new StaffService(db, phiCipher),
   };
 }

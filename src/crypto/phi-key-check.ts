@@ -9,9 +9,7 @@ export class PhiKeyMismatchError extends Error {}
  * `keyIds`. Empty when every value of the database can be opened with those keys.
  */
 export async function missingPhiKeyIds(db: Queryable, keyIds: readonly string[]): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    'select id from phi_keys where retired_at is null order by id',
-  );
+  const { rows } = await db.query<{ id: string }>('select id from phi_keys where retired_at is null order by id');
   const ours = new Set(keyIds);
   return rows.map((row) => row.id).filter((id) => !ours.has(id));
 }

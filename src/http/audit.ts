@@ -25,6 +25,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The id of the resource this request touched, for the audit event (e.g. a new case's id). */
     auditResourceId: string | null;
+    /**
+     * The organization of the resource, on routes whose caller is not an organization's key (the staff API
+     * across organizations); a key's organization wins.
+     */
+    auditOrganizationId: string | null;
   }
 }
 
@@ -39,6 +44,7 @@ const MAX_RESOURCE_ID_LENGTH = 200;
  */
 export function registerAudit(app: FastifyInstance, options: { auditLog: AuditLog }): void {
   app.decorateRequest('auditResourceId', null);
+  app.decorateRequest('auditOrganizationId', null);
 
   // Only on the routes that declare `audit`; `record` only queues, so the hook need not be async.
   app.addHook('onRoute', (route) => {
@@ -63,8 +69,9 @@ function auditEventOf(request: FastifyRequest, reply: FastifyReply, audit: Audit
   const scope = request.scope as FastifyRequest['scope'] | null;
   return {
     id: randomUUID(),
-    organizationId: scope?.tenant.organizationId ?? null,
+    organizationId: scope?.tenant.organizationId ?? request.auditOrganizationId ?? null,
     apiKeyId: scope?.apiKeyId ?? null,
+    staffId: request.staff?.staffId ?? null,
     action: audit.action,
     resourceType: audit.resourceType,
     resourceId: resourceIdOf(request, audit),

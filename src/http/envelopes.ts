@@ -152,6 +152,30 @@ export function envelopeOf(request: FastifyRequest): Envelope {
   return envelopes[request.routeOptions.config?.envelope ?? 'standard'];
 }
 
+/** A case's state as a staff action found it (the 409 of a staff action, docs/api/staff.md). */
+export const foundCaseSchema = z.object({
+  caseId: z.uuid(),
+  status: z.string(),
+  isArchived: z.boolean(),
+  assigneeId: z.uuid().nullable(),
+  version: z.number().int().describe('Send as expectedVersion to act only on this state'),
+});
+
+/**
+ * The 409 of a staff action on a case whose state does not allow it (another member acted first, or the case
+ * changed since it was read): the standard envelope with the state the action found.
+ */
+export function caseConflictBody(message: string, found: z.infer<typeof foundCaseSchema>): Record<string, unknown> {
+  return { status: 409, success: false, error: message, found };
+}
+
+export const caseConflictSchema = z.object({
+  status: z.literal(409),
+  success: z.literal(false),
+  error: z.string(),
+  found: foundCaseSchema,
+});
+
 /** Answers an error in the request's family. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, status: number, message: string) {
   return reply.code(status).send(envelopeOf(request).error(status, message));

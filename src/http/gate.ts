@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hashApiKey, isGeneratedApiKey } from '../modules/organizations/api-keys.ts';
+import { roleMay, type StaffPermission, type StaffRole } from '../modules/staff/roles.ts';
 import { sendError, sendUnauthorized, type KeyRefusal } from './envelopes.ts';
 import { appendRouteHook } from './route-hooks.ts';
 
@@ -108,6 +109,56 @@ export class Scope {
   }
 }
 
+/** A signed-in staff member's session, as the staff service reads it for the gate. */
+export interface StaffSession {
+  sessionId: string;
+  staffId: string;
+  role: StaffRole;
+  /** Null: every organization; otherwise the organizations the member works for. */
+  organizationIds: readonly string[] | null;
+  licensedStates: readonly string[];
+  /** SHA-256 (hex) of the session's CSRF token. */
+  csrfHash: string;
+}
+
+/** Reads staff sessions: the staff service in the app. */
+export interface StaffSessionCheck {
+  /** The session with this token hash when it is active (not expired, not revoked, member not disabled). */
+  sessionOf(tokenHash: string): Promise<StaffSession | null>;
+}
+
+/** The console's session cookie: HttpOnly, SameSite=Strict, sent to the staff API only. */
+export const STAFF_SESSION_COOKIE = 'care360_staff';
+/** The header a cookie-authenticated write carries its session's CSRF token in. */
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** SHA-256 (hex) of a staff session's token or CSRF token: only these hashes are stored. */
+export const hashStaffToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Who is calling the staff API: a staff member, their role, and the organizations they work for. A case is
+ * reached only through `tenantFor` with the case's organization: a member of other organizations gets no Tenant.
+ */
+export class StaffScope {
+  constructor(
+    readonly sessionId: string,
+    readonly staffId: string,
+    readonly role: StaffRole,
+    /** Null: every organization. */
+    readonly organizationIds: readonly string[] | null,
+    readonly licensedStates: readonly string[],
+  ) {}
+
+  worksFor(organizationId: string): boolean {
+    return this.organizationIds === null || this.organizationIds.includes(organizationId);
+  }
+
+  /** The organization's Tenant when this member works for it, else null (the case then answers as not found). */
+  tenantFor(organizationId: string): Tenant | null {
+    return this.worksFor(organizationId) ? admit(organizationId) : null;
+  }
+}
+
 /**
  * The caller of a signed download link: the organization and key the link was issued to. The link's
  * signature is the credential, verified before this is made.
@@ -116,7 +167,7 @@ export function signedLinkScope(organizationId: string, apiKeyId: string): Scope
   return new Scope(Tenant.forOperator(organizationId, 'a signed download link'), apiKeyId, false, null);
 }
 
-type AuthMode = 'apiKey' | 'admin' | 'bodyKey';
+type AuthMode = 'apiKey' | 'admin' | 'bodyKey' | 'staff';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -125,6 +176,8 @@ declare module 'fastify' {
      * `bodyKey`: the key is the JSON body's `key` field (legacy initiatePayment); checked once the body is parsed.
      */
     auth?: AuthMode;
+    /** On an `auth: 'staff'` route (required there): what the route does; the gate refuses roles without it. */
+    staffPermission?: StaffPermission;
     /**
      * On an `apiKey` route whose one successful outcome is a write that checks the key itself (the
      * intake: `activeKeyCondition`): a key read as active moments ago is not read again for the request
@@ -135,6 +188,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set on `auth: 'apiKey'` and `bodyKey` routes (null elsewhere): the only source of the organization. */
     scope: Scope;
+    /** Set on `auth: 'staff'` routes (null elsewhere): the only source of the staff member and their reach. */
+    staff: StaffScope | null;
   }
 }
 
@@ -193,6 +248,17 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
+/** One cookie of the request's Cookie header (RFC 6265 syntax; our cookie values need no decoding). */
+function cookieValue(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (typeof header !== 'string') return undefined;
+  for (const pair of header.split(';')) {
+    const at = pair.indexOf('=');
+    if (at > 0 && pair.slice(0, at).trim() === name) return pair.slice(at + 1).trim() || undefined;
+  }
+  return undefined;
+}
+
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
@@ -205,9 +271,11 @@ export function registerAuthentication(
     organizations: KeyCheck;
     limiter: FailedAuthenticationLimiter;
     adminToken: string | undefined;
+    staff?: StaffSessionCheck;
   },
 ): void {
   app.decorateRequest('scope', null as unknown as Scope);
+  app.decorateRequest('staff', null);
   const keys = { check: options.organizations, recent: new RecentKeys() };
 
   /** The caller of an active key, or null; from memory (unconfirmed) only when the route allows it. */
@@ -293,6 +361,34 @@ export function registerAuthentication(
 
   // onRequest: before the body is read or validated, so an unauthenticated caller learns nothing. Made per
   // route, with the route's settings at hand (request.routeOptions builds a new object at every read).
+  /**
+   * A staff session, from the bearer token (the API) or the session cookie (the console). Session tokens are
+   * 256 random bits, so a failure is not counted toward the address's limit (sign-in has its own throttle).
+   * A cookie-authenticated write must carry the session's CSRF token: the cookie alone could be a forged
+   * request from another site.
+   */
+  const authenticateStaff = async (request: FastifyRequest, reply: FastifyReply, permission: StaffPermission) => {
+    const bearer = bearerToken(request);
+    const cookie = bearer ? undefined : cookieValue(request, STAFF_SESSION_COOKIE);
+    const token = bearer ?? cookie;
+    const session = token && options.staff ? await options.staff.sessionOf(hashStaffToken(token)) : null;
+    if (!session) return sendUnauthorized(request, reply, token ? 'invalid' : 'missing');
+    if (cookie !== undefined && request.method !== 'GET' && request.method !== 'HEAD') {
+      const csrf = request.headers[CSRF_HEADER];
+      if (typeof csrf !== 'string' || !sameSecret(hashStaffToken(csrf), session.csrfHash)) {
+        return sendError(request, reply, 403, "A cookie-authenticated write needs the session's x-csrf-token header");
+      }
+    }
+    request.staff = new StaffScope(
+      session.sessionId,
+      session.staffId,
+      session.role,
+      session.organizationIds,
+      session.licensedStates,
+    );
+    if (!roleMay(session.role, permission)) return sendError(request, reply, 403, 'Your role may not do this');
+  };
+
   const authenticatorFor =
     (mode: AuthMode, confirmedByWrite: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
       const kind = mode === 'admin' ? 'admin' : 'apiKey';
@@ -330,6 +426,14 @@ export function registerAuthentication(
   app.addHook('onRoute', (route) => {
     const mode = route.config?.auth;
     if (!mode) return;
+    if (mode === 'staff') {
+      const permission = route.config?.staffPermission;
+      if (!permission) throw new Error(`staff route ${route.method} ${route.url} declares no staffPermission`);
+      appendRouteHook(route, 'onRequest', (request: FastifyRequest, reply: FastifyReply) =>
+        authenticateStaff(request, reply, permission),
+      );
+      return;
+    }
     appendRouteHook(route, 'onRequest', authenticatorFor(mode, route.config?.keyConfirmedByWrite === true));
     if (mode === 'bodyKey') appendRouteHook(route, 'preValidation', authenticateBody);
   });

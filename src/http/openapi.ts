@@ -43,10 +43,12 @@ const TAGS = [
   { name: 'webhooks', description: 'Events this server receives from payment gateways' },
   { name: 'admin', description: 'Operator API, enabled by ADMIN_TOKEN' },
   { name: 'operations', description: 'Health and readiness' },
+  { name: 'staff', description: "The clinic's staff API: sign-in, the case queue, assignment and decisions" },
 ];
 const TAG_GROUPS = [
   { name: 'Storefront API (cv-api-key)', tags: ['cases', 'forms', 'payments', 'products'] },
   { name: 'Server', tags: ['webhooks', 'operations'] },
+  { name: 'Clinic staff (staff session)', tags: ['staff'] },
   { name: 'Operators (ADMIN_TOKEN)', tags: ['admin'] },
 ];
 
@@ -180,6 +182,12 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
             description: "Your organization's secret API key (server side only)",
           },
           adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN of the server' },
+          staffSession: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'A staff access token from POST /staff/v1/auth/login (or its session cookie with x-csrf-token)',
+          },
         },
       },
       tags: TAGS,

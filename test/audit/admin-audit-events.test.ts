@@ -78,6 +78,7 @@ describe('GET /admin/v1/audit-events', () => {
       id: events[5]?.id,
       organizationId: organizationB,
       apiKeyId: events[5]?.apiKeyId,
+      staffId: null,
       action: 'case.create',
       resourceType: 'case',
       resourceId: 'resource-1',

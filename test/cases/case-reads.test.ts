@@ -555,8 +555,9 @@ describe('case reads: customer-case-detail, customer-latest-case-id, cases', () 
         answers: [],
       };
       const before = await writes();
-      await assert.rejects(new CaseRepository(context.db, Tenant.forOperator(organizationId, 'test')).insertIntake(row), (error: unknown) =>
-        isUniqueViolation(error, SHORT_ID_INDEX),
+      await assert.rejects(
+        new CaseRepository(context.db, Tenant.forOperator(organizationId, 'test')).insertIntake(row),
+        (error: unknown) => isUniqueViolation(error, SHORT_ID_INDEX),
       );
       assert.deepEqual(await writes(), before);
       // The same short id in another organization is no conflict.
@@ -568,7 +569,10 @@ describe('case reads: customer-case-detail, customer-latest-case-id, cases', () 
         'select id from api_keys where organization_id = $1',
         [other.organizationId],
       );
-      const written = await new CaseRepository(context.db, Tenant.forOperator(other.organizationId, 'test')).insertIntake({
+      const written = await new CaseRepository(
+        context.db,
+        Tenant.forOperator(other.organizationId, 'test'),
+      ).insertIntake({
         ...row,
         formId: otherForms[0]!.id,
         apiKeyId: otherKeys[0]!.id,

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ZodType } from 'zod';
-import { envelopes, idempotencyConflictBody, idempotencyConflictSchema } from '../../src/http/envelopes.ts';
+import {
+  caseConflictBody,
+  caseConflictSchema,
+  envelopes,
+  idempotencyConflictBody,
+  idempotencyConflictSchema,
+} from '../../src/http/envelopes.ts';
 import { contextWithRouteTable, routeName, type RouteTableContext } from '../security/support.ts';
 
 /**
@@ -10,7 +16,9 @@ import { contextWithRouteTable, routeName, type RouteTableContext } from '../sec
  * table, so a new route is checked without being listed here.
  */
 
-/** Declared responses that are not error envelopes: the readiness probe's 503 is its own report. */
+/**
+ * The staff actions' 409 is the standard envelope with the state the action found (caseConflictBody).
+ * Declared responses that are not error envelopes: the readiness probe's 503 is its own report. */
 const ownBodies = new Set(['GET /ready 503']);
 
 describe('error envelopes, from the route table', () => {
@@ -33,11 +41,19 @@ describe('error envelopes, from the route table', () => {
         const body =
           schema === idempotencyConflictSchema
             ? idempotencyConflictBody()
-            : schema === family.unauthorizedSchema && status === family.unauthorizedStatus
-              ? family.unauthorized('invalid')
-              : schema === family.errorSchema
-                ? family.error(status, 'message')
-                : undefined;
+            : schema === caseConflictSchema && status === 409
+              ? caseConflictBody('message', {
+                  caseId: '00000000-0000-4000-8000-000000000000',
+                  status: 'APPROVED',
+                  isArchived: false,
+                  assigneeId: null,
+                  version: 3,
+                })
+              : schema === family.unauthorizedSchema && status === family.unauthorizedStatus
+                ? family.unauthorized('invalid')
+                : schema === family.errorSchema
+                  ? family.error(status, 'message')
+                  : undefined;
         assert.ok(body, `${where}: declares a schema of its own, not its family's (errorResponses)`);
         if (schema === idempotencyConflictSchema) assert.equal(status, 409, `${where}: the 409 body at another status`);
         assert.ok(schema.safeParse(body).success, `${where}: the family's body fails the declared schema`);

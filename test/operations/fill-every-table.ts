@@ -192,6 +192,32 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
       [randomUUID(), endpoint.id],
     );
 
+    // Staff: an account with a set-password link, one for the organization signed in, and a failed sign-in.
+    await call(app, 'POST', '/admin/v1/staff', {
+      email: 'admin@fill.example.com',
+      firstName: 'A',
+      lastName: 'Dmin',
+      role: 'ADMIN',
+    });
+    const staffPassword = 'fill staff password';
+    await call(app, 'POST', '/admin/v1/staff', {
+      email: 'provider@fill.example.com',
+      firstName: 'P',
+      lastName: 'Rovider',
+      role: 'PROVIDER',
+      organizationIds: [organizationId],
+      password: staffPassword,
+      licensedStates: ['DC'],
+    });
+    await call(app, 'POST', '/staff/v1/auth/login', { email: 'provider@fill.example.com', password: staffPassword });
+    // After the sign-in, which clears the failures of its address.
+    const failed = await app.inject({
+      method: 'POST',
+      url: '/staff/v1/auth/login',
+      payload: { email: 'provider@fill.example.com', password: 'not the password' },
+    });
+    assert.equal(failed.statusCode, 401);
+
     await simulated.audit.flush();
     return { phiAnswer, fileBytes, caseIds: [caseId, charged.data.caseId, stripeCase.data.caseId] };
   } finally {

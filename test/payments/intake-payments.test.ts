@@ -114,7 +114,7 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     assert.equal(await countCases(context, organizationId), before);
   });
 
-  it('stripePaymentId: the Case Create page\'s discount flow verbatim, $600 paid as a $500 PaymentIntent', async () => {
+  it("stripePaymentId: the Case Create page's discount flow verbatim, $600 paid as a $500 PaymentIntent", async () => {
     // The page: "use paymentAmount as 500" for the intent, "pass the original (non-discounted) paymentAmount as
     // 600 along with the stripePaymentId" for the case, and no promo field.
     const intentResponse = await post(context, '/api/v1/payments/intent', apiKey, { amount: 50000 });

@@ -9,6 +9,7 @@ const auditEventSchema = z.object({
   id: z.uuid(),
   organizationId: z.uuid().nullable().describe('Null when the caller was not authenticated'),
   apiKeyId: z.uuid().nullable(),
+  staffId: z.uuid().nullable().describe('The staff member, for requests to the staff API'),
   action: z.string().describe('What was done, e.g. case.create, case.read, payment.create'),
   resourceType: z.string(),
   resourceId: z.string().nullable(),
@@ -27,6 +28,7 @@ function auditEventView(row: AuditEventRow): z.infer<typeof auditEventSchema> {
     id: row.id,
     organizationId: row.organization_id,
     apiKeyId: row.api_key_id,
+    staffId: row.staff_id,
     action: row.action,
     resourceType: row.resource_type,
     resourceId: row.resource_id,
@@ -56,6 +58,7 @@ export function adminAuditRoutes(db: Queryable): FastifyPluginAsyncZod {
           security: [{ adminToken: [] }],
           querystring: z.object({
             organizationId: z.uuid().optional(),
+            staffId: z.uuid().optional().describe("A staff member's reads and actions"),
             action: text.optional(),
             resourceType: text.optional(),
             resourceId: text.optional(),
@@ -74,11 +77,12 @@ export function adminAuditRoutes(db: Queryable): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { organizationId, action, resourceType, resourceId, from, to, limit, cursor } = request.query;
+        const { organizationId, staffId, action, resourceType, resourceId, from, to, limit, cursor } = request.query;
         const position = cursor === undefined ? undefined : decodeCursor(cursor, positionSchema);
         const rows = await repository.list(
           {
             organizationId,
+            staffId,
             action,
             resourceType,
             resourceId,

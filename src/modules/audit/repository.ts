@@ -7,6 +7,8 @@ export interface AuditEvent {
   id: string;
   organizationId: string | null;
   apiKeyId: string | null;
+  /** The staff member who made the request (staff API); absent or null for API keys and operators. */
+  staffId?: string | null;
   action: string;
   resourceType: string;
   resourceId: string | null;
@@ -22,6 +24,7 @@ export interface AuditEventRow {
   id: string;
   organization_id: string | null;
   api_key_id: string | null;
+  staff_id: string | null;
   action: string;
   resource_type: string;
   resource_id: string | null;
@@ -34,6 +37,7 @@ export interface AuditEventRow {
 
 export interface AuditEventFilter {
   organizationId?: string;
+  staffId?: string;
   action?: string;
   resourceType?: string;
   resourceId?: string;
@@ -48,9 +52,9 @@ export interface AuditEventFilter {
 /** Audited requests write their events with it, in batches (AuditLog). */
 const INSERT_EVENTS = prepared(
   `insert into audit_events (id, organization_id, api_key_id, action, resource_type, resource_id, outcome,
-                             status_code, request_id, client_address, occurred_at)
+                             status_code, request_id, client_address, occurred_at, staff_id)
    select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-                        $8::int[], $9::text[], $10::text[], $11::timestamptz[])`,
+                        $8::int[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[])`,
 );
 
 /** A NUL character, or a UTF-16 surrogate without its pair. */
@@ -93,6 +97,7 @@ export class AuditRepository {
       text((event) => event.requestId),
       text((event) => event.clientAddress),
       column((event) => event.occurredAt.toISOString()),
+      column((event) => event.staffId ?? null),
     ]);
   }
 
@@ -105,6 +110,7 @@ export class AuditRepository {
       conditions.push(condition(`$${params.length}`));
     };
     if (filter.organizationId !== undefined) add((p) => `organization_id = ${p}`, filter.organizationId);
+    if (filter.staffId !== undefined) add((p) => `staff_id = ${p}`, filter.staffId);
     if (filter.action !== undefined) add((p) => `action = ${p}`, filter.action);
     if (filter.resourceType !== undefined) add((p) => `resource_type = ${p}`, filter.resourceType);
     if (filter.resourceId !== undefined) add((p) => `resource_id = ${p}`, filter.resourceId);
@@ -116,7 +122,7 @@ export class AuditRepository {
     }
     params.push(limit);
     const { rows } = await this.db.query<AuditEventRow>(
-      `select id, organization_id, api_key_id, action, resource_type, resource_id, outcome, status_code,
+      `select id, organization_id, api_key_id, staff_id, action, resource_type, resource_id, outcome, status_code,
               request_id, client_address, occurred_at
          from audit_events
         ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}

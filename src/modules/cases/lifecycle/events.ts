@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../../db/database.ts';
 import { enqueueDeliveriesSql, type WebhookEvent } from '../../outbound-webhooks/events.ts';
 
-/** Who changed a case: a partner's API key, an operator, or the server itself (a job). */
+/** Who changed a case: a partner's API key, an operator, a staff member, or the server itself (a job). */
 export interface CaseEventActor {
-  kind: 'api_key' | 'operator' | 'system';
-  /** The API key id for `api_key`; null for the server itself. */
+  kind: 'api_key' | 'operator' | 'system' | 'staff';
+  /** The API key id for `api_key`, the staff member's id for `staff`; null for the server itself. */
   id: string | null;
 }
 

@@ -269,4 +269,3 @@ export const latestCaseIdSuccessSchema = z.object({
   success: z.literal(true),
   case: z.object({ id: z.string() }),
 });
-

@@ -1,0 +1,141 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { sendError } from '../../http/envelopes.ts';
+import { errorResponses } from '../../http/envelopes.ts';
+import { STAFF_SESSION_COOKIE } from '../../http/gate.ts';
+import { staffViewSchema } from './admin-routes.ts';
+import type { StaffService } from './service.ts';
+
+const security = [{ staffSession: [] }];
+
+/** The console's cookie: never readable by scripts, never sent from another site, sent to the staff API only. */
+function sessionCookie(token: string, maxAgeSeconds: number): string {
+  return `${STAFF_SESSION_COOKIE}=${token}; Path=/staff; HttpOnly; Secure; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+}
+
+/** Sign-in, sign-out, set-password and the second factor of the staff API (docs/api/staff.md). */
+export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/staff/v1/auth/login',
+      {
+        // No session yet: the route checks the credentials itself (with its own per-account throttle).
+        config: { envelope: 'standard' },
+        schema: {
+          tags: ['staff'],
+          summary: 'Sign in: an access token, and the console session cookie',
+          body: z.strictObject({
+            email: z.string().max(254),
+            password: z.string().max(1000),
+            totpCode: z.string().max(10).optional().describe('Required once the member turned on the second factor'),
+          }),
+          response: {
+            200: z.object({
+              accessToken: z.string().describe('Send as Authorization: Bearer'),
+              expiresIn: z.number().int().describe('Seconds'),
+              csrfToken: z.string().describe('Send as x-csrf-token with cookie-authenticated writes'),
+              staff: staffViewSchema,
+            }),
+            ...errorResponses('standard', [400, 401, 429]),
+          },
+        },
+      },
+      async (request, reply) => {
+        const outcome = await staff.login({ ...request.body, address: request.ip });
+        if (outcome.kind === 'throttled') {
+          reply.header('retry-after', String(outcome.retryAfterSeconds));
+          return sendError(request, reply, 429, 'Too many failed sign-ins; try again later');
+        }
+        if (outcome.kind === 'refused') return sendError(request, reply, 401, outcome.message);
+        reply.header('set-cookie', sessionCookie(outcome.accessToken, outcome.expiresIn));
+        const { accessToken, expiresIn, csrfToken } = outcome;
+        return { accessToken, expiresIn, csrfToken, staff: outcome.staff };
+      },
+    );
+
+    app.post(
+      '/staff/v1/auth/logout',
+      {
+        config: { auth: 'staff', staffPermission: 'session', envelope: 'standard' },
+        schema: {
+          tags: ['staff'],
+          summary: 'Sign out: the session ends for the token and the cookie alike',
+          security,
+          response: { 200: z.object({ success: z.literal(true) }), ...errorResponses('standard', [401, 403]) },
+        },
+      },
+      async (request, reply) => {
+        await staff.logout(request.staff!.sessionId);
+        reply.header('set-cookie', sessionCookie('', 0));
+        return { success: true as const };
+      },
+    );
+
+    app.get(
+      '/staff/v1/me',
+      {
+        config: { auth: 'staff', staffPermission: 'session', envelope: 'standard' },
+        schema: {
+          tags: ['staff'],
+          summary: 'The signed-in staff member',
+          security,
+          response: { 200: staffViewSchema, ...errorResponses('standard', [401, 403]) },
+        },
+      },
+      async (request) => (await staff.get(request.staff!.staffId))!,
+    );
+
+    app.post(
+      '/staff/v1/auth/set-password',
+      {
+        // The one-time token is the credential.
+        config: { envelope: 'standard' },
+        schema: {
+          tags: ['staff'],
+          summary: 'Set a password with a one-time set-password token (ends every session of the member)',
+          body: z.strictObject({ token: z.string().max(200), password: z.string().max(1000) }),
+          response: { 200: z.object({ success: z.literal(true) }), ...errorResponses('standard', [400]) },
+        },
+      },
+      async (request) => {
+        await staff.setPassword(request.body.token, request.body.password);
+        return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/staff/v1/auth/totp/setup',
+      {
+        config: { auth: 'staff', staffPermission: 'session', envelope: 'standard' },
+        schema: {
+          tags: ['staff'],
+          summary: 'A new TOTP secret to load in an authenticator app (stored only once confirmed)',
+          security,
+          response: {
+            200: z.object({ secret: z.string(), otpauthUri: z.string() }),
+            ...errorResponses('standard', [401, 403]),
+          },
+        },
+      },
+      async (request) => staff.totpSetup(request.staff!.staffId),
+    );
+
+    app.post(
+      '/staff/v1/auth/totp/enable',
+      {
+        config: { auth: 'staff', staffPermission: 'session', envelope: 'standard' },
+        schema: {
+          tags: ['staff'],
+          summary: 'Turn the second factor on with a code from the secret of totp/setup',
+          security,
+          body: z.strictObject({ secret: z.string().max(200), code: z.string().max(10) }),
+          response: { 200: z.object({ totpEnabled: z.literal(true) }), ...errorResponses('standard', [400, 401, 403]) },
+        },
+      },
+      async (request) => {
+        await staff.totpEnable(request.staff!.staffId, request.body.secret, request.body.code);
+        return { totpEnabled: true as const };
+      },
+    );
+  };
+}

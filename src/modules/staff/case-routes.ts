@@ -1,0 +1,397 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Database } from '../../db/database.ts';
+import { ApiError } from '../../http/api-error.ts';
+import { caseConflictBody, caseConflictSchema, errorResponses, foundCaseSchema } from '../../http/envelopes.ts';
+import type { StaffScope } from '../../http/gate.ts';
+import { isUuid } from '../../uuid.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { caseObjectSchema } from '../cases/lifecycle/read-schemas.ts';
+import { CaseReadRepository, CASE_STATUSES, type CaseStatus } from '../cases/lifecycle/read-repository.ts';
+import type { CaseReadService } from '../cases/lifecycle/read-service.ts';
+import { CASE_NOT_FOUND, type ActionResult, type StaffCaseActions } from './case-actions.ts';
+import { StaffCaseQueue, type QueueFilter } from './case-queue.ts';
+
+const security = [{ staffSession: [] }];
+const DECISION_VISIT_TYPES = [
+  'NO_SHOW',
+  'ASYNC_TEXT_EMAIL',
+  'SYNC_VIDEO',
+  'SYNC_PHONE',
+  'SYNC_IN_PERSON',
+  'ORDER_FORM',
+] as const;
+
+const flag = z.enum(['true', 'false']).optional();
+const isoTime = z.iso.datetime({ offset: true }).optional();
+
+const queueQuerySchema = z.object({
+  status: z
+    .string()
+    .max(200)
+    .optional()
+    .describe(`Comma-separated statuses: ${CASE_STATUSES.join(', ')}`),
+  organizationId: z.uuid().optional(),
+  assigneeId: z.uuid().optional(),
+  unassigned: flag.describe('"true": only cases nobody is assigned; "false": only assigned ones'),
+  archived: flag.describe('Default "false": the open queue; "true": archived cases only'),
+  escalated: flag,
+  createdFrom: isoTime.describe('Created at or after (ISO 8601)'),
+  createdTo: isoTime.describe('Created before (ISO 8601)'),
+  state: z
+    .string()
+    .regex(/^[A-Za-z]{2}$/)
+    .optional()
+    .describe("The patient's state (shipping address)"),
+  search: z.string().max(200).optional().describe('A short id (ABC-DEFGH), an email, or part of a name'),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  after: z.string().max(100).optional().describe('nextCursor of the previous page'),
+});
+
+const queueItemSchema = z.object({
+  id: z.uuid(),
+  organizationId: z.uuid(),
+  shortId: z.string(),
+  status: z.enum(CASE_STATUSES),
+  createdAt: z.string(),
+  isArchived: z.boolean(),
+  isEscalated: z.boolean(),
+  assigneeId: z.uuid().nullable(),
+  version: z.number().int(),
+  patient: z.object({ firstName: z.string(), lastName: z.string(), email: z.string(), state: z.string().nullable() }),
+});
+
+const caseIdParams = z.object({ caseId: z.string().max(100) });
+const expectedVersion = z
+  .number()
+  .int()
+  .min(1)
+  .optional()
+  .describe('The version the member acted on (from a read): the action answers 409 if the case changed since');
+
+const actionResponses = {
+  200: z.object({ success: z.literal(true), case: foundCaseSchema }),
+  409: caseConflictSchema,
+  ...errorResponses('standard', [400, 401, 403, 404]),
+};
+
+const medInfoSchema = z.strictObject({
+  medicine: z.string().trim().min(1).max(500),
+  dosage: z.string().max(500).nullish(),
+  refillCount: z.number().int().min(0).max(100).nullish(),
+  pharmacyInstructions: z.string().max(2000).nullish(),
+  dosingFrequency: z.string().max(500).nullish(),
+});
+
+const date = z.iso.date().nullish();
+
+const audit = (action: string) => ({ action, resourceType: 'case' });
+
+function answer(request: FastifyRequest, reply: FastifyReply, result: ActionResult) {
+  request.auditOrganizationId = result.organizationId;
+  if (!result.ok) return reply.code(409).send(caseConflictBody(result.message, result.found));
+  return reply.send({ success: true as const, case: result.case });
+}
+
+/**
+ * The staff API's cases: the queue, one case through the partner API's serializer (PHI decrypted, every read
+ * audited with the staff member's id), and the actions, each a case event in its transaction.
+ */
+export function staffCaseRoutes(
+  deps: { db: Database; caseReads: CaseReadService; auditLog: AuditLog },
+  actions: StaffCaseActions,
+): FastifyPluginAsyncZod {
+  const staffOf = (request: FastifyRequest): StaffScope => request.staff!;
+  return async (app) => {
+    app.get(
+      '/staff/v1/cases',
+      {
+        config: {
+          auth: 'staff',
+          staffPermission: 'cases.read',
+          envelope: 'standard',
+          audit: audit('case.list'),
+        },
+        schema: {
+          tags: ['staff'],
+          summary: 'The case queue: filtered, searched, oldest first, with counts per status',
+          security,
+          querystring: queueQuerySchema,
+          response: {
+            200: z.object({
+              cases: z.array(queueItemSchema),
+              nextCursor: z.string().nullable(),
+              counts: z.record(z.string(), z.number().int()).describe('Cases per status under the same filters'),
+            }),
+            ...errorResponses('standard', [400, 401, 403]),
+          },
+        },
+      },
+      async (request) => {
+        const staff = staffOf(request);
+        const { query } = request;
+        const statuses = query.status
+          ?.split(',')
+          .map((status) => status.trim().toUpperCase())
+          .filter(Boolean);
+        const unknown = statuses?.filter((status) => !(CASE_STATUSES as readonly string[]).includes(status)) ?? [];
+        if (unknown.length > 0) throw new ApiError(400, `status: unknown status ${unknown.join(', ')}`);
+        if (query.after !== undefined && !isUuid(query.after))
+          throw new ApiError(400, 'after: not a cursor of this queue');
+        const filter: QueueFilter = {
+          statuses: statuses && statuses.length > 0 ? (statuses as CaseStatus[]) : undefined,
+          organizationId: query.organizationId,
+          assigneeId: query.assigneeId,
+          unassigned: query.unassigned === undefined ? undefined : query.unassigned === 'true',
+          archived: query.archived === 'true',
+          escalated: query.escalated === undefined ? undefined : query.escalated === 'true',
+          createdFrom: query.createdFrom === undefined ? undefined : new Date(query.createdFrom),
+          createdTo: query.createdTo === undefined ? undefined : new Date(query.createdTo),
+          patientState: query.state,
+          search: query.search,
+        };
+        const queue = new StaffCaseQueue(deps.db, staff);
+        if (query.after !== undefined && !(await queue.state(query.after))) {
+          throw new ApiError(400, 'after: not a cursor of this queue');
+        }
+        const [rows, counts] = await Promise.all([
+          queue.page(filter, query.after, query.limit + 1),
+          queue.counts(filter),
+        ]);
+        const page = rows.slice(0, query.limit);
+        // The queue shows names and emails: each listed case is a read of that case by this member.
+        const occurredAt = new Date();
+        for (const row of page) {
+          deps.auditLog.record({
+            id: randomUUID(),
+            organizationId: row.organization_id,
+            apiKeyId: null,
+            staffId: staff.staffId,
+            action: 'case.read',
+            resourceType: 'case',
+            resourceId: row.id,
+            outcome: 'success',
+            statusCode: 200,
+            requestId: request.id,
+            clientAddress: request.ip ?? null,
+            occurredAt,
+          });
+        }
+        return {
+          cases: page.map((row) => ({
+            id: row.id,
+            organizationId: row.organization_id,
+            shortId: row.short_id,
+            status: row.status,
+            createdAt: row.created_at.toISOString(),
+            isArchived: row.is_archived,
+            isEscalated: row.is_escalated,
+            assigneeId: row.assignee_staff_id,
+            version: row.version,
+            patient: {
+              firstName: row.patient_first_name,
+              lastName: row.patient_last_name,
+              email: row.patient_email,
+              state: row.patient_state,
+            },
+          })),
+          nextCursor: rows.length > query.limit ? page[page.length - 1]!.id : null,
+          counts,
+        };
+      },
+    );
+
+    app.get(
+      '/staff/v1/cases/:caseId',
+      {
+        config: { auth: 'staff', staffPermission: 'cases.read', envelope: 'standard', audit: audit('case.read') },
+        schema: {
+          tags: ['staff'],
+          summary: 'One case, as the partner API shows it, with its assignee and version',
+          security,
+          params: caseIdParams,
+          querystring: z.object({ includeAttachments: flag.describe('"true": attachments with base64 content') }),
+          response: {
+            200: z.object({
+              caseDetail: caseObjectSchema,
+              assigneeId: z.uuid().nullable(),
+              version: z.number().int(),
+            }),
+            ...errorResponses('standard', [401, 403, 404]),
+          },
+        },
+      },
+      async (request) => {
+        const staff = staffOf(request);
+        const { caseId } = request.params;
+        const state = isUuid(caseId) ? await new StaffCaseQueue(deps.db, staff).state(caseId) : null;
+        const tenant = state ? staff.tenantFor(state.organization_id) : null;
+        if (!state || !tenant) throw new ApiError(404, CASE_NOT_FOUND);
+        request.auditOrganizationId = state.organization_id;
+        const [row] = await new CaseReadRepository(deps.db, tenant).findCases([caseId]);
+        if (!row) throw new ApiError(404, CASE_NOT_FOUND);
+        const [caseDetail] = await deps.caseReads.serializer.serialize(
+          deps.db,
+          // Signed links name a key; staff reads carry attachments inline (base64), so none is made.
+          { tenant, apiKeyId: staff.staffId, baseUrl: `${request.protocol}://${request.host}` },
+          [row],
+          {
+            includeAttachments: request.query.includeAttachments === 'true',
+            documentFormat: 'base64',
+            includeOrders: false,
+            includeCalendarEvents: false,
+            includeCaseProducts: false,
+          },
+        );
+        return { caseDetail: caseDetail!, assigneeId: state.assignee_staff_id, version: state.version };
+      },
+    );
+
+    const actionConfig = (permission: 'cases.assign' | 'cases.status' | 'cases.decide', action: string) => ({
+      auth: 'staff' as const,
+      staffPermission: permission,
+      envelope: 'standard' as const,
+      audit: audit(action),
+    });
+
+    app.post(
+      '/staff/v1/cases/:caseId/assign',
+      {
+        config: actionConfig('cases.assign', 'case.assign'),
+        schema: {
+          tags: ['staff'],
+          summary: 'Assign the case (status ASSIGNED); a PROVIDER assigns themselves only',
+          security,
+          params: caseIdParams,
+          body: z.strictObject({ assigneeId: z.string().max(100), expectedVersion }),
+          response: actionResponses,
+        },
+      },
+      async (request, reply) => {
+        const { assigneeId, expectedVersion: version } = request.body;
+        return answer(
+          request,
+          reply,
+          await actions.assign(staffOf(request), request.params.caseId, assigneeId, version),
+        );
+      },
+    );
+
+    app.post(
+      '/staff/v1/cases/:caseId/unassign',
+      {
+        config: actionConfig('cases.assign', 'case.unassign'),
+        schema: {
+          tags: ['staff'],
+          summary: 'Remove the assignee (status OPEN)',
+          security,
+          params: caseIdParams,
+          body: z.strictObject({ expectedVersion }).optional(),
+          response: actionResponses,
+        },
+      },
+      async (request, reply) =>
+        answer(
+          request,
+          reply,
+          await actions.unassign(staffOf(request), request.params.caseId, request.body?.expectedVersion),
+        ),
+    );
+
+    app.post(
+      '/staff/v1/cases/:caseId/start-review',
+      {
+        config: actionConfig('cases.status', 'case.review'),
+        schema: {
+          tags: ['staff'],
+          summary: 'Start the review of an ASSIGNED case (status IN_PROGRESS)',
+          security,
+          params: caseIdParams,
+          body: z.strictObject({ expectedVersion }).optional(),
+          response: actionResponses,
+        },
+      },
+      async (request, reply) =>
+        answer(
+          request,
+          reply,
+          await actions.startReview(staffOf(request), request.params.caseId, request.body?.expectedVersion),
+        ),
+    );
+
+    app.post(
+      '/staff/v1/cases/:caseId/archive',
+      {
+        config: actionConfig('cases.status', 'case.archive'),
+        schema: {
+          tags: ['staff'],
+          summary: 'Archive the case (ARCHIVE_CASE) as COMPLETE or INELIGIBLE, with a note; the status stays',
+          security,
+          params: caseIdParams,
+          body: z.strictObject({
+            archiveReason: z.enum(['COMPLETE', 'INELIGIBLE']),
+            archiveNote: z.string().max(5000).nullish(),
+            expectedVersion,
+          }),
+          response: actionResponses,
+        },
+      },
+      async (request, reply) => {
+        const { archiveReason, archiveNote, expectedVersion: version } = request.body;
+        const archive = { reason: archiveReason, note: archiveNote ?? null };
+        return answer(request, reply, await actions.archive(staffOf(request), request.params.caseId, archive, version));
+      },
+    );
+
+    app.post(
+      '/staff/v1/cases/:caseId/reopen',
+      {
+        config: actionConfig('cases.status', 'case.reopen'),
+        schema: {
+          tags: ['staff'],
+          summary: 'Reopen an archived case (REOPEN_CASE); the status stays',
+          security,
+          params: caseIdParams,
+          body: z.strictObject({ expectedVersion }).optional(),
+          response: actionResponses,
+        },
+      },
+      async (request, reply) =>
+        answer(
+          request,
+          reply,
+          await actions.reopen(staffOf(request), request.params.caseId, request.body?.expectedVersion),
+        ),
+    );
+
+    app.post(
+      '/staff/v1/cases/:caseId/decisions',
+      {
+        config: actionConfig('cases.decide', 'case.decide'),
+        schema: {
+          tags: ['staff'],
+          summary: "Decide the case (ADD_CASE_DECISION): only its assigned PROVIDER, licensed in the patient's state",
+          security,
+          params: caseIdParams,
+          body: z.strictObject({
+            isApproved: z.boolean().default(false),
+            isNoDecision: z.boolean().default(false),
+            decisionText: z.string().max(10_000).nullish(),
+            visitType: z.enum(DECISION_VISIT_TYPES).nullish(),
+            startDate: date,
+            endDate: date,
+            medInfo: z.array(medInfoSchema).max(50).default([]),
+            expectedVersion,
+          }),
+          response: actionResponses,
+        },
+      },
+      async (request, reply) => {
+        const { expectedVersion: version, ...decision } = request.body;
+        return answer(request, reply, await actions.decide(staffOf(request), request.params.caseId, decision, version));
+      },
+    );
+  };
+}

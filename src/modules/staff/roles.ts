@@ -1,0 +1,23 @@
+/** The clinic's roles (docs/api/staff.md). */
+export const STAFF_ROLES = ['ADMIN', 'PROVIDER', 'SUPPORT'] as const;
+export type StaffRole = (typeof STAFF_ROLES)[number];
+
+/**
+ * What a staff route may do; every staff route declares one (`config.staffPermission`), and the gate refuses a
+ * role without it. `session`: anything a signed-in member does for their own account (sign out, second factor).
+ */
+export const STAFF_PERMISSIONS = ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.decide'] as const;
+export type StaffPermission = (typeof STAFF_PERMISSIONS)[number];
+
+/**
+ * The role matrix. ADMIN does everything but decide: a decision is a clinical act, made only by a PROVIDER
+ * assigned to the case and licensed in the patient's state (the service checks those two).
+ */
+export const ROLE_PERMISSIONS: Record<StaffRole, readonly StaffPermission[]> = {
+  ADMIN: ['session', 'cases.read', 'cases.assign', 'cases.status'],
+  PROVIDER: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.decide'],
+  SUPPORT: ['session', 'cases.read', 'cases.assign', 'cases.status'],
+};
+
+export const roleMay = (role: StaffRole, permission: StaffPermission): boolean =>
+  ROLE_PERMISSIONS[role].includes(permission);
