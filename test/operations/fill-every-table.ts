@@ -117,7 +117,10 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
       app,
       'POST',
       '/api/v1/dynamic-case',
-      intake({ nmiPaymentToken: 'tok_fill', paymentAmount: 25, idempotencyKey: 'fill-nmi' }, 'b@fill.example.com'),
+      intake(
+        { nmiChargeNow: true, nmiPaymentToken: 'tok_fill', paymentAmount: 25, idempotencyKey: 'fill-nmi' },
+        'b@fill.example.com',
+      ),
       apiKey,
     );
 

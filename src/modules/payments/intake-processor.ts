@@ -107,6 +107,12 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (payment.stripePaymentId) {
       return { ...priced, ...(await this.checkPaymentIntent(tenant, payment.stripePaymentId, priced)) };
     }
+    if (payment.nmiChargeNow !== undefined && !payment.nmiPaymentToken) {
+      throw invalid('nmiChargeNow', 'Only with nmiPaymentToken');
+    }
+    if (payment.nmiPaymentToken && payment.nmiChargeNow !== true) {
+      return { ...priced, ...(await this.saveToken(tenant, payment.nmiPaymentToken)) };
+    }
     if (payment.nmiPaymentToken) {
       return {
         ...priced,
@@ -333,6 +339,25 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       gateway: gateway.name,
       discountCents: (priced.amountCents ?? payment.amountCents) - payment.amountCents,
     };
+  }
+
+  /**
+   * `nmiPaymentToken` in place of a `stripeSetupId`, as the Case Create page has it: the card is saved in NMI's
+   * Customer Vault and nothing is charged. `record` then saves it for the patient and records the payable
+   * amount as owed (UNPAID), as for a SetupIntent; later holds and charges use the vault entry. A retried
+   * intake saves the card again, which charges nothing either.
+   */
+  private async saveToken(
+    tenant: Tenant,
+    token: string,
+  ): Promise<{ kind: 'setup'; setupIntentId: string; saved: SavedPaymentMethod }> {
+    const gateway = this.gateways.nmi;
+    if (!gateway) throw invalid('nmiPaymentToken', 'NMI payments are not configured on this server');
+    const outcome = await this.call(() =>
+      gateway.saveToken({ token, metadata: { care360_organization_id: tenant.organizationId } }),
+    );
+    if (outcome.status === 'declined') throw new ApiError(402, `Payment was declined: ${outcome.message}`);
+    return { kind: 'setup', setupIntentId: outcome.saved.customerId ?? '', saved: outcome.saved };
   }
 
   /** A sale for the payable amount, saving the card in NMI's vault for later holds. */
