@@ -145,7 +145,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
   await app.register(paymentRoutes(services.payments));
-  await app.register(paymentConfigRoutes(config.payments));
+  await app.register(paymentConfigRoutes(config.payments, services.gatewayDirectory));
   await app.register(webhookRoutes(services.stripeWebhooks));
   if (services.gateways.simulated) {
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
@@ -166,7 +166,7 @@ function adminApi({ config, db }: AppDependencies, services: Services): FastifyP
     await admin.register(adminAuditRoutes(db));
     await admin.register(adminProductRoutes(services.products));
     await admin.register(adminPromoCodeRoutes(services.promoCodes));
-    await admin.register(adminPaymentRoutes(services.payments));
+    await admin.register(adminPaymentRoutes(services.payments, services.gatewayCredentials));
     await admin.register(adminWebhookRoutes(services.webhooks));
     await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
     await admin.register(adminBackupRoutes(db, config.dataDir));

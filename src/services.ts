@@ -4,6 +4,7 @@ import { AuditLog } from './modules/audit/audit-log.ts';
 import { AuditRepository } from './modules/audit/repository.ts';
 import { OrganizationService } from './modules/organizations/service.ts';
 import { createGateways, type Gateways } from './modules/payments/gateways/index.ts';
+import { GatewayCredentialStore, GatewayDirectory } from './modules/payments/credentials.ts';
 import { IntakePaymentsProcessor } from './modules/payments/intake-processor.ts';
 import { PaymentService } from './modules/payments/service.ts';
 import { ProductService } from './modules/products/service.ts';
@@ -37,8 +38,12 @@ export interface Services {
   products: ProductService;
   /** Promo codes: global or per organization. */
   promoCodes: PromoCodeService;
-  /** Stripe (or simulated) and NMI gateways, chosen by configuration. */
+  /** The server's Stripe (or simulated) and NMI gateways, chosen by configuration. */
   gateways: Gateways;
+  /** Each organization's gateways: its own accounts (gatewayCredentials) over the server's. */
+  gatewayDirectory: GatewayDirectory;
+  /** An organization's own gateway credentials, sealed with the PHI cipher. */
+  gatewayCredentials: GatewayCredentialStore;
   /** Setup/payment intents, case payments with holds, captures, releases and webhook updates. */
   payments: PaymentService;
   /** POST /webhooks/stripe: signed events that settle payments. */
@@ -64,6 +69,9 @@ export function createServices(
   const products = new ProductService(db);
   const promoCodes = new PromoCodeService(db);
   const gateways = observeGateways(createGateways(config.payments, db), observability);
+  const gatewayDirectory = new GatewayDirectory(db, phiCipher, config.payments, gateways, (own) =>
+    observeGateways(own, observability),
+  );
   const organizations = new OrganizationService(db);
   const webhookOptions = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks };
   observability.metrics?.webhookQueueDepth(() => new WebhookQueue(db).pendingCount());
@@ -76,8 +84,10 @@ export function createServices(
     products,
     promoCodes,
     gateways,
-    payments: new PaymentService(db, gateways, products),
-    stripeWebhooks: new StripeWebhookService(db, gateways),
+    gatewayDirectory,
+    gatewayCredentials: new GatewayCredentialStore(db, phiCipher),
+    payments: new PaymentService(db, gatewayDirectory, products),
+    stripeWebhooks: new StripeWebhookService(db, gatewayDirectory),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {
       ...webhookOptions,
@@ -90,7 +100,7 @@ export function createServices(
       db,
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
-      payments: new IntakePaymentsProcessor(db, gateways, products, promoCodes, config.payments),
+      payments: new IntakePaymentsProcessor(db, gatewayDirectory, products, promoCodes, config.payments),
       fileLimits: {
         maxFileBytes: config.intake.fileMaxBytes,
         maxFilesPerAnswer: config.intake.filesMaxPerAnswer,

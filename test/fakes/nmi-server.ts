@@ -42,6 +42,8 @@ export class FakeNmiServer {
   queryHits = 0;
   readonly transactions = new Map<string, Transaction>();
   readonly vault = new Set<string>();
+  /** Security keys of the merchant accounts this fake answers; others fail authentication. */
+  readonly securityKeys = new Set([FAKE_NMI_SECURITY_KEY]);
   /** Vault entries added without a transaction (`customer_vault=add_customer`, no `type`). */
   vaultAdds = 0;
   /** Requests to answer 503, in turn: each of any type, or only of its `type` (a transact type, or 'query'). */
@@ -146,7 +148,7 @@ export class FakeNmiServer {
   }
 
   private query(fields: Record<string, string>): string {
-    if (fields.security_key !== FAKE_NMI_SECURITY_KEY) {
+    if (!this.securityKeys.has(fields.security_key ?? '')) {
       return '<?xml version="1.0" encoding="UTF-8"?>\n<nm_response><error_response>Invalid Security Key</error_response></nm_response>';
     }
     const matches = [...this.transactions.values()].filter(
@@ -189,7 +191,7 @@ export class FakeNmiServer {
       response_code: response === '1' ? '100' : response === '2' ? '200' : '300',
       ...extra,
     });
-    if (fields.security_key !== FAKE_NMI_SECURITY_KEY) return answer('3', 'Authentication Failed');
+    if (!this.securityKeys.has(fields.security_key ?? '')) return answer('3', 'Authentication Failed');
     const amountCents = fields.amount === undefined ? undefined : Math.round(Number(fields.amount) * 100);
     if (fields.type === undefined && fields.customer_vault === 'add_customer') {
       // Customer Vault only: the card is kept for later transactions, and nothing is charged.

@@ -45,7 +45,13 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
   const stripeConfig = loadConfig({ ...base, ...fake.environment() });
   const stripeApp = await buildApp({ config: stripeConfig, db, logger: false });
   try {
-    const call = async (target: FastifyInstance, method: 'GET' | 'POST', url: string, body?: unknown, key?: string) => {
+    const call = async (
+      target: FastifyInstance,
+      method: 'GET' | 'POST' | 'PATCH',
+      url: string,
+      body?: unknown,
+      key?: string,
+    ) => {
       const response = await target.inject({
         method,
         url,
@@ -194,6 +200,12 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
        select $1, id, 12, 'failed', 500, 'busy' from webhook_deliveries where endpoint_id = $2 limit 1`,
       [randomUUID(), endpoint.id],
     );
+
+    // The organization's own NMI account, last: its payments above went through the server's gateways.
+    await call(app, 'PATCH', `/admin/v1/organizations/${organizationId}/payment-gateways`, {
+      nmiSecurityKey: 'fill-own-nmi-security-key',
+      nmiTokenizationKey: 'fill-own-collect-js-key',
+    });
 
     await simulated.audit.flush();
     return { phiAnswer, fileBytes, caseIds: [caseId, charged.data.caseId, stripeCase.data.caseId] };

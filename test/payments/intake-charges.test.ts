@@ -147,7 +147,7 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
     // An attempt that charged and then died before writing its case: prepare without record or abandon.
     const processor = new IntakePaymentsProcessor(
       context.db,
-      context.services.gateways,
+      context.services.gatewayDirectory,
       context.services.products,
       context.services.promoCodes,
       context.config.payments,
@@ -198,7 +198,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
   it('a $50 charge left without a case: a retry for $1,000 is a 409, the same retry takes the $50 charge', async () => {
     const processor = new IntakePaymentsProcessor(
       context.db,
-      context.services.gateways,
+      context.services.gatewayDirectory,
       context.services.products,
       context.services.promoCodes,
       context.config.payments,

@@ -65,7 +65,7 @@ describe('operator views: open holds and orphaned intake charges', () => {
     // without record, an hour ago: its claim on the charge has lapsed).
     const processor = new IntakePaymentsProcessor(
       context.db,
-      context.services.gateways,
+      context.services.gatewayDirectory,
       context.services.products,
       context.services.promoCodes,
       context.config.payments,
