@@ -7,6 +7,7 @@ import { createGateways, type Gateways } from './modules/payments/gateways/index
 import { GatewayCredentialStore, GatewayDirectory } from './modules/payments/credentials.ts';
 import { IntakePaymentsProcessor } from './modules/payments/intake-processor.ts';
 import { PaymentService } from './modules/payments/service.ts';
+import { RefundService } from './modules/payments/refunds.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
@@ -46,6 +47,8 @@ export interface Services {
   gatewayCredentials: GatewayCredentialStore;
   /** Setup/payment intents, case payments with holds, captures, releases and webhook updates. */
   payments: PaymentService;
+  /** Refunds of case payments (POST .../payments/:paymentId/refund). */
+  refunds: RefundService;
   /** POST /webhooks/stripe: signed events that settle payments. */
   stripeWebhooks: StripeWebhookService;
   /** Outbound webhooks: an organization's endpoints and their deliveries. */
@@ -87,6 +90,7 @@ export function createServices(
     gatewayDirectory,
     gatewayCredentials: new GatewayCredentialStore(db, phiCipher),
     payments: new PaymentService(db, gatewayDirectory, products),
+    refunds: new RefundService(db, gatewayDirectory),
     stripeWebhooks: new StripeWebhookService(db, gatewayDirectory),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {

@@ -118,6 +118,7 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
     );
     const paymentId = held.data.result.paymentId as string;
     await call(app, 'POST', `/api/v1/cases/${caseId}/payments/${paymentId}/capture`, { amount: 30 }, apiKey);
+    await call(app, 'POST', `/api/v1/cases/${caseId}/payments/${paymentId}/refund`, { amount: 10 }, apiKey);
     // An NMI token charged by the intake (simulated): a gateway intent keyed by the intake's request.
     const charged = await call(
       app,
