@@ -149,8 +149,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
-  await app.register(paymentRoutes(services.payments));
-  await app.register(paymentConfigRoutes(config.payments));
+  await app.register(paymentRoutes(services.payments, services.refunds));
+  await app.register(paymentConfigRoutes(config.payments, services.gatewayDirectory));
   await app.register(webhookRoutes(services.stripeWebhooks));
   await app.register(staffAuthRoutes(services.staff));
   await app.register(
@@ -178,7 +178,7 @@ function adminApi({ config, db }: AppDependencies, services: Services): FastifyP
     await admin.register(adminAuditRoutes(db));
     await admin.register(adminProductRoutes(services.products));
     await admin.register(adminPromoCodeRoutes(services.promoCodes));
-    await admin.register(adminPaymentRoutes(services.payments));
+    await admin.register(adminPaymentRoutes(services.payments, services.gatewayCredentials));
     await admin.register(adminWebhookRoutes(services.webhooks));
     await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
     await admin.register(adminBackupRoutes(db, config.dataDir));

@@ -4,8 +4,10 @@ import { AuditLog } from './modules/audit/audit-log.ts';
 import { AuditRepository } from './modules/audit/repository.ts';
 import { OrganizationService } from './modules/organizations/service.ts';
 import { createGateways, type Gateways } from './modules/payments/gateways/index.ts';
+import { GatewayCredentialStore, GatewayDirectory } from './modules/payments/credentials.ts';
 import { IntakePaymentsProcessor } from './modules/payments/intake-processor.ts';
 import { PaymentService } from './modules/payments/service.ts';
+import { RefundService } from './modules/payments/refunds.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
@@ -38,10 +40,16 @@ export interface Services {
   products: ProductService;
   /** Promo codes: global or per organization. */
   promoCodes: PromoCodeService;
-  /** Stripe (or simulated) and NMI gateways, chosen by configuration. */
+  /** The server's Stripe (or simulated) and NMI gateways, chosen by configuration. */
   gateways: Gateways;
+  /** Each organization's gateways: its own accounts (gatewayCredentials) over the server's. */
+  gatewayDirectory: GatewayDirectory;
+  /** An organization's own gateway credentials, sealed with the PHI cipher. */
+  gatewayCredentials: GatewayCredentialStore;
   /** Setup/payment intents, case payments with holds, captures, releases and webhook updates. */
   payments: PaymentService;
+  /** Refunds of case payments (POST .../payments/:paymentId/refund). */
+  refunds: RefundService;
   /** POST /webhooks/stripe: signed events that settle payments. */
   stripeWebhooks: StripeWebhookService;
   /** Outbound webhooks: an organization's endpoints and their deliveries. */
@@ -67,6 +75,9 @@ export function createServices(
   const products = new ProductService(db);
   const promoCodes = new PromoCodeService(db);
   const gateways = observeGateways(createGateways(config.payments, db), observability);
+  const gatewayDirectory = new GatewayDirectory(db, phiCipher, config.payments, gateways, (own) =>
+    observeGateways(own, observability),
+  );
   const organizations = new OrganizationService(db);
   const webhookOptions = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks };
   observability.metrics?.webhookQueueDepth(() => new WebhookQueue(db).pendingCount());
@@ -79,8 +90,11 @@ export function createServices(
     products,
     promoCodes,
     gateways,
-    payments: new PaymentService(db, gateways, products),
-    stripeWebhooks: new StripeWebhookService(db, gateways),
+    gatewayDirectory,
+    gatewayCredentials: new GatewayCredentialStore(db, phiCipher),
+    payments: new PaymentService(db, gatewayDirectory, products),
+    refunds: new RefundService(db, gatewayDirectory),
+    stripeWebhooks: new StripeWebhookService(db, gatewayDirectory),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {
       ...webhookOptions,
@@ -93,7 +107,7 @@ export function createServices(
       db,
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
-      payments: new IntakePaymentsProcessor(db, gateways, products, promoCodes, config.payments),
+      payments: new IntakePaymentsProcessor(db, gatewayDirectory, products, promoCodes, config.payments),
       fileLimits: {
         maxFileBytes: config.intake.fileMaxBytes,
         maxFilesPerAnswer: config.intake.filesMaxPerAnswer,

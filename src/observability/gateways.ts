@@ -13,6 +13,7 @@ const REMOTE_OPERATIONS = [
   'createSetupIntent',
   'createPaymentIntent',
   'authorize',
+  'saveToken',
   'capture',
   'cancel',
   'refund',
@@ -21,7 +22,8 @@ const REMOTE_OPERATIONS = [
 ] as const satisfies readonly (keyof PaymentGateway)[];
 
 function outcomeOf(result: unknown): GatewayOutcome {
-  return (result as { status?: unknown } | null)?.status === 'failed' ? 'declined' : 'ok';
+  const status = (result as { status?: unknown } | null)?.status;
+  return status === 'failed' || status === 'declined' ? 'declined' : 'ok';
 }
 
 function failureOutcome(error: unknown): GatewayOutcome {

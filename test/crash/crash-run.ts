@@ -225,7 +225,11 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
         // One intake in three pays with an NMI token (a sale before the case exists); the others save a card.
         const charged = options.nmiCharges === true && n % 3 === 0;
         const paymentFields = charged
-          ? { nmiPaymentToken: `tok_crash_${n}_${randomBytes(4).toString('hex')}`, paymentAmount: 25 }
+          ? {
+              nmiChargeNow: true,
+              nmiPaymentToken: `tok_crash_${n}_${randomBytes(4).toString('hex')}`,
+              paymentAmount: 25,
+            }
           : await savedCard();
         if (!paymentFields) continue;
         const idempotencyKey = `crash-case-${n}-${randomUUID()}`;

@@ -10,7 +10,7 @@ import { enqueueWebhookEvent } from '../../src/modules/outbound-webhooks/events.
 import { WebhookRepository } from '../../src/modules/outbound-webhooks/repository.ts';
 import { rotatePhiStep, type RotationCursor } from '../../src/modules/phi-keys/rotation.ts';
 import { createServices } from '../../src/services.ts';
-import { createTestContext, type TestContext } from '../support/app.ts';
+import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 
 /**
  * Key rotation on the engine of the run (issue 16, defect 13): a new key seals, old keys still open, and
@@ -92,6 +92,14 @@ describe('PHI key rotation', () => {
     await before_.db.query('update webhook_deliveries set body_sealed = $1', [
       await sealOld('{"event":"CREATE_CASE"}'),
     ]);
+    // The organization's own gateway account, through the admin API.
+    const credentials = await before_.app.inject({
+      method: 'PATCH',
+      url: `/admin/v1/organizations/${organizationId}/payment-gateways`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      payload: { nmiSecurityKey: 'own-nmi-security-key-1234', nmiTokenizationKey: 'own-collect-js-key-5678' },
+    });
+    assert.equal(credentials.statusCode, 200, credentials.body);
 
     // Two values as care360 sealed them before keys had ids (v1 text, iv|tag|ciphertext bytes), under the old key.
     const legacy = (plaintext: Buffer) => {
@@ -128,7 +136,7 @@ describe('PHI key rotation', () => {
     // Rotation in small steps (2 rows a batch), resumed from its cursor, with intakes between the steps.
     let cursor: RotationCursor | null = null;
     let steps = 0;
-    const resealed = { answers: 0, comments: 0, webhookSecrets: 0, webhookBodies: 0, files: 0 };
+    const resealed = { answers: 0, comments: 0, webhookSecrets: 0, webhookBodies: 0, gatewayCredentials: 0, files: 0 };
     for (;;) {
       const step = await rotatePhiStep(after_.db, rotating, { cursor, batchSize: 2, timeBudgetMs: 0 });
       steps += 1;
@@ -146,7 +154,7 @@ describe('PHI key rotation', () => {
     assert.ok(steps > 4, `${steps} steps`);
     assert.deepEqual(
       resealed,
-      { answers: 7, comments: 1, webhookSecrets: 1, webhookBodies: 1, files: 7 },
+      { answers: 7, comments: 1, webhookSecrets: 1, webhookBodies: 1, gatewayCredentials: 2, files: 7 },
       'each old value sealed again exactly once',
     );
 
@@ -177,6 +185,14 @@ describe('PHI key rotation', () => {
       'a comment',
       'partner-secret',
       '{"event":"CREATE_CASE"}',
+    ]);
+    const { rows: credentialValues } = await after_.db.query<{ value: string }>(
+      `select secret_sealed as value from organization_gateway_credentials where organization_id = $1 order by name`,
+      [organizationId],
+    );
+    assert.deepEqual(await Promise.all(credentialValues.map((row) => newOnly.decryptText(row.value))), [
+      'own-nmi-security-key-1234',
+      'own-collect-js-key-5678',
     ]);
     // The old key is retired: a process with the new key alone may start now; one with the old key alone may not.
     assert.equal(await verifyPhiKey(after_.db, newOnly), 'matches');

@@ -28,7 +28,8 @@ const decimal = (cents: number) => (cents / 100).toFixed(2);
 /**
  * A local fake of NMI's Direct Post `transact.php`: form-encoded requests, form-encoded answers with
  * `response` 1 (approved), 2 (declined), 3 (error). A payment token containing "decline" is declined;
- * `customer_vault=add_customer` saves the card and answers a `customer_vault_id`. And of the Query API
+ * `customer_vault=add_customer` saves the card and answers a `customer_vault_id`, with a sale or an auth or
+ * alone (no `type`: only saved, nothing charged). And of the Query API
  * `query.php` (GET or POST, by `order_id` and/or `transaction_id`): an XML `<nm_response>` listing the
  * recorded transactions that match, each with its `<action>`s.
  */
@@ -41,6 +42,10 @@ export class FakeNmiServer {
   queryHits = 0;
   readonly transactions = new Map<string, Transaction>();
   readonly vault = new Set<string>();
+  /** Security keys of the merchant accounts this fake answers; others fail authentication. */
+  readonly securityKeys = new Set([FAKE_NMI_SECURITY_KEY]);
+  /** Vault entries added without a transaction (`customer_vault=add_customer`, no `type`). */
+  vaultAdds = 0;
   /** Requests to answer 503, in turn: each of any type, or only of its `type` (a transact type, or 'query'). */
   private failures: (string | undefined)[] = [];
   private delays: number[] = [];
@@ -143,7 +148,7 @@ export class FakeNmiServer {
   }
 
   private query(fields: Record<string, string>): string {
-    if (fields.security_key !== FAKE_NMI_SECURITY_KEY) {
+    if (!this.securityKeys.has(fields.security_key ?? '')) {
       return '<?xml version="1.0" encoding="UTF-8"?>\n<nm_response><error_response>Invalid Security Key</error_response></nm_response>';
     }
     const matches = [...this.transactions.values()].filter(
@@ -186,8 +191,17 @@ export class FakeNmiServer {
       response_code: response === '1' ? '100' : response === '2' ? '200' : '300',
       ...extra,
     });
-    if (fields.security_key !== FAKE_NMI_SECURITY_KEY) return answer('3', 'Authentication Failed');
+    if (!this.securityKeys.has(fields.security_key ?? '')) return answer('3', 'Authentication Failed');
     const amountCents = fields.amount === undefined ? undefined : Math.round(Number(fields.amount) * 100);
+    if (fields.type === undefined && fields.customer_vault === 'add_customer') {
+      // Customer Vault only: the card is kept for later transactions, and nothing is charged.
+      if (!fields.payment_token) return answer('3', 'Invalid Payment Token REFID:3');
+      if (/decline/i.test(fields.payment_token)) return answer('2', 'DECLINE');
+      const vaultId = nextId();
+      this.vault.add(vaultId);
+      this.vaultAdds += 1;
+      return answer('1', 'Customer Added', { customer_vault_id: vaultId });
+    }
     switch (fields.type) {
       case 'sale':
       case 'auth': {

@@ -20,6 +20,8 @@ export const DECLINED_PAYMENT_METHOD = 'pm_card_chargeDeclined';
 type Json = Record<string, unknown>;
 
 export interface RecordedCall {
+  /** The secret key the call was made with (which Stripe account). */
+  secretKey?: string;
   method: string;
   path: string;
   idempotencyKey: string | undefined;
@@ -58,6 +60,8 @@ export class FakeStripeServer {
   readonly charges = new Map<string, Json>();
   readonly refunds = new Map<string, Json>();
   private readonly idempotent = new Map<string, StoredReply>();
+  /** Secret keys of the accounts this fake answers; others are refused as Stripe refuses them (401). */
+  readonly secretKeys = new Set([FAKE_STRIPE_SECRET_KEY]);
   private readonly injections: Injection[] = [];
   private server: Server | undefined;
   url = '';
@@ -205,7 +209,8 @@ export class FakeStripeServer {
       response.end(JSON.stringify(body));
     };
 
-    if (request.headers.authorization !== `Bearer ${FAKE_STRIPE_SECRET_KEY}`) {
+    const secretKey = (request.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (!this.secretKeys.has(secretKey)) {
       this.calls.push({ method, path, idempotencyKey, replayed: false });
       return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
     }
@@ -217,7 +222,7 @@ export class FakeStripeServer {
     }
 
     const stored = idempotencyKey && method === 'POST' ? this.idempotent.get(idempotencyKey) : undefined;
-    this.calls.push({ method, path, idempotencyKey, replayed: Boolean(stored) });
+    this.calls.push({ secretKey, method, path, idempotencyKey, replayed: Boolean(stored) });
     let reply: StoredReply;
     if (stored) {
       reply = stored;

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
+import { contextWithRouteTable, type RouteTableContext } from '../security/support.ts';
 
 // Browsers and fetch clients often send `Content-Type: application/json` with no body at all.
 describe('an empty body sent as application/json', () => {
@@ -59,5 +61,50 @@ describe('an empty body sent as application/json', () => {
     });
     assert.equal(response.statusCode, 400);
     assert.deepEqual(response.json(), { success: false, message: 'Validation failed: body: Malformed JSON' });
+  });
+});
+
+// Every route whose body is optional (or that takes none), from the app's own route table: an empty body sent
+// as application/json is no body there, never a body-validation 400.
+describe('every route whose body is optional, sent an empty body as application/json', () => {
+  let context: RouteTableContext;
+  let apiKey: string;
+  before(async () => {
+    context = await contextWithRouteTable();
+    ({ apiKey } = await context.organization());
+  });
+  after(() => context.close());
+
+  const optional = (schema: unknown) =>
+    schema === undefined || (schema as { _zod?: { optin?: string } })._zod?.optin === 'optional';
+
+  it('answers each of them without refusing the body', async () => {
+    const routes = context.routes.filter(
+      (route) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(route.method) && optional(route.schema?.body),
+    );
+    assert.ok(routes.length >= 10, `${routes.length} routes`);
+    assert.ok(routes.some((route) => route.url === '/api/v1/payments/setup'));
+    assert.ok(routes.some((route) => route.url.endsWith('/capture')));
+    for (const route of routes) {
+      const url = route.url.replace(/:[A-Za-z0-9_]+/g, () => randomUUID());
+      const response = await context.app.inject({
+        method: route.method as 'POST',
+        url,
+        headers: {
+          'content-type': 'application/json',
+          'cv-api-key': apiKey,
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+        },
+        body: '',
+      });
+      const name = `${route.method} ${route.url}: ${response.statusCode} ${response.body.slice(0, 200)}`;
+      assert.notEqual(response.statusCode, 415, name);
+      assert.ok(response.statusCode < 500, name);
+      assert.doesNotMatch(
+        response.body,
+        /body: Required|Malformed JSON|FST_ERR_CTP_EMPTY_JSON_BODY|body must be/i,
+        name,
+      );
+    }
   });
 });

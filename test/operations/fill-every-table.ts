@@ -45,7 +45,13 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
   const stripeConfig = loadConfig({ ...base, ...fake.environment() });
   const stripeApp = await buildApp({ config: stripeConfig, db, logger: false });
   try {
-    const call = async (target: FastifyInstance, method: 'GET' | 'POST', url: string, body?: unknown, key?: string) => {
+    const call = async (
+      target: FastifyInstance,
+      method: 'GET' | 'POST' | 'PATCH',
+      url: string,
+      body?: unknown,
+      key?: string,
+    ) => {
       const response = await target.inject({
         method,
         url,
@@ -112,12 +118,16 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
     );
     const paymentId = held.data.result.paymentId as string;
     await call(app, 'POST', `/api/v1/cases/${caseId}/payments/${paymentId}/capture`, { amount: 30 }, apiKey);
+    await call(app, 'POST', `/api/v1/cases/${caseId}/payments/${paymentId}/refund`, { amount: 10 }, apiKey);
     // An NMI token charged by the intake (simulated): a gateway intent keyed by the intake's request.
     const charged = await call(
       app,
       'POST',
       '/api/v1/dynamic-case',
-      intake({ nmiPaymentToken: 'tok_fill', paymentAmount: 25, idempotencyKey: 'fill-nmi' }, 'b@fill.example.com'),
+      intake(
+        { nmiChargeNow: true, nmiPaymentToken: 'tok_fill', paymentAmount: 25, idempotencyKey: 'fill-nmi' },
+        'b@fill.example.com',
+      ),
       apiKey,
     );
 
@@ -217,6 +227,12 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
       payload: { email: 'provider@fill.example.com', password: 'not the password' },
     });
     assert.equal(failed.statusCode, 401);
+
+    // The organization's own NMI account, last: its payments above went through the server's gateways.
+    await call(app, 'PATCH', `/admin/v1/organizations/${organizationId}/payment-gateways`, {
+      nmiSecurityKey: 'fill-own-nmi-security-key',
+      nmiTokenizationKey: 'fill-own-collect-js-key',
+    });
 
     await simulated.audit.flush();
     return { phiAnswer, fileBytes, caseIds: [caseId, charged.data.caseId, stripeCase.data.caseId] };

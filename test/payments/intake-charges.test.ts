@@ -112,7 +112,7 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
   it('two same-key intakes that both find no charge: one sale and a 200, the other the documented 409', async () => {
     // Both look the charge up before either records it; the unique request key lets one in. This 409 was
     // answered as a 500 FST_ERR_RESPONSE_SERIALIZATION: its body was not the intake's 409 schema.
-    const body = { nmiPaymentToken: 'tok-collide', paymentAmount: 45, idempotencyKey: 'collide' };
+    const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-collide', paymentAmount: 45, idempotencyKey: 'collide' };
     const answers = Promise.all([createCase(context, apiKey, body), createCase(context, apiKey, body)]);
     while (held.arrived(LOOK_UP_CHARGE) < 2) await sleep(5);
     held.release();
@@ -124,7 +124,7 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
   });
 
   it('a same-key intake while the first one charges: 409 at once, and NMI is not asked anything for it', async () => {
-    const body = { nmiPaymentToken: 'tok-slow', paymentAmount: 30, idempotencyKey: 'slow' };
+    const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-slow', paymentAmount: 30, idempotencyKey: 'slow' };
     nmi.delayNext(1_000); // the first sale's answer comes late (the fake's client timeout is 2 s)
     const first = createCase(context, apiKey, body);
     while (sales(nmi, 'tok-slow') === 0) await sleep(5);
@@ -143,11 +143,11 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
   });
 
   it('a request cut short holds the charge until its claim lapses; then a retry takes over, with one sale', async () => {
-    const body = { nmiPaymentToken: 'tok-crashed', paymentAmount: 20, idempotencyKey: 'crashed' };
+    const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-crashed', paymentAmount: 20, idempotencyKey: 'crashed' };
     // An attempt that charged and then died before writing its case: prepare without record or abandon.
     const processor = new IntakePaymentsProcessor(
       context.db,
-      context.services.gateways,
+      context.services.gatewayDirectory,
       context.services.products,
       context.services.promoCodes,
       context.config.payments,
@@ -155,7 +155,7 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
     const prepared = await processor.prepare({
       tenant: Tenant.forOperator(organizationId, 'test'),
       idempotencyKey: 'crashed',
-      payment: { amountCents: 2000, nmiPaymentToken: 'tok-crashed', promoCodes: [] },
+      payment: { amountCents: 2000, nmiChargeNow: true, nmiPaymentToken: 'tok-crashed', promoCodes: [] },
       patientEmail: 'crashed@example.com',
     });
     assert.ok(prepared);
@@ -198,7 +198,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
   it('a $50 charge left without a case: a retry for $1,000 is a 409, the same retry takes the $50 charge', async () => {
     const processor = new IntakePaymentsProcessor(
       context.db,
-      context.services.gateways,
+      context.services.gatewayDirectory,
       context.services.products,
       context.services.promoCodes,
       context.config.payments,
@@ -208,7 +208,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
       await processor.prepare({
         tenant: Tenant.forOperator(organizationId, 'test'),
         idempotencyKey: 'fifty',
-        payment: { amountCents: 5000, nmiPaymentToken: 'tok-fifty', promoCodes: [] },
+        payment: { amountCents: 5000, nmiChargeNow: true, nmiPaymentToken: 'tok-fifty', promoCodes: [] },
         patientEmail: 'fifty@example.com',
       }),
     );
@@ -216,6 +216,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
 
     for (const changed of [{ paymentAmount: 1000 }, { paymentAmount: 50, paymentDescription: 'Other' }]) {
       const retried = await createCase(context, apiKey, {
+        nmiChargeNow: true,
         nmiPaymentToken: 'tok-fifty',
         idempotencyKey: 'fifty',
         ...changed,
@@ -224,6 +225,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
     }
     assert.equal(sales(nmi, 'tok-fifty'), 1);
     const same = await createCase(context, apiKey, {
+      nmiChargeNow: true,
       nmiPaymentToken: 'tok-fifty',
       paymentAmount: 50,
       idempotencyKey: 'fifty',
@@ -236,7 +238,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
 
   it('a charge whose outcome is unknown: a retry for another amount is a 409, not matched to it at NMI', async () => {
     nmi.delayNext(1_000);
-    const body = { nmiPaymentToken: 'tok-unknown', paymentAmount: 50, idempotencyKey: 'unknown' };
+    const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-unknown', paymentAmount: 50, idempotencyKey: 'unknown' };
     assert.equal((await createCase(context, apiKey, body)).status, 503);
     const queries = nmi.queries.length;
     const other = await createCase(context, apiKey, { ...body, paymentAmount: 1000 });
@@ -287,7 +289,12 @@ describe('a refused intake leaves no money taken (defect 3)', () => {
     const tokens = Array.from({ length: 10 }, (_, index) => `tok-race-${index}`);
     const answers = await Promise.all(
       tokens.map((token) =>
-        createCase(context, apiKey, { nmiPaymentToken: token, paymentAmount: 90, promoCode: 'ONCE50' }),
+        createCase(context, apiKey, {
+          nmiChargeNow: true,
+          nmiPaymentToken: token,
+          paymentAmount: 90,
+          promoCode: 'ONCE50',
+        }),
       ),
     );
     assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, ...Array<number>(9).fill(400)]);
@@ -308,6 +315,7 @@ describe('a refused intake leaves no money taken (defect 3)', () => {
   it('a case write that fails after the sale: the sale is voided, the code given back, and a retry charges anew', async () => {
     await promoCode('FAULT50', 1);
     const body = {
+      nmiChargeNow: true,
       nmiPaymentToken: 'tok-fault',
       paymentAmount: 40,
       promoCode: 'FAULT50',
@@ -332,6 +340,7 @@ describe('a refused intake leaves no money taken (defect 3)', () => {
   it('a sale NMI has already settled is refunded instead', async () => {
     held.hold(); // the payment is written once NMI has settled the sale
     const failed = createCase(context, apiKey, {
+      nmiChargeNow: true,
       nmiPaymentToken: 'tok-settled',
       paymentAmount: 25,
       paymentDescription: 'fault',
@@ -349,6 +358,7 @@ describe('a refused intake leaves no money taken (defect 3)', () => {
 
   it('a void NMI cannot answer: the charge stays, for the orphans command or a retry to take', async () => {
     const body = {
+      nmiChargeNow: true,
       nmiPaymentToken: 'tok-unreachable',
       paymentAmount: 35,
       paymentDescription: 'fault',

@@ -243,8 +243,9 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     assert.deepEqual(lookup.json(), { success: true, data: [] }, 'redeemed once: used up');
   });
 
-  it('nmiPaymentToken: a sale for the amount less discounts, the card kept in the vault for later holds', async () => {
+  it('nmiPaymentToken with nmiChargeNow: a sale for the amount less discounts, the card kept in the vault for later holds', async () => {
     const created = await createCase(context, apiKey, {
+      nmiChargeNow: true,
       nmiPaymentToken: 'tok-visa-1',
       paymentAmount: 45,
       promoCode: 'SAVE10',
@@ -275,6 +276,7 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     assert.equal(nmi.calls.at(-1)!.amount, '25.00');
 
     const repeat = await createCase(context, apiKey, {
+      nmiChargeNow: true,
       nmiPaymentToken: 'tok-visa-1',
       paymentAmount: 45,
       idempotencyKey: 'nmi-intake-1',
@@ -283,16 +285,106 @@ describe('intake payment fields on Stripe (fake) and NMI (fake)', () => {
     assert.equal(nmi.count('sale'), 1, 'one sale');
   });
 
-  it('nmiPaymentToken: a declined card is a 402 and creates no case; an outage is a 503 that a retry settles once', async () => {
+  it('nmiPaymentToken without nmiChargeNow: the card is saved in the vault, nothing is charged, the amount is owed', async () => {
+    const charged = () => nmi.count('sale') + nmi.count('auth');
+    const chargesBefore = charged();
+    const addsBefore = nmi.vaultAdds;
+    const created = await createCase(context, apiKey, {
+      nmiPaymentToken: 'tok-saved-1',
+      paymentAmount: 45,
+      promoCode: 'SAVE10',
+      idempotencyKey: 'nmi-vault-1',
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    assert.equal(charged(), chargesBefore, 'no sale and no auth');
+    assert.equal(nmi.vaultAdds, addsBefore + 1);
+    const add = nmi.calls.at(-1)!;
+    assert.equal(add.customer_vault, 'add_customer');
+    assert.equal(add.type, undefined);
+    assert.equal(add.payment_token, 'tok-saved-1');
+    const row = await paymentRow(context, created.paymentId!);
+    assert.equal(row.status, 'UNPAID');
+    assert.equal(row.gateway, 'nmi');
+    assert.equal(row.amount_cents, 4050);
+    assert.equal(row.hold_status, 'NONE');
+    assert.equal(row.gateway_reference, null);
+    const { rows } = await context.db.query<{ gateway: string; customer_id: string }>(
+      `select m.gateway, m.customer_id from patient_payment_methods m join cases c on c.patient_id = m.patient_id
+        where c.id = $1`,
+      [created.caseId],
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.gateway, 'nmi');
+    assert.ok(nmi.vault.has(rows[0]!.customer_id), 'the vault entry NMI answered');
+
+    // The saved card is held later with its vault id, as a SetupIntent's card is.
+    const held = await post(context, `/api/v1/cases/${created.caseId}/payments`, apiKey, {
+      amount: 40.5,
+      preauthorize: true,
+    });
+    assert.equal(held.status, 200, JSON.stringify(held.body));
+    const auth = nmi.calls.at(-1)!;
+    assert.equal(auth.type, 'auth');
+    assert.equal(auth.customer_vault_id, rows[0]!.customer_id);
+    assert.equal(auth.payment_token, undefined);
+  });
+
+  it('nmiPaymentToken without nmiChargeNow and without paymentAmount saves the card and records no payment', async () => {
+    const created = await createCase(context, apiKey, { nmiPaymentToken: 'tok-saved-2' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    assert.equal(created.paymentId, undefined);
+    const { rows } = await context.db.query<{ n: number }>(
+      `select count(*)::int as n from case_payments where case_id = $1`,
+      [created.caseId],
+    );
+    assert.equal(rows[0]!.n, 0);
+  });
+
+  it('nmiPaymentToken to save: a declined card is a 402, an outage a 503, and neither creates a case', async () => {
     const before = await countCases(context, organizationId);
-    const declined = await createCase(context, apiKey, { nmiPaymentToken: 'tok-decline', paymentAmount: 45 });
+    const declined = await createCase(context, apiKey, { nmiPaymentToken: 'tok-decline-vault', paymentAmount: 45 });
+    assert.equal(declined.status, 402);
+    assert.deepEqual(declined.body, { success: false, error: 'Payment was declined: DECLINE' });
+    nmi.failNext();
+    const down = await createCase(context, apiKey, { nmiPaymentToken: 'tok-vault-down', paymentAmount: 45 });
+    assert.equal(down.status, 503);
+    assert.equal(await countCases(context, organizationId), before);
+  });
+
+  it('nmiChargeNow: only true or false, and only with an nmiPaymentToken', async () => {
+    const before = await countCases(context, organizationId);
+    const calls = nmi.calls.length;
+    const alone = await createCase(context, apiKey, { nmiChargeNow: true, paymentAmount: 10 });
+    assert.equal(alone.status, 400);
+    assert.deepEqual(alone.body, {
+      success: false,
+      error: 'Validation failed: nmiChargeNow: Only with nmiPaymentToken',
+    });
+    const text = await createCase(context, apiKey, {
+      nmiChargeNow: 'yes',
+      nmiPaymentToken: 'tok-x',
+      paymentAmount: 10,
+    });
+    assert.equal(text.status, 400);
+    assert.deepEqual(text.body, { success: false, error: 'Validation failed: nmiChargeNow: Must be true or false' });
+    assert.equal(nmi.calls.length, calls, 'NMI was not called');
+    assert.equal(await countCases(context, organizationId), before);
+  });
+
+  it('nmiPaymentToken with nmiChargeNow: a declined card is a 402 and creates no case; an outage is a 503 that a retry settles once', async () => {
+    const before = await countCases(context, organizationId);
+    const declined = await createCase(context, apiKey, {
+      nmiChargeNow: true,
+      nmiPaymentToken: 'tok-decline',
+      paymentAmount: 45,
+    });
     assert.equal(declined.status, 402);
     assert.deepEqual(declined.body, { success: false, error: 'Payment was declined: DECLINE' });
     assert.equal(await countCases(context, organizationId), before);
 
     const salesBefore = nmi.count('sale');
     nmi.failNext();
-    const body = { nmiPaymentToken: 'tok-visa-2', paymentAmount: 12, idempotencyKey: 'nmi-outage' };
+    const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-visa-2', paymentAmount: 12, idempotencyKey: 'nmi-outage' };
     const down = await createCase(context, apiKey, body);
     assert.equal(down.status, 503);
     assert.equal(await countCases(context, organizationId), before);
@@ -346,9 +438,17 @@ describe('the whole flow on the simulated gateway (no configuration)', () => {
   });
 
   it('simulates an NMI token too, and declines one containing "decline"', async () => {
-    const paid = await createCase(context, apiKey, { nmiPaymentToken: 'any-token', paymentAmount: 10 });
+    const paid = await createCase(context, apiKey, {
+      nmiChargeNow: true,
+      nmiPaymentToken: 'any-token',
+      paymentAmount: 10,
+    });
     assert.equal(paid.status, 200);
-    const declined = await createCase(context, apiKey, { nmiPaymentToken: 'please-decline', paymentAmount: 10 });
+    const declined = await createCase(context, apiKey, {
+      nmiChargeNow: true,
+      nmiPaymentToken: 'please-decline',
+      paymentAmount: 10,
+    });
     assert.equal(declined.status, 402);
   });
 });

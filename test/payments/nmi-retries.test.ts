@@ -28,7 +28,12 @@ describe('NMI retries after an approved answer was lost: the Query API, not a se
   });
 
   it('an intake sale approved by NMI but not recorded: the retry records that sale, and NMI charged once', async () => {
-    const body = { nmiPaymentToken: 'tok-lost-answer', paymentAmount: 20, idempotencyKey: 'nmi-lost-sale' };
+    const body = {
+      nmiChargeNow: true,
+      nmiPaymentToken: 'tok-lost-answer',
+      paymentAmount: 20,
+      idempotencyKey: 'nmi-lost-sale',
+    };
     const [salesBefore, queriesBefore] = [nmi.count('sale'), nmi.queries.length];
     nmi.delayNext(LATE_ANSWER_MS);
     const first = await createCase(context, apiKey, body);
@@ -68,6 +73,7 @@ describe('NMI retries after an approved answer was lost: the Query API, not a se
 
   it('an NMI auth hold approved but not recorded: the retry records that hold (HELD), NMI held once', async () => {
     const created = await createCase(context, apiKey, {
+      nmiChargeNow: true,
       nmiPaymentToken: 'tok-for-holds',
       paymentAmount: 10,
       idempotencyKey: 'nmi-hold-case',
@@ -111,7 +117,12 @@ describe('NMI retries after an approved answer was lost: the Query API, not a se
   });
 
   it('a retry when NMI has no transaction for the orderid charges once', async () => {
-    const body = { nmiPaymentToken: 'tok-never-reached', paymentAmount: 12, idempotencyKey: 'nmi-not-reached' };
+    const body = {
+      nmiChargeNow: true,
+      nmiPaymentToken: 'tok-never-reached',
+      paymentAmount: 12,
+      idempotencyKey: 'nmi-not-reached',
+    };
     const [salesBefore, queriesBefore] = [nmi.count('sale'), nmi.queries.length];
     nmi.failNext(); // a 503 before NMI processed anything
     const first = await createCase(context, apiKey, body);
@@ -130,6 +141,7 @@ describe('NMI retries after an approved answer was lost: the Query API, not a se
 
   it('a hold retried when NMI has none holds once; a Query API outage sends nothing and leaves it pending', async () => {
     const created = await createCase(context, apiKey, {
+      nmiChargeNow: true,
       nmiPaymentToken: 'tok-for-holds-2',
       paymentAmount: 10,
       idempotencyKey: 'nmi-hold-case-2',
@@ -176,6 +188,7 @@ describe('NMI capture and void whose answer was lost: the retry records what NMI
   /** A case paid by an NMI token (its card saved in NMI's vault), and an NMI hold of `amount` on it. */
   const nmiHold = async (name: string, amount: number) => {
     const created = await createCase(context, apiKey, {
+      nmiChargeNow: true,
       nmiPaymentToken: `tok-${name}`,
       paymentAmount: 10,
       idempotencyKey: `nmi-${name}-case`,

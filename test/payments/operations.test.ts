@@ -65,7 +65,7 @@ describe('operator views: open holds and orphaned intake charges', () => {
     // without record, an hour ago: its claim on the charge has lapsed).
     const processor = new IntakePaymentsProcessor(
       context.db,
-      context.services.gateways,
+      context.services.gatewayDirectory,
       context.services.products,
       context.services.promoCodes,
       context.config.payments,
@@ -73,7 +73,7 @@ describe('operator views: open holds and orphaned intake charges', () => {
     const prepared = await processor.prepare({
       tenant: Tenant.forOperator(organizationId, 'test'),
       idempotencyKey: 'orphan-intake',
-      payment: { amountCents: 2500, nmiPaymentToken: 'tok-orphan', promoCodes: [] },
+      payment: { amountCents: 2500, nmiChargeNow: true, nmiPaymentToken: 'tok-orphan', promoCodes: [] },
       patientEmail: 'orphan@example.com',
     });
     assert.ok(prepared);

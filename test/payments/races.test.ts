@@ -100,7 +100,7 @@ describe(`payments under races, ${usesPostgres ? 'two server processes on Postgr
   it(`${PARALLEL} parallel NMI intakes with one idempotencyKey: one case, one sale, the others the documented 409`, async () => {
     const idempotencyKey = `same-key-${randomUUID()}`;
     const token = `tok-same-${randomUUID().slice(0, 8)}`;
-    const body = intakeBody({ nmiPaymentToken: token, paymentAmount: 45, idempotencyKey });
+    const body = intakeBody({ nmiChargeNow: true, nmiPaymentToken: token, paymentAmount: 45, idempotencyKey });
     const answers = await servers.race(PARALLEL, () => ({ method: 'POST', url: '/api/v1/dynamic-case', apiKey, body }));
     console.log(`${PARALLEL} same-key NMI intakes: ${JSON.stringify(byStatus(answers))}`);
     assert.deepEqual(byStatus(answers), { 200: 1, 409: PARALLEL - 1 });
@@ -126,7 +126,7 @@ describe(`payments under races, ${usesPostgres ? 'two server processes on Postgr
       method: 'POST',
       url: '/api/v1/dynamic-case',
       apiKey,
-      body: intakeBody({ nmiPaymentToken: tokens[index], paymentAmount: 90, promoCode: code }),
+      body: intakeBody({ nmiChargeNow: true, nmiPaymentToken: tokens[index], paymentAmount: 90, promoCode: code }),
     }));
     console.log(`${PARALLEL} intakes racing for a one-use code: ${JSON.stringify(byStatus(answers))}`);
     assert.deepEqual(byStatus(answers), { 200: 1, 400: PARALLEL - 1 });
@@ -152,7 +152,7 @@ describe(`payments under races, ${usesPostgres ? 'two server processes on Postgr
       stripe.confirmSetupIntent(setupIntentId);
       for (const [gateway, fields] of [
         ['stripe', { stripeSetupId: setupIntentId }],
-        ['nmi', { nmiPaymentToken: `tok-holds-${randomUUID().slice(0, 8)}`, paymentAmount: 1 }],
+        ['nmi', { nmiChargeNow: true, nmiPaymentToken: `tok-holds-${randomUUID().slice(0, 8)}`, paymentAmount: 1 }],
       ] as const) {
         const created = await servers.send(1, {
           method: 'POST',

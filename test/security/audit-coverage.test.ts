@@ -9,6 +9,7 @@ import {
   fillPath,
   inject,
   organizationRoutes,
+  prepareRouteFor,
   ownQueryFor,
   routeName,
   type OrganizationFixture,
@@ -94,6 +95,7 @@ describe('audit events for every route that creates or reads PHI', () => {
     for (const route of audited()) {
       const owner = route.params.length > 0 ? await createOrganizationFixture(context, 'Owner') : a;
       const url = `${fillPath(route.url, owner.ids)}${ownQueryFor(route, owner)}`;
+      await prepareRouteFor(context.app, route, owner);
       const answer = await inject(context.app, route.method, url, owner.apiKey, bodyFor(route));
       assert.ok(answer.status < 300, `${routeName(route)}: ${answer.text}`);
       const event = await eventOf(route, String(answer.headers['x-request-id']));

@@ -300,7 +300,23 @@ export const validBodies: Record<string, unknown> = {
   'POST /api/v1/cases/:caseId/payments': { amount: 12.5, description: 'Follow-up visit' },
   'POST /api/v1/cases/:caseId/payments/:paymentId/capture': { amount: 10 },
   'POST /api/v1/cases/:caseId/payments/:paymentId/cancel': {},
+  'POST /api/v1/cases/:caseId/payments/:paymentId/refund': { amount: 5 },
 };
+
+/**
+ * What the owner does first so that a route accepts its request: a refund needs a payment that was taken, so
+ * the fixture's held payment is captured.
+ */
+export async function prepareRouteFor(
+  app: FastifyInstance,
+  route: RegisteredRoute,
+  owner: { apiKey: string; ids: Record<string, string> },
+): Promise<void> {
+  if (routeName(route) !== 'POST /api/v1/cases/:caseId/payments/:paymentId/refund') return;
+  const url = fillPath('/api/v1/cases/:caseId/payments/:paymentId/capture', owner.ids);
+  const answer = await inject(app, 'POST', url, owner.apiKey, {});
+  assert.equal(answer.status, 200, answer.text);
+}
 
 /** Query parameters a route needs besides the ones naming a resource (the case list's date range). */
 export const baseQueries: Record<string, () => Record<string, string>> = {

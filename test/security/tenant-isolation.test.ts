@@ -11,6 +11,7 @@ import {
   fillPath,
   inject,
   organizationRoutes,
+  prepareRouteFor,
   routeName,
   withoutIds,
   type Answer,
@@ -139,6 +140,7 @@ describe('tenant isolation over every organization route', () => {
     // A fresh owner per route, since capture and cancel change the payment they act on.
     for (const route of organizationRoutes(context.routes).filter((candidate) => candidate.params.length > 0)) {
       const owner = await createOrganizationFixture(context, `Owner${comparisons}`);
+      await prepareRouteFor(context.app, route, owner);
       const answer = await inject(
         context.app,
         route.method,

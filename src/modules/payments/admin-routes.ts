@@ -2,10 +2,76 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PaymentService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import { organizationOfAdminPath } from '../../http/admin.ts';
+import { GATEWAY_CREDENTIAL_NAMES, gatewayCredentialsBody, type GatewayCredentialStore } from './credentials.ts';
 
-/** Operator views of payments under /admin/v1. */
-export function adminPaymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
+const credentialView = z.union([
+  z.object({ set: z.literal(false) }),
+  z.object({
+    set: z.literal(true),
+    last4: z.string().describe('The last four characters, to tell which key it is'),
+    updatedAt: z.string(),
+  }),
+]);
+
+const credentialsResponse = z.object({
+  organizationId: z.uuid(),
+  credentials: z.object(
+    Object.fromEntries(GATEWAY_CREDENTIAL_NAMES.map((name) => [name, credentialView])) as Record<
+      (typeof GATEWAY_CREDENTIAL_NAMES)[number],
+      typeof credentialView
+    >,
+  ),
+});
+
+const organizationParams = z.object({ organizationId: z.uuid() });
+
+/** Operator views of payments, and an organization's own gateway accounts, under /admin/v1. */
+export function adminPaymentRoutes(
+  payments: PaymentService,
+  credentials: GatewayCredentialStore,
+): FastifyPluginAsyncZod {
   return async (app) => {
+    app.get(
+      '/organizations/:organizationId/payment-gateways',
+      {
+        config: { auth: 'admin', envelope: 'standard' },
+        schema: {
+          tags: ['admin'],
+          summary: "Which of an organization's own gateway credentials are set (never their values)",
+          security: [{ adminToken: [] }],
+          params: organizationParams,
+          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 404]) },
+        },
+      },
+      async (request) => ({
+        organizationId: request.params.organizationId,
+        credentials: await credentials.describe(organizationOfAdminPath(request.params.organizationId)),
+      }),
+    );
+
+    app.patch(
+      '/organizations/:organizationId/payment-gateways',
+      {
+        config: { auth: 'admin', envelope: 'standard' },
+        schema: {
+          tags: ['admin'],
+          summary: "Set (a string) or remove (null) an organization's own Stripe or NMI credentials",
+          description:
+            'Stored sealed with the PHI key and never answered: only whether each is set and its last four ' +
+            "characters. Without its own stripeSecretKey or nmiSecurityKey the organization uses the server's account.",
+          security: [{ adminToken: [] }],
+          params: organizationParams,
+          body: gatewayCredentialsBody,
+          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 404]) },
+        },
+      },
+      async (request) => ({
+        organizationId: request.params.organizationId,
+        credentials: await credentials.update(organizationOfAdminPath(request.params.organizationId), request.body),
+      }),
+    );
+
     app.get(
       '/payments/holds',
       {

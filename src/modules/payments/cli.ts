@@ -5,6 +5,7 @@ import { Tenant } from '../../http/gate.ts';
 import { optionalDollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from '../products/views.ts';
 import { promoJson } from '../promo-codes/views.ts';
+import { GATEWAY_CREDENTIAL_NAMES, gatewayCredentialsBody, type GatewayCredentialsInput } from './credentials.ts';
 
 type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
 type Print = (value: unknown) => void;
@@ -14,6 +15,22 @@ function positiveInteger(value: string | undefined, option: string): number | un
   const number = Number(value);
   if (!Number.isInteger(number) || number <= 0) throw new ApiError(400, `${option} must be a positive whole number`);
   return number;
+}
+
+/** One credential as the admin API's body has it, checked by the same rules. */
+function credentialInput(name: string, value: string | null): GatewayCredentialsInput {
+  if (!(GATEWAY_CREDENTIAL_NAMES as readonly string[]).includes(name)) {
+    throw new ApiError(400, `<name> must be one of ${GATEWAY_CREDENTIAL_NAMES.join(', ')}`);
+  }
+  const parsed = gatewayCredentialsBody.safeParse({ [name]: value });
+  if (!parsed.success) throw new ApiError(400, `${name}: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
+}
+
+async function readStandardInput(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** An operator command names the organization it acts for as its argument. */
@@ -145,6 +162,45 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
             positiveInteger(options.olderThanMinutes, '--older-than-minutes') ?? 15,
             Boolean(options.refund),
           ),
+        ),
+      ),
+    );
+
+  const credentials = payments
+    .command('gateways')
+    .description("an organization's own Stripe or NMI account (credentials sealed, never shown once set)");
+  credentials
+    .command('show')
+    .argument('<organizationId>')
+    .description('which credentials are set, with their last four characters')
+    .action((organizationId: string) =>
+      withServices(async (services) =>
+        print(await services.gatewayCredentials.describe(organizationOfCommand(organizationId))),
+      ),
+    );
+  credentials
+    .command('set')
+    .argument('<organizationId>')
+    .argument('<name>', GATEWAY_CREDENTIAL_NAMES.join(' | '))
+    .option('--value <value>', 'the value; without it, read from standard input (kept out of the process list)')
+    .description('set one credential')
+    .action((organizationId: string, name: string, options: { value?: string }) =>
+      withServices(async (services) => {
+        const value = options.value ?? (await readStandardInput()).trim();
+        print(
+          await services.gatewayCredentials.update(organizationOfCommand(organizationId), credentialInput(name, value)),
+        );
+      }),
+    );
+  credentials
+    .command('remove')
+    .argument('<organizationId>')
+    .argument('<name>', GATEWAY_CREDENTIAL_NAMES.join(' | '))
+    .description("remove one credential (without its account's key, the server's account serves)")
+    .action((organizationId: string, name: string) =>
+      withServices(async (services) =>
+        print(
+          await services.gatewayCredentials.update(organizationOfCommand(organizationId), credentialInput(name, null)),
         ),
       ),
     );

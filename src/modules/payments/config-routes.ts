@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { PaymentsConfig } from '../../config.ts';
 import { TEST_CARD_ELEMENT_PATH } from './test-card/routes.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import type { GatewayDirectory } from './credentials.ts';
 
 /** `live` or `test` after the Stripe secret key's prefix; `simulated` without one. */
 export function stripeMode(config: PaymentsConfig): 'live' | 'test' | 'simulated' {
@@ -35,28 +36,32 @@ const configSchema = z.object({
   }),
 });
 
+/** The answer for one set of payment settings: the server's, or an organization's own accounts over them. */
+function configBody(config: PaymentsConfig) {
+  const mode = stripeMode(config);
+  return {
+    success: true as const,
+    data: {
+      stripe: {
+        mode,
+        publishableKey: config.stripePublishableKey ?? null,
+        testCardElement: mode === 'simulated' ? TEST_CARD_ELEMENT_PATH : null,
+      },
+      nmi: { tokenizationKey: config.nmiTokenizationKey ?? null },
+    },
+  };
+}
+
 /**
- * GET /api/v1/payments/config: the publishable keys a storefront's browser needs to take a card for this server.
- * Server-wide, from STRIPE_PUBLISHABLE_KEY and NMI_TOKENIZATION_KEY: every organization takes cards through the
- * server's gateway accounts.
+ * GET /api/v1/payments/config: the publishable keys a storefront's browser needs to take a card for the caller's
+ * organization: those of its own Stripe or NMI account when it has one (admin API `payment-gateways`), else the
+ * server's STRIPE_PUBLISHABLE_KEY and NMI_TOKENIZATION_KEY.
  */
-export function paymentConfigRoutes(config: PaymentsConfig): FastifyPluginAsyncZod {
+export function paymentConfigRoutes(config: PaymentsConfig, gateways: GatewayDirectory): FastifyPluginAsyncZod {
   return async (app) => {
     if (config.stripeSecretKey && !config.stripePublishableKey) {
       app.log.warn('STRIPE_SECRET_KEY is set without STRIPE_PUBLISHABLE_KEY: storefronts cannot load Stripe Elements');
     }
-    const mode = stripeMode(config);
-    const body = {
-      success: true as const,
-      data: {
-        stripe: {
-          mode,
-          publishableKey: config.stripePublishableKey ?? null,
-          testCardElement: mode === 'simulated' ? TEST_CARD_ELEMENT_PATH : null,
-        },
-        nmi: { tokenizationKey: config.nmiTokenizationKey ?? null },
-      },
-    };
 
     app.get(
       '/api/v1/payments/config',
@@ -75,7 +80,7 @@ export function paymentConfigRoutes(config: PaymentsConfig): FastifyPluginAsyncZ
           },
         },
       },
-      async () => body,
+      async (request) => configBody((await gateways.resolve(request.scope.tenant.organizationId)).config),
     );
   };
 }

@@ -8,7 +8,7 @@ import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intak
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeRow } from '../promo-codes/repository.ts';
 import { discountCents, type PromoCodeService } from '../promo-codes/service.ts';
-import type { Gateways } from './gateways/index.ts';
+import type { GatewayDirectory } from './credentials.ts';
 import {
   GatewayRequestError,
   GatewayUnavailableError,
@@ -82,7 +82,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
 
   constructor(
     private readonly db: Database,
-    private readonly gateways: Gateways,
+    private readonly gateways: GatewayDirectory,
     private readonly products: ProductService,
     private readonly promoCodes: PromoCodeService,
     options: { nmiTimeoutMs: number },
@@ -106,6 +106,12 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     if (payment.stripeSetupId) return { ...priced, ...(await this.checkSetupIntent(tenant, payment.stripeSetupId)) };
     if (payment.stripePaymentId) {
       return { ...priced, ...(await this.checkPaymentIntent(tenant, payment.stripePaymentId, priced)) };
+    }
+    if (payment.nmiChargeNow !== undefined && !payment.nmiPaymentToken) {
+      throw invalid('nmiChargeNow', 'Only with nmiPaymentToken');
+    }
+    if (payment.nmiPaymentToken && payment.nmiChargeNow !== true) {
+      return { ...priced, ...(await this.saveToken(tenant, payment.nmiPaymentToken)) };
     }
     if (payment.nmiPaymentToken) {
       return {
@@ -219,7 +225,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     try {
       // A write that failed only in its answer (a connection lost at commit) did write: the case has the charge.
       if (await repository.findCase(input.caseId)) return;
-      const outcome = await this.undoSale(prepared.gateway, recordId, prepared.payment.id);
+      const outcome = await this.undoSale(input.tenant, prepared.gateway, recordId, prepared.payment.id);
       await repository.closeIntent(recordId, outcome);
     } catch {
       await repository.releaseIntent(recordId).catch(() => undefined); // else the claim lapses
@@ -227,8 +233,14 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
   }
 
   /** Voids a sale, or refunds it when NMI no longer voids it (settled); says which. */
-  private async undoSale(gatewayName: string, recordId: string, reference: string): Promise<'voided' | 'refunded'> {
-    const gateway = this.gateways.byName[gatewayName as SavedPaymentMethod['gateway']]!;
+  private async undoSale(
+    tenant: Tenant,
+    gatewayName: string,
+    recordId: string,
+    reference: string,
+  ): Promise<'voided' | 'refunded'> {
+    const gateways = await this.gateways.forOrganization(tenant.organizationId);
+    const gateway = gateways.byName[gatewayName as SavedPaymentMethod['gateway']]!;
     try {
       await gateway.cancel({ idempotencyKey: gatewayKey('intake-charge', recordId, 'void'), reference });
       return 'voided';
@@ -267,7 +279,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     tenant: Tenant,
     setupIntentId: string,
   ): Promise<{ kind: 'setup'; setupIntentId: string; saved: SavedPaymentMethod }> {
-    const gateway = this.gateways.card;
+    const gateway = (await this.gateways.forOrganization(tenant.organizationId)).card;
     const unknown = invalid('stripeSetupId', 'Does not match a SetupIntent created for this organization');
     if (!(await new PaymentRepository(this.db, tenant).findIntent(gateway.name, setupIntentId))) throw unknown;
     const setup = await this.call(() => gateway.retrieveSetupIntent(setupIntentId));
@@ -296,7 +308,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     gateway: SavedPaymentMethod['gateway'];
     discountCents: number;
   }> {
-    const gateway = this.gateways.card;
+    const gateway = (await this.gateways.forOrganization(tenant.organizationId)).card;
     const repository = new PaymentRepository(this.db, tenant);
     const unknown = invalid('stripePaymentId', 'Does not match a PaymentIntent created for this organization');
     const record = await repository.findIntent(gateway.name, paymentIntentId);
@@ -335,6 +347,25 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     };
   }
 
+  /**
+   * `nmiPaymentToken` in place of a `stripeSetupId`, as the Case Create page has it: the card is saved in NMI's
+   * Customer Vault and nothing is charged. `record` then saves it for the patient and records the payable
+   * amount as owed (UNPAID), as for a SetupIntent; later holds and charges use the vault entry. A retried
+   * intake saves the card again, which charges nothing either.
+   */
+  private async saveToken(
+    tenant: Tenant,
+    token: string,
+  ): Promise<{ kind: 'setup'; setupIntentId: string; saved: SavedPaymentMethod }> {
+    const gateway = (await this.gateways.forOrganization(tenant.organizationId)).nmi;
+    if (!gateway) throw invalid('nmiPaymentToken', 'NMI payments are not configured on this server');
+    const outcome = await this.call(() =>
+      gateway.saveToken({ token, metadata: { care360_organization_id: tenant.organizationId } }),
+    );
+    if (outcome.status === 'declined') throw new ApiError(402, `Payment was declined: ${outcome.message}`);
+    return { kind: 'setup', setupIntentId: outcome.saved.customerId ?? '', saved: outcome.saved };
+  }
+
   /** A sale for the payable amount, saving the card in NMI's vault for later holds. */
   private async chargeToken(
     tenant: Tenant,
@@ -342,7 +373,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     priced: Priced,
     request: { idempotencyKey: string | undefined; fingerprint: string },
   ): Promise<TokenCharge> {
-    const gateway = this.gateways.nmi;
+    const gateway = (await this.gateways.forOrganization(tenant.organizationId)).nmi;
     if (!gateway) throw invalid('nmiPaymentToken', 'NMI payments are not configured on this server');
     if (priced.payableCents === null) throw invalid('paymentAmount', 'Required with nmiPaymentToken');
     if (priced.payableCents === 0) {

@@ -5,7 +5,14 @@ import { isUuid } from '../../uuid.ts';
 import { centsToDollars } from '../../money.ts';
 import type { CasePaymentRow } from './repository.ts';
 import type { PaymentService } from './service.ts';
-import { parseCaptureBody, parseCasePaymentBody, parseIntentBody, parseMetadata } from './validation.ts';
+import type { RefundService } from './refunds.ts';
+import {
+  parseCaptureBody,
+  parseCasePaymentBody,
+  parseIntentBody,
+  parseMetadata,
+  parseRefundBody,
+} from './validation.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 
 const routeConfig = { auth: 'apiKey', envelope: 'payments' } as const;
@@ -68,7 +75,7 @@ function paymentIdOf(params: { paymentId: string }): string {
   return params.paymentId.toLowerCase();
 }
 
-export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
+export function paymentRoutes(payments: PaymentService, refunds: RefundService): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/api/v1/payments/setup',
@@ -258,6 +265,39 @@ export function paymentRoutes(payments: PaymentService): FastifyPluginAsyncZod {
         return {
           success: true as const,
           message: 'Case payment canceled successfully',
+          data: { result: detailJson(row) },
+        };
+      },
+    );
+
+    app.post(
+      '/api/v1/cases/:caseId/payments/:paymentId/refund',
+      {
+        config: { ...routeConfig, audit: { action: 'payment.refund', resourceType: 'payment' } },
+        schema: {
+          tags: ['payments'],
+          summary: 'Refund a paid payment: all that is left of it, or `amount` dollars',
+          description:
+            'Body optional: `{"amount"?: dollars, "idempotencyKey"?: string}`. A retry with the same idempotencyKey ' +
+            'never refunds twice.',
+          security,
+          params: paymentParams,
+          body: anyBody.optional(),
+          response: detailResponse,
+        },
+      },
+      async (request) => {
+        const input = parseRefundBody(request.body);
+        const row = await refunds.refund(
+          request.scope.tenant,
+          caseIdOf(request.params),
+          paymentIdOf(request.params),
+          input,
+          { kind: 'api_key', id: request.scope.apiKeyId },
+        );
+        return {
+          success: true as const,
+          message: 'Case payment refunded successfully',
           data: { result: detailJson(row) },
         };
       },

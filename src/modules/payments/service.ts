@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
-import type { Tenant } from '../../http/gate.ts';
+import { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { ProductService } from '../products/service.ts';
-import type { Gateways } from './gateways/index.ts';
+import type { GatewayDirectory } from './credentials.ts';
 import {
   GatewayRequestError,
   GatewayUnavailableError,
@@ -72,18 +72,14 @@ export interface PaymentMetadata {
 export class PaymentService {
   constructor(
     private readonly db: Database,
-    private readonly gateways: Gateways,
+    private readonly gateways: GatewayDirectory,
     private readonly products: ProductService,
   ) {}
-
-  get card(): PaymentGateway {
-    return this.gateways.card;
-  }
 
   /** POST /api/v1/payments/setup: a SetupIntent whose client secret the browser confirms. */
   async createSetupIntent(tenant: Tenant, metadata: PaymentMetadata): Promise<string> {
     const { organizationId } = tenant;
-    const gateway = this.gateways.card;
+    const gateway = (await this.gateways.forOrganization(organizationId)).card;
     const repository = new PaymentRepository(this.db, tenant);
     const recordId = randomUUID();
     await repository.insertIntent({
@@ -117,7 +113,7 @@ export class PaymentService {
     input: { amountCents: number; paymentMethodTypes: string[] | undefined; metadata: PaymentMetadata },
   ): Promise<string> {
     const { organizationId } = tenant;
-    const gateway = this.gateways.card;
+    const gateway = (await this.gateways.forOrganization(organizationId)).card;
     const repository = new PaymentRepository(this.db, tenant);
     const recordId = randomUUID();
     await repository.insertIntent({
@@ -167,7 +163,7 @@ export class PaymentService {
 
     if (input.idempotencyKey) {
       const existing = await repository.findPaymentByIdempotencyKey(input.idempotencyKey);
-      if (existing) return this.resumeOrConflict(repository, existing, fingerprint);
+      if (existing) return this.resumeOrConflict(tenant, repository, existing, fingerprint);
     }
 
     const saved = input.preauthorize ? await repository.latestSavedMethod(found.patient_id) : null;
@@ -179,7 +175,7 @@ export class PaymentService {
         );
       }
     }
-    const gateway = saved ? this.gatewayFor(saved.gateway) : null;
+    const gateway = saved ? await this.gatewayFor(tenant, saved.gateway) : null;
     if (gateway && input.amountCents < gateway.minimumAmountCents) {
       throw new ApiError(
         400,
@@ -221,6 +217,7 @@ export class PaymentService {
   }
 
   private async resumeOrConflict(
+    tenant: Tenant,
     repository: PaymentRepository,
     existing: CasePaymentRow,
     fingerprint: string,
@@ -241,7 +238,7 @@ export class PaymentService {
         ? await repository.latestSavedMethod(found.patient_id, existing.created_at)
         : null;
     if (!saved || !existing.gateway || saved.gateway !== existing.gateway) throw new IdempotencyConflictError();
-    return this.placeHold(repository, existing, this.gatewayFor(existing.gateway), saved, true);
+    return this.placeHold(repository, existing, await this.gatewayFor(tenant, existing.gateway), saved, true);
   }
 
   private async placeHold(
@@ -318,7 +315,7 @@ export class PaymentService {
     if (amountCents !== undefined && amountCents > row.amount_cents) {
       throw new ApiError(400, `Amount must not exceed the held amount (${centsToDecimalString(row.amount_cents)})`);
     }
-    const gateway = this.gatewayFor(row.gateway);
+    const gateway = await this.gatewayFor(tenant, row.gateway);
     if (amountCents !== undefined && amountCents < gateway.minimumAmountCents) {
       throw new ApiError(400, `Amount must be at least ${centsToDecimalString(gateway.minimumAmountCents)} to capture`);
     }
@@ -370,7 +367,7 @@ export class PaymentService {
       throw new ApiError(409, `Payment cannot be canceled: it is ${found.status} (holdStatus ${found.hold_status})`);
     }
     if (row.hold_status !== 'HELD' || !row.gateway || !row.gateway_reference) throw refusal('canceled', row);
-    const gateway = this.gatewayFor(row.gateway);
+    const gateway = await this.gatewayFor(tenant, row.gateway);
     const claimed = await claim(repository, row, 'release', null);
     if (!claimed.ok) {
       if (claimed.found.hold_status === 'RELEASED') return claimed.found;
@@ -457,7 +454,12 @@ export class PaymentService {
         outcome = 'in use by an intake';
       } else if (refund && orphan.gateway_intent_id) {
         try {
-          await this.gatewayFor(orphan.gateway).refund({
+          await (
+            await this.gatewayFor(
+              Tenant.forOperator(orphan.organization_id, 'an orphaned intake charge names its organization'),
+              orphan.gateway,
+            )
+          ).refund({
             idempotencyKey: gatewayKey('intake-charge', orphan.id, 'refund'),
             reference: orphan.gateway_intent_id,
           });
@@ -481,8 +483,9 @@ export class PaymentService {
     return report;
   }
 
-  gatewayFor(name: string): PaymentGateway {
-    const gateway = this.gateways.byName[name as PaymentGateway['name']];
+  /** The gateway of this name that serves the organization (its own account, or the server's). */
+  async gatewayFor(tenant: Tenant, name: string): Promise<PaymentGateway> {
+    const gateway = (await this.gateways.forOrganization(tenant.organizationId)).byName[name as PaymentGateway['name']];
     // 503 on every route that may ask (their 409 is another shape): the operator must configure it.
     if (!gateway)
       throw new ApiError(503, `The ${name} gateway that holds this payment is not configured on this server`);

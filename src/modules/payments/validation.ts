@@ -75,6 +75,22 @@ export function parseCaptureBody(body: unknown): number | undefined {
   return parseDollars(body.amount);
 }
 
+/** The optional `{amount?, idempotencyKey?}` of a refund: dollars, all that is left when absent. */
+export function parseRefundBody(body: unknown): { amountCents: number | undefined; idempotencyKey: string | null } {
+  if (body === undefined || body === null) return { amountCents: undefined, idempotencyKey: null };
+  if (!isObject(body)) throw bad('Request body must be a JSON object');
+  const { amount, idempotencyKey } = body;
+  if (idempotencyKey !== undefined && idempotencyKey !== null) {
+    if (typeof idempotencyKey !== 'string' || idempotencyKey.trim() === '' || idempotencyKey.length > 255) {
+      throw bad('idempotencyKey must be a non-empty string of at most 255 characters');
+    }
+  }
+  return {
+    amountCents: amount === undefined || amount === null ? undefined : parseDollars(amount),
+    idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : null,
+  };
+}
+
 /** `metadata: {email?, phone?}` of payments/setup and payments/intent. */
 export function parseMetadata(value: unknown): PaymentMetadata {
   if (value === undefined || value === null) return {};

@@ -75,6 +75,7 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
               comments: z.number(),
               webhookSecrets: z.number(),
               webhookBodies: z.number(),
+              gatewayCredentials: z.number(),
               files: z.number(),
               remaining: z.number().optional(),
               retiredKeyIds: z.array(z.string()).optional(),

@@ -12,6 +12,8 @@ const SEALED_TEXT = [
   // A webhook endpoint's signing secret, and the body of each delivery as first rendered (kept for its retries).
   { table: 'webhook_endpoints', column: 'secret_sealed', count: 'webhookSecrets' },
   { table: 'webhook_deliveries', column: 'body_sealed', count: 'webhookBodies' },
+  // An organization's own payment gateway credentials.
+  { table: 'organization_gateway_credentials', column: 'secret_sealed', count: 'gatewayCredentials' },
 ] as const;
 
 type SealedTextTable = (typeof SEALED_TEXT)[number]['table'];
@@ -31,6 +33,7 @@ export interface RotationStep {
   comments: number;
   webhookSecrets: number;
   webhookBodies: number;
+  gatewayCredentials: number;
   files: number;
   /** When done: values still under another key (written by a server that was not yet on the new key). */
   remaining?: number;
@@ -42,7 +45,7 @@ const FIRST_UUID = '00000000-0000-0000-0000-000000000000';
 
 /**
  * `phi rotate`: seals again, under the current key, every sealed value (PHI answers, comments and files, webhook
- * secrets and bodies) sealed under another key
+ * secrets and bodies, gateway credentials) sealed under another key
  * (or before keys had ids), in batches, each batch its own statement or short transaction, so servers keep
  * serving. A step works for about `timeBudgetMs` and returns where to go on; rows already under the current key
  * are skipped, so running it again from the start (after a crash) redoes nothing. At the end it counts what is
@@ -65,6 +68,7 @@ export async function rotatePhiStep(
     comments: 0,
     webhookSecrets: 0,
     webhookBodies: 0,
+    gatewayCredentials: 0,
     files: 0,
   };
 

@@ -4,7 +4,8 @@ import type { StripeWebhookService } from './stripe-webhooks.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 
 /**
- * POST /webhooks/stripe. The signature covers the exact bytes Stripe sent, so this plugin (and only
+ * POST /webhooks/stripe (the server's Stripe account) and /webhooks/stripe/:organizationId (an organization's
+ * own account). The signature covers the exact bytes Stripe sent, so this plugin (and only
  * it) reads every body as a raw Buffer instead of parsing JSON.
  */
 export function webhookRoutes(webhooks: StripeWebhookService): FastifyPluginAsyncZod {
@@ -34,6 +35,36 @@ export function webhookRoutes(webhooks: StripeWebhookService): FastifyPluginAsyn
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const header = request.headers['stripe-signature'];
         const outcome = await webhooks.handle(body, Array.isArray(header) ? header[0] : header);
+        return { received: true as const, outcome };
+      },
+    );
+
+    app.post(
+      '/webhooks/stripe/:organizationId',
+      {
+        config: { envelope: 'payments' },
+        schema: {
+          tags: ['webhooks'],
+          summary: "Stripe events of an organization's own Stripe account (signed with its own webhook secret)",
+          params: z.object({ organizationId: z.uuid() }),
+          headers: z.object({ 'stripe-signature': z.string().optional() }).loose(),
+          response: {
+            200: z.object({
+              received: z.literal(true),
+              outcome: z.enum(['applied', 'unchanged', 'ignored', 'duplicate']),
+            }),
+            ...errorResponses('payments', [400]),
+          },
+        },
+      },
+      async (request) => {
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const header = request.headers['stripe-signature'];
+        const outcome = await webhooks.handle(
+          body,
+          Array.isArray(header) ? header[0] : header,
+          request.params.organizationId,
+        );
         return { received: true as const, outcome };
       },
     );

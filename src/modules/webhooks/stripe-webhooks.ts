@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
-import type { Gateways } from '../payments/gateways/index.ts';
+import { hasOwnStripeAccount, type GatewayDirectory } from '../payments/credentials.ts';
 import { WebhookSignatureError, type GatewayWebhookEvent } from '../payments/gateways/types.ts';
 import {
   PaymentRepository,
@@ -33,12 +33,29 @@ const ALLOWED_FROM: Record<PaymentStatus, PaymentStatus[]> = {
 export class StripeWebhookService {
   constructor(
     private readonly db: Database,
-    private readonly gateways: Gateways,
+    private readonly gateways: GatewayDirectory,
   ) {}
 
-  async handle(rawBody: Buffer, signature: string | undefined): Promise<WebhookOutcome> {
-    const stripe = this.gateways.byName.stripe;
+  /**
+   * An event of the server's Stripe account (`organizationId` absent: POST /webhooks/stripe), or of an
+   * organization's own (POST /webhooks/stripe/:organizationId, verified with that organization's webhook
+   * secret). Each account's events apply only to the objects of the organizations it serves.
+   */
+  async handle(rawBody: Buffer, signature: string | undefined, organizationId?: string): Promise<WebhookOutcome> {
+    let stripe = this.gateways.server.byName.stripe;
+    if (organizationId) {
+      const own = await this.gateways.resolve(organizationId);
+      if (!own.ownStripe) {
+        throw new ApiError(
+          400,
+          'This organization has no Stripe account of its own: its events arrive at /webhooks/stripe',
+        );
+      }
+      stripe = own.gateways.byName.stripe;
+    }
     if (!stripe) throw new ApiError(400, 'Stripe webhooks are not configured on this server');
+    const served = async (tx: Queryable, owner: string) =>
+      organizationId ? owner === organizationId : !(await hasOwnStripeAccount(tx, owner));
     let event: GatewayWebhookEvent;
     try {
       event = stripe.parseWebhook(rawBody, signature);
@@ -55,7 +72,7 @@ export class StripeWebhookService {
         outcome: 'received',
       });
       if (!fresh) return 'duplicate';
-      const outcome = await this.apply(tx, repository, event);
+      const outcome = await this.apply(tx, repository, event, served);
       await repository.recordWebhookOutcome(event.id, outcome.outcome, outcome.paymentId);
       return outcome.outcome;
     });
@@ -65,6 +82,7 @@ export class StripeWebhookService {
     tx: Queryable,
     repository: PaymentsAcrossOrganizations,
     event: GatewayWebhookEvent,
+    served: (tx: Queryable, organizationId: string) => Promise<boolean>,
   ): Promise<{ outcome: WebhookOutcome; paymentId: string | null }> {
     const update = event.update;
     if (!update) return { outcome: 'ignored', paymentId: null };
@@ -72,7 +90,7 @@ export class StripeWebhookService {
     if (update.kind === 'setup') {
       if (!event.setupIntentId) return { outcome: 'ignored', paymentId: null };
       const intent = await repository.findIntentAnyOrganization('stripe', event.setupIntentId);
-      if (!intent) return { outcome: 'ignored', paymentId: null };
+      if (!intent || !(await served(tx, intent.organization_id))) return { outcome: 'ignored', paymentId: null };
       await organizationOf(tx, intent).recordIntentResult(intent.id, {
         gatewayIntentId: event.setupIntentId,
         status: update.status,
@@ -89,10 +107,11 @@ export class StripeWebhookService {
       event.paymentIntentId,
       isUuid(metadataId) ? metadataId : null,
     );
+    if (payment && !(await served(tx, payment.organization_id))) return { outcome: 'ignored', paymentId: null };
     if (!payment) {
       // A PaymentIntent from /payments/intent not (yet) attached to a case: keep its status for the intake check.
       const intent = await repository.findIntentAnyOrganization('stripe', event.paymentIntentId);
-      if (!intent) return { outcome: 'ignored', paymentId: null };
+      if (!intent || !(await served(tx, intent.organization_id))) return { outcome: 'ignored', paymentId: null };
       const status = { PAID: 'succeeded', CANCELED: 'canceled', ERROR: 'failed', HELD: 'authorized' }[
         update.status as 'PAID' | 'CANCELED' | 'ERROR' | 'HELD'
       ];

@@ -14,6 +14,11 @@ export interface IntakePaymentFields {
   stripeSetupId?: string;
   stripePaymentId?: string;
   nmiPaymentToken?: string;
+  /**
+   * With an nmiPaymentToken: true charges the card now (a sale); otherwise the card is only saved in NMI's
+   * Customer Vault, as a SetupIntent saves one, and the amount is owed.
+   */
+  nmiChargeNow?: boolean;
   productBundleId?: string;
   promoCodes: string[];
 }
@@ -61,6 +66,7 @@ export function hasPaymentFields(payment: IntakePaymentFields): boolean {
     payment.stripeSetupId !== undefined ||
     payment.stripePaymentId !== undefined ||
     payment.nmiPaymentToken !== undefined ||
+    payment.nmiChargeNow !== undefined ||
     payment.productBundleId !== undefined ||
     payment.promoCodes.length > 0
   );
@@ -110,6 +116,10 @@ export const intakePaymentShape = {
     'Must be a Stripe PaymentIntent id (pi_...), not its client secret',
   ),
   nmiPaymentToken: patterned(paymentFieldRules.nmiPaymentToken, 'Must be an NMI Collect.js payment token'),
+  nmiChargeNow: z
+    .boolean({ error: 'Must be true or false' })
+    .nullish()
+    .describe('With nmiPaymentToken: true charges the card at once (a sale); otherwise the card is only saved'),
   productBundleId: patterned(paymentFieldRules.productBundleId, 'Must be a UUID'),
   promoCodes: z.array(promoCode, { error: 'Must be an array of strings' }).max(20, 'At most 20 promo codes').nullish(),
   promoCode: promoCode.nullish(),
@@ -130,6 +140,7 @@ export function paymentFieldsOf(body: PaymentWire): IntakePaymentFields {
     stripeSetupId: present(body.stripeSetupId),
     stripePaymentId: present(body.stripePaymentId),
     nmiPaymentToken: present(body.nmiPaymentToken),
+    ...(body.nmiChargeNow === null || body.nmiChargeNow === undefined ? {} : { nmiChargeNow: body.nmiChargeNow }),
     productBundleId: present(body.productBundleId),
     promoCodes: [...new Set(codes.map((code) => code.trim()).filter((code) => code !== ''))],
   };

@@ -35,6 +35,11 @@ export const CASE_EVENT_TYPES = {
   'case.deescalated': 'DEESCALATE_CASE',
   'case.payment_added': 'PAYMENT_ADDED',
   'case.payment_completed': 'PAYMENT_COMPLETED',
+  /**
+   * A refund, whole or partial. The published pages name no refund event: it is sent as PAYMENT_COMPLETED, whose
+   * payload's payment then has status REFUND and its amount refunded (docs/api/payments.md).
+   */
+  'case.payment_refunded': 'PAYMENT_COMPLETED',
 } as const satisfies Record<string, WebhookEvent>;
 
 export type CaseEventType = keyof typeof CASE_EVENT_TYPES;

@@ -11,6 +11,8 @@ import {
   type ReferenceInput,
   type RefundInput,
   type RefundResult,
+  type SaveTokenInput,
+  type SaveTokenResult,
   type SetupIntentResult,
 } from './types.ts';
 
@@ -184,6 +186,19 @@ export class NmiGateway implements PaymentGateway {
           ? { gateway: 'nmi', customerId: reply.customer_vault_id, paymentMethodId: null }
           : null,
     };
+  }
+
+  /**
+   * A Customer Vault entry for the token (`customer_vault=add_customer`, no transaction type): the card is
+   * kept for later `auth`s and `sale`s with its `customer_vault_id`, and nothing is charged. A repeated call
+   * adds another entry, which charges nothing either.
+   */
+  async saveToken(input: SaveTokenInput): Promise<SaveTokenResult> {
+    const reply = await this.post({ customer_vault: 'add_customer', payment_token: input.token });
+    if (reply.response === '3') throw new GatewayRequestError('nmi', reply.responsetext || 'NMI rejected the request');
+    if (reply.response !== '1') return { status: 'declined', message: reply.responsetext || 'The card was declined' };
+    if (!reply.customer_vault_id) throw new GatewayUnavailableError('nmi', 'NMI answered without a customer_vault_id');
+    return { status: 'saved', saved: { gateway: 'nmi', customerId: reply.customer_vault_id, paymentMethodId: null } };
   }
 
   async capture(input: CaptureInput): Promise<PaymentResult> {

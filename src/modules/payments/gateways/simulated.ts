@@ -15,6 +15,8 @@ import {
   type ReferenceInput,
   type RefundInput,
   type RefundResult,
+  type SaveTokenInput,
+  type SaveTokenResult,
   type SetupIntentResult,
 } from './types.ts';
 
@@ -117,6 +119,17 @@ export class SimulatedGateway implements PaymentGateway {
       result.saved = { gateway: 'simulated', customerId: row.customer_id, paymentMethodId: row.payment_method_id };
     }
     return result;
+  }
+
+  /** Keeps a one-time token as a simulated saved card; a token containing "decline" is declined. */
+  saveToken(input: SaveTokenInput): Promise<SaveTokenResult> {
+    if (/decline/i.test(input.token)) {
+      return Promise.resolve({ status: 'declined', message: 'Your card was declined. (simulated)' });
+    }
+    return Promise.resolve({
+      status: 'saved',
+      saved: { gateway: 'simulated', customerId: `cus_sim${token(14)}`, paymentMethodId: `pm_sim${token(20)}` },
+    });
   }
 
   async capture(input: CaptureInput): Promise<PaymentResult> {

@@ -2,6 +2,7 @@ import Stripe from 'stripe';
 import {
   GatewayRequestError,
   GatewayUnavailableError,
+  GatewayUnsupportedError,
   WebhookSignatureError,
   type AuthorizeInput,
   type CaptureInput,
@@ -15,6 +16,7 @@ import {
   type ReferenceInput,
   type RefundInput,
   type RefundResult,
+  type SaveTokenResult,
   type SetupIntentResult,
 } from './types.ts';
 
@@ -146,6 +148,11 @@ export class StripeGateway implements PaymentGateway {
       }
       throw this.translate(error);
     }
+  }
+
+  /** Stripe saves cards through SetupIntents confirmed in the browser, never from a one-time token here. */
+  saveToken(): Promise<SaveTokenResult> {
+    return Promise.reject(new GatewayUnsupportedError('stripe', 'saving one-time tokens'));
   }
 
   async capture(input: CaptureInput): Promise<PaymentResult> {

@@ -119,6 +119,15 @@ export interface AuthorizeInput {
   resume?: boolean;
 }
 
+/** A one-time card token to keep for later holds and charges, without taking money. */
+export interface SaveTokenInput {
+  token: string;
+  metadata: Record<string, string>;
+}
+
+/** The card was saved, or the gateway declined it (e.g. its verification failed). */
+export type SaveTokenResult = { status: 'saved'; saved: SavedPaymentMethod } | { status: 'declined'; message: string };
+
 export interface CaptureInput {
   idempotencyKey: string;
   reference: string;
@@ -148,6 +157,8 @@ export interface PaymentGateway {
   createPaymentIntent(input: CreatePaymentIntentInput): Promise<PaymentResult>;
   /** Authorize (hold) or sell, with a saved method or a one-time token. Declines resolve with status failed. */
   authorize(input: AuthorizeInput): Promise<PaymentResult>;
+  /** Saves a one-time token for later use (NMI's Customer Vault); no money moves. */
+  saveToken(input: SaveTokenInput): Promise<SaveTokenResult>;
   capture(input: CaptureInput): Promise<PaymentResult>;
   /** Releases a hold (or cancels an unconfirmed intent). */
   cancel(input: ReferenceInput): Promise<PaymentResult>;

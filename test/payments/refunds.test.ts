@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
+import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
+import { createCase, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
+
+// POST /api/v1/cases/:caseId/payments/:paymentId/refund on Stripe and NMI (the local fakes): recorded first,
+// never more than was collected, never twice, with its case event in the same transaction.
+
+interface Result {
+  paymentId: string;
+  status: string;
+  amount: number;
+  amountCaptured: number;
+  amountRefunded: number;
+}
+
+describe('refunds of case payments', () => {
+  let stripe: FakeStripeServer;
+  let nmi: FakeNmiServer;
+  let context: TestContext;
+  let apiKey: string;
+  let organizationId: string;
+  let caseId: string;
+
+  const refund = async (paymentId: string, body?: Record<string, unknown>, onCase = caseId) =>
+    post(context, `/api/v1/cases/${onCase}/payments/${paymentId}/refund`, apiKey, body);
+
+  const result = (body: Record<string, unknown>) => (body.data as { result: Result }).result;
+
+  /** A Stripe payment held for `amount` dollars and captured whole. */
+  const paid = async (amount: number) => {
+    const held = await post(context, `/api/v1/cases/${caseId}/payments`, apiKey, { amount, preauthorize: true });
+    assert.equal(held.status, 200, JSON.stringify(held.body));
+    const { paymentId } = result(held.body);
+    const captured = await post(context, `/api/v1/cases/${caseId}/payments/${paymentId}/capture`, apiKey);
+    assert.equal(captured.status, 200, JSON.stringify(captured.body));
+    return paymentId;
+  };
+
+  const refundEvents = async (paymentId: string) =>
+    (
+      await context.db.query<{ n: number }>(
+        `select count(*)::int as n from case_events where type = 'case.payment_refunded' and after ->> 'paymentId' = $1`,
+        [paymentId],
+      )
+    ).rows[0]!.n;
+
+  const refundRows = async (paymentId: string) =>
+    (
+      await context.db.query<{ status: string; amount_cents: number; gateway_reference: string | null }>(
+        'select status, amount_cents, gateway_reference from case_payment_refunds where case_payment_id = $1 order by created_at',
+        [paymentId],
+      )
+    ).rows;
+
+  before(async () => {
+    stripe = await startFakeStripe();
+    nmi = await startFakeNmi();
+    context = await paymentsTestContext({ ...stripe.environment(), ...nmi.environment() });
+    ({ apiKey, organizationId } = await context.organization());
+    caseId = (await createCase(context, apiKey)).caseId;
+    await saveMethodForCase(context, organizationId, caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_refunds',
+      paymentMethodId: 'pm_card_visa',
+    });
+  });
+  after(async () => {
+    await context.close();
+    await stripe.stop();
+    await nmi.stop();
+  });
+
+  it('refunds part, then the rest, of a Stripe payment; then there is nothing left', async () => {
+    const paymentId = await paid(100);
+    const refundsBefore = stripe.count('POST', '/v1/refunds');
+    const part = await refund(paymentId, { amount: '30.25' });
+    assert.equal(part.status, 200, JSON.stringify(part.body));
+    assert.equal(part.body.message, 'Case payment refunded successfully');
+    assert.equal(result(part.body).status, 'REFUND');
+    assert.equal(result(part.body).amountRefunded, 30.25);
+
+    const rest = await refund(paymentId);
+    assert.equal(rest.status, 200, JSON.stringify(rest.body));
+    assert.equal(result(rest.body).amountRefunded, 100);
+    assert.equal(stripe.count('POST', '/v1/refunds') - refundsBefore, 2);
+    const [first, second] = await refundRows(paymentId);
+    assert.deepEqual(
+      [first!.status, first!.amount_cents, second!.status, second!.amount_cents],
+      ['succeeded', 3025, 'succeeded', 6975],
+    );
+    assert.match(first!.gateway_reference!, /^re_/);
+    assert.equal(await refundEvents(paymentId), 2);
+
+    const none = await refund(paymentId, { amount: 1 });
+    assert.equal(none.status, 409);
+    assert.deepEqual(none.body, { success: false, message: 'Payment cannot be refunded: nothing is left to refund' });
+
+    // The case detail's payment shows it.
+    const detail = await context.app.inject({
+      method: 'GET',
+      url: `/api/v1/cases/${caseId}/payments/${paymentId}`,
+      headers: { 'cv-api-key': apiKey },
+    });
+    assert.equal(detail.json().data.result.amountRefunded, 100);
+    assert.equal(detail.json().data.result.status, 'REFUND');
+  });
+
+  it('refuses more than is left, bad amounts and keys, unpaid and unknown payments, and writes nothing', async () => {
+    const paymentId = await paid(20);
+    const over = await refund(paymentId, { amount: 20.01 });
+    assert.equal(over.status, 400);
+    assert.deepEqual(over.body, {
+      success: false,
+      message: 'Amount must not exceed the refundable amount (20.00)',
+    });
+    for (const body of [{ amount: 'ten' }, { amount: -1 }, { amount: 0.001 }, { idempotencyKey: 7 }, [1]]) {
+      const response = await refund(paymentId, body as Record<string, unknown>);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.equal(response.body.success, false);
+    }
+    const unpaid = await post(context, `/api/v1/cases/${caseId}/payments`, apiKey, { amount: 5 });
+    const notTaken = await refund(result(unpaid.body).paymentId);
+    assert.equal(notTaken.status, 409);
+    assert.deepEqual(notTaken.body, {
+      success: false,
+      message: 'Payment cannot be refunded: it was not taken through a payment gateway',
+    });
+    const unknown = await refund('00000000-0000-4000-8000-000000000000');
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(await refundRows(paymentId), []);
+    assert.equal(await refundEvents(paymentId), 0);
+  });
+
+  it('a refund whose answer came too late is resumed by its retry, and Stripe refunds once', async () => {
+    const paymentId = await paid(50);
+    const before = stripe.count('POST', '/v1/refunds', { includeReplays: false });
+    stripe.delayNext(2600, { method: 'POST', pathPrefix: '/v1/refunds' });
+    const late = await refund(paymentId, { amount: 20, idempotencyKey: 'refund-late' });
+    assert.equal(late.status, 503, JSON.stringify(late.body));
+    assert.deepEqual(
+      (await refundRows(paymentId)).map((row) => row.status),
+      ['pending'],
+    );
+    // Another refund meanwhile cannot take the pending amount as well.
+    const other = await refund(paymentId, { amount: 31 });
+    assert.equal(other.status, 400);
+
+    const retried = await refund(paymentId, { amount: 20, idempotencyKey: 'refund-late' });
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(result(retried.body).amountRefunded, 20);
+    const again = await refund(paymentId, { amount: 20, idempotencyKey: 'refund-late' });
+    assert.equal(again.status, 200);
+    assert.equal(result(again.body).amountRefunded, 20);
+    assert.equal(stripe.count('POST', '/v1/refunds', { includeReplays: false }) - before, 1, 'one refund at Stripe');
+    assert.equal(await refundEvents(paymentId), 1);
+
+    const otherAmount = await refund(paymentId, { amount: 5, idempotencyKey: 'refund-late' });
+    assert.equal(otherAmount.status, 409);
+  });
+
+  it('a refund Stripe refuses is recorded failed and changes nothing', async () => {
+    const paymentId = await paid(15);
+    stripe.failNext({ method: 'POST', pathPrefix: '/v1/refunds', status: 400 });
+    const refused = await refund(paymentId, { idempotencyKey: 'refused' });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.deepEqual(
+      (await refundRows(paymentId)).map((row) => row.status),
+      ['failed'],
+    );
+    assert.equal(await refundEvents(paymentId), 0);
+    const next = await refund(paymentId);
+    assert.equal(next.status, 200, JSON.stringify(next.body));
+    assert.equal(result(next.body).amountRefunded, 15);
+  });
+
+  it('concurrent refunds of the whole amount: one refunds, the others are refused', async () => {
+    const paymentId = await paid(40);
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, (_, index) => refund(paymentId, { idempotencyKey: `race-${index}` })),
+    );
+    const statuses = responses.map((response) => response.status).sort();
+    assert.deepEqual(statuses, [200, 409, 409, 409, 409, 409], JSON.stringify(responses.map((r) => r.body)));
+    const rows = await refundRows(paymentId);
+    assert.deepEqual(
+      rows.map((row) => [row.status, row.amount_cents]),
+      [['succeeded', 4000]],
+    );
+    assert.equal(await refundEvents(paymentId), 1);
+  });
+
+  it('refunds an NMI sale, in part, with NMI', async () => {
+    const created = await createCase(context, apiKey, {
+      nmiPaymentToken: 'tok-refund',
+      nmiChargeNow: true,
+      paymentAmount: 45,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const response = await refund(created.paymentId!, { amount: 12.5 }, created.caseId);
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.equal(result(response.body).amountRefunded, 12.5);
+    const call = nmi.calls.at(-1)!;
+    assert.equal(call.type, 'refund');
+    assert.equal(call.amount, '12.50');
+    const [row] = await refundRows(created.paymentId!);
+    assert.equal(row!.status, 'succeeded');
+    assert.ok(row!.gateway_reference);
+  });
+});
