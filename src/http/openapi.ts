@@ -34,6 +34,7 @@ const TAGS = [
     description: 'Create patient cases (the Case Create endpoint) and read them: the case detail, the case list',
   },
   { name: 'forms', description: 'The forms a case answers, with their questions' },
+  { name: 'users', description: 'The users (patients) of the organization: check-user' },
   {
     name: 'payments',
     description: 'Promo codes, SetupIntents and PaymentIntents for the intake, case payments and their holds',
@@ -44,7 +45,7 @@ const TAGS = [
   { name: 'operations', description: 'Health and readiness' },
 ];
 const TAG_GROUPS = [
-  { name: 'Storefront API (cv-api-key)', tags: ['cases', 'forms', 'payments', 'products'] },
+  { name: 'Storefront API (cv-api-key)', tags: ['cases', 'forms', 'users', 'payments', 'products'] },
   { name: 'Server', tags: ['webhooks', 'operations'] },
   { name: 'Operators (ADMIN_TOKEN)', tags: ['admin'] },
 ];

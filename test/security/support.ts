@@ -297,6 +297,7 @@ export const validBodies: Record<string, unknown> = {
   'POST /api/v1/payments/setup': { metadata: { email: 'someone@example.com' } },
   'POST /api/v1/payments/intent': { amount: 4500, paymentMethodTypes: ['card'] },
   'POST /initiatePayment': { amount: 10 },
+  'POST /api/v1/cases/:caseId': { action: 'CHANGE_CASE_STATUS', status: 'CLOSE', reason: 'Patient cancelled' },
   'POST /api/v1/cases/:caseId/payments': { amount: 12.5, description: 'Follow-up visit' },
   'POST /api/v1/cases/:caseId/payments/:paymentId/capture': { amount: 10 },
   'POST /api/v1/cases/:caseId/payments/:paymentId/cancel': {},
@@ -326,6 +327,19 @@ export function ownQueryFor(route: RegisteredRoute, owner: { query: Record<strin
   return query === '' ? '' : `?${query}`;
 }
 
-export function bodyFor(route: RegisteredRoute): unknown {
-  return route.method === 'GET' || route.method === 'DELETE' ? undefined : (validBodies[routeName(route)] ?? {});
+/** Bodies that name the caller's own resource (a case id in the body): made for the organization sending them. */
+export const ownedBodies: Record<string, (ids: Record<string, string>) => unknown> = {
+  'POST /api/v1/customer-dynamic-case-form': (ids) => ({
+    caseId: ids.caseId,
+    formTitle: 'Check-in form',
+    questions: [{ questionId: 'weight', question: 'What is your current weight?', type: 'text', answer: '150 lbs' }],
+  }),
+};
+
+/** A valid body of the route; with `owner`, bodies naming a resource name the owner's (ownedBodies). */
+export function bodyFor(route: RegisteredRoute, owner?: { ids: Record<string, string> }): unknown {
+  if (route.method === 'GET' || route.method === 'DELETE') return undefined;
+  const owned = ownedBodies[routeName(route)];
+  if (owned && owner) return owned(owner.ids);
+  return validBodies[routeName(route)] ?? {};
 }

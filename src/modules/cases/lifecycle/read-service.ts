@@ -8,7 +8,6 @@ import { CaseSerializer, type CaseReader, type CaseReadOptions, type SerializedC
 import { CaseReadRepository, type CaseStatus } from './read-repository.ts';
 import { DownloadLinkSigner } from './signed-urls.ts';
 
-
 /** The longest date range one case list request may cover. */
 export const MAX_LIST_RANGE_DAYS = 60;
 
