@@ -86,7 +86,10 @@ export function routeFor(routes: RegisteredRoute[], method: string, url: string)
 
 /** API routes a client calls with an organization's key. */
 export function organizationRoutes(routes: RegisteredRoute[]): RegisteredRoute[] {
-  return routes.filter((route) => route.config.auth === 'apiKey' || route.config.auth === 'bodyKey');
+  return routes.filter(
+    (route) =>
+      route.config.auth === 'apiKey' || route.config.auth === 'bodyKey' || route.config.auth === 'headerOrBodyKey',
+  );
 }
 
 export const routeName = (route: Pick<RegisteredRoute, 'method' | 'url'>) => `${route.method} ${route.url}`;
@@ -327,9 +330,19 @@ export function ownQueryFor(route: RegisteredRoute, owner: { query: Record<strin
   return query === '' ? '' : `?${query}`;
 }
 
-/** Bodies that name the caller's own resource (a case id in the body): made for the organization sending them. */
-export const ownedBodies: Record<string, (ids: Record<string, string>) => unknown> = {
-  'POST /api/v1/customer-dynamic-case-form': (ids) => ({
+/** What a body can name a resource by: its ids, and its patient's email. */
+export interface BodyTarget {
+  ids: Record<string, string>;
+  email: string;
+}
+
+/**
+ * Bodies that name a resource (a case id, a patient's email in the body): made for the organization sending
+ * them, and by the isolation test naming another organization's resource or a missing one.
+ */
+export const ownedBodies: Record<string, (target: BodyTarget) => unknown> = {
+  'POST /api/v1/users': ({ email }) => ({ action: 'UPDATE_PROFILE', data: { email, city: 'Boston' } }),
+  'POST /api/v1/customer-dynamic-case-form': ({ ids }) => ({
     caseId: ids.caseId,
     formTitle: 'Check-in form',
     questions: [{ questionId: 'weight', question: 'What is your current weight?', type: 'text', answer: '150 lbs' }],
@@ -337,9 +350,9 @@ export const ownedBodies: Record<string, (ids: Record<string, string>) => unknow
 };
 
 /** A valid body of the route; with `owner`, bodies naming a resource name the owner's (ownedBodies). */
-export function bodyFor(route: RegisteredRoute, owner?: { ids: Record<string, string> }): unknown {
+export function bodyFor(route: RegisteredRoute, owner?: BodyTarget): unknown {
   if (route.method === 'GET' || route.method === 'DELETE') return undefined;
   const owned = ownedBodies[routeName(route)];
-  if (owned && owner) return owned(owner.ids);
+  if (owned && owner) return owned(owner);
   return validBodies[routeName(route)] ?? {};
 }

@@ -71,6 +71,7 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
               comments: z.number(),
               webhookSecrets: z.number(),
               webhookBodies: z.number(),
+              profiles: z.number(),
               files: z.number(),
               remaining: z.number().optional(),
               retiredKeyIds: z.array(z.string()).optional(),

@@ -12,6 +12,8 @@ const SEALED_TEXT = [
   // A webhook endpoint's signing secret, and the body of each delivery as first rendered (kept for its retries).
   { table: 'webhook_endpoints', column: 'secret_sealed', count: 'webhookSecrets' },
   { table: 'webhook_deliveries', column: 'body_sealed', count: 'webhookBodies' },
+  // The health fields of a patient's profile (allergies, medications, conditions).
+  { table: 'patients', column: 'health_sealed', count: 'profiles' },
 ] as const;
 
 type SealedTextTable = (typeof SEALED_TEXT)[number]['table'];
@@ -31,6 +33,7 @@ export interface RotationStep {
   comments: number;
   webhookSecrets: number;
   webhookBodies: number;
+  profiles: number;
   files: number;
   /** When done: values still under another key (written by a server that was not yet on the new key). */
   remaining?: number;
@@ -65,6 +68,7 @@ export async function rotatePhiStep(
     comments: 0,
     webhookSecrets: 0,
     webhookBodies: 0,
+    profiles: 0,
     files: 0,
   };
 
