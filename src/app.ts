@@ -21,6 +21,7 @@ import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
 import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
+import { legacyIntakeRoutes } from './modules/cases/legacy-routes.ts';
 import { caseActionRoutes } from './modules/cases/lifecycle/action-routes.ts';
 import { followUpFormRoutes } from './modules/cases/lifecycle/follow-up-routes.ts';
 import { userRoutes } from './modules/patients/user-routes.ts';
@@ -143,6 +144,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await registerOpenApi(app, version);
   await app.register(healthRoutes(db, redis));
   await app.register(intakeRoutes(services.intake));
+  await app.register(legacyIntakeRoutes(services.intake));
   await app.register(caseReadRoutes(services.caseReads, services.audit));
   await app.register(caseActionRoutes(services.caseActions));
   await app.register(followUpFormRoutes(services.intake));

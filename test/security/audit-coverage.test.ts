@@ -44,6 +44,9 @@ interface AuditEventView {
   clientAddress: string | null;
 }
 
+/** Where the route takes its key: the body's `key` for the legacy routes. */
+const keyPlace = (route: RegisteredRoute) => ({ bodyKey: route.config.auth === 'bodyKey' });
+
 describe('audit events for every route that creates or reads PHI', () => {
   let fake: FakeStripeServer;
   let context: RouteTableContext;
@@ -94,7 +97,7 @@ describe('audit events for every route that creates or reads PHI', () => {
     for (const route of audited()) {
       const owner = route.params.length > 0 ? await createOrganizationFixture(context, 'Owner') : a;
       const url = `${fillPath(route.url, owner.ids)}${ownQueryFor(route, owner)}`;
-      const answer = await inject(context.app, route.method, url, owner.apiKey, bodyFor(route, owner));
+      const answer = await inject(context.app, route.method, url, owner.apiKey, bodyFor(route, owner), keyPlace(route));
       assert.ok(answer.status < 300, `${routeName(route)}: ${answer.text}`);
       const event = await eventOf(route, String(answer.headers['x-request-id']));
       assert.ok(event, `${routeName(route)} wrote no audit event`);
@@ -117,7 +120,14 @@ describe('audit events for every route that creates or reads PHI', () => {
 
   it("writes another organization's attempt on A's resources as a failure of that organization", async () => {
     for (const route of audited()) {
-      const answer = await inject(context.app, route.method, fillPath(route.url, a.ids), b.apiKey, bodyFor(route));
+      const answer = await inject(
+        context.app,
+        route.method,
+        fillPath(route.url, a.ids),
+        b.apiKey,
+        bodyFor(route),
+        keyPlace(route),
+      );
       const event = await eventOf(route, String(answer.headers['x-request-id']));
       assert.ok(event, `${routeName(route)} wrote no audit event for B`);
       assert.equal(event.organizationId, b.organizationId);
@@ -139,6 +149,7 @@ describe('audit events for every route that creates or reads PHI', () => {
         fillPath(route.url, a.ids),
         'c360_not_a_key',
         bodyFor(route),
+        keyPlace(route),
       );
       // The Patient Add Form to Case page answers every refusal, a bad key included, with a 400.
       assert.equal(answer.status, route.config.envelope === 'caseForm' ? 400 : 401, routeName(route));

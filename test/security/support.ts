@@ -297,6 +297,13 @@ export const validBodies: Record<string, unknown> = {
     formTitle: 'Fuzz form',
     questions: [{ question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' }],
   },
+  'POST /handleDynamicCustomerForm': {
+    firstName: 'Fuzz',
+    lastName: 'Test',
+    email: 'fuzz.legacy@example.com',
+    formTitle: 'Fuzz form',
+    questions: [{ question: 'What is your current weight?', type: 'TEXT', answer: '150 lbs' }],
+  },
   'POST /api/v1/payments/setup': { metadata: { email: 'someone@example.com' } },
   'POST /api/v1/payments/intent': { amount: 4500, paymentMethodTypes: ['card'] },
   'POST /initiatePayment': { amount: 10 },
