@@ -19,6 +19,7 @@ import { RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.t
 import { createRedisClient, RedisCircuit } from './http/redis-circuit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
+import { adminCaseRoutes } from './modules/cases/admin-routes.ts';
 import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
 import { legacyIntakeRoutes } from './modules/cases/legacy-routes.ts';
@@ -171,6 +172,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 function adminApi({ config, db }: AppDependencies, services: Services): FastifyPluginAsync {
   return async (admin) => {
     await admin.register(adminOrganizationRoutes(services.organizations));
+    await admin.register(adminCaseRoutes(db, services.caseReads, services.audit));
     await admin.register(adminAuditRoutes(db));
     await admin.register(adminProductRoutes(services.products));
     await admin.register(adminPromoCodeRoutes(services.promoCodes));
