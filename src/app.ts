@@ -19,8 +19,13 @@ import { RedisAuthFailureLimiter, registerRateLimits } from './http/rate-limit.t
 import { createRedisClient, RedisCircuit } from './http/redis-circuit.ts';
 import { adminAuditRoutes } from './modules/audit/admin-routes.ts';
 import { adminOrganizationRoutes } from './modules/organizations/admin-routes.ts';
+import { adminCaseRoutes } from './modules/cases/admin-routes.ts';
 import { healthRoutes } from './modules/health/routes.ts';
 import { intakeRoutes } from './modules/cases/routes.ts';
+import { legacyIntakeRoutes } from './modules/cases/legacy-routes.ts';
+import { caseActionRoutes } from './modules/cases/lifecycle/action-routes.ts';
+import { followUpFormRoutes } from './modules/cases/lifecycle/follow-up-routes.ts';
+import { userRoutes } from './modules/patients/user-routes.ts';
 import { caseReadRoutes } from './modules/cases/lifecycle/read-routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
 import { adminStaffRoutes } from './modules/staff/admin-routes.ts';
@@ -145,7 +150,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await registerOpenApi(app, version);
   await app.register(healthRoutes(db, redis));
   await app.register(intakeRoutes(services.intake));
+  await app.register(legacyIntakeRoutes(services.intake));
   await app.register(caseReadRoutes(services.caseReads, services.audit));
+  await app.register(caseActionRoutes(services.caseActions));
+  await app.register(followUpFormRoutes(services.intake));
+  await app.register(userRoutes(db, services.phiCipher));
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
@@ -175,6 +184,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 function adminApi({ config, db }: AppDependencies, services: Services): FastifyPluginAsync {
   return async (admin) => {
     await admin.register(adminOrganizationRoutes(services.organizations));
+    await admin.register(adminCaseRoutes(db, services.caseReads, services.audit));
     await admin.register(adminAuditRoutes(db));
     await admin.register(adminProductRoutes(services.products));
     await admin.register(adminPromoCodeRoutes(services.promoCodes));

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { DataDirInUseError } from './db/data-dir-lock.ts';
 import type { Database } from './db/database.ts';
 import { migrationStatus } from './db/migrate.ts';
+import { registerCaseCommands } from './modules/cases/cli.ts';
 import { registerPaymentCommands } from './modules/payments/cli.ts';
 import { registerWebhookCommands } from './modules/outbound-webhooks/cli.ts';
 import { registerPhiKeyCommands } from './modules/phi-keys/cli.ts';
@@ -108,6 +109,7 @@ keys
     withServices(async (services) => print(await services.organizations.revokeApiKey(organizationId, apiKeyId))),
   );
 
+registerCaseCommands(program, withServices, print);
 registerPaymentCommands(program, withServices, print);
 registerWebhookCommands(program, withServices, print);
 registerStaffCommands(program, withServices, print);

@@ -16,6 +16,7 @@ import { WebhookQueue } from './modules/outbound-webhooks/repository.ts';
 import { WebhookEndpointService } from './modules/outbound-webhooks/service.ts';
 import { phiCipherFor, type PhiCipher } from './crypto/phi.ts';
 import { IntakeService } from './modules/cases/intake/service.ts';
+import { CaseActionService } from './modules/cases/lifecycle/case-actions.ts';
 import { CaseReadService } from './modules/cases/lifecycle/read-service.ts';
 import { caseWebhookPayloads } from './modules/cases/lifecycle/webhook-payload.ts';
 import { DatabaseFileStorage } from './modules/files/storage.ts';
@@ -36,6 +37,8 @@ export interface Services {
   forms: FormService;
   /** The case detail, the latest case of a customer, the case list, signed file downloads. */
   caseReads: CaseReadService;
+  /** POST /api/v1/cases/:caseId: status changes and comments. */
+  caseActions: CaseActionService;
   /** Product bundles and products (prices in cents). */
   products: ProductService;
   /** Promo codes: global or per organization. */
@@ -81,6 +84,11 @@ export function createServices(
   const organizations = new OrganizationService(db);
   const webhookOptions = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks };
   observability.metrics?.webhookQueueDepth(() => new WebhookQueue(db).pendingCount());
+  const fileLimits = {
+    maxFileBytes: config.intake.fileMaxBytes,
+    maxFilesPerAnswer: config.intake.filesMaxPerAnswer,
+    maxTotalBytes: config.intake.filesMaxTotalBytes,
+  };
   const audit = new AuditLog(new AuditRepository(db));
   const caseReads = new CaseReadService({ db, cipher: phiCipher, fileStorage: new DatabaseFileStorage(phiCipher) });
   return {
@@ -108,14 +116,16 @@ export function createServices(
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
       payments: new IntakePaymentsProcessor(db, gatewayDirectory, products, promoCodes, config.payments),
-      fileLimits: {
-        maxFileBytes: config.intake.fileMaxBytes,
-        maxFilesPerAnswer: config.intake.filesMaxPerAnswer,
-        maxTotalBytes: config.intake.filesMaxTotalBytes,
-      },
+      fileLimits,
     }),
     forms: new FormService(db),
     caseReads,
     staff: new StaffService(db, phiCipher),
+    caseActions: new CaseActionService({
+      db,
+      cipher: phiCipher,
+      fileStorage: new DatabaseFileStorage(phiCipher),
+      fileLimits,
+    }),
   };
 }

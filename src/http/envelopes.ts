@@ -9,7 +9,8 @@ import { IDEMPOTENCY_CONFLICT } from './api-error.ts';
  * (the error handler, the gate, rate limits, the router's refusals, unknown routes) answers through
  * `sendError` / `sendUnauthorized` below.
  */
-export type EnvelopeName = 'intake' | 'payments' | 'bundles' | 'caseRead' | 'latestCaseId' | 'standard';
+export type EnvelopeName =
+  'intake' | 'payments' | 'bundles' | 'caseRead' | 'caseForm' | 'latestCaseId' | 'users' | 'standard';
 
 /** Why a key was refused: none was sent, or it is unknown or revoked. */
 export type KeyRefusal = 'missing' | 'invalid';
@@ -101,8 +102,8 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
       .object({ status: z.number(), success: z.literal(false), message: z.string(), error: z.string() })
       .meta({ id: 'BundleError', description: 'An error of the product bundle endpoints, a refused key included' }),
   },
-  // The case detail and the case list, whose pages show no error body, answer like their sibling Patient Add Form
-  // to Case endpoint (docs/api/cases.md).
+  // The case detail, the case list and the case actions, whose pages show no error body, answer like their sibling
+  // Patient Add Form to Case endpoint (docs/api/cases.md).
   caseRead: {
     unauthorizedStatus: 401,
     unauthorized: (reason) => ({
@@ -119,6 +120,21 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
       .object({ status: z.number(), success: z.literal(false), error: z.string() })
       .meta({ id: 'CaseReadError', description: 'An error of the case detail and case list' }),
   },
+  // The Patient Add Form to Case endpoint: its page lists every error, a missing key included, as a 400.
+  caseForm: {
+    unauthorizedStatus: 400,
+    unauthorized: (reason) => ({
+      status: 400,
+      success: false,
+      error: reason === 'missing' ? 'Secret key not provided!' : 'Invalid API key',
+    }),
+    error: (status, message) => ({ status, success: false, error: message }),
+    validationMessage: validationFailed,
+    get unauthorizedSchema() {
+      return this.errorSchema;
+    },
+    errorSchema: z.object({ status: z.number(), success: z.literal(false), error: z.string() }),
+  },
   // The Patient Get Case Id endpoint: the bare `{"error"}` of its page.
   latestCaseId: {
     unauthorizedStatus: 401,
@@ -131,6 +147,19 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     get errorSchema() {
       return this.unauthorizedSchema;
     },
+  },
+  // The users endpoints (check-user, POST /api/v1/users): `{status, success, message}`, as their pages show.
+  users: {
+    unauthorizedStatus: 401,
+    unauthorized: (reason) => ({
+      status: 401,
+      success: false,
+      message: reason === 'missing' ? 'Secret key not provided!' : 'Invalid API key',
+    }),
+    error: (status, message) => ({ status, success: false, message }),
+    validationMessage: validationFailed,
+    unauthorizedSchema: z.object({ status: z.literal(401), success: z.literal(false), message: z.string() }),
+    errorSchema: z.object({ status: z.number(), success: z.literal(false), message: z.string() }),
   },
   // Our own routes (admin API, health, unknown paths): one consistent shape.
   standard: {

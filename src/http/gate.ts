@@ -167,13 +167,14 @@ export function signedLinkScope(organizationId: string, apiKeyId: string): Scope
   return new Scope(Tenant.forOperator(organizationId, 'a signed download link'), apiKeyId, false, null);
 }
 
-type AuthMode = 'apiKey' | 'admin' | 'bodyKey' | 'staff';
+type AuthMode = 'apiKey' | 'admin' | 'bodyKey' | 'headerOrBodyKey' | 'staff';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * `apiKey`: the `cv-api-key` header names the organization. `admin`: the ADMIN_TOKEN bearer.
      * `bodyKey`: the key is the JSON body's `key` field (legacy initiatePayment); checked once the body is parsed.
+     * `headerOrBodyKey`: the `cv-api-key` header, or else the body's `key` (Patient Add Form to Case).
      */
     auth?: AuthMode;
     /** On an `auth: 'staff'` route (required there): what the route does; the gate refuses roles without it. */
@@ -406,7 +407,7 @@ export function registerAuthentication(
       }
 
       // The body is not parsed yet: its key is checked in preValidation below.
-      if (mode === 'bodyKey') {
+      if (mode === 'bodyKey' || mode === 'headerOrBodyKey') {
         if (retryAfter > 0) bodyKeyLimits.set(request, retryAfter);
         return;
       }
@@ -418,7 +419,9 @@ export function registerAuthentication(
   // preValidation: after parsing, before the body schema is applied, for keys sent in the body.
   const authenticateBody = async (request: FastifyRequest, reply: FastifyReply) => {
     const body = request.body as { key?: unknown } | null | undefined;
-    const apiKey = body && typeof body === 'object' && typeof body.key === 'string' ? body.key : undefined;
+    const inBody = body && typeof body === 'object' && typeof body.key === 'string' ? body.key : undefined;
+    const header = request.routeOptions.config?.auth === 'headerOrBodyKey' ? request.headers['cv-api-key'] : undefined;
+    const apiKey = (Array.isArray(header) ? header[0] : header) || inBody;
     return acceptKey(request, reply, apiKey || undefined, bodyKeyLimits.get(request) ?? 0);
   };
 
@@ -435,6 +438,6 @@ export function registerAuthentication(
       return;
     }
     appendRouteHook(route, 'onRequest', authenticatorFor(mode, route.config?.keyConfirmedByWrite === true));
-    if (mode === 'bodyKey') appendRouteHook(route, 'preValidation', authenticateBody);
+    if (mode === 'bodyKey' || mode === 'headerOrBodyKey') appendRouteHook(route, 'preValidation', authenticateBody);
   });
 }

@@ -35,6 +35,7 @@ const TAGS = [
     description: 'Create patient cases (the Case Create endpoint) and read them: the case detail, the case list',
   },
   { name: 'forms', description: 'The forms a case answers, with their questions' },
+  { name: 'users', description: 'The users (patients) of the organization: check-user' },
   {
     name: 'payments',
     description: 'Promo codes, SetupIntents and PaymentIntents for the intake, case payments and their holds',
@@ -46,7 +47,7 @@ const TAGS = [
   { name: 'staff', description: "The clinic's staff API: sign-in, the case queue, assignment and decisions" },
 ];
 const TAG_GROUPS = [
-  { name: 'Storefront API (cv-api-key)', tags: ['cases', 'forms', 'payments', 'products'] },
+  { name: 'Storefront API (cv-api-key)', tags: ['cases', 'forms', 'users', 'payments', 'products'] },
   { name: 'Server', tags: ['webhooks', 'operations'] },
   { name: 'Clinic staff (staff session)', tags: ['staff'] },
   { name: 'Operators (ADMIN_TOKEN)', tags: ['admin'] },

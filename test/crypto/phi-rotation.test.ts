@@ -136,7 +136,16 @@ describe('PHI key rotation', () => {
     // Rotation in small steps (2 rows a batch), resumed from its cursor, with intakes between the steps.
     let cursor: RotationCursor | null = null;
     let steps = 0;
-    const resealed = { answers: 0, comments: 0, webhookSecrets: 0, webhookBodies: 0, gatewayCredentials: 0, files: 0 };
+    const resealed = {
+      answers: 0,
+      comments: 0,
+      webhookSecrets: 0,
+      webhookBodies: 0,
+      gatewayCredentials: 0,
+      profiles: 0,
+      staffSecrets: 0,
+      files: 0,
+    };
     for (;;) {
       const step = await rotatePhiStep(after_.db, rotating, { cursor, batchSize: 2, timeBudgetMs: 0 });
       steps += 1;
@@ -154,7 +163,16 @@ describe('PHI key rotation', () => {
     assert.ok(steps > 4, `${steps} steps`);
     assert.deepEqual(
       resealed,
-      { answers: 7, comments: 1, webhookSecrets: 1, webhookBodies: 1, gatewayCredentials: 2, files: 7 },
+      {
+        answers: 7,
+        comments: 1,
+        webhookSecrets: 1,
+        webhookBodies: 1,
+        gatewayCredentials: 2,
+        profiles: 0,
+        staffSecrets: 0,
+        files: 7,
+      },
       'each old value sealed again exactly once',
     );
 

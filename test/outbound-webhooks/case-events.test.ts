@@ -235,4 +235,61 @@ describe('case events as webhooks', () => {
     assert.equal(Buffer.from(comment.attachments[0]!.content, 'base64').toString('utf8'), 'HbA1c 5.4%');
     assert.equal(comment.attachments[0]!.isPHI, true);
   });
+
+  it('sends what the partner routes change: CLOSE, REOPEN, OPEN, a comment, a follow-up form', async () => {
+    await addEndpoint({});
+    const caseId = await createCase();
+    const act = async (body: Record<string, unknown>) => {
+      const response = await context.app.inject({
+        method: 'POST',
+        url: `/api/v1/cases/${caseId}`,
+        headers: { 'cv-api-key': apiKey },
+        payload: body,
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      return response.json() as { data?: { commentId: string } };
+    };
+    await act({ action: 'CHANGE_CASE_STATUS', status: 'CLOSE', reason: 'Patient requested cancellation' });
+    await act({ action: 'CHANGE_CASE_STATUS', status: 'REOPEN' });
+    const commented = await act({ action: 'ADD_COMMUNICATION', communication: { text: 'Shipping address confirmed' } });
+    await act({ action: 'ADD_COMMUNICATION', communication: { text: 'Internal note', webhookNotify: false } });
+    const followUp = await context.app.inject({
+      method: 'POST',
+      url: '/api/v1/customer-dynamic-case-form',
+      headers: { 'cv-api-key': apiKey },
+      payload: {
+        caseId,
+        formTitle: 'Monthly check-in',
+        questions: [{ questionId: 'mood', question: 'How do you feel?', type: 'text', answer: 'Better' }],
+      },
+    });
+    assert.equal(followUp.statusCode, 200, followUp.body);
+    await context.services.webhookDelivery.drain();
+
+    const events = received();
+    assert.deepEqual(
+      events.map((entry) => entry.event),
+      ['CREATE_CASE', 'ARCHIVE_CASE', 'REOPEN_CASE', 'ADD_CASE_COMMENT', 'ADD_FORM_RESPONSE'],
+      'in order; the comment sent with webhookNotify false is recorded but not sent',
+    );
+    const comment = events[3]!.payload.comment as { id: string; text: string };
+    assert.equal(comment.id, commented.data!.commentId);
+    assert.equal(comment.text, 'Shipping address confirmed');
+    for (const entry of events) assert.equal(entry.payload.case.id, caseId);
+    const { rows } = await context.db.query<{ type: string }>(
+      'select type from case_events where case_id = $1 order by seq',
+      [caseId],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.type),
+      [
+        'case.created',
+        'case.archived',
+        'case.reopened',
+        'case.comment_added',
+        'case.comment_added',
+        'case.form_response_added',
+      ],
+    );
+  });
 });

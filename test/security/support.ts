@@ -86,7 +86,10 @@ export function routeFor(routes: RegisteredRoute[], method: string, url: string)
 
 /** API routes a client calls with an organization's key. */
 export function organizationRoutes(routes: RegisteredRoute[]): RegisteredRoute[] {
-  return routes.filter((route) => route.config.auth === 'apiKey' || route.config.auth === 'bodyKey');
+  return routes.filter(
+    (route) =>
+      route.config.auth === 'apiKey' || route.config.auth === 'bodyKey' || route.config.auth === 'headerOrBodyKey',
+  );
 }
 
 export const routeName = (route: Pick<RegisteredRoute, 'method' | 'url'>) => `${route.method} ${route.url}`;
@@ -294,9 +297,17 @@ export const validBodies: Record<string, unknown> = {
     formTitle: 'Fuzz form',
     questions: [{ question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' }],
   },
+  'POST /handleDynamicCustomerForm': {
+    firstName: 'Fuzz',
+    lastName: 'Test',
+    email: 'fuzz.legacy@example.com',
+    formTitle: 'Fuzz form',
+    questions: [{ question: 'What is your current weight?', type: 'TEXT', answer: '150 lbs' }],
+  },
   'POST /api/v1/payments/setup': { metadata: { email: 'someone@example.com' } },
   'POST /api/v1/payments/intent': { amount: 4500, paymentMethodTypes: ['card'] },
   'POST /initiatePayment': { amount: 10 },
+  'POST /api/v1/cases/:caseId': { action: 'CHANGE_CASE_STATUS', status: 'CLOSE', reason: 'Patient cancelled' },
   'POST /api/v1/cases/:caseId/payments': { amount: 12.5, description: 'Follow-up visit' },
   'POST /api/v1/cases/:caseId/payments/:paymentId/capture': { amount: 10 },
   'POST /api/v1/cases/:caseId/payments/:paymentId/cancel': {},
@@ -342,6 +353,29 @@ export function ownQueryFor(route: RegisteredRoute, owner: { query: Record<strin
   return query === '' ? '' : `?${query}`;
 }
 
-export function bodyFor(route: RegisteredRoute): unknown {
-  return route.method === 'GET' || route.method === 'DELETE' ? undefined : (validBodies[routeName(route)] ?? {});
+/** What a body can name a resource by: its ids, and its patient's email. */
+export interface BodyTarget {
+  ids: Record<string, string>;
+  email: string;
+}
+
+/**
+ * Bodies that name a resource (a case id, a patient's email in the body): made for the organization sending
+ * them, and by the isolation test naming another organization's resource or a missing one.
+ */
+export const ownedBodies: Record<string, (target: BodyTarget) => unknown> = {
+  'POST /api/v1/users': ({ email }) => ({ action: 'UPDATE_PROFILE', data: { email, city: 'Boston' } }),
+  'POST /api/v1/customer-dynamic-case-form': ({ ids }) => ({
+    caseId: ids.caseId,
+    formTitle: 'Check-in form',
+    questions: [{ questionId: 'weight', question: 'What is your current weight?', type: 'text', answer: '150 lbs' }],
+  }),
+};
+
+/** A valid body of the route; with `owner`, bodies naming a resource name the owner's (ownedBodies). */
+export function bodyFor(route: RegisteredRoute, owner?: BodyTarget): unknown {
+  if (route.method === 'GET' || route.method === 'DELETE') return undefined;
+  const owned = ownedBodies[routeName(route)];
+  if (owned && owner) return owned(owner);
+  return validBodies[routeName(route)] ?? {};
 }

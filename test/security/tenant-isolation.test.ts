@@ -12,9 +12,11 @@ import {
   inject,
   organizationRoutes,
   prepareRouteFor,
+  ownedBodies,
   routeName,
   withoutIds,
   type Answer,
+  type BodyTarget,
   type OrganizationFixture,
   type RegisteredRoute,
   type RouteTableContext,
@@ -133,6 +135,34 @@ describe('tenant isolation over every organization route', () => {
         const ownMissing = await inject(context.app, 'GET', url(a, field, queryIdentifiers[field]!()), a.apiKey);
         assert.notDeepEqual(normalized(own), normalized(ownMissing), `${routeName(route)}?${field} as the owner`);
       }
+    }
+  });
+
+  it("answers a body naming another organization's resource exactly as one naming a missing resource", async () => {
+    const missing: BodyTarget = {
+      ids: Object.fromEntries(Object.keys(a.ids).map((param) => [param, randomUUID()])),
+      email: `missing-${randomUUID().slice(0, 8)}@example.com`,
+    };
+    const routes = organizationRoutes(context.routes).filter((route) => ownedBodies[routeName(route)]);
+    assert.ok(routes.length >= 2, `found ${routes.length} routes naming a resource in the body`);
+    for (const route of routes) {
+      const send = (target: BodyTarget) =>
+        inject(context.app, route.method, route.url, b.apiKey, ownedBodies[routeName(route)]!(target));
+      const foreign = await send(a);
+      const unknown = await send(missing);
+      assert.ok(foreign.status < 500, `${routeName(route)}: ${foreign.text}`);
+      const scrub = (answer: Answer, target: BodyTarget) =>
+        normalized({ ...answer, text: answer.text.split(target.email).join('<email>') });
+      assert.deepEqual(scrub(foreign, a), scrub(unknown, missing), `${routeName(route)} naming A's resource`);
+      for (const secret of a.secrets) {
+        if (secret !== a.email && secret !== a.ids.caseId) {
+          assert.ok(!foreign.text.includes(secret), `${routeName(route)} leaked ${secret}`);
+        }
+      }
+      comparisons += 1;
+      // The owner is served: the refusal is about the organization.
+      const own = await inject(context.app, route.method, route.url, a.apiKey, ownedBodies[routeName(route)]!(a));
+      assert.equal(own.status, 200, `${routeName(route)} as the owner: ${own.text}`);
     }
   });
 

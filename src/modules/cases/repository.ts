@@ -121,6 +121,44 @@ export class CaseRepository {
   }
 
   /**
+   * A form response and its answers into an existing case (a follow-up form), and the case's change mark.
+   * Runs in the caller's transaction, which holds the case row's lock.
+   */
+  async insertFormResponse(response: {
+    caseId: string;
+    patientId: string;
+    formResponseId: string;
+    formId: string;
+    answers: NewIntake['answers'];
+  }): Promise<void> {
+    const { answers } = response;
+    await this.db.query(
+      `insert into form_responses (id, organization_id, case_id, form_id, patient_id) values ($1, $2, $3, $4, $5)`,
+      [response.formResponseId, this.organizationId, response.caseId, response.formId, response.patientId],
+    );
+    await this.db.query(
+      `insert into answers (id, organization_id, form_response_id, question_id, question_type, value, encrypted_value)
+       select answer.id, $1::uuid, $2::uuid, answer.question_id, answer.question_type, answer.value::jsonb,
+              answer.encrypted_value
+         from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[])
+           as answer (id, question_id, question_type, value, encrypted_value)`,
+      [
+        this.organizationId,
+        response.formResponseId,
+        answers.map((answer) => answer.id),
+        answers.map((answer) => answer.questionId),
+        answers.map((answer) => answer.questionType),
+        answers.map((answer) => answer.value),
+        answers.map((answer) => answer.encryptedValue),
+      ],
+    );
+    await this.db.query(
+      'update cases set updated_at = now(), version = version + 1 where organization_id = $1 and id = $2',
+      [this.organizationId, response.caseId],
+    );
+  }
+
+  /**
    * Upserts the patient and inserts the case, its form response and all its answers in ONE statement:
    * one round trip, and atomic by itself (outside a transaction it is its own). Returns the patient id;
    * `keyRevoked` when `confirmApiKeyId` is no longer active, or null when the form is not at

@@ -99,4 +99,17 @@ export class PatientRepository {
     );
     return rows[0] ?? null;
   }
+
+  /** When the patient with this email, or else the first with this phone number, was created; null when none. */
+  async createdAtOf(
+    match: { email: string } | { phoneNumber: string },
+  ): Promise<{ id: string; created_at: Date } | null> {
+    const byEmail = 'email' in match;
+    const { rows } = await this.db.query<{ id: string; created_at: Date }>(
+      `select id, created_at from patients where organization_id = $1 and ${byEmail ? 'email' : 'phone_number'} = $2
+        order by created_at, id limit 1`,
+      [this.organizationId, byEmail ? match.email : match.phoneNumber],
+    );
+    return rows[0] ?? null;
+  }
 }

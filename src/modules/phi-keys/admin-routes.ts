@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database } from '../../db/database.ts';
-import { listPhiKeys, rotatePhiStep } from './rotation.ts';
+import { listPhiKeys, rotatePhiStep, SEALED_TEXT_TABLES } from './rotation.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
@@ -11,7 +11,7 @@ const security = [{ adminToken: [] }];
 /** Where the previous step stopped: sealed texts go by row id (a UUID), file contents by storage key. */
 const cursorSchema = z.discriminatedUnion('table', [
   z.object({
-    table: z.enum(['answers', 'case_comments', 'webhook_endpoints', 'webhook_deliveries']),
+    table: z.enum(SEALED_TEXT_TABLES),
     after: z.uuid(),
   }),
   z.object({ table: z.literal('file_contents'), after: z.string().max(200) }),
@@ -76,6 +76,8 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
               webhookSecrets: z.number(),
               webhookBodies: z.number(),
               gatewayCredentials: z.number(),
+              profiles: z.number(),
+              staffSecrets: z.number(),
               files: z.number(),
               remaining: z.number().optional(),
               retiredKeyIds: z.array(z.string()).optional(),

@@ -83,7 +83,16 @@ export function registerPhiKeyCommands(
 /** Runs steps until done, printing progress to stderr; the totals of every step. */
 async function rotateAll(step: (cursor: RotationCursor | null) => Promise<RotationStep>): Promise<RotationStep> {
   let cursor: RotationCursor | null = null;
-  const total = { answers: 0, comments: 0, webhookSecrets: 0, webhookBodies: 0, gatewayCredentials: 0, files: 0 };
+  const total = {
+    answers: 0,
+    comments: 0,
+    webhookSecrets: 0,
+    webhookBodies: 0,
+    gatewayCredentials: 0,
+    profiles: 0,
+    staffSecrets: 0,
+    files: 0,
+  };
   for (;;) {
     const result = await step(cursor);
     for (const count of Object.keys(total) as (keyof typeof total)[]) total[count] += result[count];
@@ -91,8 +100,9 @@ async function rotateAll(step: (cursor: RotationCursor | null) => Promise<Rotati
     cursor = result.cursor;
     process.stderr.write(
       `phi rotate: ${total.answers} answers, ${total.comments} comments, ${total.webhookSecrets} webhook ` +
-        `secrets, ${total.webhookBodies} webhook bodies, ${total.gatewayCredentials} gateway credentials and ` +
-        `${total.files} files sealed again so far\n`,
+        `secrets, ${total.webhookBodies} webhook bodies, ${total.gatewayCredentials} gateway credentials, ` +
+        `${total.profiles} patient profiles, ${total.staffSecrets} staff TOTP secrets and ${total.files} files sealed ` +
+        'again so far\n',
     );
   }
 }

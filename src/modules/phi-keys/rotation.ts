@@ -14,9 +14,16 @@ const SEALED_TEXT = [
   { table: 'webhook_deliveries', column: 'body_sealed', count: 'webhookBodies' },
   // An organization's own payment gateway credentials.
   { table: 'organization_gateway_credentials', column: 'secret_sealed', count: 'gatewayCredentials' },
+  // The health fields of a patient's profile (allergies, medications, conditions).
+  { table: 'patients', column: 'health_sealed', count: 'profiles' },
+  // A staff member's TOTP secret.
+  { table: 'staff_members', column: 'totp_secret_encrypted', count: 'staffSecrets' },
 ] as const;
 
 type SealedTextTable = (typeof SEALED_TEXT)[number]['table'];
+
+/** The tables of sealed texts, in rotation order (a cursor names one). */
+export const SEALED_TEXT_TABLES = SEALED_TEXT.map((entry) => entry.table) as [SealedTextTable, ...SealedTextTable[]];
 
 /** Where a rotation goes on: a table and the last key it re-sealed there (rows are visited in key order). */
 export interface RotationCursor {
@@ -34,6 +41,8 @@ export interface RotationStep {
   webhookSecrets: number;
   webhookBodies: number;
   gatewayCredentials: number;
+  profiles: number;
+  staffSecrets: number;
   files: number;
   /** When done: values still under another key (written by a server that was not yet on the new key). */
   remaining?: number;
@@ -69,6 +78,8 @@ export async function rotatePhiStep(
     webhookSecrets: 0,
     webhookBodies: 0,
     gatewayCredentials: 0,
+    profiles: 0,
+    staffSecrets: 0,
     files: 0,
   };
 

@@ -69,7 +69,8 @@ export class IntakePlanner {
     this.formCache.delete(tenant.organizationId, title);
   }
 
-  private async planByTitle(
+  /** A form-title plan (the intake's, and the follow-up form's): the form by its title, and the answers. */
+  async planByTitle(
     tenant: Tenant,
     title: string,
     description: string | undefined,

@@ -4,11 +4,13 @@ import { isUniqueViolation } from '../../../db/database.ts';
 import { hashPassword } from '../../../crypto/password.ts';
 import type { PhiCipher } from '../../../crypto/phi.ts';
 import { ApiError, IdempotencyConflictError } from '../../../http/api-error.ts';
-import type { Scope } from '../../../http/gate.ts';
+import type { Scope, Tenant } from '../../../http/gate.ts';
+import { isUuid } from '../../../uuid.ts';
 import type { FileStorage } from '../../files/storage.ts';
+import { FormRepository, type QuestionRow } from '../../forms/repository.ts';
 import type { FileLimits } from '../question-types/files.ts';
 import { CaseRepository, IDEMPOTENCY_INDEX } from '../repository.ts';
-import type { IntakeBody } from '../schemas.ts';
+import type { IntakeBody, QuestionItem } from '../schemas.ts';
 import { profileOf, rejectNulCharacters, statusOf } from './normalize.ts';
 import {
   hasPaymentFields,
@@ -22,6 +24,9 @@ import { checkTotalFileSize, checkWeightRule } from './questions.ts';
 import { IntakeWriter, sealAnswer, StaleFormError, type IntakeResult, type SealedAnswer } from './write.ts';
 
 export type { IntakeResult } from './write.ts';
+
+/** The Patient Add Form to Case endpoint's answer for a case that is not the organization's. */
+export const CASE_NOT_VALID = 'Provided case is not valid';
 
 export interface IntakeDependencies {
   db: Database;
@@ -67,6 +72,55 @@ export class IntakeService {
       this.planner.forget(caller.tenant, error.title);
       return this.createCaseOnce(caller, body, payment, false);
     }
+  }
+
+  /** The questions of the organization's form with this title, by id (empty when there is no such form). */
+  async storedQuestions(tenant: Tenant, title: string): Promise<Map<string, QuestionRow>> {
+    const found = await new FormRepository(this.deps.db, tenant).findByTitleWithQuestions(title);
+    return new Map((found?.questions ?? []).map((row) => [row.id, row]));
+  }
+
+  /**
+   * A follow-up form into an existing case (Patient Add Form to Case): planned like a form-title intake (the
+   * same question types, answer rules and PHI rules; not the weight rule, which is the intake's) and written
+   * into the case with its case event (IntakeWriter.writeFollowUp). A case that is not the organization's is
+   * "Provided case is not valid"; a request with no answer at all, "Case Form can't be Submitted.".
+   */
+  async addFormToCase(
+    caller: Pick<Scope, 'tenant' | 'apiKeyId'>,
+    caseId: string,
+    form: { title: string; description?: string; questions: QuestionItem[] },
+  ): Promise<IntakeResult> {
+    rejectNulCharacters({
+      formTitle: form.title,
+      formDescription: form.description,
+      questions: form.questions,
+    } as IntakeBody);
+    const { tenant } = caller;
+    if (!isUuid(caseId)) throw new ApiError(400, CASE_NOT_VALID);
+    // Planned from the stored form, not the cache: the write checks PHI against the stored questions.
+    const { plan, answers } = await this.planner.planByTitle(
+      tenant,
+      form.title,
+      form.description,
+      form.questions,
+      false,
+    );
+    if (answers.length === 0) throw new ApiError(400, "Case Form can't be Submitted.");
+    checkTotalFileSize(answers, this.deps.fileLimits);
+    const sealed: SealedAnswer[] = [];
+    for (const answer of answers) sealed.push(await sealAnswer(this.deps.cipher, answer, answer.phi));
+    const written = await this.writer.writeFollowUp({
+      tenant,
+      caseId: caseId.toLowerCase(),
+      apiKeyId: caller.apiKeyId,
+      plan,
+      answers,
+      sealed,
+    });
+    if (!written) throw new ApiError(400, CASE_NOT_VALID);
+    if (plan.mode === 'formTitle' && !plan.unchangedFormId) this.planner.forget(tenant, plan.title);
+    return written;
   }
 
   private async createCaseOnce(

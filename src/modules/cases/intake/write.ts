@@ -7,6 +7,7 @@ import type { FileStorage } from '../../files/storage.ts';
 import { FileRepository } from '../../files/repository.ts';
 import { FormRepository } from '../../forms/repository.ts';
 import type { PatientProfile } from '../../patients/repository.ts';
+import { recordCaseEvent } from '../lifecycle/events.ts';
 import { newShortId, SHORT_ID_ATTEMPTS, SHORT_ID_INDEX } from '../lifecycle/short-id.ts';
 import { CaseRepository } from '../repository.ts';
 import type { IntakePaymentFields, IntakePaymentProcessor } from './payments.ts';
@@ -42,6 +43,16 @@ export interface IntakeToWrite {
   payment: IntakePaymentFields;
   /** What the payment processor prepared; undefined: no payment to record. */
   prepared: unknown;
+}
+
+/** A follow-up form, planned and sealed, for a case that already exists. */
+export interface FollowUpToWrite {
+  tenant: Tenant;
+  caseId: string;
+  apiKeyId: string;
+  plan: FormPlan;
+  answers: PlannedAnswer[];
+  sealed: SealedAnswer[];
 }
 
 /** The intake was planned from a cached form that has changed since: nothing was written. */
@@ -141,6 +152,89 @@ export class IntakeWriter {
     if ('keyRevoked' in written) throw new ApiError(401, 'Invalid request');
     const { patientId } = written;
 
+    await this.writeFiles(db, tenant, answers, { patientId, formResponseId, answerIds });
+
+    if (intake.prepared === undefined) return { caseId, formResponseId };
+    const { paymentId } = await this.deps.payments.record(db, { tenant, caseId, patientId, prepared: intake.prepared });
+    return paymentId ? { caseId, formResponseId, paymentId } : { caseId, formResponseId };
+  }
+
+  /**
+   * Writes a follow-up form into an existing case (Patient Add Form to Case): the form (when the request
+   * redefines it), the form response, its answers and files, and the case's `case.form_response_added` event,
+   * in one transaction that locks the case row first. Returns null, having written nothing, when the case is
+   * not the organization's.
+   */
+  async writeFollowUp(followUp: FollowUpToWrite): Promise<IntakeResult | null> {
+    const { tenant, caseId, plan, answers } = followUp;
+    const formResponseId = randomUUID();
+    const answerIds = answers.map(() => randomUUID());
+    const sealed = [...followUp.sealed];
+    return this.deps.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ patient_id: string }>(
+        'select patient_id from cases where organization_id = $1 and id = $2 for update',
+        [tenant.organizationId, caseId],
+      );
+      const patientId = rows[0]?.patient_id;
+      if (!patientId) return null;
+      const { formId, questionIds } = await this.writeForm(tx, tenant, plan);
+      // A form used as stored is held by a share lock until the answers are written: a redefinition (which
+      // locks the row) waits. A question that became PHI since the plan read the form (or by the redefinition
+      // above: phi is sticky) has its answer sealed now.
+      if (plan.mode === 'formId' || plan.unchangedFormId) {
+        await tx.query('select 1 from forms where organization_id = $1 and id = $2 for share', [
+          tenant.organizationId,
+          formId,
+        ]);
+      }
+      const plaintext = answers.flatMap((answer, index) =>
+        sealed[index]!.value === null ? [] : [questionIds[answer.definitionIndex]!],
+      );
+      if (plaintext.length > 0) {
+        const { rows: nowPhi } = await tx.query<{ id: string }>(
+          'select id from questions where organization_id = $1 and id = any($2::uuid[]) and phi',
+          [tenant.organizationId, plaintext],
+        );
+        const phiIds = new Set(nowPhi.map((row) => row.id));
+        for (const [index, answer] of answers.entries()) {
+          if (phiIds.has(questionIds[answer.definitionIndex]!)) {
+            sealed[index] = await sealAnswer(this.deps.cipher, answer, true);
+          }
+        }
+      }
+      await new CaseRepository(tx, tenant).insertFormResponse({
+        caseId,
+        patientId,
+        formResponseId,
+        formId,
+        answers: answers.map((answer, index) => ({
+          id: answerIds[index]!,
+          questionId: questionIds[answer.definitionIndex]!,
+          questionType: answer.type.name,
+          ...sealed[index]!,
+        })),
+      });
+      await this.writeFiles(tx, tenant, answers, { patientId, formResponseId, answerIds });
+      await recordCaseEvent(tx, {
+        organizationId: tenant.organizationId,
+        caseId,
+        actor: { kind: 'api_key', id: followUp.apiKeyId },
+        type: 'case.form_response_added',
+        before: null,
+        after: { formResponseId, formId },
+        subject: { formResponseId },
+      });
+      return { caseId, formResponseId };
+    });
+  }
+
+  /** The files of the answers: inline bytes into the file storage (sealed), and a file row each. */
+  private async writeFiles(
+    db: Queryable,
+    tenant: Tenant,
+    answers: readonly PlannedAnswer[],
+    ids: { patientId: string; formResponseId: string; answerIds: readonly string[] },
+  ): Promise<void> {
     const files = new FileRepository(db, tenant);
     for (const [index, answer] of answers.entries()) {
       for (const file of answer.parsed.files ?? []) {
@@ -148,13 +242,13 @@ export class IntakeWriter {
           file.kind === 'inline'
             ? (await this.deps.fileStorage.put(db, { tenant, fileId: file.fileId, content: file.content })).storageKey
             : null;
-        await files.insert(file, { patientId, formResponseId, answerId: answerIds[index]! }, storageKey);
+        await files.insert(
+          file,
+          { patientId: ids.patientId, formResponseId: ids.formResponseId, answerId: ids.answerIds[index]! },
+          storageKey,
+        );
       }
     }
-
-    if (intake.prepared === undefined) return { caseId, formResponseId };
-    const { paymentId } = await this.deps.payments.record(db, { tenant, caseId, patientId, prepared: intake.prepared });
-    return paymentId ? { caseId, formResponseId, paymentId } : { caseId, formResponseId };
   }
 
   /** The form the answers belong to: (re)defined by this intake, or as stored. */
