@@ -39,6 +39,9 @@ export function adminPaymentRoutes(
         schema: {
           tags: ['admin'],
           summary: "Which of an organization's own gateway credentials are set (never their values)",
+          description:
+            'For each credential name: `set`, and when set its last four characters and updatedAt, to tell which ' +
+            'key is in place before changing it with PATCH. 404 when the organization does not exist.',
           security: [{ adminToken: [] }],
           params: organizationParams,
           response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 404]) },
@@ -79,6 +82,9 @@ export function adminPaymentRoutes(
         schema: {
           tags: ['admin'],
           summary: 'Open holds (preauthorized, not captured or released), soonest expiry first',
+          description:
+            'Payments of every organization whose holdStatus is HELD, ordered by captureBefore (holds without one ' +
+            'last): capture or cancel them before they expire. withinHours keeps those expiring within that many hours.',
           security: [{ adminToken: [] }],
           querystring: z.object({
             withinHours: z.coerce

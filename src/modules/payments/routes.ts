@@ -84,6 +84,10 @@ export function paymentRoutes(payments: PaymentService, refunds: RefundService):
         schema: {
           tags: ['payments'],
           summary: 'Create a Stripe SetupIntent; its client secret goes to Stripe Elements',
+          description:
+            'Call it before creating a case that saves the patient’s card: confirm the returned paymentSecret with ' +
+            'Stripe Elements, then send the SetupIntent id as stripeSetupId to POST /api/v1/dynamic-case. Optional ' +
+            'body `{"metadata": {"email"?, "phone"?}}`; 503 when the payment provider is unavailable.',
           security,
           body: anyBody.optional(),
           response: {
@@ -107,6 +111,10 @@ export function paymentRoutes(payments: PaymentService, refunds: RefundService):
         schema: {
           tags: ['payments'],
           summary: 'Create a Stripe PaymentIntent for an amount in cents (4500 = $45.00)',
+          description:
+            'For immediate payment: send the final amount (promo discount already applied) as whole cents, at least ' +
+            '50; optional paymentMethodTypes (e.g. ["card", "klarna"]) and metadata. Confirm data.paymentIntentSecret ' +
+            'with Stripe Elements, then send the PaymentIntent id as stripePaymentId when creating the case.',
           security,
           body: anyBody,
           response: {
@@ -139,6 +147,9 @@ export function paymentRoutes(payments: PaymentService, refunds: RefundService):
         schema: {
           tags: ['payments'],
           summary: 'Deprecated: POST /api/v1/payments/setup with the API key in the body as `key`',
+          description:
+            'Answers as POST /api/v1/payments/setup (a SetupIntent’s paymentSecret); any `amount` sent is ' +
+            'ignored. Call it from your server, never the browser, since the body carries the API key.',
           deprecated: true,
           body: z.object({ key: z.string().describe('Your cv-api-key'), amount: z.number().optional() }).loose(),
           response: {
@@ -163,6 +174,11 @@ export function paymentRoutes(payments: PaymentService, refunds: RefundService):
         schema: {
           tags: ['payments'],
           summary: 'Create a case payment; preauthorize: true places a hold on the patient’s saved card',
+          description:
+            'Body: amount in dollars, and optional description, productId, status (UNPAID by default), idempotencyKey ' +
+            'and preauthorize. A hold needs a payment method saved by the case’s intake (stripeSetupId or ' +
+            'nmiPaymentToken), else 400; a declined hold is 402. A reused idempotencyKey is 409, except the same ' +
+            'request retried after a 503 left its hold pending: that resumes the hold, placed once.',
           security,
           params: z.object({ caseId: z.string() }),
           body: anyBody,
@@ -202,6 +218,9 @@ export function paymentRoutes(payments: PaymentService, refunds: RefundService):
         schema: {
           tags: ['payments'],
           summary: 'A case payment and its hold',
+          description:
+            'The payment with its holdStatus, amountCaptured, amountRefunded and captureBefore (when the hold ' +
+            'expires); read it before a capture or cancel. 404 when the case or the payment is not found.',
           security,
           params: paymentParams,
           response: detailResponse,
@@ -228,6 +247,10 @@ export function paymentRoutes(payments: PaymentService, refunds: RefundService):
         schema: {
           tags: ['payments'],
           summary: 'Capture a preauthorized payment: all of the hold, or `amount` dollars of it (the rest is released)',
+          description:
+            'Only a HELD payment: any other holdStatus is 409 with the state found, and an amount above the hold is ' +
+            '400. A repeat of the same capture answers the payment as it is; 503 when the provider is ' +
+            'unavailable (retry).',
           security,
           params: paymentParams,
           body: anyBody.optional(),
@@ -254,6 +277,9 @@ export function paymentRoutes(payments: PaymentService, refunds: RefundService):
         schema: {
           tags: ['payments'],
           summary: 'Release a hold (or cancel an unpaid payment that has none)',
+          description:
+            'Releases a HELD payment (holdStatus RELEASED, status CANCELED); a payment without a hold is canceled ' +
+            'only while UNPAID. A repeat answers the payment as it is; a captured, pending or failed hold is 409.',
           security,
           params: paymentParams,
           body: anyBody.optional(),
