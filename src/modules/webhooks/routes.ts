@@ -21,6 +21,10 @@ export function webhookRoutes(webhooks: StripeWebhookService): FastifyPluginAsyn
           tags: ['webhooks'],
           summary:
             'Stripe events (signed with STRIPE_WEBHOOK_SECRET): payment_intent.*, setup_intent.*, charge.refunded, charge.dispute.*',
+          description:
+            'Point the server account’s Stripe webhook here; its events apply only to organizations without their ' +
+            'own Stripe account. A bad or missing Stripe-Signature is 400; a redelivered event answers outcome ' +
+            '"duplicate", one about an object this server did not create "ignored". See docs/api/payments.md.',
           headers: z.object({ 'stripe-signature': z.string().optional() }).loose(),
           response: {
             200: z.object({
@@ -46,6 +50,10 @@ export function webhookRoutes(webhooks: StripeWebhookService): FastifyPluginAsyn
         schema: {
           tags: ['webhooks'],
           summary: "Stripe events of an organization's own Stripe account (signed with its own webhook secret)",
+          description:
+            'Point the organization’s own Stripe webhook here once its stripeSecretKey and stripeWebhookSecret are ' +
+            'set (admin API payment-gateways); its events apply only to that organization. 400 when the organization ' +
+            'has no Stripe account of its own, or the signature does not verify.',
           params: z.object({ organizationId: z.uuid() }),
           headers: z.object({ 'stripe-signature': z.string().optional() }).loose(),
           response: {
