@@ -90,6 +90,8 @@ export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['admin'],
           summary: 'List staff members',
+          description:
+            'Every staff account, disabled ones included, oldest first; never a password hash or TOTP secret.',
           security,
           response: { 200: z.object({ staff: z.array(staffViewSchema) }), ...errorResponses('standard', [401]) },
         },
@@ -104,6 +106,9 @@ export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['admin'],
           summary: 'Disable a staff member and end their sessions',
+          description:
+            'The member can no longer sign in, and every session ends now; disabling again answers the member as it ' +
+            'is. 404 when there is no such staff member.',
           security,
           params: staffIdParams,
           response: { 200: staffViewSchema, ...errorResponses('standard', [401, 404]) },
@@ -119,6 +124,9 @@ export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['admin'],
           summary: 'Issue a new one-time set-password link',
+          description:
+            'The token is shown once and works for 24 hours; the current password keeps working until it is used, ' +
+            'which ends every session. 404 for no such member, 409 for a disabled one.',
           security,
           params: staffIdParams,
           response: {

@@ -24,6 +24,10 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['staff'],
           summary: 'Sign in: an access token, and the console session cookie',
+          description:
+            'The session lasts expiresIn seconds (12 hours). A wrong email or password, a disabled account, or a missing ' +
+            'or wrong totpCode once the second factor is on is 401; repeated failures from one address to one ' +
+            'account are 429 with Retry-After.',
           body: z.strictObject({
             email: z.string().max(254),
             password: z.string().max(1000),
@@ -60,6 +64,9 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['staff'],
           summary: 'Sign out: the session ends for the token and the cookie alike',
+          description:
+            'Ends the calling session only, and clears the cookie; other sessions of the member stay signed in. With the ' +
+            'cookie, send the x-csrf-token from sign-in (else 403).',
           security,
           response: { 200: z.object({ success: z.literal(true) }), ...errorResponses('standard', [401, 403]) },
         },
@@ -78,6 +85,9 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['staff'],
           summary: 'The signed-in staff member',
+          description:
+            'The account of the calling session: role, organizationIds (null for every organization), licensedStates, ' +
+            'and whether a password and the second factor are set. Never a password hash or TOTP secret.',
           security,
           response: { 200: staffViewSchema, ...errorResponses('standard', [401, 403]) },
         },
@@ -93,6 +103,9 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['staff'],
           summary: 'Set a password with a one-time set-password token (ends every session of the member)',
+          description:
+            'The token comes from the operator (staff creation without a password, or reset-password) and works once, ' +
+            'for 24 hours. A password shorter than 12 characters, or a token invalid, used or expired, is 400.',
           body: z.strictObject({ token: z.string().max(200), password: z.string().max(1000) }),
           response: { 200: z.object({ success: z.literal(true) }), ...errorResponses('standard', [400]) },
         },
@@ -110,6 +123,9 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['staff'],
           summary: 'A new TOTP secret to load in an authenticator app (stored only once confirmed)',
+          description:
+            'Answers the secret and an otpauth:// URI (for a QR code); nothing changes until totp/enable confirms it, ' +
+            'so calling it again is harmless.',
           security,
           response: {
             200: z.object({ secret: z.string(), otpauthUri: z.string() }),
@@ -127,6 +143,9 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
         schema: {
           tags: ['staff'],
           summary: 'Turn the second factor on with a code from the secret of totp/setup',
+          description:
+            'Send back the secret of totp/setup with a current 6-digit code from the app; a code that does not match ' +
+            'is 400. From then on sign-in needs totpCode.',
           security,
           body: z.strictObject({ secret: z.string().max(200), code: z.string().max(10) }),
           response: { 200: z.object({ totpEnabled: z.literal(true) }), ...errorResponses('standard', [400, 401, 403]) },
