@@ -117,6 +117,10 @@ export function staffCaseRoutes(
         schema: {
           tags: ['staff'],
           summary: 'The case queue: filtered, searched, oldest first, with counts per status',
+          description:
+            'Only the cases the member may see: those of their organizations, and for a PROVIDER the cases assigned to ' +
+            'them and the unassigned ones of states they are licensed in. Page with after=nextCursor; counts ignore ' +
+            'the status filter. Each listed case is audited as a read.',
           security,
           querystring: queueQuerySchema,
           response: {
@@ -210,6 +214,9 @@ export function staffCaseRoutes(
         schema: {
           tags: ['staff'],
           summary: 'One case, as the partner API shows it, with its assignee and version',
+          description:
+            'A case outside what the member may see is 404, like one that does not exist. Send the version back as ' +
+            'expectedVersion with an action, so a case changed meanwhile answers 409 instead of being acted on twice.',
           security,
           params: caseIdParams,
           querystring: z.object({ includeAttachments: flag.describe('"true": attachments with base64 content') }),
@@ -263,6 +270,10 @@ export function staffCaseRoutes(
         schema: {
           tags: ['staff'],
           summary: 'Assign the case (status ASSIGNED); a PROVIDER assigns themselves only',
+          description:
+            'assigneeId must be an active staff member of the case’s organization (else 400). An archived case, or one ' +
+            'not OPEN, ASSIGNED or IN_PROGRESS, is 409 with the case as found; assigning the current assignee again ' +
+            'changes nothing.',
           security,
           params: caseIdParams,
           body: z.strictObject({ assigneeId: z.string().max(100), expectedVersion }),
@@ -286,6 +297,9 @@ export function staffCaseRoutes(
         schema: {
           tags: ['staff'],
           summary: 'Remove the assignee (status OPEN)',
+          description:
+            '409 with the case as found when it has no assignee, is archived or is no longer being worked (OPEN, ' +
+            'ASSIGNED, IN_PROGRESS); a PROVIDER unassigns only cases assigned to them.',
           security,
           params: caseIdParams,
           body: z.strictObject({ expectedVersion }).optional(),
@@ -307,6 +321,9 @@ export function staffCaseRoutes(
         schema: {
           tags: ['staff'],
           summary: 'Start the review of an ASSIGNED case (status IN_PROGRESS)',
+          description:
+            'Any other status, or an archived case, is 409 with the case as found; a PROVIDER starts only the review ' +
+            'of a case assigned to them.',
           security,
           params: caseIdParams,
           body: z.strictObject({ expectedVersion }).optional(),
@@ -328,6 +345,9 @@ export function staffCaseRoutes(
         schema: {
           tags: ['staff'],
           summary: 'Archive the case (ARCHIVE_CASE) as COMPLETE or INELIGIBLE, with a note; the status stays',
+          description:
+            'Takes the case out of the open queue (archived=true lists it) and records who closed it. A case already ' +
+            'archived is 409; a PROVIDER archives only cases assigned to them.',
           security,
           params: caseIdParams,
           body: z.strictObject({
@@ -352,6 +372,9 @@ export function staffCaseRoutes(
         schema: {
           tags: ['staff'],
           summary: 'Reopen an archived case (REOPEN_CASE); the status stays',
+          description:
+            'Puts the case back in the open queue. A case that is not archived is 409; a PROVIDER reopens only cases ' +
+            'assigned to them.',
           security,
           params: caseIdParams,
           body: z.strictObject({ expectedVersion }).optional(),
@@ -373,6 +396,10 @@ export function staffCaseRoutes(
         schema: {
           tags: ['staff'],
           summary: "Decide the case (ADD_CASE_DECISION): only its assigned PROVIDER, licensed in the patient's state",
+          description:
+            'The status becomes APPROVED (isApproved), NO_DECISION (isNoDecision; both true is 400) or REJECTED. The ' +
+            'case must be ASSIGNED or IN_PROGRESS, not archived, and assigned to the caller, else 409; other roles, ' +
+            'and a provider not licensed in the patient’s state, are 403.',
           security,
           params: caseIdParams,
           body: z.strictObject({
