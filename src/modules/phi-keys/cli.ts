@@ -5,7 +5,7 @@ import { newPhiKey } from '../../crypto/phi.ts';
 import { DataDirInUseError } from '../../db/data-dir-lock.ts';
 import type { Database } from '../../db/database.ts';
 import type { Services } from '../../services.ts';
-import { listPhiKeys, rotatePhiStep, type RotationCursor, type RotationStep } from './rotation.ts';
+import { listPhiKeys, noneResealed, rotatePhiStep, type RotationCursor, type RotationStep } from './rotation.ts';
 
 type Print = (value: unknown) => void;
 /** Opens the configured database with the services; throws DataDirInUseError when a server holds it. */
@@ -83,27 +83,14 @@ export function registerPhiKeyCommands(
 /** Runs steps until done, printing progress to stderr; the totals of every step. */
 async function rotateAll(step: (cursor: RotationCursor | null) => Promise<RotationStep>): Promise<RotationStep> {
   let cursor: RotationCursor | null = null;
-  const total = {
-    answers: 0,
-    comments: 0,
-    webhookSecrets: 0,
-    webhookBodies: 0,
-    gatewayCredentials: 0,
-    profiles: 0,
-    staffSecrets: 0,
-    files: 0,
-  };
+  const total = noneResealed();
   for (;;) {
     const result = await step(cursor);
     for (const count of Object.keys(total) as (keyof typeof total)[]) total[count] += result[count];
     if (result.done) return { ...result, ...total };
     cursor = result.cursor;
-    process.stderr.write(
-      `phi rotate: ${total.answers} answers, ${total.comments} comments, ${total.webhookSecrets} webhook ` +
-        `secrets, ${total.webhookBodies} webhook bodies, ${total.gatewayCredentials} gateway credentials, ` +
-        `${total.profiles} patient profiles, ${total.staffSecrets} staff TOTP secrets and ${total.files} files sealed ` +
-        'again so far\n',
-    );
+    const counts = Object.entries(total).map(([kind, count]) => `${count} ${kind}`);
+    process.stderr.write(`phi rotate: sealed again so far: ${counts.join(', ')}\n`);
   }
 }
 

@@ -31,19 +31,19 @@ export interface RotationCursor {
   after: string;
 }
 
-export interface RotationStep {
+/** Values sealed again under the current key, by kind: one count per sealed text table, and the files. */
+export type ResealedCounts = Record<(typeof SEALED_TEXT)[number]['count'] | 'files', number>;
+
+export function noneResealed(): ResealedCounts {
+  return Object.fromEntries(
+    [...SEALED_TEXT.map((entry) => entry.count), 'files'].map((count) => [count, 0]),
+  ) as ResealedCounts;
+}
+
+export interface RotationStep extends ResealedCounts {
   /** True when every table was visited to its end; `cursor` is then null. */
   done: boolean;
   cursor: RotationCursor | null;
-  /** Values sealed again under the current key by this step. */
-  answers: number;
-  comments: number;
-  webhookSecrets: number;
-  webhookBodies: number;
-  gatewayCredentials: number;
-  profiles: number;
-  staffSecrets: number;
-  files: number;
   /** When done: values still under another key (written by a server that was not yet on the new key). */
   remaining?: number;
   /** When done with none remaining: the keys retired now (no value is sealed under them any more). */
@@ -70,18 +70,7 @@ export async function rotatePhiStep(
   const textPrefix = await cipher.currentTextPrefix();
   const bytesHeader = await cipher.currentBytesHeader();
   let cursor: RotationCursor = options.cursor ?? { table: SEALED_TEXT[0].table, after: FIRST_UUID };
-  const step: RotationStep = {
-    done: false,
-    cursor,
-    answers: 0,
-    comments: 0,
-    webhookSecrets: 0,
-    webhookBodies: 0,
-    gatewayCredentials: 0,
-    profiles: 0,
-    staffSecrets: 0,
-    files: 0,
-  };
+  const step: RotationStep = { done: false, cursor, ...noneResealed() };
 
   // At least one batch a step, then as many as fit in the time budget.
   do {
