@@ -311,7 +311,7 @@ export function paymentRoutes(
     app.post(
       '/api/v1/customer-payment-confirmation',
       {
-        config: { ...routeConfig, audit: { action: 'payment.confirm', resourceType: 'payment' } },
+        config: { ...routeConfig, audit: { action: 'payment.confirm', resourceType: 'case' } },
         schema: {
           tags: ['payments'],
           summary: 'Record a payment taken outside this server on a case (no money moves)',
@@ -331,11 +331,9 @@ export function paymentRoutes(
       },
       async (request) => {
         const input = parseConfirmationBody(request.body);
-        const { paymentId } = await confirmations.confirm(request.scope.tenant, input, {
-          kind: 'api_key',
-          id: request.scope.apiKeyId,
-        });
-        request.auditResourceId = paymentId;
+        // The audit event names the case the body names, the one id the caller sent and can match it by.
+        request.auditResourceId = input.caseId;
+        await confirmations.confirm(request.scope.tenant, input, { kind: 'api_key', id: request.scope.apiKeyId });
         return { status: 200 as const, success: true as const };
       },
     );
