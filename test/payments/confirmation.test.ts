@@ -142,6 +142,8 @@ describe('payment confirmation', () => {
       [example({ description: 7 }), 'description must be a string'],
       [example({ email: ['a'] }), 'email must be a string'],
       [example({ idempotencyKey: '' }), 'Idempotency key must be a non-empty string of at most 255 characters'],
+      [example({ idempotencyKey: 'key\ud800' }), 'idempotencyKey must be valid Unicode text'],
+      [example({ decisionId: 'decision\ud800' }), 'decisionId must be valid Unicode text'],
     ];
     const before = await counts();
     for (const [body, message] of cases) {

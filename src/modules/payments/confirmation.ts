@@ -79,6 +79,7 @@ export function parseConfirmationBody(body: unknown): PaymentConfirmation {
   ) {
     throw bad('Idempotency key must be a non-empty string of at most 255 characters');
   }
+  if (typeof idempotencyKey === 'string') optionalText(idempotencyKey, 'idempotencyKey', 255);
   return {
     caseId: (input.caseId as string).toLowerCase(),
     amountCents,
