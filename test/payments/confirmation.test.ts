@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { ADMIN_TOKEN } from '../support/app.ts';
+import { Receiver } from '../outbound-webhooks/support.ts';
 import { createCase, paymentsTestContext, post, type TestContext } from './support.ts';
 
 // POST /api/v1/customer-payment-confirmation (reference section 2.12): a payment taken elsewhere, recorded on
@@ -211,5 +213,47 @@ describe('payment confirmation', () => {
     const theirs = await post(context, URL, other.apiKey, example({ caseId: ownCase, idempotencyKey }));
     assert.deepEqual([theirs.status, theirs.body], [200, { status: 200, success: true }]);
     assert.equal((await detailPayments(other.apiKey, ownCase)).length, 1);
+  });
+});
+
+describe('payment confirmation as a webhook', () => {
+  let context: TestContext;
+  let receiver: Receiver;
+
+  before(async () => {
+    context = await paymentsTestContext({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', PUBLIC_URL: 'https://care.test/' });
+    receiver = await new Receiver().start();
+  });
+  after(async () => {
+    await context.services.webhookDelivery.stop();
+    await receiver.close();
+    await context.close();
+  });
+
+  it('sends PAYMENT_COMPLETED for PAID and PAYMENT_ADDED otherwise, with the payment as payload.payment', async () => {
+    const { apiKey, organizationId } = await context.organization();
+    const caseId = (await createCase(context, apiKey)).caseId;
+    const endpoint = await context.app.inject({
+      method: 'POST',
+      url: `/admin/v1/organizations/${organizationId}/webhooks`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      payload: { url: receiver.url() },
+    });
+    assert.equal(endpoint.statusCode, 201, endpoint.body);
+    const body = { caseId, amount: 50, paymentDate: '2026-01-15', validUntil: '2026-02-15' };
+    assert.equal((await post(context, URL, apiKey, { ...body, status: 'PAID', description: 'paid' })).status, 200);
+    assert.equal((await post(context, URL, apiKey, { ...body, status: 'UNPAID', description: 'unpaid' })).status, 200);
+    await context.services.webhookDelivery.drain();
+    const sent = receiver
+      .events()
+      .filter((entry) => entry.event.startsWith('PAYMENT_'))
+      .map((entry) => {
+        const payment = entry.payload.payment as { status: string; description: string; amount: number };
+        return [entry.event, payment.status, payment.description, payment.amount];
+      });
+    assert.deepEqual(sent, [
+      ['PAYMENT_COMPLETED', 'PAID', 'paid', 50],
+      ['PAYMENT_ADDED', 'UNPAID', 'unpaid', 50],
+    ]);
   });
 });
