@@ -158,7 +158,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
-  await app.register(paymentRoutes(services.payments, services.refunds));
+  await app.register(paymentRoutes(services.payments, services.refunds, services.confirmations));
   await app.register(paymentConfigRoutes(config.payments, services.gatewayDirectory));
   await app.register(webhookRoutes(services.stripeWebhooks));
   await app.register(staffAuthRoutes(services.staff));

@@ -8,6 +8,7 @@ import { GatewayCredentialStore, GatewayDirectory } from './modules/payments/cre
 import { IntakePaymentsProcessor } from './modules/payments/intake-processor.ts';
 import { PaymentService } from './modules/payments/service.ts';
 import { RefundService } from './modules/payments/refunds.ts';
+import { PaymentConfirmationService } from './modules/payments/confirmation.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
@@ -53,6 +54,8 @@ export interface Services {
   payments: PaymentService;
   /** Refunds of case payments (POST .../payments/:paymentId/refund). */
   refunds: RefundService;
+  /** POST /api/v1/customer-payment-confirmation: payments taken outside this server. */
+  confirmations: PaymentConfirmationService;
   /** POST /webhooks/stripe: signed events that settle payments. */
   stripeWebhooks: StripeWebhookService;
   /** Outbound webhooks: an organization's endpoints and their deliveries. */
@@ -102,6 +105,7 @@ export function createServices(
     gatewayCredentials: new GatewayCredentialStore(db, phiCipher),
     payments: new PaymentService(db, gatewayDirectory, products),
     refunds: new RefundService(db, gatewayDirectory),
+    confirmations: new PaymentConfirmationService(db),
     stripeWebhooks: new StripeWebhookService(db, gatewayDirectory),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {

@@ -109,10 +109,11 @@ describe('audit events for every route that creates or reads PHI', () => {
       assert.equal(event.outcome, 'success');
       assert.equal(event.statusCode, answer.status);
       assert.ok(event.clientAddress);
-      // The resource is named: an id from the path, or the id the answer gives for a created resource.
+      // The resource is named: an id from the path, the body, or the id the answer gives for a created resource.
       assert.ok(event.resourceId, `${routeName(route)}: no resource id`);
+      const inBody = JSON.stringify(bodyFor(route, owner) ?? null).includes(event.resourceId);
       // The users routes answer with no id: their event names the patient they found.
-      const named = url.includes(event.resourceId) || answer.text.includes(event.resourceId);
+      const named = url.includes(event.resourceId) || answer.text.includes(event.resourceId) || inBody;
       const byPatient = ['GET /api/v1/check-user', 'POST /api/v1/users'].includes(routeName(route));
       assert.ok(named || (byPatient && event.resourceId === owner.ids.patientId), routeName(route));
       // Identifiers only: nothing of the request or answer body.

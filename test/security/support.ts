@@ -370,6 +370,14 @@ export const ownedBodies: Record<string, (target: BodyTarget) => unknown> = {
     formTitle: 'Check-in form',
     questions: [{ questionId: 'weight', question: 'What is your current weight?', type: 'text', answer: '150 lbs' }],
   }),
+  'POST /api/v1/customer-payment-confirmation': ({ ids }) => ({
+    caseId: ids.caseId,
+    amount: 50,
+    description: 'Payment for Compounded Semaglutide',
+    paymentDate: '2026-01-15',
+    status: 'PAID',
+    validUntil: '2026-02-15',
+  }),
 };
 
 /** A valid body of the route; with `owner`, bodies naming a resource name the owner's (ownedBodies). */

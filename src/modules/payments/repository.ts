@@ -90,7 +90,7 @@ export interface NewCasePayment {
   discountCents: number;
   promoCodeId: string | null;
   status: PaymentStatus;
-  source: 'api' | 'intake';
+  source: 'api' | 'intake' | 'confirmation';
   gateway: GatewayName | null;
   gatewayReference: string | null;
   holdStatus: HoldStatus;

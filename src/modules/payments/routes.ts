@@ -6,6 +6,7 @@ import { centsToDollars } from '../../money.ts';
 import type { CasePaymentRow } from './repository.ts';
 import type { PaymentService } from './service.ts';
 import type { RefundService } from './refunds.ts';
+import { parseConfirmationBody, type PaymentConfirmationService } from './confirmation.ts';
 import {
   parseCaptureBody,
   parseCasePaymentBody,
@@ -75,7 +76,11 @@ function paymentIdOf(params: { paymentId: string }): string {
   return params.paymentId.toLowerCase();
 }
 
-export function paymentRoutes(payments: PaymentService, refunds: RefundService): FastifyPluginAsyncZod {
+export function paymentRoutes(
+  payments: PaymentService,
+  refunds: RefundService,
+  confirmations: PaymentConfirmationService,
+): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/api/v1/payments/setup',
@@ -326,6 +331,36 @@ export function paymentRoutes(payments: PaymentService, refunds: RefundService):
           message: 'Case payment refunded successfully',
           data: { result: detailJson(row) },
         };
+      },
+    );
+
+    app.post(
+      '/api/v1/customer-payment-confirmation',
+      {
+        config: { ...routeConfig, audit: { action: 'payment.confirm', resourceType: 'case' } },
+        schema: {
+          tags: ['payments'],
+          summary: 'Record a payment taken outside this server on a case (no money moves)',
+          description:
+            'Body: `caseId`, `amount` (dollars), `status` (PAID, UNPAID, CANCELED, IN_DISPUTE, LOST_DISPUTE, REFUND, ' +
+            'ERROR), `paymentDate` and `validUntil` (YYYY-MM-DD) required; `description`, `decisionId`, `email`, ' +
+            '`phoneNumber`, `idempotencyKey` optional. The payment appears in the case detail\'s payments with a ' +
+            'PAYMENT_COMPLETED (PAID) or PAYMENT_ADDED case event. A retry with the same idempotencyKey answers 200 ' +
+            'and records nothing more; another request with that key answers 409. See docs/api/payments.md.',
+          security,
+          body: anyBody,
+          response: {
+            200: z.object({ status: z.literal(200), success: z.literal(true) }),
+            ...errorResponses('payments', [400, 401, 404, 409], { idempotencyConflict: true }),
+          },
+        },
+      },
+      async (request) => {
+        const input = parseConfirmationBody(request.body);
+        // The audit event names the case the body names, the one id the caller sent and can match it by.
+        request.auditResourceId = input.caseId;
+        await confirmations.confirm(request.scope.tenant, input, { kind: 'api_key', id: request.scope.apiKeyId });
+        return { status: 200 as const, success: true as const };
       },
     );
   };
