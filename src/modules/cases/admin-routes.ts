@@ -9,6 +9,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { isUuid } from '../../uuid.ts';
 import type { CaseReadOptions } from './lifecycle/case-serializer.ts';
 import type { CaseReadService } from './lifecycle/read-service.ts';
+import { organizationIdParam, textParam } from '../../http/parameters.ts';
 
 const OPERATOR_READ: CaseReadOptions = {
   includeAttachments: true,
@@ -33,7 +34,7 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
           summary: "An organization's case by id or short id (PHI decrypted; audited)",
           description: 'The case object of the case detail, every part included. See docs/api/cases.md.',
           security: [{ adminToken: [] }],
-          params: z.object({ organizationId: z.uuid(), caseId: z.string().max(64).describe('A case id or short id') }),
+          params: z.object({ organizationId: organizationIdParam, caseId: textParam('caseIdOrShortId', 64) }),
           response: {
             200: z.object({ case: z.record(z.string(), z.unknown()) }),
             ...errorResponses('standard', [400, 401, 404]),

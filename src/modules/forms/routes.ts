@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { cursorSchema, limitSchema } from '../../http/pagination.ts';
 import type { FormService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import { PARAMETER_DESCRIPTIONS } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'apiKey', envelope: 'intake' } as const;
 const security = [{ apiKey: [] }];
@@ -78,7 +79,7 @@ export function formRoutes(forms: FormService): FastifyPluginAsyncZod {
           description:
             "One form of the organization with its current questions in form order. Send their `questionId`s with answers to Case Create in form-id mode. Another organization's form answers 404.",
           security,
-          params: z.object({ formId: z.uuid({ error: 'Must be a UUID' }) }),
+          params: z.object({ formId: z.uuid({ error: 'Must be a UUID' }).describe(PARAMETER_DESCRIPTIONS.formId) }),
           response: {
             200: z.object({ success: z.literal(true), data: z.object({ form: formSchema }) }),
             ...errorResponses('intake', [400, 401, 404]),

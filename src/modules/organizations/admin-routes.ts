@@ -3,11 +3,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { OrganizationService } from './service.ts';
 import type { ApiKeyRow } from './repository.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import { apiKeyIdParam, organizationPathParams } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 
-const organizationIdParams = z.object({ organizationId: z.uuid() });
+const organizationIdParams = organizationPathParams;
 
 const apiKeySchema = z.object({
   id: z.uuid(),
@@ -140,7 +141,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
           summary: 'Revoke an API key (takes effect at once)',
           description: 'Requests with the key are refused from the next one on.',
           security,
-          params: organizationIdParams.extend({ apiKeyId: z.uuid() }),
+          params: organizationIdParams.extend({ apiKeyId: apiKeyIdParam }),
           response: { 200: z.object({ apiKey: apiKeySchema }), ...errorResponses('standard', [401, 404]) },
         },
       },

@@ -5,14 +5,15 @@ import { organizationOfAdminPath } from '../../http/admin.ts';
 import { WEBHOOK_EVENTS } from './events.ts';
 import type { WebhookEndpointRow } from './repository.ts';
 import type { DeliveryWithAttempts, WebhookEndpointService } from './service.ts';
+import { deliveryIdParam, organizationIdParam, webhookIdParam } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
 const tags = ['admin', 'webhooks'];
 
-const organizationParams = z.object({ organizationId: z.uuid() });
-const webhookParams = organizationParams.extend({ webhookId: z.uuid() });
-const deliveryParams = webhookParams.extend({ deliveryId: z.uuid() });
+const organizationParams = z.object({ organizationId: organizationIdParam });
+const webhookParams = organizationParams.extend({ webhookId: webhookIdParam });
+const deliveryParams = webhookParams.extend({ deliveryId: deliveryIdParam });
 
 const url = z
   .string()
@@ -272,8 +273,14 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           security,
           params: webhookParams,
           querystring: z.object({
-            status: z.enum(['pending', 'delivered', 'failed']).optional(),
-            limit: z.coerce.number().int().min(1).max(500).default(50),
+            status: z.enum(['pending', 'delivered', 'failed']).optional().describe('Only deliveries in this status'),
+            limit: z.coerce
+              .number()
+              .int()
+              .min(1)
+              .max(500)
+              .default(50)
+              .describe('Deliveries to return, 1 to 500 (default 50)'),
           }),
           response: {
             200: z.object({ deliveries: z.array(deliveryView) }),

@@ -4,6 +4,7 @@ import type { PaymentService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import { organizationOfAdminPath } from '../../http/admin.ts';
 import { GATEWAY_CREDENTIAL_NAMES, gatewayCredentialsBody, type GatewayCredentialStore } from './credentials.ts';
+import { organizationPathParams } from '../../http/parameters.ts';
 
 const credentialView = z.union([
   z.object({ set: z.literal(false) }),
@@ -24,7 +25,7 @@ const credentialsResponse = z.object({
   ),
 });
 
-const organizationParams = z.object({ organizationId: z.uuid() });
+const organizationParams = organizationPathParams;
 
 /** Operator views of payments, and an organization's own gateway accounts, under /admin/v1. */
 export function adminPaymentRoutes(

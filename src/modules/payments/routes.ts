@@ -15,6 +15,7 @@ import {
   parseRefundBody,
 } from './validation.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import { textParam } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'apiKey', envelope: 'payments' } as const;
 const security = [{ apiKey: [] }];
@@ -185,7 +186,7 @@ export function paymentRoutes(
             'nmiPaymentToken), else 400; a declined hold is 402. A reused idempotencyKey is 409, except the same ' +
             'request retried after a 503 left its hold pending: that resumes the hold, placed once.',
           security,
-          params: z.object({ caseId: z.string() }),
+          params: z.object({ caseId: textParam('caseId') }),
           body: anyBody,
           response: {
             200: z.object({
@@ -214,7 +215,7 @@ export function paymentRoutes(
       200: z.object({ success: z.literal(true), message: z.string(), data: z.object({ result: detail }) }),
       ...errorResponses('payments', [400, 401, 404, 409, 502, 503]),
     };
-    const paymentParams = z.object({ caseId: z.string(), paymentId: z.string() });
+    const paymentParams = z.object({ caseId: textParam('caseId'), paymentId: textParam('paymentId') });
 
     app.get(
       '/api/v1/cases/:caseId/payments/:paymentId',

@@ -5,6 +5,7 @@ import { optionalDollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from './views.ts';
 import type { ProductService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import { bundleIdParam, organizationPathParams } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
@@ -44,7 +45,7 @@ const productResponse = z.object({
   productBundleId: z.uuid().nullable(),
 });
 
-const organizationParams = z.object({ organizationId: z.uuid() });
+const organizationParams = organizationPathParams;
 
 /** Operator management of product bundles and products under /admin/v1. */
 export function adminProductRoutes(products: ProductService): FastifyPluginAsyncZod {
@@ -89,7 +90,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           summary: 'Change a product bundle (price, visibility, sold out, ...)',
           description: 'Changes only the fields sent.',
           security,
-          params: organizationParams.extend({ bundleId: z.uuid() }),
+          params: organizationParams.extend({ bundleId: bundleIdParam }),
           body: bundleBody.partial(),
           response: { 200: bundleResponse, ...errorResponses('standard', [400, 401, 404]) },
         },

@@ -4,6 +4,7 @@ import { ApiError } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import type { ProductService } from './service.ts';
 import { bundleJson, bundleView, productJson, productView } from './views.ts';
+import { textParam } from '../../http/parameters.ts';
 
 /** The Product Bundles List and Product Bundle Detail endpoints answer errors in their own family. */
 const routeConfig = { auth: 'apiKey', envelope: 'bundles' } as const;
@@ -60,7 +61,7 @@ export function bundleRoutes(products: ProductService): FastifyPluginAsyncZod {
           description:
             "A product bundle of the organization with its products. Another organization's bundle answers 404.",
           security,
-          params: z.object({ bundleId: z.string() }),
+          params: z.object({ bundleId: textParam('bundleId') }),
           querystring: z.object({
             includeIntakeForm: z
               .enum(['true', 'false'])

@@ -4,6 +4,7 @@ import { optionalDollarsToCents } from '../../money.ts';
 import type { PromoCodeService } from './service.ts';
 import { promoJson, promoView } from './views.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import { promoCodeIdParam } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
@@ -61,7 +62,9 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           summary: 'List promo codes (an organization’s and the global ones, or all)',
           description: 'Every promo code with its uses and limit, disabled ones included.',
           security,
-          querystring: z.object({ organizationId: z.uuid().optional() }),
+          querystring: z.object({
+            organizationId: z.uuid().optional().describe("Only this organization's promo codes (its id, a UUID)"),
+          }),
           response: { 200: z.object({ promoCodes: z.array(promoView) }), ...errorResponses('standard', [400, 401]) },
         },
       },
@@ -79,7 +82,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           summary: 'Disable a promo code (kept for the payments that used it)',
           description: 'The code stops validating at once; the payments that used it keep their record of it.',
           security,
-          params: z.object({ promoCodeId: z.uuid() }),
+          params: z.object({ promoCodeId: promoCodeIdParam }),
           response: { 200: z.object({ promoCode: promoView }), ...errorResponses('standard', [401, 404]) },
         },
       },

@@ -4,6 +4,7 @@ import { ApiError } from '../../http/api-error.ts';
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import { PARAMETER_DESCRIPTIONS } from '../../http/parameters.ts';
 
 /** GET /api/v1/promo-codes (the Promo Code Validation endpoint): a valid code answers its one discount, anything else data: []. */
 export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductService): FastifyPluginAsyncZod {
@@ -20,8 +21,14 @@ export function promoCodeRoutes(promoCodes: PromoCodeService, products: ProductS
           security: [{ apiKey: [] }],
           // Checked by hand so the documented messages come out exactly.
           querystring: z.object({
-            code: z.union([z.string(), z.array(z.string())]).optional(),
-            product_bundle_id: z.union([z.string(), z.array(z.string())]).optional(),
+            code: z
+              .union([z.string(), z.array(z.string())])
+              .optional()
+              .describe('The promo code to check (required)'),
+            product_bundle_id: z
+              .union([z.string(), z.array(z.string())])
+              .optional()
+              .describe(`${PARAMETER_DESCRIPTIONS.bundleId}: the bundle the code must apply to (required)`),
           }),
           response: {
             200: z.object({

@@ -4,6 +4,7 @@ import { ApiError } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import { STAFF_ROLES } from './roles.ts';
 import type { StaffService } from './service.ts';
+import { textParam } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = [{ adminToken: [] }];
@@ -34,7 +35,7 @@ const setPasswordSchema = z
   })
   .describe('A one-time set-password link, valid 24 hours');
 
-const staffIdParams = z.object({ staffId: z.string().max(100) });
+const staffIdParams = z.object({ staffId: textParam('staffId', 100) });
 
 /** The operator's management of staff accounts, under /admin/v1 (ADMIN_TOKEN). */
 export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {

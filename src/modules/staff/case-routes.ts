@@ -13,6 +13,7 @@ import { CaseReadRepository, CASE_STATUSES, type CaseStatus } from '../cases/lif
 import type { CaseReadService } from '../cases/lifecycle/read-service.ts';
 import { CASE_NOT_FOUND, type ActionResult, type StaffCaseActions } from './case-actions.ts';
 import { StaffCaseQueue, type QueueFilter } from './case-queue.ts';
+import { PARAMETER_DESCRIPTIONS, textParam } from '../../http/parameters.ts';
 
 const security = [{ staffSession: [] }];
 const DECISION_VISIT_TYPES = [
@@ -33,11 +34,11 @@ const queueQuerySchema = z.object({
     .max(200)
     .optional()
     .describe(`Comma-separated statuses: ${CASE_STATUSES.join(', ')}`),
-  organizationId: z.uuid().optional(),
-  assigneeId: z.uuid().optional(),
+  organizationId: z.uuid().optional().describe('Only cases of this organization (its id, a UUID)'),
+  assigneeId: z.uuid().optional().describe(PARAMETER_DESCRIPTIONS.assigneeId),
   unassigned: flag.describe('"true": only cases nobody is assigned; "false": only assigned ones'),
   archived: flag.describe('Default "false": the open queue; "true": archived cases only'),
-  escalated: flag,
+  escalated: flag.describe('"true": only escalated cases; "false": only the others'),
   createdFrom: isoTime.describe('Created at or after (ISO 8601)'),
   createdTo: isoTime.describe('Created before (ISO 8601)'),
   state: z
@@ -46,7 +47,7 @@ const queueQuerySchema = z.object({
     .optional()
     .describe("The patient's state (shipping address)"),
   search: z.string().max(200).optional().describe('A short id (ABC-DEFGH), an email, or part of a name'),
-  limit: z.coerce.number().int().min(1).max(100).default(25),
+  limit: z.coerce.number().int().min(1).max(100).default(25).describe('Cases per page, 1 to 100 (default 25)'),
   after: z.string().max(100).optional().describe('nextCursor of the previous page'),
 });
 
@@ -63,7 +64,7 @@ const queueItemSchema = z.object({
   patient: z.object({ firstName: z.string(), lastName: z.string(), email: z.string(), state: z.string().nullable() }),
 });
 
-const caseIdParams = z.object({ caseId: z.string().max(100) });
+const caseIdParams = z.object({ caseId: textParam('caseId', 100) });
 const expectedVersion = z
   .number()
   .int()

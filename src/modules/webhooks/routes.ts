@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { StripeWebhookService } from './stripe-webhooks.ts';
 import { errorResponses } from '../../http/envelopes.ts';
+import { organizationPathParams, textParam } from '../../http/parameters.ts';
 
 /**
  * POST /webhooks/stripe (the server's Stripe account) and /webhooks/stripe/:organizationId (an organization's
@@ -25,7 +26,7 @@ export function webhookRoutes(webhooks: StripeWebhookService): FastifyPluginAsyn
             'Point the server account’s Stripe webhook here; its events apply only to organizations without their ' +
             'own Stripe account. A bad or missing Stripe-Signature is 400; a redelivered event answers outcome ' +
             '"duplicate", one about an object this server did not create "ignored". See docs/api/payments.md.',
-          headers: z.object({ 'stripe-signature': z.string().optional() }).loose(),
+          headers: z.object({ 'stripe-signature': textParam('stripeSignature').optional() }).loose(),
           response: {
             200: z.object({
               received: z.literal(true),
@@ -54,8 +55,8 @@ export function webhookRoutes(webhooks: StripeWebhookService): FastifyPluginAsyn
             'Point the organization’s own Stripe webhook here once its stripeSecretKey and stripeWebhookSecret are ' +
             'set (admin API payment-gateways); its events apply only to that organization. 400 when the organization ' +
             'has no Stripe account of its own, or the signature does not verify.',
-          params: z.object({ organizationId: z.uuid() }),
-          headers: z.object({ 'stripe-signature': z.string().optional() }).loose(),
+          params: organizationPathParams,
+          headers: z.object({ 'stripe-signature': textParam('stripeSignature').optional() }).loose(),
           response: {
             200: z.object({
               received: z.literal(true),

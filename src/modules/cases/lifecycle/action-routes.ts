@@ -11,6 +11,7 @@ import {
   type CaseActionService,
   type StatusTarget,
 } from './case-actions.ts';
+import { textParam } from '../../../http/parameters.ts';
 
 const communicationSchema = z
   .object({
@@ -96,7 +97,7 @@ export function caseActionRoutes(actions: CaseActionService): FastifyPluginAsync
             'Dispatched on `action`. A closed case takes REOPEN only. A case of another organization answers 401, ' +
             'as an unknown one does. See docs/api/cases.md.',
           security: [{ apiKey: [] }],
-          params: z.object({ caseId: z.string().max(200).describe('The case id') }),
+          params: z.object({ caseId: textParam('caseId', 200) }),
           body: caseActionBodySchema,
           response: {
             200: caseActionSuccessSchema,
