@@ -109,6 +109,51 @@ describe('API reference', () => {
     assert.deepEqual(document.paths['/api/v1/forms']?.get?.security, [{ apiKey: [] }]);
   });
 
+  it('describes every parameter, and a parameter name the same way on every route', () => {
+    const descriptions = new Map<string, Set<string>>();
+    for (const { path, method, operation } of operations()) {
+      const parameters = (operation as { parameters?: { name: string; in: string; description?: string }[] })
+        .parameters;
+      for (const parameter of parameters ?? []) {
+        assert.ok(parameter.description, `${method} ${path}: ${parameter.in} ${parameter.name}`);
+        if (parameter.in === 'path') {
+          const seen = descriptions.get(parameter.name) ?? new Set<string>();
+          descriptions.set(parameter.name, seen.add(parameter.description));
+        }
+      }
+    }
+    // One text per path parameter, from src/http/parameters.ts (the admin case read also takes a short id).
+    for (const [name, texts] of descriptions) {
+      const expected = name === 'caseId' ? 2 : 1;
+      assert.equal(texts.size, expected, `${name}: ${[...texts].join(' | ')}`);
+    }
+  });
+
+  it('documents the signed download as a file, and its refusals in the standard envelope', async () => {
+    const download = document.paths['/api/v1/case-files/{fileId}']?.get as unknown as {
+      security: unknown[];
+      responses: Record<string, { content: Record<string, { schema: unknown }> }>;
+    };
+    assert.deepEqual(download.security, []);
+    assert.deepEqual(download.responses['200']?.content['*/*']?.schema, {
+      type: 'string',
+      format: 'binary',
+      description: "The file's bytes",
+    });
+    for (const status of ['400', '403']) {
+      assert.deepEqual(download.responses[status]?.content['application/json']?.schema, {
+        $ref: '#/components/schemas/Error',
+      });
+    }
+    const refused = await context.app.inject({ method: 'GET', url: `/api/v1/case-files/${'0'.repeat(36)}` });
+    assert.equal(refused.statusCode, 403);
+    assert.deepEqual(refused.json(), {
+      status: 403,
+      success: false,
+      error: 'This download link is invalid or has expired',
+    });
+  });
+
   it('derives operationIds from the method and path', () => {
     assert.equal(
       operationIdFor('GET', '/api/v1/cases/:caseId/payments/:paymentId'),

@@ -22,6 +22,9 @@ import { DOWNLOAD_PATH } from './signed-urls.ts';
 
 const INVALID_LINK = 'This download link is invalid or has expired';
 
+/** The bytes a signed link downloads (sent as they were stored, never through the JSON serializer). */
+const fileContentSchema = z.string().meta({ format: 'binary', description: "The file's bytes" });
+
 function readerOf(request: FastifyRequest): CaseReader {
   return {
     tenant: request.scope.tenant,
@@ -157,6 +160,13 @@ export function caseReadRoutes(cases: CaseReadService, auditLog: AuditLog): Fast
             expires: z.string().max(20).optional().describe('As given in the link (Unix seconds)'),
             signature: z.string().max(100).optional().describe('As given in the link'),
           }),
+          response: {
+            200: {
+              description: 'The file, as its own content type (`content-disposition: attachment` names it)',
+              content: { '*/*': { schema: fileContentSchema } },
+            },
+            ...errorResponses('standard', [400, 403]),
+          },
         },
       },
       async (request, reply) => {
