@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../../db/database.ts';
@@ -8,7 +9,10 @@ import { errorResponses } from '../../http/envelopes.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { isUuid } from '../../uuid.ts';
 import type { CaseReadOptions } from './lifecycle/case-serializer.ts';
-import type { CaseReadService } from './lifecycle/read-service.ts';
+import { CASE_STATUSES, type CaseStatus } from './lifecycle/read-repository.ts';
+import { caseObjectSchema } from './lifecycle/read-schemas.ts';
+import { MAX_LIST_RANGE_DAYS, type CaseReadService } from './lifecycle/read-service.ts';
+import { cursorSchema, decodeCursor, encodeCursor, limitSchema } from '../../http/pagination.ts';
 import { organizationIdParam, textParam } from '../../http/parameters.ts';
 
 const OPERATOR_READ: CaseReadOptions = {
@@ -19,12 +23,124 @@ const OPERATOR_READ: CaseReadOptions = {
   includeCaseProducts: true,
 };
 
+const DAY_MS = 86_400_000;
+
+/** The admin list's cursor names the last case of the previous page. */
+const positionSchema = z.object({ id: z.uuid() });
+
+const statusesQuery = z
+  .string()
+  .max(200)
+  .optional()
+  .describe(`Only cases in these statuses, comma-separated: ${CASE_STATUSES.join(', ')}`);
+
+function statusesOf(value: string | undefined): CaseStatus[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const statuses = new Set<CaseStatus>();
+  for (const part of value.split(',')) {
+    const status = part.trim().toUpperCase();
+    if (!(CASE_STATUSES as readonly string[]).includes(status)) {
+      throw new ApiError(400, `Invalid status '${part.trim()}': use ${CASE_STATUSES.join(', ')}`);
+    }
+    statuses.add(status as CaseStatus);
+  }
+  return [...statuses];
+}
+
 /**
- * GET /admin/v1/organizations/:organizationId/cases/:caseId: an operator reads one case of any organization, by
- * id or short id, as the case detail shows it. Every read is audited as `case.read` by no API key.
+ * The operator's case reads under /admin/v1, of any organization (its id in the path, through
+ * `organizationOfAdminPath`): one case by id or short id, and the case list, keyset-paginated. Every case an answer
+ * carries is audited as a `case.read` of that case by no API key, with the request's id (as `case show|list`).
  */
 export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: AuditLog): FastifyPluginAsyncZod {
+  const auditReads = (request: FastifyRequest, organizationId: string, caseIds: readonly string[]) => {
+    const occurredAt = new Date();
+    for (const caseId of caseIds) {
+      auditLog.record({
+        id: randomUUID(),
+        organizationId,
+        apiKeyId: null,
+        action: 'case.read',
+        resourceType: 'case',
+        resourceId: caseId,
+        outcome: 'success',
+        statusCode: 200,
+        requestId: request.id,
+        clientAddress: request.ip ?? null,
+        occurredAt,
+      });
+    }
+  };
+
   return async (app) => {
+    app.get(
+      '/organizations/:organizationId/cases',
+      {
+        config: { auth: 'admin', envelope: 'standard' },
+        schema: {
+          tags: ['admin'],
+          summary: "An organization's cases, oldest first (PHI decrypted; audited)",
+          description:
+            'The case objects of the case list, every part included (attachments as base64), created in ' +
+            `[startTime, endTime): by default the last ${MAX_LIST_RANGE_DAYS} days, at most ${MAX_LIST_RANGE_DAYS}. ` +
+            'Keyset-paginated: pass nextCursor as `cursor` for the next page. Each case returned is audited as a ' +
+            'read of that case. See docs/api/cases.md.',
+          security: [{ adminToken: [] }],
+          params: z.object({ organizationId: organizationIdParam }),
+          querystring: z.object({
+            startTime: z.iso
+              .datetime({ offset: true })
+              .optional()
+              .describe(`Cases created at or after (ISO 8601); default: endTime less ${MAX_LIST_RANGE_DAYS} days`),
+            endTime: z.iso
+              .datetime({ offset: true })
+              .optional()
+              .describe('Cases created before (ISO 8601); default: now'),
+            status: statusesQuery,
+            limit: limitSchema({ default: 20 }),
+            cursor: cursorSchema,
+          }),
+          response: {
+            200: z.object({
+              cases: z.array(caseObjectSchema),
+              nextCursor: z.string().nullable().describe('Pass as cursor for the next page; null on the last'),
+            }),
+            ...errorResponses('standard', [400, 401, 404]),
+          },
+        },
+      },
+      async (request) => {
+        const { organizationId } = request.params;
+        const { startTime, endTime, status, limit, cursor } = request.query;
+        const end = endTime === undefined ? new Date() : new Date(endTime);
+        const start =
+          startTime === undefined ? new Date(end.getTime() - MAX_LIST_RANGE_DAYS * DAY_MS) : new Date(startTime);
+        if (end.getTime() <= start.getTime()) throw new ApiError(400, 'endTime must be later than startTime');
+        if (end.getTime() - start.getTime() > MAX_LIST_RANGE_DAYS * DAY_MS) {
+          throw new ApiError(400, `The range from startTime to endTime must not exceed ${MAX_LIST_RANGE_DAYS} days`);
+        }
+        const statuses = statusesOf(status);
+        const after = cursor === undefined ? undefined : decodeCursor(cursor, positionSchema).id;
+        const { rows } = await db.query('select 1 from organizations where id = $1', [organizationId]);
+        if (rows.length === 0) throw new ApiError(404, 'Organization not found');
+        const page = await cases.list(
+          { tenant: organizationOfAdminPath(organizationId), apiKeyId: 'operator', baseUrl: 'http://localhost' },
+          { startTime: start, endTime: end, statuses, after, recordsPerPage: limit },
+          OPERATOR_READ,
+        );
+        auditReads(
+          request,
+          organizationId,
+          page.cases.map((listed) => listed.id),
+        );
+        const last = page.pageInfo.cursor.end;
+        return {
+          cases: page.cases,
+          nextCursor: page.pageInfo.hasNextPage && last !== null ? encodeCursor({ id: last }) : null,
+        };
+      },
+    );
+
     app.get(
       '/organizations/:organizationId/cases/:caseId',
       {
@@ -36,7 +152,7 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
           security: [{ adminToken: [] }],
           params: z.object({ organizationId: organizationIdParam, caseId: textParam('caseIdOrShortId', 64) }),
           response: {
-            200: z.object({ case: z.record(z.string(), z.unknown()) }),
+            200: z.object({ case: caseObjectSchema }),
             ...errorResponses('standard', [400, 401, 404]),
           },
         },
@@ -56,20 +172,8 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
           { caseId: rows[0].id },
           OPERATOR_READ,
         );
-        auditLog.record({
-          id: randomUUID(),
-          organizationId,
-          apiKeyId: null,
-          action: 'case.read',
-          resourceType: 'case',
-          resourceId: rows[0].id,
-          outcome: 'success',
-          statusCode: 200,
-          requestId: request.id,
-          clientAddress: request.ip ?? null,
-          occurredAt: new Date(),
-        });
-        return { case: detail as unknown as Record<string, unknown> };
+        auditReads(request, organizationId, [rows[0].id]);
+        return { case: detail };
       },
     );
   };
