@@ -8,6 +8,22 @@ import {
 } from '../modules/cases/schemas.ts';
 import { formSchema, questionSchema } from '../modules/forms/routes.ts';
 import { promoView } from '../modules/promo-codes/views.ts';
+import {
+  casePaymentCreateBody,
+  paymentCaptureBody,
+  paymentConfirmationBody,
+  paymentIntentBody,
+  paymentRefundBody,
+  paymentSetupBody,
+} from '../modules/payments/body-schemas.ts';
+import { credentialsResponse, credentialView } from '../modules/payments/admin-routes.ts';
+import { configSchema as paymentConfigSchema } from '../modules/payments/config-routes.ts';
+import { gatewayCredentialsBody } from '../modules/payments/credentials.ts';
+import { detail as paymentDetailSchema, result as paymentResultSchema } from '../modules/payments/routes.ts';
+import { setPasswordSchema, staffViewSchema } from '../modules/staff/admin-routes.ts';
+import { medInfoSchema, queueItemSchema } from '../modules/staff/case-routes.ts';
+import { attemptView, deliveryView, webhookView, withSecret } from '../modules/outbound-webhooks/admin-routes.ts';
+import { foundCaseSchema } from './envelopes.ts';
 
 /**
  * The named component schemas of the OpenAPI document: each schema given an id here is written once under
@@ -25,10 +41,38 @@ const COMPONENTS: [z.ZodType, { id: string; description?: string }][] = [
   [formSchema, { id: 'Form' }],
   [questionSchema, { id: 'FormQuestion' }],
   [promoView, { id: 'PromoCode' }],
+  // Payments: the bodies the handlers check by hand (body-schemas.ts), the payment and the configuration.
+  [paymentSetupBody, { id: 'PaymentSetup' }],
+  [paymentIntentBody, { id: 'PaymentIntentCreate' }],
+  [casePaymentCreateBody, { id: 'CasePaymentCreate' }],
+  [paymentCaptureBody, { id: 'PaymentCapture' }],
+  [paymentRefundBody, { id: 'PaymentRefund' }],
+  [paymentConfirmationBody, { id: 'PaymentConfirmation' }],
+  [paymentResultSchema, { id: 'CasePayment', description: 'A payment of a case' }],
+  [paymentDetailSchema, { id: 'CasePaymentDetail', description: 'A payment of a case with its hold' }],
+  [paymentConfigSchema, { id: 'PaymentConfig' }],
+  [gatewayCredentialsBody, { id: 'PaymentGatewayCredentials' }],
+  [credentialsResponse, { id: 'PaymentGatewayAccounts' }],
+  [credentialView, { id: 'PaymentGatewayCredential' }],
+  // Staff.
+  [staffViewSchema, { id: 'StaffMember' }],
+  [setPasswordSchema, { id: 'SetPasswordLink' }],
+  [queueItemSchema, { id: 'StaffQueueCase', description: 'A case of the staff queue' }],
+  [foundCaseSchema, { id: 'StaffCaseState' }],
+  [medInfoSchema, { id: 'MedicationInfo' }],
+  // Outbound webhooks.
+  [webhookView, { id: 'WebhookEndpoint' }],
+  [withSecret, { id: 'WebhookEndpointWithSecret' }],
+  [deliveryView, { id: 'WebhookDelivery' }],
+  [attemptView, { id: 'WebhookDeliveryAttempt' }],
 ];
 
 export function registerComponentSchemas(): void {
   for (const [schema, meta] of COMPONENTS) {
-    if (!z.globalRegistry.has(schema)) z.globalRegistry.add(schema, meta);
+    const existing = z.globalRegistry.get(schema);
+    if (existing?.id !== undefined) continue;
+    // A schema may carry metadata already (a description, a documented body's JSON Schema): kept, named.
+    if (existing) z.globalRegistry.remove(schema);
+    z.globalRegistry.add(schema, { ...existing, ...meta });
   }
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { addPublishedExamples } from './openapi-examples.ts';
 import { registerComponentSchemas } from './openapi-components.ts';
 
@@ -73,6 +74,9 @@ export function operationIdFor(method: string, url: string): string {
 
 type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 
+/** What transform() tells finishDocument() of a route whose body may be absent (@fastify/swagger copies x- keys). */
+const OPTIONAL_BODY = 'x-care360-optional-body';
+
 /**
  * The route schemas (zod) as JSON Schema, plus what every operation must carry and a route may not say itself: an
  * operationId, and `security: []` on routes that take no key header (so the document says they are public).
@@ -84,6 +88,10 @@ function transform(input: TransformInput): ReturnType<typeof jsonSchemaTransform
   schema.operationId ??= operationIdFor(method, result.url);
   const auth = (input.route.config as { auth?: string } | undefined)?.auth;
   if (schema.security === undefined && auth !== 'apiKey' && auth !== 'admin') schema.security = [];
+  // @fastify/swagger marks every request body required; a body the route declares `.optional()` is not.
+  if ((input.route.schema as { body?: unknown } | undefined)?.body instanceof z.ZodOptional) {
+    schema[OPTIONAL_BODY] = true;
+  }
   return { ...result, schema };
 }
 
@@ -93,11 +101,27 @@ function transform(input: TransformInput): ReturnType<typeof jsonSchemaTransform
  */
 function finishDocument(document: object): Record<string, unknown> {
   const paths = (
-    document as { paths?: Record<string, Record<string, { responses?: Record<string, { description?: string }> }>> }
+    document as {
+      paths?: Record<
+        string,
+        Record<
+          string,
+          {
+            responses?: Record<string, { description?: string }>;
+            requestBody?: { required?: boolean };
+            [OPTIONAL_BODY]?: boolean;
+          }
+        >
+      >;
+    }
   ).paths;
   for (const operation of Object.values(paths ?? {}).flatMap((item) => Object.values(item))) {
     for (const [status, response] of Object.entries(operation.responses ?? {})) {
       if (response.description === 'Default Response') response.description = STATUS_CODES[status] ?? status;
+    }
+    if (operation[OPTIONAL_BODY]) {
+      delete operation[OPTIONAL_BODY];
+      if (operation.requestBody) operation.requestBody.required = false;
     }
   }
   return addPublishedExamples(withoutUnusedComponents({ ...document, 'x-tagGroups': TAG_GROUPS }));

@@ -34,7 +34,7 @@ const events = z
 const documentFormat = z.enum(['BASE64', 'URL']).describe('Attachments inline in base64, or as signed URLs');
 const sendFullCaseData = z.boolean().describe('The full case in every payload, or the basic case and the event data');
 
-const webhookView = z.object({
+export const webhookView = z.object({
   webhookId: z.uuid(),
   organizationId: z.uuid(),
   url: z.string(),
@@ -48,11 +48,11 @@ const webhookView = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
 });
-const withSecret = webhookView.extend({
+export const withSecret = webhookView.extend({
   secret: z.string().optional().describe('Only when this server made the secret: shown this once'),
 });
 
-const attemptView = z.object({
+export const attemptView = z.object({
   attemptedAt: z.string(),
   durationMs: z.number(),
   outcome: z.enum(['delivered', 'failed']),
@@ -60,7 +60,7 @@ const attemptView = z.object({
   responseBody: z.string().nullable().describe('The first 1 KB of the response'),
   error: z.string().nullable(),
 });
-const deliveryView = z.object({
+export const deliveryView = z.object({
   deliveryId: z.uuid(),
   webhookId: z.uuid(),
   caseId: z.uuid().nullable(),

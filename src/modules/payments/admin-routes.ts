@@ -6,7 +6,7 @@ import { organizationOfAdminPath } from '../../http/admin.ts';
 import { GATEWAY_CREDENTIAL_NAMES, gatewayCredentialsBody, type GatewayCredentialStore } from './credentials.ts';
 import { organizationPathParams } from '../../http/parameters.ts';
 
-const credentialView = z.union([
+export const credentialView = z.union([
   z.object({ set: z.literal(false) }),
   z.object({
     set: z.literal(true),
@@ -15,7 +15,7 @@ const credentialView = z.union([
   }),
 ]);
 
-const credentialsResponse = z.object({
+export const credentialsResponse = z.object({
   organizationId: z.uuid(),
   credentials: z.object(
     Object.fromEntries(GATEWAY_CREDENTIAL_NAMES.map((name) => [name, credentialView])) as Record<

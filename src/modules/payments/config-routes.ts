@@ -11,7 +11,7 @@ export function stripeMode(config: PaymentsConfig): 'live' | 'test' | 'simulated
   return /^(sk|rk)_live_/.test(config.stripeSecretKey) ? 'live' : 'test';
 }
 
-const configSchema = z.object({
+export const configSchema = z.object({
   success: z.literal(true),
   data: z.object({
     stripe: z.object({

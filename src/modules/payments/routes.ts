@@ -16,11 +16,19 @@ import {
 } from './validation.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import { textParam } from '../../http/parameters.ts';
+import {
+  casePaymentCreateBody,
+  paymentCaptureBody,
+  paymentConfirmationBody,
+  paymentIntentBody,
+  paymentRefundBody,
+  paymentSetupBody,
+} from './body-schemas.ts';
 
 const routeConfig = { auth: 'apiKey', envelope: 'payments' } as const;
 const security = [{ apiKey: [] }];
 
-const result = z.object({
+export const result = z.object({
   paymentId: z.uuid(),
   status: z.string(),
   amount: z.number().describe('Dollars'),
@@ -28,7 +36,7 @@ const result = z.object({
   createdAt: z.string(),
 });
 
-const detail = result.extend({
+export const detail = result.extend({
   preauthorized: z.boolean(),
   holdStatus: z
     .enum(['NONE', 'PENDING', 'HELD', 'CAPTURED', 'RELEASED', 'FAILED'])
@@ -95,7 +103,7 @@ export function paymentRoutes(
             'Stripe Elements, then send the SetupIntent id as stripeSetupId to POST /api/v1/dynamic-case. Optional ' +
             'body `{"metadata": {"email"?, "phone"?}}`; 503 when the payment provider is unavailable.',
           security,
-          body: anyBody.optional(),
+          body: paymentSetupBody.optional(),
           response: {
             200: z.object({ success: z.literal(true), paymentSecret: z.string() }),
             ...errorResponses('payments', [400, 401, 500, 503]),
@@ -122,7 +130,7 @@ export function paymentRoutes(
             '50; optional paymentMethodTypes (e.g. ["card", "klarna"]) and metadata. Confirm data.paymentIntentSecret ' +
             'with Stripe Elements, then send the PaymentIntent id as stripePaymentId when creating the case.',
           security,
-          body: anyBody,
+          body: paymentIntentBody,
           response: {
             200: z.object({
               status: z.literal(200),
@@ -187,7 +195,7 @@ export function paymentRoutes(
             'request retried after a 503 left its hold pending: that resumes the hold, placed once.',
           security,
           params: z.object({ caseId: textParam('caseId') }),
-          body: anyBody,
+          body: casePaymentCreateBody,
           response: {
             200: z.object({
               success: z.literal(true),
@@ -259,7 +267,7 @@ export function paymentRoutes(
             'unavailable (retry).',
           security,
           params: paymentParams,
-          body: anyBody.optional(),
+          body: paymentCaptureBody.optional(),
           response: detailResponse,
         },
       },
@@ -314,7 +322,7 @@ export function paymentRoutes(
             'never refunds twice.',
           security,
           params: paymentParams,
-          body: anyBody.optional(),
+          body: paymentRefundBody.optional(),
           response: detailResponse,
         },
       },
@@ -349,7 +357,7 @@ export function paymentRoutes(
             'PAYMENT_COMPLETED (PAID) or PAYMENT_ADDED case event. A retry with the same idempotencyKey answers 200 ' +
             'and records nothing more; another request with that key answers 409. See docs/api/payments.md.',
           security,
-          body: anyBody,
+          body: paymentConfirmationBody,
           response: {
             200: z.object({ status: z.literal(200), success: z.literal(true) }),
             ...errorResponses('payments', [400, 401, 404, 409], { idempotencyConflict: true }),

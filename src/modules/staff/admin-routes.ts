@@ -28,7 +28,7 @@ export const staffViewSchema = z.object({
   createdAt: z.string(),
 });
 
-const setPasswordSchema = z
+export const setPasswordSchema = z
   .object({
     token: z.string().describe('Shown once: the console sets the password with it (POST /staff/v1/auth/set-password)'),
     expiresAt: z.string(),

@@ -51,7 +51,7 @@ const queueQuerySchema = z.object({
   after: z.string().max(100).optional().describe('nextCursor of the previous page'),
 });
 
-const queueItemSchema = z.object({
+export const queueItemSchema = z.object({
   id: z.uuid(),
   organizationId: z.uuid(),
   shortId: z.string(),
@@ -78,7 +78,7 @@ const actionResponses = {
   ...errorResponses('standard', [400, 401, 403, 404]),
 };
 
-const medInfoSchema = z.strictObject({
+export const medInfoSchema = z.strictObject({
   medicine: z.string().trim().min(1).max(500),
   dosage: z.string().max(500).nullish(),
   refillCount: z.number().int().min(0).max(100).nullish(),
