@@ -212,6 +212,90 @@ const EXAMPLES: Record<string, OperationExamples> = {
       },
     },
   },
+  // The case action page (CHANGE_CASE_STATUS): its visible 200, and the two messages it cuts off, as sent.
+  'post /api/v1/cases/{caseId}': {
+    responses: {
+      '200': {
+        opened: {
+          summary: 'OPEN',
+          value: { status: 200, success: true, message: 'Case opened successfully' },
+        },
+        closed: {
+          summary: 'CLOSE',
+          value: { status: 200, success: true, message: 'Case closed successfully' },
+        },
+        reopened: {
+          summary: 'REOPEN',
+          value: { status: 200, success: true, message: 'Case reopened successfully' },
+        },
+      },
+    },
+  },
+  // Patient Add Form to Case: a case of another organization, or none, is refused as not valid.
+  'post /api/v1/customer-dynamic-case-form': {
+    responses: {
+      '200': {
+        added: {
+          summary: 'The form response added to the case',
+          value: {
+            status: 200,
+            success: true,
+            data: {
+              caseId: 'e1e3f5c1-6f12-4e0d-a442-7a9ff31319da',
+              formResponseId: '0b6f1f8e-3c1d-4d59-9a63-5d0f2f4a7c21',
+            },
+          },
+        },
+      },
+      '400': {
+        invalidCase: {
+          summary: 'Unknown case',
+          value: { status: 400, success: false, error: 'Provided case is not valid' },
+        },
+        noAnswer: {
+          summary: 'No question answered',
+          value: { status: 400, success: false, error: "Case Form can't be Submitted." },
+        },
+      },
+    },
+  },
+  // The UPDATE_EMAIL page, verbatim.
+  'post /api/v1/users': {
+    responses: {
+      '200': {
+        emailUpdated: {
+          summary: 'UPDATE_EMAIL',
+          value: {
+            status: 200,
+            success: true,
+            message: 'Email updated successfully',
+            data: {
+              user: {
+                email: 'doe.john@example.com',
+                firstName: 'John',
+                lastName: 'Doe',
+                dob: '2000-10-01',
+                phoneNumber: '+11111111111',
+                gender: 'MALE',
+                address: '1 ABC St',
+                address2: 'Apt 3',
+                city: 'NYC',
+                state: 'NY',
+                country: 'US',
+                postalCode: '10101',
+              },
+            },
+          },
+        },
+      },
+      '400': {
+        noUser: {
+          summary: 'Unknown user',
+          value: { status: 400, success: false, message: 'User john.doe@example.com does not exist' },
+        },
+      },
+    },
+  },
   'post /api/v1/dynamic-case': {
     request: {
       formTitle: {
