@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { errorResponses, type EnvelopeName } from './envelopes.ts';
 import { addPublishedExamples } from './openapi-examples.ts';
 import { registerComponentSchemas } from './openapi-components.ts';
 
@@ -79,14 +80,28 @@ const OPTIONAL_BODY = 'x-care360-optional-body';
 
 /**
  * The route schemas (zod) as JSON Schema, plus what every operation must carry and a route may not say itself: an
- * operationId, and `security: []` on routes that take no key header (so the document says they are public).
+ * operationId, `security: []` on routes that take no key header (so the document says they are public), and the
+ * 429 of the rate limits.
  */
 function transform(input: TransformInput): ReturnType<typeof jsonSchemaTransform> {
-  const result = jsonSchemaTransform(input);
+  const config = input.route.config as { auth?: string; envelope?: EnvelopeName; rateLimit?: false } | undefined;
+  const response = (input.schema as { response?: Record<string, unknown> } | undefined)?.response;
+  // Every route is rate limited (src/http/rate-limit.ts) and answers its 429 in its own envelope.
+  const result = jsonSchemaTransform(
+    response && config?.rateLimit !== false && !('429' in response)
+      ? {
+          ...input,
+          schema: {
+            ...input.schema,
+            response: { ...response, ...errorResponses(config?.envelope ?? 'standard', [429]) },
+          },
+        }
+      : input,
+  );
   const schema = { ...(result.schema as Record<string, unknown>) };
   const method = Array.isArray(input.route.method) ? String(input.route.method[0]) : String(input.route.method);
   schema.operationId ??= operationIdFor(method, result.url);
-  const auth = (input.route.config as { auth?: string } | undefined)?.auth;
+  const auth = config?.auth;
   if (schema.security === undefined && auth !== 'apiKey' && auth !== 'admin') schema.security = [];
   // @fastify/swagger marks every request body required; a body the route declares `.optional()` is not.
   if ((input.route.schema as { body?: unknown } | undefined)?.body instanceof z.ZodOptional) {

@@ -195,6 +195,39 @@ describe('API reference', () => {
     });
   });
 
+  it("documents every operation's 429 in its envelope, as the rate limit answers it", async () => {
+    for (const { path, method, operation } of operations()) {
+      assert.ok(operation.responses['429'], `${method} ${path} 429`);
+    }
+    const limited = await createTestContext({ RATE_LIMIT_PER_ADDRESS: '1' });
+    try {
+      const headers = { 'cv-api-key': (await limited.organization()).apiKey };
+      for (const [url, method, payload] of [
+        ['/health', 'GET', undefined],
+        ['/api/v1/dynamic-case', 'POST', {}],
+      ] as const) {
+        await limited.app.inject({ method, url, payload, headers });
+        const refused = await limited.app.inject({ method, url, payload, headers });
+        assert.equal(refused.statusCode, 429, url);
+        const path = url as keyof typeof document.paths;
+        const schema = (
+          document.paths[path]?.[method.toLowerCase()]?.responses['429'] as unknown as {
+            content: Record<string, { schema: { $ref: string } }>;
+          }
+        ).content['application/json']!.schema;
+        const named = document.components.schemas[schema.$ref.split('/').pop()!] as {
+          properties: Record<string, unknown>;
+          required: string[];
+        };
+        const keys = Object.keys(refused.json() as object).sort();
+        assert.deepEqual(keys, Object.keys(named.properties).sort(), url);
+        for (const key of named.required) assert.ok(keys.includes(key), `${url}: ${key}`);
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('derives operationIds from the method and path', () => {
     assert.equal(
       operationIdFor('GET', '/api/v1/cases/:caseId/payments/:paymentId'),
