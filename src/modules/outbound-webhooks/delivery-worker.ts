@@ -173,24 +173,24 @@ export class WebhookDeliveryWorker {
   }
 
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
-    let rendered: { body: Buffer; sealed: string | null };
+    let body: Buffer;
     try {
-      rendered = await this.bodyOf(delivery);
+      body = await this.bodyOf(delivery);
     } catch (error) {
       const failure = { delivered: false, durationMs: 0, responseStatus: null, responseBody: null };
-      await this.record(delivery, { ...failure, error: describe(error) }, null);
+      await this.record(delivery, { ...failure, error: describe(error) });
       return;
     }
     const secret = await this.cipher.decryptText(delivery.endpoint_secret_sealed);
-    const headers = signatureHeaders(secret, delivery.event_id, rendered.body);
-    const result = await sendWebhook(delivery.endpoint_url, rendered.body, headers, {
+    const headers = signatureHeaders(secret, delivery.event_id, body);
+    const result = await sendWebhook(delivery.endpoint_url, body, headers, {
       timeoutMs: this.settings.timeoutMs,
       allowPrivateNetworks: this.options.allowPrivateNetworks,
       maxResponseBytes: MAX_RESPONSE_BYTES,
       signal: this.stopping.signal,
     });
     this.audit(delivery, result);
-    await this.record(delivery, result, rendered.sealed);
+    await this.record(delivery, result);
   }
 
   /**
@@ -217,14 +217,9 @@ export class WebhookDeliveryWorker {
     );
   }
 
-  /**
-   * The body as first rendered: the sealed one of an earlier attempt, or rendered now and sealed to be kept
-   * with this attempt's outcome, so every retry sends the same bytes.
-   */
-  private async bodyOf(delivery: ClaimedDelivery): Promise<{ body: Buffer; sealed: string | null }> {
-    if (delivery.body_sealed) {
-      return { body: Buffer.from(await this.cipher.decryptText(delivery.body_sealed), 'utf8'), sealed: null };
-    }
+  /** The body as first rendered: rendered and sealed now when this is the first attempt. */
+  private async bodyOf(delivery: ClaimedDelivery): Promise<Buffer> {
+    if (delivery.body_sealed) return Buffer.from(await this.cipher.decryptText(delivery.body_sealed), 'utf8');
     const payload = await this.render(this.db, {
       organizationId: delivery.organization_id,
       endpointId: delivery.endpoint_id,
@@ -236,7 +231,8 @@ export class WebhookDeliveryWorker {
       documentFormat: delivery.endpoint_document_format,
     });
     const text = JSON.stringify({ event: delivery.event, payload });
-    return { body: Buffer.from(text, 'utf8'), sealed: await this.cipher.encryptText(text) };
+    await new WebhookQueue(this.db).saveBody(delivery.id, await this.cipher.encryptText(text));
+    return Buffer.from(text, 'utf8');
   }
 
   /** The attempt and its outcome, in one statement (src/modules/outbound-webhooks/repository.ts). */
@@ -249,7 +245,6 @@ export class WebhookDeliveryWorker {
       responseBody: string | null;
       error: string | null;
     },
-    bodySealed: string | null,
   ): Promise<void> {
     const retryIn = result.delivered ? null : this.retryDelaySeconds(delivery);
     const { endpointDisabled } = await new WebhookQueue(this.db).recordOutcome({
@@ -262,7 +257,6 @@ export class WebhookDeliveryWorker {
       error: result.delivered ? null : (result.error ?? 'failed'),
       retryInSeconds: retryIn,
       disableAfterSeconds: this.settings.disableAfterSeconds,
-      bodySealed,
     });
     if (endpointDisabled) {
       this.log?.warn({ webhookId: delivery.endpoint_id }, 'webhook endpoint disabled: failing for a day');

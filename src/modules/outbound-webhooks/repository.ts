@@ -69,8 +69,6 @@ export interface AttemptOutcome {
   /** After a failure: when to try again; null: tried for long enough, failed for good. */
   retryInSeconds: number | null;
   disableAfterSeconds: number;
-  /** The body as sent, sealed, when this attempt rendered it (kept so every retry sends the same bytes). */
-  bodySealed: string | null;
 }
 
 export interface EndpointChanges {
@@ -124,7 +122,7 @@ const RECORD_OUTCOME = prepared(`with attempt as (
        delivered_at = case when $4::text = 'delivered' then now() else delivered_at end,
        next_attempt_at = case when $4::text = 'failed' and $8::float8 is not null
                               then now() + make_interval(secs => $8::float8) else next_attempt_at end,
-       locked_until = null, last_error = $7, body_sealed = coalesce(body_sealed, $11)
+       locked_until = null, last_error = $7
      where id = $2)
    update webhook_endpoints set
      failing_since = case when $4::text = 'delivered' then null else coalesce(failing_since, now()) end,
@@ -319,10 +317,17 @@ export class WebhookQueue {
 
   /**
    * What came of one attempt, in one statement (atomic without a transaction): the attempt recorded; the
-   * delivery delivered, due again in `retryInSeconds`, or failed for good (`retryInSeconds` null); its body
-   * sealed as first sent, when it was rendered for this attempt; and the endpoint's failing streak ended by a
-   * success, or started or continued by a failure, which disables an endpoint failing for `disableAfterSeconds`.
+   * delivery delivered, due again in `retryInSeconds`, or failed for good (`retryInSeconds` null); and the
+   * endpoint's failing streak ended by a success, or started or continued by a failure, which disables an endpoint failing for `disableAfterSeconds`.
    */
+  /** The body as first rendered, sealed, before it is first sent: a copy sent after a crash has the same bytes. */
+  async saveBody(deliveryId: string, bodySealed: string): Promise<void> {
+    await this.db.query('update webhook_deliveries set body_sealed = $2 where id = $1 and body_sealed is null', [
+      deliveryId,
+      bodySealed,
+    ]);
+  }
+
   async recordOutcome(outcome: AttemptOutcome): Promise<{ endpointDisabled: boolean }> {
     const { rows } = await this.db.query<{ disabled: boolean }>(RECORD_OUTCOME, [
       randomUUID(),
@@ -335,7 +340,6 @@ export class WebhookQueue {
       outcome.retryInSeconds,
       outcome.endpointId,
       outcome.disableAfterSeconds,
-      outcome.bodySealed,
     ]);
     return { endpointDisabled: !outcome.delivered && rows[0]?.disabled === true };
   }
