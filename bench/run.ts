@@ -41,7 +41,7 @@ import { lagOf, startWebhookReceiver, waitForQuiet } from './lib/webhook-receive
 import { readMemory, runJsonChild, startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { buildServer, launcher } from '../scripts/build.ts';
 import { projectRoot } from '../src/paths.ts';
-import { fasterRun, summarizeLatencies } from './lib/stats.ts';
+import { fasterRun } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import {
   apiHeaders,
