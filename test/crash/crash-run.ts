@@ -287,6 +287,18 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
         const caseId = (intake.json as { data: { caseId: string } }).data.caseId;
         cases.push({ idempotencyKey, caseId, charged });
         report.casesAcknowledged += 1;
+        if (witness) {
+          // Two comments after the case's CREATE_CASE: three events of one case whose order the receiver checks.
+          for (const text of ['First comment', 'Second comment']) {
+            const comment = await call('POST', `/api/v1/cases/${caseId}`, {
+              action: 'ADD_COMMUNICATION',
+              communication: { text, author: { email: 'crash@example.com' } },
+            });
+            if (comment.status !== 200) {
+              report.violations.push(`comment answered ${comment.status}: ${JSON.stringify(comment.json)}`);
+            }
+          }
+        }
         if (charged) {
           report.nmiChargesAcknowledged += 1;
           continue;
