@@ -1,7 +1,5 @@
 // npm run test:crash [-- --kills 10 --clients 8 --min-ms 1500 --max-ms 5000 --database <url>|pglite --no-nmi --no-webhooks]
-// npm run test:crash -- --terminate-backends 20 [--kills 0 --webhooks ...]
-// Backend terminations run without the webhook endpoint unless --webhooks is given: with it, about one run in five
-// (2026-12-04) ends the server on an 'error' event of a pg client that had no listener, an open finding.
+// npm run test:crash -- --terminate-backends 20 [--kills 0 ...]
 // Crash consistency (test/crash/crash-run.ts): SIGKILLs a real server under intake and payment traffic,
 // restarts it, and checks the invariants (with a webhook endpoint at a recording receiver unless --no-webhooks); with --terminate-backends N, also terminates every database backend
 // of the server N times at random moments (the server must keep running). PostgreSQL by default
@@ -19,7 +17,6 @@ const { values } = parseArgs({
     database: { type: 'string' },
     'no-nmi': { type: 'boolean', default: false },
     'no-webhooks': { type: 'boolean', default: false },
-    webhooks: { type: 'boolean', default: false },
   },
 });
 const database = values.database ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -36,8 +33,7 @@ const report = await runCrashConsistency({
   clients: Number(values.clients),
   trafficMs: [Number(values['min-ms']), Number(values['max-ms'])],
   nmiCharges: !values['no-nmi'],
-  // With backend terminations only on request: see the note at the top.
-  webhooks: !values['no-webhooks'] && (terminations === 0 || values.webhooks),
+  webhooks: !values['no-webhooks'],
   ...(database === 'pglite' ? {} : { databaseUrl: database }),
   log: (line) => console.log(line),
 });
