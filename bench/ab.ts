@@ -16,6 +16,12 @@
  * bench/scenarios.ts), --rate=R (a fixed request rate instead of as fast as the connections go: the server's
  * CPU per request at a load it carries), --pg-url=postgres://... (an admin connection). Each run prints the
  * server's CPU time per request (user + system, from /proc) beside the rate.
+ *
+ * --scenario=intake-webhook: intake by form title with one webhook endpoint (every event) at a receiver in this
+ * process that answers 200 at once (bench/lib/webhook-receiver.ts), as `npm run bench` measures it. After each
+ * run the bench waits until no delivery has arrived for 2 s, and prints the deliveries per second during the
+ * run and the lag from each case's createdAt to its receipt (p50, p99); give --rate (half the intake's
+ * throughput without an endpoint is the issue's target) to measure lag at a load the intake carries.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -28,7 +34,9 @@ import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
 import { createBenchDatabase, withClient } from './lib/postgres.ts';
 import { startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { median } from './lib/stats.ts';
-import { scenarios, type RequestSpec } from './scenarios.ts';
+import { intakeRequest, scenarios, type RequestSpec } from './scenarios.ts';
+import { call, expectOk } from './lib/api.ts';
+import { lagOf, startWebhookReceiver, waitForQuiet } from './lib/webhook-receiver.ts';
 
 interface Variant {
   name: string;
@@ -65,7 +73,10 @@ const durationSeconds = Number(args.duration);
 const warmupSeconds = Number(args.warmup);
 const connections = Number(args.connections);
 const rate = args.rate ? Number(args.rate) : undefined;
-const scenario = scenarios.find((candidate) => candidate.id === args.scenario);
+const webhooks = args.scenario === 'intake-webhook';
+const scenario = webhooks
+  ? scenarios.find((candidate) => candidate.id === 'intake-title')
+  : scenarios.find((candidate) => candidate.id === args.scenario);
 if (!scenario) throw new Error(`unknown scenario ${args.scenario}`);
 const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -77,7 +88,15 @@ interface Running {
   variant: Variant;
   server: RunningProcess;
   request: RequestSpec;
-  runs: (LoadResult & { peakRssMb: number; serverCpuMsPerRequest: number })[];
+  /** intake-webhook: the variant's own receiver. */
+  receiver?: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  runs: (LoadResult & { peakRssMb: number; serverCpuMsPerRequest: number; webhooks?: WebhookRun })[];
+}
+
+interface WebhookRun {
+  deliveriesPerSecond: number;
+  lagP50: number;
+  lagP99: number;
 }
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -105,6 +124,7 @@ async function start(variant: Variant, index: number): Promise<Running> {
       PHI_ENCRYPTION_KEY: phiKey,
       DATA_DIR: dataDir,
       ...(database ? { DATABASE_URL: database.url } : {}),
+      ...(webhooks ? { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } : {}),
       ...variant.env,
     },
     {
@@ -116,11 +136,20 @@ async function start(variant: Variant, index: number): Promise<Running> {
   cleanups.push(() => server.stop());
   if (variant.sql && database) await withClient(database.url, (client) => client.query(variant.sql!));
   const organizationId = await bootstrapOrganizationId(server.url, adminToken);
-  const request = await scenario!.setup({ url: server.url, apiKey, adminToken, organizationId });
-  return { variant, server, request, runs: [] };
+  const context = { url: server.url, apiKey, adminToken, organizationId };
+  if (!webhooks) return { variant, server, request: await scenario!.setup(context), runs: [] };
+  const receiver = await startWebhookReceiver();
+  cleanups.push(() => receiver.close());
+  const created = await call(server.url, 'POST', `/admin/v1/organizations/${organizationId}/webhooks`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({ url: receiver.url }),
+  });
+  expectOk(created, 'POST /admin/v1/organizations/:organizationId/webhooks');
+  const request = await intakeRequest(context, 'Bench intake with a webhook');
+  return { variant, server, request, receiver, runs: [] };
 }
 
-async function load(target: Running, seconds: number, warmup: number) {
+async function load(target: Running, seconds: number, warmup: number): Promise<Running['runs'][number]> {
   const spec: LoadSpec = {
     url: target.server.url,
     ...target.request,
@@ -129,11 +158,28 @@ async function load(target: Running, seconds: number, warmup: number) {
     warmupSeconds: warmup,
     ...(rate ? { overallRate: rate } : {}),
   };
+  const receipts = target.receiver?.receipts;
+  if (receipts) await waitForQuiet(receipts, 2000, 120_000);
+  if (receipts) receipts.length = 0;
   const { peakRssMb, cpuPercent, ...result } = await measureLoad(target.server.pid, spec);
+  const loadEnded = performance.timeOrigin + performance.now();
   // CPU over the warm-up and the run, per request of the run: the warm-up runs at the same rate.
   const serverCpuMsPerRequest = ((cpuPercent ?? Number.NaN) * 10) / result.requestsPerSecond;
-  return { ...result, peakRssMb, serverCpuMsPerRequest };
+  if (!receipts) return { ...result, peakRssMb, serverCpuMsPerRequest };
+  // Every delivery of the run (and its warm-up) counts for the lag; those received during the run, for the rate.
+  await waitForQuiet(receipts, 2000, 120_000);
+  const during = receipts.filter(
+    (receipt) => receipt.receivedAt >= loadEnded - seconds * 1000 && receipt.receivedAt <= loadEnded,
+  ).length;
+  const lag = lagOf(receipts);
+  const webhookRun = { deliveriesPerSecond: during / seconds, lagP50: lag.p50, lagP99: lag.p99 };
+  return { ...result, peakRssMb, serverCpuMsPerRequest, webhooks: webhookRun };
 }
+
+const formatWebhooks = (run: WebhookRun | undefined) =>
+  run
+    ? `  webhooks ${run.deliveriesPerSecond.toFixed(0)}/s lag p50 ${run.lagP50.toFixed(0)} ms p99 ${run.lagP99.toFixed(0)} ms`
+    : '';
 
 const format = (
   name: string,
@@ -152,7 +198,8 @@ try {
       const { p50, p99, p99_9 } = run.latencyMs;
       const cpu = run.serverCpuMsPerRequest;
       console.log(
-        format(target.variant.name, { rate: run.okPerSecond, p50, p99, p999: p99_9, rss: run.peakRssMb, cpu }),
+        format(target.variant.name, { rate: run.okPerSecond, p50, p99, p999: p99_9, rss: run.peakRssMb, cpu }) +
+          formatWebhooks(run.webhooks),
       );
     }
   }
@@ -168,7 +215,16 @@ try {
         p999: of((run) => run.latencyMs.p99_9),
         rss: of((run) => run.peakRssMb),
         cpu: of((run) => run.serverCpuMsPerRequest),
-      }),
+      }) +
+        formatWebhooks(
+          webhooks
+            ? {
+                deliveriesPerSecond: of((run) => run.webhooks!.deliveriesPerSecond),
+                lagP50: of((run) => run.webhooks!.lagP50),
+                lagP99: of((run) => run.webhooks!.lagP99),
+              }
+            : undefined,
+        ),
     );
   }
 } finally {

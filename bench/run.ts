@@ -37,11 +37,11 @@ import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
 import { intakeByTitle, intakeWithTwoPhi } from './lib/bodies.ts';
 import { createBenchDatabase, postgresVersion, withClient } from './lib/postgres.ts';
 import { seedCaseClones } from './lib/seed-series.ts';
-import { startWebhookReceiver, type Receipt } from './lib/webhook-receiver.ts';
+import { lagOf, startWebhookReceiver, waitForQuiet } from './lib/webhook-receiver.ts';
 import { readMemory, runJsonChild, startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { buildServer, launcher } from '../scripts/build.ts';
 import { projectRoot } from '../src/paths.ts';
-import { fasterRun, summarizeLatencies } from './lib/stats.ts';
+import { fasterRun } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import {
   apiHeaders,
@@ -234,30 +234,6 @@ async function createOrganization(context: SetupContext, name: string): Promise<
   expectOk(response, 'POST /admin/v1/organizations');
   const body = response.body as { organizationId: string; apiKey: string };
   return { id: body.organizationId, apiKey: body.apiKey };
-}
-
-/** Waits until no delivery has arrived for `quietMs` (the worker polls 4 times a second), or `timeoutMs`. */
-async function waitForQuiet(receipts: readonly Receipt[], quietMs: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let count = -1;
-  let changedAt = Date.now();
-  while (Date.now() < deadline) {
-    if (receipts.length !== count) {
-      count = receipts.length;
-      changedAt = Date.now();
-    } else if (Date.now() - changedAt >= quietMs) {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function lagOf(receipts: readonly Receipt[]) {
-  const lags = receipts
-    .filter((receipt) => Number.isFinite(receipt.caseCreatedAt))
-    .map((receipt) => receipt.receivedAt - receipt.caseCreatedAt);
-  const summary = summarizeLatencies(lags);
-  return { p50: summary.p50, p99: summary.p99, max: summary.max, count: lags.length };
 }
 
 /**

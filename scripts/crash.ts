@@ -1,7 +1,7 @@
-// npm run test:crash [-- --kills 10 --clients 8 --min-ms 1500 --max-ms 5000 --database <url>|pglite --no-nmi]
+// npm run test:crash [-- --kills 10 --clients 8 --min-ms 1500 --max-ms 5000 --database <url>|pglite --no-nmi --no-webhooks]
 // npm run test:crash -- --terminate-backends 20 [--kills 0 ...]
 // Crash consistency (test/crash/crash-run.ts): SIGKILLs a real server under intake and payment traffic,
-// restarts it, and checks the invariants; with --terminate-backends N, also terminates every database backend
+// restarts it, and checks the invariants (with a webhook endpoint at a recording receiver unless --no-webhooks); with --terminate-backends N, also terminates every database backend
 // of the server N times at random moments (the server must keep running). PostgreSQL by default
 // (TEST_DATABASE_URL, or the local server). --kills defaults to 8, or to 0 with --terminate-backends.
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     'max-ms': { type: 'string', default: '5000' },
     database: { type: 'string' },
     'no-nmi': { type: 'boolean', default: false },
+    'no-webhooks': { type: 'boolean', default: false },
   },
 });
 const database = values.database ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -32,6 +33,7 @@ const report = await runCrashConsistency({
   clients: Number(values.clients),
   trafficMs: [Number(values['min-ms']), Number(values['max-ms'])],
   nmiCharges: !values['no-nmi'],
+  webhooks: !values['no-webhooks'],
   ...(database === 'pglite' ? {} : { databaseUrl: database }),
   log: (line) => console.log(line),
 });

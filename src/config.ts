@@ -89,6 +89,9 @@ const environmentSchema = z.object({
   // How long a receiver has to answer a delivery with a 2xx; a claimed delivery is leased for three times as long
   // and half a minute more, the time after which another process sends it when this one died mid-delivery.
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(10).default(10),
+  // Deliveries each process sends at once (each to its own case). A send holds no database connection, only a
+  // socket: a slow receiver ties up one slot for at most WEBHOOK_TIMEOUT_SECONDS.
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   // Where partners reach this server (https://care360.example.com): webhook payloads with documentFormat URL link
   // to attachments under it. Unset: http://localhost:PORT, which only a receiver on this machine can follow.
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -120,6 +123,8 @@ export type Config = {
   webhooks: {
     allowPrivateNetworks: boolean;
     timeoutMs: number;
+    /** Deliveries sent at once by this process. */
+    concurrency: number;
     /** Where partners reach this server, without a trailing slash: attachment links in webhook payloads. */
     publicUrl: string;
   };
@@ -233,6 +238,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     webhooks: {
       allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
       timeoutMs: env.WEBHOOK_TIMEOUT_SECONDS * 1000,
+      concurrency: env.WEBHOOK_CONCURRENCY,
       publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     },
   };

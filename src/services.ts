@@ -111,6 +111,7 @@ export function createServices(
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {
       ...webhookOptions,
       timeoutMs: config.webhooks.timeoutMs,
+      concurrency: config.webhooks.concurrency,
       render: caseWebhookPayloads({ serializer: caseReads.serializer, publicUrl: config.webhooks.publicUrl }),
       auditLog: audit,
       metrics: observability.metrics,

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { summarizeLatencies } from './stats.ts';
 
 /** One delivery as the receiver saw it. */
 export interface Receipt {
@@ -53,4 +54,29 @@ export async function startWebhookReceiver(): Promise<{
         server.close(() => resolve());
       }),
   };
+}
+
+/** Waits until no delivery has arrived for `quietMs` (the worker polls 4 times a second), or `timeoutMs`. */
+export async function waitForQuiet(receipts: readonly Receipt[], quietMs: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let count = -1;
+  let changedAt = Date.now();
+  while (Date.now() < deadline) {
+    if (receipts.length !== count) {
+      count = receipts.length;
+      changedAt = Date.now();
+    } else if (Date.now() - changedAt >= quietMs) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The lag from each delivery's case creation to its receipt. */
+export function lagOf(receipts: readonly Receipt[]) {
+  const lags = receipts
+    .filter((receipt) => Number.isFinite(receipt.caseCreatedAt))
+    .map((receipt) => receipt.receivedAt - receipt.caseCreatedAt);
+  const summary = summarizeLatencies(lags);
+  return { p50: summary.p50, p99: summary.p99, max: summary.max, count: lags.length };
 }

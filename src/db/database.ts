@@ -222,6 +222,11 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // A backend ended just as its connection is made can say so (57P01) in the same read as its ReadyForQuery:
+  // after the pool has handed the new client to `transaction` and before `transaction` listens on it. An
+  // 'error' event with no listener ends the process; with this one, the statement that uses the client fails
+  // instead (503), and the pool drops the client on its release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const run = async <Row>(target: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
     const name = preparedStatementNames.get(text);
     const result = await target.query({ text, values: params as unknown[] | undefined, ...(name ? { name } : {}) });

@@ -9,6 +9,12 @@ import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { schemaUrl } from '../support/database.ts';
 import { startServer, type RunningServer } from '../support/server-process.ts';
+import {
+  checkWebhookInvariants,
+  endLeasesAndReadCommitted,
+  WebhookWitness,
+  type CommittedDelivery,
+} from './webhook-receipts.ts';
 
 /**
  * Crash consistency: a real server process on a fresh database, intake and payment traffic from
@@ -23,7 +29,9 @@ import { startServer, type RunningServer } from '../support/server-process.ts';
  * - no idempotency key with two records (cases, case payments);
  * - no hold placed twice for one payment, none captured twice, and Stripe agrees with every record;
  * - the gateway never holds or charges money without a matching payment record, and every hold (Stripe or
- *   NMI) is in the state its record says.
+ *   NMI) is in the state its record says;
+ * - with `webhooks`: every committed case event reached the organization's webhook receiver (duplicates
+ *   allowed, each copy with its event's webhook-id, signed), none of a change that rolled back, in order per case.
  */
 
 export interface CrashOptions {
@@ -46,6 +54,11 @@ export interface CrashOptions {
    * NMI's Query API for the orderid (docs/reliability.md); the invariants check one transaction per orderid.
    */
   nmiCharges?: boolean;
+  /**
+   * The organization has a webhook endpoint (every event) at a receiver in this process, so SIGKILLs land while
+   * events are being delivered; after the last restart every committed event must have arrived.
+   */
+  webhooks?: boolean;
   log?: (line: string) => void;
 }
 
@@ -73,6 +86,9 @@ export interface CrashReport {
   nmiLookups: number;
   nmiLookupsFound: number;
   rowsChecked: number;
+  /** Webhook deliveries committed (each checked as received), and the copies received more than once. */
+  webhookEventsChecked: number;
+  webhookDuplicates: number;
   violations: string[];
 }
 
@@ -130,6 +146,8 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     RATE_LIMIT_PER_KEY: '0',
     RATE_LIMIT_PER_ADDRESS: '0',
     LOG_LEVEL: 'info',
+    // The webhook receiver listens on 127.0.0.1.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     ...(options.databaseUrl
       ? { DATABASE_URL: databaseUrl!.toString(), DATABASE_POOL_SIZE: '10' }
       : { DATA_DIR: dataDir! }),
@@ -155,9 +173,12 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     nmiLookups: 0,
     nmiLookupsFound: 0,
     rowsChecked: 0,
+    webhookEventsChecked: 0,
+    webhookDuplicates: 0,
     violations: [],
   };
 
+  const witness = options.webhooks ? await new WebhookWitness().start() : undefined;
   let server: RunningServer = await startServer(environment);
   const cases: AcknowledgedCase[] = [];
   const payments: AcknowledgedPayment[] = [];
@@ -167,7 +188,8 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'Crash test organization' }),
     });
-    const { apiKey } = (await created.json()) as { apiKey: string };
+    const { apiKey, organizationId } = (await created.json()) as { apiKey: string; organizationId: string };
+    await witness?.subscribe(base, ADMIN_TOKEN, organizationId);
 
     /** One request, retried (same body, same idempotency key) through crashes until it gets an answer. */
     const call = async (method: string, url: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
@@ -265,6 +287,18 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
         const caseId = (intake.json as { data: { caseId: string } }).data.caseId;
         cases.push({ idempotencyKey, caseId, charged });
         report.casesAcknowledged += 1;
+        if (witness) {
+          // Two comments after the case's CREATE_CASE: three events of one case whose order the receiver checks.
+          for (const text of ['First comment', 'Second comment']) {
+            const comment = await call('POST', `/api/v1/cases/${caseId}`, {
+              action: 'ADD_COMMUNICATION',
+              communication: { text, author: { email: 'crash@example.com' } },
+            });
+            if (comment.status !== 200) {
+              report.violations.push(`comment answered ${comment.status}: ${JSON.stringify(comment.json)}`);
+            }
+          }
+        }
         if (charged) {
           report.nmiChargesAcknowledged += 1;
           continue;
@@ -362,19 +396,45 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     await Promise.all(clients);
     await server.stop('SIGTERM');
 
-    const db = await openDatabase(
-      options.databaseUrl
-        ? { engine: 'postgres', url: schemaUrl(options.databaseUrl, schema), poolSize: 2 }
-        : { engine: 'pglite', dataDir: dataDir! },
-    );
+    const open = () =>
+      openDatabase(
+        options.databaseUrl
+          ? { engine: 'postgres', url: schemaUrl(options.databaseUrl, schema), poolSize: 2 }
+          : { engine: 'pglite', dataDir: dataDir! },
+      );
+    let committed: CommittedDelivery[] = [];
+    if (witness) {
+      // One more server, without traffic, to send what is still queued; then the receiver is compared with it.
+      const queue = await open();
+      try {
+        committed = await endLeasesAndReadCommitted(queue);
+      } finally {
+        await queue.close();
+      }
+      server = await startServer(environment);
+      await witness.waitFor(
+        committed.map((delivery) => delivery.event_id),
+        60_000,
+      );
+      await server.stop('SIGTERM');
+    }
+    const db = await open();
     try {
       await checkInvariants(db, fake, nmi, cases, payments, report);
+      if (witness) {
+        const checked = await checkWebhookInvariants(db, witness, committed, (message) =>
+          report.violations.push(message),
+        );
+        report.webhookEventsChecked = checked.eventsChecked;
+        report.webhookDuplicates = checked.duplicates;
+      }
     } finally {
       await db.close();
     }
     return report;
   } finally {
     await server.stop('SIGKILL').catch(() => undefined);
+    await witness?.close();
     await fake.stop();
     await nmi.stop();
     if (options.databaseUrl) {
@@ -637,6 +697,7 @@ export function formatReport(report: CrashReport): string {
     `NMI transactions checked:            ${report.nmiTransactionsChecked}`,
     `NMI retries looked up (found):       ${report.nmiLookups} (${report.nmiLookupsFound})`,
     `rows checked:                        ${report.rowsChecked}`,
+    `webhook events checked (duplicates): ${report.webhookEventsChecked} (${report.webhookDuplicates})`,
     `invariant violations:                ${report.violations.length === 0 ? 'none' : report.violations.length}`,
     ...report.violations.map((violation) => `  - ${violation}`),
   ].join('\n');

@@ -8,13 +8,15 @@ import { formatReport, runCrashConsistency } from './crash-run.ts';
 describe('crash consistency (SIGKILL under intake and payment traffic)', () => {
   const databaseUrl = process.env.TEST_DATABASE_URL;
 
-  it(`survives 2 SIGKILLs on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}: acknowledged cases kept whole, no orphans, no double holds, captures or NMI charges, Stripe and NMI agree`, async () => {
+  it(`survives 2 SIGKILLs on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}: acknowledged cases kept whole, no orphans, no double holds, captures or NMI charges, Stripe and NMI agree, every committed event delivered in order`, async () => {
     const report = await runCrashConsistency({
       kills: 2,
       clients: 4,
       trafficMs: [1000, 2500],
       // One intake in three charges an NMI token; retries look the orderid up first (docs/reliability.md).
       nmiCharges: true,
+      // A webhook endpoint: the kills land while events are delivered; every committed one must arrive.
+      webhooks: true,
       ...(databaseUrl ? { databaseUrl } : {}),
     });
     console.log(formatReport(report));
@@ -22,5 +24,6 @@ describe('crash consistency (SIGKILL under intake and payment traffic)', () => {
     assert.equal(report.kills, 2);
     assert.ok(report.casesAcknowledged > 0, 'cases were created between the crashes');
     assert.ok(report.holdsAcknowledged > 0, 'holds were placed between the crashes');
+    assert.ok(report.webhookEventsChecked >= report.casesAcknowledged, 'each case sent at least its CREATE_CASE');
   });
 });

@@ -218,6 +218,30 @@ describe('outbound webhook delivery', () => {
     assert.ok(sent < 100 * 1024 * 1024, 'the rest of the body is not read');
   });
 
+  it('lets a receiver that trickles its answer hold a send no longer than the time limit', async () => {
+    const { webhookId } = await addEndpoint({ url: receiver.url() });
+    const trickles = new Set<NodeJS.Timeout>();
+    receiver.handler = (_request, response) => {
+      // The head at once, then a byte every 50 ms: the 1 KB the sender reads would take 51 s.
+      response.writeHead(500, { 'content-type': 'text/plain' });
+      const trickle = setInterval(() => response.write('x'), 50);
+      trickles.add(trickle);
+      response.on('close', () => clearInterval(trickle));
+    };
+    await enqueue('CREATE_CASE', randomUUID());
+    await testWorker(context.db, context.services.phiCipher, {
+      timeoutMs: 300,
+      firstRetryDelaySeconds: 3600,
+    }).drain();
+    for (const trickle of trickles) clearInterval(trickle);
+    const [delivery] = await deliveries(webhookId);
+    assert.equal(delivery!.status, 'pending');
+    assert.equal(delivery!.attempts.length, 1);
+    assert.equal(delivery!.attempts[0]!.outcome, 'failed');
+    // Ended by the time limit, not by the size limit: less than 1 KB of the answer was read.
+    assert.ok((delivery!.attempts[0]!.responseBody ?? '').length < 1024);
+  });
+
   it('keeps the events of one case in order while other cases go on', async () => {
     const { webhookId } = await addEndpoint({ url: receiver.url() });
     const caseA = randomUUID();

@@ -3,7 +3,7 @@ import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database, Queryable } from '../../db/database.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { WebhookQueue, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
+import { WebhookQueue, type ClaimedDelivery, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
 import { sendWebhook } from './sender.ts';
 import { signatureHeaders } from './signing.ts';
 
@@ -172,43 +172,25 @@ export class WebhookDeliveryWorker {
     }
   }
 
-  private async deliver(delivery: WebhookDeliveryRow): Promise<void> {
-    const repository = new WebhookQueue(this.db);
-    const endpoint = await repository.endpointById(delivery.endpoint_id);
-    if (!endpoint) return; // deleted since the claim, and its deliveries with it
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
     let body: Buffer;
     try {
-      body = await this.bodyOf(delivery, endpoint.send_full_case_data, endpoint.document_format);
+      body = await this.bodyOf(delivery);
     } catch (error) {
-      await this.recordFailure(delivery, { durationMs: 0, responseStatus: null, responseBody: null }, describe(error));
+      const failure = { delivered: false, durationMs: 0, responseStatus: null, responseBody: null };
+      await this.record(delivery, { ...failure, error: describe(error) });
       return;
     }
-    const secret = await this.cipher.decryptText(endpoint.secret_sealed);
+    const secret = await this.cipher.decryptText(delivery.endpoint_secret_sealed);
     const headers = signatureHeaders(secret, delivery.event_id, body);
-    const result = await sendWebhook(endpoint.url, body, headers, {
+    const result = await sendWebhook(delivery.endpoint_url, body, headers, {
       timeoutMs: this.settings.timeoutMs,
       allowPrivateNetworks: this.options.allowPrivateNetworks,
       maxResponseBytes: MAX_RESPONSE_BYTES,
       signal: this.stopping.signal,
     });
     this.audit(delivery, result);
-    if (result.delivered) {
-      await this.db.transaction(async (tx) => {
-        const inTransaction = new WebhookQueue(tx);
-        await inTransaction.recordAttempt({
-          delivery_id: delivery.id,
-          duration_ms: result.durationMs,
-          outcome: 'delivered',
-          response_status: result.responseStatus,
-          response_body: result.responseBody,
-          error: null,
-        });
-        await inTransaction.markDelivered(delivery.id, delivery.endpoint_id);
-      });
-      this.options.metrics?.webhookDelivery('delivered', (Date.now() - delivery.created_at.getTime()) / 1000);
-      return;
-    }
-    await this.recordFailure(delivery, result, result.error ?? 'failed');
+    await this.record(delivery, result);
   }
 
   /**
@@ -236,11 +218,7 @@ export class WebhookDeliveryWorker {
   }
 
   /** The body as first rendered: rendered and sealed now when this is the first attempt. */
-  private async bodyOf(
-    delivery: WebhookDeliveryRow,
-    sendFullCaseData: boolean,
-    documentFormat: DocumentFormat,
-  ): Promise<Buffer> {
+  private async bodyOf(delivery: ClaimedDelivery): Promise<Buffer> {
     if (delivery.body_sealed) return Buffer.from(await this.cipher.decryptText(delivery.body_sealed), 'utf8');
     const payload = await this.render(this.db, {
       organizationId: delivery.organization_id,
@@ -249,41 +227,45 @@ export class WebhookDeliveryWorker {
       event: delivery.event,
       eventId: delivery.event_id,
       subject: delivery.subject,
-      sendFullCaseData,
-      documentFormat,
+      sendFullCaseData: delivery.endpoint_send_full_case_data,
+      documentFormat: delivery.endpoint_document_format,
     });
     const text = JSON.stringify({ event: delivery.event, payload });
     await new WebhookQueue(this.db).saveBody(delivery.id, await this.cipher.encryptText(text));
     return Buffer.from(text, 'utf8');
   }
 
-  private async recordFailure(
-    delivery: WebhookDeliveryRow,
-    result: { durationMs: number; responseStatus: number | null; responseBody: string | null },
-    error: string,
+  /** The attempt and its outcome, in one statement (src/modules/outbound-webhooks/repository.ts). */
+  private async record(
+    delivery: ClaimedDelivery,
+    result: {
+      delivered: boolean;
+      durationMs: number;
+      responseStatus: number | null;
+      responseBody: string | null;
+      error: string | null;
+    },
   ): Promise<void> {
-    const retryIn = this.retryDelaySeconds(delivery);
-    await this.db.transaction(async (tx) => {
-      const inTransaction = new WebhookQueue(tx);
-      await inTransaction.recordAttempt({
-        delivery_id: delivery.id,
-        duration_ms: result.durationMs,
-        outcome: 'failed',
-        response_status: result.responseStatus,
-        response_body: result.responseBody,
-        error,
-      });
-      const { endpointDisabled } = await inTransaction.markFailed(
-        { id: delivery.id, endpointId: delivery.endpoint_id },
-        error,
-        retryIn,
-        this.settings.disableAfterSeconds,
-      );
-      if (endpointDisabled) {
-        this.log?.warn({ webhookId: delivery.endpoint_id }, 'webhook endpoint disabled: failing for a day');
-      }
+    const retryIn = result.delivered ? null : this.retryDelaySeconds(delivery);
+    const { endpointDisabled } = await new WebhookQueue(this.db).recordOutcome({
+      deliveryId: delivery.id,
+      endpointId: delivery.endpoint_id,
+      delivered: result.delivered,
+      durationMs: result.durationMs,
+      responseStatus: result.responseStatus,
+      responseBody: result.responseBody,
+      error: result.delivered ? null : (result.error ?? 'failed'),
+      retryInSeconds: retryIn,
+      disableAfterSeconds: this.settings.disableAfterSeconds,
     });
-    this.options.metrics?.webhookDelivery(retryIn === null ? 'failed' : 'retrying');
+    if (endpointDisabled) {
+      this.log?.warn({ webhookId: delivery.endpoint_id }, 'webhook endpoint disabled: failing for a day');
+    }
+    if (result.delivered) {
+      this.options.metrics?.webhookDelivery('delivered', (Date.now() - delivery.created_at.getTime()) / 1000);
+    } else {
+      this.options.metrics?.webhookDelivery(retryIn === null ? 'failed' : 'retrying');
+    }
   }
 
   /** Exponential backoff with jitter (half to all of the step); null once the event is too old to retry. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Queryable } from '../../db/database.ts';
+import { prepared, type Queryable } from '../../db/database.ts';
 import type { Tenant } from '../../http/gate.ts';
 import { enqueueDeliveriesSql } from './events.ts';
 
@@ -50,6 +50,27 @@ export interface WebhookAttemptRow {
   error: string | null;
 }
 
+/** A claimed delivery, with what its send needs of its endpoint. */
+export interface ClaimedDelivery extends WebhookDeliveryRow {
+  endpoint_url: string;
+  endpoint_secret_sealed: string;
+  endpoint_document_format: DocumentFormat;
+  endpoint_send_full_case_data: boolean;
+}
+
+export interface AttemptOutcome {
+  deliveryId: string;
+  endpointId: string;
+  delivered: boolean;
+  durationMs: number;
+  responseStatus: number | null;
+  responseBody: string | null;
+  error: string | null;
+  /** After a failure: when to try again; null: tried for long enough, failed for good. */
+  retryInSeconds: number | null;
+  disableAfterSeconds: number;
+}
+
 export interface EndpointChanges {
   url?: string;
   events?: string[] | null;
@@ -64,6 +85,56 @@ const ENDPOINT_COLUMNS = `id, organization_id, url, secret_sealed, events, docum
 
 const DELIVERY_COLUMNS = `id, endpoint_id, organization_id, case_id, event, event_id, subject, status, attempts,
   next_attempt_at, body_sealed, created_at, delivered_at, last_error`;
+
+const CLAIM = prepared(`with due as (
+     select d.id from webhook_deliveries d
+       join webhook_endpoints e on e.id = d.endpoint_id and e.disabled_at is null
+      where d.status = 'pending' and d.next_attempt_at <= now()
+        and (d.locked_until is null or d.locked_until < now())
+        and (d.case_id is null or not exists (
+              select 1 from webhook_deliveries earlier
+               where earlier.endpoint_id = d.endpoint_id and earlier.case_id = d.case_id
+                 and earlier.status = 'pending' and earlier.sequence < d.sequence))
+      order by d.next_attempt_at, d.sequence
+      limit $1
+      for update of d skip locked)
+   update webhook_deliveries d
+      set locked_until = now() + make_interval(secs => $2), attempts = d.attempts + 1
+     from due, webhook_endpoints e
+    where d.id = due.id and e.id = d.endpoint_id
+   returning ${DELIVERY_COLUMNS.split(',')
+     .map((column) => `d.${column.trim()}`)
+     .join(', ')}, e.url as endpoint_url, e.secret_sealed as endpoint_secret_sealed,
+     e.document_format as endpoint_document_format, e.send_full_case_data as endpoint_send_full_case_data`);
+
+/*
+ * $4 is the outcome ('delivered' or 'failed'), $8 the retry delay (null: failed for good), $10 how long an
+ * endpoint may fail every delivery before it is disabled. The endpoint's row is written only when its state
+ * changes: a success ends a failing streak, a failure starts or continues one (and may end in its disabling).
+ */
+const RECORD_OUTCOME = prepared(`with attempt as (
+     insert into webhook_delivery_attempts (id, delivery_id, duration_ms, outcome, response_status, response_body,
+       error) values ($1, $2, $3, $4, $5, $6, $7)),
+   delivery as (
+     update webhook_deliveries set
+       status = case when $4::text = 'delivered' then 'delivered' when $8::float8 is null then 'failed'
+                     else 'pending' end,
+       delivered_at = case when $4::text = 'delivered' then now() else delivered_at end,
+       next_attempt_at = case when $4::text = 'failed' and $8::float8 is not null
+                              then now() + make_interval(secs => $8::float8) else next_attempt_at end,
+       locked_until = null, last_error = $7
+     where id = $2)
+   update webhook_endpoints set
+     failing_since = case when $4::text = 'delivered' then null else coalesce(failing_since, now()) end,
+     disabled_at = case when $4::text = 'failed' and failing_since < now() - make_interval(secs => $10)
+                        then now() else disabled_at end,
+     disabled_reason = case when $4::text = 'failed' and failing_since < now() - make_interval(secs => $10)
+       then 'Disabled after failing every delivery since ' || to_char(failing_since at time zone 'UTC',
+         'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '; last error: ' || $7
+       else disabled_reason end,
+     updated_at = case when $4::text = 'failed' then now() else updated_at end
+   where id = $9 and case when $4::text = 'delivered' then failing_since is not null else disabled_at is null end
+   returning disabled_at is not null as disabled`);
 
 /**
  * An organization's webhook endpoints and deliveries (given once, at construction): every statement filters on
@@ -234,35 +305,22 @@ export class WebhookQueue {
   constructor(private readonly db: Queryable) {}
 
   /**
-   * Claims up to `limit` due deliveries for `leaseSeconds`: of enabled endpoints, not claimed by a live lease,
-   * and the first still pending of their case at their endpoint (ordering per case). SKIP LOCKED lets workers in
-   * several processes claim side by side without waiting on each other or taking the same row.
+   * Claims up to `limit` due deliveries for `leaseSeconds`, in one statement, each with what its send needs of
+   * its endpoint: of enabled endpoints, not claimed by a live lease, and the first still pending of their case
+   * at their endpoint (ordering per case). SKIP LOCKED lets workers in several processes claim side by side
+   * without waiting on each other or taking the same row.
    */
-  async claim(limit: number, leaseSeconds: number): Promise<WebhookDeliveryRow[]> {
-    const { rows } = await this.db.query<WebhookDeliveryRow>(
-      `with due as (
-         select d.id from webhook_deliveries d
-           join webhook_endpoints e on e.id = d.endpoint_id and e.disabled_at is null
-          where d.status = 'pending' and d.next_attempt_at <= now()
-            and (d.locked_until is null or d.locked_until < now())
-            and (d.case_id is null or not exists (
-                  select 1 from webhook_deliveries earlier
-                   where earlier.endpoint_id = d.endpoint_id and earlier.case_id = d.case_id
-                     and earlier.status = 'pending' and earlier.sequence < d.sequence))
-          order by d.next_attempt_at, d.sequence
-          limit $1
-          for update of d skip locked)
-       update webhook_deliveries d
-          set locked_until = now() + make_interval(secs => $2), attempts = d.attempts + 1
-         from due where d.id = due.id
-       returning ${DELIVERY_COLUMNS.split(',')
-         .map((column) => `d.${column.trim()}`)
-         .join(', ')}`,
-      [limit, leaseSeconds],
-    );
+  async claim(limit: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
+    const { rows } = await this.db.query<ClaimedDelivery>(CLAIM, [limit, leaseSeconds]);
     return rows;
   }
 
+  /**
+   * What came of one attempt, in one statement (atomic without a transaction): the attempt recorded; the
+   * delivery delivered, due again in `retryInSeconds`, or failed for good (`retryInSeconds` null); and the
+   * endpoint's failing streak ended by a success, or started or continued by a failure, which disables an endpoint failing for `disableAfterSeconds`.
+   */
+  /** The body as first rendered, sealed, before it is first sent: a copy sent after a crash has the same bytes. */
   async saveBody(deliveryId: string, bodySealed: string): Promise<void> {
     await this.db.query('update webhook_deliveries set body_sealed = $2 where id = $1 and body_sealed is null', [
       deliveryId,
@@ -270,75 +328,20 @@ export class WebhookQueue {
     ]);
   }
 
-  async endpointById(endpointId: string): Promise<WebhookEndpointRow | null> {
-    const { rows } = await this.db.query<WebhookEndpointRow>(
-      `select ${ENDPOINT_COLUMNS} from webhook_endpoints where id = $1`,
-      [endpointId],
-    );
-    return rows[0] ?? null;
-  }
-
-  async recordAttempt(attempt: Omit<WebhookAttemptRow, 'id' | 'attempted_at'>): Promise<void> {
-    await this.db.query(
-      `insert into webhook_delivery_attempts (id, delivery_id, duration_ms, outcome, response_status, response_body,
-         error) values ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        randomUUID(),
-        attempt.delivery_id,
-        attempt.duration_ms,
-        attempt.outcome,
-        attempt.response_status,
-        attempt.response_body,
-        attempt.error,
-      ],
-    );
-  }
-
-  async markDelivered(deliveryId: string, endpointId: string): Promise<void> {
-    await this.db.query(
-      `update webhook_deliveries set status = 'delivered', delivered_at = now(), locked_until = null,
-         last_error = null where id = $1`,
-      [deliveryId],
-    );
-    await this.db.query(
-      'update webhook_endpoints set failing_since = null where id = $1 and failing_since is not null',
-      [endpointId],
-    );
-  }
-
-  /**
-   * A failed attempt: the delivery waits `retryInSeconds` (null: it has tried for long enough and is failed), and
-   * an endpoint whose deliveries have all failed for `disableAfterSeconds` is disabled with the reason.
-   */
-  async markFailed(
-    delivery: { id: string; endpointId: string },
-    error: string,
-    retryInSeconds: number | null,
-    disableAfterSeconds: number,
-  ): Promise<{ endpointDisabled: boolean }> {
-    await this.db.query(
-      `update webhook_deliveries set
-         status = case when $3::float8 is null then 'failed' else 'pending' end,
-         next_attempt_at = case when $3::float8 is null then next_attempt_at
-                                else now() + make_interval(secs => $3::float8) end,
-         locked_until = null, last_error = $2
-       where id = $1`,
-      [delivery.id, error, retryInSeconds],
-    );
-    const { rows } = await this.db.query<{ disabled: boolean }>(
-      `update webhook_endpoints set
-         failing_since = coalesce(failing_since, now()),
-         disabled_at = case when failing_since < now() - make_interval(secs => $3) then now() else disabled_at end,
-         disabled_reason = case when failing_since < now() - make_interval(secs => $3)
-           then 'Disabled after failing every delivery since ' || to_char(failing_since at time zone 'UTC',
-             'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '; last error: ' || $2
-           else disabled_reason end,
-         updated_at = now()
-       where id = $1 and disabled_at is null
-       returning disabled_at is not null as disabled`,
-      [delivery.endpointId, error, disableAfterSeconds],
-    );
-    return { endpointDisabled: rows[0]?.disabled === true };
+  async recordOutcome(outcome: AttemptOutcome): Promise<{ endpointDisabled: boolean }> {
+    const { rows } = await this.db.query<{ disabled: boolean }>(RECORD_OUTCOME, [
+      randomUUID(),
+      outcome.deliveryId,
+      outcome.durationMs,
+      outcome.delivered ? 'delivered' : 'failed',
+      outcome.responseStatus,
+      outcome.responseBody,
+      outcome.error,
+      outcome.retryInSeconds,
+      outcome.endpointId,
+      outcome.disableAfterSeconds,
+    ]);
+    return { endpointDisabled: !outcome.delivered && rows[0]?.disabled === true };
   }
 
   /** Deliveries waiting (metrics). */
