@@ -1,0 +1,95 @@
+import { AppShell, Button, Center, Group, Loader, Text, Title } from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect } from 'react';
+import { api, csrf, data, whenSignedOut, type Me } from './api.ts';
+import { CasePage } from './CasePage.tsx';
+import { hrefOf, navigate, useRoute } from './navigation.ts';
+import { Queue } from './Queue.tsx';
+import { SignIn } from './SignIn.tsx';
+
+export const ME_KEY = ['me'] as const;
+
+export function App() {
+  const queryClient = useQueryClient();
+  const me = useQuery({
+    queryKey: ME_KEY,
+    queryFn: async () => {
+      const result = await api.GET('/staff/v1/me');
+      return result.response.status === 401 ? null : await data(Promise.resolve(result));
+    },
+  });
+
+  useEffect(() => {
+    // A session that ends (sign-out in another tab, expiry, revocation): drop everything this tab showed.
+    whenSignedOut(() => {
+      csrf.clear();
+      queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== ME_KEY[0] });
+      queryClient.setQueryData(ME_KEY, null);
+    });
+  }, [queryClient]);
+
+  if (me.isPending) {
+    return (
+      <Center h="100vh">
+        <Loader aria-label="Loading" />
+      </Center>
+    );
+  }
+  if (me.isError) {
+    return (
+      <Center h="100vh">
+        <Text role="alert">The console could not reach the server: {me.error.message}</Text>
+      </Center>
+    );
+  }
+  if (!me.data) return <SignIn />;
+  return <SignedIn me={me.data} />;
+}
+
+function SignedIn({ me }: { me: Me }) {
+  const route = useRoute();
+  const queryClient = useQueryClient();
+  const signOut = useMutation({
+    mutationFn: () => data(api.POST('/staff/v1/auth/logout')),
+    onSettled: () => {
+      csrf.clear();
+      // Nothing of the last case stays in this tab.
+      queryClient.clear();
+      queryClient.setQueryData(ME_KEY, null);
+      history.replaceState(null, '', hrefOf({ page: 'queue' }));
+    },
+  });
+  return (
+    <AppShell header={{ height: 56 }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group>
+            <Title order={1} size="h3">
+              <a
+                href={hrefOf({ page: 'queue' })}
+                style={{ color: 'inherit', textDecoration: 'none' }}
+                onClick={(event) => {
+                  event.preventDefault();
+                  navigate({ page: 'queue' });
+                }}
+              >
+                care360 console
+              </a>
+            </Title>
+          </Group>
+          <Group>
+            <Text size="sm" aria-label="Signed in as">
+              {me.firstName} {me.lastName} · {me.role}
+            </Text>
+            <Button variant="default" size="xs" onClick={() => signOut.mutate()} loading={signOut.isPending}>
+              Sign out
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Main>
+        {route.page === 'case' ? <CasePage caseId={route.caseId} me={me} /> : <Queue />}
+      </AppShell.Main>
+    </AppShell>
+  );
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { FastifyPluginAsync } from 'fastify';
+import { projectPath } from '../../paths.ts';
+
+/** Where the console is served, and where `npm run build` (scripts/build.ts) writes its bundle. */
+export const CONSOLE_PATH = '/console';
+export const consoleBundleDirectory = (): string => projectPath('dist', 'console');
+
+/** The bundle's files, by the name the page asks for. */
+const ASSETS: Record<string, string> = {
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+};
+
+/**
+ * The console's policy: scripts only from this origin (no inline script, no eval), styles from this origin plus
+ * the `<style>` elements the component library writes, which carry this page's nonce; the API calls stay on this
+ * server. No `upgrade-insecure-requests`, so it also works over plain HTTP under any host name, as /docs does.
+ */
+export function consoleContentSecurityPolicy(styleNonce: string): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'self' 'nonce-${styleNonce}'`,
+    "img-src 'self' data: blob:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The one page: no inline script, the style nonce handed to the component library through a meta element. */
+function page(styleNonce: string): string {
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <meta name="csp-style-nonce" content="${styleNonce}">
+    <title>care360 console</title>
+    <link rel="icon" href="data:,">
+    <link rel="stylesheet" href="${CONSOLE_PATH}/assets/app.css">
+    <script type="module" src="${CONSOLE_PATH}/assets/app.js"></script>
+  </head>
+  <body>
+    <div id="root"></div>
+  </body>
+</html>
+`;
+}
+
+/**
+ * The web console (docs/console.md): one HTML page for every path under /console (the app routes in the browser)
+ * and its bundle. Its answers carry the console's own policy instead of the API answers' (security-headers.ts).
+ * The page is never stored (it carries a fresh nonce); the bundle holds no data, so it is revalidated only.
+ */
+export function consoleRoutes(): FastifyPluginAsync {
+  return async (app) => {
+    const sendPage = async (_request: unknown, reply: import('fastify').FastifyReply) => {
+      const nonce = randomBytes(16).toString('base64');
+      return reply
+        .header('content-type', 'text/html; charset=utf-8')
+        .header('content-security-policy', consoleContentSecurityPolicy(nonce))
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('x-frame-options', 'DENY')
+        .send(page(nonce));
+    };
+    app.get(CONSOLE_PATH, { schema: { hide: true } }, sendPage);
+    app.get(`${CONSOLE_PATH}/*`, { schema: { hide: true } }, sendPage);
+
+    app.get<{ Params: { file: string } }>(
+      `${CONSOLE_PATH}/assets/:file`,
+      { schema: { hide: true } },
+      async (request, reply) => {
+        const { file } = request.params;
+        const type = ASSETS[file];
+        const contents = type ? await readFile(`${consoleBundleDirectory()}/${file}`).catch(() => null) : null;
+        reply
+          .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+          .header('cache-control', 'no-cache');
+        if (!type || !contents) {
+          return reply
+            .code(404)
+            .header('content-type', 'text/plain; charset=utf-8')
+            .send(type ? 'The console is not built: run `npm run build`.' : 'Not found');
+        }
+        return reply.header('content-type', type).send(contents);
+      },
+    );
+  };
+}
