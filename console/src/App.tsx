@@ -1,5 +1,5 @@
 import { AppShell, Button, Center, Group, Loader, Text, Title } from '@mantine/core';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import { api, csrf, data, whenSignedOut, type Me } from './api.ts';
 import { CasePage } from './CasePage.tsx';
@@ -8,6 +8,13 @@ import { Queue } from './Queue.tsx';
 import { SignIn } from './SignIn.tsx';
 
 export const ME_KEY = ['me'] as const;
+
+/** Signed out: the sign-in page shows, and nothing this tab read stays in memory. */
+function forgetSession(queryClient: QueryClient): void {
+  csrf.clear();
+  queryClient.setQueryData(ME_KEY, null);
+  queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== ME_KEY[0] });
+}
 
 export function App() {
   const queryClient = useQueryClient();
@@ -21,11 +28,7 @@ export function App() {
 
   useEffect(() => {
     // A session that ends (sign-out in another tab, expiry, revocation): drop everything this tab showed.
-    whenSignedOut(() => {
-      csrf.clear();
-      queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== ME_KEY[0] });
-      queryClient.setQueryData(ME_KEY, null);
-    });
+    whenSignedOut(() => forgetSession(queryClient));
   }, [queryClient]);
 
   if (me.isPending) {
@@ -52,11 +55,9 @@ function SignedIn({ me }: { me: Me }) {
   const signOut = useMutation({
     mutationFn: () => data(api.POST('/staff/v1/auth/logout')),
     onSettled: () => {
-      csrf.clear();
-      // Nothing of the last case stays in this tab.
-      queryClient.clear();
-      queryClient.setQueryData(ME_KEY, null);
+      // Nothing of the last case stays in this tab, nor in its address.
       history.replaceState(null, '', hrefOf({ page: 'queue' }));
+      forgetSession(queryClient);
     },
   });
   return (
@@ -87,9 +88,7 @@ function SignedIn({ me }: { me: Me }) {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Main>
-        {route.page === 'case' ? <CasePage caseId={route.caseId} me={me} /> : <Queue />}
-      </AppShell.Main>
+      <AppShell.Main>{route.page === 'case' ? <CasePage caseId={route.caseId} me={me} /> : <Queue />}</AppShell.Main>
     </AppShell>
   );
 }

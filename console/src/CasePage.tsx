@@ -127,7 +127,7 @@ function Responses({ detail }: { detail: CaseDetail }) {
                   <Table.Td>
                     {answer.question.text}{' '}
                     {answer.question.isPHI && (
-                      <Badge size="xs" color="orange" variant="outline" title="Protected health information">
+                      <Badge size="xs" color="dark" variant="outline" title="Protected health information">
                         PHI
                       </Badge>
                     )}
@@ -164,9 +164,10 @@ function Payments({ detail }: { detail: CaseDetail }) {
             {detail.payments.map((payment) => (
               <Table.Tr key={payment.id}>
                 <Table.Td>
-                  {new Intl.NumberFormat(undefined, { style: 'currency', currency: payment.currency.toUpperCase() }).format(
-                    payment.amount,
-                  )}
+                  {new Intl.NumberFormat(undefined, {
+                    style: 'currency',
+                    currency: payment.currency.toUpperCase(),
+                  }).format(payment.amount)}
                 </Table.Td>
                 <Table.Td>{payment.status}</Table.Td>
                 <Table.Td>{payment.description ?? '—'}</Table.Td>
@@ -192,7 +193,11 @@ function CaseTimeline({ detail }: { detail: CaseDetail }) {
     entries.push({ at: decision.createdAt, title: `Decision: ${outcome}`, text: decision.decisionText ?? undefined });
   }
   for (const comment of detail.comments) {
-    entries.push({ at: comment.createdAt, title: comment.isRestricted ? 'Internal note' : 'Comment', text: comment.text });
+    entries.push({
+      at: comment.createdAt,
+      title: comment.isRestricted ? 'Internal note' : 'Comment',
+      text: comment.text,
+    });
   }
   for (const payment of detail.payments) entries.push({ at: payment.createdAt, title: `Payment ${payment.status}` });
   if (detail.closedAt) entries.push({ at: detail.closedAt, title: 'Closed' });
@@ -205,7 +210,7 @@ function CaseTimeline({ detail }: { detail: CaseDetail }) {
       <Timeline bulletSize={14} lineWidth={2} active={entries.length - 1}>
         {entries.map((entry, index) => (
           <Timeline.Item key={index} title={entry.title}>
-            <Text size="xs" c="dimmed">
+            <Text size="xs" c="gray.7">
               <time dateTime={entry.at}>{dateTime(entry.at)}</time>
             </Text>
             {entry.text && <Text size="sm">{entry.text}</Text>}
@@ -326,7 +331,14 @@ const emptyMedication = (): Medication => ({
   pharmacyInstructions: '',
 });
 
-const VISIT_TYPES = ['ASYNC_TEXT_EMAIL', 'SYNC_VIDEO', 'SYNC_PHONE', 'SYNC_IN_PERSON', 'ORDER_FORM', 'NO_SHOW'] as const;
+const VISIT_TYPES = [
+  'ASYNC_TEXT_EMAIL',
+  'SYNC_VIDEO',
+  'SYNC_PHONE',
+  'SYNC_IN_PERSON',
+  'ORDER_FORM',
+  'NO_SHOW',
+] as const;
 
 /** The decision, validated as the API validates it; the API's own refusal (403, 409, 400) is shown as it says it. */
 function DecisionForm({ read, onDone }: { read: CaseRead; onDone: () => void }) {
@@ -349,10 +361,18 @@ function DecisionForm({ read, onDone }: { read: CaseRead; onDone: () => void }) 
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const medInfo = outcome === 'approve' ? medications.filter((item) => Object.values(item).some((value) => String(value).trim() !== '' && value !== 0)) : [];
+    const medInfo =
+      outcome === 'approve'
+        ? medications.filter((item) => Object.values(item).some((value) => String(value).trim() !== '' && value !== 0))
+        : [];
     // The API's rules, checked here first so the common mistakes are explained before a round trip.
     if (medInfo.some((item) => item.medicine.trim() === '')) return setProblem('Each medication needs a medicine.');
-    if (medInfo.some((item) => !Number.isInteger(Number(item.refillCount)) || Number(item.refillCount) < 0 || Number(item.refillCount) > 100)) {
+    if (
+      medInfo.some(
+        (item) =>
+          !Number.isInteger(Number(item.refillCount)) || Number(item.refillCount) < 0 || Number(item.refillCount) > 100,
+      )
+    ) {
       return setProblem('Refills are a whole number from 0 to 100.');
     }
     setProblem(null);
@@ -391,7 +411,11 @@ function DecisionForm({ read, onDone }: { read: CaseRead; onDone: () => void }) 
         onChange={setVisitType}
         clearable
       />
-      <Textarea label="Decision note" value={decisionText} onChange={(event) => setDecisionText(event.currentTarget.value)} />
+      <Textarea
+        label="Decision note"
+        value={decisionText}
+        onChange={(event) => setDecisionText(event.currentTarget.value)}
+      />
       {outcome === 'approve' &&
         medications.map((medication, index) => (
           <Card withBorder key={index} component="fieldset" aria-label={`Medication ${index + 1}`}>
@@ -439,7 +463,11 @@ function DecisionForm({ read, onDone }: { read: CaseRead; onDone: () => void }) 
           </Card>
         ))}
       {outcome === 'approve' && (
-        <Button variant="default" w="fit-content" onClick={() => setMedications((current) => [...current, emptyMedication()])}>
+        <Button
+          variant="default"
+          w="fit-content"
+          onClick={() => setMedications((current) => [...current, emptyMedication()])}
+        >
           Add a medication
         </Button>
       )}

@@ -78,7 +78,7 @@ export function Queue() {
           w={260}
         />
       </Group>
-      <Text size="sm" c="dimmed">
+      <Text size="sm" c="gray.7">
         j and k move through the cases, Enter opens the selected one.
       </Text>
       {queue.isError && (
@@ -129,7 +129,7 @@ export function Queue() {
                 </Table.Td>
                 <Table.Td>
                   {item.patient.firstName} {item.patient.lastName}
-                  <Text size="xs" c="dimmed" component="span" display="block">
+                  <Text size="xs" c="gray.7" component="span" display="block">
                     {item.patient.email}
                   </Text>
                 </Table.Td>
@@ -149,7 +149,7 @@ export function Queue() {
                     </Badge>
                   )}
                   {!item.assigneeId && (
-                    <Text size="xs" c="dimmed" component="span">
+                    <Text size="xs" c="gray.7" component="span">
                       unassigned
                     </Text>
                   )}

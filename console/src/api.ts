@@ -51,7 +51,8 @@ export class ApiFailure extends Error {
 
 export function failure(response: Response, body: unknown): ApiFailure {
   const fields = (body ?? {}) as { message?: unknown; error?: unknown };
-  const text = typeof fields.message === 'string' ? fields.message : typeof fields.error === 'string' ? fields.error : '';
+  const text =
+    typeof fields.message === 'string' ? fields.message : typeof fields.error === 'string' ? fields.error : '';
   return new ApiFailure(response.status, text || `The server answered ${response.status}`, body);
 }
 
@@ -62,7 +63,9 @@ export async function data<T>(call: Promise<{ data?: T; error?: unknown; respons
   return result.data;
 }
 
-type Get<Path extends keyof paths> = paths[Path] extends { get: { responses: { 200: { content: { 'application/json': infer Body } } } } }
+type Get<Path extends keyof paths> = paths[Path] extends {
+  get: { responses: { 200: { content: { 'application/json': infer Body } } } };
+}
   ? Body
   : never;
 

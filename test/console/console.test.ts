@@ -43,9 +43,7 @@ describe('the web console at /console', () => {
   }
 
   it('gives each page a fresh style nonce', async () => {
-    const [first, second] = await Promise.all(
-      [1, 2].map(() => context.app.inject({ method: 'GET', url: '/console' })),
-    );
+    const [first, second] = await Promise.all([1, 2].map(() => context.app.inject({ method: 'GET', url: '/console' })));
     assert.notEqual(first!.headers['content-security-policy'], second!.headers['content-security-policy']);
   });
 
