@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
+import { API_HEADERS } from '../../http/security-headers.ts';
 import { projectPath } from '../../paths.ts';
 
 /** Where the console is served, and where `npm run build` (scripts/build.ts) writes its bundle. */
@@ -79,8 +80,9 @@ export function consoleRoutes(): FastifyPluginAsync {
         const { file } = request.params;
         const type = ASSETS[file];
         const contents = type ? await readFile(`${consoleBundleDirectory()}/${file}`).catch(() => null) : null;
+        // A script or a stylesheet is not a page: the API answers' policy; revalidated, as it holds no data.
         reply
-          .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+          .header('content-security-policy', API_HEADERS['content-security-policy'])
           .header('cache-control', 'no-cache');
         if (!type || !contents) {
           return reply
