@@ -45,7 +45,8 @@ export function App() {
       </Center>
     );
   }
-  if (!me.data) return <SignIn />;
+  // A tab without the session's CSRF token (a new tab) could read but not act: it signs in for a session of its own.
+  if (!me.data || !csrf.get()) return <SignIn />;
   return <SignedIn me={me.data} />;
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
+import { sendError } from '../../http/envelopes.ts';
 import { API_HEADERS } from '../../http/security-headers.ts';
 import { projectPath } from '../../paths.ts';
 
@@ -75,7 +76,7 @@ export function consoleRoutes(): FastifyPluginAsync {
 
     app.get<{ Params: { file: string } }>(
       `${CONSOLE_PATH}/assets/:file`,
-      { schema: { hide: true } },
+      { schema: { hide: true }, config: { envelope: 'standard' } },
       async (request, reply) => {
         const { file } = request.params;
         const type = ASSETS[file];
@@ -84,12 +85,8 @@ export function consoleRoutes(): FastifyPluginAsync {
         reply
           .header('content-security-policy', API_HEADERS['content-security-policy'])
           .header('cache-control', 'no-cache');
-        if (!type || !contents) {
-          return reply
-            .code(404)
-            .header('content-type', 'text/plain; charset=utf-8')
-            .send(type ? 'The console is not built: run `npm run build`.' : 'Not found');
-        }
+        if (!type) return sendError(request, reply, 404, 'Not found');
+        if (!contents) return sendError(request, reply, 404, 'The console is not built: run `npm run build`');
         return reply.header('content-type', type).send(contents);
       },
     );
