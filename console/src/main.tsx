@@ -1,5 +1,5 @@
 import '@mantine/core/styles.css';
-import { createTheme, MantineProvider } from '@mantine/core';
+import { createTheme, MantineProvider, type CSSVariablesResolver } from '@mantine/core';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -14,6 +14,13 @@ const styleNonce = document.querySelector<HTMLMetaElement>('meta[name="csp-style
  */
 const theme = createTheme({ primaryShade: 9 });
 
+/** Dimmed text (field descriptions among it) one shade darker than Mantine's, for 4.5:1 contrast on white. */
+const cssVariablesResolver: CSSVariablesResolver = () => ({
+  variables: {},
+  light: { '--mantine-color-dimmed': 'var(--mantine-color-gray-7)' },
+  dark: {},
+});
+
 const queryClient = new QueryClient({
   defaultOptions: {
     // PHI lives in memory only, and not for long once nobody looks at it.
@@ -23,7 +30,12 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <MantineProvider theme={theme} getStyleNonce={() => styleNonce} defaultColorScheme="light">
+    <MantineProvider
+      theme={theme}
+      cssVariablesResolver={cssVariablesResolver}
+      getStyleNonce={() => styleNonce}
+      defaultColorScheme="light"
+    >
       <QueryClientProvider client={queryClient}>
         <App />
       </QueryClientProvider>
