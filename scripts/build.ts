@@ -11,6 +11,8 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { build } from 'esbuild';
 import { projectPath, projectRoot } from '../src/paths.ts';
 
@@ -55,9 +57,9 @@ async function writeOutputs(files: { path: string; contents: Uint8Array }[]): Pr
 }
 
 /**
- * Writes dist/console/app.js and app.css: the console (console/src/main.tsx) with React, Mantine's stylesheet and
- * everything else it imports, minified for browsers, so nothing comes from a CDN. Type errors are `npm run
- * typecheck`'s (console/tsconfig.json); esbuild only strips the types.
+ * Writes dist/console/app.js and app.css, with their .br and .gz forms: the console (console/src/main.tsx) with
+ * React, Mantine's stylesheet and everything else it imports, minified for browsers, so nothing comes from a CDN.
+ * Type errors are `npm run typecheck`'s (console/tsconfig.json); esbuild only strips the types.
  */
 export async function buildConsole(): Promise<string> {
   const outdir = projectPath('dist', 'console');
@@ -76,7 +78,19 @@ export async function buildConsole(): Promise<string> {
     logLevel: 'warning',
     write: false,
   });
-  await writeOutputs(result.outputFiles);
+  // Compressed once here, so the server sends the browser a third of the bytes without compressing per request.
+  const compressed = await Promise.all(
+    result.outputFiles
+      .filter((file) => /\.(js|css)$/.test(file.path))
+      .flatMap((file) => [
+        promisify(brotliCompress)(file.contents, { params: { [zlib.BROTLI_PARAM_QUALITY]: 9 } }).then((contents) => ({
+          path: `${file.path}.br`,
+          contents,
+        })),
+        promisify(gzip)(file.contents, { level: 9 }).then((contents) => ({ path: `${file.path}.gz`, contents })),
+      ]),
+  );
+  await writeOutputs([...result.outputFiles, ...compressed]);
   return outdir;
 }
 

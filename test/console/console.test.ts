@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { buildConsole } from '../../scripts/build.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
 import { staffMember } from '../staff/support.ts';
@@ -59,6 +60,29 @@ describe('the web console at /console', () => {
     for (const url of ['/console/assets/other.js', '/console/assets/..%2F..%2Fpackage.json']) {
       const missing = await context.app.inject({ method: 'GET', url });
       assert.equal(missing.statusCode, 404, url);
+    }
+  });
+
+  it('sends the bundle compressed as the browser accepts it, from the files the build wrote', async () => {
+    const plain = await context.app.inject({ method: 'GET', url: '/console/assets/app.js' });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.headers.vary, 'accept-encoding');
+    const cases: [string, string | undefined, (body: Buffer) => Buffer][] = [
+      ['gzip, deflate, br, zstd', 'br', (body) => brotliDecompressSync(body)],
+      ['gzip', 'gzip', (body) => gunzipSync(body)],
+      ['br;q=0, gzip', 'gzip', (body) => gunzipSync(body)],
+      ['identity', undefined, (body) => body],
+    ];
+    for (const [accept, encoding, decode] of cases) {
+      const response = await context.app.inject({
+        method: 'GET',
+        url: '/console/assets/app.js',
+        headers: { 'accept-encoding': accept },
+      });
+      assert.equal(response.statusCode, 200, accept);
+      assert.equal(response.headers['content-encoding'], encoding, accept);
+      assert.ok(decode(response.rawPayload).equals(plain.rawPayload), `${accept}: the same script`);
+      if (encoding) assert.ok(response.rawPayload.length < plain.rawPayload.length / 2, `${accept}: smaller`);
     }
   });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { sendError } from '../../http/envelopes.ts';
 import { API_HEADERS } from '../../http/security-headers.ts';
@@ -14,6 +15,21 @@ const ASSETS: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
 };
+
+/**
+ * The encoding of the bundle to send: brotli or gzip (written by the build beside each file) when the client takes
+ * it, else none. A coding listed with q=0 is refused.
+ */
+export function preferredEncoding(header: string | string[] | undefined): 'br' | 'gzip' | null {
+  const accepted = new Set(
+    String(header ?? '')
+      .split(',')
+      .map((part) => part.trim().split(';'))
+      .filter(([, ...parameters]) => !parameters.some((parameter) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(parameter)))
+      .map(([coding]) => coding!.trim().toLowerCase()),
+  );
+  return accepted.has('br') ? 'br' : accepted.has('gzip') ? 'gzip' : null;
+}
 
 /**
  * The console's policy: scripts only from this origin (no inline script, no eval), styles from this origin plus
@@ -80,13 +96,19 @@ export function consoleRoutes(): FastifyPluginAsync {
       async (request, reply) => {
         const { file } = request.params;
         const type = ASSETS[file];
-        const contents = type ? await readFile(`${consoleBundleDirectory()}/${file}`).catch(() => null) : null;
+        const encoding = type ? preferredEncoding(request.headers['accept-encoding']) : null;
+        const suffix = encoding === 'br' ? '.br' : encoding === 'gzip' ? '.gz' : '';
+        const contents = type
+          ? await readFile(path.join(consoleBundleDirectory(), `${file}${suffix}`)).catch(() => null)
+          : null;
         // A script or a stylesheet is not a page: the API answers' policy; revalidated, as it holds no data.
         reply
           .header('content-security-policy', API_HEADERS['content-security-policy'])
           .header('cache-control', 'no-cache');
         if (!type) return sendError(request, reply, 404, 'Not found');
         if (!contents) return sendError(request, reply, 404, 'The console is not built: run `npm run build`');
+        reply.header('vary', 'accept-encoding');
+        if (encoding) reply.header('content-encoding', encoding);
         return reply.header('content-type', type).send(contents);
       },
     );
