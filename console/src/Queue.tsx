@@ -5,9 +5,10 @@ import { api, CASE_STATUSES, data } from './api.ts';
 import { age, STATUS_COLOR, statusLabel } from './format.ts';
 import { hrefOf, navigate } from './navigation.ts';
 
-/** Typing in a field is not a shortcut. */
-const typing = (target: EventTarget | null) =>
-  target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+/** Typing in a field, or Enter on a control (a button, a link), is not a shortcut. */
+const onControl = (target: EventTarget | null) =>
+  target instanceof HTMLElement &&
+  (target.isContentEditable || target.closest('input, textarea, select, button, a, [role="button"]') !== null);
 
 /**
  * The queue: the cases the member may see, oldest first, with a status filter, counts per status, each case's age,
@@ -37,7 +38,7 @@ export function Queue() {
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
-      if (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+      if (onControl(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
       if (event.key === 'j' || event.key === 'k') {
         event.preventDefault();
         setSelected((current) => {
@@ -45,7 +46,7 @@ export function Queue() {
           rows.current[next]?.scrollIntoView({ block: 'nearest' });
           return next;
         });
-      } else if (event.key === 'Enter' && cases[selected] && !(event.target instanceof HTMLAnchorElement)) {
+      } else if (event.key === 'Enter' && cases[selected]) {
         event.preventDefault();
         navigate({ page: 'case', caseId: cases[selected].id });
       }
