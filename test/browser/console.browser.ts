@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { buildConsole } from '../../scripts/build.ts';
 import { minimalBody, postIntake } from '../cases/support.ts';
 import { bearer, PASSWORD, signIn, staffMember, type SignedIn } from '../staff/support.ts';
-import { createTestContext, type TestContext } from '../support/app.ts';
+import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { launchChromium, newPage, screenshot, watchPage } from './support.ts';
 
 /** axe-core's browser build, evaluated in the page through the DevTools protocol (the page's CSP allows no inline script). */
@@ -262,6 +262,19 @@ describe('the web console in a browser', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Case queue' }).waitFor();
     assert.match(await page.getByLabel('Signed in as').innerText(), /SUPPORT/);
+    await page.getByText('Alan Turing').waitFor(); // the case the first test left open
+
+    // The operator disables the member (ending their sessions): the next call answers 401, and the tab drops what
+    // it showed and asks to sign in.
+    const disable = await context.app.inject({
+      method: 'POST',
+      url: `/admin/v1/staff/${member.staffId}/disable`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(disable.statusCode, 200, disable.body);
+    await page.getByText(/^open \(\d+\)$/).click();
+    await page.getByRole('heading', { name: 'Sign in to the care360 console' }).waitFor();
+    assert.doesNotMatch(await page.locator('body').innerText(), /Grace|Hopper|Turing/);
     await page.context().close();
   });
 });
