@@ -1,8 +1,9 @@
 # care360 server image (docs/operations.md, "Deploy").
 #   docker build -t care360 .
 #   docker run -p 3000:3000 -v care360-data:/data care360
-# Multi-stage: the build stage bundles src/ into dist/server.mjs with every dependency; the image itself holds
-# production dependencies only, runs as the unprivileged `node` user, and keeps its data under the /data volume.
+# Multi-stage: the build stage bundles src/ into dist/server.mjs and the web console (console/) into
+# dist/console/, with every dependency; the image itself holds production dependencies only, runs as the
+# unprivileged `node` user, and keeps its data under the /data volume.
 ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
@@ -12,6 +13,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY src ./src
+COPY console ./console
 RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS production-dependencies

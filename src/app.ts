@@ -43,6 +43,7 @@ import { bundleRoutes } from './modules/products/routes.ts';
 import { adminPromoCodeRoutes } from './modules/promo-codes/admin-routes.ts';
 import { promoCodeRoutes } from './modules/promo-codes/routes.ts';
 import { webhookRoutes } from './modules/webhooks/routes.ts';
+import { consoleRoutes } from './modules/console/routes.ts';
 import { registerObservability } from './observability/http.ts';
 import { NO_OBSERVABILITY, type Observability } from './observability/index.ts';
 import { adminBackupRoutes } from './operations/backup.ts';
@@ -168,6 +169,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       new StaffCaseActions(db, services.staff.repository),
     ),
   );
+  await app.register(consoleRoutes());
   if (services.gateways.simulated) {
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');
     await app.register(testCardRoutes(db)); // the test card element that stands in for Stripe.js

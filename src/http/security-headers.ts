@@ -6,8 +6,8 @@ import { envelopes } from './envelopes.ts';
 
 /**
  * The headers of every API answer, errors included: an API answer is data, never a page, so nothing may load
- * from it or frame it, and no cache keeps it. The API reference's pages (Swagger UI under /docs) carry
- * `nosniff` and Swagger UI's own Content-Security-Policy instead (src/http/openapi.ts).
+ * from it or frame it, and no cache keeps it. The API reference's pages (under /docs) and the web console's
+ * (under /console) carry `nosniff` and a Content-Security-Policy of their own instead.
  */
 export const API_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -15,16 +15,23 @@ export const API_HEADERS = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
 } as const;
 
-/** The API reference's pages: the /docs folder (so `/docsXYZ` is an API answer, a 404). */
-function isReferencePage(url: string): boolean {
-  return url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs?');
+/** A folder of pages, so `/docsXYZ` is an API answer (a 404). */
+const inFolder = (url: string, folder: string) =>
+  url === folder || url.startsWith(`${folder}/`) || url.startsWith(`${folder}?`);
+
+/**
+ * The pages that set their own policy: the API reference (/docs, src/http/openapi.ts) and the web console
+ * (/console, src/modules/console/routes.ts).
+ */
+function isPage(url: string): boolean {
+  return inFolder(url, '/docs') || inFolder(url, '/console');
 }
 
 /** The security headers and the request id on every answer that goes through Fastify. */
 export function registerSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    if (isReferencePage(request.url)) reply.header('x-content-type-options', API_HEADERS['x-content-type-options']);
+    if (isPage(request.url)) reply.header('x-content-type-options', API_HEADERS['x-content-type-options']);
     else reply.headers(API_HEADERS);
     done(null, payload);
   });

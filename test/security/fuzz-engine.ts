@@ -283,7 +283,9 @@ export interface FuzzTarget {
 export function fuzzTargets(context: RouteTableContext): FuzzTarget[] {
   const document = context.app.swagger() as { paths: Record<string, Record<string, OpenApiOperation>> };
   return context.routes
-    .filter((route) => !route.url.startsWith('/docs') && route.url !== '/openapi.json')
+    .filter(
+      (route) => !route.url.startsWith('/docs') && !route.url.startsWith('/console') && route.url !== '/openapi.json',
+    )
     .map((route) => {
       const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
       const operation = document.paths[path]?.[route.method.toLowerCase()];

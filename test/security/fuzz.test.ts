@@ -73,7 +73,9 @@ describe('fuzzing every route from its schemas', () => {
     // A client resolves `.` and `..` before sending (POST /api/v1/cases/./payments goes as /api/v1/cases/payments):
     // the answer is that of the path sent, the app-wide 404 when no route has it, never a route's own 404 shape.
     let checked = 0;
-    for (const route of context.routes.filter((item) => item.params.length > 0)) {
+    // The console's paths are pages, not the API: /console/assets/.. is the console's page, as a browser resolves it.
+    const apiRoutes = context.routes.filter((item) => item.params.length > 0 && !item.url.startsWith('/console'));
+    for (const route of apiRoutes) {
       const ids: Record<string, string> = {
         ...owner.ids,
         organizationId: operated.organizationId,

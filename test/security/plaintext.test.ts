@@ -193,8 +193,13 @@ describe('security headers on every route', () => {
         });
         const where = `${routeName(route)} (${variant.name}) -> ${response.statusCode}`;
         assert.equal(response.headers['x-content-type-options'], 'nosniff', where);
-        if (route.url.startsWith('/docs')) {
-          // The reference's own policy (src/http/openapi.ts): its scripts and styles from this server only.
+        if (route.url.startsWith('/console/assets/')) {
+          // The console's bundle: no data in it, so revalidated rather than never stored.
+          assert.equal(response.headers['cache-control'], 'no-cache', where);
+          assert.equal(response.headers['content-security-policy'], API_CSP, where);
+        } else if (route.url.startsWith('/docs') || route.url.startsWith('/console')) {
+          // The reference's and the console's own policies (src/http/openapi.ts, src/modules/console/routes.ts):
+          // their scripts from this server only.
           assert.match(String(response.headers['content-security-policy']), /script-src 'self'/, where);
         } else {
           assert.equal(response.headers['cache-control'], 'no-store', where);

@@ -1,0 +1,165 @@
+import { Alert, Badge, Chip, Group, Loader, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
+import { api, CASE_STATUSES, data } from './api.ts';
+import { age, STATUS_COLOR, statusLabel } from './format.ts';
+import { hrefOf, navigate } from './navigation.ts';
+
+/** Typing in a field, or Enter on a control (a button, a link), is not a shortcut. */
+const onControl = (target: EventTarget | null) =>
+  target instanceof HTMLElement &&
+  (target.isContentEditable || target.closest('input, textarea, select, button, a, [role="button"]') !== null);
+
+/**
+ * The queue: the cases the member may see, oldest first, with a status filter, counts per status, each case's age,
+ * escalated cases marked; j/k move the selection and Enter opens it.
+ */
+export function Queue() {
+  const [status, setStatus] = useState<string>('');
+  const [search, setSearch] = useState('');
+  const [selected, setSelected] = useState(0);
+  const queue = useQuery({
+    queryKey: ['queue', status, search],
+    queryFn: () =>
+      data(
+        api.GET('/staff/v1/cases', {
+          params: { query: { ...(status ? { status } : {}), ...(search ? { search } : {}), limit: 50 } },
+        }),
+      ),
+    refetchInterval: 30_000,
+    placeholderData: (previous) => previous,
+  });
+  const cases = queue.data?.cases ?? [];
+  const rows = useRef<(HTMLTableRowElement | null)[]>([]);
+
+  useEffect(() => {
+    if (selected >= cases.length && cases.length > 0) setSelected(cases.length - 1);
+  }, [cases.length, selected]);
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (onControl(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+      if (event.key === 'j' || event.key === 'k') {
+        event.preventDefault();
+        setSelected((current) => {
+          const next = Math.min(Math.max(current + (event.key === 'j' ? 1 : -1), 0), Math.max(cases.length - 1, 0));
+          rows.current[next]?.scrollIntoView({ block: 'nearest' });
+          return next;
+        });
+      } else if (event.key === 'Enter' && cases[selected]) {
+        event.preventDefault();
+        navigate({ page: 'case', caseId: cases[selected].id });
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [cases, selected]);
+
+  const counts = queue.data?.counts ?? {};
+  const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
+  return (
+    <Stack component="main">
+      <Title order={2}>Case queue</Title>
+      <Group justify="space-between" align="flex-end">
+        <Chip.Group multiple={false} value={status} onChange={(value) => setStatus(value)}>
+          <Group gap="xs" role="group" aria-label="Filter by status">
+            <Chip value="">All ({total})</Chip>
+            {CASE_STATUSES.map((name) => (
+              <Chip key={name} value={name}>
+                {statusLabel(name)} ({counts[name] ?? 0})
+              </Chip>
+            ))}
+          </Group>
+        </Chip.Group>
+        <TextInput
+          label="Search"
+          placeholder="Short id, email or name"
+          value={search}
+          onChange={(event) => setSearch(event.currentTarget.value)}
+          w={260}
+        />
+      </Group>
+      <Text size="sm" c="gray.7">
+        j and k move through the cases, Enter opens the selected one.
+      </Text>
+      {queue.isError && (
+        <Alert color="red" role="alert">
+          {queue.error.message}
+        </Alert>
+      )}
+      {queue.isPending ? (
+        <Loader aria-label="Loading the queue" />
+      ) : cases.length === 0 ? (
+        <Text>No cases match.</Text>
+      ) : (
+        <Table highlightOnHover striped aria-label="Cases" aria-rowcount={cases.length}>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Case</Table.Th>
+              <Table.Th>Patient</Table.Th>
+              <Table.Th>State</Table.Th>
+              <Table.Th>Status</Table.Th>
+              <Table.Th>Age</Table.Th>
+              <Table.Th>
+                <VisuallyHidden>Flags</VisuallyHidden>
+              </Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {cases.map((item, index) => (
+              <Table.Tr
+                key={item.id}
+                ref={(element) => {
+                  rows.current[index] = element;
+                }}
+                aria-current={index === selected ? 'true' : undefined}
+                data-selected={index === selected || undefined}
+                bg={index === selected ? 'var(--mantine-color-blue-light)' : undefined}
+                onClick={() => setSelected(index)}
+              >
+                <Table.Td>
+                  <a
+                    href={hrefOf({ page: 'case', caseId: item.id })}
+                    onClick={(event) => {
+                      event.preventDefault();
+                      navigate({ page: 'case', caseId: item.id });
+                    }}
+                  >
+                    {item.shortId}
+                  </a>
+                </Table.Td>
+                <Table.Td>
+                  {item.patient.firstName} {item.patient.lastName}
+                  <Text size="xs" c="gray.7" component="span" display="block">
+                    {item.patient.email}
+                  </Text>
+                </Table.Td>
+                <Table.Td>{item.patient.state ?? '—'}</Table.Td>
+                <Table.Td>
+                  <Badge color={STATUS_COLOR[item.status]} variant="filled">
+                    {statusLabel(item.status)}
+                  </Badge>
+                </Table.Td>
+                <Table.Td>
+                  <time dateTime={item.createdAt}>{age(item.createdAt)}</time>
+                </Table.Td>
+                <Table.Td>
+                  {item.isEscalated && (
+                    <Badge color="red" variant="outline">
+                      Escalated
+                    </Badge>
+                  )}
+                  {!item.assigneeId && (
+                    <Text size="xs" c="gray.7" component="span">
+                      unassigned
+                    </Text>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+    </Stack>
+  );
+}

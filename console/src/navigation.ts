@@ -1,0 +1,29 @@
+import { useEffect, useState } from 'react';
+
+/** The console's pages, from the path under /console (the server answers the same page for each). */
+export type Route = { page: 'queue' } | { page: 'case'; caseId: string };
+
+const BASE = '/console';
+
+export function routeOf(pathname: string): Route {
+  const match = /^\/console\/cases\/([^/]+)\/?$/.exec(pathname);
+  return match ? { page: 'case', caseId: decodeURIComponent(match[1]!) } : { page: 'queue' };
+}
+
+export const hrefOf = (route: Route): string =>
+  route.page === 'case' ? `${BASE}/cases/${encodeURIComponent(route.caseId)}` : `${BASE}/`;
+
+export function navigate(route: Route): void {
+  history.pushState(null, '', hrefOf(route));
+  window.dispatchEvent(new PopStateEvent('popstate'));
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => routeOf(location.pathname));
+  useEffect(() => {
+    const update = () => setRoute(routeOf(location.pathname));
+    window.addEventListener('popstate', update);
+    return () => window.removeEventListener('popstate', update);
+  }, []);
+  return route;
+}
