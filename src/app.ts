@@ -165,7 +165,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(
     staffCaseRoutes(
       { db, caseReads: services.caseReads, auditLog: services.audit },
-      new StaffCaseActions(db, services.staff.repository),
+      new StaffCaseActions(db, services.staff.repository, services.phiCipher),
     ),
   );
   if (services.gateways.simulated) {

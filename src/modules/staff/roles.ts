@@ -6,7 +6,14 @@ export type StaffRole = (typeof STAFF_ROLES)[number];
  * What a staff route may do; every staff route declares one (`config.staffPermission`), and the gate refuses a
  * role without it. `session`: anything a signed-in member does for their own account (sign out, second factor).
  */
-export const STAFF_PERMISSIONS = ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.decide'] as const;
+export const STAFF_PERMISSIONS = [
+  'session',
+  'cases.read',
+  'cases.assign',
+  'cases.status',
+  'cases.comment',
+  'cases.decide',
+] as const;
 export type StaffPermission = (typeof STAFF_PERMISSIONS)[number];
 
 /**
@@ -14,9 +21,9 @@ export type StaffPermission = (typeof STAFF_PERMISSIONS)[number];
  * assigned to the case and licensed in the patient's state (the service checks those two).
  */
 export const ROLE_PERMISSIONS: Record<StaffRole, readonly StaffPermission[]> = {
-  ADMIN: ['session', 'cases.read', 'cases.assign', 'cases.status'],
-  PROVIDER: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.decide'],
-  SUPPORT: ['session', 'cases.read', 'cases.assign', 'cases.status'],
+  ADMIN: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment'],
+  PROVIDER: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment', 'cases.decide'],
+  SUPPORT: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment'],
 };
 
 export const roleMay = (role: StaffRole, permission: StaffPermission): boolean =>

@@ -74,6 +74,40 @@ export function checkText(value: string | undefined, fieldPath: string, required
   return value;
 }
 
+/** A row of case_comments, as the partner's ADD_COMMUNICATION and the staff API's comments both write it. */
+export interface NewComment {
+  id: string;
+  organizationId: string;
+  caseId: string;
+  /** The text, sealed with the PHI key (PhiCipher.encryptText). */
+  sealedText: string;
+  isRestricted: boolean;
+  webhookNotify: boolean;
+  /** The published author object as JSON text, or null. */
+  authorJson: string | null;
+  /** The staff member who wrote it; null for a partner's comment. */
+  staffId: string | null;
+}
+
+/** Stores a comment in the change's transaction (the caller locks the case and records the event). */
+export async function insertComment(tx: Queryable, comment: NewComment): Promise<void> {
+  await tx.query(
+    `insert into case_comments (id, organization_id, case_id, encrypted_text, is_restricted, webhook_notify, author,
+                                staff_id)
+     values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)`,
+    [
+      comment.id,
+      comment.organizationId,
+      comment.caseId,
+      comment.sealedText,
+      comment.isRestricted,
+      comment.webhookNotify,
+      comment.authorJson,
+      comment.staffId,
+    ],
+  );
+}
+
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
@@ -194,11 +228,16 @@ export class CaseActionService {
     await this.deps.db.transaction(async (tx) => {
       const current = await this.lock(tx, scope.tenant, caseId);
       if (current.is_archived) throw new ApiError(400, CASE_CLOSED);
-      await tx.query(
-        `insert into case_comments (id, organization_id, case_id, encrypted_text, is_restricted, webhook_notify, author)
-         values ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
-        [commentId, scope.organizationId, caseId, sealedText, isRestricted, webhookNotify, authorJson],
-      );
+      await insertComment(tx, {
+        id: commentId,
+        organizationId: scope.organizationId,
+        caseId,
+        sealedText,
+        isRestricted,
+        webhookNotify,
+        authorJson,
+        staffId: null,
+      });
       for (const { file, isPHI, isRestricted: fileRestricted } of files) {
         const { storageKey } = await this.deps.fileStorage.put(tx, {
           tenant: scope.tenant,
