@@ -295,6 +295,33 @@ describe('staff comments, internal notes, escalation and deleted decisions', () 
     assert.deepEqual(partner.assignees, []);
   });
 
+  it("a partner's CHANGE_CASE_STATUS OPEN of an assigned case removes the staff assignee with its event", async () => {
+    const caseId = await intake('partner-open@example.com');
+    assert.equal((await act(support, caseId, 'assign', { assigneeId: provider.staffId })).statusCode, 200);
+    const opened = await context.app.inject({
+      method: 'POST',
+      url: `/api/v1/cases/${caseId}`,
+      headers: { 'cv-api-key': org.apiKey },
+      payload: { action: 'CHANGE_CASE_STATUS', status: 'OPEN' },
+    });
+    assert.equal(opened.statusCode, 200, opened.body);
+    const partner = await partnerView(caseId);
+    assert.equal(partner.status, 'OPEN');
+    assert.equal(partner.assignedTo, null);
+    assert.deepEqual(partner.assignees, []);
+    const staff = await context.app.inject({ url: `/staff/v1/cases/${caseId}`, headers: bearer(support) });
+    assert.equal(staff.json().assigneeId, null);
+    const { rows } = await context.db.query<{ type: string; actor_kind: string }>(
+      `select type, actor_kind from case_events where case_id = $1 and actor_kind = 'api_key' and type <> 'case.created'
+        order by seq`,
+      [caseId],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.type),
+      ['case.assignee_removed', 'case.status_changed'],
+    );
+  });
+
   it('refuses bad comment bodies and comments on an archived case, writing nothing', async () => {
     const caseId = await intake('bad-comments@example.com');
     for (const payload of [

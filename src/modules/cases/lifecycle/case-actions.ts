@@ -44,6 +44,7 @@ interface LockedCase {
   id: string;
   status: CaseStatus;
   is_archived: boolean;
+  assignee_staff_id: string | null;
   archive_reason: string | null;
   archive_note: string | null;
 }
@@ -130,7 +131,7 @@ export class CaseActionService {
   private async lock(tx: Queryable, tenant: Tenant, caseId: string): Promise<LockedCase> {
     if (!isUuid(caseId)) throw new CaseNotAccessibleError();
     const { rows } = await tx.query<LockedCase>(
-      `select id, status, is_archived, archive_reason, archive_note
+      `select id, status, is_archived, assignee_staff_id, archive_reason, archive_note
          from cases where organization_id = $1 and id = $2 for update`,
       [tenant.organizationId, caseId],
     );
@@ -185,12 +186,23 @@ export class CaseActionService {
       if (current.status !== 'ASSIGNED' && current.status !== 'ABANDONED') {
         throw new ApiError(400, `A case with status ${current.status} can't be opened`);
       }
+      // Back in the queue: the staff assignee, if any, is removed with it (the partner case names nobody).
       await tx.query(
-        `update cases set status = 'OPEN', assigned_at = null, updated_at = now(), version = version + 1
+        `update cases set status = 'OPEN', assigned_at = null, assignee_staff_id = null, assigned_by_staff_id = null,
+                updated_at = now(), version = version + 1
           where organization_id = $1 and id = $2`,
         [scope.organizationId, caseId],
       );
-      await recordCaseEvent(tx, { ...event, type: 'case.status_changed', after: { status: 'OPEN', isArchived: false } });
+      const after = { status: 'OPEN', isArchived: false };
+      if (current.assignee_staff_id !== null) {
+        await recordCaseEvent(tx, {
+          ...event,
+          type: 'case.assignee_removed',
+          after,
+          subject: { assigneeId: current.assignee_staff_id },
+        });
+      }
+      await recordCaseEvent(tx, { ...event, type: 'case.status_changed', after });
     });
     return STATUS_MESSAGES[target];
   }
