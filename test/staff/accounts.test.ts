@@ -189,6 +189,38 @@ describe('staff accounts and sign-in', () => {
     assert.equal((await guess('10.0.0.1', PASSWORD)).kind, 'signedIn');
   });
 
+  it('forgets the failures of a pair quiet for a day: the next failure deletes its row', async () => {
+    const { email } = await createStaff(context.app, 'SUPPORT');
+    const start = Date.parse('2031-01-01T00:00:00Z');
+    let now = start;
+    const service = new StaffService(context.db, context.services.phiCipher, () => now);
+    const guess = (address: string) => service.login({ email, password: 'wrong password!', address });
+    for (let attempt = 1; attempt <= 5; attempt += 1) await guess('10.0.1.1');
+    await guess('10.0.1.2');
+    const rows = async () =>
+      (await context.db.query<{ failures: number }>('select failures from staff_login_throttle order by failures'))
+        .rows;
+    assert.deepEqual(
+      (await rows()).map((row) => row.failures),
+      [1, 5],
+    );
+    now = start + 23 * 60 * 60 * 1000;
+    await guess('10.0.1.2');
+    assert.deepEqual(
+      (await rows()).map((row) => row.failures),
+      [2, 5],
+      'a day has not passed',
+    );
+    now = start + 24 * 60 * 60 * 1000 + 1000;
+    await guess('10.0.1.3');
+    assert.deepEqual(
+      (await rows()).map((row) => row.failures),
+      [1, 2],
+      "10.0.1.1's row, quiet for a day, is gone; the others stay",
+    );
+    assert.equal((await guess('10.0.1.1')).kind, 'refused', 'its count starts again, with no wait');
+  });
+
   it('answers a throttled sign-in over HTTP with 429 and retry-after', async () => {
     const { email } = await createStaff(context.app, 'SUPPORT');
     // Failures recorded an hour ahead of the server's clock: the server still waits for them.

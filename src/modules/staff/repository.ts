@@ -228,6 +228,18 @@ export class StaffRepository {
     );
   }
 
+  /**
+   * Forgets the failures of every (account, address) quiet since `before`: their wait is long over, and the
+   * table holds only pairs tried lately. A range of the updated_at index.
+   */
+  async pruneThrottle(before: Date): Promise<number> {
+    const { rows } = await this.db.query<{ key_hash: string }>(
+      'delete from staff_login_throttle where updated_at < $1 returning key_hash',
+      [before],
+    );
+    return rows.length;
+  }
+
   async clearFailures(keyHash: string): Promise<void> {
     await this.db.query('delete from staff_login_throttle where key_hash = $1', [keyHash]);
   }
