@@ -15,3 +15,7 @@ alter table cases add column assigned_by_staff_id uuid references staff_members 
 
 -- Expired throttle rows are deleted by age.
 create index staff_login_throttle_updated_idx on staff_login_throttle (updated_at);
+
+-- An organization's ADMIN can require a second factor of the staff who work for it: a member without TOTP then
+-- signs in to set it up and does nothing else until it is on.
+alter table organizations add column staff_totp_required boolean not null default false;

@@ -279,7 +279,12 @@ export class StaffCaseActions {
    * with the PHI key) with the member as its author. A comment is sent as ADD_CASE_COMMENT; an internal note's
    * event is recorded and sent to no webhook, and partner reads never show it. An archived case is 409.
    */
-  addComment(staff: StaffScope, caseId: string, comment: CommentInput, expectedVersion?: number): Promise<ActionResult> {
+  addComment(
+    staff: StaffScope,
+    caseId: string,
+    comment: CommentInput,
+    expectedVersion?: number,
+  ): Promise<ActionResult> {
     const text = checkText(comment.text, 'text', true)!;
     return this.act(staff, caseId, expectedVersion, async (tx, state, conflict) => {
       if (state.is_archived) return conflict('The case is archived');

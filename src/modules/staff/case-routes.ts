@@ -272,7 +272,12 @@ export function staffCaseRoutes(
       body: Body,
       params: Params,
     ) => ({
-      config: { auth: 'staff' as const, staffPermission: permission, envelope: 'standard' as const, audit: audit(action) },
+      config: {
+        auth: 'staff' as const,
+        staffPermission: permission,
+        envelope: 'standard' as const,
+        audit: audit(action),
+      },
       schema: { tags: ['staff'], ...doc, security, params, body, response: actionResponses },
     });
 
@@ -293,7 +298,11 @@ export function staffCaseRoutes(
       ),
       async (request, reply) => {
         const { assigneeId, expectedVersion: version } = request.body;
-        return answer(request, reply, await actions.assign(staffOf(request), request.params.caseId, assigneeId, version));
+        return answer(
+          request,
+          reply,
+          await actions.assign(staffOf(request), request.params.caseId, assigneeId, version),
+        );
       },
     );
 
@@ -447,7 +456,12 @@ export function staffCaseRoutes(
       ),
       async (request, reply) => {
         const { caseId, decisionId } = request.params;
-        const result = await actions.deleteDecision(staffOf(request), caseId, decisionId, request.body?.expectedVersion);
+        const result = await actions.deleteDecision(
+          staffOf(request),
+          caseId,
+          decisionId,
+          request.body?.expectedVersion,
+        );
         return answer(request, reply, result);
       },
     );
@@ -473,7 +487,12 @@ export function staffCaseRoutes(
       ),
       async (request, reply) => {
         const { text, isRestricted, expectedVersion: version } = request.body;
-        const result = await actions.addComment(staffOf(request), request.params.caseId, { text, isRestricted }, version);
+        const result = await actions.addComment(
+          staffOf(request),
+          request.params.caseId,
+          { text, isRestricted },
+          version,
+        );
         return answer(request, reply, result);
       },
     );

@@ -13,15 +13,17 @@ export const STAFF_PERMISSIONS = [
   'cases.status',
   'cases.comment',
   'cases.decide',
+  'staff.manage',
 ] as const;
 export type StaffPermission = (typeof STAFF_PERMISSIONS)[number];
 
 /**
- * The role matrix. ADMIN does everything but decide: a decision is a clinical act, made only by a PROVIDER
+ * The role matrix. `staff.manage`: an organization's settings for its staff (requiring TOTP), ADMIN only. ADMIN
+ * does everything but decide: a decision is a clinical act, made only by a PROVIDER
  * assigned to the case and licensed in the patient's state (the service checks those two).
  */
 export const ROLE_PERMISSIONS: Record<StaffRole, readonly StaffPermission[]> = {
-  ADMIN: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment'],
+  ADMIN: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment', 'staff.manage'],
   PROVIDER: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment', 'cases.decide'],
   SUPPORT: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment'],
 };

@@ -245,6 +245,7 @@ export class StaffService implements StaffSessionCheck {
       organizationIds: row.all_organizations ? null : row.organization_ids,
       licensedStates: row.licensed_states,
       csrfHash: row.csrf_hash,
+      secondFactorMissing: row.totp_required && row.totp_secret_encrypted === null,
     };
   }
 
