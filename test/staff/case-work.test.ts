@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { minimalBody, postIntake } from '../cases/support.ts';
-import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
-import { bearer, staffMember, type SignedIn } from './support.ts';
+import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
+import { bearer, intakeCase, partnerCase, staffAct, staffCaseContext, staffMember, type SignedIn } from './support.ts';
 
 /**
  * The staff work on a case beyond assign and decide: comments and internal notes, their deletion, escalation,
@@ -18,25 +17,10 @@ describe('staff comments, internal notes, escalation and deleted decisions', () 
   let admin: SignedIn;
   let provider: SignedIn;
 
-  const intake = async (email: string) => {
-    const created = await postIntake(
-      context,
-      org.apiKey,
-      minimalBody({
-        email,
-        shippingAddress: { addressLine1: '1 Main St', city: 'Town', state: 'DC', country: 'US', postalCode: '20500' },
-      }),
-    );
-    assert.equal(created.status, 200, JSON.stringify(created.body));
-    return created.body.data!.caseId!;
-  };
+  const intake = (email: string) => intakeCase(context.app, org.apiKey, { email, state: 'DC' });
 
   before(async () => {
-    context = await createTestContext({
-      RATE_LIMIT_PER_KEY: '0',
-      RATE_LIMIT_PER_ADDRESS: '0',
-      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
-    });
+    context = await staffCaseContext();
     org = await context.organization('Clinic Work');
     const endpoint = await context.app.inject({
       method: 'POST',
@@ -69,22 +53,10 @@ describe('staff comments, internal notes, escalation and deleted decisions', () 
   after(() => context.close());
 
   const act = (member: SignedIn, caseId: string, action: string, payload: Record<string, unknown> = {}) =>
-    context.app.inject({
-      method: 'POST',
-      url: `/staff/v1/cases/${caseId}/${action}`,
-      headers: bearer(member),
-      payload,
-    });
+    staffAct(context.app, member, caseId, action, payload);
   const remove = (member: SignedIn, path: string) =>
     context.app.inject({ method: 'DELETE', url: `/staff/v1/cases/${path}`, headers: bearer(member) });
-  const partnerView = async (caseId: string) => {
-    const response = await context.app.inject({
-      url: `/api/v1/customer-case-detail?caseId=${caseId}`,
-      headers: { 'cv-api-key': org.apiKey },
-    });
-    assert.equal(response.statusCode, 200, response.body);
-    return response.json().caseDetail;
-  };
+  const partnerView = (caseId: string) => partnerCase(context.app, org.apiKey, caseId);
   const staffView = async (member: SignedIn, caseId: string) => {
     const response = await context.app.inject({ url: `/staff/v1/cases/${caseId}`, headers: bearer(member) });
     assert.equal(response.statusCode, 200, response.body);

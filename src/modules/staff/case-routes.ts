@@ -439,33 +439,6 @@ export function staffCaseRoutes(
       },
     );
 
-    app.delete(
-      '/staff/v1/cases/:caseId/decisions/:decisionId',
-      route(
-        'cases.decide',
-        'case.decision.delete',
-        {
-          summary: 'Delete the decision (DECISION_DELETED): the case goes back to IN_PROGRESS, to be decided again',
-          description:
-            'Only the PROVIDER the case is assigned to, on a decided case (APPROVED, REJECTED, NO_DECISION) that is ' +
-            'not archived, else 409 with the case as found. The decision is kept, marked deleted, and no read shows ' +
-            'it. An unknown decision of this case is 404.',
-        },
-        versionOnly,
-        z.object({ caseId: z.string().max(100), decisionId: z.string().max(100) }),
-      ),
-      async (request, reply) => {
-        const { caseId, decisionId } = request.params;
-        const result = await actions.deleteDecision(
-          staffOf(request),
-          caseId,
-          decisionId,
-          request.body?.expectedVersion,
-        );
-        return answer(request, reply, result);
-      },
-    );
-
     app.post(
       '/staff/v1/cases/:caseId/comments',
       route(
@@ -497,25 +470,53 @@ export function staffCaseRoutes(
       },
     );
 
-    app.delete(
-      '/staff/v1/cases/:caseId/comments/:commentId',
-      route(
-        'cases.comment',
-        'case.comment.delete',
-        {
+    // Deleting what a case gathered, named in the path: kept, marked deleted, and shown by no read.
+    const deletions: {
+      kind: 'decisions' | 'comments';
+      param: 'decisionId' | 'commentId';
+      permission: StaffPermission;
+      action: string;
+      doc: { summary: string; description: string };
+      run: (staff: StaffScope, caseId: string, id: string, version: number | undefined) => Promise<ActionResult>;
+    }[] = [
+      {
+        kind: 'decisions',
+        param: 'decisionId',
+        permission: 'cases.decide',
+        action: 'case.decision.delete',
+        doc: {
+          summary: 'Delete the decision (DECISION_DELETED): the case goes back to IN_PROGRESS, to be decided again',
+          description:
+            'Only the PROVIDER the case is assigned to, on a decided case (APPROVED, REJECTED, NO_DECISION) that is ' +
+            'not archived, else 409 with the case as found. The decision is kept, marked deleted, and no read shows ' +
+            'it. An unknown decision of this case is 404.',
+        },
+        run: (staff, caseId, id, version) => actions.deleteDecision(staff, caseId, id, version),
+      },
+      {
+        kind: 'comments',
+        param: 'commentId',
+        permission: 'cases.comment',
+        action: 'case.comment.delete',
+        doc: {
           summary: 'Delete a staff comment or internal note (DELETE_CASE_COMMENT): its author or an ADMIN',
           description:
             'The comment is kept, marked deleted, and no read shows it; the event is sent only when the comment was ' +
             '(an internal note’s deletion is not). A partner’s comment is 403; an unknown one 404; an archived case 409.',
         },
-        versionOnly,
-        z.object({ caseId: z.string().max(100), commentId: z.string().max(100) }),
-      ),
-      async (request, reply) => {
-        const { caseId, commentId } = request.params;
-        const result = await actions.deleteComment(staffOf(request), caseId, commentId, request.body?.expectedVersion);
-        return answer(request, reply, result);
+        run: (staff, caseId, id, version) => actions.deleteComment(staff, caseId, id, version),
       },
-    );
+    ];
+    for (const { kind, param, permission, action, doc, run } of deletions) {
+      const params = z.object({ caseId: z.string().max(100), [param]: z.string().max(100) });
+      app.delete(
+        `/staff/v1/cases/:caseId/${kind}/:${param}`,
+        route(permission, action, doc, versionOnly, params),
+        async (request, reply) => {
+          const { caseId, [param]: id } = request.params;
+          return answer(request, reply, await run(staffOf(request), caseId!, id!, request.body?.expectedVersion));
+        },
+      );
+    }
   };
 }
