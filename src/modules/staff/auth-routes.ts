@@ -135,7 +135,7 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
             'their own session routes (me, logout, totp/setup, totp/enable) answers 403 until TOTP is on. An ' +
             'organization the ADMIN does not work for is 404.',
           security,
-          params: z.object({ organizationId: z.string().max(100) }),
+          params: z.object({ organizationId: z.string().max(100).describe('An organization the ADMIN works for') }),
           body: z.strictObject({ required: z.boolean() }),
           response: {
             200: z.object({ organizationId: z.uuid(), staffTotpRequired: z.boolean() }),

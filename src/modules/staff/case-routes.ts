@@ -508,7 +508,10 @@ export function staffCaseRoutes(
       },
     ];
     for (const { kind, param, permission, action, doc, run } of deletions) {
-      const params = z.object({ caseId: z.string().max(100), [param]: z.string().max(100) });
+      const params = z.object({
+        caseId: z.string().max(100),
+        [param]: z.string().max(100).describe(`The id of one of the case's ${kind}`),
+      });
       app.delete(
         `/staff/v1/cases/:caseId/${kind}/:${param}`,
         route(permission, action, doc, versionOnly, params),
