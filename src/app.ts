@@ -166,7 +166,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(
     staffCaseRoutes(
       { db, caseReads: services.caseReads, auditLog: services.audit },
-      new StaffCaseActions(db, services.staff.repository),
+      new StaffCaseActions(db, services.staff.repository, services.phiCipher),
     ),
   );
   await app.register(consoleRoutes());

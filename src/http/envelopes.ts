@@ -186,6 +186,7 @@ export const foundCaseSchema = z.object({
   caseId: z.uuid(),
   status: z.string(),
   isArchived: z.boolean(),
+  isEscalated: z.boolean(),
   assigneeId: z.uuid().nullable(),
   version: z.number().int().describe('Send as expectedVersion to act only on this state'),
 });

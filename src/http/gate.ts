@@ -119,7 +119,13 @@ export interface StaffSession {
   licensedStates: readonly string[];
   /** SHA-256 (hex) of the session's CSRF token. */
   csrfHash: string;
+  /** True: an organization of the member requires a second factor and the member has none yet. */
+  secondFactorMissing?: boolean;
 }
+
+/** The refusal of every route but the member's own session routes while a required second factor is missing. */
+export const SECOND_FACTOR_REQUIRED =
+  'Your organization requires a second factor: turn TOTP on (POST /staff/v1/auth/totp/setup, then totp/enable)';
 
 /** Reads staff sessions: the staff service in the app. */
 export interface StaffSessionCheck {
@@ -388,6 +394,9 @@ export function registerAuthentication(
       session.licensedStates,
     );
     if (!roleMay(session.role, permission)) return sendError(request, reply, 403, 'Your role may not do this');
+    if (session.secondFactorMissing && permission !== 'session') {
+      return sendError(request, reply, 403, SECOND_FACTOR_REQUIRED);
+    }
   };
 
   const authenticatorFor =

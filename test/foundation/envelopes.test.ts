@@ -46,6 +46,7 @@ describe('error envelopes, from the route table', () => {
                   caseId: '00000000-0000-4000-8000-000000000000',
                   status: 'APPROVED',
                   isArchived: false,
+                  isEscalated: false,
                   assigneeId: null,
                   version: 3,
                 })

@@ -189,6 +189,92 @@ describe('staff accounts and sign-in', () => {
     assert.equal((await guess('10.0.0.1', PASSWORD)).kind, 'signedIn');
   });
 
+  it('forgets the failures of a pair quiet for a day: the next failure deletes its row', async () => {
+    const { email } = await createStaff(context.app, 'SUPPORT');
+    const start = Date.parse('2031-01-01T00:00:00Z');
+    let now = start;
+    const service = new StaffService(context.db, context.services.phiCipher, () => now);
+    const guess = (address: string) => service.login({ email, password: 'wrong password!', address });
+    for (let attempt = 1; attempt <= 5; attempt += 1) await guess('10.0.1.1');
+    await guess('10.0.1.2');
+    const rows = async () =>
+      (await context.db.query<{ failures: number }>('select failures from staff_login_throttle order by failures'))
+        .rows;
+    assert.deepEqual(
+      (await rows()).map((row) => row.failures),
+      [1, 5],
+    );
+    now = start + 23 * 60 * 60 * 1000;
+    await guess('10.0.1.2');
+    assert.deepEqual(
+      (await rows()).map((row) => row.failures),
+      [2, 5],
+      'a day has not passed',
+    );
+    now = start + 24 * 60 * 60 * 1000 + 1000;
+    await guess('10.0.1.3');
+    assert.deepEqual(
+      (await rows()).map((row) => row.failures),
+      [1, 2],
+      "10.0.1.1's row, quiet for a day, is gone; the others stay",
+    );
+    assert.equal((await guess('10.0.1.1')).kind, 'refused', 'its count starts again, with no wait');
+  });
+
+  it("an organization's ADMIN requires TOTP: its staff without one may only set it up until it is on", async () => {
+    const orgA = await context.organization('TOTP A');
+    const orgB = await context.organization('TOTP B');
+    const adminA = await staffMember(context.app, 'ADMIN', { organizationIds: [orgA.organizationId] });
+    const supportA = await staffMember(context.app, 'SUPPORT', { organizationIds: [orgA.organizationId] });
+    const supportB = await staffMember(context.app, 'SUPPORT', { organizationIds: [orgB.organizationId] });
+    const require = (member: typeof adminA, organizationId: string, required: unknown) =>
+      context.app.inject({
+        method: 'PUT',
+        url: `/staff/v1/organizations/${organizationId}/totp-required`,
+        headers: bearer(member),
+        payload: { required },
+      });
+    assert.equal((await require(supportA, orgA.organizationId, true)).statusCode, 403, 'ADMIN only');
+    assert.equal((await require(adminA, orgB.organizationId, true)).statusCode, 404, 'not their organization');
+    assert.equal((await require(adminA, 'not-an-id', true)).statusCode, 404);
+    assert.equal((await require(adminA, orgA.organizationId, 'yes')).statusCode, 400);
+    const on = await require(adminA, orgA.organizationId, true);
+    assert.equal(on.statusCode, 200, on.body);
+    assert.deepEqual(on.json(), { organizationId: orgA.organizationId, staffTotpRequired: true });
+
+    const queue = (member: typeof adminA) => context.app.inject({ url: '/staff/v1/cases', headers: bearer(member) });
+    const refused = await queue(supportA);
+    assert.equal(refused.statusCode, 403);
+    assert.match(refused.json().error, /requires a second factor/);
+    assert.equal((await queue(supportB)).statusCode, 200, 'another organization is not affected');
+    assert.equal((await context.app.inject({ url: '/staff/v1/me', headers: bearer(supportA) })).statusCode, 200);
+
+    const { secret } = (await post('/staff/v1/auth/totp/setup', {}, bearer(supportA))).json();
+    const enabled = await post(
+      '/staff/v1/auth/totp/enable',
+      { secret, code: await generate({ secret }) },
+      bearer(supportA),
+    );
+    assert.equal(enabled.statusCode, 200, enabled.body);
+    assert.equal((await queue(supportA)).statusCode, 200, 'TOTP on: the session works');
+    // The ADMIN themselves has no TOTP: they too are held to it, and turn it off only after setting theirs up.
+    assert.equal((await queue(adminA)).statusCode, 403);
+    const { secret: adminSecret } = (await post('/staff/v1/auth/totp/setup', {}, bearer(adminA))).json();
+    const code = await generate({ secret: adminSecret });
+    assert.equal(
+      (await post('/staff/v1/auth/totp/enable', { secret: adminSecret, code }, bearer(adminA))).statusCode,
+      200,
+    );
+    assert.equal((await require(adminA, orgA.organizationId, false)).statusCode, 200);
+    await context.services.audit.flush();
+    const audit = await context.app.inject({
+      url: `/admin/v1/audit-events?staffId=${adminA.staffId}&action=organization.staff_totp`,
+      headers: admin,
+    });
+    const events = audit.json().auditEvents as { organizationId: string; outcome: string }[];
+    assert.ok(events.some((event) => event.organizationId === orgA.organizationId && event.outcome === 'success'));
+  });
+
   it('answers a throttled sign-in over HTTP with 429 and retry-after', async () => {
     const { email } = await createStaff(context.app, 'SUPPORT');
     // Failures recorded an hour ahead of the server's clock: the server still waits for them.

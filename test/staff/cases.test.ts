@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { postIntake, minimalBody } from '../cases/support.ts';
-import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
-import { bearer, staffMember, type SignedIn } from './support.ts';
-
-const address = (state: string) => ({
-  addressLine1: '1 Main St',
-  city: 'Town',
-  state,
-  country: 'US',
-  postalCode: '20500',
-});
+import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
+import { bearer, intakeCase, partnerCase, staffAct, staffCaseContext, staffMember, type SignedIn } from './support.ts';
 
 describe('the staff queue, the case read and the case actions', () => {
   let context: TestContext;
@@ -25,22 +16,11 @@ describe('the staff queue, the case read and the case actions', () => {
   let providerDC: SignedIn;
   let providerNY: SignedIn;
 
-  const intake = async (org: { apiKey: string }, email: string, state: string, lastName: string) => {
-    const created = await postIntake(
-      context,
-      org.apiKey,
-      minimalBody({ email, lastName, shippingAddress: address(state), phoneNumber: '+12025550123' }),
-    );
-    assert.equal(created.status, 200, JSON.stringify(created.body));
-    return created.body.data!.caseId!;
-  };
+  const intake = (org: { apiKey: string }, email: string, state: string, lastName: string) =>
+    intakeCase(context.app, org.apiKey, { email, state, lastName, phoneNumber: '+12025550123' });
 
   before(async () => {
-    context = await createTestContext({
-      RATE_LIMIT_PER_KEY: '0',
-      RATE_LIMIT_PER_ADDRESS: '0',
-      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
-    });
+    context = await staffCaseContext();
     orgA = await context.organization('Clinic A');
     orgB = await context.organization('Clinic B');
     caseDC = await intake(orgA, 'grace@example.com', 'DC', 'Hopper');
@@ -63,25 +43,13 @@ describe('the staff queue, the case read and the case actions', () => {
 
   const get = (member: SignedIn, url: string) => context.app.inject({ url, headers: bearer(member) });
   const act = (member: SignedIn, caseId: string, action: string, payload: Record<string, unknown> = {}) =>
-    context.app.inject({
-      method: 'POST',
-      url: `/staff/v1/cases/${caseId}/${action}`,
-      headers: bearer(member),
-      payload,
-    });
+    staffAct(context.app, member, caseId, action, payload);
   const queueIds = async (member: SignedIn, query = '') => {
     const response = await get(member, `/staff/v1/cases${query}`);
     assert.equal(response.statusCode, 200, response.body);
     return (response.json().cases as { id: string }[]).map((item) => item.id);
   };
-  const partnerView = async (caseId: string) => {
-    const response = await context.app.inject({
-      url: `/api/v1/customer-case-detail?caseId=${caseId}`,
-      headers: { 'cv-api-key': orgA.apiKey },
-    });
-    assert.equal(response.statusCode, 200, response.body);
-    return response.json().caseDetail;
-  };
+  const partnerView = (caseId: string) => partnerCase(context.app, orgA.apiKey, caseId);
 
   it('shows each role the cases it may see', async () => {
     assert.deepEqual(await queueIds(supportA), [caseDC, caseNY]);

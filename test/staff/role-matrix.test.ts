@@ -70,6 +70,8 @@ describe('the staff role matrix over every staff route', () => {
     if (route.url.endsWith('/assign')) return { assigneeId: member.staffId };
     if (route.url.endsWith('/decisions')) return { isApproved: true };
     if (route.url.endsWith('/archive')) return { archiveReason: 'COMPLETE' };
+    if (route.url.endsWith('/comments')) return { text: 'Matrix note', isRestricted: true };
+    if (route.url.endsWith('/totp-required')) return { required: false };
     if (route.url.endsWith('/totp/enable')) return { secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', code: 'abcdef' };
     return {};
   };
@@ -78,11 +80,17 @@ describe('the staff role matrix over every staff route', () => {
     route: RegisteredRoute,
     headers: Record<string, string>,
     member: { staffId: string },
-    ids = { caseId },
+    ids: Record<string, string> = { caseId },
   ) =>
     context.app.inject({
       method: route.method as 'GET',
-      url: fillPath(route.url, ids),
+      // A comment or decision id that does not exist: the gate answers before the service looks it up.
+      url: fillPath(route.url, {
+        commentId: randomUUID(),
+        decisionId: randomUUID(),
+        organizationId: orgA.organizationId,
+        ...ids,
+      }),
       headers,
       ...(route.method === 'GET' ? {} : { payload: bodyFor(route, member) ?? {} }),
     });

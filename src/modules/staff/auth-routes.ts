@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ApiError } from '../../http/api-error.ts';
 import { sendError } from '../../http/envelopes.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import { STAFF_SESSION_COOKIE } from '../../http/gate.ts';
 import { staffViewSchema } from './admin-routes.ts';
+import { isUuid } from '../../uuid.ts';
 import type { StaffService } from './service.ts';
 
 const security = [{ staffSession: [] }];
@@ -113,6 +115,42 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
       async (request) => {
         await staff.setPassword(request.body.token, request.body.password);
         return { success: true as const };
+      },
+    );
+
+    app.put(
+      '/staff/v1/organizations/:organizationId/totp-required',
+      {
+        config: {
+          auth: 'staff',
+          staffPermission: 'staff.manage',
+          envelope: 'standard',
+          audit: { action: 'organization.staff_totp', resourceType: 'organization' },
+        },
+        schema: {
+          tags: ['staff'],
+          summary: "Require (or stop requiring) a second factor of the organization's staff (ADMIN)",
+          description:
+            'With it on, a member who works for the organization and has no TOTP signs in, but every route other than ' +
+            'their own session routes (me, logout, totp/setup, totp/enable) answers 403 until TOTP is on. An ' +
+            'organization the ADMIN does not work for is 404.',
+          security,
+          params: z.object({ organizationId: z.string().max(100).describe('An organization the ADMIN works for') }),
+          body: z.strictObject({ required: z.boolean() }),
+          response: {
+            200: z.object({ organizationId: z.uuid(), staffTotpRequired: z.boolean() }),
+            ...errorResponses('standard', [400, 401, 403, 404]),
+          },
+        },
+      },
+      async (request) => {
+        const { organizationId } = request.params;
+        const tenant = isUuid(organizationId) ? request.staff!.tenantFor(organizationId) : null;
+        if (!tenant || !(await staff.repository.setTotpRequired(tenant.organizationId, request.body.required))) {
+          throw new ApiError(404, 'Organization not found');
+        }
+        request.auditOrganizationId = tenant.organizationId;
+        return { organizationId: tenant.organizationId, staffTotpRequired: request.body.required };
       },
     );
 

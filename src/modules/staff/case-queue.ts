@@ -25,6 +25,7 @@ export interface CaseState {
   organization_id: string;
   status: CaseStatus;
   is_archived: boolean;
+  is_escalated: boolean;
   assignee_staff_id: string | null;
   version: number;
   patient_state: string | null;
@@ -153,7 +154,7 @@ export class StaffCaseQueue {
     const params: unknown[] = [caseId];
     const conditions = ['c.id = $1::uuid', ...this.visible(params, !forAction)];
     const { rows } = await (forAction ?? this.db).query<CaseState>(
-      `select c.id, c.organization_id, c.status, c.is_archived, c.assignee_staff_id, c.version,
+      `select c.id, c.organization_id, c.status, c.is_archived, c.is_escalated, c.assignee_staff_id, c.version,
               ${PATIENT_STATE} as patient_state
          ${QUEUE_FROM}
         where ${conditions.join(' and ')}

@@ -14,6 +14,7 @@ import type { CaseReadService } from '../cases/lifecycle/read-service.ts';
 import { CASE_NOT_FOUND, type ActionResult, type StaffCaseActions } from './case-actions.ts';
 import { StaffCaseQueue, type QueueFilter } from './case-queue.ts';
 import { PARAMETER_DESCRIPTIONS, textParam } from '../../http/parameters.ts';
+import type { StaffPermission } from './roles.ts';
 
 const security = [{ staffSession: [] }];
 const DECISION_VISIT_TYPES = [
@@ -72,8 +73,15 @@ const expectedVersion = z
   .optional()
   .describe('The version the member acted on (from a read): the action answers 409 if the case changed since');
 
+const versionOnly = z.strictObject({ expectedVersion }).optional();
+
 const actionResponses = {
-  200: z.object({ success: z.literal(true), case: foundCaseSchema }),
+  200: z.object({
+    success: z.literal(true),
+    case: foundCaseSchema,
+    commentId: z.uuid().optional().describe('The comment the action added'),
+    decisionId: z.uuid().optional().describe('The decision the action added'),
+  }),
   409: caseConflictSchema,
   ...errorResponses('standard', [400, 401, 403, 404]),
 };
@@ -93,7 +101,7 @@ const audit = (action: string) => ({ action, resourceType: 'case' });
 function answer(request: FastifyRequest, reply: FastifyReply, result: ActionResult) {
   request.auditOrganizationId = result.organizationId;
   if (!result.ok) return reply.code(409).send(caseConflictBody(result.message, result.found));
-  return reply.send({ success: true as const, case: result.case });
+  return reply.send({ success: true as const, case: result.case, ...result.created });
 }
 
 /**
@@ -251,36 +259,44 @@ export function staffCaseRoutes(
             includeOrders: false,
             includeCalendarEvents: false,
             includeCaseProducts: false,
+            includeInternalNotes: true,
           },
         );
         return { caseDetail: caseDetail!, assigneeId: state.assignee_staff_id, version: state.version };
       },
     );
 
-    const actionConfig = (permission: 'cases.assign' | 'cases.status' | 'cases.decide', action: string) => ({
-      auth: 'staff' as const,
-      staffPermission: permission,
-      envelope: 'standard' as const,
-      audit: audit(action),
+    const route = <Params extends z.ZodType, Body extends z.ZodType>(
+      permission: StaffPermission,
+      action: string,
+      doc: { summary: string; description: string },
+      body: Body,
+      params: Params,
+    ) => ({
+      config: {
+        auth: 'staff' as const,
+        staffPermission: permission,
+        envelope: 'standard' as const,
+        audit: audit(action),
+      },
+      schema: { tags: ['staff'], ...doc, security, params, body, response: actionResponses },
     });
 
     app.post(
       '/staff/v1/cases/:caseId/assign',
-      {
-        config: actionConfig('cases.assign', 'case.assign'),
-        schema: {
-          tags: ['staff'],
+      route(
+        'cases.assign',
+        'case.assign',
+        {
           summary: 'Assign the case (status ASSIGNED); a PROVIDER assigns themselves only',
           description:
             'assigneeId must be an active staff member of the case’s organization (else 400). An archived case, or one ' +
             'not OPEN, ASSIGNED or IN_PROGRESS, is 409 with the case as found; assigning the current assignee again ' +
             'changes nothing.',
-          security,
-          params: caseIdParams,
-          body: z.strictObject({ assigneeId: z.string().max(100), expectedVersion }),
-          response: actionResponses,
         },
-      },
+        z.strictObject({ assigneeId: z.string().max(100), expectedVersion }),
+        caseIdParams,
+      ),
       async (request, reply) => {
         const { assigneeId, expectedVersion: version } = request.body;
         return answer(
@@ -291,74 +307,102 @@ export function staffCaseRoutes(
       },
     );
 
-    app.post(
-      '/staff/v1/cases/:caseId/unassign',
+    // The actions whose body is an expectedVersion at most: path, permission, audit action, documentation, service.
+    const versionedActions: {
+      path: string;
+      permission: StaffPermission;
+      action: string;
+      doc: { summary: string; description: string };
+      run: (staff: StaffScope, caseId: string, version: number | undefined) => Promise<ActionResult>;
+    }[] = [
       {
-        config: actionConfig('cases.assign', 'case.unassign'),
-        schema: {
-          tags: ['staff'],
+        path: 'unassign',
+        permission: 'cases.assign',
+        action: 'case.unassign',
+        doc: {
           summary: 'Remove the assignee (status OPEN)',
           description:
             '409 with the case as found when it has no assignee, is archived or is no longer being worked (OPEN, ' +
             'ASSIGNED, IN_PROGRESS); a PROVIDER unassigns only cases assigned to them.',
-          security,
-          params: caseIdParams,
-          body: z.strictObject({ expectedVersion }).optional(),
-          response: actionResponses,
         },
+        run: (staff, caseId, version) => actions.unassign(staff, caseId, version),
       },
-      async (request, reply) =>
-        answer(
-          request,
-          reply,
-          await actions.unassign(staffOf(request), request.params.caseId, request.body?.expectedVersion),
-        ),
-    );
-
-    app.post(
-      '/staff/v1/cases/:caseId/start-review',
       {
-        config: actionConfig('cases.status', 'case.review'),
-        schema: {
-          tags: ['staff'],
+        path: 'start-review',
+        permission: 'cases.status',
+        action: 'case.review',
+        doc: {
           summary: 'Start the review of an ASSIGNED case (status IN_PROGRESS)',
           description:
             'Any other status, or an archived case, is 409 with the case as found; a PROVIDER starts only the review ' +
             'of a case assigned to them.',
-          security,
-          params: caseIdParams,
-          body: z.strictObject({ expectedVersion }).optional(),
-          response: actionResponses,
         },
+        run: (staff, caseId, version) => actions.startReview(staff, caseId, version),
       },
-      async (request, reply) =>
-        answer(
-          request,
-          reply,
-          await actions.startReview(staffOf(request), request.params.caseId, request.body?.expectedVersion),
-        ),
-    );
+      {
+        path: 'reopen',
+        permission: 'cases.status',
+        action: 'case.reopen',
+        doc: {
+          summary: 'Reopen an archived case (REOPEN_CASE); the status stays',
+          description:
+            'Puts the case back in the open queue. A case that is not archived is 409; a PROVIDER reopens only cases ' +
+            'assigned to them.',
+        },
+        run: (staff, caseId, version) => actions.reopen(staff, caseId, version),
+      },
+      {
+        path: 'escalate',
+        permission: 'cases.status',
+        action: 'case.escalate',
+        doc: {
+          summary: 'Escalate the case (ESCALATE_CASE): isEscalated true; the status stays',
+          description:
+            'A case already escalated, or archived, is 409 with the case as found; a PROVIDER escalates only cases ' +
+            'assigned to them. The queue filters on it (escalated=true).',
+        },
+        run: (staff, caseId, version) => actions.setEscalated(staff, caseId, true, version),
+      },
+      {
+        path: 'deescalate',
+        permission: 'cases.status',
+        action: 'case.deescalate',
+        doc: {
+          summary: 'De-escalate the case (DEESCALATE_CASE): isEscalated false',
+          description:
+            'A case not escalated, or archived, is 409 with the case as found; a PROVIDER de-escalates only cases ' +
+            'assigned to them.',
+        },
+        run: (staff, caseId, version) => actions.setEscalated(staff, caseId, false, version),
+      },
+    ];
+    for (const { path, permission, action, doc, run } of versionedActions) {
+      app.post(
+        `/staff/v1/cases/:caseId/${path}`,
+        route(permission, action, doc, versionOnly, caseIdParams),
+        async (request, reply) =>
+          answer(request, reply, await run(staffOf(request), request.params.caseId, request.body?.expectedVersion)),
+      );
+    }
 
     app.post(
       '/staff/v1/cases/:caseId/archive',
-      {
-        config: actionConfig('cases.status', 'case.archive'),
-        schema: {
-          tags: ['staff'],
+      route(
+        'cases.status',
+        'case.archive',
+        {
           summary: 'Archive the case (ARCHIVE_CASE) as COMPLETE or INELIGIBLE, with a note; the status stays',
           description:
             'Takes the case out of the open queue (archived=true lists it) and records who closed it. A case already ' +
             'archived is 409; a PROVIDER archives only cases assigned to them.',
-          security,
-          params: caseIdParams,
-          body: z.strictObject({
-            archiveReason: z.enum(['COMPLETE', 'INELIGIBLE']),
-            archiveNote: z.string().max(5000).nullish(),
-            expectedVersion,
-          }),
-          response: actionResponses,
         },
-      },
+        z.strictObject({
+          archiveReason: z.enum(['COMPLETE', 'INELIGIBLE']),
+          archiveNote: z.string().max(5000).nullish(),
+          expectedVersion,
+        }),
+        caseIdParams,
+      ),
       async (request, reply) => {
         const { archiveReason, archiveNote, expectedVersion: version } = request.body;
         const archive = { reason: archiveReason, note: archiveNote ?? null };
@@ -367,59 +411,116 @@ export function staffCaseRoutes(
     );
 
     app.post(
-      '/staff/v1/cases/:caseId/reopen',
-      {
-        config: actionConfig('cases.status', 'case.reopen'),
-        schema: {
-          tags: ['staff'],
-          summary: 'Reopen an archived case (REOPEN_CASE); the status stays',
-          description:
-            'Puts the case back in the open queue. A case that is not archived is 409; a PROVIDER reopens only cases ' +
-            'assigned to them.',
-          security,
-          params: caseIdParams,
-          body: z.strictObject({ expectedVersion }).optional(),
-          response: actionResponses,
-        },
-      },
-      async (request, reply) =>
-        answer(
-          request,
-          reply,
-          await actions.reopen(staffOf(request), request.params.caseId, request.body?.expectedVersion),
-        ),
-    );
-
-    app.post(
       '/staff/v1/cases/:caseId/decisions',
-      {
-        config: actionConfig('cases.decide', 'case.decide'),
-        schema: {
-          tags: ['staff'],
+      route(
+        'cases.decide',
+        'case.decide',
+        {
           summary: "Decide the case (ADD_CASE_DECISION): only its assigned PROVIDER, licensed in the patient's state",
           description:
             'The status becomes APPROVED (isApproved), NO_DECISION (isNoDecision; both true is 400) or REJECTED. The ' +
             'case must be ASSIGNED or IN_PROGRESS, not archived, and assigned to the caller, else 409; other roles, ' +
-            'and a provider not licensed in the patient’s state, are 403.',
-          security,
-          params: caseIdParams,
-          body: z.strictObject({
-            isApproved: z.boolean().default(false),
-            isNoDecision: z.boolean().default(false),
-            decisionText: z.string().max(10_000).nullish(),
-            visitType: z.enum(DECISION_VISIT_TYPES).nullish(),
-            startDate: date,
-            endDate: date,
-            medInfo: z.array(medInfoSchema).max(50).default([]),
-            expectedVersion,
-          }),
-          response: actionResponses,
+            'and a provider not licensed in the patient’s state, are 403. The answer names the new decisionId.',
         },
-      },
+        z.strictObject({
+          isApproved: z.boolean().default(false),
+          isNoDecision: z.boolean().default(false),
+          decisionText: z.string().max(10_000).nullish(),
+          visitType: z.enum(DECISION_VISIT_TYPES).nullish(),
+          startDate: date,
+          endDate: date,
+          medInfo: z.array(medInfoSchema).max(50).default([]),
+          expectedVersion,
+        }),
+        caseIdParams,
+      ),
       async (request, reply) => {
         const { expectedVersion: version, ...decision } = request.body;
         return answer(request, reply, await actions.decide(staffOf(request), request.params.caseId, decision, version));
       },
     );
+
+    app.post(
+      '/staff/v1/cases/:caseId/comments',
+      route(
+        'cases.comment',
+        'case.comment',
+        {
+          summary: 'Comment on the case (ADD_CASE_COMMENT), or with isRestricted an internal note',
+          description:
+            'The text is sealed like a partner’s comment; the author is the member. A comment shows in the partner’s ' +
+            'case and is sent as ADD_CASE_COMMENT; an internal note (isRestricted: true) only ever shows to staff and ' +
+            'is sent to no webhook. An archived case is 409. The answer names the new commentId.',
+        },
+        z.strictObject({
+          text: z.string().min(1).max(20_000),
+          isRestricted: z.boolean().default(false).describe('true: an internal note, never shown to the partner'),
+          expectedVersion,
+        }),
+        caseIdParams,
+      ),
+      async (request, reply) => {
+        const { text, isRestricted, expectedVersion: version } = request.body;
+        const result = await actions.addComment(
+          staffOf(request),
+          request.params.caseId,
+          { text, isRestricted },
+          version,
+        );
+        return answer(request, reply, result);
+      },
+    );
+
+    // Deleting what a case gathered, named in the path: kept, marked deleted, and shown by no read.
+    const deletions: {
+      kind: 'decisions' | 'comments';
+      param: 'decisionId' | 'commentId';
+      permission: StaffPermission;
+      action: string;
+      doc: { summary: string; description: string };
+      run: (staff: StaffScope, caseId: string, id: string, version: number | undefined) => Promise<ActionResult>;
+    }[] = [
+      {
+        kind: 'decisions',
+        param: 'decisionId',
+        permission: 'cases.decide',
+        action: 'case.decision.delete',
+        doc: {
+          summary: 'Delete the decision (DECISION_DELETED): the case goes back to IN_PROGRESS, to be decided again',
+          description:
+            'Only the PROVIDER the case is assigned to, on a decided case (APPROVED, REJECTED, NO_DECISION) that is ' +
+            'not archived, else 409 with the case as found. The decision is kept, marked deleted, and no read shows ' +
+            'it. An unknown decision of this case is 404.',
+        },
+        run: (staff, caseId, id, version) => actions.deleteDecision(staff, caseId, id, version),
+      },
+      {
+        kind: 'comments',
+        param: 'commentId',
+        permission: 'cases.comment',
+        action: 'case.comment.delete',
+        doc: {
+          summary: 'Delete a staff comment or internal note (DELETE_CASE_COMMENT): its author or an ADMIN',
+          description:
+            'The comment is kept, marked deleted, and no read shows it; the event is sent only when the comment was ' +
+            '(an internal note’s deletion is not). A partner’s comment is 403; an unknown one 404; an archived case 409.',
+        },
+        run: (staff, caseId, id, version) => actions.deleteComment(staff, caseId, id, version),
+      },
+    ];
+    for (const { kind, param, permission, action, doc, run } of deletions) {
+      const params = z.object({
+        caseId: textParam('caseId', 100),
+        [param]: z.string().max(100).describe(`The id of one of the case's ${kind}`),
+      });
+      app.delete(
+        `/staff/v1/cases/:caseId/${kind}/:${param}`,
+        route(permission, action, doc, versionOnly, params),
+        async (request, reply) => {
+          const { caseId, [param]: id } = request.params;
+          return answer(request, reply, await run(staffOf(request), caseId!, id!, request.body?.expectedVersion));
+        },
+      );
+    }
   };
 }

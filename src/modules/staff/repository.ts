@@ -39,6 +39,9 @@ const STAFF_COLUMNS = `s.id, s.email, s.first_name, s.last_name, s.role, s.all_o
          order by so.organization_id) as organization_ids,
   s.title, s.npi, s.dea, s.licensed_states, s.password_hash, s.totp_secret_encrypted, s.disabled_at, s.created_at`;
 
+/** An active session with its member, and whether an organization of the member requires a second factor. */
+export type ActiveSessionRow = StaffRow & { session_id: string; csrf_hash: string; totp_required: boolean };
+
 /**
  * Staff accounts, sessions and sign-in throttles. Not bound to a Tenant: a staff member works across the
  * organizations listed on the account (or all of them); the operator API and the CLI manage accounts.
@@ -184,9 +187,14 @@ export class StaffRepository {
   }
 
   /** The active session of this token hash with its member, or null. */
-  async activeSession(tokenHash: string): Promise<(StaffRow & { session_id: string; csrf_hash: string }) | null> {
-    const { rows } = await this.db.query<StaffRow & { session_id: string; csrf_hash: string }>(
-      `select ss.id as session_id, ss.csrf_hash, ${STAFF_COLUMNS}
+  async activeSession(tokenHash: string): Promise<ActiveSessionRow | null> {
+    const { rows } = await this.db.query<ActiveSessionRow>(
+      `select ss.id as session_id, ss.csrf_hash, ${STAFF_COLUMNS},
+              exists (select 1 from organizations o
+                       where o.staff_totp_required
+                         and (s.all_organizations
+                              or o.id in (select so.organization_id from staff_organizations so
+                                           where so.staff_id = s.id))) as totp_required
          from staff_sessions ss join staff_members s on s.id = ss.staff_id
         where ss.token_hash = $1 and ss.revoked_at is null and ss.expires_at > now() and s.disabled_at is null`,
       [tokenHash],
@@ -226,6 +234,27 @@ export class StaffRepository {
              updated_at = $4`,
       [keyHash, free, capSeconds, now],
     );
+  }
+
+  /** Sets whether the organization requires a second factor of its staff; false when there is no such one. */
+  async setTotpRequired(organizationId: string, required: boolean): Promise<boolean> {
+    const { rows } = await this.db.query(
+      'update organizations set staff_totp_required = $2 where id = $1 returning id',
+      [organizationId, required],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Forgets the failures of every (account, address) quiet since `before`: their wait is long over, and the
+   * table holds only pairs tried lately. A range of the updated_at index.
+   */
+  async pruneThrottle(before: Date): Promise<number> {
+    const { rows } = await this.db.query<{ key_hash: string }>(
+      'delete from staff_login_throttle where updated_at < $1 returning key_hash',
+      [before],
+    );
+    return rows.length;
   }
 
   async clearFailures(keyHash: string): Promise<void> {

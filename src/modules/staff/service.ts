@@ -16,6 +16,8 @@ export const SESSION_TTL_SECONDS = 12 * 60 * 60;
 /** From this many failed sign-ins from one address to one account, each next try waits (1 s, 2 s, 4 s, ... to the cap). */
 export const FREE_FAILURES = 5;
 export const MAX_WAIT_SECONDS = 15 * 60;
+/** Failures of a pair quiet this long are forgotten (its row deleted): far beyond the longest wait. */
+export const THROTTLE_MEMORY_SECONDS = 24 * 60 * 60;
 /** The shortest password accepted. */
 export const MIN_PASSWORD_LENGTH = 12;
 
@@ -200,7 +202,10 @@ export class StaffService implements StaffSessionCheck {
       ? await verifyPassword(input.password, row.password_hash)
       : await verifyPassword(input.password, await (decoyHash ??= hashPassword(randomUUID()))).then(() => false);
     const refuse = async (message: string): Promise<LoginOutcome> => {
-      await this.repository.recordFailure(throttleKey, FREE_FAILURES, MAX_WAIT_SECONDS, new Date(this.now()));
+      const now = this.now();
+      await this.repository.recordFailure(throttleKey, FREE_FAILURES, MAX_WAIT_SECONDS, new Date(now));
+      // Each failure prunes the expired rows, so the table stays as small as the guessing of the last day.
+      await this.repository.pruneThrottle(new Date(now - THROTTLE_MEMORY_SECONDS * 1000));
       return { kind: 'refused', message };
     };
     if (!row || !passwordOk || row.disabled_at) return refuse(INVALID_CREDENTIALS);
@@ -240,6 +245,7 @@ export class StaffService implements StaffSessionCheck {
       organizationIds: row.all_organizations ? null : row.organization_ids,
       licensedStates: row.licensed_states,
       csrfHash: row.csrf_hash,
+      secondFactorMissing: row.totp_required && row.totp_secret_encrypted === null,
     };
   }
 

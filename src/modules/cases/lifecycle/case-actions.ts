@@ -44,6 +44,7 @@ interface LockedCase {
   id: string;
   status: CaseStatus;
   is_archived: boolean;
+  assignee_staff_id: string | null;
   archive_reason: string | null;
   archive_note: string | null;
 }
@@ -74,6 +75,40 @@ export function checkText(value: string | undefined, fieldPath: string, required
   return value;
 }
 
+/** A row of case_comments, as the partner's ADD_COMMUNICATION and the staff API's comments both write it. */
+export interface NewComment {
+  id: string;
+  organizationId: string;
+  caseId: string;
+  /** The text, sealed with the PHI key (PhiCipher.encryptText). */
+  sealedText: string;
+  isRestricted: boolean;
+  webhookNotify: boolean;
+  /** The published author object as JSON text, or null. */
+  authorJson: string | null;
+  /** The staff member who wrote it; null for a partner's comment. */
+  staffId: string | null;
+}
+
+/** Stores a comment in the change's transaction (the caller locks the case and records the event). */
+export async function insertComment(tx: Queryable, comment: NewComment): Promise<void> {
+  await tx.query(
+    `insert into case_comments (id, organization_id, case_id, encrypted_text, is_restricted, webhook_notify, author,
+                                staff_id)
+     values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)`,
+    [
+      comment.id,
+      comment.organizationId,
+      comment.caseId,
+      comment.sealedText,
+      comment.isRestricted,
+      comment.webhookNotify,
+      comment.authorJson,
+      comment.staffId,
+    ],
+  );
+}
+
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
@@ -96,7 +131,7 @@ export class CaseActionService {
   private async lock(tx: Queryable, tenant: Tenant, caseId: string): Promise<LockedCase> {
     if (!isUuid(caseId)) throw new CaseNotAccessibleError();
     const { rows } = await tx.query<LockedCase>(
-      `select id, status, is_archived, archive_reason, archive_note
+      `select id, status, is_archived, assignee_staff_id, archive_reason, archive_note
          from cases where organization_id = $1 and id = $2 for update`,
       [tenant.organizationId, caseId],
     );
@@ -151,12 +186,23 @@ export class CaseActionService {
       if (current.status !== 'ASSIGNED' && current.status !== 'ABANDONED') {
         throw new ApiError(400, `A case with status ${current.status} can't be opened`);
       }
+      // Back in the queue: the staff assignee, if any, is removed with it (the partner case names nobody).
       await tx.query(
-        `update cases set status = 'OPEN', assigned_at = null, updated_at = now(), version = version + 1
+        `update cases set status = 'OPEN', assigned_at = null, assignee_staff_id = null, assigned_by_staff_id = null,
+                updated_at = now(), version = version + 1
           where organization_id = $1 and id = $2`,
         [scope.organizationId, caseId],
       );
-      await recordCaseEvent(tx, { ...event, type: 'case.status_changed', after: { status: 'OPEN', isArchived: false } });
+      const after = { status: 'OPEN', isArchived: false };
+      if (current.assignee_staff_id !== null) {
+        await recordCaseEvent(tx, {
+          ...event,
+          type: 'case.assignee_removed',
+          after,
+          subject: { assigneeId: current.assignee_staff_id },
+        });
+      }
+      await recordCaseEvent(tx, { ...event, type: 'case.status_changed', after });
     });
     return STATUS_MESSAGES[target];
   }
@@ -194,11 +240,16 @@ export class CaseActionService {
     await this.deps.db.transaction(async (tx) => {
       const current = await this.lock(tx, scope.tenant, caseId);
       if (current.is_archived) throw new ApiError(400, CASE_CLOSED);
-      await tx.query(
-        `insert into case_comments (id, organization_id, case_id, encrypted_text, is_restricted, webhook_notify, author)
-         values ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
-        [commentId, scope.organizationId, caseId, sealedText, isRestricted, webhookNotify, authorJson],
-      );
+      await insertComment(tx, {
+        id: commentId,
+        organizationId: scope.organizationId,
+        caseId,
+        sealedText,
+        isRestricted,
+        webhookNotify,
+        authorJson,
+        staffId: null,
+      });
       for (const { file, isPHI, isRestricted: fileRestricted } of files) {
         const { storageKey } = await this.deps.fileStorage.put(tx, {
           tenant: scope.tenant,

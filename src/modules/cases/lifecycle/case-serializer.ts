@@ -13,6 +13,7 @@ import {
   type DecisionRow,
   type FormResponseRow,
   type PaymentRow,
+  type StaffName,
 } from './read-repository.ts';
 import type { DownloadLinkSigner } from './signed-urls.ts';
 
@@ -24,6 +25,8 @@ export interface CaseReadOptions {
   includeOrders: boolean;
   includeCalendarEvents: boolean;
   includeCaseProducts: boolean;
+  /** Staff reads only: the clinic's internal notes (restricted staff comments), never shown to the partner. */
+  includeInternalNotes?: boolean;
 }
 
 /** The reader of a case: its organization and the API key the read is made for (signed links name it). */
@@ -80,9 +83,10 @@ export interface SerializedCase {
     gender: string | null;
     phoneNumber: string | null;
   };
-  assignedTo: null;
-  assignedBy: null;
-  assignees: never[];
+  assignedTo: StaffName | null;
+  assignedBy: StaffName | null;
+  /** The published list of assignees; a case has one assignee at a time, so it holds that one or none. */
+  assignees: { assignee: StaffName }[];
   responses: {
     id: string;
     createdAt: string;
@@ -195,7 +199,7 @@ export class CaseSerializer {
     const [formResponses, decisions, comments, files, payments] = await Promise.all([
       repository.formResponses(caseIds),
       repository.decisions(caseIds),
-      repository.comments(caseIds),
+      repository.comments(caseIds, options.includeInternalNotes === true),
       options.includeAttachments ? repository.files(caseIds) : Promise.resolve([]),
       repository.payments(caseIds),
     ]);
@@ -282,9 +286,9 @@ export class CaseSerializer {
         gender: row.patient_gender,
         phoneNumber: row.patient_phone_number,
       },
-      assignedTo: null,
-      assignedBy: null,
-      assignees: [],
+      assignedTo: row.assigned_to,
+      assignedBy: row.assigned_to ? row.assigned_by : null,
+      assignees: row.assigned_to ? [{ assignee: row.assigned_to }] : [],
     };
   }
 

@@ -28,6 +28,16 @@ export interface CaseRow {
   patient_dob: string | null;
   patient_gender: string | null;
   patient_phone_number: string | null;
+  /** The staff member the case is assigned to, and the one who assigned it: `{id, firstName, lastName}`. */
+  assigned_to: StaffName | null;
+  assigned_by: StaffName | null;
+}
+
+/** A staff member as the published case names one (assignedTo, assignedBy, assignees[].assignee). */
+export interface StaffName {
+  id: string;
+  firstName: string;
+  lastName: string;
 }
 
 export interface FormResponseRow {
@@ -113,13 +123,20 @@ export interface StoredFileRow {
   storage_key: string | null;
 }
 
+/** A staff member's published name object, by a key lookup (staff accounts are not an organization's rows). */
+function staffName(column: string): string {
+  return `select json_build_object('id', s.id, 'firstName', s.first_name, 'lastName', s.last_name)
+    from staff_members s where s.id = ${column}`;
+}
+
 const CASE_COLUMNS = `c.id, c.organization_id, c.short_id, c.type, c.title, c.status, c.created_at, c.updated_at,
   c.assigned_at, c.in_progress_at, c.closed_at, c.closed_by, c.is_archived, c.is_escalated, c.archive_reason,
   c.archive_note, c.product_bundle_id,
   (select b.name from product_bundles b where b.organization_id = c.organization_id and b.id = c.product_bundle_id)
     as product_bundle_name, c.patient_id, p.email as patient_email,
   p.first_name as patient_first_name, p.last_name as patient_last_name, to_char(p.dob, 'YYYY-MM-DD') as patient_dob,
-  p.gender as patient_gender, p.phone_number as patient_phone_number`;
+  p.gender as patient_gender, p.phone_number as patient_phone_number,
+  (${staffName('c.assignee_staff_id')}) as assigned_to, (${staffName('c.assigned_by_staff_id')}) as assigned_by`;
 
 const CASE_JOINS = `join patients p on p.organization_id = c.organization_id and p.id = c.patient_id`;
 
@@ -245,19 +262,22 @@ export class CaseReadRepository {
       `select id, case_id, is_approved, is_no_decision, decision_text, category, visit_type,
               to_char(start_date, 'YYYY-MM-DD') as start_date, to_char(end_date, 'YYYY-MM-DD') as end_date,
               med_info, added_by, created_at
-         from case_decisions where organization_id = $1 and case_id = any($2::uuid[])
+         from case_decisions where organization_id = $1 and case_id = any($2::uuid[]) and deleted_at is null
         order by created_at, id`,
       [this.organizationId, caseIds],
     );
     return rows;
   }
 
-  async comments(caseIds: string[]): Promise<CommentRow[]> {
+  /** The comments not deleted; staff internal notes (restricted staff comments) only for `internalNotes`. */
+  async comments(caseIds: string[], internalNotes = false): Promise<CommentRow[]> {
     const { rows } = await this.db.query<CommentRow>(
       `select id, case_id, encrypted_text, is_restricted, author, created_at
-         from case_comments where organization_id = $1 and case_id = any($2::uuid[])
+         from case_comments
+        where organization_id = $1 and case_id = any($2::uuid[]) and deleted_at is null
+          and ($3::boolean or staff_id is null or not is_restricted)
         order by created_at, id`,
-      [this.organizationId, caseIds],
+      [this.organizationId, caseIds, internalNotes],
     );
     return rows;
   }

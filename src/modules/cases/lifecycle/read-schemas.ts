@@ -128,6 +128,7 @@ export function caseListRequestOf(query: z.infer<typeof caseListQuerySchema>): C
 const timestamp = z.string().describe('ISO 8601');
 const nullableTimestamp = timestamp.nullable();
 const looseObject = z.record(z.string(), z.unknown());
+const staffNameSchema = z.object({ id: z.string(), firstName: z.string(), lastName: z.string() });
 
 export const attachmentSchema = z.object({
   id: z.string(),
@@ -178,9 +179,9 @@ export const caseObjectSchema = z.object({
     gender: z.string().nullable(),
     phoneNumber: z.string().nullable(),
   }),
-  assignedTo: looseObject.nullable(),
-  assignedBy: looseObject.nullable(),
-  assignees: z.array(looseObject),
+  assignedTo: staffNameSchema.nullable().describe('The staff member the case is assigned to (the provider)'),
+  assignedBy: staffNameSchema.nullable().describe('The staff member who made the assignment'),
+  assignees: z.array(z.object({ assignee: staffNameSchema })).describe('The current assignee, or none'),
   responses: z.array(
     z.object({
       id: z.string(),
