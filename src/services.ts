@@ -9,6 +9,7 @@ import { IntakePaymentsProcessor } from './modules/payments/intake-processor.ts'
 import { PaymentService } from './modules/payments/service.ts';
 import { RefundService } from './modules/payments/refunds.ts';
 import { PaymentConfirmationService } from './modules/payments/confirmation.ts';
+import { ApprovalChargeJob } from './modules/payments/approval-charges.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
@@ -56,6 +57,8 @@ export interface Services {
   refunds: RefundService;
   /** POST /api/v1/customer-payment-confirmation: payments taken outside this server. */
   confirmations: PaymentConfirmationService;
+  /** Charge on approval: charges (or captures) a case's owed payments once a decision approves it; the server starts it. */
+  approvalCharges: ApprovalChargeJob;
   /** POST /webhooks/stripe: signed events that settle payments. */
   stripeWebhooks: StripeWebhookService;
   /** Outbound webhooks: an organization's endpoints and their deliveries. */
@@ -106,6 +109,7 @@ export function createServices(
     payments: new PaymentService(db, gatewayDirectory, products),
     refunds: new RefundService(db, gatewayDirectory),
     confirmations: new PaymentConfirmationService(db),
+    approvalCharges: new ApprovalChargeJob(db, gatewayDirectory),
     stripeWebhooks: new StripeWebhookService(db, gatewayDirectory),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {

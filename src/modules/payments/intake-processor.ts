@@ -153,8 +153,9 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     };
 
     if (prepared.kind === 'setup') {
+      const savedMethodId = randomUUID();
       await repository.saveMethod({
-        id: randomUUID(),
+        id: savedMethodId,
         patientId,
         saved: prepared.saved,
         sourceReference: prepared.setupIntentId,
@@ -172,6 +173,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
         amountCapturedCents: 0,
         captureBefore: null,
         capturedAt: null,
+        savedMethodId,
       });
       return { paymentId: row.id };
     }
