@@ -154,7 +154,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(caseReadRoutes(services.caseReads, services.audit));
   await app.register(caseActionRoutes(services.caseActions));
   await app.register(followUpFormRoutes(services.intake));
-  await app.register(userRoutes(db, services.phiCipher));
+  await app.register(userRoutes(db, services.phiCipher, services.intakePayments));
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
