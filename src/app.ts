@@ -188,7 +188,7 @@ function adminApi({ config, db }: AppDependencies, services: Services): FastifyP
     await admin.register(adminAuditRoutes(db));
     await admin.register(adminProductRoutes(services.products));
     await admin.register(adminPromoCodeRoutes(services.promoCodes));
-    await admin.register(adminPaymentRoutes(services.payments, services.gatewayCredentials));
+    await admin.register(adminPaymentRoutes(db, services.payments, services.gatewayCredentials));
     await admin.register(adminWebhookRoutes(services.webhooks));
     await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
     await admin.register(adminBackupRoutes(db, config.dataDir));

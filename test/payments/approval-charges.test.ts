@@ -4,6 +4,7 @@ import { ApprovalChargeJob } from '../../src/modules/payments/approval-charges.t
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { DECLINED_PAYMENT_METHOD, startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { bearer, staffMember, type SignedIn } from '../staff/support.ts';
+import { ADMIN_TOKEN } from '../support/app.ts';
 import { createCase, paymentRow, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
 
 // Charge on approval (docs/api/payments.md#charge-on-approval): a staff decision that approves a case charges
@@ -50,7 +51,7 @@ describe('charge on approval', () => {
   const events = async (paymentId: string) =>
     (
       await context.db.query<{ type: string; after: Record<string, unknown> }>(
-        `select type, after from case_events where after ->> 'paymentId' = $1 and type like 'case.payment_%'
+        `select type, after from case_events where after ->> 'paymentId' = $1 and type in ('case.payment_completed', 'case.payment_failed')
           order by seq`,
         [paymentId],
       )
@@ -211,10 +212,30 @@ describe('charge on approval', () => {
     await decide(noMethod.caseId, true);
 
     const { organizationId: otherOrganization, apiKey: otherKey } = await context.organization('Explicit capture');
-    await context.db.query(
-      'insert into organization_payment_settings (organization_id, charge_on_approval) values ($1, false)',
-      [otherOrganization],
-    );
+    const settingsUrl = `/admin/v1/organizations/${otherOrganization}/payment-settings`;
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const defaults = await context.app.inject({ url: settingsUrl, headers: admin });
+    assert.deepEqual(defaults.json(), { organizationId: otherOrganization, chargeOnApproval: true });
+    const turnedOff = await context.app.inject({
+      method: 'PATCH',
+      url: settingsUrl,
+      headers: admin,
+      payload: { chargeOnApproval: false },
+    });
+    assert.equal(turnedOff.statusCode, 200, turnedOff.body);
+    assert.deepEqual(turnedOff.json(), { organizationId: otherOrganization, chargeOnApproval: false });
+    const refused = await context.app.inject({
+      method: 'PATCH',
+      url: settingsUrl,
+      headers: admin,
+      payload: { chargeOnApproval: 'no' },
+    });
+    assert.equal(refused.statusCode, 400, refused.body);
+    const unknown = await context.app.inject({
+      url: '/admin/v1/organizations/00000000-0000-4000-8000-000000000000/payment-settings',
+      headers: admin,
+    });
+    assert.equal(unknown.statusCode, 404, unknown.body);
     const [previousKey, previousOrganization] = [apiKey, organizationId];
     [apiKey, organizationId] = [otherKey, otherOrganization];
     const provider2 = await staffMember(context.app, 'PROVIDER', {

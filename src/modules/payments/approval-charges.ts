@@ -454,3 +454,39 @@ function paymentState(row: CasePaymentRow): Record<string, unknown> {
     amountCapturedCents: row.amount_captured_cents,
   };
 }
+
+/** An organization's payment settings (absent row: the defaults). */
+export interface PaymentSettings {
+  chargeOnApproval: boolean;
+}
+
+/** The settings of one organization, built with its Tenant (the admin API names it through its path). */
+export class PaymentSettingsRepository {
+  private readonly organizationId: string;
+
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
+
+  async get(): Promise<PaymentSettings> {
+    const { rows } = await this.db.query<{ charge_on_approval: boolean }>(
+      'select charge_on_approval from organization_payment_settings where organization_id = $1',
+      [this.organizationId],
+    );
+    return { chargeOnApproval: rows[0]?.charge_on_approval ?? true };
+  }
+
+  async update(changes: Partial<PaymentSettings>): Promise<PaymentSettings> {
+    const current = await this.get();
+    const next = { ...current, ...changes };
+    await this.db.query(
+      `insert into organization_payment_settings (organization_id, charge_on_approval) values ($1, $2)
+       on conflict (organization_id) do update set charge_on_approval = excluded.charge_on_approval, updated_at = now()`,
+      [this.organizationId, next.chargeOnApproval],
+    );
+    return next;
+  }
+}
