@@ -325,23 +325,15 @@ export class ApprovalChargeJob {
   }
 
   /** The payment is paid: its row, its PAYMENT_COMPLETED event and the record's outcome, in one transaction. */
-  private async recordCharged(
+  private recordCharged(
     job: ApprovalChargeRow,
     tenant: Tenant,
     payment: CasePaymentRow,
     result: PaymentResult,
     method: SavedMethodRecord | null,
   ): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const queue = new ApprovalChargeQueue(tx);
-      if (!(await queue.lockPending(job.id))) return;
-      const before = await lockPayment(tx, tenant, payment);
-      const repository = new PaymentRepository(tx, tenant);
-      const changes: PaymentChanges = {
-        hold_operation: null,
-        hold_operation_cents: null,
-        failure_message: null,
-      };
+    return this.settle(job, tenant, payment, 'succeeded', { gatewayReference: result.id || null }, (before) => {
+      const changes: PaymentChanges = { hold_operation: null, hold_operation_cents: null, failure_message: null };
       // A webhook may have recorded the payment first (PAID), or moved it on since (refund, dispute): kept.
       if (before.status === 'UNPAID' || before.status === 'ERROR') {
         Object.assign(changes, {
@@ -352,21 +344,7 @@ export class ApprovalChargeJob {
         if (job.operation === 'capture') changes.hold_status = 'CAPTURED';
       }
       if (!before.gateway_reference) changes.gateway_reference = result.id;
-      if (method) {
-        changes.gateway = method.gateway;
-        changes.saved_method_id = method.id;
-      }
-      const after = await repository.updatePayment(payment.id, changes);
-      await recordCaseEvent(tx, {
-        organizationId: tenant.organizationId,
-        caseId: payment.case_id,
-        actor: SYSTEM,
-        type: 'case.payment_completed',
-        before: paymentState(before),
-        after: { ...paymentState(after), chargedOn: 'approval', decisionId: job.decision_id },
-        subject: { paymentId: payment.id },
-      });
-      await queue.close(job.id, 'succeeded', { gatewayReference: result.id || null });
+      return withMethod(changes, method);
     });
   }
 
@@ -374,7 +352,7 @@ export class ApprovalChargeJob {
    * The charge was declined or refused: the payment shows it (ERROR and the reason; a hold that could not be
    * captured stays HELD with the reason), with its case event, in one transaction.
    */
-  private async recordFailure(
+  private recordFailure(
     job: ApprovalChargeRow,
     tenant: Tenant,
     payment: CasePaymentRow,
@@ -382,33 +360,43 @@ export class ApprovalChargeJob {
     reference: string | null,
     method: SavedMethodRecord | null = null,
   ): Promise<void> {
+    return this.settle(job, tenant, payment, 'failed', { error: message, gatewayReference: reference }, (before) => {
+      const changes: PaymentChanges = { failure_message: message.slice(0, 500) };
+      if (job.operation === 'capture') return { ...changes, hold_operation: null, hold_operation_cents: null };
+      if (before.status !== 'UNPAID') return changes;
+      changes.status = 'ERROR';
+      if (reference && !before.gateway_reference) changes.gateway_reference = reference;
+      return withMethod(changes, method);
+    });
+  }
+
+  /**
+   * Records a record's outcome once: the record still pending (locked), the payment's changes as `changesOf` makes
+   * them from the payment as it is now (locked), its case event, and the record closed, in one transaction.
+   */
+  private async settle(
+    job: ApprovalChargeRow,
+    tenant: Tenant,
+    payment: CasePaymentRow,
+    outcome: 'succeeded' | 'failed',
+    detail: { error?: string | null; gatewayReference?: string | null },
+    changesOf: (before: CasePaymentRow) => PaymentChanges,
+  ): Promise<void> {
     await this.db.transaction(async (tx) => {
       const queue = new ApprovalChargeQueue(tx);
       if (!(await queue.lockPending(job.id))) return;
       const before = await lockPayment(tx, tenant, payment);
-      const changes: PaymentChanges = { failure_message: message.slice(0, 500) };
-      if (job.operation === 'capture') {
-        changes.hold_operation = null;
-        changes.hold_operation_cents = null;
-      } else if (before.status === 'UNPAID') {
-        changes.status = 'ERROR';
-        if (reference && !before.gateway_reference) changes.gateway_reference = reference;
-        if (method) {
-          changes.gateway = method.gateway;
-          changes.saved_method_id = method.id;
-        }
-      }
-      const after = await new PaymentRepository(tx, tenant).updatePayment(payment.id, changes);
+      const after = await new PaymentRepository(tx, tenant).updatePayment(payment.id, changesOf(before));
       await recordCaseEvent(tx, {
         organizationId: tenant.organizationId,
         caseId: payment.case_id,
         actor: SYSTEM,
-        type: 'case.payment_failed',
+        type: outcome === 'succeeded' ? 'case.payment_completed' : 'case.payment_failed',
         before: paymentState(before),
         after: { ...paymentState(after), chargedOn: 'approval', decisionId: job.decision_id },
         subject: { paymentId: payment.id },
       });
-      await queue.close(job.id, 'failed', { error: message, gatewayReference: reference });
+      await queue.close(job.id, outcome, detail);
     });
   }
 
@@ -443,6 +431,11 @@ async function lockPayment(tx: Queryable, tenant: Tenant, payment: CasePaymentRo
     payment.id,
   ]);
   return (await new PaymentRepository(tx, tenant).findPayment(payment.case_id, payment.id))!;
+}
+
+/** The payment now names the gateway and saved method it was charged with. */
+function withMethod(changes: PaymentChanges, method: SavedMethodRecord | null): PaymentChanges {
+  return method ? { ...changes, gateway: method.gateway, saved_method_id: method.id } : changes;
 }
 
 function paymentState(row: CasePaymentRow): Record<string, unknown> {
