@@ -155,7 +155,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(caseReadRoutes(services.caseReads, services.audit));
   await app.register(caseActionRoutes(services.caseActions));
   await app.register(followUpFormRoutes(services.intake));
-  await app.register(userRoutes(db, services.phiCipher));
+  await app.register(userRoutes(db, services.phiCipher, services.intakePayments));
   await app.register(formRoutes(services.forms));
   await app.register(promoCodeRoutes(services.promoCodes, services.products));
   await app.register(bundleRoutes(services.products));
@@ -190,7 +190,7 @@ function adminApi({ config, db }: AppDependencies, services: Services): FastifyP
     await admin.register(adminAuditRoutes(db));
     await admin.register(adminProductRoutes(services.products));
     await admin.register(adminPromoCodeRoutes(services.promoCodes));
-    await admin.register(adminPaymentRoutes(services.payments, services.gatewayCredentials));
+    await admin.register(adminPaymentRoutes(db, services.payments, services.gatewayCredentials));
     await admin.register(adminWebhookRoutes(services.webhooks));
     await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
     await admin.register(adminBackupRoutes(db, config.dataDir));

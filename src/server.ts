@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     try {
       await app.close(); // stops accepting, waits for requests in flight
       await services.webhookDelivery.stop(); // sends cut short are recorded as failed and retried
+      await services.approvalCharges.stop(); // a charge cut short is resumed by the next process, same key
       await db.close();
       process.exit(0);
     } catch (error) {
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
 
   const url = await listening(config, () => app.listen({ port: config.port, host: config.host }));
   services.webhookDelivery.start(app.log);
+  services.approvalCharges.start(app.log);
   // The CLI reads it from the data folder's lock to work through this server (`phi rotate`).
   await db.dataDirLock?.describe({ url });
 }

@@ -9,6 +9,7 @@ import { IntakePaymentsProcessor } from './modules/payments/intake-processor.ts'
 import { PaymentService } from './modules/payments/service.ts';
 import { RefundService } from './modules/payments/refunds.ts';
 import { PaymentConfirmationService } from './modules/payments/confirmation.ts';
+import { ApprovalChargeJob } from './modules/payments/approval-charges.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
@@ -56,6 +57,10 @@ export interface Services {
   refunds: RefundService;
   /** POST /api/v1/customer-payment-confirmation: payments taken outside this server. */
   confirmations: PaymentConfirmationService;
+  /** The intake's payment fields, and UPDATE_PAYMENT_INFO's replacement of a patient's saved card. */
+  intakePayments: IntakePaymentsProcessor;
+  /** Charge on approval: charges (or captures) a case's owed payments once a decision approves it; the server starts it. */
+  approvalCharges: ApprovalChargeJob;
   /** POST /webhooks/stripe: signed events that settle payments. */
   stripeWebhooks: StripeWebhookService;
   /** Outbound webhooks: an organization's endpoints and their deliveries. */
@@ -93,6 +98,7 @@ export function createServices(
     maxTotalBytes: config.intake.filesMaxTotalBytes,
   };
   const audit = new AuditLog(new AuditRepository(db));
+  const intakePayments = new IntakePaymentsProcessor(db, gatewayDirectory, products, promoCodes, config.payments);
   const caseReads = new CaseReadService({ db, cipher: phiCipher, fileStorage: new DatabaseFileStorage(phiCipher) });
   return {
     organizations,
@@ -106,6 +112,8 @@ export function createServices(
     payments: new PaymentService(db, gatewayDirectory, products),
     refunds: new RefundService(db, gatewayDirectory),
     confirmations: new PaymentConfirmationService(db),
+    intakePayments,
+    approvalCharges: new ApprovalChargeJob(db, gatewayDirectory),
     stripeWebhooks: new StripeWebhookService(db, gatewayDirectory),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {
@@ -120,7 +128,7 @@ export function createServices(
       db,
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
-      payments: new IntakePaymentsProcessor(db, gatewayDirectory, products, promoCodes, config.payments),
+      payments: intakePayments,
       fileLimits,
     }),
     forms: new FormService(db),

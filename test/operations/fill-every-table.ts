@@ -186,6 +186,10 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
       [randomUUID(), organizationId, caseId],
     );
 
+    // Charge on approval: the decision above approves the case, whose intake payment is owed (simulated gateway).
+    await call(app, 'PATCH', `/admin/v1/organizations/${organizationId}/payment-settings`, { chargeOnApproval: true });
+    await simulated.approvalCharges.runOnce();
+
     // An outbound webhook endpoint with a delivery queued and one attempt recorded (no worker runs here).
     const tenant = Tenant.forOperator(organizationId, 'test');
     const endpoint = await new WebhookRepository(db, tenant).createEndpoint({

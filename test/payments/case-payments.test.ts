@@ -141,6 +141,27 @@ describe('POST /api/v1/cases/:caseId/payments (seed 000) on Stripe (fake)', () =
     assert.equal(rows[0]?.count, 2);
   });
 
+  it('writes one PAYMENT_ADDED case event with the payment; refused and repeated requests write none', async () => {
+    const addedEvents = async () =>
+      (
+        await context.db.query<{ payment_id: string; status: string; actor_kind: string }>(
+          `select after ->> 'paymentId' as payment_id, after ->> 'status' as status, actor_kind from case_events
+            where case_id = $1 and type = 'case.payment_added' order by seq`,
+          [caseId],
+        )
+      ).rows;
+    const before = (await addedEvents()).length;
+    const body = { amount: 12.5, idempotencyKey: `event-${randomUUID()}` };
+    const created = await post(context, url(), apiKey, body);
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const { paymentId } = (created.body.data as { result: { paymentId: string } }).result;
+    assert.equal((await post(context, url(), apiKey, body)).status, 409);
+    assert.equal((await post(context, url(), apiKey, { amount: -1 })).status, 400);
+    const events = await addedEvents();
+    assert.equal(events.length, before + 1);
+    assert.deepEqual(events.at(-1), { payment_id: paymentId, status: 'UNPAID', actor_kind: 'api_key' });
+  });
+
   it('needs a saved payment method to preauthorize', async () => {
     const response = await post(context, url(), apiKey, { amount: 100, preauthorize: true });
     assert.equal(response.status, 400);

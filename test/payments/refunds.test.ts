@@ -207,4 +207,69 @@ describe('refunds of case payments', () => {
     assert.equal(row!.status, 'succeeded');
     assert.ok(row!.gateway_reference);
   });
+
+  it("records refunds made in Stripe's dashboard from charge.refunded, once, beside the API's own", async () => {
+    const deliver = async (delivery: { payload: string; signature: string }) => {
+      const response = await context.app.inject({
+        method: 'POST',
+        url: '/webhooks/stripe',
+        headers: { 'content-type': 'application/json', 'stripe-signature': delivery.signature },
+        payload: delivery.payload,
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      return response.json().outcome as string;
+    };
+    const paymentId = await paid(100);
+    const row = await context.db.query<{ gateway_reference: string }>(
+      'select gateway_reference from case_payments where id = $1',
+      [paymentId],
+    );
+    const charge = stripe.charges.get(
+      String(stripe.paymentIntents.get(row.rows[0]!.gateway_reference)!.latest_charge),
+    )!;
+
+    // An API refund reported back by Stripe: already recorded.
+    assert.equal((await refund(paymentId, { amount: 30 })).status, 200);
+    assert.equal(charge.amount_refunded, 3000);
+    assert.equal(await deliver(stripe.webhook('charge.refunded', charge)), 'unchanged');
+    assert.equal((await refundRows(paymentId)).length, 1);
+
+    // $20 more refunded in the dashboard: a webhook refund row, the payment's total and its event.
+    charge.amount_refunded = 5000;
+    const dashboard = stripe.webhook('charge.refunded', charge);
+    assert.equal(await deliver(dashboard), 'applied');
+    const rows = await refundRows(paymentId);
+    assert.deepEqual(
+      rows.map((refundRow) => [refundRow.status, refundRow.amount_cents]),
+      [
+        ['succeeded', 3000],
+        ['succeeded', 2000],
+      ],
+    );
+    const source = await context.db.query<{ source: string }>(
+      'select source from case_payment_refunds where case_payment_id = $1 order by created_at',
+      [paymentId],
+    );
+    assert.deepEqual(
+      source.rows.map((refundRow) => refundRow.source),
+      ['api', 'webhook'],
+    );
+    assert.equal(await refundEvents(paymentId), 2);
+
+    // Redelivered, reported again by another event, or an older event arriving late: nothing more.
+    assert.equal(await deliver(dashboard), 'duplicate');
+    assert.equal(await deliver(stripe.webhook('charge.refunded', charge)), 'unchanged');
+    assert.equal(await deliver(stripe.webhook('charge.refunded', { ...charge, amount_refunded: 3000 })), 'unchanged');
+    assert.equal((await refundRows(paymentId)).length, 2);
+    assert.equal(await refundEvents(paymentId), 2);
+    const shown = await context.app.inject({
+      url: `/api/v1/cases/${caseId}/payments/${paymentId}`,
+      headers: { 'cv-api-key': apiKey },
+    });
+    assert.equal(shown.json().data.result.amountRefunded, 50);
+    assert.equal(shown.json().data.result.status, 'REFUND');
+    // What is left to refund through the API counts the dashboard's refund.
+    const over = await refund(paymentId, { amount: 50.01 });
+    assert.equal(over.status, 400);
+  });
 });

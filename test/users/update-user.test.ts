@@ -217,8 +217,11 @@ describe('POST /api/v1/users: UPDATE_PROFILE and UPDATE_EMAIL', () => {
     const { email } = await newPatient();
     const before = await patientRow(email);
     const cases: [unknown, string][] = [
-      [{ data: { email } }, "The 'action' param is required: one of UPDATE_PROFILE, UPDATE_EMAIL"],
-      [{ action: 'DELETE_USER', data: { email } }, 'Unknown action "DELETE_USER": one of UPDATE_PROFILE, UPDATE_EMAIL'],
+      [{ data: { email } }, "The 'action' param is required: one of UPDATE_PROFILE, UPDATE_EMAIL, UPDATE_PAYMENT_INFO"],
+      [
+        { action: 'DELETE_USER', data: { email } },
+        'Unknown action "DELETE_USER": one of UPDATE_PROFILE, UPDATE_EMAIL, UPDATE_PAYMENT_INFO',
+      ],
       [{ action: 'UPDATE_PROFILE', data: {} }, 'Validation failed: data.email: Required'],
       [
         { action: 'UPDATE_PROFILE', data: { email, dob: '2000-02-30' } },

@@ -3,12 +3,12 @@ import type { PhiCipher } from '../../crypto/phi.ts';
 import { isUniqueViolation, type Database, type Queryable } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
 import type { Tenant } from '../../http/gate.ts';
-import { intakeFieldRules, LANGUAGE_CODE } from '../cases/schemas.ts';
+import { intakeFieldRules, LANGUAGE_CODE, shippingAddressSchema } from '../cases/schemas.ts';
 import { validationError } from '../cases/validation.ts';
 import type { ShippingAddress } from './repository.ts';
 
 /** The actions of POST /api/v1/users that this server serves. */
-export const USER_ACTIONS = ['UPDATE_PROFILE', 'UPDATE_EMAIL'] as const;
+export const USER_ACTIONS = ['UPDATE_PROFILE', 'UPDATE_EMAIL', 'UPDATE_PAYMENT_INFO'] as const;
 
 /** The statuses of a case assigned to a provider: its patient's identity fields are then locked. */
 const ASSIGNED_STATUSES = ['ASSIGNED', 'IN_PROGRESS', 'APPROVED', 'REJECTED', 'NO_DECISION'];
@@ -84,6 +84,32 @@ export type UpdateProfileData = z.infer<typeof updateProfileDataSchema>;
 
 export const updateEmailDataSchema = z.object({ currentEmail: email, newEmail: email });
 export type UpdateEmailData = z.infer<typeof updateEmailDataSchema>;
+
+/** An empty string is a token not sent (the page's example sends both fields, one of them empty). */
+const token = (max: number) =>
+  z.preprocess((value) => (value === '' || value === null ? undefined : value), text(max).optional());
+
+/**
+ * UPDATE_PAYMENT_INFO's data: exactly one of `stripeSetupId` or `nmiPaymentToken`; the patient's `email` here or
+ * at the top level of the body (the page's examples put it there); an optional new shipping address.
+ */
+export const updatePaymentInfoDataSchema = z
+  .object({
+    email: email.optional(),
+    stripeSetupId: token(255),
+    nmiPaymentToken: token(4096),
+    shippingAddress: shippingAddressSchema.optional(),
+  })
+  .superRefine((data, context) => {
+    if ((data.stripeSetupId === undefined) === (data.nmiPaymentToken === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['stripeSetupId'],
+        message: 'Send exactly one of stripeSetupId or nmiPaymentToken',
+      });
+    }
+  });
+export type UpdatePaymentInfoData = z.infer<typeof updatePaymentInfoDataSchema>;
 
 /** The user object of the users pages (UPDATE_EMAIL's 200 shows it); absent fields are null. */
 export interface UserObject {

@@ -100,6 +100,13 @@ export class PatientRepository {
     return rows[0] ?? null;
   }
 
+  async updateShippingAddress(patientId: string, address: ShippingAddress): Promise<void> {
+    await this.db.query(
+      `update patients set shipping_address = $3::jsonb, updated_at = now() where organization_id = $1 and id = $2`,
+      [this.organizationId, patientId, JSON.stringify(address)],
+    );
+  }
+
   /** When the patient with this email, or else the first with this phone number, was created; null when none. */
   async createdAtOf(
     match: { email: string } | { phoneNumber: string },

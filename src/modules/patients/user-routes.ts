@@ -4,9 +4,12 @@ import type { Database } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
+import type { IntakePaymentsProcessor } from '../payments/intake-processor.ts';
+import { validationError } from '../cases/validation.ts';
 import {
   parseData,
   updateEmailDataSchema,
+  updatePaymentInfoDataSchema,
   updateProfileDataSchema,
   USER_ACTIONS,
   UserProfileService,
@@ -54,7 +57,8 @@ const userActionBodySchema = z
       .describe(
         'UPDATE_PROFILE: {email (required), firstName, lastName, dob, gender, phoneNumber, address, address2, city, ' +
           'state, country, postalCode, allergies, currentMedications, healthConditions, languagePreferences}. ' +
-          'UPDATE_EMAIL: {currentEmail, newEmail}',
+          'UPDATE_EMAIL: {currentEmail, newEmail}. UPDATE_PAYMENT_INFO: {stripeSetupId or nmiPaymentToken (exactly ' +
+          'one), shippingAddress (optional)}, with the user named by `email` at the top level or in data',
       ),
   })
   .meta({
@@ -64,8 +68,31 @@ const userActionBodySchema = z
         data: { email: 'john.doe@example.com', phoneNumber: '+11111111111', address: '1 ABC St', address2: null },
       },
       { action: 'UPDATE_EMAIL', data: { currentEmail: 'john.doe@example.com', newEmail: 'doe.john@example.com' } },
+      {
+        action: 'UPDATE_PAYMENT_INFO',
+        email: 'john.doe@example.com',
+        data: {
+          stripeSetupId: 'seti_1Abc',
+          shippingAddress: {
+            addressLine1: '1 ABC St',
+            addressLine2: '',
+            city: 'NYC',
+            state: 'NY',
+            country: 'US',
+            postalCode: '10101',
+          },
+        },
+      },
     ],
   });
+
+const paymentInfoSuccessSchema = z
+  .object({
+    status: z.literal(200),
+    success: z.literal(true),
+    data: z.object({ code: z.literal('PAYMENT_SETUP_UPDATED') }),
+  })
+  .meta({ example: { status: 200, success: true, data: { code: 'PAYMENT_SETUP_UPDATED' } } });
 
 const userObjectSchema = z.object({
   email: z.string(),
@@ -121,7 +148,11 @@ const present = (value: string | undefined): string | undefined =>
  * organization's patients are looked at, so `existsInCurrentOrganization` is true whenever one is found: the
  * patients of another organization are never revealed (docs/api/users.md).
  */
-export function userRoutes(db: Database, cipher: PhiCipher): FastifyPluginAsyncZod {
+export function userRoutes(
+  db: Database,
+  cipher: PhiCipher,
+  payments: Pick<IntakePaymentsProcessor, 'replaceSavedMethod'>,
+): FastifyPluginAsyncZod {
   const profiles = new UserProfileService(db, cipher);
   return async (app) => {
     app.post(
@@ -130,18 +161,45 @@ export function userRoutes(db: Database, cipher: PhiCipher): FastifyPluginAsyncZ
         config: { auth: 'apiKey', envelope: 'users', audit: { action: 'patient.update', resourceType: 'patient' } },
         schema: {
           tags: ['users'],
-          summary: "Update a user's profile (UPDATE_PROFILE) or email (UPDATE_EMAIL)",
+          summary: "Update a user's profile (UPDATE_PROFILE), email (UPDATE_EMAIL) or saved card (UPDATE_PAYMENT_INFO)",
           description:
             'Name, date of birth and gender are locked once a case of the user is assigned to a provider. ' +
-            'The answer carries the user as stored. See docs/api/users.md.',
+            'The answer carries the user as stored; UPDATE_PAYMENT_INFO answers code PAYMENT_SETUP_UPDATED. ' +
+            'See docs/api/users.md.',
           security: [{ apiKey: [] }],
           body: userActionBodySchema,
-          response: { 200: userActionSuccessSchema, ...errorResponses('users', [400, 401]) },
+          response: {
+            200: z.union([userActionSuccessSchema, paymentInfoSuccessSchema]),
+            ...errorResponses('users', [400, 401, 503]),
+          },
         },
       },
       async (request) => {
         const { action, data } = request.body;
         const { tenant } = request.scope;
+        if (action === 'UPDATE_PAYMENT_INFO') {
+          const input = parseData(updatePaymentInfoDataSchema, data);
+          const topLevel = request.body.email;
+          const given = input.email ?? (typeof topLevel === 'string' ? topLevel : undefined);
+          if (given === undefined) throw validationError('email', 'Required');
+          const patients = new PatientRepository(db, tenant);
+          const patient = await patients.findByEmail(given.trim().toLowerCase());
+          if (!patient) throw new ApiError(400, 'User does not exist');
+          request.auditResourceId = patient.id;
+          const source =
+            input.stripeSetupId !== undefined
+              ? { stripeSetupId: input.stripeSetupId.trim() }
+              : { nmiPaymentToken: input.nmiPaymentToken!.trim() };
+          await payments.replaceSavedMethod(tenant, patient.id, source, async (tx) => {
+            if (input.shippingAddress) {
+              await new PatientRepository(tx, tenant).updateShippingAddress(patient.id, {
+                ...input.shippingAddress,
+                addressLine2: input.shippingAddress.addressLine2 ?? undefined,
+              });
+            }
+          });
+          return { status: 200 as const, success: true as const, data: { code: 'PAYMENT_SETUP_UPDATED' as const } };
+        }
         if (action === 'UPDATE_PROFILE') {
           const updated = await profiles.updateProfile(tenant, parseData(updateProfileDataSchema, data));
           request.auditResourceId = updated.patientId;

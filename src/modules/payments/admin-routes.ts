@@ -1,5 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Database } from '../../db/database.ts';
+import { ApiError } from '../../http/api-error.ts';
+import { OrganizationRepository } from '../organizations/repository.ts';
+import { PaymentSettingsRepository } from './approval-charges.ts';
 import type { PaymentService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import { organizationOfAdminPath } from '../../http/admin.ts';
@@ -29,10 +33,64 @@ const organizationParams = organizationPathParams;
 
 /** Operator views of payments, and an organization's own gateway accounts, under /admin/v1. */
 export function adminPaymentRoutes(
+  db: Database,
   payments: PaymentService,
   credentials: GatewayCredentialStore,
 ): FastifyPluginAsyncZod {
+  const settingsOf = async (organizationId: string) => {
+    if (!(await new OrganizationRepository(db).exists(organizationId))) {
+      throw new ApiError(404, 'Organization not found');
+    }
+    return new PaymentSettingsRepository(db, organizationOfAdminPath(organizationId));
+  };
+  const settingsResponse = z.object({
+    organizationId: z.uuid(),
+    chargeOnApproval: z.boolean().describe('Whether an approving decision charges the case’s owed payments'),
+  });
   return async (app) => {
+    app.get(
+      '/organizations/:organizationId/payment-settings',
+      {
+        config: { auth: 'admin', envelope: 'standard' },
+        schema: {
+          tags: ['admin'],
+          summary: "An organization's payment settings: charge on approval",
+          description:
+            'chargeOnApproval (default true): an approving decision charges the case’s owed payments with the ' +
+            'patient’s saved method, or captures their holds (docs/api/payments.md#charge-on-approval).',
+          security: [{ adminToken: [] }],
+          params: organizationParams,
+          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 404]) },
+        },
+      },
+      async (request) => ({
+        organizationId: request.params.organizationId,
+        ...(await (await settingsOf(request.params.organizationId)).get()),
+      }),
+    );
+
+    app.patch(
+      '/organizations/:organizationId/payment-settings',
+      {
+        config: { auth: 'admin', envelope: 'standard' },
+        schema: {
+          tags: ['admin'],
+          summary: "Change an organization's payment settings",
+          description:
+            'chargeOnApproval false: approvals charge nothing; holds wait for an explicit capture. Applies to ' +
+            'decisions the job has not handled yet.',
+          security: [{ adminToken: [] }],
+          params: organizationParams,
+          body: z.strictObject({ chargeOnApproval: z.boolean({ error: 'Must be true or false' }).optional() }),
+          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 404]) },
+        },
+      },
+      async (request) => ({
+        organizationId: request.params.organizationId,
+        ...(await (await settingsOf(request.params.organizationId)).update(request.body)),
+      }),
+    );
+
     app.get(
       '/organizations/:organizationId/payment-gateways',
       {

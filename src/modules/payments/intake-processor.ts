@@ -153,8 +153,9 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
     };
 
     if (prepared.kind === 'setup') {
+      const savedMethodId = randomUUID();
       await repository.saveMethod({
-        id: randomUUID(),
+        id: savedMethodId,
         patientId,
         saved: prepared.saved,
         sourceReference: prepared.setupIntentId,
@@ -172,6 +173,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
         amountCapturedCents: 0,
         captureBefore: null,
         capturedAt: null,
+        savedMethodId,
       });
       return { paymentId: row.id };
     }
@@ -273,6 +275,33 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
       productBundleId,
       description: payment.description ?? null,
     };
+  }
+
+  /**
+   * UPDATE_PAYMENT_INFO (POST /api/v1/users): a confirmed SetupIntent of this organization, or an NMI token saved in
+   * the Customer Vault (no money moves), becomes the patient's latest saved method, which later holds and charges
+   * (charge on approval included) use. Checked with the gateway first, outside any transaction; then the method
+   * and `alsoInTransaction` (the shipping address) are written together.
+   */
+  async replaceSavedMethod(
+    tenant: Tenant,
+    patientId: string,
+    source: { stripeSetupId: string } | { nmiPaymentToken: string },
+    alsoInTransaction: (tx: Queryable) => Promise<void>,
+  ): Promise<void> {
+    const checked =
+      'stripeSetupId' in source
+        ? await this.checkSetupIntent(tenant, source.stripeSetupId)
+        : await this.saveToken(tenant, source.nmiPaymentToken);
+    await this.db.transaction(async (tx) => {
+      await new PaymentRepository(tx, tenant).saveMethod({
+        id: randomUUID(),
+        patientId,
+        saved: checked.saved,
+        sourceReference: checked.setupIntentId || null,
+      });
+      await alsoInTransaction(tx);
+    });
   }
 
   private async checkSetupIntent(

@@ -116,6 +116,8 @@ export type PaymentChanges = Partial<{
   failure_message: string | null;
   hold_operation: HoldOperation | null;
   hold_operation_cents: number | null;
+  gateway: GatewayName | null;
+  saved_method_id: string | null;
 }>;
 
 /** A saved payment method with its record id. */

@@ -209,7 +209,10 @@ export function paymentRoutes(
       async (request) => {
         const caseId = caseIdOf(request.params);
         const input = parseCasePaymentBody(request.body);
-        const row = await payments.createCasePayment(request.scope.tenant, caseId, input);
+        const row = await payments.createCasePayment(request.scope.tenant, caseId, input, {
+          kind: 'api_key',
+          id: request.scope.apiKeyId,
+        });
         request.auditResourceId = row.id;
         return {
           success: true as const,

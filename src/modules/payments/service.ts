@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Database } from '../../db/database.ts';
+import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
 import { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
+import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { ProductService } from '../products/service.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import {
@@ -150,7 +151,12 @@ export class PaymentService {
    * request with it left a hold whose outcome is unknown (gateway timeout): then the same request resumes
    * it, with the same gateway idempotency key, so the card is held once.
    */
-  async createCasePayment(tenant: Tenant, caseId: string, input: CasePaymentInput): Promise<CasePaymentRow> {
+  async createCasePayment(
+    tenant: Tenant,
+    caseId: string,
+    input: CasePaymentInput,
+    actor: CaseEventActor,
+  ): Promise<CasePaymentRow> {
     const repository = new PaymentRepository(this.db, tenant);
     const found = await repository.findCase(caseId);
     if (!found) throw new ApiError(404, 'Case not found');
@@ -184,8 +190,9 @@ export class PaymentService {
     }
 
     let row: CasePaymentRow;
-    try {
-      row = await repository.insertPayment({
+    // The payment and its PAYMENT_ADDED case event, in one transaction.
+    const insert = (tx: Queryable) =>
+      new PaymentRepository(tx, tenant).insertPayment({
         id: randomUUID(),
         caseId,
         productId: input.productId,
@@ -207,6 +214,26 @@ export class PaymentService {
         idempotencyKey: input.idempotencyKey,
         requestFingerprint: fingerprint,
         savedMethodId: saved?.id ?? null,
+      });
+    try {
+      row = await this.db.transaction(async (tx) => {
+        const inserted = await insert(tx);
+        await recordCaseEvent(tx, {
+          organizationId: tenant.organizationId,
+          caseId,
+          actor,
+          type: 'case.payment_added',
+          before: null,
+          after: {
+            paymentId: inserted.id,
+            status: inserted.status,
+            holdStatus: inserted.hold_status,
+            amountCents: inserted.amount_cents,
+            source: inserted.source,
+          },
+          subject: { paymentId: inserted.id },
+        });
+        return inserted;
       });
     } catch (error) {
       if (isUniqueViolation(error, CASE_PAYMENT_IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();

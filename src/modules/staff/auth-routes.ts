@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../http/api-error.ts';
-import { sendError } from '../../http/envelopes.ts';
-import { errorResponses } from '../../http/envelopes.ts';
+import { errorResponses, sendError } from '../../http/envelopes.ts';
+import { textParam } from '../../http/parameters.ts';
 import { STAFF_SESSION_COOKIE } from '../../http/gate.ts';
 import { staffViewSchema } from './admin-routes.ts';
 import { isUuid } from '../../uuid.ts';
@@ -135,7 +135,7 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
             'their own session routes (me, logout, totp/setup, totp/enable) answers 403 until TOTP is on. An ' +
             'organization the ADMIN does not work for is 404.',
           security,
-          params: z.object({ organizationId: z.string().max(100).describe('An organization the ADMIN works for') }),
+          params: z.object({ organizationId: textParam('organizationId', 100) }),
           body: z.strictObject({ required: z.boolean() }),
           response: {
             200: z.object({ organizationId: z.uuid(), staffTotpRequired: z.boolean() }),

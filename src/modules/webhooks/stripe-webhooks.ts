@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { hasOwnStripeAccount, type GatewayDirectory } from '../payments/credentials.ts';
 import { WebhookSignatureError, type GatewayWebhookEvent } from '../payments/gateways/types.ts';
+import { applyRefund } from '../payments/refunds.ts';
 import {
   PaymentRepository,
   PaymentsAcrossOrganizations,
@@ -123,11 +125,46 @@ export class StripeWebhookService {
       }
       return { outcome: status ? 'applied' : 'ignored', paymentId: null };
     }
+    if (update.kind === 'payment' && update.status === 'REFUND' && event.amountRefundedCents !== null) {
+      return { outcome: await recordStripeRefund(tx, payment, event.amountRefundedCents), paymentId: payment.id };
+    }
     const changes = transition(payment, event);
     if (!changes) return { outcome: 'unchanged', paymentId: payment.id };
     await organizationOf(tx, payment).updatePayment(payment.id, changes);
     return { outcome: 'applied', paymentId: payment.id };
   }
+}
+
+/**
+ * `charge.refunded` (a refund made in Stripe's dashboard, or one of ours reported back): the charge's total refunded
+ * so far, less what our refund records already hold (succeeded, and pending ones whose answer is on its way), is a
+ * refund we have not recorded. It is recorded as a `webhook` refund row with the payment's new amount refunded and
+ * its case event, in the event's transaction (the payment is locked by findPaymentForGateway). A redelivery, an event
+ * reporting a total already recorded, or an older event arriving late records nothing.
+ */
+async function recordStripeRefund(
+  tx: Queryable,
+  payment: CasePaymentRow,
+  reportedCents: number,
+): Promise<WebhookOutcome> {
+  if (!ALLOWED_FROM.REFUND.includes(payment.status)) return 'unchanged';
+  const { rows } = await tx.query<{ succeeded: number; pending: number }>(
+    `select coalesce(sum(amount_cents) filter (where status = 'succeeded'), 0)::int as succeeded,
+            coalesce(sum(amount_cents) filter (where status = 'pending'), 0)::int as pending
+       from case_payment_refunds where organization_id = $1 and case_payment_id = $2`,
+    [payment.organization_id, payment.id],
+  );
+  const recorded = Math.max(rows[0]!.succeeded, payment.amount_refunded_cents) + rows[0]!.pending;
+  const missing = Math.min(reportedCents, payment.amount_captured_cents || reportedCents) - recorded;
+  if (missing <= 0) return 'unchanged';
+  const tenant = Tenant.forOperator(payment.organization_id, 'a Stripe event names a gateway object');
+  await tx.query(
+    `insert into case_payment_refunds (id, organization_id, case_payment_id, amount_cents, status, source)
+     values ($1, $2, $3, $4, 'succeeded', 'webhook')`,
+    [randomUUID(), payment.organization_id, payment.id, missing],
+  );
+  await applyRefund(tx, tenant, payment, missing, { kind: 'system', id: null });
+  return 'applied';
 }
 
 /** The repository of the organization a gateway object found by the event belongs to. */

@@ -40,6 +40,11 @@ export const CASE_EVENT_TYPES = {
    * payload's payment then has status REFUND and its amount refunded (docs/api/payments.md).
    */
   'case.payment_refunded': 'PAYMENT_COMPLETED',
+  /**
+   * A charge the server made (charge on approval) was declined or refused. Sent as PAYMENT_COMPLETED too: its
+   * payload's payment has status ERROR and its failure message (docs/api/payments.md).
+   */
+  'case.payment_failed': 'PAYMENT_COMPLETED',
 } as const satisfies Record<string, WebhookEvent>;
 
 export type CaseEventType = keyof typeof CASE_EVENT_TYPES;

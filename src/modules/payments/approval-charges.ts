@@ -1,0 +1,485 @@
+import type { Database, Queryable } from '../../db/database.ts';
+import { Tenant } from '../../http/gate.ts';
+import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
+import type { GatewayDirectory } from './credentials.ts';
+import {
+  GatewayRequestError,
+  GatewayUnavailableError,
+  GatewayUnsupportedError,
+  type PaymentGateway,
+  type PaymentResult,
+} from './gateways/types.ts';
+import { PaymentRepository, type CasePaymentRow, type PaymentChanges, type SavedMethodRecord } from './repository.ts';
+import { gatewayKey } from './service.ts';
+
+/** The server itself changes the case: no caller asked for this charge at that moment. */
+const SYSTEM: CaseEventActor = { kind: 'system', id: null };
+
+export interface ApprovalChargeRow {
+  id: string;
+  organization_id: string;
+  case_id: string;
+  case_payment_id: string;
+  decision_id: string;
+  operation: 'charge' | 'capture';
+  saved_method_id: string | null;
+  status: 'pending' | 'succeeded' | 'failed' | 'skipped';
+  attempts: number;
+  gateway_reference: string | null;
+  last_error: string | null;
+}
+
+const jobColumns = `id, organization_id, case_id, case_payment_id, decision_id, operation, saved_method_id, status,
+  attempts, gateway_reference, last_error`;
+
+/**
+ * The approval charges of every organization: the job starts from no caller, so these statements name the
+ * organization of each row themselves (each row's payment is then read through its organization's Tenant).
+ */
+export class ApprovalChargeQueue {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * One charge record for each payment still owed (UNPAID, with no hold or a hold still HELD; not a payment
+   * reported as taken elsewhere) whose case's latest approving decision came after it, in an organization that
+   * charges on approval. The unique index makes concurrent scans, and decisions recorded twice, one record.
+   */
+  async scan(): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `insert into payment_approval_charges (id, organization_id, case_id, case_payment_id, decision_id, operation)
+       select gen_random_uuid(), p.organization_id, p.case_id, p.id, d.id,
+              case when p.hold_status = 'HELD' then 'capture' else 'charge' end
+         from case_payments p
+         join lateral (
+           select id, created_at from case_decisions
+            where organization_id = p.organization_id and case_id = p.case_id and is_approved
+            order by created_at desc, id limit 1
+         ) d on true
+        where p.status = 'UNPAID' and p.hold_status in ('NONE', 'HELD') and p.source <> 'confirmation'
+          and p.created_at <= d.created_at
+          and coalesce((select s.charge_on_approval from organization_payment_settings s
+                         where s.organization_id = p.organization_id), true)
+          and not exists (select 1 from payment_approval_charges j where j.case_payment_id = p.id)
+       on conflict (case_payment_id) do nothing`,
+    );
+    return rowCount;
+  }
+
+  /** Claims up to `limit` due records for `leaseMs`: no other worker takes them meanwhile. */
+  async claim(limit: number, leaseMs: number): Promise<ApprovalChargeRow[]> {
+    const { rows } = await this.db.query<ApprovalChargeRow>(
+      `update payment_approval_charges
+          set claimed_until = now() + make_interval(secs => $2::float8 / 1000), attempts = attempts + 1,
+              updated_at = now()
+        where id in (select id from payment_approval_charges
+                      where status = 'pending' and (claimed_until is null or claimed_until < now())
+                      order by created_at, id limit $1 for update skip locked)
+        returning ${jobColumns}`,
+      [limit, leaseMs],
+    );
+    return rows;
+  }
+
+  /** The saved method the first attempt chose: every later attempt uses the same (its key names that charge). */
+  async chooseMethod(id: string, savedMethodId: string): Promise<string> {
+    const { rows } = await this.db.query<{ saved_method_id: string }>(
+      `update payment_approval_charges set saved_method_id = coalesce(saved_method_id, $2), updated_at = now()
+        where id = $1 returning saved_method_id`,
+      [id, savedMethodId],
+    );
+    return rows[0]!.saved_method_id;
+  }
+
+  /** The outcome is not known yet (an outage, a payment still processing): tried again after `delayMs`. */
+  async retryLater(id: string, delayMs: number, error: string, gatewayReference: string | null = null): Promise<void> {
+    await this.db.query(
+      `update payment_approval_charges
+          set claimed_until = now() + make_interval(secs => $2::float8 / 1000), last_error = $3,
+              gateway_reference = coalesce($4, gateway_reference), updated_at = now()
+        where id = $1 and status = 'pending'`,
+      [id, delayMs, error.slice(0, 500), gatewayReference],
+    );
+  }
+
+  /** Locks a pending record in the transaction that records its outcome; false when it is no longer pending. */
+  async lockPending(id: string): Promise<boolean> {
+    const { rows } = await this.db.query<{ status: string }>(
+      'select status from payment_approval_charges where id = $1 for update',
+      [id],
+    );
+    return rows[0]?.status === 'pending';
+  }
+
+  async close(
+    id: string,
+    status: 'succeeded' | 'failed' | 'skipped',
+    detail: { error?: string | null; gatewayReference?: string | null } = {},
+  ): Promise<void> {
+    await this.db.query(
+      `update payment_approval_charges
+          set status = $2, last_error = $3, gateway_reference = coalesce($4, gateway_reference), claimed_until = null,
+              updated_at = now()
+        where id = $1 and status = 'pending'`,
+      [id, status, detail.error?.slice(0, 500) ?? null, detail.gatewayReference ?? null],
+    );
+  }
+}
+
+export interface ApprovalChargeOptions {
+  /** How often an idle job looks for approvals. */
+  pollIntervalMs?: number;
+  /** How long a claimed record is a worker's: longer than a gateway call with its retries. */
+  leaseMs?: number;
+  /** Records claimed at once. */
+  batch?: number;
+}
+
+export interface JobLog {
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/** The first retry's delay; each further one doubles, up to an hour. */
+const FIRST_RETRY_MS = 10_000;
+const MAX_RETRY_MS = 3600_000;
+
+/**
+ * Charge on approval (docs/api/payments.md#charge-on-approval). Reacts to approving decisions from this module
+ * (the scan over case decisions), so the staff's decision code knows nothing of payments: each owed payment of
+ * an approved case gets one record, claimed by one worker, which calls the gateway outside any transaction with
+ * a key derived from the payment id (`care360:case-payment:<id>:approval-charge`; a hold's capture uses the
+ * capture route's own key, so the two are one capture) and then records the payment's new state, its case event
+ * and the record's outcome in one transaction. A worker that dies between the call and the record leaves the
+ * record claimed until its lease lapses; the next attempt repeats the call with the same key (NMI, which has no
+ * keys, is asked for the orderid first), so the card is charged once and the charge recorded once.
+ */
+export class ApprovalChargeJob {
+  private readonly settings: Required<ApprovalChargeOptions>;
+  private readonly stopping = new AbortController();
+  private running: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private log: JobLog | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly gateways: GatewayDirectory,
+    options: ApprovalChargeOptions = {},
+  ) {
+    this.settings = {
+      pollIntervalMs: options.pollIntervalMs ?? 2000,
+      leaseMs: options.leaseMs ?? 5 * 60_000,
+      batch: options.batch ?? 8,
+    };
+  }
+
+  start(log?: JobLog): void {
+    this.log = log ?? this.log;
+    this.running ??= this.loop();
+  }
+
+  /** Stops claiming and waits for the records in hand (a call cut short stays claimed until its lease lapses). */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.wake?.();
+    await this.running;
+  }
+
+  /** One pass: records new approvals, then works through what is due. Answers how many records it worked on. */
+  async runOnce(): Promise<number> {
+    const queue = new ApprovalChargeQueue(this.db);
+    await queue.scan();
+    let worked = 0;
+    for (;;) {
+      const claimed = await queue.claim(this.settings.batch, this.settings.leaseMs);
+      if (claimed.length === 0) return worked;
+      worked += claimed.length;
+      await Promise.all(
+        claimed.map((job) =>
+          this.work(job).catch((error: unknown) =>
+            // Left claimed: tried again when the lease lapses.
+            this.log?.error({ err: error, approvalChargeId: job.id }, 'approval charge failed unexpectedly'),
+          ),
+        ),
+      );
+      if (this.stopping.signal.aborted) return worked;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      try {
+        await this.runOnce();
+      } catch (error) {
+        this.log?.warn({ err: error }, 'the approval charge job failed a pass; trying again');
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.settings.pollIntervalMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async work(job: ApprovalChargeRow): Promise<void> {
+    const tenant = Tenant.forOperator(job.organization_id, 'an approval charge names its organization');
+    const payments = new PaymentRepository(this.db, tenant);
+    const queue = new ApprovalChargeQueue(this.db);
+    const payment = await payments.findPayment(job.case_id, job.case_payment_id);
+    if (!payment) return queue.close(job.id, 'skipped', { error: 'The payment no longer exists' });
+    if (job.operation === 'capture') return this.capture(job, tenant, payment);
+    return this.charge(job, tenant, payment);
+  }
+
+  private async charge(job: ApprovalChargeRow, tenant: Tenant, payment: CasePaymentRow): Promise<void> {
+    const queue = new ApprovalChargeQueue(this.db);
+    const payments = new PaymentRepository(this.db, tenant);
+    // Only the first attempt may find the payment settled otherwise; a later one may have charged it itself.
+    if (job.attempts === 1 && (payment.status !== 'UNPAID' || payment.hold_status !== 'NONE')) {
+      return queue.close(job.id, 'skipped', { error: `The payment became ${payment.status} before its charge` });
+    }
+    const method = await this.methodFor(job, payments, payment);
+    if (!method) {
+      return queue.close(job.id, 'skipped', { error: "The case's patient has no saved payment method" });
+    }
+    const gateway = await this.gatewayOf(tenant, method.gateway);
+    if (!gateway) {
+      return queue.retryLater(
+        job.id,
+        this.delay(job),
+        `The ${method.gateway} gateway of the saved method is not configured`,
+      );
+    }
+    if (payment.amount_cents < gateway.minimumAmountCents) {
+      return this.recordFailure(job, tenant, payment, `The amount is below ${gateway.name}'s minimum`, null);
+    }
+    let result: PaymentResult | null;
+    try {
+      result = job.gateway_reference
+        ? await gateway.retrievePayment(job.gateway_reference)
+        : await gateway.authorize({
+            idempotencyKey: gatewayKey('case-payment', payment.id, 'approval-charge'),
+            amountCents: payment.amount_cents,
+            currency: payment.currency,
+            captureLater: false,
+            source: { savedMethod: method },
+            description: payment.description,
+            metadata: { care360_organization_id: payment.organization_id, care360_case_payment_id: payment.id },
+            // A later attempt: the first may have reached the gateway (NMI looks its orderid up first).
+            resume: job.attempts > 1,
+          });
+    } catch (error) {
+      if (error instanceof GatewayUnavailableError) return queue.retryLater(job.id, this.delay(job), error.message);
+      if (error instanceof GatewayRequestError || error instanceof GatewayUnsupportedError) {
+        return this.recordFailure(job, tenant, payment, error.message, null, method);
+      }
+      throw error;
+    }
+    if (!result) return this.recordFailure(job, tenant, payment, 'The payment provider does not know the charge', null);
+    if (result.status === 'succeeded') return this.recordCharged(job, tenant, payment, result, method);
+    if (result.status === 'failed' || result.status === 'canceled') {
+      return this.recordFailure(job, tenant, payment, result.failureMessage ?? 'declined', result.id || null, method);
+    }
+    // Processing, or waiting for the customer: read back later.
+    return queue.retryLater(job.id, this.delay(job), `The charge is ${result.status}`, result.id || null);
+  }
+
+  private async capture(job: ApprovalChargeRow, tenant: Tenant, payment: CasePaymentRow): Promise<void> {
+    const queue = new ApprovalChargeQueue(this.db);
+    const payments = new PaymentRepository(this.db, tenant);
+    if (payment.hold_status !== 'HELD' || !payment.gateway || !payment.gateway_reference) {
+      return queue.close(job.id, 'skipped', { error: `The hold is ${payment.hold_status}` });
+    }
+    const gateway = await this.gatewayOf(tenant, payment.gateway);
+    if (!gateway) {
+      return queue.retryLater(job.id, this.delay(job), `The ${payment.gateway} gateway of the hold is not configured`);
+    }
+    // The capture route's claim and key for a whole capture: a twin capture through the API is the same one.
+    const claimed = await payments.claimHold(payment.id, 'capture', payment.amount_cents, this.settings.leaseMs);
+    if (!claimed) {
+      const found = (await payments.findPayment(payment.case_id, payment.id))!;
+      if (found.hold_status === 'HELD') {
+        return queue.retryLater(job.id, this.delay(job), 'Another operation on the hold is in progress');
+      }
+      return queue.close(job.id, 'skipped', { error: `The hold is ${found.hold_status}` });
+    }
+    let result: PaymentResult | null;
+    try {
+      result = await gateway.capture({
+        idempotencyKey: gatewayKey('case-payment', payment.id, 'capture'),
+        reference: payment.gateway_reference,
+      });
+    } catch (error) {
+      if (error instanceof GatewayUnavailableError) return queue.retryLater(job.id, this.delay(job), error.message);
+      if (!(error instanceof GatewayRequestError)) throw error;
+      // Refused: captured or released another way meanwhile, or the hold lapsed. The gateway says which.
+      result = await gateway.retrievePayment(payment.gateway_reference).catch(() => null);
+      if (result?.status !== 'succeeded') return this.recordFailure(job, tenant, claimed, error.message, null);
+    }
+    if (!result || result.status !== 'succeeded') {
+      return this.recordFailure(job, tenant, claimed, result?.failureMessage ?? 'The capture failed', null);
+    }
+    return this.recordCharged(job, tenant, claimed, result, null);
+  }
+
+  /** The payment is paid: its row, its PAYMENT_COMPLETED event and the record's outcome, in one transaction. */
+  private recordCharged(
+    job: ApprovalChargeRow,
+    tenant: Tenant,
+    payment: CasePaymentRow,
+    result: PaymentResult,
+    method: SavedMethodRecord | null,
+  ): Promise<void> {
+    return this.settle(job, tenant, payment, 'succeeded', { gatewayReference: result.id || null }, (before) => {
+      const changes: PaymentChanges = { hold_operation: null, hold_operation_cents: null, failure_message: null };
+      // A webhook may have recorded the payment first (PAID), or moved it on since (refund, dispute): kept.
+      if (before.status === 'UNPAID' || before.status === 'ERROR') {
+        Object.assign(changes, {
+          status: 'PAID',
+          amount_captured_cents: result.amountReceivedCents || before.amount_cents,
+          captured_at: new Date(),
+        } satisfies PaymentChanges);
+        if (job.operation === 'capture') changes.hold_status = 'CAPTURED';
+      }
+      if (!before.gateway_reference) changes.gateway_reference = result.id;
+      return withMethod(changes, method);
+    });
+  }
+
+  /**
+   * The charge was declined or refused: the payment shows it (ERROR and the reason; a hold that could not be
+   * captured stays HELD with the reason), with its case event, in one transaction.
+   */
+  private recordFailure(
+    job: ApprovalChargeRow,
+    tenant: Tenant,
+    payment: CasePaymentRow,
+    message: string,
+    reference: string | null,
+    method: SavedMethodRecord | null = null,
+  ): Promise<void> {
+    return this.settle(job, tenant, payment, 'failed', { error: message, gatewayReference: reference }, (before) => {
+      const changes: PaymentChanges = { failure_message: message.slice(0, 500) };
+      if (job.operation === 'capture') return { ...changes, hold_operation: null, hold_operation_cents: null };
+      if (before.status !== 'UNPAID') return changes;
+      changes.status = 'ERROR';
+      if (reference && !before.gateway_reference) changes.gateway_reference = reference;
+      return withMethod(changes, method);
+    });
+  }
+
+  /**
+   * Records a record's outcome once: the record still pending (locked), the payment's changes as `changesOf` makes
+   * them from the payment as it is now (locked), its case event, and the record closed, in one transaction.
+   */
+  private async settle(
+    job: ApprovalChargeRow,
+    tenant: Tenant,
+    payment: CasePaymentRow,
+    outcome: 'succeeded' | 'failed',
+    detail: { error?: string | null; gatewayReference?: string | null },
+    changesOf: (before: CasePaymentRow) => PaymentChanges,
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const queue = new ApprovalChargeQueue(tx);
+      if (!(await queue.lockPending(job.id))) return;
+      const before = await lockPayment(tx, tenant, payment);
+      const after = await new PaymentRepository(tx, tenant).updatePayment(payment.id, changesOf(before));
+      await recordCaseEvent(tx, {
+        organizationId: tenant.organizationId,
+        caseId: payment.case_id,
+        actor: SYSTEM,
+        type: outcome === 'succeeded' ? 'case.payment_completed' : 'case.payment_failed',
+        before: paymentState(before),
+        after: { ...paymentState(after), chargedOn: 'approval', decisionId: job.decision_id },
+        subject: { paymentId: payment.id },
+      });
+      await queue.close(job.id, outcome, detail);
+    });
+  }
+
+  /** The method the record names, else the patient's latest (a card replaced since the intake is the one used). */
+  private async methodFor(
+    job: ApprovalChargeRow,
+    payments: PaymentRepository,
+    payment: CasePaymentRow,
+  ): Promise<SavedMethodRecord | null> {
+    if (job.saved_method_id) return payments.savedMethod(job.saved_method_id);
+    const found = await payments.findCase(payment.case_id);
+    const latest = found ? await payments.latestSavedMethod(found.patient_id) : null;
+    const chosen = latest ?? (payment.saved_method_id ? await payments.savedMethod(payment.saved_method_id) : null);
+    if (!chosen) return null;
+    const kept = await new ApprovalChargeQueue(this.db).chooseMethod(job.id, chosen.id);
+    return kept === chosen.id ? chosen : payments.savedMethod(kept);
+  }
+
+  private async gatewayOf(tenant: Tenant, name: string): Promise<PaymentGateway | undefined> {
+    return (await this.gateways.forOrganization(tenant.organizationId)).byName[name as PaymentGateway['name']];
+  }
+
+  private delay(job: ApprovalChargeRow): number {
+    return Math.min(FIRST_RETRY_MS * 2 ** Math.max(0, job.attempts - 1), MAX_RETRY_MS);
+  }
+}
+
+/** Locks the payment for the outcome's transaction and reads it in a statement of its own (read committed). */
+async function lockPayment(tx: Queryable, tenant: Tenant, payment: CasePaymentRow): Promise<CasePaymentRow> {
+  await tx.query('select id from case_payments where organization_id = $1 and id = $2 for update', [
+    tenant.organizationId,
+    payment.id,
+  ]);
+  return (await new PaymentRepository(tx, tenant).findPayment(payment.case_id, payment.id))!;
+}
+
+/** The payment now names the gateway and saved method it was charged with. */
+function withMethod(changes: PaymentChanges, method: SavedMethodRecord | null): PaymentChanges {
+  return method ? { ...changes, gateway: method.gateway, saved_method_id: method.id } : changes;
+}
+
+function paymentState(row: CasePaymentRow): Record<string, unknown> {
+  return {
+    paymentId: row.id,
+    status: row.status,
+    holdStatus: row.hold_status,
+    amountCents: row.amount_cents,
+    amountCapturedCents: row.amount_captured_cents,
+  };
+}
+
+/** An organization's payment settings (absent row: the defaults). */
+export interface PaymentSettings {
+  chargeOnApproval: boolean;
+}
+
+/** The settings of one organization, built with its Tenant (the admin API names it through its path). */
+export class PaymentSettingsRepository {
+  private readonly organizationId: string;
+
+  constructor(
+    private readonly db: Queryable,
+    tenant: Tenant,
+  ) {
+    this.organizationId = tenant.organizationId;
+  }
+
+  async get(): Promise<PaymentSettings> {
+    const { rows } = await this.db.query<{ charge_on_approval: boolean }>(
+      'select charge_on_approval from organization_payment_settings where organization_id = $1',
+      [this.organizationId],
+    );
+    return { chargeOnApproval: rows[0]?.charge_on_approval ?? true };
+  }
+
+  async update(changes: Partial<PaymentSettings>): Promise<PaymentSettings> {
+    const current = await this.get();
+    const next = { ...current, ...changes };
+    await this.db.query(
+      `insert into organization_payment_settings (organization_id, charge_on_approval) values ($1, $2)
+       on conflict (organization_id) do update set charge_on_approval = excluded.charge_on_approval, updated_at = now()`,
+      [this.organizationId, next.chargeOnApproval],
+    );
+    return next;
+  }
+}

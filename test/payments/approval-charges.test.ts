@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ApprovalChargeJob } from '../../src/modules/payments/approval-charges.ts';
+import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
+import { DECLINED_PAYMENT_METHOD, startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
+import { bearer, staffMember, type SignedIn } from '../staff/support.ts';
+import { ADMIN_TOKEN } from '../support/app.ts';
+import { createCase, paymentRow, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
+
+// Charge on approval (docs/api/payments.md#charge-on-approval): a staff decision that approves a case charges
+// its owed payments with the patient's saved method (Stripe SetupIntent card, NMI vault), or captures a hold,
+// once, through the job's claimed records, on the Stripe-compatible and NMI fakes with the real clients.
+
+const secretId = (secret: unknown) => String(secret).split('_secret_')[0]!;
+const DC = { addressLine1: '1 Main St', city: 'Washington', state: 'DC', country: 'US', postalCode: '20500' };
+
+describe('charge on approval', () => {
+  let stripe: FakeStripeServer;
+  let nmi: FakeNmiServer;
+  let context: TestContext;
+  let apiKey: string;
+  let organizationId: string;
+  let support: SignedIn;
+  let provider: SignedIn;
+  let job: ApprovalChargeJob;
+
+  const act = async (member: SignedIn, caseId: string, action: string, payload: Record<string, unknown>) => {
+    const response = await context.app.inject({
+      method: 'POST',
+      url: `/staff/v1/cases/${caseId}/${action}`,
+      headers: bearer(member),
+      payload,
+    });
+    assert.equal(response.statusCode, 200, response.body);
+  };
+  const decide = async (caseId: string, isApproved: boolean) => {
+    await act(support, caseId, 'assign', { assigneeId: provider.staffId });
+    await act(provider, caseId, 'decisions', { isApproved });
+  };
+  const newCase = async (extra: Record<string, unknown> = {}) => {
+    const created = await createCase(context, apiKey, { shippingAddress: DC, ...extra });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    return created;
+  };
+  /** An owed payment recorded through the API (UNPAID, no hold). */
+  const owed = async (caseId: string, amount: number, extra: Record<string, unknown> = {}) => {
+    const created = await post(context, `/api/v1/cases/${caseId}/payments`, apiKey, { amount, ...extra });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    return (created.body.data as { result: { paymentId: string } }).result.paymentId;
+  };
+  const events = async (paymentId: string) =>
+    (
+      await context.db.query<{ type: string; after: Record<string, unknown> }>(
+        `select type, after from case_events where after ->> 'paymentId' = $1 and type in ('case.payment_completed', 'case.payment_failed')
+          order by seq`,
+        [paymentId],
+      )
+    ).rows;
+  const charge = async (paymentId: string) =>
+    (
+      await context.db.query<{ status: string; attempts: number; last_error: string | null }>(
+        'select status, attempts, last_error from payment_approval_charges where case_payment_id = $1',
+        [paymentId],
+      )
+    ).rows;
+  /** The worker that held a record died, or its retry delay passed: the record is due again. */
+  const lapse = () =>
+    context.db.query("update payment_approval_charges set claimed_until = now() - interval '1 second'");
+  const stripeCharges = (paymentId: string) =>
+    stripe.calls.filter(
+      (call) => call.idempotencyKey === `care360:case-payment:${paymentId}:approval-charge` && !call.replayed,
+    ).length;
+
+  before(async () => {
+    stripe = await startFakeStripe();
+    nmi = await startFakeNmi();
+    context = await paymentsTestContext({ ...stripe.environment(), ...nmi.environment() });
+    ({ apiKey, organizationId } = await context.organization());
+    support = await staffMember(context.app, 'SUPPORT', { organizationIds: [organizationId] });
+    provider = await staffMember(context.app, 'PROVIDER', {
+      organizationIds: [organizationId],
+      title: 'MD',
+      npi: '1234567890',
+      dea: 'AB1234567',
+      licensedStates: ['DC'],
+    });
+    job = new ApprovalChargeJob(context.db, context.services.gatewayDirectory);
+  });
+  after(async () => {
+    await context.close();
+    await stripe.stop();
+    await nmi.stop();
+  });
+
+  it('charges the SetupIntent card of the Case Create flow once the case is approved, once', async () => {
+    const setup = await post(context, '/api/v1/payments/setup', apiKey);
+    const setupIntentId = secretId(setup.body.paymentSecret);
+    stripe.confirmSetupIntent(setupIntentId);
+    const created = await newCase({ stripeSetupId: setupIntentId, paymentAmount: 600 });
+    const paymentId = created.paymentId!;
+
+    await job.runOnce();
+    assert.equal(stripeCharges(paymentId), 0, 'nothing is charged before a decision');
+    assert.equal((await paymentRow(context, paymentId)).status, 'UNPAID');
+
+    await decide(created.caseId, true);
+    assert.equal(await job.runOnce(), 1);
+    const row = await paymentRow(context, paymentId);
+    assert.equal(row.status, 'PAID');
+    assert.equal(row.amount_captured_cents, 60000);
+    assert.match(String(row.gateway_reference), /^pi_/);
+    assert.equal(stripe.paymentIntents.get(String(row.gateway_reference))?.amount_received, 60000);
+    assert.equal(stripeCharges(paymentId), 1);
+    assert.deepEqual(
+      (await events(paymentId)).map((event) => [event.type, event.after.status, event.after.chargedOn]),
+      [['case.payment_completed', 'PAID', 'approval']],
+    );
+    assert.equal((await charge(paymentId))[0]!.status, 'succeeded');
+
+    // Later passes, and a second job as another process would run it, charge nothing more.
+    await lapse();
+    assert.equal(await job.runOnce(), 0);
+    assert.equal(await new ApprovalChargeJob(context.db, context.services.gatewayDirectory).runOnce(), 0);
+    assert.equal(stripeCharges(paymentId), 1);
+    assert.equal((await events(paymentId)).length, 1);
+
+    // The partner sees it paid.
+    const shown = await context.app.inject({
+      url: `/api/v1/cases/${created.caseId}/payments/${paymentId}`,
+      headers: { 'cv-api-key': apiKey },
+    });
+    assert.equal(shown.statusCode, 200, shown.body);
+    assert.equal(shown.json().data.result.status, 'PAID');
+  });
+
+  it('charges the NMI vault card saved by nmiPaymentToken, with a sale on the vault id', async () => {
+    const created = await newCase({ nmiPaymentToken: 'tok-approval-1', paymentAmount: 45 });
+    const salesBefore = nmi.count('sale');
+    await decide(created.caseId, true);
+    await job.runOnce();
+    assert.equal(nmi.count('sale'), salesBefore + 1);
+    const sale = nmi.calls.at(-1)!;
+    assert.equal(sale.type, 'sale');
+    assert.ok(sale.customer_vault_id, 'charged through the vault');
+    assert.equal(sale.orderid, `care360:case-payment:${created.paymentId}:approval-charge`);
+    const row = await paymentRow(context, created.paymentId!);
+    assert.equal(row.status, 'PAID');
+    assert.equal(row.gateway, 'nmi');
+    assert.equal(row.amount_captured_cents, 4500);
+    assert.equal((await events(created.paymentId!)).length, 1);
+  });
+
+  it('captures a hold placed with preauthorize, as the capture route does', async () => {
+    const created = await newCase();
+    await saveMethodForCase(context, organizationId, created.caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_approval',
+      paymentMethodId: 'pm_card_visa',
+    });
+    const paymentId = await owed(created.caseId, 80, { preauthorize: true });
+    assert.equal((await paymentRow(context, paymentId)).hold_status, 'HELD');
+    await decide(created.caseId, true);
+    await job.runOnce();
+    const row = await paymentRow(context, paymentId);
+    assert.equal(row.hold_status, 'CAPTURED');
+    assert.equal(row.status, 'PAID');
+    assert.equal(row.amount_captured_cents, 8000);
+    assert.equal(row.hold_operation, null);
+    assert.equal(stripe.count('POST', `/v1/payment_intents/${row.gateway_reference}/capture`), 1);
+    // The capture route answers the same capture, not a second one.
+    const again = await post(context, `/api/v1/cases/${created.caseId}/payments/${paymentId}/capture`, apiKey);
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(stripe.count('POST', `/v1/payment_intents/${row.gateway_reference}/capture`), 1);
+  });
+
+  it('records a declined card as ERROR with its reason and event, and never retries it', async () => {
+    const created = await newCase();
+    await saveMethodForCase(context, organizationId, created.caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_declined',
+      paymentMethodId: DECLINED_PAYMENT_METHOD,
+    });
+    const paymentId = await owed(created.caseId, 25);
+    await decide(created.caseId, true);
+    await job.runOnce();
+    const row = await paymentRow(context, paymentId);
+    assert.equal(row.status, 'ERROR');
+    assert.match(String(row.failure_message), /declined/i);
+    const [recorded] = await charge(paymentId);
+    assert.equal(recorded!.status, 'failed');
+    assert.deepEqual(
+      (await events(paymentId)).map((event) => [event.type, event.after.status]),
+      [['case.payment_failed', 'ERROR']],
+    );
+    await lapse();
+    assert.equal(await job.runOnce(), 0);
+    assert.equal(stripeCharges(paymentId), 1);
+  });
+
+  it('charges nothing on a rejection, without a saved method, or when the organization turned it off', async () => {
+    const rejected = await newCase();
+    await saveMethodForCase(context, organizationId, rejected.caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_rejected',
+      paymentMethodId: 'pm_card_visa',
+    });
+    const rejectedPayment = await owed(rejected.caseId, 30);
+    await decide(rejected.caseId, false);
+
+    const noMethod = await newCase();
+    const noMethodPayment = await owed(noMethod.caseId, 30);
+    await decide(noMethod.caseId, true);
+
+    const { organizationId: otherOrganization, apiKey: otherKey } = await context.organization('Explicit capture');
+    const settingsUrl = `/admin/v1/organizations/${otherOrganization}/payment-settings`;
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const defaults = await context.app.inject({ url: settingsUrl, headers: admin });
+    assert.deepEqual(defaults.json(), { organizationId: otherOrganization, chargeOnApproval: true });
+    const turnedOff = await context.app.inject({
+      method: 'PATCH',
+      url: settingsUrl,
+      headers: admin,
+      payload: { chargeOnApproval: false },
+    });
+    assert.equal(turnedOff.statusCode, 200, turnedOff.body);
+    assert.deepEqual(turnedOff.json(), { organizationId: otherOrganization, chargeOnApproval: false });
+    const refused = await context.app.inject({
+      method: 'PATCH',
+      url: settingsUrl,
+      headers: admin,
+      payload: { chargeOnApproval: 'no' },
+    });
+    assert.equal(refused.statusCode, 400, refused.body);
+    const unknown = await context.app.inject({
+      url: '/admin/v1/organizations/00000000-0000-4000-8000-000000000000/payment-settings',
+      headers: admin,
+    });
+    assert.equal(unknown.statusCode, 404, unknown.body);
+    const [previousKey, previousOrganization] = [apiKey, organizationId];
+    [apiKey, organizationId] = [otherKey, otherOrganization];
+    const provider2 = await staffMember(context.app, 'PROVIDER', {
+      organizationIds: [otherOrganization],
+      licensedStates: ['DC'],
+    });
+    const support2 = await staffMember(context.app, 'SUPPORT', { organizationIds: [otherOrganization] });
+    const off = await newCase();
+    await saveMethodForCase(context, otherOrganization, off.caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_off',
+      paymentMethodId: 'pm_card_visa',
+    });
+    const offPayment = await owed(off.caseId, 30);
+    [apiKey, organizationId] = [previousKey, previousOrganization];
+    await act(support2, off.caseId, 'assign', { assigneeId: provider2.staffId });
+    await act(provider2, off.caseId, 'decisions', { isApproved: true });
+
+    await job.runOnce();
+    for (const paymentId of [rejectedPayment, noMethodPayment, offPayment]) {
+      assert.equal((await paymentRow(context, paymentId)).status, 'UNPAID');
+      assert.equal(stripeCharges(paymentId), 0);
+      assert.deepEqual(await events(paymentId), []);
+    }
+    assert.deepEqual(await charge(rejectedPayment), []);
+    assert.deepEqual(await charge(offPayment), []);
+    assert.equal((await charge(noMethodPayment))[0]!.status, 'skipped');
+  });
+
+  it('a Stripe answer that comes after the client gave up is resumed with the same key: one charge, one record', async () => {
+    const created = await newCase();
+    await saveMethodForCase(context, organizationId, created.caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_slow',
+      paymentMethodId: 'pm_card_visa',
+    });
+    const paymentId = await owed(created.caseId, 55);
+    await decide(created.caseId, true);
+    stripe.delayNext(2600, { method: 'POST', pathPrefix: '/v1/payment_intents' });
+    await job.runOnce();
+    assert.equal((await paymentRow(context, paymentId)).status, 'UNPAID', 'unknown outcome: nothing recorded');
+    assert.equal((await charge(paymentId))[0]!.status, 'pending');
+    assert.equal(stripeCharges(paymentId), 1, 'Stripe made the charge');
+
+    // A retry waits for its delay; then two workers race for it.
+    assert.equal(await job.runOnce(), 0);
+    await lapse();
+    const other = new ApprovalChargeJob(context.db, context.services.gatewayDirectory);
+    await Promise.all([job.runOnce(), other.runOnce()]);
+    const row = await paymentRow(context, paymentId);
+    assert.equal(row.status, 'PAID');
+    assert.equal(stripeCharges(paymentId), 1, 'the retry replays the key');
+    assert.equal(
+      [...stripe.paymentIntents.values()].filter(
+        (intent) => (intent.metadata as Record<string, string>).care360_case_payment_id === paymentId,
+      ).length,
+      1,
+    );
+    assert.equal((await events(paymentId)).length, 1);
+    assert.equal((await charge(paymentId))[0]!.attempts, 2);
+  });
+
+  it('an NMI sale whose answer was lost is found by its orderid, not sold again', async () => {
+    const created = await newCase({ nmiPaymentToken: 'tok-approval-slow', paymentAmount: 20 });
+    await decide(created.caseId, true);
+    const orderId = `care360:case-payment:${created.paymentId}:approval-charge`;
+    nmi.delayNext(2600);
+    await job.runOnce();
+    assert.equal((await paymentRow(context, created.paymentId!)).status, 'UNPAID');
+    assert.equal(nmi.transactionsFor(orderId).length, 1, 'NMI made the sale');
+    await lapse();
+    await job.runOnce();
+    assert.equal(nmi.transactionsFor(orderId).length, 1);
+    const row = await paymentRow(context, created.paymentId!);
+    assert.equal(row.status, 'PAID');
+    assert.equal(row.gateway_reference, nmi.transactionsFor(orderId)[0]!.id);
+    assert.equal((await events(created.paymentId!)).length, 1);
+  });
+});
