@@ -69,7 +69,7 @@ describe('npm run cli -- case show | case list', () => {
     assert.equal(unknown.stderr.trim(), 'No case ZZZ-ZZZZZ');
     const badStatus = await runCli(['case', 'list', byId.organizationId, '--status', 'DONE'], environment);
     assert.equal(badStatus.code, 1);
-    assert.match(badStatus.stderr, /^Unknown status DONE/);
+    assert.match(badStatus.stderr, /^Invalid status 'DONE'/);
 
     // Each case shown is audited as a read by no API key.
     const db = database ? database.db : await openDatabase({ engine: 'pglite', dataDir: environment.DATA_DIR! });

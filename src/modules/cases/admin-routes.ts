@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,20 +7,12 @@ import { ApiError } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { isUuid } from '../../uuid.ts';
-import type { CaseReadOptions } from './lifecycle/case-serializer.ts';
-import { CASE_STATUSES, type CaseStatus } from './lifecycle/read-repository.ts';
-import { caseObjectSchema } from './lifecycle/read-schemas.ts';
+import { CASE_STATUSES } from './lifecycle/read-repository.ts';
+import { caseObjectSchema, caseStatusesOf } from './lifecycle/read-schemas.ts';
+import { auditOperatorReads, OPERATOR_READ } from './operator-reads.ts';
 import { MAX_LIST_RANGE_DAYS, type CaseReadService } from './lifecycle/read-service.ts';
 import { cursorSchema, decodeCursor, encodeCursor, limitSchema } from '../../http/pagination.ts';
 import { organizationIdParam, textParam } from '../../http/parameters.ts';
-
-const OPERATOR_READ: CaseReadOptions = {
-  includeAttachments: true,
-  documentFormat: 'base64',
-  includeOrders: true,
-  includeCalendarEvents: true,
-  includeCaseProducts: true,
-};
 
 const DAY_MS = 86_400_000;
 
@@ -34,43 +25,14 @@ const statusesQuery = z
   .optional()
   .describe(`Only cases in these statuses, comma-separated: ${CASE_STATUSES.join(', ')}`);
 
-function statusesOf(value: string | undefined): CaseStatus[] | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const statuses = new Set<CaseStatus>();
-  for (const part of value.split(',')) {
-    const status = part.trim().toUpperCase();
-    if (!(CASE_STATUSES as readonly string[]).includes(status)) {
-      throw new ApiError(400, `Invalid status '${part.trim()}': use ${CASE_STATUSES.join(', ')}`);
-    }
-    statuses.add(status as CaseStatus);
-  }
-  return [...statuses];
-}
-
 /**
  * The operator's case reads under /admin/v1, of any organization (its id in the path, through
  * `organizationOfAdminPath`): one case by id or short id, and the case list, keyset-paginated. Every case an answer
  * carries is audited as a `case.read` of that case by no API key, with the request's id (as `case show|list`).
  */
 export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: AuditLog): FastifyPluginAsyncZod {
-  const auditReads = (request: FastifyRequest, organizationId: string, caseIds: readonly string[]) => {
-    const occurredAt = new Date();
-    for (const caseId of caseIds) {
-      auditLog.record({
-        id: randomUUID(),
-        organizationId,
-        apiKeyId: null,
-        action: 'case.read',
-        resourceType: 'case',
-        resourceId: caseId,
-        outcome: 'success',
-        statusCode: 200,
-        requestId: request.id,
-        clientAddress: request.ip ?? null,
-        occurredAt,
-      });
-    }
-  };
+  const auditReads = (request: FastifyRequest, organizationId: string, caseIds: readonly string[]) =>
+    auditOperatorReads(auditLog, { organizationId, caseIds, requestId: request.id, clientAddress: request.ip ?? null });
 
   return async (app) => {
     app.get(
@@ -119,7 +81,7 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
         if (end.getTime() - start.getTime() > MAX_LIST_RANGE_DAYS * DAY_MS) {
           throw new ApiError(400, `The range from startTime to endTime must not exceed ${MAX_LIST_RANGE_DAYS} days`);
         }
-        const statuses = statusesOf(status);
+        const statuses = caseStatusesOf(status);
         const after = cursor === undefined ? undefined : decodeCursor(cursor, positionSchema).id;
         const { rows } = await db.query('select 1 from organizations where id = $1', [organizationId]);
         if (rows.length === 0) throw new ApiError(404, 'Organization not found');

@@ -5,23 +5,15 @@ import { ApiError } from '../../http/api-error.ts';
 import { Tenant } from '../../http/gate.ts';
 import type { Services } from '../../services.ts';
 import { isUuid } from '../../uuid.ts';
-import type { CaseReader, CaseReadOptions } from './lifecycle/case-serializer.ts';
-import { CASE_STATUSES, type CaseStatus } from './lifecycle/read-repository.ts';
+import type { CaseReader } from './lifecycle/case-serializer.ts';
+import { caseStatusesOf } from './lifecycle/read-schemas.ts';
 import { MAX_LIST_RANGE_DAYS } from './lifecycle/read-service.ts';
+import { auditOperatorReads, OPERATOR_READ } from './operator-reads.ts';
 
 type WithServices = (work: (services: Services, db: Database) => Promise<void>) => Promise<void>;
 type Print = (value: unknown) => void;
 
 const DAY_MS = 86_400_000;
-
-/** The operator reads cases with every part, files as base64 (a signed link names an API key). */
-const OPERATOR_READ: CaseReadOptions = {
-  includeAttachments: true,
-  documentFormat: 'base64',
-  includeOrders: true,
-  includeCalendarEvents: true,
-  includeCaseProducts: true,
-};
 
 /** An operator reads any organization's cases: the gate's named cross-organization entry. */
 const operatorReader = (organizationId: string): CaseReader => ({
@@ -47,34 +39,12 @@ async function findCase(db: Database, target: string, org?: string): Promise<{ i
 
 /** Every case an operator command shows is audited as a read of that case, by no API key. */
 function auditReads(services: Services, organizationId: string, caseIds: readonly string[], command: string): void {
-  const occurredAt = new Date();
-  const requestId = `cli ${command} ${randomUUID()}`;
-  for (const caseId of caseIds) {
-    services.audit.record({
-      id: randomUUID(),
-      organizationId,
-      apiKeyId: null,
-      action: 'case.read',
-      resourceType: 'case',
-      resourceId: caseId,
-      outcome: 'success',
-      statusCode: 200,
-      requestId,
-      clientAddress: null,
-      occurredAt,
-    });
-  }
-}
-
-function statusesOf(value: string | undefined): CaseStatus[] | undefined {
-  if (value === undefined) return undefined;
-  const statuses = value.split(',').map((status) => status.trim().toUpperCase());
-  for (const status of statuses) {
-    if (!(CASE_STATUSES as readonly string[]).includes(status)) {
-      throw new ApiError(400, `Unknown status ${status}: one of ${CASE_STATUSES.join(', ')}`);
-    }
-  }
-  return statuses as CaseStatus[];
+  auditOperatorReads(services.audit, {
+    organizationId,
+    caseIds,
+    requestId: `cli ${command} ${randomUUID()}`,
+    clientAddress: null,
+  });
 }
 
 function dateOf(value: string | undefined, option: string, fallback: Date): Date {
@@ -136,7 +106,13 @@ export function registerCaseCommands(program: Command, withServices: WithService
           }
           const page = await services.caseReads.list(
             operatorReader(organizationId),
-            { startTime, endTime, statuses: statusesOf(options.status), after: options.after, recordsPerPage: limit },
+            {
+              startTime,
+              endTime,
+              statuses: caseStatusesOf(options.status),
+              after: options.after,
+              recordsPerPage: limit,
+            },
             OPERATOR_READ,
           );
           auditReads(

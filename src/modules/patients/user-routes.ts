@@ -109,36 +109,12 @@ const userObjectSchema = z.object({
   postalCode: z.string().nullable(),
 });
 
-const userActionSuccessSchema = z
-  .object({
-    status: z.literal(200),
-    success: z.literal(true),
-    message: z.string(),
-    data: z.object({ user: userObjectSchema }),
-  })
-  .meta({
-    example: {
-      status: 200,
-      success: true,
-      message: 'Email updated successfully',
-      data: {
-        user: {
-          email: 'doe.john@example.com',
-          firstName: 'John',
-          lastName: 'Doe',
-          dob: '2000-10-01',
-          phoneNumber: '+11111111111',
-          gender: 'MALE',
-          address: '1 ABC St',
-          address2: 'Apt 3',
-          city: 'NYC',
-          state: 'NY',
-          country: 'US',
-          postalCode: '10101',
-        },
-      },
-    },
-  });
+const userActionSuccessSchema = z.object({
+  status: z.literal(200),
+  success: z.literal(true),
+  message: z.string(),
+  data: z.object({ user: userObjectSchema }),
+});
 
 const present = (value: string | undefined): string | undefined =>
   value === undefined || value.trim() === '' ? undefined : value.trim();

@@ -101,17 +101,7 @@ export function caseListRequestOf(query: z.infer<typeof caseListQuerySchema>): C
     throw new ApiError(400, `The range from startTime to endTime must not exceed ${MAX_LIST_RANGE_DAYS} days`);
   }
 
-  let statuses: CaseStatus[] | undefined;
-  if (query.status !== undefined && query.status.trim() !== '') {
-    statuses = [];
-    for (const part of query.status.split(',')) {
-      const status = part.trim().toUpperCase();
-      if (!(CASE_STATUSES as readonly string[]).includes(status)) {
-        throw new ApiError(400, `Invalid status '${part.trim()}': use ${CASE_STATUSES.join(', ')}`);
-      }
-      if (!statuses.includes(status as CaseStatus)) statuses.push(status as CaseStatus);
-    }
-  }
+  const statuses = caseStatusesOf(query.status);
 
   let recordsPerPage = 20;
   if (query.recordsPerPage !== undefined) {
@@ -270,3 +260,17 @@ export const latestCaseIdSuccessSchema = z.object({
   success: z.literal(true),
   case: z.object({ id: z.string() }),
 });
+
+/** A comma-separated `status` filter (any case), each status once; absent or blank filters nothing. */
+export function caseStatusesOf(value: string | undefined): CaseStatus[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const statuses = new Set<CaseStatus>();
+  for (const part of value.split(',')) {
+    const status = part.trim().toUpperCase();
+    if (!(CASE_STATUSES as readonly string[]).includes(status)) {
+      throw new ApiError(400, `Invalid status '${part.trim()}': use ${CASE_STATUSES.join(', ')}`);
+    }
+    statuses.add(status as CaseStatus);
+  }
+  return [...statuses];
+}
