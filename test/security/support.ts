@@ -185,6 +185,22 @@ export async function createOrganizationFixture(context: TestContext, label: str
     [webhook.id],
   );
 
+  // A partner's comment and a decision, for the staff routes that name one of them.
+  const comment = await inject(context.app, 'POST', `/api/v1/cases/${caseId}`, apiKey, {
+    action: 'ADD_COMMUNICATION',
+    communication: { text: `Comment of ${label}` },
+  });
+  assert.equal(comment.status, 200, `fixture comment: ${comment.text}`);
+  const { rows: comments } = await context.db.query<{ id: string }>(
+    'select id from case_comments where case_id = $1',
+    [caseId],
+  );
+  const decisionId = randomUUID();
+  await context.db.query(
+    `insert into case_decisions (id, organization_id, case_id, is_approved) values ($1, $2, $3, false)`,
+    [decisionId, organizationId, caseId],
+  );
+
   const { rows: forms } = await context.db.query<{ form_id: string }>(
     'select form_id from form_responses where id = $1',
     [formResponseId],
@@ -208,6 +224,8 @@ export async function createOrganizationFixture(context: TestContext, label: str
     promoCodeId: promo.id,
     webhookId: webhook.id,
     deliveryId: deliveries[0]!.id,
+    commentId: comments[0]!.id,
+    decisionId,
     formResponseId,
     patientId: patients[0]!.id,
   };
@@ -227,6 +245,7 @@ export async function createOrganizationFixture(context: TestContext, label: str
       `First${label}`,
       phiAnswer,
       formTitle,
+      `Comment of ${label}`,
       `Bundle of ${label}`,
       `Product of ${label}`,
       `Hold of ${label}`,
