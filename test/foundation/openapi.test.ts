@@ -93,6 +93,15 @@ describe('API reference', () => {
       'WebhookEndpoint',
       'WebhookEndpointWithSecret',
       'WebhookDelivery',
+      'StaffLoginInput',
+      'StaffSetPasswordInput',
+      'StaffTotpRequiredInput',
+      'StaffTotpEnableInput',
+      'StaffCreateInput',
+      'WebhookEndpointCreateInput',
+      'WebhookEndpointUpdateInput',
+      'WebhookSecretRotationInput',
+      'WebhookRedeliveryInput',
     ]) {
       assert.ok(named.includes(name), `components.schemas.${name}`);
     }
@@ -118,6 +127,11 @@ describe('API reference', () => {
     assert.equal(bodyOf('/api/v1/cases/{caseId}/payments/{paymentId}/capture').required, false);
     assert.equal(bodyOf('/api/v1/payments/setup').required, false);
     assert.equal(bodyOf('/api/v1/payments/intent').required, true);
+    const rotate = bodyOf('/admin/v1/organizations/{organizationId}/webhooks/{webhookId}/rotate-secret');
+    assert.equal(rotate.required, false);
+    assert.deepEqual(rotate.content['application/json']?.schema, {
+      $ref: '#/components/schemas/WebhookSecretRotationInput',
+    });
   });
 
   it('names a server relative to wherever it is read from, and links no file that is not served', () => {
