@@ -20,9 +20,24 @@ import { credentialsResponse, credentialView } from '../modules/payments/admin-r
 import { configSchema as paymentConfigSchema } from '../modules/payments/config-routes.ts';
 import { gatewayCredentialsBody } from '../modules/payments/credentials.ts';
 import { detail as paymentDetailSchema, result as paymentResultSchema } from '../modules/payments/routes.ts';
-import { setPasswordSchema, staffViewSchema } from '../modules/staff/admin-routes.ts';
+import { setPasswordSchema, staffCreateBody, staffViewSchema } from '../modules/staff/admin-routes.ts';
+import {
+  staffLoginBody,
+  staffSetPasswordBody,
+  staffTotpEnableBody,
+  staffTotpRequiredBody,
+} from '../modules/staff/auth-routes.ts';
 import { medInfoSchema, queueItemSchema } from '../modules/staff/case-routes.ts';
-import { attemptView, deliveryView, webhookView, withSecret } from '../modules/outbound-webhooks/admin-routes.ts';
+import {
+  attemptView,
+  deliveryView,
+  webhookCreateBody,
+  webhookRedeliverBody,
+  webhookRotateSecretBody,
+  webhookUpdateBody,
+  webhookView,
+  withSecret,
+} from '../modules/outbound-webhooks/admin-routes.ts';
 import { foundCaseSchema } from './envelopes.ts';
 
 /**
@@ -60,11 +75,20 @@ const COMPONENTS: [z.ZodType, { id: string; description?: string }][] = [
   [queueItemSchema, { id: 'StaffQueueCase', description: 'A case of the staff queue' }],
   [foundCaseSchema, { id: 'StaffCaseState' }],
   [medInfoSchema, { id: 'MedicationInfo' }],
+  [staffCreateBody, { id: 'StaffCreate' }],
+  [staffLoginBody, { id: 'StaffLogin' }],
+  [staffSetPasswordBody, { id: 'StaffSetPassword' }],
+  [staffTotpRequiredBody, { id: 'StaffTotpRequired' }],
+  [staffTotpEnableBody, { id: 'StaffTotpEnable' }],
   // Outbound webhooks.
   [webhookView, { id: 'WebhookEndpoint' }],
   [withSecret, { id: 'WebhookEndpointWithSecret' }],
   [deliveryView, { id: 'WebhookDelivery' }],
   [attemptView, { id: 'WebhookDeliveryAttempt' }],
+  [webhookCreateBody, { id: 'WebhookEndpointCreate' }],
+  [webhookUpdateBody, { id: 'WebhookEndpointUpdate' }],
+  [webhookRotateSecretBody, { id: 'WebhookSecretRotation' }],
+  [webhookRedeliverBody, { id: 'WebhookRedelivery' }],
 ];
 
 export function registerComponentSchemas(): void {

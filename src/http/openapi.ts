@@ -79,21 +79,34 @@ type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 const OPTIONAL_BODY = 'x-care360-optional-body';
 
 /**
+ * The error statuses the server answers on a route whatever its handler does, each in the route's envelope
+ * (src/http/error-handler.ts): the 429 of the rate limits (src/http/rate-limit.ts); on a route that takes a JSON
+ * body, 413 (over BODY_LIMIT_BYTES) and 415 (not application/json), which Fastify's body parser raises; the 503 of
+ * the request time limit (src/http/time-limit.ts) and of a database that does not answer. A status the route
+ * declares itself keeps the route's schema (the readiness probe's 503 is its own report).
+ */
+function frameworkStatuses(input: TransformInput): number[] {
+  const config = input.route.config as { rateLimit?: false } | undefined;
+  const takesBody = (input.schema as { body?: unknown } | undefined)?.body !== undefined;
+  return [...(config?.rateLimit === false ? [] : [429]), ...(takesBody ? [413, 415] : []), 503];
+}
+
+/**
  * The route schemas (zod) as JSON Schema, plus what every operation must carry and a route may not say itself: an
  * operationId, `security: []` on routes that take no key header (so the document says they are public), and the
- * 429 of the rate limits.
+ * error statuses of frameworkStatuses().
  */
 function transform(input: TransformInput): ReturnType<typeof jsonSchemaTransform> {
-  const config = input.route.config as { auth?: string; envelope?: EnvelopeName; rateLimit?: false } | undefined;
+  const config = input.route.config as { auth?: string; envelope?: EnvelopeName } | undefined;
   const response = (input.schema as { response?: Record<string, unknown> } | undefined)?.response;
-  // Every route is rate limited (src/http/rate-limit.ts) and answers its 429 in its own envelope.
+  const added = response ? frameworkStatuses(input).filter((status) => !(String(status) in response)) : [];
   const result = jsonSchemaTransform(
-    response && config?.rateLimit !== false && !('429' in response)
+    added.length > 0
       ? {
           ...input,
           schema: {
             ...input.schema,
-            response: { ...response, ...errorResponses(config?.envelope ?? 'standard', [429]) },
+            response: { ...response, ...errorResponses(config?.envelope ?? 'standard', added) },
           },
         }
       : input,
@@ -110,9 +123,20 @@ function transform(input: TransformInput): ReturnType<typeof jsonSchemaTransform
   return { ...result, schema };
 }
 
+/** What the statuses of frameworkStatuses() mean, wherever a route does not describe them itself. */
+const STATUS_DESCRIPTIONS: Record<string, string> = {
+  '413': 'Payload Too Large: the body (or a file it carries) is over the server limit',
+  '415': 'Unsupported Media Type: a body must be sent as application/json',
+  '429': 'Too Many Requests: a rate limit; retry after the seconds of its Retry-After header',
+  '503':
+    'Service Unavailable: the request outlived the time limit (the connection is closed after it), or the database ' +
+    '(on a payment endpoint, the payment provider) is unavailable; retry, with the same idempotency key if any',
+};
+
 /**
  * What the whole document gets once built: the tag groups, the published examples, and a response description
- * where a route gives none (the HTTP reason phrase instead of @fastify/swagger's "Default Response").
+ * where a route gives none (STATUS_DESCRIPTIONS or the HTTP reason phrase instead of @fastify/swagger's "Default
+ * Response").
  */
 function finishDocument(document: object): Record<string, unknown> {
   const paths = (
@@ -132,7 +156,9 @@ function finishDocument(document: object): Record<string, unknown> {
   ).paths;
   for (const operation of Object.values(paths ?? {}).flatMap((item) => Object.values(item))) {
     for (const [status, response] of Object.entries(operation.responses ?? {})) {
-      if (response.description === 'Default Response') response.description = STATUS_CODES[status] ?? status;
+      if (response.description === 'Default Response') {
+        response.description = STATUS_DESCRIPTIONS[status] ?? STATUS_CODES[status] ?? status;
+      }
     }
     if (operation[OPTIONAL_BODY]) {
       delete operation[OPTIONAL_BODY];

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { z } from 'zod';
+import { envelopes } from '../../src/http/envelopes.ts';
 import { operationIdFor } from '../../src/http/openapi.ts';
-import { createTestContext, type TestContext } from '../support/app.ts';
+import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 
 type Operation = {
   operationId?: string;
@@ -91,6 +93,15 @@ describe('API reference', () => {
       'WebhookEndpoint',
       'WebhookEndpointWithSecret',
       'WebhookDelivery',
+      'StaffLoginInput',
+      'StaffSetPasswordInput',
+      'StaffTotpRequiredInput',
+      'StaffTotpEnableInput',
+      'StaffCreateInput',
+      'WebhookEndpointCreateInput',
+      'WebhookEndpointUpdateInput',
+      'WebhookSecretRotationInput',
+      'WebhookRedeliveryInput',
     ]) {
       assert.ok(named.includes(name), `components.schemas.${name}`);
     }
@@ -116,6 +127,11 @@ describe('API reference', () => {
     assert.equal(bodyOf('/api/v1/cases/{caseId}/payments/{paymentId}/capture').required, false);
     assert.equal(bodyOf('/api/v1/payments/setup').required, false);
     assert.equal(bodyOf('/api/v1/payments/intent').required, true);
+    const rotate = bodyOf('/admin/v1/organizations/{organizationId}/webhooks/{webhookId}/rotate-secret');
+    assert.equal(rotate.required, false);
+    assert.deepEqual(rotate.content['application/json']?.schema, {
+      $ref: '#/components/schemas/WebhookSecretRotationInput',
+    });
   });
 
   it('names a server relative to wherever it is read from, and links no file that is not served', () => {
@@ -222,6 +238,69 @@ describe('API reference', () => {
         const keys = Object.keys(refused.json() as object).sort();
         assert.deepEqual(keys, Object.keys(named.properties).sort(), url);
         for (const key of named.required) assert.ok(keys.includes(key), `${url}: ${key}`);
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('documents 413 and 415 on every operation with a body and 503 on every one, in its envelope', () => {
+    for (const { path, method, operation } of operations()) {
+      const statuses = operation.requestBody ? ['413', '415', '503'] : ['503'];
+      for (const status of statuses) assert.ok(operation.responses[status], `${method} ${path} ${status}`);
+    }
+    // The readiness probe's 503 is its own report, not the time limit's envelope.
+    assert.equal(document.paths['/ready']?.get?.responses['503']?.description, 'The database does not answer');
+  });
+
+  it('answers a real 413 and 415 on a route of each envelope family with the documented body', async () => {
+    const limited = await createTestContext({ BODY_LIMIT_BYTES: '2048' });
+    try {
+      const headers = { 'cv-api-key': (await limited.organization()).apiKey, authorization: `Bearer ${ADMIN_TOKEN}` };
+      const caseId = '00000000-0000-4000-8000-000000000000';
+      // One route that takes a body per family (src/http/envelopes.ts); the body is refused before it is read.
+      const routes = [
+        ['intake', '/api/v1/dynamic-case', '/api/v1/dynamic-case'],
+        ['payments', '/api/v1/payments/intent', '/api/v1/payments/intent'],
+        ['caseRead', '/api/v1/cases/{caseId}', `/api/v1/cases/${caseId}`],
+        ['caseForm', '/api/v1/customer-dynamic-case-form', '/api/v1/customer-dynamic-case-form'],
+        ['users', '/api/v1/users', '/api/v1/users'],
+        ['standard', '/admin/v1/organizations', '/admin/v1/organizations'],
+      ] as const;
+      for (const [family, path, url] of routes) {
+        const refusals = [
+          {
+            status: 413,
+            contentType: 'application/json',
+            payload: JSON.stringify({ name: 'x'.repeat(4096) }),
+            message: 'Request body is too large',
+          },
+          {
+            status: 415,
+            contentType: 'text/plain',
+            payload: 'name=Acme',
+            message: 'Unsupported Content-Type: send application/json',
+          },
+        ];
+        for (const { status, contentType, payload, message } of refusals) {
+          const answer = await limited.app.inject({
+            method: 'POST',
+            url,
+            headers: { ...headers, 'content-type': contentType },
+            payload,
+          });
+          const where = `${family} POST ${path} ${status}`;
+          assert.equal(answer.statusCode, status, `${where}: ${answer.body}`);
+          const documented = document.paths[path]?.post?.responses[String(status)] as unknown as {
+            content: Record<string, { schema: { $ref?: string } }>;
+          };
+          const schema = documented.content['application/json']!.schema;
+          const resolved = schema.$ref ? document.components.schemas[schema.$ref.split('/').pop()!] : schema;
+          const body: unknown = answer.json();
+          assert.deepEqual(body, envelopes[family].error(status, message), where);
+          const parsed = z.fromJSONSchema(resolved as Parameters<typeof z.fromJSONSchema>[0]).safeParse(body);
+          assert.ok(parsed.success, `${where}: ${answer.body} fails ${JSON.stringify(resolved)}`);
+        }
       }
     } finally {
       await limited.close();

@@ -45,11 +45,13 @@ export function healthRoutes(db: Database, redis?: RedisCircuit): FastifyPluginA
             "Answers 200 when the database answers a query, 503 when it does not, with the engine and where the rate limits are counted. A readiness probe for a load balancer or a container's HEALTHCHECK. It needs no key.",
           response: {
             200: z.object({ status: z.literal('ready'), database: z.enum(['pglite', 'postgres']), ...countersSchema }),
-            503: z.object({
-              status: z.literal('unavailable'),
-              database: z.enum(['pglite', 'postgres']),
-              ...countersSchema,
-            }),
+            503: z
+              .object({
+                status: z.literal('unavailable'),
+                database: z.enum(['pglite', 'postgres']),
+                ...countersSchema,
+              })
+              .describe('The database does not answer'),
           },
         },
       },

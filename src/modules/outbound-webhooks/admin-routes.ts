@@ -115,6 +115,24 @@ export function deliveryJson({ delivery, attempts }: DeliveryWithAttempts): z.in
 }
 
 /** An organization's outbound webhook endpoints and their deliveries, under /admin/v1. */
+// The request bodies, named in the API reference (src/http/openapi-components.ts).
+export const webhookCreateBody = z.object({
+  url,
+  secret: secret.optional(),
+  events: events.nullable().optional(),
+  documentFormat: documentFormat.optional(),
+  sendFullCaseData: sendFullCaseData.optional(),
+});
+export const webhookUpdateBody = z.object({
+  url: url.optional(),
+  events: events.nullable().optional(),
+  documentFormat: documentFormat.optional(),
+  sendFullCaseData: sendFullCaseData.optional(),
+  enabled: z.boolean().optional(),
+});
+export const webhookRotateSecretBody = z.object({ secret: secret.optional() });
+export const webhookRedeliverBody = z.object({ since: z.iso.datetime({ offset: true }) });
+
 export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
@@ -128,13 +146,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
             'An https URL on a public address (http and private addresses only with WEBHOOK_ALLOW_PRIVATE_NETWORKS) and the event types it receives. Answers the signing secret once; deliveries are signed with it (`x-cv-signature` and the Standard Webhooks headers).',
           security,
           params: organizationParams,
-          body: z.object({
-            url,
-            secret: secret.optional(),
-            events: events.nullable().optional(),
-            documentFormat: documentFormat.optional(),
-            sendFullCaseData: sendFullCaseData.optional(),
-          }),
+          body: webhookCreateBody,
           response: { 201: withSecret, ...errorResponses('standard', [400, 401, 404]) },
         },
       },
@@ -194,13 +206,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           description: 'Changes only the fields sent. A disabled endpoint is sent nothing until it is enabled again.',
           security,
           params: webhookParams,
-          body: z.object({
-            url: url.optional(),
-            events: events.nullable().optional(),
-            documentFormat: documentFormat.optional(),
-            sendFullCaseData: sendFullCaseData.optional(),
-            enabled: z.boolean().optional(),
-          }),
+          body: webhookUpdateBody,
           response: { 200: webhookView, ...errorResponses('standard', [400, 401, 404]) },
         },
       },
@@ -247,7 +253,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
             'Deliveries from now on are signed with the new secret; a receiver that verifies with the old one rejects them, so rotate on both sides together.',
           security,
           params: webhookParams,
-          body: z.object({ secret: secret.optional() }).optional(),
+          body: webhookRotateSecretBody.optional(),
           response: { 200: withSecret, ...errorResponses('standard', [400, 401, 404]) },
         },
       },
@@ -332,7 +338,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           description: 'For a receiver that was down longer than the retries last: queues each failed delivery again.',
           security,
           params: webhookParams,
-          body: z.object({ since: z.iso.datetime({ offset: true }) }),
+          body: webhookRedeliverBody,
           response: { 200: z.object({ redelivered: z.number() }), ...errorResponses('standard', [400, 401, 404]) },
         },
       },

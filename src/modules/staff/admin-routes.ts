@@ -37,6 +37,31 @@ export const setPasswordSchema = z
 
 const staffIdParams = z.object({ staffId: textParam('staffId', 100) });
 
+/** The body of staff creation, named in the API reference (src/http/openapi-components.ts). */
+export const staffCreateBody = z.strictObject({
+  email: z.email().max(254),
+  firstName: name,
+  lastName: name,
+  role: z.enum(STAFF_ROLES),
+  organizationIds: z.array(z.string().max(100)).max(1000).optional().describe('Omitted: every organization'),
+  password: z.string().max(1000).optional(),
+  title: z.string().trim().min(1).max(100).optional(),
+  npi: z
+    .string()
+    .regex(/^\d{10}$/)
+    .optional()
+    .describe('National Provider Identifier (10 digits)'),
+  dea: z
+    .string()
+    .regex(/^[A-Za-z]{2}\d{7}$/)
+    .optional()
+    .describe('DEA registration number'),
+  licensedStates: z
+    .array(z.string().regex(/^[A-Za-z]{2}$/))
+    .max(60)
+    .optional(),
+});
+
 /** The operator's management of staff accounts, under /admin/v1 (ADMIN_TOKEN). */
 export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
   return async (app) => {
@@ -49,29 +74,7 @@ export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
           summary: 'Create a staff member (ADMIN, PROVIDER or SUPPORT)',
           description: 'Without a password the answer carries a one-time set-password link. See docs/api/staff.md.',
           security,
-          body: z.strictObject({
-            email: z.email().max(254),
-            firstName: name,
-            lastName: name,
-            role: z.enum(STAFF_ROLES),
-            organizationIds: z.array(z.string().max(100)).max(1000).optional().describe('Omitted: every organization'),
-            password: z.string().max(1000).optional(),
-            title: z.string().trim().min(1).max(100).optional(),
-            npi: z
-              .string()
-              .regex(/^\d{10}$/)
-              .optional()
-              .describe('National Provider Identifier (10 digits)'),
-            dea: z
-              .string()
-              .regex(/^[A-Za-z]{2}\d{7}$/)
-              .optional()
-              .describe('DEA registration number'),
-            licensedStates: z
-              .array(z.string().regex(/^[A-Za-z]{2}$/))
-              .max(60)
-              .optional(),
-          }),
+          body: staffCreateBody,
           response: {
             201: staffViewSchema.extend({ setPassword: setPasswordSchema.nullable() }),
             ...errorResponses('standard', [400, 401, 409]),

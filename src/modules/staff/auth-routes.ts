@@ -16,6 +16,16 @@ function sessionCookie(token: string, maxAgeSeconds: number): string {
 }
 
 /** Sign-in, sign-out, set-password and the second factor of the staff API (docs/api/staff.md). */
+// The request bodies, named in the API reference (src/http/openapi-components.ts).
+export const staffLoginBody = z.strictObject({
+  email: z.string().max(254),
+  password: z.string().max(1000),
+  totpCode: z.string().max(10).optional().describe('Required once the member turned on the second factor'),
+});
+export const staffSetPasswordBody = z.strictObject({ token: z.string().max(200), password: z.string().max(1000) });
+export const staffTotpRequiredBody = z.strictObject({ required: z.boolean() });
+export const staffTotpEnableBody = z.strictObject({ secret: z.string().max(200), code: z.string().max(10) });
+
 export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
@@ -30,11 +40,7 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
             'The session lasts expiresIn seconds (12 hours). A wrong email or password, a disabled account, or a missing ' +
             'or wrong totpCode once the second factor is on is 401; repeated failures from one address to one ' +
             'account are 429 with Retry-After.',
-          body: z.strictObject({
-            email: z.string().max(254),
-            password: z.string().max(1000),
-            totpCode: z.string().max(10).optional().describe('Required once the member turned on the second factor'),
-          }),
+          body: staffLoginBody,
           response: {
             200: z.object({
               accessToken: z.string().describe('Send as Authorization: Bearer'),
@@ -108,7 +114,7 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
           description:
             'The token comes from the operator (staff creation without a password, or reset-password) and works once, ' +
             'for 24 hours. A password shorter than 12 characters, or a token invalid, used or expired, is 400.',
-          body: z.strictObject({ token: z.string().max(200), password: z.string().max(1000) }),
+          body: staffSetPasswordBody,
           response: { 200: z.object({ success: z.literal(true) }), ...errorResponses('standard', [400]) },
         },
       },
@@ -136,7 +142,7 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
             'organization the ADMIN does not work for is 404.',
           security,
           params: z.object({ organizationId: textParam('organizationId', 100) }),
-          body: z.strictObject({ required: z.boolean() }),
+          body: staffTotpRequiredBody,
           response: {
             200: z.object({ organizationId: z.uuid(), staffTotpRequired: z.boolean() }),
             ...errorResponses('standard', [400, 401, 403, 404]),
@@ -185,7 +191,7 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
             'Send back the secret of totp/setup with a current 6-digit code from the app; a code that does not match ' +
             'is 400. From then on sign-in needs totpCode.',
           security,
-          body: z.strictObject({ secret: z.string().max(200), code: z.string().max(10) }),
+          body: staffTotpEnableBody,
           response: { 200: z.object({ totpEnabled: z.literal(true) }), ...errorResponses('standard', [400, 401, 403]) },
         },
       },
