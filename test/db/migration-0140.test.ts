@@ -11,9 +11,9 @@ import { migrate } from '../../src/db/migrate.ts';
 import { OrganizationService } from '../../src/modules/organizations/service.ts';
 import { freshDatabase } from '../support/database.ts';
 
-/** What 0140 does, undone. */
+/** What 0140 does, undone (cascade: later migrations' foreign keys to its tables go with them). */
 const BEFORE_0140 = `
-  drop table case_attachments, case_comments, case_decisions, case_events;
+  drop table case_attachments, case_comments, case_decisions, case_events cascade;
   drop index files_organization_form_response_idx, cases_organization_created_idx,
     cases_organization_patient_created_idx;
   alter table cases drop constraint cases_status_check;
