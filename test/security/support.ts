@@ -191,10 +191,9 @@ export async function createOrganizationFixture(context: TestContext, label: str
     communication: { text: `Comment of ${label}` },
   });
   assert.equal(comment.status, 200, `fixture comment: ${comment.text}`);
-  const { rows: comments } = await context.db.query<{ id: string }>(
-    'select id from case_comments where case_id = $1',
-    [caseId],
-  );
+  const { rows: comments } = await context.db.query<{ id: string }>('select id from case_comments where case_id = $1', [
+    caseId,
+  ]);
   const decisionId = randomUUID();
   await context.db.query(
     `insert into case_decisions (id, organization_id, case_id, is_approved) values ($1, $2, $3, false)`,
