@@ -6,6 +6,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { WebhookQueue, type ClaimedDelivery, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
 import { sendWebhook } from './sender.ts';
 import { signatureHeaders } from './signing.ts';
+import { Pause } from '../../pause.ts';
 
 /** What the payload renderer is told about one delivery. */
 export interface RenderRequest {
@@ -84,7 +85,7 @@ export class WebhookDeliveryWorker {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly pause = new Pause();
   private log: WorkerLog | undefined;
 
   constructor(
@@ -120,7 +121,7 @@ export class WebhookDeliveryWorker {
   /** Stops claiming, cuts the sends in flight short (recorded as failed, to be retried) and waits for them. */
   async stop(): Promise<void> {
     this.stopping.abort(new Error('the server is shutting down'));
-    this.wake?.();
+    this.pause.wake();
     await this.running;
     await Promise.all(this.inFlight);
   }
@@ -135,7 +136,7 @@ export class WebhookDeliveryWorker {
         .catch((error: unknown) => this.log?.error({ err: error }, 'webhook delivery failed unexpectedly'))
         .finally(() => {
           this.inFlight.delete(work);
-          this.wake?.();
+          this.pause.wake();
         });
       this.inFlight.add(work);
     }
@@ -161,14 +162,7 @@ export class WebhookDeliveryWorker {
         this.log?.warn({ err: error }, 'claiming webhook deliveries failed; trying again');
       }
       if (claimed > 0 && claimed === free) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.settings.pollIntervalMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.pause.until(this.settings.pollIntervalMs);
     }
   }
 

@@ -11,6 +11,7 @@ import {
 } from './gateways/types.ts';
 import { PaymentRepository, type CasePaymentRow, type PaymentChanges, type SavedMethodRecord } from './repository.ts';
 import { gatewayKey } from './service.ts';
+import { Pause } from '../../pause.ts';
 
 /** The server itself changes the case: no caller asked for this charge at that moment. */
 const SYSTEM: CaseEventActor = { kind: 'system', id: null };
@@ -157,7 +158,7 @@ export class ApprovalChargeJob {
   private readonly settings: Required<ApprovalChargeOptions>;
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly pause = new Pause();
   private log: JobLog | undefined;
 
   constructor(
@@ -180,7 +181,7 @@ export class ApprovalChargeJob {
   /** Stops claiming and waits for the records in hand (a call cut short stays claimed until its lease lapses). */
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.wake?.();
+    this.pause.wake();
     await this.running;
   }
 
@@ -212,14 +213,7 @@ export class ApprovalChargeJob {
       } catch (error) {
         this.log?.warn({ err: error }, 'the approval charge job failed a pass; trying again');
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.settings.pollIntervalMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.pause.until(this.settings.pollIntervalMs);
     }
   }
 
