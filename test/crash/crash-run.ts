@@ -122,23 +122,6 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits (up to `ms`) until the queue holds no delivery left to record; the invariant check reports what is left. */
-async function untilDelivered(open: () => Promise<Database>, ms: number): Promise<void> {
-  const db = await open();
-  try {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const { rows } = await db.query<{ n: number }>(
-        "select count(*)::int as n from webhook_deliveries where status <> 'delivered'",
-      );
-      if (rows[0]!.n === 0) return;
-      await sleep(100);
-    }
-  } finally {
-    await db.close();
-  }
-}
-
 export async function runCrashConsistency(options: CrashOptions): Promise<CrashReport> {
   const log = options.log ?? (() => undefined);
   const fake: FakeStripeServer = await startFakeStripe();
@@ -433,10 +416,7 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
         committed.map((delivery) => delivery.event_id),
         60_000,
       );
-      // An event can have arrived before a kill and still be queued: its copy from this server may be in flight
-      // when the last arrival is seen. On PostgreSQL the queue is read beside the server, so it stops once every
-      // delivery is recorded (PGlite's folder has one owner: there, the stop comes with the last arrival).
-      if (options.databaseUrl) await untilDelivered(open, 60_000);
+      await witness.untilNothingPending(60_000);
       await server.stop('SIGTERM');
     }
     const db = await open();

@@ -9,6 +9,7 @@ import { Receiver, verifyCvSignature } from '../outbound-webhooks/support.ts';
 export class WebhookWitness {
   private readonly receiver = new Receiver();
   private secret = '';
+  private endpoint: { base: string; adminToken: string; path: string } | undefined;
   /** Requests whose body was not valid JSON or whose signature did not verify. */
   readonly rejected: string[] = [];
 
@@ -30,11 +31,29 @@ export class WebhookWitness {
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ url: this.receiver.url() }),
     });
-    const body = (await response.json()) as { secret?: string };
-    if (response.status !== 201 || !body.secret) {
+    const body = (await response.json()) as { secret?: string; webhookId?: string };
+    if (response.status !== 201 || !body.secret || !body.webhookId) {
       throw new Error(`creating the webhook endpoint answered ${response.status}: ${JSON.stringify(body)}`);
     }
     this.secret = body.secret;
+    this.endpoint = { base, adminToken, path: `/admin/v1/organizations/${organizationId}/webhooks/${body.webhookId}` };
+  }
+
+  /**
+   * Waits (up to `ms`) until the server's queue holds no pending delivery for this endpoint (its admin API): an
+   * event can arrive before a kill and stay queued, and the last server's copy of it may still be in flight when
+   * every event has been seen. What is left at the deadline is reported by the invariant check.
+   */
+  async untilNothingPending(ms: number): Promise<void> {
+    const { base, adminToken, path } = this.endpoint!;
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const response = await fetch(`${base}${path}/deliveries?status=pending&limit=1`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      if (response.ok && ((await response.json()) as { deliveries: unknown[] }).deliveries.length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** The webhook-ids received (each once, in the order of their first arrival). */
