@@ -3,7 +3,8 @@
 // Extra arguments are passed to node, e.g. `npm test -- --test-name-pattern=idempotency`.
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 function find(directory) {
@@ -22,9 +23,22 @@ const database = process.env.TEST_DATABASE_URL ? 'PostgreSQL (TEST_DATABASE_URL)
 // One seed for the randomised tests of every file (test/support/seed.ts): TEST_SEED=<seed> npm test replays a run.
 const seed = process.env.TEST_SEED || String(randomInt(2 ** 31));
 console.log(`care360 tests: ${files.length} files on ${database}, Node ${process.version}, TEST_SEED=${seed}`);
+const environment = { ...process.env, TEST_SEED: seed };
+// On PGlite, the run migrates one database and every test file's fresh databases open a copy of it
+// (test/support/pglite-template.ts): a new PGlite's initdb and the migrations, paid once instead of per database.
+const templateDirectory = process.env.TEST_DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'care360-'));
+if (templateDirectory) {
+  const template = path.join(templateDirectory, 'migrated-pglite.tar');
+  const made = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/pglite-template.ts', template], {
+    stdio: 'inherit',
+  });
+  if (made.status !== 0) process.exit(made.status ?? 1);
+  environment.CARE360_TEST_PGLITE_TEMPLATE = template;
+}
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...process.argv.slice(2), ...files], {
   stdio: 'inherit',
-  env: { ...process.env, TEST_SEED: seed },
+  env: environment,
 });
+if (templateDirectory) rmSync(templateDirectory, { recursive: true, force: true });
 if (result.status !== 0) console.log(`care360 tests failed; the randomised tests replay with TEST_SEED=${seed}`);
 process.exit(result.status ?? 1);

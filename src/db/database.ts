@@ -47,6 +47,8 @@ export interface Database extends Queryable {
   snapshotTo?(target: string): Promise<void>;
   /** Embedded: the output of one `COPY ... TO '/dev/blob'` statement (src/operations/move-to-postgres.ts). */
   copyToBlob?(statement: string): Promise<Blob>;
+  /** Embedded, in memory: the data directory as an uncompressed tarball, to open again with `loadDataDir`. */
+  dumpDataDir?(): Promise<Blob>;
 }
 
 /** The names of the SQL texts marked with `prepared`, by text. */
@@ -73,11 +75,14 @@ export function preparedStatementName(text: string): string | undefined {
 }
 
 export type DatabaseOptions =
-  | { engine: 'pglite'; dataDir?: string } // no dataDir: in memory
+  // No dataDir: in memory, empty or started from a tarball of `dumpDataDir` (loadDataDir).
+  | { engine: 'pglite'; dataDir?: string; loadDataDir?: Blob }
   | { engine: 'postgres'; url: string; poolSize?: number };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.engine === 'pglite' ? openPglite(options.dataDir) : openPostgres(options.url, options.poolSize ?? 10);
+  return options.engine === 'pglite'
+    ? openPglite(options.dataDir, options.loadDataDir)
+    : openPostgres(options.url, options.poolSize ?? 10);
 }
 
 /**
@@ -104,7 +109,7 @@ function toBytes(value: unknown): Uint8Array {
   throw new TypeError('A bytea parameter must be a Buffer or Uint8Array');
 }
 
-async function openPglite(dataDir: string | undefined): Promise<Database> {
+async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<Database> {
   let client: PGlite;
   let lock: DataDirLock | undefined;
   const options = { startParams: PGLITE_START_PARAMS, ...PGLITE_TYPES };
@@ -120,7 +125,8 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       throw error;
     }
   } else {
-    client = await PGlite.create(options);
+    // From a tarball, PGlite skips initdb: the start of an in-memory database that tests pay once per file.
+    client = await PGlite.create({ ...options, ...(loadDataDir ? { loadDataDir } : {}) });
   }
   const statements = new PgliteStatements(client);
   const run = async <Row>(
@@ -153,7 +159,9 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       await client.close();
       await lock?.release();
     },
-    ...(dataDir ? { snapshotTo: (target: string) => snapshotOf(client, path.resolve(dataDir, 'pglite'), target) } : {}),
+    ...(dataDir
+      ? { snapshotTo: (target: string) => snapshotOf(client, path.resolve(dataDir, 'pglite'), target) }
+      : { dumpDataDir: () => client.dumpDataDir('none') }),
     async copyToBlob(statement) {
       const { blob } = await client.query(statement);
       return blob ?? new Blob([]); // no rows: PGlite returns no blob

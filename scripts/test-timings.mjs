@@ -1,0 +1,23 @@
+// A node:test reporter that prints each test file's wall time (start to end, its process included), slowest first,
+// once the run ends: `npm test -- --test-reporter=./scripts/test-timings.mjs --test-reporter-destination=timings.txt`
+// next to the usual reporter. docs/testing.md keeps the last table.
+import path from 'node:path';
+
+export default async function* timings(source) {
+  const started = new Map();
+  const rows = [];
+  for await (const event of source) {
+    const { name, file, nesting } = event.data ?? {};
+    // A file's own entry in the run: named by its path, at the top level.
+    if (nesting !== 0 || !file || name !== file) continue;
+    if (event.type === 'test:dequeue') started.set(file, performance.now());
+    if (event.type === 'test:complete' && started.has(file)) {
+      rows.push({ file: path.relative(process.cwd(), file), seconds: (performance.now() - started.get(file)) / 1000 });
+    }
+  }
+  rows.sort((a, b) => b.seconds - a.seconds);
+  const total = rows.reduce((sum, row) => sum + row.seconds, 0);
+  yield `| file | seconds |\n|---|---:|\n`;
+  for (const row of rows) yield `| ${row.file} | ${row.seconds.toFixed(1)} |\n`;
+  yield `| ${rows.length} files, sum | ${total.toFixed(1)} |\n`;
+}
