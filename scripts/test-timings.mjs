@@ -12,7 +12,9 @@ export default async function* timings(source) {
     if (nesting !== 0 || !file || name !== file) continue;
     if (event.type === 'test:dequeue') started.set(file, performance.now());
     if (event.type === 'test:complete' && started.has(file)) {
-      rows.push({ file: path.relative(process.cwd(), file), seconds: (performance.now() - started.get(file)) / 1000 });
+      const row = { file: path.relative(process.cwd(), file), seconds: (performance.now() - started.get(file)) / 1000 };
+      rows.push(row);
+      yield `# ${row.file} ${row.seconds.toFixed(1)} s\n`;
     }
   }
   rows.sort((a, b) => b.seconds - a.seconds);
