@@ -35,7 +35,18 @@ if (templateDirectory) {
   if (made.status !== 0) process.exit(made.status ?? 1);
   environment.CARE360_TEST_PGLITE_TEMPLATE = template;
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...process.argv.slice(2), ...files], {
+// Node's own reporter (spec on a terminal, TAP otherwise), then each file's wall time, slowest first
+// (scripts/test-timings.mjs), unless the arguments name reporters of their own.
+const extra = process.argv.slice(2);
+const reporters = extra.some((argument) => argument.startsWith('--test-reporter'))
+  ? []
+  : [
+      `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+      '--test-reporter-destination=stdout',
+      '--test-reporter=./scripts/test-timings.mjs',
+      '--test-reporter-destination=stdout',
+    ];
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...extra, ...files], {
   stdio: 'inherit',
   env: environment,
 });

@@ -1,6 +1,6 @@
-// A node:test reporter that prints each test file's wall time (start to end, its process included), slowest first,
-// once the run ends: `npm test -- --test-reporter=./scripts/test-timings.mjs --test-reporter-destination=timings.txt`
-// next to the usual reporter. docs/testing.md keeps the last table.
+// A node:test reporter of each test file's wall time (start to end, its process included): one line as each file
+// ends, and a table of them all, slowest first, when the run ends. `npm test` (scripts/run-tests.mjs) prints it
+// after node's own reporter; the README's Test section keeps the last figures.
 import path from 'node:path';
 
 export default async function* timings(source) {

@@ -76,8 +76,7 @@ export function preparedStatementName(text: string): string | undefined {
 
 export type DatabaseOptions =
   // No dataDir: in memory, empty or started from a tarball of `dumpDataDir` (loadDataDir).
-  | { engine: 'pglite'; dataDir?: string; loadDataDir?: Blob }
-  | { engine: 'postgres'; url: string; poolSize?: number };
+  { engine: 'pglite'; dataDir?: string; loadDataDir?: Blob } | { engine: 'postgres'; url: string; poolSize?: number };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.engine === 'pglite'

@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { migratedPgliteTarball } from './pglite-template.ts';
 
 /**
  * The PostgreSQL database of the tests whose subject exists only there (a terminated backend has no
@@ -12,30 +11,34 @@ import { migratedPgliteTarball } from './pglite-template.ts';
  */
 export const POSTGRES_TEST_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/**
- * The migrated embedded database every fresh one starts from: the run's tarball (CARE360_TEST_PGLITE_TEMPLATE,
- * written by scripts/run-tests.mjs), else one made by this process on its first use.
- */
+/** The run's migrated embedded database (scripts/run-tests.mjs), read once per process. */
 let pgliteTemplate: Promise<Blob> | undefined;
 
-function migratedPglite(): Promise<Blob> {
+function runTemplate(): Promise<Blob> | undefined {
   const file = process.env.CARE360_TEST_PGLITE_TEMPLATE;
-  pgliteTemplate ??= file ? readFile(file).then((bytes) => new Blob([bytes])) : migratedPgliteTarball();
+  if (file) pgliteTemplate ??= readFile(file).then((bytes) => new Blob([bytes]));
   return pgliteTemplate;
 }
 
 /**
- * A fresh, migrated database for one test file: in-memory PGlite by default (opened from the migrated
- * template); when TEST_DATABASE_URL names a PostgreSQL database (or `postgres` is asked for:
- * POSTGRES_TEST_URL), a new schema in it (the connection's search_path), dropped by `drop`. `url` is the connection string of that schema, for tests
- * that start server processes on it.
+ * A fresh, migrated database for one test file: in-memory PGlite by default (under `npm test` opened from the
+ * run's migrated one, test/support/pglite-template.ts; else migrated here); when TEST_DATABASE_URL names a
+ * PostgreSQL database (or `postgres` is asked for: POSTGRES_TEST_URL), a new schema in it (the connection's
+ * search_path), dropped by `drop`. `url` is the connection string of that schema, for tests that start server
+ * processes on it.
  */
 export async function freshDatabase(
   options: { postgres?: boolean } = {},
 ): Promise<{ db: Database; url?: string; drop: () => Promise<void> }> {
   const serverUrl = options.postgres ? POSTGRES_TEST_URL : process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
-    const db = await openDatabase({ engine: 'pglite', loadDataDir: await migratedPglite() });
+    const template = runTemplate();
+    if (template) {
+      const db = await openDatabase({ engine: 'pglite', loadDataDir: await template });
+      return { db, drop: () => db.close() };
+    }
+    const db = await openDatabase({ engine: 'pglite' });
+    await migrate(db);
     return { db, drop: () => db.close() };
   }
   const schema = `care360_test_${randomBytes(6).toString('hex')}`;

@@ -5,7 +5,7 @@ import { migrate } from '../../src/db/migrate.ts';
 /**
  * A migrated in-memory PGlite as a tarball: the start of every test file's fresh database on the embedded
  * engine (test/support/database.ts). Opening a tarball skips initdb, the most of a new PGlite's cost, and the
- * migrations ran once for the whole run instead of once per database (docs/testing.md).
+ * migrations ran once for the whole run instead of once per database (README, Test).
  */
 export async function migratedPgliteTarball(): Promise<Blob> {
   const db = await openDatabase({ engine: 'pglite' });
