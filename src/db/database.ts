@@ -74,8 +74,8 @@ export function preparedStatementName(text: string): string | undefined {
   return preparedStatementNames.get(text);
 }
 
+/** PGlite without a dataDir is in memory: empty, or started from a tarball of `dumpDataDir` (loadDataDir). */
 export type DatabaseOptions =
-  // No dataDir: in memory, empty or started from a tarball of `dumpDataDir` (loadDataDir).
   { engine: 'pglite'; dataDir?: string; loadDataDir?: Blob } | { engine: 'postgres'; url: string; poolSize?: number };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
