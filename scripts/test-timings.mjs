@@ -8,8 +8,8 @@ export default async function* timings(source) {
   const rows = [];
   for await (const event of source) {
     const { name, file, nesting } = event.data ?? {};
-    // A file's own entry in the run: named by its path, at the top level.
-    if (nesting !== 0 || !file || name !== file) continue;
+    // A file's own entry in the run: at the top level, named by its path (absolute on Node 20, relative after).
+    if (nesting !== 0 || !file || typeof name !== 'string' || path.resolve(name) !== file) continue;
     if (event.type === 'test:dequeue') started.set(file, performance.now());
     if (event.type === 'test:complete' && started.has(file)) {
       const row = { file: path.relative(process.cwd(), file), seconds: (performance.now() - started.get(file)) / 1000 };
