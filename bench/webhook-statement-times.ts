@@ -2,7 +2,8 @@
  * Where a webhook delivery's database time goes: `node --import tsx bench/webhook-statement-times.ts
  * [--count=1000] [--url=postgres://...] [--concurrency=32]`. Queues --count intakes' CREATE_CASE deliveries to a
  * local receiver that answers 200 at once, then drains the queue with the worker over a timing wrapper of the
- * Database, and prints the delivery rate and each statement's count, mean and total per delivery.
+ * Database, and prints the delivery rate and each statement's count, mean and total per delivery; --profile=FILE
+ * writes a CPU profile of the drain (bench/profile-summary.ts reads it).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Session } from 'node:inspector/promises';
+import { writeFile } from 'node:fs/promises';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
@@ -20,7 +23,12 @@ import { intakeByTitle, UNIQUE } from './lib/bodies.ts';
 import { median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
-  options: { count: { type: 'string' }, url: { type: 'string' }, concurrency: { type: 'string' } },
+  options: {
+    count: { type: 'string' },
+    url: { type: 'string' },
+    concurrency: { type: 'string' },
+    profile: { type: 'string' },
+  },
 });
 const count = Number(args.count ?? 1000);
 
@@ -106,9 +114,20 @@ async function main(): Promise<void> {
       times.clear();
       received = 0;
       const cpu = process.cpuUsage();
+      const session = new Session();
+      if (args.profile) {
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
       const started = performance.now();
       await services.webhookDelivery.drain();
       const elapsed = performance.now() - started;
+      if (args.profile) {
+        const { profile } = await session.post('Profiler.stop');
+        await writeFile(args.profile, JSON.stringify(profile));
+        session.disconnect();
+      }
       const used = process.cpuUsage(cpu);
       console.log(
         `${db.engine}: ${received} deliveries, ${(received / (elapsed / 1000)).toFixed(0)}/s, ` +
