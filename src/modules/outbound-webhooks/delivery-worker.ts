@@ -74,7 +74,7 @@ export interface DeliveryWorkerOptions {
 }
 
 const DEFAULTS = {
-  concurrency: 8,
+  concurrency: 64,
   pollIntervalMs: 250,
   timeoutMs: 10_000,
   firstRetryDelaySeconds: 10,
