@@ -90,8 +90,9 @@ const environmentSchema = z.object({
   // and half a minute more, the time after which another process sends it when this one died mid-delivery.
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(10).default(10),
   // Deliveries each process sends at once (each to its own case). A send holds no database connection, only a
-  // socket: a slow receiver ties up one slot for at most WEBHOOK_TIMEOUT_SECONDS.
-  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  // socket: a slow receiver ties up one slot for at most WEBHOOK_TIMEOUT_SECONDS. The worker's statements are
+  // per batch of sends, so more slots cost sockets, not statements (docs/performance.md).
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64),
   // Where partners reach this server (https://care360.example.com): webhook payloads with documentFormat URL link
   // to attachments under it. Unset: http://localhost:PORT, which only a receiver on this machine can follow.
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),

@@ -4,6 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { verifyWebhook } from '../../packages/client/src/webhooks.ts';
 import { Tenant } from '../../src/http/gate.ts';
 import { enqueueWebhookEvent, type WebhookEvent } from '../../src/modules/outbound-webhooks/events.ts';
+import { WebhookQueue, type AttemptOutcome } from '../../src/modules/outbound-webhooks/repository.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { deliverUntil, Receiver, testWorker, verifyCvSignature } from './support.ts';
 
@@ -390,6 +391,73 @@ describe('outbound webhook delivery', () => {
     await enqueue('CREATE_CASE', randomUUID());
     await worker.drain();
     assert.equal(receiver.received.length, sent, 'nothing is sent to a disabled endpoint');
+  });
+
+  it('records many outcomes in one statement, each endpoint’s failing streak as if one after another', async () => {
+    const recovering = await addEndpoint({ url: receiver.url('/recovering') });
+    const relapsing = await addEndpoint({ url: receiver.url('/relapsing') });
+    const failing = await addEndpoint({ url: receiver.url('/failing') });
+    for (let index = 0; index < 2; index++) await enqueue('CREATE_CASE', randomUUID());
+    const ids = async (webhookId: string) =>
+      (
+        await context.db.query<{ id: string }>(
+          'select id from webhook_deliveries where endpoint_id = $1 order by sequence',
+          [webhookId],
+        )
+      ).rows.map((row) => row.id);
+    const [r1, r2] = await ids(recovering.webhookId);
+    const [s1, s2] = await ids(relapsing.webhookId);
+    const [f1, f2] = await ids(failing.webhookId);
+    await context.db.query(
+      "update webhook_endpoints set failing_since = now() - interval '25 hours' where id = any($1::uuid[])",
+      [[recovering.webhookId, relapsing.webhookId, failing.webhookId]],
+    );
+    const outcome = (endpointId: string, deliveryId: string, delivered: boolean, retryInSeconds: number | null) =>
+      ({
+        deliveryId,
+        endpointId,
+        delivered,
+        durationMs: 5,
+        responseStatus: delivered ? 200 : 502,
+        responseBody: delivered ? 'ok' : null,
+        error: delivered ? null : `HTTP 502 (${deliveryId})`,
+        retryInSeconds,
+      }) satisfies AttemptOutcome;
+    const disabled = await new WebhookQueue(context.db).recordOutcomes(
+      [
+        outcome(recovering.webhookId, r1!, false, 60),
+        outcome(relapsing.webhookId, s1!, true, null),
+        outcome(failing.webhookId, f1!, false, 60),
+        outcome(recovering.webhookId, r2!, true, null),
+        outcome(relapsing.webhookId, s2!, false, null),
+        outcome(failing.webhookId, f2!, false, 60),
+      ],
+      24 * 3600,
+    );
+    assert.deepEqual([...disabled], [failing.webhookId], 'only the endpoint failing every delivery for a day');
+    const endpoints = await context.db.query<{
+      id: string;
+      failing_since: Date | null;
+      disabled_reason: string | null;
+    }>('select id, failing_since, disabled_reason from webhook_endpoints where id = any($1::uuid[])', [
+      [recovering.webhookId, relapsing.webhookId, failing.webhookId],
+    ]);
+    const byId = new Map(endpoints.rows.map((row) => [row.id, row]));
+    assert.equal(byId.get(recovering.webhookId)!.failing_since, null, 'its last attempt succeeded');
+    const relapsed = byId.get(relapsing.webhookId)!;
+    assert.ok(relapsed.failing_since!.getTime() > Date.now() - 3600_000, 'a new streak, started by this batch');
+    assert.equal(relapsed.disabled_reason, null);
+    assert.match(byId.get(failing.webhookId)!.disabled_reason!, new RegExp(`last error: HTTP 502 \\(${f2}\\)`));
+    assert.deepEqual(await statusOf(recovering.webhookId), ['delivered', 'pending']);
+    assert.deepEqual(await statusOf(relapsing.webhookId), ['failed', 'delivered']);
+    const attempts = (await deliveries(failing.webhookId)).flatMap((delivery) => delivery.attempts);
+    assert.deepEqual(
+      attempts.map((attempt) => [attempt.outcome, attempt.responseStatus, attempt.error]),
+      [
+        ['failed', 502, `HTTP 502 (${f2})`],
+        ['failed', 502, `HTTP 502 (${f1})`],
+      ],
+    );
   });
 });
 

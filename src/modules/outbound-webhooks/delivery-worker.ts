@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database, Queryable } from '../../db/database.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { WebhookQueue, type ClaimedDelivery, type DocumentFormat, type WebhookDeliveryRow } from './repository.ts';
+import {
+  WebhookQueue,
+  type AttemptOutcome,
+  type ClaimedDelivery,
+  type DocumentFormat,
+  type WebhookDeliveryRow,
+} from './repository.ts';
 import { sendWebhook } from './sender.ts';
 import { signatureHeaders } from './signing.ts';
 import { Pause } from '../../pause.ts';
@@ -23,15 +30,20 @@ export interface RenderRequest {
 }
 
 /**
- * Renders the `payload` of a delivery (`{ case, <event objects> }`) when it is first sent. The case lifecycle
- * provides the real one (over its case serializer); the default names the case and the event's objects by id.
+ * Renders the `payload` of each delivery of a claimed batch (`{ case, <event objects> }`) when it is first sent,
+ * in the order asked, or the Error that kept one from being rendered. The case lifecycle provides the real one
+ * (over its case serializer); the default names the case and the event's objects by id.
  */
-export type WebhookPayloadRenderer = (db: Queryable, request: RenderRequest) => Promise<Record<string, unknown>>;
+export type WebhookPayloadRenderer = (
+  db: Queryable,
+  requests: RenderRequest[],
+) => Promise<(Record<string, unknown> | Error)[]>;
 
-export const renderReferences: WebhookPayloadRenderer = async (_db, request) => ({
-  case: request.caseId === null ? null : { id: request.caseId, organizationId: request.organizationId },
-  ...request.subject,
-});
+export const renderReferences: WebhookPayloadRenderer = async (_db, requests) =>
+  requests.map((request) => ({
+    case: request.caseId === null ? null : { id: request.caseId, organizationId: request.organizationId },
+    ...request.subject,
+  }));
 
 export interface WorkerLog {
   warn(object: object, message: string): void;
@@ -62,7 +74,7 @@ export interface DeliveryWorkerOptions {
 }
 
 const DEFAULTS = {
-  concurrency: 8,
+  concurrency: 64,
   pollIntervalMs: 250,
   timeoutMs: 10_000,
   firstRetryDelaySeconds: 10,
@@ -87,6 +99,9 @@ export class WebhookDeliveryWorker {
   private running: Promise<void> | undefined;
   private readonly pause = new Pause();
   private log: WorkerLog | undefined;
+  /** Outcomes waiting for the next recording statement, and the one under way. */
+  private outcomes: { outcome: AttemptOutcome; done: (error?: unknown) => void }[] = [];
+  private recording: Promise<void> | undefined;
 
   constructor(
     private readonly db: Database,
@@ -105,6 +120,8 @@ export class WebhookDeliveryWorker {
     this.render = options.render ?? renderReferences;
     this.random = options.random ?? Math.random;
     this.log = options.log;
+    // Every send in flight listens for the stop.
+    setMaxListeners(this.settings.concurrency + 10, this.stopping.signal);
   }
 
   /** The lease of a claim: longer than any send can take. */
@@ -126,20 +143,26 @@ export class WebhookDeliveryWorker {
     await Promise.all(this.inFlight);
   }
 
-  /** Claims what is due (up to the free slots) and sends it; answers how many were claimed. */
+  /**
+   * Claims what is due (up to the free slots) and sends it; answers how many were claimed. The batch's new
+   * bodies are rendered and sealed together before any is sent.
+   */
   async deliverDue(): Promise<number> {
     const free = this.settings.concurrency - this.inFlight.size;
     if (free <= 0 || this.stopping.signal.aborted) return 0;
     const claimed = await new WebhookQueue(this.db).claim(free, this.leaseSeconds);
-    for (const delivery of claimed) {
-      const work: Promise<void> = this.deliver(delivery)
+    if (claimed.length === 0) return 0;
+    const bodies = this.bodiesOf(claimed);
+    claimed.forEach((delivery, index) => {
+      const work: Promise<void> = bodies
+        .then((all) => this.deliver(delivery, all[index]!))
         .catch((error: unknown) => this.log?.error({ err: error }, 'webhook delivery failed unexpectedly'))
         .finally(() => {
           this.inFlight.delete(work);
           this.pause.wake();
         });
       this.inFlight.add(work);
-    }
+    });
     return claimed.length;
   }
 
@@ -166,13 +189,10 @@ export class WebhookDeliveryWorker {
     }
   }
 
-  private async deliver(delivery: ClaimedDelivery): Promise<void> {
-    let body: Buffer;
-    try {
-      body = await this.bodyOf(delivery);
-    } catch (error) {
+  private async deliver(delivery: ClaimedDelivery, body: Buffer | Error): Promise<void> {
+    if (body instanceof Error) {
       const failure = { delivered: false, durationMs: 0, responseStatus: null, responseBody: null };
-      await this.record(delivery, { ...failure, error: describe(error) });
+      await this.record(delivery, { ...failure, error: body.message });
       return;
     }
     const secret = await this.cipher.decryptText(delivery.endpoint_secret_sealed);
@@ -211,25 +231,59 @@ export class WebhookDeliveryWorker {
     );
   }
 
-  /** The body as first rendered: rendered and sealed now when this is the first attempt. */
-  private async bodyOf(delivery: ClaimedDelivery): Promise<Buffer> {
-    if (delivery.body_sealed) return Buffer.from(await this.cipher.decryptText(delivery.body_sealed), 'utf8');
-    const payload = await this.render(this.db, {
-      organizationId: delivery.organization_id,
-      endpointId: delivery.endpoint_id,
-      caseId: delivery.case_id,
-      event: delivery.event,
-      eventId: delivery.event_id,
-      subject: delivery.subject,
-      sendFullCaseData: delivery.endpoint_send_full_case_data,
-      documentFormat: delivery.endpoint_document_format,
-    });
-    const text = JSON.stringify({ event: delivery.event, payload });
-    await new WebhookQueue(this.db).saveBody(delivery.id, await this.cipher.encryptText(text));
-    return Buffer.from(text, 'utf8');
+  /**
+   * Each delivery's body as first rendered, or why it has none: the bodies of first attempts are rendered in one
+   * batch and sealed in one statement before any is sent.
+   */
+  private async bodiesOf(claimed: ClaimedDelivery[]): Promise<(Buffer | Error)[]> {
+    const bodies = await Promise.all(
+      claimed.map(async (delivery): Promise<Buffer | Error | undefined> => {
+        if (!delivery.body_sealed) return undefined;
+        try {
+          return Buffer.from(await this.cipher.decryptText(delivery.body_sealed), 'utf8');
+        } catch (error) {
+          return asError(error);
+        }
+      }),
+    );
+    const fresh = claimed.flatMap((delivery, index) => (bodies[index] === undefined ? [index] : []));
+    if (fresh.length === 0) return bodies as (Buffer | Error)[];
+    try {
+      const payloads = await this.render(
+        this.db,
+        fresh.map((index) => {
+          const delivery = claimed[index]!;
+          return {
+            organizationId: delivery.organization_id,
+            endpointId: delivery.endpoint_id,
+            caseId: delivery.case_id,
+            event: delivery.event,
+            eventId: delivery.event_id,
+            subject: delivery.subject,
+            sendFullCaseData: delivery.endpoint_send_full_case_data,
+            documentFormat: delivery.endpoint_document_format,
+          };
+        }),
+      );
+      const sealed: { deliveryId: string; bodySealed: string }[] = [];
+      for (const [position, index] of fresh.entries()) {
+        const payload = payloads[position];
+        if (payload === undefined || payload instanceof Error) {
+          bodies[index] = payload ?? new Error('no payload rendered');
+          continue;
+        }
+        const text = JSON.stringify({ event: claimed[index]!.event, payload });
+        sealed.push({ deliveryId: claimed[index]!.id, bodySealed: await this.cipher.encryptText(text) });
+        bodies[index] = Buffer.from(text, 'utf8');
+      }
+      await new WebhookQueue(this.db).saveBodies(sealed);
+    } catch (error) {
+      for (const index of fresh) bodies[index] = asError(error);
+    }
+    return bodies as (Buffer | Error)[];
   }
 
-  /** The attempt and its outcome, in one statement (src/modules/outbound-webhooks/repository.ts). */
+  /** The attempt and its outcome, recorded with the others that ended meanwhile (one statement for them all). */
   private async record(
     delivery: ClaimedDelivery,
     result: {
@@ -241,24 +295,53 @@ export class WebhookDeliveryWorker {
     },
   ): Promise<void> {
     const retryIn = result.delivered ? null : this.retryDelaySeconds(delivery);
-    const { endpointDisabled } = await new WebhookQueue(this.db).recordOutcome({
-      deliveryId: delivery.id,
-      endpointId: delivery.endpoint_id,
-      delivered: result.delivered,
-      durationMs: result.durationMs,
-      responseStatus: result.responseStatus,
-      responseBody: result.responseBody,
-      error: result.delivered ? null : (result.error ?? 'failed'),
-      retryInSeconds: retryIn,
-      disableAfterSeconds: this.settings.disableAfterSeconds,
+    await new Promise<void>((resolve, reject) => {
+      this.outcomes.push({
+        outcome: {
+          deliveryId: delivery.id,
+          endpointId: delivery.endpoint_id,
+          delivered: result.delivered,
+          durationMs: result.durationMs,
+          responseStatus: result.responseStatus,
+          responseBody: result.responseBody,
+          error: result.delivered ? null : (result.error ?? 'failed'),
+          retryInSeconds: retryIn,
+        },
+        done: (error) => (error === undefined ? resolve() : reject(asError(error))),
+      });
+      this.recording ??= this.recordWaiting();
     });
-    if (endpointDisabled) {
-      this.log?.warn({ webhookId: delivery.endpoint_id }, 'webhook endpoint disabled: failing for a day');
-    }
     if (result.delivered) {
       this.options.metrics?.webhookDelivery('delivered', (Date.now() - delivery.created_at.getTime()) / 1000);
     } else {
       this.options.metrics?.webhookDelivery(retryIn === null ? 'failed' : 'retrying');
+    }
+  }
+
+  /**
+   * Records the waiting outcomes in one statement, then those that ended during it, until none waits: one
+   * statement at a time, each for as many outcomes as there are (group commit).
+   */
+  private async recordWaiting(): Promise<void> {
+    try {
+      while (this.outcomes.length > 0) {
+        const batch = this.outcomes;
+        this.outcomes = [];
+        try {
+          const disabled = await new WebhookQueue(this.db).recordOutcomes(
+            batch.map((entry) => entry.outcome),
+            this.settings.disableAfterSeconds,
+          );
+          for (const webhookId of disabled) {
+            this.log?.warn({ webhookId }, 'webhook endpoint disabled: failing for a day');
+          }
+          for (const entry of batch) entry.done();
+        } catch (error) {
+          for (const entry of batch) entry.done(error);
+        }
+      }
+    } finally {
+      this.recording = undefined;
     }
   }
 
@@ -272,6 +355,6 @@ export class WebhookDeliveryWorker {
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

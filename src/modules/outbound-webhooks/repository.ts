@@ -68,7 +68,6 @@ export interface AttemptOutcome {
   error: string | null;
   /** After a failure: when to try again; null: tried for long enough, failed for good. */
   retryInSeconds: number | null;
-  disableAfterSeconds: number;
 }
 
 export interface EndpointChanges {
@@ -108,33 +107,52 @@ const CLAIM = prepared(`with due as (
      e.document_format as endpoint_document_format, e.send_full_case_data as endpoint_send_full_case_data`);
 
 /*
- * $4 is the outcome ('delivered' or 'failed'), $8 the retry delay (null: failed for good), $10 how long an
- * endpoint may fail every delivery before it is disabled. The endpoint's row is written only when its state
- * changes: a success ends a failing streak, a failure starts or continues one (and may end in its disabling).
+ * Many attempts' outcomes at once. $1-$8 are one array per column, an element per attempt: its id, the delivery,
+ * the duration, the outcome ('delivered' or 'failed'), the response status and body, the error, and the retry
+ * delay (null: failed for good). $9-$12 are one element per endpoint: its id, the outcome of its last attempt,
+ * whether any of its attempts here was delivered, and its last error; $13 is how long an endpoint may fail every
+ * delivery before it is disabled. An endpoint's row is written only when its state changes: a success ends a
+ * failing streak, a failure starts or continues one (and may end in its disabling); a failure after a success
+ * of the same batch starts a new streak.
  */
-const RECORD_OUTCOME = prepared(`with attempt as (
+const RECORD_OUTCOMES = prepared(`with outcome as (
+     select * from unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[],
+       $8::float8[]) as o(attempt_id, delivery_id, duration_ms, outcome, response_status, response_body, error,
+       retry_in)),
+   attempt as (
      insert into webhook_delivery_attempts (id, delivery_id, duration_ms, outcome, response_status, response_body,
-       error) values ($1, $2, $3, $4, $5, $6, $7)),
+       error) select attempt_id, delivery_id, duration_ms, outcome, response_status, response_body, error
+       from outcome),
    delivery as (
-     update webhook_deliveries set
-       status = case when $4::text = 'delivered' then 'delivered' when $8::float8 is null then 'failed'
+     update webhook_deliveries d set
+       status = case when o.outcome = 'delivered' then 'delivered' when o.retry_in is null then 'failed'
                      else 'pending' end,
-       delivered_at = case when $4::text = 'delivered' then now() else delivered_at end,
-       next_attempt_at = case when $4::text = 'failed' and $8::float8 is not null
-                              then now() + make_interval(secs => $8::float8) else next_attempt_at end,
-       locked_until = null, last_error = $7
-     where id = $2)
-   update webhook_endpoints set
-     failing_since = case when $4::text = 'delivered' then null else coalesce(failing_since, now()) end,
-     disabled_at = case when $4::text = 'failed' and failing_since < now() - make_interval(secs => $10)
-                        then now() else disabled_at end,
-     disabled_reason = case when $4::text = 'failed' and failing_since < now() - make_interval(secs => $10)
-       then 'Disabled after failing every delivery since ' || to_char(failing_since at time zone 'UTC',
-         'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '; last error: ' || $7
-       else disabled_reason end,
-     updated_at = case when $4::text = 'failed' then now() else updated_at end
-   where id = $9 and case when $4::text = 'delivered' then failing_since is not null else disabled_at is null end
-   returning disabled_at is not null as disabled`);
+       delivered_at = case when o.outcome = 'delivered' then now() else d.delivered_at end,
+       next_attempt_at = case when o.outcome = 'failed' and o.retry_in is not null
+                              then now() + make_interval(secs => o.retry_in) else d.next_attempt_at end,
+       locked_until = null, last_error = o.error
+     from outcome o where d.id = o.delivery_id),
+   streak as (
+     select * from unnest($9::uuid[], $10::text[], $11::boolean[], $12::text[])
+       as s(endpoint_id, last_outcome, any_delivered, last_error))
+   update webhook_endpoints e set
+     failing_since = case when s.last_outcome = 'delivered' then null when s.any_delivered then now()
+                          else coalesce(e.failing_since, now()) end,
+     disabled_at = case when not s.any_delivered and e.failing_since < now() - make_interval(secs => $13)
+                        then now() else e.disabled_at end,
+     disabled_reason = case when not s.any_delivered and e.failing_since < now() - make_interval(secs => $13)
+       then 'Disabled after failing every delivery since ' || to_char(e.failing_since at time zone 'UTC',
+         'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '; last error: ' || s.last_error
+       else e.disabled_reason end,
+     updated_at = case when s.last_outcome = 'failed' then now() else e.updated_at end
+     from streak s
+   where e.id = s.endpoint_id
+     and case when s.last_outcome = 'delivered' then e.failing_since is not null else e.disabled_at is null end
+   returning e.id as endpoint_id, s.last_outcome = 'failed' and e.disabled_at is not null as disabled`);
+
+const SAVE_BODIES = prepared(`update webhook_deliveries d set body_sealed = b.body_sealed
+   from unnest($1::uuid[], $2::text[]) as b(id, body_sealed)
+  where d.id = b.id and d.body_sealed is null`);
 
 /**
  * An organization's webhook endpoints and deliveries (given once, at construction): every statement filters on
@@ -316,32 +334,47 @@ export class WebhookQueue {
   }
 
   /**
-   * What came of one attempt, in one statement (atomic without a transaction): the attempt recorded; the
-   * delivery delivered, due again in `retryInSeconds`, or failed for good (`retryInSeconds` null); and the
-   * endpoint's failing streak ended by a success, or started or continued by a failure, which disables an endpoint failing for `disableAfterSeconds`.
+   * The bodies as first rendered, sealed, before they are first sent (one statement for a claimed batch): a copy
+   * sent after a crash has the same bytes.
    */
-  /** The body as first rendered, sealed, before it is first sent: a copy sent after a crash has the same bytes. */
-  async saveBody(deliveryId: string, bodySealed: string): Promise<void> {
-    await this.db.query('update webhook_deliveries set body_sealed = $2 where id = $1 and body_sealed is null', [
-      deliveryId,
-      bodySealed,
-    ]);
+  async saveBodies(bodies: { deliveryId: string; bodySealed: string }[]): Promise<void> {
+    if (bodies.length === 0) return;
+    await this.db.query(SAVE_BODIES, [bodies.map((body) => body.deliveryId), bodies.map((body) => body.bodySealed)]);
   }
 
-  async recordOutcome(outcome: AttemptOutcome): Promise<{ endpointDisabled: boolean }> {
-    const { rows } = await this.db.query<{ disabled: boolean }>(RECORD_OUTCOME, [
-      randomUUID(),
-      outcome.deliveryId,
-      outcome.durationMs,
-      outcome.delivered ? 'delivered' : 'failed',
-      outcome.responseStatus,
-      outcome.responseBody,
-      outcome.error,
-      outcome.retryInSeconds,
-      outcome.endpointId,
-      outcome.disableAfterSeconds,
+  /**
+   * What came of attempts, in one statement (atomic without a transaction), in the order they ended: each
+   * attempt recorded; its delivery delivered, due again in `retryInSeconds`, or failed for good
+   * (`retryInSeconds` null); and each endpoint's failing streak ended by a success, or started or continued by a
+   * failure, which disables an endpoint failing for `disableAfterSeconds`. Answers the endpoints disabled now.
+   */
+  async recordOutcomes(outcomes: AttemptOutcome[], disableAfterSeconds: number): Promise<Set<string>> {
+    if (outcomes.length === 0) return new Set();
+    const streaks = new Map<string, { last: string; anyDelivered: boolean; lastError: string | null }>();
+    for (const outcome of outcomes) {
+      const streak = streaks.get(outcome.endpointId);
+      streaks.set(outcome.endpointId, {
+        last: outcome.delivered ? 'delivered' : 'failed',
+        anyDelivered: outcome.delivered || (streak?.anyDelivered ?? false),
+        lastError: outcome.delivered ? (streak?.lastError ?? null) : outcome.error,
+      });
+    }
+    const { rows } = await this.db.query<{ endpoint_id: string; disabled: boolean }>(RECORD_OUTCOMES, [
+      outcomes.map(() => randomUUID()),
+      outcomes.map((outcome) => outcome.deliveryId),
+      outcomes.map((outcome) => outcome.durationMs),
+      outcomes.map((outcome) => (outcome.delivered ? 'delivered' : 'failed')),
+      outcomes.map((outcome) => outcome.responseStatus),
+      outcomes.map((outcome) => outcome.responseBody),
+      outcomes.map((outcome) => outcome.error),
+      outcomes.map((outcome) => outcome.retryInSeconds),
+      [...streaks.keys()],
+      [...streaks.values()].map((streak) => streak.last),
+      [...streaks.values()].map((streak) => streak.anyDelivered),
+      [...streaks.values()].map((streak) => streak.lastError),
+      disableAfterSeconds,
     ]);
-    return { endpointDisabled: !outcome.delivered && rows[0]?.disabled === true };
+    return new Set(rows.filter((row) => row.disabled).map((row) => row.endpoint_id));
   }
 
   /** Deliveries waiting (metrics). */

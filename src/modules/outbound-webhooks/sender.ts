@@ -81,6 +81,15 @@ export async function sendWebhook(
   }
 }
 
+/*
+ * Connections to receivers are kept open between deliveries (a connection per delivery cost the worker more CPU
+ * than the rest of its send; docs/performance.md). A kept connection goes to an address checked when it was
+ * opened; every delivery still resolves and checks its host first. An idle connection is closed after 4 s,
+ * before Node's own servers close theirs (5 s), so a request rarely meets a connection the receiver closed.
+ */
+const AGENT_OPTIONS = { keepAlive: true, timeout: 4_000 };
+const agents = { 'http:': new http.Agent(AGENT_OPTIONS), 'https:': new https.Agent(AGENT_OPTIONS) };
+
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as NodeJS.ErrnoException).code;
@@ -115,7 +124,7 @@ function post(
         'user-agent': 'care360-webhooks',
       },
       lookup,
-      agent: false,
+      agent: url.protocol === 'https:' ? agents['https:'] : agents['http:'],
       signal,
     });
     request.on('error', reject);
@@ -123,11 +132,12 @@ function post(
       const chunks: Buffer[] = [];
       let length = 0;
       let settled = false;
-      const settle = () => {
+      const settle = (drop: boolean) => {
         if (settled) return;
         settled = true;
-        // Stop reading: whatever else the receiver sends is dropped with the connection.
-        response.destroy();
+        // Stop reading: whatever else the receiver sends is dropped with the connection. A response read to its
+        // end leaves the connection to the next delivery.
+        if (drop) response.destroy();
         resolve({
           status: response.statusCode ?? 0,
           body: Buffer.concat(chunks).subarray(0, maxResponseBytes).toString('utf8'),
@@ -136,11 +146,11 @@ function post(
       response.on('data', (chunk: Buffer) => {
         chunks.push(chunk);
         length += chunk.length;
-        if (length >= maxResponseBytes) settle();
+        if (length >= maxResponseBytes) settle(true);
       });
-      response.on('end', settle);
+      response.on('end', () => settle(false));
       // The head was answered: a connection closed mid-body still tells the status.
-      response.on('close', settle);
+      response.on('close', () => settle(true));
       response.on('error', (error) => (settled ? undefined : reject(error)));
     });
     request.end(body);

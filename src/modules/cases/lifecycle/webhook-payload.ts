@@ -1,5 +1,5 @@
 import { Tenant } from '../../../http/gate.ts';
-import type { WebhookPayloadRenderer } from '../../outbound-webhooks/delivery-worker.ts';
+import type { RenderRequest, WebhookPayloadRenderer } from '../../outbound-webhooks/delivery-worker.ts';
 import type { CaseSerializer, SerializedAttachment, SerializedCase } from './case-serializer.ts';
 import { CASE_EVENT_TYPES, type CaseEventSubject } from './events.ts';
 import { CaseReadRepository } from './read-repository.ts';
@@ -57,31 +57,61 @@ function eventObjects(full: SerializedCase, subject: CaseEventSubject): Record<s
  * (`sendFullCaseData`) or basic, attachments inline in base64 or as signed links valid 15 minutes per the
  * endpoint's `documentFormat`. A link is issued to the endpoint (in the place of an API key) and points under
  * `publicUrl`. The worker renders a payload once, on the first attempt, and keeps it sealed for the retries.
+ * A claimed batch is rendered together: one read of its cases and one pass of the serializer per endpoint and
+ * set of options, whatever the number of deliveries.
  */
 export function caseWebhookPayloads(deps: { serializer: CaseSerializer; publicUrl: string }): WebhookPayloadRenderer {
-  return async (db, request) => {
-    if (request.caseId === null) return { case: null, ...request.subject };
-    // The queue names the organization of the endpoint: a delivery renders a case of that organization only.
-    const tenant = Tenant.forOperator(request.organizationId, 'a webhook delivery renders its organization’s case');
-    const [row] = await new CaseReadRepository(db, tenant).findCases([request.caseId]);
-    if (!row) throw new Error('the case of this event does not exist');
-    const subject = request.subject as CaseEventSubject;
-    const [full] = await deps.serializer.serialize(
-      db,
-      { tenant, apiKeyId: request.endpointId, baseUrl: deps.publicUrl },
-      [row],
-      {
-        includeAttachments:
-          request.sendFullCaseData || subject.commentId !== undefined || subject.attachmentId !== undefined,
-        documentFormat: request.documentFormat === 'URL' ? 'url' : 'base64',
-        includeOrders: false,
-        includeCalendarEvents: false,
-        includeCaseProducts: false,
-      },
+  return async (db, requests) => {
+    const results: (Record<string, unknown> | Error)[] = requests.map((request) =>
+      request.caseId === null ? { case: null, ...request.subject } : new Error('not rendered'),
     );
-    return {
-      case: request.sendFullCaseData ? full! : basicCase(full!, request.event),
-      ...eventObjects(full!, subject),
-    };
+    const groups = new Map<string, number[]>();
+    requests.forEach((request, index) => {
+      if (request.caseId === null) return;
+      const key = JSON.stringify([
+        request.organizationId,
+        request.endpointId,
+        includesAttachments(request),
+        request.documentFormat,
+      ]);
+      groups.set(key, [...(groups.get(key) ?? []), index]);
+    });
+    for (const indexes of groups.values()) {
+      const first = requests[indexes[0]!]!;
+      // The queue names the organization of the endpoint: a delivery renders a case of that organization only.
+      const tenant = Tenant.forOperator(first.organizationId, 'a webhook delivery renders its organization’s case');
+      const caseIds = [...new Set(indexes.map((index) => requests[index]!.caseId!))];
+      const rows = await new CaseReadRepository(db, tenant).findCases(caseIds);
+      const serialized = await deps.serializer.serialize(
+        db,
+        { tenant, apiKeyId: first.endpointId, baseUrl: deps.publicUrl },
+        rows,
+        {
+          includeAttachments: includesAttachments(first),
+          documentFormat: first.documentFormat === 'URL' ? 'url' : 'base64',
+          includeOrders: false,
+          includeCalendarEvents: false,
+          includeCaseProducts: false,
+        },
+      );
+      const byId = new Map(serialized.map((full) => [full.id, full]));
+      for (const index of indexes) {
+        const request = requests[index]!;
+        const full = byId.get(request.caseId!);
+        results[index] = full
+          ? {
+              case: request.sendFullCaseData ? full : basicCase(full, request.event),
+              ...eventObjects(full, request.subject as CaseEventSubject),
+            }
+          : new Error('the case of this event does not exist');
+      }
+    }
+    return results;
   };
+}
+
+/** Attachments are read for the full case, and for the events about a comment or an attachment. */
+function includesAttachments(request: RenderRequest): boolean {
+  const subject = request.subject as CaseEventSubject;
+  return request.sendFullCaseData || subject.commentId !== undefined || subject.attachmentId !== undefined;
 }
