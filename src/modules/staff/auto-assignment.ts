@@ -56,7 +56,8 @@ export class AutoAssignmentSettingsRepository {
  * organization take their turns one at a time across every server process: the cap counts the assignments before
  * it and the rotation moves by one each time. The case row is then locked and checked: a case assigned (by staff),
  * archived or no longer OPEN meanwhile is left as it is (a manual assignment always wins). The assignment writes
- * ADD_CASE_ASSIGNEE and CHANGE_CASE_STATUS in its own transaction, like a staff assignment.
+ * ADD_CASE_ASSIGNEE and CHANGE_CASE_STATUS in its own transaction, and holds the patient row as a staff assignment
+ * does (for key share: the partner's UPDATE_PROFILE identity lock then sees it).
  */
 export class AutoAssigner {
   constructor(private readonly db: Database) {}
@@ -88,7 +89,7 @@ export class AutoAssigner {
         `select c.status, c.is_archived, c.is_escalated, c.assignee_staff_id, upper(p.shipping_address->>'state') as patient_state
            from cases c join patients p on p.organization_id = c.organization_id and p.id = c.patient_id
           where c.organization_id = $1 and c.id = $2
-          for update of c`,
+          for update of c for key share of p`,
         [organizationId, caseId],
       );
       const found = cases[0];
