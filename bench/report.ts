@@ -58,6 +58,8 @@ function scenarioRows(engines: EngineResult[], mode: 'concurrency' | 'rate'): st
       if (!scenario) continue;
       const measurement = scenario[mode];
       const name = `${scenario.label}`;
+      // A loop of several requests has its own table (clinicSections).
+      if (!measurement && scenario.loops) continue;
       if (!measurement) {
         const cells = mode === 'concurrency' ? 8 : 7;
         lines.push(
@@ -160,6 +162,7 @@ function markdown(
     out.push('');
 
     out.push(...lifecycleSections(results));
+    out.push(...clinicSections(results));
 
     out.push(`## Fixed concurrency (${results.options.connections} connections)`, '');
     out.push(
@@ -261,6 +264,53 @@ function shareOf(scenario: ScenarioResult | undefined): { share?: number; ceilin
   const ok = scenario?.concurrency?.okPerSecond;
   if (!ceiling?.available || ok === undefined) return {};
   return { share: ok / ceiling.requestsPerSecond, ceiling: ceiling.requestsPerSecond };
+}
+
+/** Issue 21: the staff queue as it grows and a provider's decide-and-next loop, against their ceilings. */
+export function clinicSections(results: BenchResults): string[] {
+  const rows = results.engines.flatMap((engine) =>
+    engine.scenarios
+      .filter((scenario) => scenario.id.startsWith('staff-'))
+      .map((scenario) => ({ engine: engine.engine, scenario })),
+  );
+  if (rows.length === 0) return [];
+  const out: string[] = ['## The clinic (issue 21)', ''];
+  out.push(
+    `The staff queue's first page (a SUPPORT member of one organization, 25 cases with the counts per status) as the organization grows, and a provider's loop (assign, start review, approve, then the queue's first page: 4 requests), ${results.options.connections} at once; each beside its database ceiling (the SQL of one request or one loop, replayed in the same run).`,
+    '',
+    '| what | engine | ok/s | database ceiling/s | share of ceiling | p50 ms | p99 ms | ceiling p99 ms | seeded |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  );
+  for (const { engine, scenario } of rows) {
+    const ceiling = scenario.databaseCeiling?.available ? scenario.databaseCeiling : undefined;
+    const figures = scenario.loops
+      ? { ok: scenario.loops.loopsPerSecond, latency: scenario.loops.latencyMs }
+      : scenario.concurrency
+        ? { ok: scenario.concurrency.okPerSecond, latency: scenario.concurrency.latencyMs }
+        : undefined;
+    const seeded = scenario.seed
+      ? `${scenario.seed.cases.toLocaleString('en-US')} in ${scenario.seed.seconds.toFixed(0)} s`
+      : '';
+    out.push(
+      figures
+        ? `| ${scenario.label} | ${engineName(engine)} | ${fixed(figures.ok)} | ${fixed(ceiling?.requestsPerSecond)} | ${percent(ceiling ? figures.ok / ceiling.requestsPerSecond : undefined)} | ${ms(figures.latency.p50)} | ${ms(figures.latency.p99)} | ${ms(ceiling?.latencyMs.p99)} | ${seeded} |`
+        : `| ${scenario.label} | ${engineName(engine)} | ${scenario.status}: ${(scenario.reason ?? '').replace(/\|/g, '/').slice(0, 120)} | | | | | | |`,
+    );
+  }
+  const queue = rows
+    .map((row) => row.scenario)
+    .filter((scenario) => scenario.id.startsWith('staff-queue-') && scenario.concurrency);
+  if (queue.length >= 2) {
+    const first = queue[0]!.concurrency!.latencyMs.p99;
+    const last = queue.at(-1)!.concurrency!.latencyMs.p99;
+    const change = last / first - 1;
+    out.push(
+      '',
+      `- Staff queue p99 flat (within 20%) from ${queue[0]!.label.split(', ').at(-1)} to ${queue.at(-1)!.label.split(', ').at(-1)}: ${ms(first)} → ${ms(last)} ms (${change >= 0 ? '+' : ''}${(change * 100).toFixed(0)}%), ${Math.abs(change) <= 0.2 ? 'met' : 'not met'}`,
+    );
+  }
+  out.push('');
+  return out;
 }
 
 /** Issue 18 (case detail and case list against their ceilings) and issue 20 (webhooks under the intake). */

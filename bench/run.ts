@@ -34,14 +34,14 @@ import {
 } from './lib/results.ts';
 import { call, expectOk, NotAvailable } from './lib/api.ts';
 import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
-import { intakeByTitle, intakeWithTwoPhi } from './lib/bodies.ts';
+import { intakeByTitle, intakeWithTwoPhi, STAFF_LOOP_DECISION, STAFF_LOOP_NEXT_PAGE } from './lib/bodies.ts';
 import { createBenchDatabase, postgresVersion, withClient } from './lib/postgres.ts';
 import { seedCaseClones } from './lib/seed-series.ts';
 import { lagOf, startWebhookReceiver, waitForQuiet } from './lib/webhook-receiver.ts';
 import { readMemory, runJsonChild, startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { buildServer, launcher } from '../scripts/build.ts';
 import { projectRoot } from '../src/paths.ts';
-import { fasterRun } from './lib/stats.ts';
+import { fasterRun, summarizeLatencies } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import {
   apiHeaders,
@@ -97,6 +97,8 @@ const scenarioFilter = args.scenarios?.split(',').filter(Boolean);
 const growthCases = Number(args.cases ?? (quick ? 10_000 : 1_000_000));
 /** Cases seeded (generate_series) under the case list's second measurement. */
 const listCases = Number(args['list-cases'] ?? (quick ? 10_000 : 1_000_000));
+/** OPEN cases seeded for the staff decide-and-next loop: more than the loop and its ceiling take. */
+const loopCases = quick ? 5_000 : 40_000;
 const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 for (const [name, value] of Object.entries({
   durationSeconds,
@@ -384,6 +386,225 @@ async function measureCaseList(
   return results;
 }
 
+/** A staff member of one organization (admin API), signed in: their id and bearer headers. */
+async function staffSession(
+  context: SetupContext,
+  role: 'SUPPORT' | 'PROVIDER',
+  organizationId: string,
+): Promise<{ staffId: string; headers: Record<string, string> }> {
+  const email = `bench-${role.toLowerCase()}-${Date.now()}@clinic.example`;
+  const password = randomBytes(12).toString('hex');
+  const created = await call(context.url, 'POST', '/admin/v1/staff', {
+    headers: { authorization: `Bearer ${context.adminToken}` },
+    body: JSON.stringify({
+      email,
+      firstName: 'Bench',
+      lastName: role,
+      role,
+      password,
+      organizationIds: [organizationId],
+      ...(role === 'PROVIDER' ? { title: 'MD', npi: '1234567890', licensedStates: ['DC'] } : {}),
+    }),
+  });
+  expectOk(created, 'POST /admin/v1/staff');
+  const login = await call(context.url, 'POST', '/staff/v1/auth/login', { body: JSON.stringify({ email, password }) });
+  expectOk(login, 'POST /staff/v1/auth/login');
+  return {
+    staffId: (created.body as { staffId: string }).staffId,
+    headers: { authorization: `Bearer ${(login.body as { accessToken: string }).accessToken}` },
+  };
+}
+
+/**
+ * GET /staff/v1/cases, the first page (25, oldest first, with the counts per status) as a SUPPORT member of one
+ * organization sees it: with 0 cases, with 25 (a real intake's case and 24 copies; not with --quick), then with `listCases` more
+ * copies (seeded by SQL, generate_series), each beside its database ceiling (the page's SQL replayed).
+ */
+async function measureStaffQueue(
+  server: RunningProcess,
+  context: SetupContext,
+  databaseUrl: string,
+): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const label = (count: number) =>
+    `GET /staff/v1/cases, first page of 25 with counts, ${count.toLocaleString('en-US')} cases`;
+  try {
+    const organization = await createOrganization(context, 'Bench staff queue');
+    const support = await staffSession(context, 'SUPPORT', organization.id);
+    const path = '/staff/v1/cases';
+    const request: RequestSpec = { method: 'GET', path, headers: support.headers };
+    const now = Date.now();
+    const day = 86_400_000;
+    const range = { from: new Date(now - 58 * day), to: new Date(now - 3_600_000) };
+    let existing = 0;
+    let templateCaseId: string | undefined;
+    // --quick (CI's smoke pass) skips the middle step: the run stays short, and both ends are still measured.
+    for (const count of quick ? [0, listCases] : [0, 24, listCases]) {
+      let seed: ScenarioResult['seed'];
+      if (count > 0) {
+        const title = 'Bench staff queue';
+        templateCaseId ??= await createCase(
+          { ...context, apiKey: organization.apiKey },
+          title,
+          {},
+          intakeWithTwoPhi(title),
+        );
+        if (existing === 0) existing = 1;
+        log(`  staff-queue: seeding ${count} cases (generate_series)`);
+        const template = templateCaseId;
+        const seconds = await withClient(databaseUrl, (client) =>
+          seedCaseClones(client, { templateCaseId: template, count, ...range }),
+        );
+        existing += count;
+        seed = {
+          cases: count,
+          seconds,
+          method: 'SQL insert ... select from generate_series (bench/lib/seed-series.ts)',
+        };
+      }
+      const expected = Math.min(25, existing);
+      const scenario: Scenario = {
+        id: `staff-queue-${existing}`,
+        label: label(existing),
+        async setup() {
+          const probe = await call(context.url, 'GET', path, { headers: support.headers });
+          expectOk(probe, 'GET /staff/v1/cases');
+          const cases = (probe.body as { cases?: unknown[] }).cases;
+          if (!Array.isArray(cases) || cases.length !== expected)
+            throw new Error(`not a page of ${expected}: ${probe.text.slice(0, 300)}`);
+          return request;
+        },
+      };
+      const result = await measureScenario(server, context, scenario);
+      if (seed) result.seed = seed;
+      if (result.status === 'ok') {
+        result.databaseCeiling = await runDatabaseCeiling('postgres', databaseUrl, `of ${scenario.id}`, {
+          workload: 'request',
+          path,
+          apiKey: organization.apiKey,
+          headers: support.headers,
+        });
+      }
+      results.push(result);
+      if (result.status !== 'ok') break;
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    log(`  staff-queue: ${error instanceof NotAvailable ? 'not available' : 'failed'}: ${reason}`);
+    results.push({ id: 'staff-queue', label: 'GET /staff/v1/cases, first page', status: 'failed', reason });
+  }
+  return results;
+}
+
+/**
+ * A provider's decide-and-next loop, `connections` loops at once for `durationSeconds` (after `warmupSeconds`):
+ * assign a case to themselves, start the review, approve it, then read the queue's first page (what to take next).
+ * Each loop takes an OPEN case of its own (listed before the load, so loops never race for one). Beside it, the
+ * database ceiling: the SQL of one loop, replayed on other OPEN cases.
+ */
+async function measureStaffLoop(context: SetupContext, databaseUrl: string): Promise<ScenarioResult> {
+  const base = {
+    id: 'staff-loop',
+    label: 'Provider loop: assign, start-review, decide, then the queue (GET /staff/v1/cases), one loop',
+  };
+  try {
+    const organization = await createOrganization(context, 'Bench staff loop');
+    const provider = await staffSession(context, 'PROVIDER', organization.id);
+    const title = 'Bench staff loop';
+    const templateCaseId = await createCase(
+      { ...context, apiKey: organization.apiKey },
+      title,
+      {},
+      intakeWithTwoPhi(title),
+    );
+    const now = Date.now();
+    const range = { from: new Date(now - 30 * 86_400_000), to: new Date(now - 3_600_000) };
+    log(`  staff-loop: seeding ${loopCases} OPEN cases (generate_series)`);
+    const seconds = await withClient(databaseUrl, (client) =>
+      seedCaseClones(client, { templateCaseId, count: loopCases, ...range }),
+    );
+    const ids = await withClient(databaseUrl, async (client) => {
+      const { rows } = await client.query<{ id: string }>(
+        `select id::text as id from cases where organization_id = $1 and status = 'OPEN'
+          order by created_at, id`,
+        [organization.id],
+      );
+      return rows.map((row) => row.id);
+    });
+    let next = 0;
+    const jsonHeaders = { ...provider.headers, 'content-type': 'application/json' };
+    const step = async (method: 'GET' | 'POST', path: string, body?: object) => {
+      const response = await fetch(`${context.url}${path}`, {
+        method,
+        headers: body ? jsonHeaders : provider.headers,
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      await response.arrayBuffer();
+      return response.ok;
+    };
+    const loop = async () => {
+      const caseId = ids[next++];
+      if (!caseId) throw new Error('the seeded OPEN cases ran out');
+      return (
+        (await step('POST', `/staff/v1/cases/${caseId}/assign`, { assigneeId: provider.staffId })) &&
+        (await step('POST', `/staff/v1/cases/${caseId}/start-review`, {})) &&
+        (await step('POST', `/staff/v1/cases/${caseId}/decisions`, STAFF_LOOP_DECISION)) &&
+        (await step('GET', STAFF_LOOP_NEXT_PAGE))
+      );
+    };
+    const drive = async (seconds: number) => {
+      const latencies: number[] = [];
+      let failed = 0;
+      const started = performance.now();
+      const deadline = started + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: connections }, async () => {
+          while (performance.now() < deadline) {
+            const begin = performance.now();
+            if (await loop()) latencies.push(performance.now() - begin);
+            else failed += 1;
+          }
+        }),
+      );
+      return { latencies, failed, elapsed: (performance.now() - started) / 1000 };
+    };
+    if (warmupSeconds > 0) await drive(warmupSeconds);
+    const measured = await drive(durationSeconds);
+    const loops = {
+      connections,
+      loopsPerSecond: measured.latencies.length / measured.elapsed,
+      requestsPerLoop: 4,
+      latencyMs: summarizeLatencies(measured.latencies),
+      failed: measured.failed,
+    };
+    log(
+      `  staff-loop @${connections} loops at once: ${loops.loopsPerSecond.toFixed(0)} loops/s, ` +
+        `p50 ${loops.latencyMs.p50} ms, p99 ${loops.latencyMs.p99} ms, ${loops.failed} failed`,
+    );
+    const databaseCeiling = await runDatabaseCeiling('postgres', databaseUrl, 'of staff-loop', {
+      workload: 'staff-loop',
+      headers: provider.headers,
+      organizationId: organization.id,
+      staffId: provider.staffId,
+    });
+    return {
+      ...base,
+      status: 'ok',
+      loops,
+      databaseCeiling,
+      seed: {
+        cases: loopCases,
+        seconds,
+        method: 'SQL insert ... select from generate_series (bench/lib/seed-series.ts)',
+      },
+    };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    log(`  staff-loop: failed: ${reason}`);
+    return { ...base, status: 'failed', reason };
+  }
+}
+
 async function prepareStorage(engine: Engine, label: string) {
   const dataDir = await mkdtemp(path.join(tmpdir(), `care360-bench-${engine}-`));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
@@ -427,6 +648,14 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
       if (databaseUrl) results.push(...(await measureCaseList(server, context, databaseUrl)));
       else log('  case-list: PostgreSQL only (its cases are seeded by SQL beside the running server)');
     }
+    if (selected('staff-queue')) {
+      if (databaseUrl) results.push(...(await measureStaffQueue(server, context, databaseUrl)));
+      else log('  staff-queue: PostgreSQL only (its cases are seeded by SQL beside the running server)');
+    }
+    if (selected('staff-loop')) {
+      if (databaseUrl) results.push(await measureStaffLoop(context, databaseUrl));
+      else log('  staff-loop: PostgreSQL only (its cases are seeded by SQL beside the running server)');
+    }
     serverLifetimePeakRssMb = readMemory(server.pid)?.hwmMb;
   } finally {
     await server.stop();
@@ -450,7 +679,10 @@ async function runDatabaseCeiling(
   engine: Engine,
   databaseUrl: string | undefined,
   when: string,
-  workload: Pick<DatabaseCeilingOptions, 'workload' | 'path' | 'apiKey'> = {},
+  workload: Pick<
+    DatabaseCeilingOptions,
+    'workload' | 'path' | 'apiKey' | 'headers' | 'organizationId' | 'staffId'
+  > = {},
 ): Promise<EngineResult['databaseCeiling']> {
   const what = workload.workload === undefined || workload.workload === 'intake' ? 'one intake' : 'one request';
   log(`${engine}: database ceiling ${when} (the SQL of ${what}, replayed from a Node client)`);

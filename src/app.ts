@@ -29,6 +29,7 @@ import { userRoutes } from './modules/patients/user-routes.ts';
 import { caseReadRoutes } from './modules/cases/lifecycle/read-routes.ts';
 import { formRoutes } from './modules/forms/routes.ts';
 import { adminStaffRoutes } from './modules/staff/admin-routes.ts';
+import { adminAutoAssignmentRoutes } from './modules/staff/auto-assignment-routes.ts';
 import { staffAuthRoutes } from './modules/staff/auth-routes.ts';
 import { StaffCaseActions } from './modules/staff/case-actions.ts';
 import { staffCaseRoutes } from './modules/staff/case-routes.ts';
@@ -195,5 +196,6 @@ function adminApi({ config, db }: AppDependencies, services: Services): FastifyP
     await admin.register(adminPhiKeyRoutes(db, services.phiCipher, config.limits.requestTimeoutMs));
     await admin.register(adminBackupRoutes(db, config.dataDir));
     await admin.register(adminStaffRoutes(services.staff));
+    await admin.register(adminAutoAssignmentRoutes(db));
   };
 }

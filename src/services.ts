@@ -24,6 +24,8 @@ import { caseWebhookPayloads } from './modules/cases/lifecycle/webhook-payload.t
 import { DatabaseFileStorage } from './modules/files/storage.ts';
 import { FormService } from './modules/forms/service.ts';
 import { StaffService } from './modules/staff/service.ts';
+import { AutoAssigner } from './modules/staff/auto-assignment.ts';
+import type { Tenant } from './http/gate.ts';
 import { observeGateways } from './observability/gateways.ts';
 import { NO_OBSERVABILITY, type Observability } from './observability/index.ts';
 
@@ -99,6 +101,15 @@ export function createServices(
   };
   const audit = new AuditLog(new AuditRepository(db));
   const intakePayments = new IntakePaymentsProcessor(db, gatewayDirectory, products, promoCodes, config.payments);
+  const autoAssigner = new AutoAssigner(db);
+  // A case just opened goes to the next provider when its organization has auto-assignment on. Its own failure
+  // (a lost connection) leaves the case OPEN in the queue, where staff assign it: the change that opened it
+  // has committed and is answered as done. The warning names the error's kind only.
+  const onCaseOpened = (tenant: Tenant, caseId: string) =>
+    autoAssigner.caseOpened(tenant, caseId).catch((error: unknown) => {
+      process.emitWarning(`Auto-assignment failed: ${(error as { code?: string }).code ?? (error as Error).name}`);
+      return null;
+    });
   const caseReads = new CaseReadService({ db, cipher: phiCipher, fileStorage: new DatabaseFileStorage(phiCipher) });
   return {
     organizations,
@@ -130,6 +141,7 @@ export function createServices(
       fileStorage: new DatabaseFileStorage(phiCipher),
       payments: intakePayments,
       fileLimits,
+      onCaseOpened,
     }),
     forms: new FormService(db),
     caseReads,
@@ -139,6 +151,7 @@ export function createServices(
       cipher: phiCipher,
       fileStorage: new DatabaseFileStorage(phiCipher),
       fileLimits,
+      onCaseOpened,
     }),
   };
 }

@@ -26,7 +26,7 @@ import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase, preparedStatementName, type Database, type Queryable } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { intakeByTitle, intakeWithTwoPhi, UNIQUE } from '../lib/bodies.ts';
+import { intakeByTitle, intakeWithTwoPhi, STAFF_LOOP_DECISION, STAFF_LOOP_NEXT_PAGE, UNIQUE } from '../lib/bodies.ts';
 import { printResult } from '../lib/processes.ts';
 import { summarizeLatencies, type LatencySummary } from '../lib/stats.ts';
 import { planOf, render, type Fresh, type FreshValues, type Segment, type Step } from '../lib/replay.ts';
@@ -40,8 +40,16 @@ export interface DatabaseCeilingOptions {
    * answers (2 PHI) made in the ceiling's own organization; or GET `path` with `apiKey` (PostgreSQL: the
    * server's data, e.g. the case list of a seeded organization).
    */
-  workload?: 'intake' | 'case-detail' | 'request';
+  workload?: 'intake' | 'case-detail' | 'request' | 'staff-loop';
   path?: string;
+  /** The request's headers instead of `cv-api-key` (a staff session's bearer: the staff queue, the staff loop). */
+  headers?: Record<string, string>;
+  /**
+   * `staff-loop`: a provider's decide-and-next loop on an OPEN case of this organization (assign to `staffId`,
+   * start review, approve, then the queue's first page), each replay on another of its OPEN cases.
+   */
+  organizationId?: string;
+  staffId?: string;
   /** An existing organization's key (else the ceiling makes an organization of its own). */
   apiKey?: string;
   /** PostgreSQL: the benchmark database (already migrated by the server). */
@@ -126,8 +134,34 @@ async function record(
       });
     const workload = options.workload ?? 'intake';
     let send: (unique: string) => ReturnType<typeof intake>;
+    /** staff-loop: the OPEN cases each replay takes one of (the recorded loop's case is replaced by the next). */
+    let loopCases: string[] = [];
+    let loopCase = 0;
     if (workload === 'intake') {
       send = (unique) => intake(unique);
+    } else if (workload === 'staff-loop') {
+      const { rows } = await db.query<{ id: string }>(
+        `select id::text as id from cases
+          where organization_id = $1 and status = 'OPEN' and assignee_staff_id is null and not is_archived
+          order by created_at desc, id desc limit 200000`,
+        [options.organizationId],
+      );
+      loopCases = rows.map((row) => row.id);
+      if (loopCases.length < 10) throw new NotAvailable(`only ${loopCases.length} OPEN cases for the staff loop`);
+      const headers = { ...options.headers, 'content-type': 'application/json' };
+      const post = (caseId: string, action: string, payload: object) =>
+        app.inject({ method: 'POST', url: `/staff/v1/cases/${caseId}/${action}`, headers, payload });
+      send = async () => {
+        const caseId = loopCases[loopCase++]!;
+        for (const response of [
+          await post(caseId, 'assign', { assigneeId: options.staffId }),
+          await post(caseId, 'start-review', {}),
+          await post(caseId, 'decisions', STAFF_LOOP_DECISION),
+        ]) {
+          if (response.statusCode !== 200) return response;
+        }
+        return app.inject({ method: 'GET', url: STAFF_LOOP_NEXT_PAGE, headers: options.headers });
+      };
     } else {
       let path = options.path;
       if (workload === 'case-detail') {
@@ -138,7 +172,8 @@ async function record(
       }
       if (!path) throw new Error(`the ${workload} workload needs a path`);
       const url = path;
-      send = () => app.inject({ method: 'GET', url, headers: { 'cv-api-key': apiKey } });
+      const headers = options.headers ?? { 'cv-api-key': apiKey };
+      send = () => app.inject({ method: 'GET', url, headers });
     }
     for (const warmUp of ['first', 'second']) {
       const response = await send(`${warmUp}${RECORDED_UNIQUE}`);
@@ -148,7 +183,8 @@ async function record(
 
     const { rows } = await db.query<{ id: string }>(
       `select id::text as id from organizations union all select id::text from api_keys
-       union all select id::text from forms union all select id::text from questions`,
+       union all select id::text from forms union all select id::text from questions
+       union all select id::text from staff_members`,
     );
     const keep = new Set(rows.map((row) => row.id.toLowerCase()));
 
@@ -160,6 +196,18 @@ async function record(
       throw new NotAvailable(`${workload} answered ${recorded.statusCode}: ${recorded.body.slice(0, 300)}`);
     await settle();
     const statements = [...recorder.statements];
+    if (workload === 'staff-loop') {
+      // Every replay acts on a case of its own (the next OPEN one); what the loop makes (decision, events,
+      // audit rows) is new in each.
+      for (const id of loopCases) keep.add(id);
+      const recordedCase = loopCases[loopCase - 1]!;
+      return {
+        statements,
+        keep,
+        freshValues: new Map([[recordedCase, () => loopCases[loopCase++ % loopCases.length]!]]),
+        unrecordedCalls: [...recorder.unrecordedCalls],
+      };
+    }
     if (workload !== 'intake') {
       // A read makes nothing but its audit events: every id it reads by (the case, the cursor's) is kept.
       for (const statement of statements.filter((candidate) => !/^\s*insert\b/i.test(candidate.text))) {

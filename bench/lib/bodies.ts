@@ -132,3 +132,13 @@ export function intakeWithTwoPhi(formTitle: string): string {
     questions,
   });
 }
+
+/** The decision of the staff loop (bench/run.ts and the staff-loop ceiling send the same). */
+export const STAFF_LOOP_DECISION = {
+  isApproved: true,
+  decisionText: 'Approved for treatment',
+  visitType: 'ASYNC_TEXT_EMAIL',
+  medInfo: [{ medicine: 'Semaglutide', dosage: '0.25 mg', refillCount: 2, dosingFrequency: 'weekly' }],
+};
+/** The provider's next page after a decision: the cases to work next (theirs, and unassigned ones of their states). */
+export const STAFF_LOOP_NEXT_PAGE = '/staff/v1/cases?status=OPEN,ASSIGNED,IN_PROGRESS&limit=25';

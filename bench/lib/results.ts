@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { DatabaseCeilingResult } from '../ceilings/database.ts';
 import type { LoadResult } from '../load.ts';
 import type { SeedResult } from '../seed-cases.ts';
+import type { LatencySummary } from './stats.ts';
 import { projectRoot } from '../../src/paths.ts';
 
 export const resultsDirectory = path.join(projectRoot, 'bench', 'results');
@@ -40,6 +41,18 @@ export interface ScenarioResult {
   seed?: { cases: number; seconds: number; method: string };
   /** Outbound webhooks under the intake (the intake-webhook scenario). */
   webhooks?: WebhookFigures;
+  /** The staff decide-and-next loop (several requests per loop, driven by bench/run.ts itself). */
+  loops?: LoopFigures;
+}
+
+/** Loops of several requests, `connections` at once: loops per second and the latency of a whole loop. */
+export interface LoopFigures {
+  connections: number;
+  loopsPerSecond: number;
+  requestsPerLoop: number;
+  latencyMs: LatencySummary;
+  /** Loops where a request answered other than 2xx. */
+  failed: number;
 }
 
 /** What a local receiver saw of the deliveries made under an intake load. */

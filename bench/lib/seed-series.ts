@@ -25,7 +25,7 @@ const SHORT_ID_SPACE = 26 ** 8;
  * time range), form response and answers, with the template's answer values and PHI ciphertexts (sealed
  * with the database's PHI key, so the clones read back like the template). Returns the seconds it took.
  *
- * Ids are md5 UUIDs of a run tag and the clone's number, so each table's rows find their parents without a
+ * Ids are md5 UUIDs (version 4 digits set) of a run tag and the clone's number, so each table's rows find their parents without a
  * lookup; short ids are the clone's number (from a random offset) in base 26, unique within the run.
  */
 export async function seedCaseClones(db: SeedTarget, options: CloneOptions): Promise<number> {
@@ -33,7 +33,11 @@ export async function seedCaseClones(db: SeedTarget, options: CloneOptions): Pro
   const run = randomUUID();
   const chunk = options.chunk ?? 100_000;
   const offset = randomInt(0, SHORT_ID_SPACE - options.count - 1);
-  const id = (kind: string, number = 'n') => `md5($1::text || '${kind}' || ${number})::uuid`;
+  // An md5 with the version (4) and variant (8) digits set: a valid RFC 4122 UUID, as responses' schemas require.
+  const id = (kind: string, number = 'n') => {
+    const hash = `md5($1::text || '${kind}' || ${number})`;
+    return `(substr(${hash}, 1, 12) || '4' || substr(${hash}, 14, 3) || '8' || substr(${hash}, 18, 15))::uuid`;
+  };
   const shortId = Array.from(
     { length: 8 },
     (_, digit) =>

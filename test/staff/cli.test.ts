@@ -88,4 +88,29 @@ describe('the staff CLI', () => {
     assert.equal(afterDisable.code, 1);
     assert.match(afterDisable.stderr, /disabled/);
   });
+
+  it("shows and changes an organization's auto-assignment", async () => {
+    const { organizationId } = await json('org', 'create', 'CLI rotation');
+    assert.deepEqual(await json('staff', 'auto-assignment', organizationId), {
+      organizationId,
+      enabled: false,
+      maxOpenCases: 10,
+    });
+    assert.deepEqual(await json('staff', 'auto-assignment', organizationId, '--on', '--max-open-cases', '3'), {
+      organizationId,
+      enabled: true,
+      maxOpenCases: 3,
+    });
+    const refused = await cli('staff', 'auto-assignment', organizationId, '--max-open-cases', '0');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--max-open-cases: a whole number from 1 to 10000/);
+    const unknown = await cli('staff', 'auto-assignment', '00000000-0000-4000-8000-000000000000', '--off');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /Organization not found/);
+    assert.deepEqual(await json('staff', 'auto-assignment', organizationId, '--off'), {
+      organizationId,
+      enabled: false,
+      maxOpenCases: 3,
+    });
+  });
 });

@@ -6,8 +6,9 @@ import { organizationOfAdminPath } from '../../http/admin.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { isUuid } from '../../uuid.ts';
 import { CASE_STATUSES } from './lifecycle/read-repository.ts';
+import { CaseRepository } from './repository.ts';
+import { OrganizationRepository } from '../organizations/repository.ts';
 import { caseObjectSchema, caseStatusesOf } from './lifecycle/read-schemas.ts';
 import { auditOperatorReads, OPERATOR_READ } from './operator-reads.ts';
 import { MAX_LIST_RANGE_DAYS, type CaseReadService } from './lifecycle/read-service.ts';
@@ -83,8 +84,9 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
         }
         const statuses = caseStatusesOf(status);
         const after = cursor === undefined ? undefined : decodeCursor(cursor, positionSchema).id;
-        const { rows } = await db.query('select 1 from organizations where id = $1', [organizationId]);
-        if (rows.length === 0) throw new ApiError(404, 'Organization not found');
+        if (!(await new OrganizationRepository(db).exists(organizationId))) {
+          throw new ApiError(404, 'Organization not found');
+        }
         const page = await cases.list(
           { tenant: organizationOfAdminPath(organizationId), apiKeyId: 'operator', baseUrl: 'http://localhost' },
           { startTime: start, endTime: end, statuses, after, recordsPerPage: limit },
@@ -121,20 +123,15 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
       },
       async (request) => {
         const { organizationId, caseId: target } = request.params;
-        const shortId = target.trim().toUpperCase();
-        const byId = isUuid(target);
-        const { rows } = await db.query<{ id: string }>(
-          `select id from cases where organization_id = $1 and ${byId ? 'id = $2::uuid' : 'short_id = $2'}`,
-          [organizationId, byId ? target.toLowerCase() : shortId],
-        );
-        if (!rows[0]) throw new ApiError(404, 'Case not found');
         const tenant = organizationOfAdminPath(organizationId);
+        const caseId = await new CaseRepository(db, tenant).idOf(target);
+        if (!caseId) throw new ApiError(404, 'Case not found');
         const detail = await cases.detail(
           { tenant, apiKeyId: 'operator', baseUrl: 'http://localhost' },
-          { caseId: rows[0].id },
+          { caseId },
           OPERATOR_READ,
         );
-        auditReads(request, organizationId, [rows[0].id]);
+        auditReads(request, organizationId, [caseId]);
         return { case: detail };
       },
     );

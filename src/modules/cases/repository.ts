@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { prepared, type Queryable } from '../../db/database.ts';
 import type { Tenant } from '../../http/gate.ts';
+import { isUuid } from '../../uuid.ts';
 import { activeKeyCondition } from '../organizations/repository.ts';
 import { patientUpsert, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake/payments.ts';
@@ -110,6 +111,17 @@ export class CaseRepository {
     tenant: Tenant,
   ) {
     this.organizationId = tenant.organizationId;
+  }
+
+  /** The id of the organization's case named by its id (a UUID) or its short id (any case), or null. */
+  async idOf(caseIdOrShortId: string): Promise<string | null> {
+    const shortId = caseIdOrShortId.trim().toUpperCase();
+    const byId = isUuid(caseIdOrShortId);
+    const { rows } = await this.db.query<{ id: string }>(
+      `select id from cases where organization_id = $1 and ${byId ? 'id = $2::uuid' : 'short_id = $2'}`,
+      [this.organizationId, byId ? shortId.toLowerCase() : shortId],
+    );
+    return rows[0]?.id ?? null;
   }
 
   async idempotencyKeyUsed(idempotencyKey: string): Promise<boolean> {

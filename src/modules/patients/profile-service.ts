@@ -183,18 +183,29 @@ export class UserProfileService {
     private readonly cipher: PhiCipher,
   ) {}
 
-  /** The patient with this email, locked, and whether one of its cases is assigned to a provider. */
+  /**
+   * The patient with this email, locked, and whether one of its cases is assigned to a provider. Two statements:
+   * the check runs after the lock is held, so it sees an assignment that held the patient row (staff assignments
+   * take it `for key share`: src/modules/staff/case-queue.ts) and committed while this waited. In one statement
+   * its snapshot would predate that commit, and an identity change could land after the assignment.
+   */
   private async lock(tx: Queryable, tenant: Tenant, emailAddress: string): Promise<ProfileRow | null> {
-    const { rows } = await tx.query<ProfileRow>(
+    const { rows } = await tx.query<Omit<ProfileRow, 'assigned'>>(
       `select p.id, p.email, p.first_name, p.last_name, to_char(p.dob, 'YYYY-MM-DD') as dob, p.gender,
-              p.phone_number, p.shipping_address, p.health_sealed,
-              exists (select 1 from cases c
-                       where c.organization_id = p.organization_id and c.patient_id = p.id
-                         and (c.assigned_at is not null or c.status = any($3::text[]))) as assigned
+              p.phone_number, p.shipping_address, p.health_sealed
          from patients p where p.organization_id = $1 and p.email = $2 for update of p`,
-      [tenant.organizationId, emailAddress, ASSIGNED_STATUSES],
+      [tenant.organizationId, emailAddress],
     );
-    return rows[0] ?? null;
+    const row = rows[0];
+    if (!row) return null;
+    const { rows: assigned } = await tx.query(
+      `select 1 from cases c
+        where c.organization_id = $1 and c.patient_id = $2
+          and (c.assigned_at is not null or c.status = any($3::text[]))
+        limit 1`,
+      [tenant.organizationId, row.id, ASSIGNED_STATUSES],
+    );
+    return { ...row, assigned: assigned.length > 0 };
   }
 
   /**

@@ -148,7 +148,9 @@ export class StaffCaseQueue {
   /**
    * The case's state when this member may see it, else null. `forAction`: read under a row lock in `db` (the
    * action's transaction), within the member's organizations only: a PROVIDER acting on a case another took
-   * meanwhile is told so (409) rather than told it does not exist.
+   * meanwhile is told so (409) rather than told it does not exist. The case is locked for update and its patient
+   * for key share, which an intake's upsert allows and the partner's UPDATE_PROFILE waits for: an identity change
+   * never lands after an assignment it did not see (src/modules/patients/profile-service.ts).
    */
   async state(caseId: string, forAction?: Queryable): Promise<CaseState | null> {
     const params: unknown[] = [caseId];
@@ -158,7 +160,7 @@ export class StaffCaseQueue {
               ${PATIENT_STATE} as patient_state
          ${QUEUE_FROM}
         where ${conditions.join(' and ')}
-        ${forAction ? 'for update of c' : ''}`,
+        ${forAction ? 'for update of c for key share of p' : ''}`,
       params,
     );
     return rows[0] ?? null;

@@ -1,9 +1,14 @@
 import type { Command } from 'commander';
+import type { Database } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
+import { Tenant } from '../../http/gate.ts';
 import type { Services } from '../../services.ts';
+import { isUuid } from '../../uuid.ts';
+import { OrganizationRepository } from '../organizations/repository.ts';
+import { AutoAssignmentSettingsRepository } from './auto-assignment.ts';
 import { STAFF_ROLES, type StaffRole } from './roles.ts';
 
-type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
+type WithServices = (work: (services: Services, db: Database) => Promise<void>) => Promise<void>;
 type Print = (value: unknown) => void;
 
 const list = (value: string | undefined): string[] | undefined =>
@@ -15,7 +20,7 @@ const list = (value: string | undefined): string[] | undefined =>
         .filter(Boolean);
 
 /**
- * `staff create|list|disable|reset-password`. A password is never taken on the command line (it would stay in
+ * `staff create|list|disable|reset-password|auto-assignment`. A password is never taken on the command line (it would stay in
  * the shell's history): create and reset-password print a one-time set-password token valid 24 hours.
  */
 export function registerStaffCommands(program: Command, withServices: WithServices, print: Print): void {
@@ -79,5 +84,34 @@ export function registerStaffCommands(program: Command, withServices: WithServic
     .description('print a new one-time set-password token (valid 24 hours)')
     .action((staffId: string) =>
       withServices(async (services) => print({ setPassword: await services.staff.resetPassword(staffId) })),
+    );
+  staff
+    .command('auto-assignment')
+    .argument('<organizationId>')
+    .option('--on', 'assign new OPEN cases to the licensed providers in turn')
+    .option('--off', 'leave new cases in the queue (the default)')
+    .option('--max-open-cases <n>', 'the open cases a provider may hold (1 to 10000)')
+    .description("show or change an organization's auto-assignment (docs/api/staff.md#auto-assignment)")
+    .action((organizationId: string, options: { on?: boolean; off?: boolean; maxOpenCases?: string }) =>
+      withServices(async (_services, db) => {
+        if (options.on && options.off) throw new ApiError(400, '--on and --off: one of them');
+        const max = options.maxOpenCases;
+        if (max !== undefined && !(/^\d{1,5}$/.test(max) && Number(max) >= 1 && Number(max) <= 10000)) {
+          throw new ApiError(400, '--max-open-cases: a whole number from 1 to 10000');
+        }
+        if (!isUuid(organizationId) || !(await new OrganizationRepository(db).exists(organizationId))) {
+          throw new ApiError(404, 'Organization not found');
+        }
+        const settings = new AutoAssignmentSettingsRepository(
+          db,
+          Tenant.forOperator(organizationId, 'the operator names the organization on the command line'),
+        );
+        const changes = {
+          ...(options.on ? { enabled: true } : options.off ? { enabled: false } : {}),
+          ...(max === undefined ? {} : { maxOpenCases: Number(max) }),
+        };
+        const result = Object.keys(changes).length > 0 ? await settings.update(changes) : await settings.get();
+        print({ organizationId, ...result });
+      }),
     );
 }

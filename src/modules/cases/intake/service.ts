@@ -34,6 +34,11 @@ export interface IntakeDependencies {
   fileStorage: FileStorage;
   fileLimits: FileLimits;
   payments?: IntakePaymentProcessor;
+  /**
+   * Called once a new OPEN case has committed (auto-assignment: src/modules/staff/auto-assignment.ts). It answers
+   * for its own failures: the case exists by then, and the intake's answer says so.
+   */
+  onCaseOpened?: (tenant: Tenant, caseId: string) => Promise<unknown>;
 }
 
 /** Who is calling, as the intake asks it (the gate's `Scope`). */
@@ -163,8 +168,10 @@ export class IntakeService {
       ? await this.payments.prepare({ tenant, idempotencyKey, payment, patientEmail: profile.email })
       : undefined;
     const caseId = randomUUID();
+    const status = statusOf(body);
+    let result: IntakeResult;
     try {
-      const result = await this.writer.write({
+      result = await this.writer.write({
         tenant,
         caseId,
         apiKeyId: caller.apiKeyId,
@@ -173,19 +180,21 @@ export class IntakeService {
         answers,
         sealed,
         profile,
-        status: statusOf(body),
+        status,
         idempotencyKey,
         payment,
         prepared,
       });
       // The cached definition is now behind the stored form: the next intake reads it again.
       if (plan.mode === 'formTitle' && !plan.unchangedFormId) this.planner.forget(tenant, plan.title);
-      return result;
     } catch (error) {
       // The case was not written: undo what `prepare` did for it (a charge, a promo code's use).
       if (prepared !== undefined) await this.payments.abandon?.({ tenant, caseId, prepared });
       if (isUniqueViolation(error, IDEMPOTENCY_INDEX)) throw new IdempotencyConflictError();
       throw error;
     }
+    // After the write, outside its try: the case exists whatever happens here (its payment stays).
+    if (status === 'OPEN' && this.deps.onCaseOpened) await this.deps.onCaseOpened(tenant, caseId);
+    return result;
   }
 }

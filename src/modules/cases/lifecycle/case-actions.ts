@@ -124,6 +124,11 @@ export class CaseActionService {
       cipher: PhiCipher;
       fileStorage: FileStorage;
       fileLimits: FileLimits;
+      /**
+       * Called once an ABANDONED case set to OPEN has committed (auto-assignment:
+       * src/modules/staff/auto-assignment.ts); it answers for its own failures.
+       */
+      onCaseOpened?: (tenant: Tenant, caseId: string) => Promise<unknown>;
     },
   ) {}
 
@@ -146,6 +151,7 @@ export class CaseActionService {
    */
   async changeStatus(scope: Scope, caseId: string, target: StatusTarget, reason: string | undefined): Promise<string> {
     const actor = { kind: 'api_key' as const, id: scope.apiKeyId };
+    let openedFromAbandoned = false;
     await this.deps.db.transaction(async (tx) => {
       const current = await this.lock(tx, scope.tenant, caseId);
       const before = { status: current.status, isArchived: current.is_archived };
@@ -203,7 +209,9 @@ export class CaseActionService {
         });
       }
       await recordCaseEvent(tx, { ...event, type: 'case.status_changed', after });
+      openedFromAbandoned = current.status === 'ABANDONED';
     });
+    if (openedFromAbandoned && this.deps.onCaseOpened) await this.deps.onCaseOpened(scope.tenant, caseId);
     return STATUS_MESSAGES[target];
   }
 
