@@ -700,13 +700,15 @@ async function checkInvariants(
   const { rows: records } = await db.query<{
     id: string;
     status: string;
+    gateway: string | null;
     gateway_reference: string | null;
     hold_status: string;
     amount_cents: number;
     amount_captured_cents: number;
     amount_refunded_cents: number;
   }>(
-    `select id, status, gateway_reference, hold_status, amount_cents, amount_captured_cents, amount_refunded_cents
+    `select id, status, gateway, gateway_reference, hold_status, amount_cents, amount_captured_cents,
+            amount_refunded_cents
        from case_payments`,
   );
   const byId = new Map(records.map((row) => [row.id, row]));
@@ -781,6 +783,7 @@ async function checkInvariants(
       violation(`refund record of payment ${row.case_payment_id} names no Stripe refund (${row.gateway_reference})`);
   }
   for (const record of records) {
+    if (record.gateway !== 'stripe') continue; // NMI's refunds are compared with its transactions below
     if ((refundedAtStripe.get(record.id) ?? 0) !== record.amount_refunded_cents) {
       violation(
         `payment ${record.id}: ${record.amount_refunded_cents} refunded recorded, ${refundedAtStripe.get(record.id) ?? 0} at Stripe`,
@@ -810,10 +813,11 @@ async function checkInvariants(
     if (transactions.length > 1)
       violation(`NMI order ${order} was charged ${transactions.length} times: ${transactions.join(', ')}`);
     const intakeCharge = /^care360:intake-charge:([0-9a-f-]{36}):sale$/.exec(order)?.[1];
-    const hold = /^care360:case-payment:([0-9a-f-]{36}):hold$/.exec(order)?.[1];
+    // A hold, or a charge on approval (a later round after a replaced card names its round).
+    const hold = /^care360:case-payment:([0-9a-f-]{36}):(?:hold|approval-charge(?:-round-\d+)?)$/.exec(order)?.[1];
     for (const transaction of transactions) {
       // An intake's sale: its record, attached to the case, and the case payment naming the charge.
-      // A hold on a card saved in NMI's vault: the case payment naming it.
+      // A hold or an approval charge on a card saved in NMI's vault: the case payment naming it.
       const recorded = intakeCharge
         ? await count(
             db,
@@ -851,6 +855,15 @@ async function checkInvariants(
     } else if (transaction.state === 'settled' && transaction.capturedCents !== record.amount_captured_cents) {
       violation(
         `payment ${record.id}: captured ${record.amount_captured_cents} recorded, ${transaction.capturedCents} at NMI`,
+      );
+    }
+  }
+  // A case payment's NMI charge (a hold captured, or a charge on approval) and its refunds: refunded as recorded.
+  for (const transaction of nmi.transactions.values()) {
+    const record = records.find((row) => row.gateway === 'nmi' && row.gateway_reference === transaction.id);
+    if (record && transaction.refundedCents !== record.amount_refunded_cents) {
+      violation(
+        `payment ${record.id}: ${record.amount_refunded_cents} refunded recorded, ${transaction.refundedCents} at NMI`,
       );
     }
   }
