@@ -1,4 +1,4 @@
-// npm run test:crash [-- --kills 10 --clients 8 --min-ms 1500 --max-ms 5000 --database <url>|pglite --no-nmi --no-webhooks]
+// npm run test:crash [-- --kills 10 --clients 8 --min-ms 1500 --max-ms 5000 --database <url>|pglite --no-nmi --no-webhooks --no-decisions]
 // npm run test:crash -- --terminate-backends 20 [--kills 0 ...]
 // Crash consistency (test/crash/crash-run.ts): SIGKILLs a real server under intake and payment traffic,
 // restarts it, and checks the invariants (with a webhook endpoint at a recording receiver unless --no-webhooks); with --terminate-backends N, also terminates every database backend
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     database: { type: 'string' },
     'no-nmi': { type: 'boolean', default: false },
     'no-webhooks': { type: 'boolean', default: false },
+    'no-decisions': { type: 'boolean', default: false },
   },
 });
 const database = values.database ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -34,6 +35,7 @@ const report = await runCrashConsistency({
   trafficMs: [Number(values['min-ms']), Number(values['max-ms'])],
   nmiCharges: !values['no-nmi'],
   webhooks: !values['no-webhooks'],
+  decisions: !values['no-decisions'],
   ...(database === 'pglite' ? {} : { databaseUrl: database }),
   log: (line) => console.log(line),
 });

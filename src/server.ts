@@ -52,6 +52,7 @@ async function main(): Promise<void> {
       await app.close(); // stops accepting, waits for requests in flight
       await services.webhookDelivery.stop(); // sends cut short are recorded as failed and retried
       await services.approvalCharges.stop(); // a charge cut short is resumed by the next process, same key
+      await services.paymentSweep.stop(); // a refund cut short is tried again by a later pass once its claim lapses
       await db.close();
       process.exit(0);
     } catch (error) {
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   const url = await listening(config, () => app.listen({ port: config.port, host: config.host }));
   services.webhookDelivery.start(app.log);
   services.approvalCharges.start(app.log);
+  services.paymentSweep.start(app.log);
   // The CLI reads it from the data folder's lock to work through this server (`phi rotate`).
   await db.dataDirLock?.describe({ url });
 }

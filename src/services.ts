@@ -10,6 +10,7 @@ import { PaymentService } from './modules/payments/service.ts';
 import { RefundService } from './modules/payments/refunds.ts';
 import { PaymentConfirmationService } from './modules/payments/confirmation.ts';
 import { ApprovalChargeJob } from './modules/payments/approval-charges.ts';
+import { PaymentSweepJob } from './modules/payments/sweep.ts';
 import { ProductService } from './modules/products/service.ts';
 import { PromoCodeService } from './modules/promo-codes/service.ts';
 import { StripeWebhookService } from './modules/webhooks/stripe-webhooks.ts';
@@ -63,6 +64,7 @@ export interface Services {
   intakePayments: IntakePaymentsProcessor;
   /** Charge on approval: charges (or captures) a case's owed payments once a decision approves it; the server starts it. */
   approvalCharges: ApprovalChargeJob;
+  paymentSweep: PaymentSweepJob;
   /** POST /webhooks/stripe: signed events that settle payments. */
   stripeWebhooks: StripeWebhookService;
   /** Outbound webhooks: an organization's endpoints and their deliveries. */
@@ -100,6 +102,7 @@ export function createServices(
     maxTotalBytes: config.intake.filesMaxTotalBytes,
   };
   const audit = new AuditLog(new AuditRepository(db));
+  const payments = new PaymentService(db, gatewayDirectory, products);
   const intakePayments = new IntakePaymentsProcessor(db, gatewayDirectory, products, promoCodes, config.payments);
   const autoAssigner = new AutoAssigner(db);
   // A case just opened goes to the next provider when its organization has auto-assignment on. Its own failure
@@ -120,11 +123,12 @@ export function createServices(
     gateways,
     gatewayDirectory,
     gatewayCredentials: new GatewayCredentialStore(db, phiCipher),
-    payments: new PaymentService(db, gatewayDirectory, products),
+    payments,
     refunds: new RefundService(db, gatewayDirectory),
     confirmations: new PaymentConfirmationService(db),
     intakePayments,
     approvalCharges: new ApprovalChargeJob(db, gatewayDirectory),
+    paymentSweep: new PaymentSweepJob(db, gatewayDirectory, payments),
     stripeWebhooks: new StripeWebhookService(db, gatewayDirectory),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {

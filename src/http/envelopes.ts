@@ -77,7 +77,10 @@ export const envelopes: Record<EnvelopeName, Envelope> = {
     unauthorizedStatus: 401,
     unauthorized: () => ({ status: 401, error: 'Invalid API key' }),
     error: (_status, message) => ({ success: false, message }),
-    validationMessage: validationFailed,
+    // The payment bodies' schemas (src/modules/payments/body-schemas.ts) give the published bare sentences
+    // ("Amount must be a positive number"), which name their field themselves; queries and the rest keep the form.
+    validationMessage: (instancePath, context, issue) =>
+      context === 'body' ? issue : validationFailed(instancePath, context, issue),
     unauthorizedSchema: keyRefusedSchema,
     errorSchema: z
       .object({ success: z.literal(false), message: z.string() })

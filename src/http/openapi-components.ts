@@ -56,7 +56,7 @@ const COMPONENTS: [z.ZodType, { id: string; description?: string }][] = [
   [formSchema, { id: 'Form' }],
   [questionSchema, { id: 'FormQuestion' }],
   [promoView, { id: 'PromoCode' }],
-  // Payments: the bodies the handlers check by hand (body-schemas.ts), the payment and the configuration.
+  // Payments: the bodies their routes check (body-schemas.ts), the payment and the configuration.
   [paymentSetupBody, { id: 'PaymentSetup' }],
   [paymentIntentBody, { id: 'PaymentIntentCreate' }],
   [casePaymentCreateBody, { id: 'CasePaymentCreate' }],

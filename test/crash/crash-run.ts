@@ -30,6 +30,10 @@ import {
  * - no hold placed twice for one payment, none captured twice, and Stripe agrees with every record;
  * - the gateway never holds or charges money without a matching payment record, and every hold (Stripe or
  *   NMI) is in the state its record says;
+ * - with `decisions`: a staff member approves or rejects cases; the server's job charges each owed payment of an
+ *   approved case and captures its holds, and releases the holds of a rejected one, through the kills; clients refund
+ *   captured payments. Then every charge and refund at Stripe has exactly one record and every record its charge
+ *   (one PaymentIntent per payment, refunds summed per payment), and every job record is settled;
  * - with `webhooks`: every committed case event reached the organization's webhook receiver (duplicates
  *   allowed, each copy with its event's webhook-id, signed), none of a change that rolled back, in order per case.
  */
@@ -59,6 +63,11 @@ export interface CrashOptions {
    * events are being delivered; after the last restart every committed event must have arrived.
    */
   webhooks?: boolean;
+  /**
+   * Staff decisions on the saved-card cases (charge on approval, holds released on rejection) and refunds of
+   * captured payments, so SIGKILLs land in the approval job and in refunds (docs/api/payments.md#charge-on-approval).
+   */
+  decisions?: boolean;
   log?: (line: string) => void;
 }
 
@@ -80,6 +89,11 @@ export interface CrashReport {
   holdsAcknowledged: number;
   capturesAcknowledged: number;
   releasesAcknowledged: number;
+  /** Cases approved and rejected by staff decisions, and refunds acknowledged. */
+  approvals: number;
+  rejections: number;
+  refundsAcknowledged: number;
+  stripeRefundsChecked: number;
   stripeIntentsChecked: number;
   nmiTransactionsChecked: number;
   /** Retries that asked NMI's Query API for their orderid, and those that found the earlier transaction. */
@@ -106,8 +120,12 @@ interface AcknowledgedPayment {
   paymentId: string;
   caseId: string;
   amountCents: number;
-  outcome: 'held' | 'captured' | 'released';
+  /** 'charged': an owed payment (no hold) charged on approval. */
+  outcome: 'held' | 'captured' | 'released' | 'charged';
   capturedCents?: number;
+  refundedCents?: number;
+  /** The server's approval job settles it after the decision (waited for before the checks). */
+  byJob?: boolean;
 }
 
 class Retry extends Error {}
@@ -168,6 +186,10 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     holdsAcknowledged: 0,
     capturesAcknowledged: 0,
     releasesAcknowledged: 0,
+    approvals: 0,
+    rejections: 0,
+    refundsAcknowledged: 0,
+    stripeRefundsChecked: 0,
     stripeIntentsChecked: 0,
     nmiTransactionsChecked: 0,
     nmiLookups: 0,
@@ -192,14 +214,19 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
     await witness?.subscribe(base, ADMIN_TOKEN, organizationId);
 
     /** One request, retried (same body, same idempotency key) through crashes until it gets an answer. */
-    const call = async (method: string, url: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+    const call = async (
+      method: string,
+      url: string,
+      body?: unknown,
+      headers: Record<string, string> = { 'cv-api-key': apiKey },
+    ): Promise<{ status: number; json: unknown }> => {
       const deadline = Date.now() + 180_000;
       for (;;) {
         report.requestsSent += 1;
         try {
           const response = await fetch(`${base}${url}`, {
             method,
-            headers: { 'cv-api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
             ...(body === undefined ? {} : { body: JSON.stringify(body) }),
             signal: AbortSignal.timeout(20_000),
           });
@@ -225,6 +252,44 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
           await sleep(150 + randomInt(250));
         }
       }
+    };
+
+    /** A staff member of the organization (created through the admin API), signed in: their bearer header. */
+    const staffMember = async (
+      role: string,
+      extra: Record<string, unknown>,
+    ): Promise<{ headers: Record<string, string>; staffId: string }> => {
+      const email = `${role.toLowerCase()}-${randomBytes(4).toString('hex')}@crash.example.com`;
+      const password = randomBytes(12).toString('hex');
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+      const created = await call(
+        'POST',
+        '/admin/v1/staff',
+        { email, firstName: 'Crash', lastName: role, role, password, organizationIds: [organizationId], ...extra },
+        admin,
+      );
+      if (created.status !== 201) throw new Error(`staff ${role}: ${created.status} ${JSON.stringify(created.json)}`);
+      const signedIn = await call('POST', '/staff/v1/auth/login', { email, password }, {});
+      if (signedIn.status !== 200) throw new Error(`login ${role}: ${signedIn.status}`);
+      const answer = signedIn.json as { accessToken: string; staff: { staffId: string } };
+      return { headers: { authorization: `Bearer ${answer.accessToken}` }, staffId: answer.staff.staffId };
+    };
+    const support = options.decisions ? await staffMember('SUPPORT', {}) : undefined;
+    const provider = options.decisions ? await staffMember('PROVIDER', { licensedStates: ['DC'] }) : undefined;
+    /** Assigns the case to the provider, who decides it. A decision retried after a crash finds it decided: 409. */
+    const decide = async (caseId: string, isApproved: boolean): Promise<boolean> => {
+      const assignee = { assigneeId: provider!.staffId };
+      const assigned = await call('POST', `/staff/v1/cases/${caseId}/assign`, assignee, support!.headers);
+      if (assigned.status !== 200 && assigned.status !== 409) {
+        report.violations.push(`assign answered ${assigned.status}: ${JSON.stringify(assigned.json)}`);
+        return false;
+      }
+      const decided = await call('POST', `/staff/v1/cases/${caseId}/decisions`, { isApproved }, provider!.headers);
+      if (decided.status !== 200 && decided.status !== 409) {
+        report.violations.push(`decision answered ${decided.status}: ${JSON.stringify(decided.json)}`);
+        return false;
+      }
+      return true;
     };
 
     /** A card saved through a SetupIntent that the browser (here, the fake) confirmed. */
@@ -262,6 +327,18 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
           formTitle: `Crash form ${randomInt(2)}`,
           idempotencyKey,
           ...paymentFields,
+          // The provider who decides is licensed where the patient lives.
+          ...(options.decisions
+            ? {
+                shippingAddress: {
+                  addressLine1: '1 Main St',
+                  city: 'Washington',
+                  state: 'DC',
+                  country: 'US',
+                  postalCode: '20500',
+                },
+              }
+            : {}),
           questions: [
             { question: 'What is your current weight?', type: 'TEXT', required: true, answer: `${100 + n} lbs` },
             { question: 'Medical history', type: 'TEXT', required: true, phi: true, answer: `history ${n}` },
@@ -304,6 +381,41 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
           continue;
         }
 
+        const path = options.decisions ? randomInt(10) : 0;
+        if (path >= 4) {
+          // Decided by staff: approved (an owed payment charged, a hold captured) or rejected (the hold released).
+          const approve = path < 7;
+          const decided: AcknowledgedPayment[] = [];
+          for (const preauthorize of approve ? [false, true] : [true]) {
+            const amountCents = 1000 + randomInt(9000);
+            const created = await call('POST', `/api/v1/cases/${caseId}/payments`, {
+              amount: amountCents / 100,
+              preauthorize,
+              idempotencyKey: `crash-owed-${n}-${preauthorize}-${randomUUID()}`,
+            });
+            if (created.status === 409) continue; // created by an attempt whose answer was lost: checked below
+            if (created.status !== 200) {
+              report.violations.push(`payment answered ${created.status}: ${JSON.stringify(created.json)}`);
+              continue;
+            }
+            const paymentId = (created.json as { data: { result: { paymentId: string } } }).data.result.paymentId;
+            if (preauthorize) report.holdsAcknowledged += 1;
+            decided.push({
+              paymentId,
+              caseId,
+              amountCents,
+              outcome: !approve ? 'released' : preauthorize ? 'captured' : 'charged',
+              capturedCents: approve ? amountCents : undefined,
+              byJob: true,
+            });
+          }
+          if (!(await decide(caseId, approve))) continue;
+          if (approve) report.approvals += 1;
+          else report.rejections += 1;
+          payments.push(...decided);
+          continue;
+        }
+
         const amountCents = 1000 + randomInt(9000);
         const hold = await call('POST', `/api/v1/cases/${caseId}/payments`, {
           amount: amountCents / 100,
@@ -333,6 +445,20 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
             payment.outcome = 'captured';
             payment.capturedCents = captureCents;
             report.capturesAcknowledged += 1;
+            if (options.decisions && randomInt(2) === 0) {
+              // A refund of all of it or of part, retried through crashes with its key: refunded once.
+              const refundCents = randomInt(2) === 0 ? captureCents : Math.max(50, Math.floor(captureCents / 3));
+              const refund = await call('POST', `/api/v1/cases/${caseId}/payments/${paymentId}/refund`, {
+                amount: refundCents / 100,
+                idempotencyKey: `crash-refund-${n}-${randomUUID()}`,
+              });
+              if (refund.status === 200) {
+                payment.refundedCents = refundCents;
+                report.refundsAcknowledged += 1;
+              } else {
+                report.violations.push(`refund answered ${refund.status}: ${JSON.stringify(refund.json)}`);
+              }
+            }
           } else {
             report.violations.push(`capture answered ${capture.status}: ${JSON.stringify(capture.json)}`);
           }
@@ -402,6 +528,24 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
           ? { engine: 'postgres', url: schemaUrl(options.databaseUrl, schema), poolSize: 2 }
           : { engine: 'pglite', dataDir: dataDir! },
       );
+    if (options.decisions) {
+      // A worker killed mid-call holds its record until the lease lapses (minutes): ended, as the lease would be;
+      // then one more server, without traffic, works through the decisions' charges, captures and releases.
+      const jobs = await open();
+      try {
+        await jobs.query("update payment_approval_charges set claimed_until = null where status = 'pending'");
+      } finally {
+        await jobs.close();
+      }
+      server = await startServer(environment);
+      await settledByJob(
+        base,
+        apiKey,
+        payments.filter((payment) => payment.byJob),
+        60_000,
+      );
+      await server.stop('SIGTERM');
+    }
     let committed: CommittedDelivery[] = [];
     if (witness) {
       // One more server, without traffic, to send what is still queued; then the receiver is compared with it.
@@ -442,6 +586,29 @@ export async function runCrashConsistency(options: CrashOptions): Promise<CrashR
       await withClient(options.databaseUrl, (client) => client.query(`drop schema if exists ${schema} cascade`));
     }
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Waits (up to `ms`) until the job brought every decided payment to the state its decision asks for. */
+async function settledByJob(base: string, apiKey: string, decided: AcknowledgedPayment[], ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  const wanted = { charged: 'NONE', captured: 'CAPTURED', released: 'RELEASED', held: 'HELD' } as const;
+  let waiting = decided;
+  while (waiting.length > 0 && Date.now() < deadline) {
+    const still: AcknowledgedPayment[] = [];
+    for (const payment of waiting) {
+      const response = await fetch(`${base}/api/v1/cases/${payment.caseId}/payments/${payment.paymentId}`, {
+        headers: { 'cv-api-key': apiKey },
+      }).catch(() => null);
+      const result = response?.ok
+        ? ((await response.json()) as { data: { result: { status: string; holdStatus: string } } }).data.result
+        : null;
+      const done =
+        result?.holdStatus === wanted[payment.outcome] && (payment.outcome !== 'charged' || result.status === 'PAID');
+      if (!done) still.push(payment);
+    }
+    waiting = still;
+    if (waiting.length > 0) await sleep(500);
   }
 }
 
@@ -532,11 +699,18 @@ async function checkInvariants(
   // held or taken without the payment record that names it.
   const { rows: records } = await db.query<{
     id: string;
+    status: string;
+    gateway: string | null;
     gateway_reference: string | null;
     hold_status: string;
     amount_cents: number;
     amount_captured_cents: number;
-  }>('select id, gateway_reference, hold_status, amount_cents, amount_captured_cents from case_payments');
+    amount_refunded_cents: number;
+  }>(
+    `select id, status, gateway, gateway_reference, hold_status, amount_cents, amount_captured_cents,
+            amount_refunded_cents
+       from case_payments`,
+  );
   const byId = new Map(records.map((row) => [row.id, row]));
   const intentsByPayment = new Map<string, string[]>();
   for (const intent of fake.paymentIntents.values()) {
@@ -564,7 +738,11 @@ async function checkInvariants(
       succeeded: 'CAPTURED',
       canceled: 'RELEASED',
     };
-    if (expected[status] && record.hold_status !== expected[status]) {
+    if (record.hold_status === 'NONE' && status === 'succeeded') {
+      // A charge on approval: no hold, the payment itself is paid (or refunded since).
+      if (record.status !== 'PAID' && record.status !== 'REFUND')
+        violation(`payment ${paymentId} is ${record.status} but Stripe ${String(intent.id)} charged it`);
+    } else if (expected[status] && record.hold_status !== expected[status]) {
       violation(`payment ${paymentId} is ${record.hold_status} but Stripe ${String(intent.id)} is ${status}`);
     }
     if (status === 'succeeded' && Number(intent.amount_received) !== record.amount_captured_cents) {
@@ -582,6 +760,40 @@ async function checkInvariants(
   for (const [paymentId, intents] of intentsByPayment) {
     if (intents.length > 1) violation(`payment ${paymentId} has ${intents.length} Stripe holds: ${intents.join(', ')}`);
   }
+  // Refunds: each Stripe refund recorded once, on its payment, and the payment's refunded amount is their sum.
+  const { rows: refundRows } = await db.query<{
+    case_payment_id: string;
+    gateway_reference: string | null;
+    status: string;
+  }>('select case_payment_id, gateway_reference, status from case_payment_refunds');
+  const refundedAtStripe = new Map<string, number>();
+  for (const refund of fake.refunds.values()) {
+    report.stripeRefundsChecked += 1;
+    const intent = fake.paymentIntents.get(String(refund.payment_intent));
+    const paymentId = ((intent?.metadata ?? {}) as Record<string, string>).care360_case_payment_id ?? '';
+    refundedAtStripe.set(paymentId, (refundedAtStripe.get(paymentId) ?? 0) + Number(refund.amount));
+    const recorded = refundRows.filter(
+      (row) => row.gateway_reference === refund.id && row.case_payment_id === paymentId && row.status === 'succeeded',
+    );
+    if (recorded.length !== 1)
+      violation(`Stripe refund ${String(refund.id)} of payment ${paymentId} has ${recorded.length} refund records`);
+  }
+  for (const row of refundRows) {
+    if (row.status === 'succeeded' && !(row.gateway_reference && fake.refunds.has(row.gateway_reference)))
+      violation(`refund record of payment ${row.case_payment_id} names no Stripe refund (${row.gateway_reference})`);
+  }
+  for (const record of records) {
+    if (record.gateway !== 'stripe') continue; // NMI's refunds are compared with its transactions below
+    if ((refundedAtStripe.get(record.id) ?? 0) !== record.amount_refunded_cents) {
+      violation(
+        `payment ${record.id}: ${record.amount_refunded_cents} refunded recorded, ${refundedAtStripe.get(record.id) ?? 0} at Stripe`,
+      );
+    }
+  }
+  // The approval job left nothing half done.
+  const unsettled = await count(db, "select 1 from payment_approval_charges where status = 'pending'");
+  if (unsettled > 0) violation(`${unsettled} approval job records still pending after the last server`);
+
   for (const record of records) {
     if (record.amount_captured_cents > record.amount_cents) violation(`payment ${record.id} captured more than held`);
     if (record.hold_status === 'PENDING') violation(`payment ${record.id} left PENDING after its client retried`);
@@ -601,10 +813,11 @@ async function checkInvariants(
     if (transactions.length > 1)
       violation(`NMI order ${order} was charged ${transactions.length} times: ${transactions.join(', ')}`);
     const intakeCharge = /^care360:intake-charge:([0-9a-f-]{36}):sale$/.exec(order)?.[1];
-    const hold = /^care360:case-payment:([0-9a-f-]{36}):hold$/.exec(order)?.[1];
+    // A hold, or a charge on approval (a later round after a replaced card names its round).
+    const hold = /^care360:case-payment:([0-9a-f-]{36}):(?:hold|approval-charge(?:-round-\d+)?)$/.exec(order)?.[1];
     for (const transaction of transactions) {
       // An intake's sale: its record, attached to the case, and the case payment naming the charge.
-      // A hold on a card saved in NMI's vault: the case payment naming it.
+      // A hold or an approval charge on a card saved in NMI's vault: the case payment naming it.
       const recorded = intakeCharge
         ? await count(
             db,
@@ -645,6 +858,15 @@ async function checkInvariants(
       );
     }
   }
+  // A case payment's NMI charge (a hold captured, or a charge on approval) and its refunds: refunded as recorded.
+  for (const transaction of nmi.transactions.values()) {
+    const record = records.find((row) => row.gateway === 'nmi' && row.gateway_reference === transaction.id);
+    if (record && transaction.refundedCents !== record.amount_refunded_cents) {
+      violation(
+        `payment ${record.id}: ${record.amount_refunded_cents} refunded recorded, ${transaction.refundedCents} at NMI`,
+      );
+    }
+  }
 
   // What the clients were told matches what is stored.
   for (const payment of payments) {
@@ -653,9 +875,16 @@ async function checkInvariants(
       violation(`acknowledged payment ${payment.paymentId} missing`);
       continue;
     }
-    const expected = { held: 'HELD', captured: 'CAPTURED', released: 'RELEASED' }[payment.outcome];
+    const expected = { held: 'HELD', captured: 'CAPTURED', released: 'RELEASED', charged: 'NONE' }[payment.outcome];
     if (record.hold_status !== expected)
       violation(`payment ${payment.paymentId}: told ${expected}, stored ${record.hold_status}`);
+    if (payment.outcome === 'charged' && record.amount_captured_cents !== payment.amountCents)
+      violation(`payment ${payment.paymentId}: charged on approval, ${record.amount_captured_cents} captured stored`);
+    if ((payment.refundedCents ?? 0) !== record.amount_refunded_cents) {
+      violation(
+        `payment ${payment.paymentId}: told ${payment.refundedCents ?? 0} refunded, stored ${record.amount_refunded_cents}`,
+      );
+    }
     if (payment.outcome === 'captured' && record.amount_captured_cents !== payment.capturedCents) {
       violation(
         `payment ${payment.paymentId}: told ${payment.capturedCents} captured, stored ${record.amount_captured_cents}`,
@@ -694,6 +923,9 @@ export function formatReport(report: CrashReport): string {
     `holds acknowledged:                  ${report.holdsAcknowledged}`,
     `captures acknowledged:               ${report.capturesAcknowledged}`,
     `releases acknowledged:               ${report.releasesAcknowledged}`,
+    `cases approved / rejected by staff:  ${report.approvals} / ${report.rejections}`,
+    `refunds acknowledged:                ${report.refundsAcknowledged}`,
+    `Stripe refunds checked:              ${report.stripeRefundsChecked}`,
     `Stripe payment intents checked:      ${report.stripeIntentsChecked}`,
     `NMI transactions checked:            ${report.nmiTransactionsChecked}`,
     `NMI retries looked up (found):       ${report.nmiLookups} (${report.nmiLookupsFound})`,

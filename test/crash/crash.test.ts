@@ -8,7 +8,7 @@ import { formatReport, runCrashConsistency } from './crash-run.ts';
 describe('crash consistency (SIGKILL under intake and payment traffic)', () => {
   const databaseUrl = process.env.TEST_DATABASE_URL;
 
-  it(`survives 2 SIGKILLs on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}: acknowledged cases kept whole, no orphans, no double holds, captures or NMI charges, Stripe and NMI agree, every committed event delivered in order`, async () => {
+  it(`survives 2 SIGKILLs on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}: acknowledged cases kept whole, no orphans, no double holds, captures, approval charges, refunds or NMI charges, Stripe and NMI agree, every committed event delivered in order`, async () => {
     const report = await runCrashConsistency({
       kills: 2,
       clients: 4,
@@ -17,6 +17,8 @@ describe('crash consistency (SIGKILL under intake and payment traffic)', () => {
       nmiCharges: true,
       // A webhook endpoint: the kills land while events are delivered; every committed one must arrive.
       webhooks: true,
+      // Staff decisions: the approval job charges, captures and releases under the kills; clients refund.
+      decisions: true,
       ...(databaseUrl ? { databaseUrl } : {}),
     });
     console.log(formatReport(report));
@@ -24,6 +26,7 @@ describe('crash consistency (SIGKILL under intake and payment traffic)', () => {
     assert.equal(report.kills, 2);
     assert.ok(report.casesAcknowledged > 0, 'cases were created between the crashes');
     assert.ok(report.holdsAcknowledged > 0, 'holds were placed between the crashes');
+    assert.ok(report.stripeIntentsChecked > 0, 'Stripe charges and holds were compared with the records');
     assert.ok(report.webhookEventsChecked >= report.casesAcknowledged, 'each case sent at least its CREATE_CASE');
   });
 });

@@ -215,7 +215,11 @@ describe('charge on approval', () => {
     const settingsUrl = `/admin/v1/organizations/${otherOrganization}/payment-settings`;
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const defaults = await context.app.inject({ url: settingsUrl, headers: admin });
-    assert.deepEqual(defaults.json(), { organizationId: otherOrganization, chargeOnApproval: true });
+    assert.deepEqual(defaults.json(), {
+      organizationId: otherOrganization,
+      chargeOnApproval: true,
+      releaseOnRejection: true,
+    });
     const turnedOff = await context.app.inject({
       method: 'PATCH',
       url: settingsUrl,
@@ -223,7 +227,11 @@ describe('charge on approval', () => {
       payload: { chargeOnApproval: false },
     });
     assert.equal(turnedOff.statusCode, 200, turnedOff.body);
-    assert.deepEqual(turnedOff.json(), { organizationId: otherOrganization, chargeOnApproval: false });
+    assert.deepEqual(turnedOff.json(), {
+      organizationId: otherOrganization,
+      chargeOnApproval: false,
+      releaseOnRejection: true,
+    });
     const refused = await context.app.inject({
       method: 'PATCH',
       url: settingsUrl,

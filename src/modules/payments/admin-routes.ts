@@ -46,6 +46,7 @@ export function adminPaymentRoutes(
   const settingsResponse = z.object({
     organizationId: z.uuid(),
     chargeOnApproval: z.boolean().describe('Whether an approving decision charges the case’s owed payments'),
+    releaseOnRejection: z.boolean().describe('Whether a rejecting decision releases the case’s holds'),
   });
   return async (app) => {
     app.get(
@@ -54,10 +55,11 @@ export function adminPaymentRoutes(
         config: { auth: 'admin', envelope: 'standard' },
         schema: {
           tags: ['admin'],
-          summary: "An organization's payment settings: charge on approval",
+          summary: "An organization's payment settings: charge on approval, release on rejection",
           description:
             'chargeOnApproval (default true): an approving decision charges the case’s owed payments with the ' +
-            'patient’s saved method, or captures their holds (docs/api/payments.md#charge-on-approval).',
+            'patient’s saved method, or captures their holds (docs/api/payments.md#charge-on-approval). ' +
+            'releaseOnRejection (default true): a rejecting decision releases the case’s holds.',
           security: [{ adminToken: [] }],
           params: organizationParams,
           response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 404]) },
@@ -77,11 +79,15 @@ export function adminPaymentRoutes(
           tags: ['admin'],
           summary: "Change an organization's payment settings",
           description:
-            'chargeOnApproval false: approvals charge nothing; holds wait for an explicit capture. Applies to ' +
+            'chargeOnApproval false: approvals charge nothing; holds wait for an explicit capture. ' +
+            'releaseOnRejection false: rejections release nothing; holds wait for an explicit cancel. Applies to ' +
             'decisions the job has not handled yet.',
           security: [{ adminToken: [] }],
           params: organizationParams,
-          body: z.strictObject({ chargeOnApproval: z.boolean({ error: 'Must be true or false' }).optional() }),
+          body: z.strictObject({
+            chargeOnApproval: z.boolean({ error: 'Must be true or false' }).optional(),
+            releaseOnRejection: z.boolean({ error: 'Must be true or false' }).optional(),
+          }),
           response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 404]) },
         },
       },

@@ -22,16 +22,18 @@ export interface ApprovalChargeRow {
   case_id: string;
   case_payment_id: string;
   decision_id: string;
-  operation: 'charge' | 'capture';
+  operation: 'charge' | 'capture' | 'release';
   saved_method_id: string | null;
   status: 'pending' | 'succeeded' | 'failed' | 'skipped';
   attempts: number;
   gateway_reference: string | null;
   last_error: string | null;
+  /** Which charge of the record this is: a declined charge is charged again, as round 2, 3..., after a new card. */
+  round: number;
 }
 
 const jobColumns = `id, organization_id, case_id, case_payment_id, decision_id, operation, saved_method_id, status,
-  attempts, gateway_reference, last_error`;
+  attempts, gateway_reference, last_error, round`;
 
 /**
  * The approval charges of every organization: the job starts from no caller, so these statements name the
@@ -62,6 +64,52 @@ export class ApprovalChargeQueue {
                          where s.organization_id = p.organization_id), true)
           and not exists (select 1 from payment_approval_charges j where j.case_payment_id = p.id)
        on conflict (case_payment_id) do nothing`,
+    );
+    return rowCount + (await this.scanRejections());
+  }
+
+  /**
+   * One release record for each hold still HELD (and not reported as taken elsewhere) whose case's latest decision,
+   * made after the hold was placed, rejects it (not a no-decision, not deleted), in an organization that releases on
+   * rejection. Shares the unique index with the charges: a payment gets one record, whatever its decisions.
+   */
+  private async scanRejections(): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `insert into payment_approval_charges (id, organization_id, case_id, case_payment_id, decision_id, operation)
+       select gen_random_uuid(), p.organization_id, p.case_id, p.id, d.id, 'release'
+         from case_payments p
+         join lateral (
+           select id, created_at, is_approved, is_no_decision from case_decisions
+            where organization_id = p.organization_id and case_id = p.case_id and deleted_at is null
+            order by created_at desc, id limit 1
+         ) d on true
+        where p.status = 'UNPAID' and p.hold_status = 'HELD' and p.source <> 'confirmation'
+          and not d.is_approved and not d.is_no_decision and p.created_at <= d.created_at
+          and coalesce((select s.release_on_rejection from organization_payment_settings s
+                         where s.organization_id = p.organization_id), true)
+          and not exists (select 1 from payment_approval_charges j where j.case_payment_id = p.id)
+       on conflict (case_payment_id) do nothing`,
+    );
+    return rowCount;
+  }
+
+  /**
+   * UPDATE_PAYMENT_INFO replaced the patient's card (in the caller's transaction): each approval charge of the
+   * patient's cases that was declined starts a new round with the new card, once. Only a failed record starts a
+   * round (a pending one is still at work), so replacing a card twice at once starts one.
+   */
+  async reopenDeclined(tenant: Tenant, patientId: string, savedMethodId: string): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `update payment_approval_charges j
+          set status = 'pending', round = j.round + 1, attempts = 0, saved_method_id = $3, gateway_reference = null,
+              claimed_until = null, last_error = null, updated_at = now()
+         from case_payments p, cases c
+        where j.organization_id = $1 and j.operation = 'charge' and j.status = 'failed'
+          and p.organization_id = $1 and p.id = j.case_payment_id and p.status = 'ERROR' and p.hold_status = 'NONE'
+          and c.organization_id = $1 and c.id = j.case_id and c.patient_id = $2
+          and coalesce((select s.charge_on_approval from organization_payment_settings s
+                         where s.organization_id = $1), true)`,
+      [tenant.organizationId, patientId, savedMethodId],
     );
     return rowCount;
   }
@@ -224,14 +272,17 @@ export class ApprovalChargeJob {
     const payment = await payments.findPayment(job.case_id, job.case_payment_id);
     if (!payment) return queue.close(job.id, 'skipped', { error: 'The payment no longer exists' });
     if (job.operation === 'capture') return this.capture(job, tenant, payment);
+    if (job.operation === 'release') return this.release(job, tenant, payment);
     return this.charge(job, tenant, payment);
   }
 
   private async charge(job: ApprovalChargeRow, tenant: Tenant, payment: CasePaymentRow): Promise<void> {
     const queue = new ApprovalChargeQueue(this.db);
     const payments = new PaymentRepository(this.db, tenant);
-    // Only the first attempt may find the payment settled otherwise; a later one may have charged it itself.
-    if (job.attempts === 1 && (payment.status !== 'UNPAID' || payment.hold_status !== 'NONE')) {
+    // Only the first attempt may find the payment settled otherwise; a later one may have charged it itself. A
+    // later round charges a payment its declined round left in ERROR.
+    const owed = payment.status === 'UNPAID' || (job.round > 1 && payment.status === 'ERROR');
+    if (job.attempts === 1 && (!owed || payment.hold_status !== 'NONE')) {
       return queue.close(job.id, 'skipped', { error: `The payment became ${payment.status} before its charge` });
     }
     const method = await this.methodFor(job, payments, payment);
@@ -254,7 +305,7 @@ export class ApprovalChargeJob {
       result = job.gateway_reference
         ? await gateway.retrievePayment(job.gateway_reference)
         : await gateway.authorize({
-            idempotencyKey: gatewayKey('case-payment', payment.id, 'approval-charge'),
+            idempotencyKey: chargeKey(job),
             amountCents: payment.amount_cents,
             currency: payment.currency,
             captureLater: false,
@@ -318,6 +369,60 @@ export class ApprovalChargeJob {
     return this.recordCharged(job, tenant, claimed, result, null);
   }
 
+  /**
+   * A rejection releases the hold with the cancel route's claim and key (`...:release`): a twin cancel through the
+   * API is the same release. A worker that dies after the gateway's answer leaves the claim; the next attempt sends
+   * the same release again (Stripe replays its key; NMI refuses a second void and is asked what became of the hold).
+   */
+  private async release(job: ApprovalChargeRow, tenant: Tenant, payment: CasePaymentRow): Promise<void> {
+    const queue = new ApprovalChargeQueue(this.db);
+    const payments = new PaymentRepository(this.db, tenant);
+    if (payment.hold_status !== 'HELD' || !payment.gateway || !payment.gateway_reference) {
+      return queue.close(job.id, 'skipped', { error: `The hold is ${payment.hold_status}` });
+    }
+    const gateway = await this.gatewayOf(tenant, payment.gateway);
+    if (!gateway) {
+      return queue.retryLater(job.id, this.delay(job), `The ${payment.gateway} gateway of the hold is not configured`);
+    }
+    const claimed = await payments.claimHold(payment.id, 'release', null, this.settings.leaseMs);
+    if (!claimed) {
+      const found = (await payments.findPayment(payment.case_id, payment.id))!;
+      if (found.hold_status === 'HELD') {
+        return queue.retryLater(job.id, this.delay(job), 'Another operation on the hold is in progress');
+      }
+      return queue.close(job.id, 'skipped', { error: `The hold is ${found.hold_status}` });
+    }
+    let released: boolean;
+    let reason = 'The release failed';
+    try {
+      released =
+        (
+          await gateway.cancel({
+            idempotencyKey: gatewayKey('case-payment', payment.id, 'release'),
+            reference: payment.gateway_reference,
+          })
+        ).status === 'canceled';
+    } catch (error) {
+      if (error instanceof GatewayUnavailableError) return queue.retryLater(job.id, this.delay(job), error.message);
+      if (!(error instanceof GatewayRequestError)) throw error;
+      // Refused: released or captured another way meanwhile (Stripe's dashboard), or lapsed. The gateway says which.
+      released = (await gateway.retrievePayment(payment.gateway_reference).catch(() => null))?.status === 'canceled';
+      reason = error.message;
+    }
+    if (!released) return this.recordFailure(job, tenant, claimed, reason, null);
+    return this.settle(job, tenant, claimed, 'succeeded', {}, (before) =>
+      before.hold_status === 'HELD'
+        ? {
+            hold_status: 'RELEASED',
+            status: 'CANCELED',
+            released_at: new Date(),
+            hold_operation: null,
+            hold_operation_cents: null,
+          }
+        : { hold_operation: null, hold_operation_cents: null },
+    );
+  }
+
   /** The payment is paid: its row, its PAYMENT_COMPLETED event and the record's outcome, in one transaction. */
   private recordCharged(
     job: ApprovalChargeRow,
@@ -337,7 +442,10 @@ export class ApprovalChargeJob {
         } satisfies PaymentChanges);
         if (job.operation === 'capture') changes.hold_status = 'CAPTURED';
       }
-      if (!before.gateway_reference) changes.gateway_reference = result.id;
+      // A later round's charge is the payment's now; the declined one before it stays at the gateway only.
+      if (!before.gateway_reference || (job.round > 1 && before.status === 'ERROR')) {
+        changes.gateway_reference = result.id;
+      }
       return withMethod(changes, method);
     });
   }
@@ -356,10 +464,11 @@ export class ApprovalChargeJob {
   ): Promise<void> {
     return this.settle(job, tenant, payment, 'failed', { error: message, gatewayReference: reference }, (before) => {
       const changes: PaymentChanges = { failure_message: message.slice(0, 500) };
-      if (job.operation === 'capture') return { ...changes, hold_operation: null, hold_operation_cents: null };
-      if (before.status !== 'UNPAID') return changes;
+      if (job.operation !== 'charge') return { ...changes, hold_operation: null, hold_operation_cents: null };
+      const laterRound = job.round > 1 && before.status === 'ERROR';
+      if (before.status !== 'UNPAID' && !laterRound) return changes;
       changes.status = 'ERROR';
-      if (reference && !before.gateway_reference) changes.gateway_reference = reference;
+      if (reference && (!before.gateway_reference || laterRound)) changes.gateway_reference = reference;
       return withMethod(changes, method);
     });
   }
@@ -381,13 +490,19 @@ export class ApprovalChargeJob {
       if (!(await queue.lockPending(job.id))) return;
       const before = await lockPayment(tx, tenant, payment);
       const after = await new PaymentRepository(tx, tenant).updatePayment(payment.id, changesOf(before));
+      const released = job.operation === 'release';
       await recordCaseEvent(tx, {
         organizationId: tenant.organizationId,
         caseId: payment.case_id,
         actor: SYSTEM,
-        type: outcome === 'succeeded' ? 'case.payment_completed' : 'case.payment_failed',
+        type:
+          outcome === 'failed' ? 'case.payment_failed' : released ? 'case.payment_released' : 'case.payment_completed',
         before: paymentState(before),
-        after: { ...paymentState(after), chargedOn: 'approval', decisionId: job.decision_id },
+        after: {
+          ...paymentState(after),
+          ...(released ? { releasedOn: 'rejection' } : { chargedOn: 'approval', round: job.round }),
+          decisionId: job.decision_id,
+        },
         subject: { paymentId: payment.id },
       });
       await queue.close(job.id, outcome, detail);
@@ -418,6 +533,15 @@ export class ApprovalChargeJob {
   }
 }
 
+/**
+ * The gateway key of a record's charge: the first round's is the one every release of the server has used; a later
+ * round (a new card after a decline) names its round, so it is a new charge, and its retries replay it.
+ */
+function chargeKey(job: ApprovalChargeRow): string {
+  const operation = job.round === 1 ? 'approval-charge' : `approval-charge-round-${job.round}`;
+  return gatewayKey('case-payment', job.case_payment_id, operation);
+}
+
 /** Locks the payment for the outcome's transaction and reads it in a statement of its own (read committed). */
 async function lockPayment(tx: Queryable, tenant: Tenant, payment: CasePaymentRow): Promise<CasePaymentRow> {
   await tx.query('select id from case_payments where organization_id = $1 and id = $2 for update', [
@@ -445,6 +569,7 @@ function paymentState(row: CasePaymentRow): Record<string, unknown> {
 /** An organization's payment settings (absent row: the defaults). */
 export interface PaymentSettings {
   chargeOnApproval: boolean;
+  releaseOnRejection: boolean;
 }
 
 /** The settings of one organization, built with its Tenant (the admin API names it through its path). */
@@ -459,20 +584,25 @@ export class PaymentSettingsRepository {
   }
 
   async get(): Promise<PaymentSettings> {
-    const { rows } = await this.db.query<{ charge_on_approval: boolean }>(
-      'select charge_on_approval from organization_payment_settings where organization_id = $1',
+    const { rows } = await this.db.query<{ charge_on_approval: boolean; release_on_rejection: boolean }>(
+      'select charge_on_approval, release_on_rejection from organization_payment_settings where organization_id = $1',
       [this.organizationId],
     );
-    return { chargeOnApproval: rows[0]?.charge_on_approval ?? true };
+    return {
+      chargeOnApproval: rows[0]?.charge_on_approval ?? true,
+      releaseOnRejection: rows[0]?.release_on_rejection ?? true,
+    };
   }
 
   async update(changes: Partial<PaymentSettings>): Promise<PaymentSettings> {
     const current = await this.get();
     const next = { ...current, ...changes };
     await this.db.query(
-      `insert into organization_payment_settings (organization_id, charge_on_approval) values ($1, $2)
-       on conflict (organization_id) do update set charge_on_approval = excluded.charge_on_approval, updated_at = now()`,
-      [this.organizationId, next.chargeOnApproval],
+      `insert into organization_payment_settings (organization_id, charge_on_approval, release_on_rejection)
+       values ($1, $2, $3)
+       on conflict (organization_id) do update set charge_on_approval = excluded.charge_on_approval,
+         release_on_rejection = excluded.release_on_rejection, updated_at = now()`,
+      [this.organizationId, next.chargeOnApproval, next.releaseOnRejection],
     );
     return next;
   }

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
-import { unstorableText } from '../../db/text.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
 import type { Tenant } from '../../http/gate.ts';
-import { isUuid } from '../../uuid.ts';
 import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
-import { CASE_PAYMENT_IDEMPOTENCY_INDEX, PAYMENT_STATUSES, PaymentRepository, type PaymentStatus } from './repository.ts';
+import { CASE_PAYMENT_IDEMPOTENCY_INDEX, PaymentRepository, type PaymentStatus } from './repository.ts';
 import { fingerprintOf } from './service.ts';
-import { parseDollars } from './validation.ts';
 
-/** The body of POST /api/v1/customer-payment-confirmation, checked. */
+/** The body of POST /api/v1/customer-payment-confirmation, checked (body-schemas.ts). */
 export interface PaymentConfirmation {
   caseId: string;
   amountCents: number;
@@ -22,75 +19,8 @@ export interface PaymentConfirmation {
   idempotencyKey: string | null;
 }
 
-const bad = (message: string) => new ApiError(400, message);
-
 /** Statuses whose money was collected (elsewhere): the record counts it as captured. */
 const COLLECTED: readonly PaymentStatus[] = ['PAID', 'IN_DISPUTE', 'LOST_DISPUTE', 'REFUND'];
-
-/** `YYYY-MM-DD` naming a real calendar day. */
-function parseDay(value: unknown, field: string): string {
-  if (value === undefined || value === null || value === '') throw bad(`${field} is required`);
-  const day = typeof value === 'string' ? value.trim() : '';
-  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
-  const date = match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) : null;
-  if (!match || !date || date.toISOString().slice(0, 10) !== day || Number(match[1]) < 1900) {
-    throw bad(`${field} must be a date in the format YYYY-MM-DD`);
-  }
-  return day;
-}
-
-function optionalText(value: unknown, field: string, max: number): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw bad(`${field} must be a string`);
-  if (value.length > max) throw bad(`${field} must be at most ${max} characters`);
-  const problem = unstorableText(value);
-  if (problem) throw bad(`${field} ${problem[0]!.toLowerCase()}${problem.slice(1)}`);
-  return value.trim() === '' ? null : value;
-}
-
-/** Checks the body with the messages docs/api/payments.md lists; nothing is read or written before it passes. */
-export function parseConfirmationBody(body: unknown): PaymentConfirmation {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw bad('Request body must be a JSON object');
-  }
-  const input = body as Record<string, unknown>;
-  if (input.caseId === undefined || input.caseId === null || input.caseId === '') throw bad('caseId is required');
-  if (!isUuid(input.caseId)) throw bad('Case ID must be a valid UUID');
-  if (input.amount === undefined || input.amount === null) throw bad('amount is required');
-  const amountCents = parseDollars(input.amount);
-  if (input.status === undefined || input.status === null || input.status === '') throw bad('status is required');
-  const status = typeof input.status === 'string' ? input.status.trim().toUpperCase() : '';
-  if (!PAYMENT_STATUSES.includes(status as PaymentStatus)) {
-    throw bad(`Status must be one of ${PAYMENT_STATUSES.join(', ')}`);
-  }
-  const paymentDate = parseDay(input.paymentDate, 'paymentDate');
-  const validUntil = parseDay(input.validUntil, 'validUntil');
-  if (validUntil < paymentDate) throw bad('validUntil must not be before paymentDate');
-  const description = optionalText(input.description, 'description', 1000);
-  const decisionId = optionalText(input.decisionId, 'decisionId', 255);
-  // Accepted as the published body has them, and checked, but not kept: the case names its patient already.
-  optionalText(input.email, 'email', 320);
-  optionalText(input.phoneNumber, 'phoneNumber', 50);
-  const { idempotencyKey } = input;
-  if (
-    idempotencyKey !== undefined &&
-    idempotencyKey !== null &&
-    (typeof idempotencyKey !== 'string' || idempotencyKey.trim() === '' || idempotencyKey.length > 255)
-  ) {
-    throw bad('Idempotency key must be a non-empty string of at most 255 characters');
-  }
-  if (typeof idempotencyKey === 'string') optionalText(idempotencyKey, 'idempotencyKey', 255);
-  return {
-    caseId: (input.caseId as string).toLowerCase(),
-    amountCents,
-    description,
-    status: status as PaymentStatus,
-    paymentDate,
-    validUntil,
-    decisionId,
-    idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : null,
-  };
-}
 
 /**
  * POST /api/v1/customer-payment-confirmation: a payment taken outside this server, recorded on the key's

@@ -8,6 +8,7 @@ import type { IntakePaymentFields, IntakePaymentProcessor } from '../cases/intak
 import type { ProductService } from '../products/service.ts';
 import type { PromoCodeRow } from '../promo-codes/repository.ts';
 import { discountCents, type PromoCodeService } from '../promo-codes/service.ts';
+import { ApprovalChargeQueue } from './approval-charges.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import {
   GatewayRequestError,
@@ -280,7 +281,7 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
   /**
    * UPDATE_PAYMENT_INFO (POST /api/v1/users): a confirmed SetupIntent of this organization, or an NMI token saved in
    * the Customer Vault (no money moves), becomes the patient's latest saved method, which later holds and charges
-   * (charge on approval included) use. Checked with the gateway first, outside any transaction; then the method
+   * (charge on approval included) use; approval charges the old card declined are charged again. Checked with the gateway first, outside any transaction; then the method
    * and `alsoInTransaction` (the shipping address) are written together.
    */
   async replaceSavedMethod(
@@ -294,12 +295,15 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
         ? await this.checkSetupIntent(tenant, source.stripeSetupId)
         : await this.saveToken(tenant, source.nmiPaymentToken);
     await this.db.transaction(async (tx) => {
+      const savedMethodId = randomUUID();
       await new PaymentRepository(tx, tenant).saveMethod({
-        id: randomUUID(),
+        id: savedMethodId,
         patientId,
         saved: checked.saved,
         sourceReference: checked.setupIntentId || null,
       });
+      // A charge on approval that this patient's old card declined is charged again with the new one, once.
+      await new ApprovalChargeQueue(tx).reopenDeclined(tenant, patientId, savedMethodId);
       await alsoInTransaction(tx);
     });
   }

@@ -409,7 +409,8 @@ export class PaymentRepository {
 
 /**
  * The statements that act across organizations, for the paths that start from no caller: the Stripe webhook
- * (an event names a gateway object, not an organization), the orphan-charge and hold jobs of the operator.
+ * (an event names a gateway object, not an organization), the orphan-charge and hold jobs of the operator, the NMI
+ * sweep.
  * Anything else goes through the Tenant's PaymentRepository.
  */
 export class PaymentsAcrossOrganizations {
@@ -454,6 +455,18 @@ export class PaymentsAcrossOrganizations {
         where hold_status = 'HELD' and ($1::int is null or capture_before < now() + make_interval(hours => $1::int))
         order by capture_before nulls last, created_at`,
       [withinHours],
+    );
+    return rows;
+  }
+
+  /** Holds of this gateway still PENDING (their creation's outcome unknown) and older than `olderThanMinutes`. */
+  async listStalePendingHolds(gateway: GatewayName, olderThanMinutes: number): Promise<CasePaymentRow[]> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `select ${paymentColumns} from case_payments
+        where hold_status = 'PENDING' and gateway = $1 and gateway_reference is null
+          and created_at < now() - make_interval(mins => $2::int)
+        order by created_at limit 500`,
+      [gateway, olderThanMinutes],
     );
     return rows;
   }

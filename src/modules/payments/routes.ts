@@ -6,14 +6,7 @@ import { centsToDollars } from '../../money.ts';
 import type { CasePaymentRow } from './repository.ts';
 import type { PaymentService } from './service.ts';
 import type { RefundService } from './refunds.ts';
-import { parseConfirmationBody, type PaymentConfirmationService } from './confirmation.ts';
-import {
-  parseCaptureBody,
-  parseCasePaymentBody,
-  parseIntentBody,
-  parseMetadata,
-  parseRefundBody,
-} from './validation.ts';
+import type { PaymentConfirmationService } from './confirmation.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import { textParam } from '../../http/parameters.ts';
 import {
@@ -73,7 +66,7 @@ function detailJson(row: CasePaymentRow): z.infer<typeof detail> {
   };
 }
 
-const anyBody = z.unknown().describe('JSON object; validated by the handler so messages match the documentation');
+const anyBody = z.unknown().describe('Ignored: the payment to release is named by the path');
 
 function caseIdOf(params: { caseId: string }): string {
   if (!isUuid(params.caseId)) throw new ApiError(400, 'Case ID must be a valid UUID');
@@ -111,9 +104,7 @@ export function paymentRoutes(
         },
       },
       async (request) => {
-        const body = request.body as { metadata?: unknown } | undefined | null;
-        const metadata = parseMetadata(body && typeof body === 'object' ? body.metadata : undefined);
-        const paymentSecret = await payments.createSetupIntent(request.scope.tenant, metadata);
+        const paymentSecret = await payments.createSetupIntent(request.scope.tenant, request.body?.metadata ?? {});
         return { success: true as const, paymentSecret };
       },
     );
@@ -143,8 +134,7 @@ export function paymentRoutes(
         },
       },
       async (request) => {
-        const input = parseIntentBody(request.body);
-        const paymentIntentSecret = await payments.createPaymentIntent(request.scope.tenant, input);
+        const paymentIntentSecret = await payments.createPaymentIntent(request.scope.tenant, request.body);
         return {
           status: 200 as const,
           success: true as const,
@@ -165,7 +155,12 @@ export function paymentRoutes(
             'Answers as POST /api/v1/payments/setup (a SetupIntent’s paymentSecret); any `amount` sent is ' +
             'ignored. Call it from your server, never the browser, since the body carries the API key.',
           deprecated: true,
-          body: z.object({ key: z.string().describe('Your cv-api-key'), amount: z.number().optional() }).loose(),
+          body: z
+            .object({
+              key: z.string({ error: 'key must be a string' }).describe('Your cv-api-key'),
+              amount: z.unknown().optional().describe('Ignored'),
+            })
+            .loose(),
           response: {
             200: z.object({ success: z.literal(true), paymentSecret: z.string() }),
             ...errorResponses('payments', [400, 401, 503]),
@@ -208,8 +203,7 @@ export function paymentRoutes(
       },
       async (request) => {
         const caseId = caseIdOf(request.params);
-        const input = parseCasePaymentBody(request.body);
-        const row = await payments.createCasePayment(request.scope.tenant, caseId, input, {
+        const row = await payments.createCasePayment(request.scope.tenant, caseId, request.body, {
           kind: 'api_key',
           id: request.scope.apiKeyId,
         });
@@ -277,8 +271,7 @@ export function paymentRoutes(
       async (request) => {
         const caseId = caseIdOf(request.params);
         const paymentId = paymentIdOf(request.params);
-        const amountCents = parseCaptureBody(request.body);
-        const row = await payments.capture(request.scope.tenant, caseId, paymentId, amountCents);
+        const row = await payments.capture(request.scope.tenant, caseId, paymentId, request.body?.amountCents);
         return {
           success: true as const,
           message: 'Case payment captured successfully',
@@ -330,12 +323,11 @@ export function paymentRoutes(
         },
       },
       async (request) => {
-        const input = parseRefundBody(request.body);
         const row = await refunds.refund(
           request.scope.tenant,
           caseIdOf(request.params),
           paymentIdOf(request.params),
-          input,
+          request.body ?? { amountCents: undefined, idempotencyKey: null },
           { kind: 'api_key', id: request.scope.apiKeyId },
         );
         return {
@@ -356,7 +348,7 @@ export function paymentRoutes(
           description:
             'Body: `caseId`, `amount` (dollars), `status` (PAID, UNPAID, CANCELED, IN_DISPUTE, LOST_DISPUTE, REFUND, ' +
             'ERROR), `paymentDate` and `validUntil` (YYYY-MM-DD) required; `description`, `decisionId`, `email`, ' +
-            '`phoneNumber`, `idempotencyKey` optional. The payment appears in the case detail\'s payments with a ' +
+            "`phoneNumber`, `idempotencyKey` optional. The payment appears in the case detail's payments with a " +
             'PAYMENT_COMPLETED (PAID) or PAYMENT_ADDED case event. A retry with the same idempotencyKey answers 200 ' +
             'and records nothing more; another request with that key answers 409. See docs/api/payments.md.',
           security,
@@ -368,7 +360,7 @@ export function paymentRoutes(
         },
       },
       async (request) => {
-        const input = parseConfirmationBody(request.body);
+        const input = request.body;
         // The audit event names the case the body names, the one id the caller sent and can match it by.
         request.auditResourceId = input.caseId;
         await confirmations.confirm(request.scope.tenant, input, { kind: 'api_key', id: request.scope.apiKeyId });

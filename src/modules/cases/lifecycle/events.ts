@@ -45,6 +45,11 @@ export const CASE_EVENT_TYPES = {
    * payload's payment has status ERROR and its failure message (docs/api/payments.md).
    */
   'case.payment_failed': 'PAYMENT_COMPLETED',
+  /**
+   * A hold released because a decision rejected the case. Sent as PAYMENT_COMPLETED too: its payload's payment has
+   * status CANCELED and holdStatus RELEASED (docs/api/payments.md).
+   */
+  'case.payment_released': 'PAYMENT_COMPLETED',
 } as const satisfies Record<string, WebhookEvent>;
 
 export type CaseEventType = keyof typeof CASE_EVENT_TYPES;

@@ -1,0 +1,149 @@
+import type { Database } from '../../db/database.ts';
+import { Tenant } from '../../http/gate.ts';
+import { Pause } from '../../pause.ts';
+import { recordCaseEvent } from '../cases/lifecycle/events.ts';
+import type { JobLog } from './approval-charges.ts';
+import type { GatewayDirectory } from './credentials.ts';
+import { NmiGateway } from './gateways/nmi.ts';
+import {
+  PaymentRepository,
+  PaymentsAcrossOrganizations,
+  type CasePaymentRow,
+  type PaymentChanges,
+} from './repository.ts';
+import { gatewayKey, type PaymentService } from './service.ts';
+
+export interface PaymentSweepOptions {
+  /** How often the sweep runs. */
+  pollIntervalMs?: number;
+  /** A PENDING NMI hold this old is settled from NMI's Query API (younger ones may still be retried). */
+  pendingHoldAfterMinutes?: number;
+  /** An intake charge without its case this old is refunded (younger ones may still be taken by a retry). */
+  orphanChargeAfterMinutes?: number;
+}
+
+export interface PaymentSweepReport {
+  /** PENDING NMI holds found at NMI and recorded HELD. */
+  holdsSettled: number;
+  /** PENDING NMI holds NMI has no approved authorization for, recorded FAILED. */
+  holdsFailed: number;
+  /** Intake charges whose case was never written, refunded. */
+  orphansRefunded: number;
+}
+
+/** What the sweep did with one PENDING hold. */
+type HoldOutcome = 'settled' | 'failed' | 'unknown';
+
+/**
+ * The NMI sweep (docs/operations.md#the-nmi-sweep). NMI sends no webhooks, so two kinds of records wait for a
+ * question nobody else asks: an NMI hold whose creation timed out (PENDING) and was never retried, and an intake
+ * charge whose case was never written (the process died between the sale and the case, or the void failed). Each
+ * pass asks NMI's Query API for each stale hold by its orderid (the hold's gateway key) and records what NMI has:
+ * an approved authorization makes the hold HELD (the decision jobs then capture or release it as for any hold), none
+ * makes it FAILED, an unanswered query leaves it for the next pass. It then refunds the orphaned intake charges with
+ * the operator command's code (`payments orphans --refund`: claimed, one key per charge).
+ */
+export class PaymentSweepJob {
+  private readonly settings: Required<PaymentSweepOptions>;
+  private readonly stopping = new AbortController();
+  private readonly pause = new Pause();
+  private running: Promise<void> | undefined;
+  private log: JobLog | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly gateways: GatewayDirectory,
+    private readonly payments: PaymentService,
+    options: PaymentSweepOptions = {},
+  ) {
+    this.settings = {
+      pollIntervalMs: options.pollIntervalMs ?? 60_000,
+      pendingHoldAfterMinutes: options.pendingHoldAfterMinutes ?? 15,
+      orphanChargeAfterMinutes: options.orphanChargeAfterMinutes ?? 15,
+    };
+  }
+
+  start(log?: JobLog): void {
+    this.log = log ?? this.log;
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.pause.wake();
+    await this.running;
+  }
+
+  async runOnce(): Promise<PaymentSweepReport> {
+    const report: PaymentSweepReport = { holdsSettled: 0, holdsFailed: 0, orphansRefunded: 0 };
+    const stale = await new PaymentsAcrossOrganizations(this.db).listStalePendingHolds(
+      'nmi',
+      this.settings.pendingHoldAfterMinutes,
+    );
+    for (const hold of stale) {
+      if (this.stopping.signal.aborted) return report;
+      const outcome = await this.settleHold(hold).catch((error: unknown) => {
+        this.log?.warn({ err: error, paymentId: hold.id }, 'the NMI sweep could not settle a pending hold');
+        return 'unknown' as const;
+      });
+      if (outcome === 'settled') report.holdsSettled += 1;
+      if (outcome === 'failed') report.holdsFailed += 1;
+    }
+    const orphans = await this.payments.orphanCharges(this.settings.orphanChargeAfterMinutes, true);
+    for (const orphan of orphans) {
+      if (orphan.outcome === 'refunded') report.orphansRefunded += 1;
+      else
+        this.log?.warn({ recordId: orphan.recordId, outcome: orphan.outcome }, 'an orphaned charge was not refunded');
+    }
+    return report;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      try {
+        await this.runOnce();
+      } catch (error) {
+        this.log?.warn({ err: error }, 'the NMI sweep failed a pass; trying again');
+      }
+      await this.pause.until(this.settings.pollIntervalMs);
+    }
+  }
+
+  private async settleHold(hold: CasePaymentRow): Promise<HoldOutcome> {
+    const tenant = Tenant.forOperator(hold.organization_id, 'a pending hold names its organization');
+    const gateway = (await this.gateways.forOrganization(hold.organization_id)).byName.nmi;
+    if (!(gateway instanceof NmiGateway)) return 'unknown';
+    // The key the hold was placed with; an unanswered query throws, and the hold waits for the next pass.
+    const found = await gateway.findApproved(gatewayKey('case-payment', hold.id, 'hold'), 'auth');
+    const changes: PaymentChanges = found
+      ? { hold_status: 'HELD', gateway_reference: found.transactionId, failure_message: null }
+      : {
+          hold_status: 'FAILED',
+          status: 'ERROR',
+          failure_message: 'The hold was never placed: NMI has no approved authorization for it',
+        };
+    return this.db.transaction(async (tx) => {
+      const payments = new PaymentRepository(tx, tenant);
+      // A retry of the hold through the API may have recorded it meanwhile: it is the hold's, not the sweep's.
+      const before = await payments.updatePaymentWhere(hold.id, { hold_status: 'PENDING' }, {});
+      if (!before || before.gateway_reference) return 'unknown';
+      const after = await payments.updatePayment(hold.id, changes);
+      if (!found) {
+        await recordCaseEvent(tx, {
+          organizationId: tenant.organizationId,
+          caseId: hold.case_id,
+          actor: { kind: 'system', id: null },
+          type: 'case.payment_failed',
+          before: paymentState(before),
+          after: { ...paymentState(after), settledBy: 'nmi-sweep' },
+          subject: { paymentId: hold.id },
+        });
+      }
+      return found ? 'settled' : 'failed';
+    });
+  }
+}
+
+function paymentState(row: CasePaymentRow): Record<string, unknown> {
+  return { paymentId: row.id, status: row.status, holdStatus: row.hold_status, amountCents: row.amount_cents };
+}
