@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { buildConsole } from '../../scripts/build.ts';
 import { minimalBody, postIntake } from '../cases/support.ts';
+import { saveMethodForCase } from '../payments/support.ts';
 import { bearer, PASSWORD, signIn, staffMember, type SignedIn } from '../staff/support.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { launchChromium, newPage, screenshot, watchPage } from './support.ts';
@@ -47,7 +48,7 @@ describe('the web console in a browser', () => {
   let browser: Browser;
   let origin: string;
   let organization: { organizationId: string; apiKey: string };
-  let provider: { email: string };
+  let provider: { email: string; staffId: string };
   const caseIds: string[] = [];
 
   before(async () => {
@@ -91,7 +92,7 @@ describe('the web console in a browser', () => {
       dea: 'AB1234567',
       licensedStates: ['DC'],
     });
-    provider = { email: member.email };
+    provider = { email: member.email, staffId: member.staffId };
     browser = await launchChromium();
   });
   after(async () => {
@@ -186,7 +187,9 @@ describe('the web console in a browser', () => {
     await decision.getByLabel('Dosage').fill('0.25 mg');
     await decision.getByRole('button', { name: 'Record the decision' }).click();
     await page.getByText('approved', { exact: true }).first().waitFor();
-    assert.match(await page.getByRole('region', { name: 'Timeline' }).innerText(), /Decision: Approved/);
+    const timeline = page.getByRole('region', { name: 'Timeline' });
+    await timeline.getByText('Decision recorded').waitFor();
+    assert.match(await timeline.innerText(), /Status in progress → approved/);
 
     // The partner API reports the decision.
     const partner = await context.app.inject({
@@ -275,6 +278,97 @@ describe('the web console in a browser', () => {
     await page.getByText(/^open \(\d+\)$/).click();
     await page.getByRole('heading', { name: 'Sign in to the care360 console' }).waitFor();
     assert.doesNotMatch(await page.locator('body').innerText(), /Grace|Hopper|Turing/);
+    await page.context().close();
+  });
+  it('a SUPPORT member assigns a case to the provider, notes, escalates and works its payments', async () => {
+    const member = await staffMember(context.app, 'SUPPORT', { organizationIds: [organization.organizationId] });
+    const caseId = caseIds[1]!;
+    await saveMethodForCase(context, organization.organizationId, caseId, {
+      gateway: 'simulated',
+      customerId: 'cus_console',
+      paymentMethodId: 'pm_console',
+    });
+    for (const amount of [40, 15]) {
+      const hold = await context.app.inject({
+        method: 'POST',
+        url: `/api/v1/cases/${caseId}/payments`,
+        headers: { 'cv-api-key': organization.apiKey },
+        payload: { amount, preauthorize: true, description: `Visit hold ${amount}` },
+      });
+      assert.equal(hold.statusCode, 200, hold.body);
+    }
+
+    const page = await newPage(browser, { width: 1280, height: 1000 });
+    const seen = watchPage(page, origin);
+    await page.goto(`${origin}/console`);
+    await page.getByLabel('Email').fill(member.email);
+    await page.locator('input[autocomplete="current-password"]').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Case queue' }).waitFor();
+    await page
+      .getByRole('row', { name: /Alan Turing/ })
+      .getByRole('link')
+      .click();
+    await page.waitForURL(`${origin}/console/cases/${caseId}`);
+    await page.getByRole('heading', { name: /^Case / }).waitFor();
+
+    // Assign to someone else: the picker lists the clinic's members, the provider licensed here.
+    await page.getByRole('combobox', { name: 'Assign to' }).click();
+    const option = page.getByRole('option', { name: /MD · provider · licensed here/ });
+    await option.click();
+    await page.getByRole('button', { name: 'Assign', exact: true }).click();
+    await page.getByText('Assigned to another member.').waitFor();
+    const assigned = await context.app.inject({
+      url: `/api/v1/customer-case-detail?caseId=${caseId}`,
+      headers: { 'cv-api-key': organization.apiKey },
+    });
+    assert.equal(assigned.json().caseDetail.assignedTo.id, provider.staffId, 'the partner API sees the assignee');
+
+    // An internal note, then escalation; both show, and the timeline names the member.
+    const notes = page.getByRole('region', { name: 'Comments and internal notes' });
+    await notes.getByLabel('New comment or note').fill('Called the patient about the allergy.');
+    await notes.getByRole('button', { name: 'Add the internal note' }).click();
+    await notes.getByRole('article', { name: 'Internal note' }).waitFor();
+    assert.match(await notes.innerText(), /Called the patient about the allergy\./);
+    await page.getByRole('button', { name: 'Escalate' }).click();
+    await page.getByRole('button', { name: 'De-escalate' }).waitFor();
+    const timeline = page.getByRole('region', { name: 'Timeline' });
+    await timeline.getByText('Escalated').waitFor();
+    assert.match(await timeline.innerText(), /Assigned[\s\S]*Comment or internal note added[\s\S]*Escalated/);
+    assert.match(await timeline.innerText(), /by Sam Staff\d+/);
+
+    // Payments: capture 30 of the 40 held, after a confirmation; a refund above what was paid shows the API's error.
+    const payments = page.getByRole('region', { name: 'Payments' });
+    await payments.getByRole('button', { name: /^Capture .*40\.00$/ }).click();
+    await payments.getByLabel('Amount (empty: all)').fill('30');
+    await payments.getByRole('button', { name: 'Confirm capture' }).click();
+    await payments.getByRole('cell', { name: 'PAID', exact: true }).waitFor();
+    await payments.getByRole('button', { name: /^Refund / }).click();
+    await payments.getByLabel('Amount (empty: all)').fill('500');
+    await payments.getByRole('button', { name: 'Confirm refund' }).click();
+    const refusal = payments.getByRole('alert');
+    await refusal.waitFor();
+    assert.match(await refusal.innerText(), /amount|exceed|more/i);
+    await payments.getByRole('button', { name: 'Cancel' }).click();
+    // Release the other hold.
+    await payments.getByRole('button', { name: /^Release .*15\.00$/ }).click();
+    await payments.getByRole('button', { name: 'Confirm release' }).click();
+    await payments.getByRole('cell', { name: 'CANCELED', exact: true }).waitFor();
+    assert.deepEqual(await accessibilityProblems(page), [], 'case page with notes, timeline and payments');
+    await screenshot(page, 'console-case-support');
+
+    const partner = await context.app.inject({
+      url: `/api/v1/customer-case-detail?caseId=${caseId}`,
+      headers: { 'cv-api-key': organization.apiKey },
+    });
+    const statuses = (partner.json().caseDetail.payments as { status: string }[]).map((payment) => payment.status);
+    assert.deepEqual(statuses.sort(), ['CANCELED', 'PAID']);
+    assert.equal(partner.json().caseDetail.isEscalated, true);
+    assert.doesNotMatch(partner.body, /Called the patient/, 'the partner never sees an internal note');
+
+    assert.deepEqual(seen.external, []);
+    const unexpected = seen.errors.filter((error) => !/^Failed to load resource: .* status of (400|401) /.test(error));
+    assert.deepEqual(unexpected, [], 'no console errors but the signed-out /me and the refused refund');
     await page.context().close();
   });
 });
