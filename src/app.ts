@@ -171,7 +171,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       new StaffCaseActions(db, services.staff.repository, services.phiCipher),
     ),
   );
-  await app.register(staffCaseReadRoutes({ db }));
+  await app.register(staffCaseReadRoutes({ db, caseReads: services.caseReads }));
   await app.register(staffPaymentRoutes({ db, payments: services.payments, refunds: services.refunds }));
   await app.register(consoleRoutes());
   if (services.gateways.simulated) {

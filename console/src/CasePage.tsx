@@ -23,6 +23,7 @@ import { STATUS_COLOR, statusLabel } from './format.ts';
 import { navigate } from './navigation.ts';
 import { AssignPicker } from './case/AssignPicker.tsx';
 import { CaseEvents } from './case/CaseEvents.tsx';
+import { CaseFiles } from './case/CaseFiles.tsx';
 import { CaseNotes } from './case/CaseNotes.tsx';
 import { CasePayments } from './case/CasePayments.tsx';
 import { caseKey } from './case/keys.ts';
@@ -72,6 +73,7 @@ export function CasePage({ caseId, me }: { caseId: string; me: Me }) {
         <Actions read={read.data} me={me} />
       </SimpleGrid>
       <Responses detail={detail} />
+      <CaseFiles detail={detail} />
       <CasePayments detail={detail} me={me} />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <CaseNotes read={read.data} me={me} />

@@ -11,6 +11,19 @@ import { bearer, PASSWORD, signIn, staffMember, type SignedIn } from '../staff/s
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { launchChromium, newPage, screenshot, watchPage } from './support.ts';
 
+/** A one-page PDF with a line of text, for the preview. */
+const MINIMAL_PDF = `%PDF-1.4
+1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj
+2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj
+3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 144]/Contents 4 0 R/Resources<</Font<</F1 5 0 R>>>>>>endobj
+4 0 obj<</Length 44>>stream
+BT /F1 18 Tf 20 70 Td (Lab results) Tj ET
+endstream endobj
+5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj
+trailer<</Root 1 0 R>>
+%%EOF
+`;
+
 /** axe-core's browser build, evaluated in the page through the DevTools protocol (the page's CSP allows no inline script). */
 const axeSource: string = (createRequire(import.meta.url)('axe-core') as { source: string }).source;
 
@@ -357,6 +370,60 @@ describe('the web console in a browser', () => {
     assert.deepEqual(await accessibilityProblems(page), [], 'case page with notes, timeline and payments');
     await screenshot(page, 'console-case-support');
 
+    // A case with an image and a PDF: both previewed in the page from their staff links, and downloadable.
+    const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+    const withFiles = await postIntake(
+      context,
+      organization.apiKey,
+      minimalBody({
+        email: 'files@example.com',
+        shippingAddress: {
+          addressLine1: '1 Main St',
+          city: 'Washington',
+          state: 'DC',
+          country: 'US',
+          postalCode: '20500',
+        },
+        questions: [
+          { question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' },
+          {
+            question: 'Photos and labs',
+            type: 'FILE',
+            required: false,
+            phi: true,
+            answer: [
+              { name: 'rash.png', contentType: 'image/png', data: PNG },
+              { name: 'labs.pdf', contentType: 'application/pdf', data: Buffer.from(MINIMAL_PDF).toString('base64') },
+            ],
+          },
+        ],
+      }),
+    );
+    assert.equal(withFiles.status, 200, JSON.stringify(withFiles.body));
+    const filesCaseId = withFiles.body.data!.caseId!;
+    await page.goto(`${origin}/console/cases/${filesCaseId}`);
+    const files = page.getByRole('region', { name: 'Files' });
+    const image = files.getByRole('img', { name: 'Preview of rash.png' });
+    await image.waitFor();
+    await page.waitForFunction(
+      () => (document.querySelector('img[alt="Preview of rash.png"]') as HTMLImageElement | null)?.naturalWidth === 1,
+    );
+    assert.match(String(await image.getAttribute('src')), /^blob:/);
+    const pdf = files.locator('iframe[title="Preview of labs.pdf"]');
+    await pdf.waitFor();
+    assert.match(String(await pdf.getAttribute('src')), /^blob:/);
+    const downloadLink = files.getByRole('link', { name: 'Download labs.pdf' });
+    const [download] = await Promise.all([page.waitForEvent('download'), downloadLink.click()]);
+    assert.equal(download.suggestedFilename(), 'labs.pdf');
+    assert.deepEqual(await accessibilityProblems(page), [], 'case page with file previews');
+    await screenshot(page, 'console-case-files');
+    const downloads = await context.db.query<{ staff_id: string }>(
+      `select staff_id from audit_events where action = 'file.read' and organization_id = $1`,
+      [organization.organizationId],
+    );
+    assert.equal(downloads.rows.length, 2, 'each file fetched once, audited');
+    assert.ok(downloads.rows.every((row) => row.staff_id === member.staffId));
+
     const partner = await context.app.inject({
       url: `/api/v1/customer-case-detail?caseId=${caseId}`,
       headers: { 'cv-api-key': organization.apiKey },
@@ -366,7 +433,9 @@ describe('the web console in a browser', () => {
     assert.equal(partner.json().caseDetail.isEscalated, true);
     assert.doesNotMatch(partner.body, /Called the patient/, 'the partner never sees an internal note');
 
-    assert.deepEqual(seen.external, []);
+    // Chromium's own PDF viewer loads from chrome:// and chrome-extension:// (no network): anything else is external.
+    const external = seen.external.filter((url) => !/^chrome(-extension)?:\/\//.test(url));
+    assert.deepEqual(external, [], 'the page fetched nothing from outside this server');
     const unexpected = seen.errors.filter((error) => !/^Failed to load resource: .* status of (400|401) /.test(error));
     assert.deepEqual(unexpected, [], 'no console errors but the signed-out /me and the refused refund');
     await page.context().close();

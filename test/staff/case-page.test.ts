@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
 import { saveMethodForCase } from '../payments/support.ts';
+import { minimalBody, postIntake } from '../cases/support.ts';
 import { bearer, intakeCase, partnerCase, staffAct, staffCaseContext, staffMember, type SignedIn } from './support.ts';
 
 /**
@@ -156,6 +157,68 @@ describe('staff case page: assignees, timeline, payments', () => {
     });
     assert.equal(audit.statusCode, 200, audit.body);
     assert.ok(JSON.stringify(audit.json()).includes('case.events.read'));
+  });
+
+  it('gives each file a staff link that works only with the member’s session, and audits each download', async () => {
+    const PDF = Buffer.from('%PDF-1.4 a small staff test document');
+    const created = await postIntake(
+      { app: context.app },
+      org.apiKey,
+      minimalBody({
+        email: `files-${randomUUID().slice(0, 8)}@example.com`,
+        shippingAddress: { addressLine1: '1 Main St', city: 'Town', state: 'DC', country: 'US', postalCode: '20500' },
+        questions: [
+          { question: 'What is your current weight?', type: 'TEXT', required: true, answer: '150 lbs' },
+          {
+            question: 'Lab results',
+            type: 'FILE',
+            required: false,
+            phi: true,
+            answer: [{ name: 'labs.pdf', contentType: 'application/pdf', data: PDF.toString('base64') }],
+          },
+        ],
+      }),
+    );
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const caseId = created.body.data!.caseId!;
+    const read = await get(support, `/staff/v1/cases/${caseId}`);
+    assert.equal(read.statusCode, 200, read.body);
+    const [file] = read.json().caseDetail.attachments as { id: string; url: string; content?: string }[];
+    assert.ok(file, 'the staff read lists the file');
+    assert.equal(file.content, undefined, 'a link, not the bytes');
+    const url = new URL(file.url);
+    assert.equal(url.pathname, `/staff/v1/case-files/${file.id}`);
+    assert.equal(url.searchParams.get('staffId'), support.staffId);
+    const link = `${url.pathname}${url.search}`;
+
+    const download = await get(support, link);
+    assert.equal(download.statusCode, 200, download.body);
+    assert.deepEqual(download.rawPayload, PDF);
+    assert.equal(download.headers['content-type'], 'application/pdf');
+    assert.match(String(download.headers['content-disposition']), /^attachment; filename\*=UTF-8''labs\.pdf$/);
+    assert.equal(download.headers['cache-control'], 'no-store');
+
+    // Another member (even an ADMIN of the organization), no session, a changed link, a partner's path: refused.
+    assert.equal((await get(admin, link)).statusCode, 403);
+    assert.equal((await context.app.inject({ url: link })).statusCode, 401);
+    const tampered = link.replace(/expires=(\d+)/, (_, value: string) => `expires=${Number(value) + 60}`);
+    assert.equal((await get(support, tampered)).statusCode, 403);
+    const asPartner = await context.app.inject({
+      url: link.replace('/staff/v1/case-files/', '/api/v1/case-files/').replace('staffId=', 'apiKeyId='),
+    });
+    assert.equal(asPartner.statusCode, 403, 'a staff link never passes for a partner link');
+    // includeAttachments=true still carries the bytes.
+    const inline = await get(support, `/staff/v1/cases/${caseId}?includeAttachments=true`);
+    assert.equal(inline.json().caseDetail.attachments[0].content, PDF.toString('base64'));
+
+    const audit = await context.app.inject({
+      url: `/admin/v1/audit-events?staffId=${support.staffId}&resourceId=${file.id}`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(audit.statusCode, 200, audit.body);
+    const events = JSON.stringify(audit.json());
+    assert.ok(events.includes('file.read'), events);
+    assert.ok(events.includes(org.organizationId), 'the download names the organization');
   });
 
   describe('payment actions', () => {

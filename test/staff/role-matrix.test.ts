@@ -89,6 +89,7 @@ describe('the staff role matrix over every staff route', () => {
         commentId: randomUUID(),
         decisionId: randomUUID(),
         paymentId: randomUUID(),
+        fileId: randomUUID(),
         organizationId: orgA.organizationId,
         ...ids,
       }),

@@ -3,11 +3,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
-import { errorResponses } from '../../http/envelopes.ts';
+import { envelopes, errorResponses } from '../../http/envelopes.ts';
 import type { StaffScope } from '../../http/gate.ts';
 import { textParam } from '../../http/parameters.ts';
 import { isUuid } from '../../uuid.ts';
 import { CASE_EVENT_TYPES, publishedEventOf, type CaseEventType } from '../cases/lifecycle/events.ts';
+import type { CaseReadService } from '../cases/lifecycle/read-service.ts';
+import { STAFF_DOWNLOAD_PATH } from '../cases/lifecycle/signed-urls.ts';
 import { CASE_NOT_FOUND } from './case-actions.ts';
 import { StaffCaseQueue, type CaseState } from './case-queue.ts';
 import { STAFF_ROLES } from './roles.ts';
@@ -66,7 +68,7 @@ interface AssigneeRow {
  * What the case page reads beside the case itself: the members it may be assigned to, and its timeline from the
  * case events. Both start from the member's visibility (StaffCaseQueue.state): a case they may not see is 404.
  */
-export function staffCaseReadRoutes(deps: { db: Database }): FastifyPluginAsyncZod {
+export function staffCaseReadRoutes(deps: { db: Database; caseReads: CaseReadService }): FastifyPluginAsyncZod {
   const visibleCase = async (request: FastifyRequest, caseId: string): Promise<CaseState> => {
     const staff: StaffScope = request.staff!;
     const state = isUuid(caseId) ? await new StaffCaseQueue(deps.db, staff).state(caseId) : null;
@@ -195,6 +197,61 @@ export function staffCaseReadRoutes(deps: { db: Database }): FastifyPluginAsyncZ
           })),
           nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null,
         };
+      },
+    );
+
+    app.get(
+      `${STAFF_DOWNLOAD_PATH}/:fileId`,
+      {
+        config: {
+          auth: 'staff',
+          staffPermission: 'cases.read',
+          envelope: 'standard',
+          audit: { action: 'file.read', resourceType: 'file' },
+        },
+        schema: {
+          tags: ['staff'],
+          summary: 'Download a case file through a staff link (from a staff case read)',
+          description:
+            'The link (signed, 15 minutes) names the member it was made for: it works only with that member’s ' +
+            'session, in an organization they work for; a changed, expired or another member’s link is 403. Every ' +
+            'download is audited with the member’s id. The console previews images and PDFs from it.',
+          security,
+          params: z.object({ fileId: z.string().max(100).describe('The file (attachment id)') }),
+          querystring: z.object({
+            organizationId: z.string().max(100).optional().describe('As given in the link'),
+            staffId: z.string().max(100).optional().describe('As given in the link'),
+            expires: z.string().max(20).optional().describe('As given in the link (Unix seconds)'),
+            signature: z.string().max(100).optional().describe('As given in the link'),
+          }),
+          response: {
+            200: {
+              description: 'The file, as its own content type (`content-disposition: attachment` names it)',
+              content: { '*/*': { schema: z.string().meta({ format: 'binary', description: "The file's bytes" }) } },
+            },
+            ...errorResponses('standard', [401, 403]),
+          },
+        },
+      },
+      async (request, reply) => {
+        const staff = request.staff!;
+        const { organizationId, staffId, expires, signature } = request.query;
+        const link = {
+          organizationId: organizationId ?? '',
+          apiKeyId: staffId ?? '',
+          fileId: request.params.fileId,
+          expires: /^\d{1,12}$/.test(expires ?? '') ? Number(expires) : Number.NaN,
+          staff: true,
+        };
+        const mine = staffId === staff.staffId && isUuid(link.organizationId) && staff.tenantFor(link.organizationId);
+        const file = mine && signature ? await deps.caseReads.download(link, signature) : null;
+        if (!file)
+          return reply.code(403).send(envelopes.standard.error(403, 'This download link is invalid or has expired'));
+        request.auditOrganizationId = link.organizationId;
+        return reply
+          .header('content-type', file.contentType)
+          .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.fileName)}`)
+          .send(file.content);
       },
     );
   };
