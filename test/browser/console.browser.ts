@@ -440,4 +440,121 @@ describe('the web console in a browser', () => {
     assert.deepEqual(unexpected, [], 'no console errors but the signed-out /me and the refused refund');
     await page.context().close();
   });
+  it('sets a password from the one-time link, then filters and pages the queue', async () => {
+    const created = await context.app.inject({
+      method: 'POST',
+      url: '/admin/v1/staff',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      payload: {
+        email: 'new.support@clinic.example',
+        firstName: 'Nia',
+        lastName: 'New',
+        role: 'SUPPORT',
+        organizationIds: [organization.organizationId],
+      },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const { token } = created.json().setPassword as { token: string };
+    // 55 more cases in New York: the queue's first page holds 50.
+    for (let index = 0; index < 55; index += 1) {
+      const intake = await postIntake(
+        context,
+        organization.apiKey,
+        minimalBody({
+          firstName: 'Page',
+          lastName: `Patient${String(index).padStart(2, '0')}`,
+          email: `page${index}@example.com`,
+          shippingAddress: {
+            addressLine1: '2 Broadway',
+            city: 'New York',
+            state: 'NY',
+            country: 'US',
+            postalCode: '10004',
+          },
+        }),
+      );
+      assert.equal(intake.status, 200, JSON.stringify(intake.body));
+    }
+
+    const page = await newPage(browser, { width: 1280, height: 900 });
+    const seen = watchPage(page, origin);
+    await page.goto(`${origin}/console/set-password#token=${encodeURIComponent(token)}`);
+    await page.getByRole('heading', { name: 'Set your password' }).waitFor();
+    assert.equal(new URL(page.url()).hash, '', 'the token leaves the address at once');
+    assert.deepEqual(await accessibilityProblems(page), [], 'set-password page');
+    await page.locator('input[autocomplete="new-password"]').first().fill('too short');
+    await page.locator('input[autocomplete="new-password"]').last().fill('too short');
+    await page.getByRole('button', { name: 'Set the password' }).click();
+    assert.match(await page.getByRole('alert').innerText(), /at least 12 characters/);
+    const password = 'a long enough new password';
+    await page.locator('input[autocomplete="new-password"]').first().fill(password);
+    await page.locator('input[autocomplete="new-password"]').last().fill(password);
+    await page.getByRole('button', { name: 'Set the password' }).click();
+    await page.getByRole('status').getByText('Your password is set.').waitFor();
+    // The link works once: the API's refusal is shown as it words it.
+    await page.goto(`${origin}/console/set-password#token=${encodeURIComponent(token)}`);
+    await page.locator('input[autocomplete="new-password"]').first().fill(password);
+    await page.locator('input[autocomplete="new-password"]').last().fill(password);
+    await page.getByRole('button', { name: 'Set the password' }).click();
+    assert.match(await page.getByRole('alert').innerText(), /token/i);
+
+    await page.goto(`${origin}/console`);
+    await page.getByLabel('Email').fill('new.support@clinic.example');
+    await page.locator('input[autocomplete="current-password"]').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Case queue' }).waitFor();
+    const rows = page.getByRole('table', { name: 'Cases' }).locator('tbody tr');
+    await rows.nth(49).waitFor();
+    assert.equal(await rows.count(), 50);
+    assert.deepEqual(await accessibilityProblems(page), [], 'queue with its filters and pages');
+
+    // Keyset paging: the next page continues where the first stopped, oldest first.
+    const firstPage = await rows.allInnerTexts();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByText('Page 2').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Cases"] tbody tr').length < 50);
+    const secondPage = await rows.allInnerTexts();
+    assert.ok(secondPage.length > 0);
+    assert.ok(
+      secondPage.every((row) => !firstPage.includes(row)),
+      'no case on both pages',
+    );
+    assert.match(secondPage[secondPage.length - 1]!, /Page Patient54/);
+    await page.getByRole('button', { name: 'First page' }).click();
+    await page.getByText('Page 1').waitFor();
+
+    // The patient's state: only the New York cases; another state has none.
+    await page.getByLabel("Patient's state").fill('NY');
+    await page.getByText('Page 1').waitFor();
+    await page.waitForFunction(
+      () => !document.querySelector('table[aria-label="Cases"]')?.textContent?.includes('Washington'),
+    );
+    assert.ok((await rows.allInnerTexts()).every((row) => /\bNY\b/.test(row)));
+    await page.getByLabel("Patient's state").fill('CA');
+    await page.getByText('No cases match.').waitFor();
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+
+    // Archived cases: the first test archived Grace Hopper's case; the open queue does not show it.
+    await page
+      .getByRole('textbox', { name: 'Queue' })
+      .or(page.getByRole('combobox', { name: 'Queue' }))
+      .click();
+    await page.getByRole('option', { name: 'Archived cases' }).click();
+    const archivedRows = page.getByRole('table', { name: 'Cases' }).locator('tbody tr');
+    await archivedRows.first().getByText('Grace Hopper').waitFor();
+    assert.equal(await archivedRows.count(), 1);
+
+    // Escalated only: the case the SUPPORT test escalated.
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.getByRole('combobox', { name: 'Escalation' }).click();
+    await page.getByRole('option', { name: 'Escalated', exact: true }).click();
+    await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Cases"] tbody tr').length === 1);
+    assert.match(await rows.first().innerText(), /Alan Turing[\s\S]*Escalated/);
+    await screenshot(page, 'console-queue-filters');
+
+    assert.deepEqual(seen.external, []);
+    const unexpected = seen.errors.filter((error) => !/^Failed to load resource: .* status of (400|401) /.test(error));
+    assert.deepEqual(unexpected, [], 'no console errors but the signed-out /me and the used token');
+    await page.context().close();
+  });
 });
