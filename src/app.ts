@@ -32,7 +32,9 @@ import { adminStaffRoutes } from './modules/staff/admin-routes.ts';
 import { adminAutoAssignmentRoutes } from './modules/staff/auto-assignment-routes.ts';
 import { staffAuthRoutes } from './modules/staff/auth-routes.ts';
 import { StaffCaseActions } from './modules/staff/case-actions.ts';
+import { staffCaseReadRoutes } from './modules/staff/case-read-routes.ts';
 import { staffCaseRoutes } from './modules/staff/case-routes.ts';
+import { staffPaymentRoutes } from './modules/staff/payment-routes.ts';
 import { adminPaymentRoutes } from './modules/payments/admin-routes.ts';
 import { adminPhiKeyRoutes } from './modules/phi-keys/admin-routes.ts';
 import { paymentConfigRoutes } from './modules/payments/config-routes.ts';
@@ -170,6 +172,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       new StaffCaseActions(db, services.staff.repository, services.phiCipher),
     ),
   );
+  await app.register(staffCaseReadRoutes({ db, caseReads: services.caseReads }));
+  await app.register(staffPaymentRoutes({ db, payments: services.payments, refunds: services.refunds }));
   await app.register(consoleRoutes());
   if (services.gateways.simulated) {
     app.log.warn('payments are simulated: no STRIPE_SECRET_KEY is set, so no card is charged and no money moves');

@@ -5,6 +5,7 @@ import { api, csrf, data, whenSignedOut, type Me } from './api.ts';
 import { CasePage } from './CasePage.tsx';
 import { hrefOf, navigate, useRoute } from './navigation.ts';
 import { Queue } from './Queue.tsx';
+import { SetPassword } from './SetPassword.tsx';
 import { SignIn } from './SignIn.tsx';
 
 export const ME_KEY = ['me'] as const;
@@ -17,6 +18,11 @@ function forgetSession(queryClient: QueryClient): void {
 }
 
 export function App() {
+  // The one-time link works signed in or not: it needs no session.
+  return useRoute().page === 'set-password' ? <SetPassword /> : <Console />;
+}
+
+function Console() {
   const queryClient = useQueryClient();
   const me = useQuery({
     queryKey: ME_KEY,
@@ -89,7 +95,9 @@ function SignedIn({ me }: { me: Me }) {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Main>{route.page === 'case' ? <CasePage caseId={route.caseId} me={me} /> : <Queue />}</AppShell.Main>
+      <AppShell.Main>
+        {route.page === 'case' ? <CasePage caseId={route.caseId} me={me} /> : <Queue me={me} />}
+      </AppShell.Main>
     </AppShell>
   );
 }

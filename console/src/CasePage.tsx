@@ -14,16 +14,19 @@ import {
   Text,
   Textarea,
   TextInput,
-  Timeline,
   Title,
 } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, data, type CaseDetail, type CaseRead, type DecisionBody, type Me } from './api.ts';
-import { dateTime, STATUS_COLOR, statusLabel } from './format.ts';
+import { STATUS_COLOR, statusLabel } from './format.ts';
 import { navigate } from './navigation.ts';
-
-const caseKey = (caseId: string) => ['case', caseId] as const;
+import { AssignPicker } from './case/AssignPicker.tsx';
+import { CaseEvents } from './case/CaseEvents.tsx';
+import { CaseFiles } from './case/CaseFiles.tsx';
+import { CaseNotes } from './case/CaseNotes.tsx';
+import { CasePayments } from './case/CasePayments.tsx';
+import { caseKey } from './case/keys.ts';
 
 /** The case page: the patient, every form response, payments, the timeline, and the actions of the member's role. */
 export function CasePage({ caseId, me }: { caseId: string; me: Me }) {
@@ -70,8 +73,12 @@ export function CasePage({ caseId, me }: { caseId: string; me: Me }) {
         <Actions read={read.data} me={me} />
       </SimpleGrid>
       <Responses detail={detail} />
-      <Payments detail={detail} />
-      <CaseTimeline detail={detail} />
+      <CaseFiles detail={detail} />
+      <CasePayments detail={detail} me={me} />
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <CaseNotes read={read.data} me={me} />
+        <CaseEvents caseId={detail.id} />
+      </SimpleGrid>
     </Stack>
   );
 }
@@ -139,84 +146,6 @@ function Responses({ detail }: { detail: CaseDetail }) {
           </Table>
         </Stack>
       ))}
-    </Card>
-  );
-}
-
-function Payments({ detail }: { detail: CaseDetail }) {
-  return (
-    <Card withBorder component="section" aria-labelledby="payments-title">
-      <Title order={3} id="payments-title" mb="sm">
-        Payments
-      </Title>
-      {detail.payments.length === 0 ? (
-        <Text>No payments.</Text>
-      ) : (
-        <Table>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Amount</Table.Th>
-              <Table.Th>Status</Table.Th>
-              <Table.Th>Description</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {detail.payments.map((payment) => (
-              <Table.Tr key={payment.id}>
-                <Table.Td>
-                  {new Intl.NumberFormat(undefined, {
-                    style: 'currency',
-                    currency: payment.currency.toUpperCase(),
-                  }).format(payment.amount)}
-                </Table.Td>
-                <Table.Td>{payment.status}</Table.Td>
-                <Table.Td>{payment.description ?? '—'}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      )}
-    </Card>
-  );
-}
-
-/**
- * The case's history from its own record: creation, assignment, review, decisions, comments, payments, closing.
- * (The staff API has no route for the case events themselves yet.)
- */
-function CaseTimeline({ detail }: { detail: CaseDetail }) {
-  const entries: { at: string; title: string; text?: string }[] = [{ at: detail.createdAt, title: 'Case created' }];
-  if (detail.assignedAt) entries.push({ at: detail.assignedAt, title: 'Assigned' });
-  if (detail.inProgressAt) entries.push({ at: detail.inProgressAt, title: 'Review started' });
-  for (const decision of detail.decisions) {
-    const outcome = decision.isApproved ? 'Approved' : decision.isNoDecision ? 'No decision' : 'Rejected';
-    entries.push({ at: decision.createdAt, title: `Decision: ${outcome}`, text: decision.decisionText ?? undefined });
-  }
-  for (const comment of detail.comments) {
-    entries.push({
-      at: comment.createdAt,
-      title: comment.isRestricted ? 'Internal note' : 'Comment',
-      text: comment.text,
-    });
-  }
-  for (const payment of detail.payments) entries.push({ at: payment.createdAt, title: `Payment ${payment.status}` });
-  if (detail.closedAt) entries.push({ at: detail.closedAt, title: 'Closed' });
-  entries.sort((a, b) => a.at.localeCompare(b.at));
-  return (
-    <Card withBorder component="section" aria-labelledby="timeline-title">
-      <Title order={3} id="timeline-title" mb="sm">
-        Timeline
-      </Title>
-      <Timeline bulletSize={14} lineWidth={2} active={entries.length - 1}>
-        {entries.map((entry, index) => (
-          <Timeline.Item key={index} title={entry.title}>
-            <Text size="xs" c="gray.7">
-              <time dateTime={entry.at}>{dateTime(entry.at)}</time>
-            </Text>
-            {entry.text && <Text size="sm">{entry.text}</Text>}
-          </Timeline.Item>
-        ))}
-      </Timeline>
     </Card>
   );
 }
@@ -289,6 +218,26 @@ function Actions({ read, me }: { read: CaseRead; me: Me }) {
               Start review
             </Button>
           )}
+          {!detail.isArchived && (me.role !== 'PROVIDER' || mine) && (
+            <Button
+              variant="default"
+              onClick={() =>
+                run(detail.isEscalated ? 'deescalate' : 'escalate', (caseId, expectedVersion) =>
+                  data(
+                    api.POST(
+                      detail.isEscalated ? '/staff/v1/cases/{caseId}/deescalate' : '/staff/v1/cases/{caseId}/escalate',
+                      {
+                        ...path(caseId),
+                        body: { expectedVersion },
+                      },
+                    ),
+                  ),
+                )
+              }
+            >
+              {detail.isEscalated ? 'De-escalate' : 'Escalate'}
+            </Button>
+          )}
           {detail.isArchived && (me.role !== 'PROVIDER' || mine) && (
             <Button
               variant="default"
@@ -302,6 +251,7 @@ function Actions({ read, me }: { read: CaseRead; me: Me }) {
             </Button>
           )}
         </Group>
+        {working && me.role !== 'PROVIDER' && <AssignPicker read={read} />}
         {action.isError && (
           <Alert color="red" role="alert" title="The action was refused">
             {action.error.message}

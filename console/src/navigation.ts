@@ -1,17 +1,22 @@
 import { useEffect, useState } from 'react';
 
 /** The console's pages, from the path under /console (the server answers the same page for each). */
-export type Route = { page: 'queue' } | { page: 'case'; caseId: string };
+export type Route = { page: 'queue' } | { page: 'case'; caseId: string } | { page: 'set-password' };
 
 const BASE = '/console';
 
 export function routeOf(pathname: string): Route {
+  if (/^\/console\/set-password\/?$/.test(pathname)) return { page: 'set-password' };
   const match = /^\/console\/cases\/([^/]+)\/?$/.exec(pathname);
   return match ? { page: 'case', caseId: decodeURIComponent(match[1]!) } : { page: 'queue' };
 }
 
 export const hrefOf = (route: Route): string =>
-  route.page === 'case' ? `${BASE}/cases/${encodeURIComponent(route.caseId)}` : `${BASE}/`;
+  route.page === 'case'
+    ? `${BASE}/cases/${encodeURIComponent(route.caseId)}`
+    : route.page === 'set-password'
+      ? `${BASE}/set-password`
+      : `${BASE}/`;
 
 export function navigate(route: Route): void {
   history.pushState(null, '', hrefOf(route));

@@ -35,6 +35,7 @@ describe('the web console at /console', () => {
       assert.deepEqual(policy.get('script-src'), ["'self'"], 'scripts from this server only: no inline, no eval');
       assert.deepEqual(policy.get('connect-src'), ["'self'"]);
       assert.deepEqual(policy.get('frame-ancestors'), ["'none'"]);
+      assert.deepEqual(policy.get('frame-src'), ['blob:'], 'only PDFs the page fetched itself are framed');
       const nonce = /<meta name="csp-style-nonce" content="([^"]+)">/.exec(response.body)?.[1];
       assert.ok(nonce, 'the page hands its style nonce to the component library');
       assert.deepEqual(policy.get('style-src'), ["'self'", `'nonce-${nonce}'`]);

@@ -84,10 +84,12 @@ describe('the staff role matrix over every staff route', () => {
   ) =>
     context.app.inject({
       method: route.method as 'GET',
-      // A comment or decision id that does not exist: the gate answers before the service looks it up.
+      // A comment, decision or payment id that does not exist: the gate answers before the service looks it up.
       url: fillPath(route.url, {
         commentId: randomUUID(),
         decisionId: randomUUID(),
+        paymentId: randomUUID(),
+        fileId: randomUUID(),
         organizationId: orgA.organizationId,
         ...ids,
       }),

@@ -42,6 +42,8 @@ export function consoleContentSecurityPolicy(styleNonce: string): string {
     "script-src 'self'",
     `style-src 'self' 'nonce-${styleNonce}'`,
     "img-src 'self' data: blob:",
+    // A case's PDF, fetched through its staff link and previewed from memory (a blob: URL), never from elsewhere.
+    'frame-src blob:',
     "font-src 'self'",
     "connect-src 'self'",
     "base-uri 'none'",

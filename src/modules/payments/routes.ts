@@ -52,7 +52,7 @@ function resultJson(row: CasePaymentRow): z.infer<typeof result> {
   };
 }
 
-function detailJson(row: CasePaymentRow): z.infer<typeof detail> {
+export function detailJson(row: CasePaymentRow): z.infer<typeof detail> {
   return {
     ...resultJson(row),
     preauthorized: row.hold_status !== 'NONE',

@@ -224,11 +224,17 @@ export function staffCaseRoutes(
           tags: ['staff'],
           summary: 'One case, as the partner API shows it, with its assignee and version',
           description:
+            'Files carry a signed URL unless includeAttachments=true. ' +
             'A case outside what the member may see is 404, like one that does not exist. Send the version back as ' +
             'expectedVersion with an action, so a case changed meanwhile answers 409 instead of being acted on twice.',
           security,
           params: caseIdParams,
-          querystring: z.object({ includeAttachments: flag.describe('"true": attachments with base64 content') }),
+          querystring: z.object({
+            includeAttachments: flag.describe(
+              '"true": attachments with their base64 content; otherwise each carries a signed URL (15 minutes, ' +
+                'for this member, with their session)',
+            ),
+          }),
           response: {
             200: z.object({
               caseDetail: caseObjectSchema,
@@ -250,12 +256,12 @@ export function staffCaseRoutes(
         if (!row) throw new ApiError(404, CASE_NOT_FOUND);
         const [caseDetail] = await deps.caseReads.serializer.serialize(
           deps.db,
-          // Signed links name a key; staff reads carry attachments inline (base64), so none is made.
-          { tenant, apiKeyId: staff.staffId, baseUrl: `${request.protocol}://${request.host}` },
+          // Staff links name the member: they work only with this member's session (GET /staff/v1/case-files).
+          { tenant, apiKeyId: staff.staffId, baseUrl: `${request.protocol}://${request.host}`, staff: true },
           [row],
           {
-            includeAttachments: request.query.includeAttachments === 'true',
-            documentFormat: 'base64',
+            includeAttachments: true,
+            documentFormat: request.query.includeAttachments === 'true' ? 'base64' : 'url',
             includeOrders: false,
             includeCalendarEvents: false,
             includeCaseProducts: false,

@@ -13,19 +13,22 @@ export const STAFF_PERMISSIONS = [
   'cases.status',
   'cases.comment',
   'cases.decide',
+  'cases.payments',
   'staff.manage',
 ] as const;
 export type StaffPermission = (typeof STAFF_PERMISSIONS)[number];
 
 /**
- * The role matrix. `staff.manage`: an organization's settings for its staff (requiring TOTP), ADMIN only. ADMIN
+ * The role matrix. `cases.payments`: capture, release and refund a case's payments (ADMIN and SUPPORT: billing
+ * follow-up is support work; a PROVIDER decides, and the decision drives charges through the payments' own rules).
+ * `staff.manage`: an organization's settings for its staff (requiring TOTP), ADMIN only. ADMIN
  * does everything but decide: a decision is a clinical act, made only by a PROVIDER
  * assigned to the case and licensed in the patient's state (the service checks those two).
  */
 export const ROLE_PERMISSIONS: Record<StaffRole, readonly StaffPermission[]> = {
-  ADMIN: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment', 'staff.manage'],
+  ADMIN: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment', 'cases.payments', 'staff.manage'],
   PROVIDER: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment', 'cases.decide'],
-  SUPPORT: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment'],
+  SUPPORT: ['session', 'cases.read', 'cases.assign', 'cases.status', 'cases.comment', 'cases.payments'],
 };
 
 export const roleMay = (role: StaffRole, permission: StaffPermission): boolean =>

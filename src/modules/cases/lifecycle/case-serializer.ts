@@ -35,6 +35,8 @@ export interface CaseReader {
   apiKeyId: string;
   /** Where this server was reached (`https://host`): download links are absolute URLs to it. */
   baseUrl: string;
+  /** A staff member's read: `apiKeyId` is their staff id, and download links are staff links (signed-urls.ts). */
+  staff?: boolean;
 }
 
 export interface SerializedAttachment {
@@ -382,6 +384,7 @@ export class CaseSerializer {
         organizationId: reader.tenant.organizationId,
         apiKeyId: reader.apiKeyId,
         fileId: file.id,
+        staff: reader.staff === true,
       });
       return { ...fields, url: `${reader.baseUrl}${path}` };
     }

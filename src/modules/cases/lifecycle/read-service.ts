@@ -112,7 +112,7 @@ export class CaseReadService {
 
   /** The bytes of a file a signed link names, or null when the link is not ours, was changed or has expired. */
   async download(
-    link: { organizationId: string; apiKeyId: string; fileId: string; expires: number },
+    link: { organizationId: string; apiKeyId: string; fileId: string; expires: number; staff?: boolean },
     signature: string,
   ): Promise<{ fileName: string; contentType: string; content: Buffer } | null> {
     if (!isUuid(link.organizationId) || !isUuid(link.fileId)) return null;

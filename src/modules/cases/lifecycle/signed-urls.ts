@@ -7,13 +7,22 @@ export const SIGNED_URL_LIFETIME_SECONDS = 15 * 60;
 /** The path of the download route; the file id follows it. */
 export const DOWNLOAD_PATH = '/api/v1/case-files';
 
-/** What a download link is bound to: one file of one organization, issued to one API key, until `expires`. */
+/** The staff API's download route (under the staff session cookie's path). */
+export const STAFF_DOWNLOAD_PATH = '/staff/v1/case-files';
+
+/**
+ * What a download link is bound to: one file of one organization, issued to one API key (or, for a staff link, one
+ * staff member), until `expires`.
+ */
 export interface SignedFile {
   organizationId: string;
+  /** The API key the link is issued to; for a staff link, the staff member's id. */
   apiKeyId: string;
   fileId: string;
   /** Unix seconds. */
   expires: number;
+  /** A staff link (the console's): under /staff, naming `staffId`, and good only with that member's session. */
+  staff?: boolean;
 }
 
 /**
@@ -33,11 +42,11 @@ export class DownloadLinkSigner {
     const signed = { ...file, expires: Math.floor(this.now() / 1000) + SIGNED_URL_LIFETIME_SECONDS };
     const query = new URLSearchParams({
       organizationId: signed.organizationId,
-      apiKeyId: signed.apiKeyId,
+      [file.staff ? 'staffId' : 'apiKeyId']: signed.apiKeyId,
       expires: String(signed.expires),
       signature: await this.signature(signed),
     });
-    return `${DOWNLOAD_PATH}/${encodeURIComponent(file.fileId)}?${query}`;
+    return `${file.staff ? STAFF_DOWNLOAD_PATH : DOWNLOAD_PATH}/${encodeURIComponent(file.fileId)}?${query}`;
   }
 
   /** Whether the link is ours, unchanged and not expired. */
@@ -50,7 +59,14 @@ export class DownloadLinkSigner {
 
   private async signature(file: SignedFile): Promise<string> {
     this.key ??= this.cipher.derivedKey('case file download links');
-    const payload = [file.organizationId, file.apiKeyId, file.fileId, String(file.expires)].join('\n');
+    // A staff link signs one more line: it can never pass for a partner's link to the same ids, nor the reverse.
+    const payload = [
+      file.organizationId,
+      file.apiKeyId,
+      file.fileId,
+      String(file.expires),
+      ...(file.staff ? ['staff'] : []),
+    ].join('\n');
     return createHmac('sha256', await this.key)
       .update(payload)
       .digest('base64url');
