@@ -197,6 +197,35 @@ describe('charge on approval', () => {
     assert.equal(stripeCharges(paymentId), 1);
   });
 
+  it('charges nothing for an approval deleted before the job saw it', async () => {
+    const created = await newCase();
+    await saveMethodForCase(context, organizationId, created.caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_deleted_approval',
+      paymentMethodId: 'pm_card_visa',
+    });
+    const paymentId = await owed(created.caseId, 40);
+    await act(support, created.caseId, 'assign', { assigneeId: provider.staffId });
+    const decided = await context.app.inject({
+      method: 'POST',
+      url: `/staff/v1/cases/${created.caseId}/decisions`,
+      headers: bearer(provider),
+      payload: { isApproved: true },
+    });
+    assert.equal(decided.statusCode, 200, decided.body);
+    const deleted = await context.app.inject({
+      method: 'DELETE',
+      url: `/staff/v1/cases/${created.caseId}/decisions/${decided.json().decisionId}`,
+      headers: bearer(provider),
+    });
+    assert.equal(deleted.statusCode, 200, deleted.body);
+
+    await job.runOnce();
+    assert.equal((await paymentRow(context, paymentId)).status, 'UNPAID');
+    assert.equal(stripeCharges(paymentId), 0);
+    assert.deepEqual(await charge(paymentId), []);
+  });
+
   it('charges nothing on a rejection, without a saved method, or when the organization turned it off', async () => {
     const rejected = await newCase();
     await saveMethodForCase(context, organizationId, rejected.caseId, {

@@ -44,8 +44,9 @@ export class ApprovalChargeQueue {
 
   /**
    * One charge record for each payment still owed (UNPAID, with no hold or a hold still HELD; not a payment
-   * reported as taken elsewhere) whose case's latest approving decision came after it, in an organization that
-   * charges on approval. The unique index makes concurrent scans, and decisions recorded twice, one record.
+   * reported as taken elsewhere) whose case's latest decision (not deleted) approves it and came after it, in an
+   * organization that charges on approval. A deleted approval charges nothing. The unique index makes concurrent
+   * scans, and decisions recorded twice, one record.
    */
   async scan(): Promise<number> {
     const { rowCount } = await this.db.query(
@@ -54,12 +55,12 @@ export class ApprovalChargeQueue {
               case when p.hold_status = 'HELD' then 'capture' else 'charge' end
          from case_payments p
          join lateral (
-           select id, created_at from case_decisions
-            where organization_id = p.organization_id and case_id = p.case_id and is_approved
+           select id, created_at, is_approved from case_decisions
+            where organization_id = p.organization_id and case_id = p.case_id and deleted_at is null
             order by created_at desc, id limit 1
          ) d on true
         where p.status = 'UNPAID' and p.hold_status in ('NONE', 'HELD') and p.source <> 'confirmation'
-          and p.created_at <= d.created_at
+          and d.is_approved and p.created_at <= d.created_at
           and coalesce((select s.charge_on_approval from organization_payment_settings s
                          where s.organization_id = p.organization_id), true)
           and not exists (select 1 from payment_approval_charges j where j.case_payment_id = p.id)

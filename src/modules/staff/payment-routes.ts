@@ -12,7 +12,6 @@ import type { RefundService } from '../payments/refunds.ts';
 import type { CasePaymentRow } from '../payments/repository.ts';
 import { detail, detailJson } from '../payments/routes.ts';
 import type { PaymentService } from '../payments/service.ts';
-import { parseCaptureBody, parseRefundBody } from '../payments/validation.ts';
 import { CASE_NOT_FOUND } from './case-actions.ts';
 import { StaffCaseQueue } from './case-queue.ts';
 
@@ -71,8 +70,7 @@ export function staffPaymentRoutes(deps: {
       },
       async (request) => {
         const { tenant, caseId, paymentId } = await target(request, request.params);
-        const amountCents = parseCaptureBody(request.body);
-        return answer(await deps.payments.capture(tenant, caseId, paymentId, amountCents));
+        return answer(await deps.payments.capture(tenant, caseId, paymentId, request.body?.amountCents));
       },
     );
 
@@ -115,7 +113,7 @@ export function staffPaymentRoutes(deps: {
       },
       async (request) => {
         const { tenant, caseId, paymentId } = await target(request, request.params);
-        const input = parseRefundBody(request.body);
+        const input = request.body ?? { amountCents: undefined, idempotencyKey: null };
         const actor = { kind: 'staff' as const, id: request.staff!.staffId };
         return answer(await deps.refunds.refund(tenant, caseId, paymentId, input, actor));
       },
