@@ -6,7 +6,7 @@ import { OrganizationRepository } from '../organizations/repository.ts';
 import { PaymentSettingsRepository } from './approval-charges.ts';
 import type { PaymentService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
-import { organizationOfAdminPath } from '../../http/admin.ts';
+import { ADMIN_SECURITY, organizationOfAdminPath } from '../../http/admin.ts';
 import { GATEWAY_CREDENTIAL_NAMES, gatewayCredentialsBody, type GatewayCredentialStore } from './credentials.ts';
 import { organizationPathParams } from '../../http/parameters.ts';
 
@@ -58,9 +58,9 @@ export function adminPaymentRoutes(
           description:
             'chargeOnApproval (default true): an approving decision charges the case’s owed payments with the ' +
             'patient’s saved method, or captures their holds (docs/api/payments.md#charge-on-approval).',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationParams,
-          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -79,10 +79,10 @@ export function adminPaymentRoutes(
           description:
             'chargeOnApproval false: approvals charge nothing; holds wait for an explicit capture. Applies to ' +
             'decisions the job has not handled yet.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationParams,
           body: z.strictObject({ chargeOnApproval: z.boolean({ error: 'Must be true or false' }).optional() }),
-          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -101,9 +101,9 @@ export function adminPaymentRoutes(
           description:
             'For each credential name: `set`, and when set its last four characters and updatedAt, to tell which ' +
             'key is in place before changing it with PATCH. 404 when the organization does not exist.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationParams,
-          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -122,10 +122,10 @@ export function adminPaymentRoutes(
           description:
             'Stored sealed with the PHI key and never answered: only whether each is set and its last four ' +
             "characters. Without its own stripeSecretKey or nmiSecurityKey the organization uses the server's account.",
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationParams,
           body: gatewayCredentialsBody,
-          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -144,7 +144,7 @@ export function adminPaymentRoutes(
           description:
             'Payments of every organization whose holdStatus is HELD, ordered by captureBefore (holds without one ' +
             'last): capture or cancel them before they expire. withinHours keeps those expiring within that many hours.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           querystring: z.object({
             withinHours: z.coerce
               .number()
@@ -168,7 +168,7 @@ export function adminPaymentRoutes(
                 }),
               ),
             }),
-            ...errorResponses('standard', [400, 401]),
+            ...errorResponses('standard', [400, 401, 403]),
           },
         },
       },
