@@ -428,7 +428,7 @@ export function registerAuthentication(
    * staff ADMIN who works for every organization (the console's operator pages), under the staff API's rules: the
    * CSRF token on cookie writes, and the second factor an organization requires. An ADMIN limited to some
    * organizations may use no admin route: the admin API acts across organizations (staff, organizations, keys,
-   * backups); such an ADMIN manages their organizations through the staff API (docs/api/admin.md).
+   * backups); such an ADMIN manages their organizations through the staff API (docs/api/foundation.md).
    *
    * A bearer that is neither the admin token nor an active session counts toward the admin token's limit, and a
    * limited address gets 429 for it (even for the right admin token). An active staff session is served there:
