@@ -4,6 +4,7 @@ import { useEffect } from 'react';
 import { api, csrf, data, whenSignedOut, type Me } from './api.ts';
 import { CasePage } from './CasePage.tsx';
 import { hrefOf, navigate, useRoute } from './navigation.ts';
+import { isOperator, Operator } from './operator/Operator.tsx';
 import { Queue } from './Queue.tsx';
 import { SignIn } from './SignIn.tsx';
 
@@ -80,6 +81,17 @@ function SignedIn({ me }: { me: Me }) {
             </Title>
           </Group>
           <Group>
+            {isOperator(me) && (
+              <a
+                href={hrefOf({ page: 'operator', path: '' })}
+                onClick={(event) => {
+                  event.preventDefault();
+                  navigate({ page: 'operator', path: '' });
+                }}
+              >
+                Operator
+              </a>
+            )}
             <Text size="sm" aria-label="Signed in as">
               {me.firstName} {me.lastName} · {me.role}
             </Text>
@@ -89,7 +101,15 @@ function SignedIn({ me }: { me: Me }) {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Main>{route.page === 'case' ? <CasePage caseId={route.caseId} me={me} /> : <Queue />}</AppShell.Main>
+      <AppShell.Main>
+        {route.page === 'case' ? (
+          <CasePage caseId={route.caseId} me={me} />
+        ) : route.page === 'operator' ? (
+          <Operator path={route.path} me={me} />
+        ) : (
+          <Queue />
+        )}
+      </AppShell.Main>
     </AppShell>
   );
 }
