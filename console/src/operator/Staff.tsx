@@ -185,7 +185,7 @@ export function Staff() {
                     <Button
                       size="xs"
                       variant="default"
-                      aria-label={`Reset the password of ${member.email}`}
+                      aria-label={`Reset password for ${member.email}`}
                       onClick={() => reset.mutate(member)}
                     >
                       Reset password

@@ -4,7 +4,8 @@ import { useState, type FormEvent } from 'react';
 import { api, data } from '../api.ts';
 import { Failure, ShownOnce, when } from './common.tsx';
 
-const DELIVERY_COLOR = { pending: 'yellow', delivered: 'green', failed: 'red' } as const;
+/** Shade 9 of each has 4.5:1 contrast with white (format.ts). */
+const DELIVERY_COLOR = { pending: 'gray', delivered: 'teal', failed: 'red' } as const;
 
 /** The organization's webhook endpoints; for the one opened, its latest deliveries and a redeliver button. */
 export function Webhooks({ organizationId }: { organizationId: string }) {

@@ -48,7 +48,7 @@ export function Failure({ error }: { error: Error | null }) {
  */
 export function ShownOnce({ title, value, children }: { title: string; value: string; children?: ReactNode }) {
   return (
-    <Alert color="yellow" title={title} role="status">
+    <Alert color="blue" title={title} role="status">
       <Stack gap="xs">
         <Code block data-testid="shown-once">
           {value}
@@ -59,4 +59,5 @@ export function ShownOnce({ title, value, children }: { title: string; value: st
   );
 }
 
-export const when = (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '—');
+/** A date and time as the clinic pages show them. */
+export { dateTime as when } from '../format.ts';
