@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generate } from 'otplib';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildConsole } from '../../scripts/build.ts';
 import { minimalBody, postIntake } from '../cases/support.ts';
 import { bearer, PASSWORD, signIn, staffMember, type SignedIn } from '../staff/support.ts';

@@ -113,7 +113,7 @@ describe('the admin API with staff sessions', () => {
         for (const headers of [
           { authorization: `Bearer ${member.accessToken}` },
           { cookie: member.cookie, 'x-csrf-token': member.csrfToken },
-        ]) {
+        ] as Record<string, string>[]) {
           const before = await snapshot();
           const response = await call(route, headers);
           assert.equal(response.statusCode, 403, `${label} ${routeName(route)}: ${response.body}`);
@@ -168,7 +168,11 @@ describe('the admin API with staff sessions', () => {
     const writes = adminRoutes().filter((route) => route.method !== 'GET');
     assert.ok(writes.length >= 10);
     for (const route of writes) {
-      for (const headers of [{ cookie: admin.cookie }, { cookie: admin.cookie, 'x-csrf-token': 'forged' }]) {
+      const forged: Record<string, string>[] = [
+        { cookie: admin.cookie },
+        { cookie: admin.cookie, 'x-csrf-token': 'forged' },
+      ];
+      for (const headers of forged) {
         const before = await snapshot();
         const response = await call(route, headers);
         assert.equal(response.statusCode, 403, `${routeName(route)}: ${response.body}`);
