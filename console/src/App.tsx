@@ -4,6 +4,7 @@ import { useEffect } from 'react';
 import { api, csrf, data, whenSignedOut, type Me } from './api.ts';
 import { CasePage } from './CasePage.tsx';
 import { hrefOf, navigate, useRoute } from './navigation.ts';
+import { isOperator, Operator } from './operator/Operator.tsx';
 import { Queue } from './Queue.tsx';
 import { SetPassword } from './SetPassword.tsx';
 import { SignIn } from './SignIn.tsx';
@@ -86,6 +87,17 @@ function SignedIn({ me }: { me: Me }) {
             </Title>
           </Group>
           <Group>
+            {isOperator(me) && (
+              <a
+                href={hrefOf({ page: 'operator', path: '' })}
+                onClick={(event) => {
+                  event.preventDefault();
+                  navigate({ page: 'operator', path: '' });
+                }}
+              >
+                Operator
+              </a>
+            )}
             <Text size="sm" aria-label="Signed in as">
               {me.firstName} {me.lastName} · {me.role}
             </Text>
@@ -96,7 +108,13 @@ function SignedIn({ me }: { me: Me }) {
         </Group>
       </AppShell.Header>
       <AppShell.Main>
-        {route.page === 'case' ? <CasePage caseId={route.caseId} me={me} /> : <Queue me={me} />}
+        {route.page === 'case' ? (
+          <CasePage caseId={route.caseId} me={me} />
+        ) : route.page === 'operator' ? (
+          <Operator path={route.path} me={me} />
+        ) : (
+          <Queue me={me} />
+        )}
       </AppShell.Main>
     </AppShell>
   );

@@ -7,3 +7,9 @@ import { Tenant } from './gate.ts';
 export function organizationOfAdminPath(organizationId: string): Tenant {
   return Tenant.forOperator(organizationId, 'the admin API names the organization in its path');
 }
+
+/**
+ * The security of every admin route: the ADMIN_TOKEN bearer, or the session of a staff ADMIN who works for every
+ * organization (the gate's `authenticateAdmin`).
+ */
+export const ADMIN_SECURITY: { [scheme: string]: string[] }[] = [{ adminToken: [] }, { staffSession: [] }];

@@ -127,6 +127,12 @@ export interface StaffSession {
 export const SECOND_FACTOR_REQUIRED =
   'Your organization requires a second factor: turn TOTP on (POST /staff/v1/auth/totp/setup, then totp/enable)';
 
+/** The admin API's refusal of a staff session that is not an ADMIN of every organization. */
+export const ADMIN_API_REFUSAL = 'Only a staff ADMIN of every organization may use the admin API';
+
+/** The form of the staff session tokens the sign-in issues (`c360s_` and 256 random bits). */
+export const STAFF_TOKEN_PREFIX = 'c360s_';
+
 /** Reads staff sessions: the staff service in the app. */
 export interface StaffSessionCheck {
   /** The session with this token hash when it is active (not expired, not revoked, member not disabled). */
@@ -178,7 +184,8 @@ type AuthMode = 'apiKey' | 'admin' | 'bodyKey' | 'headerOrBodyKey' | 'staff';
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
-     * `apiKey`: the `cv-api-key` header names the organization. `admin`: the ADMIN_TOKEN bearer.
+     * `apiKey`: the `cv-api-key` header names the organization. `admin`: the ADMIN_TOKEN bearer, or a staff ADMIN
+     * of every organization (`authenticateAdmin`).
      * `bodyKey`: the key is the JSON body's `key` field (legacy initiatePayment); checked once the body is parsed.
      * `headerOrBodyKey`: the `cv-api-key` header, or else the body's `key` (Patient Add Form to Case).
      */
@@ -195,7 +202,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set on `auth: 'apiKey'` and `bodyKey` routes (null elsewhere): the only source of the organization. */
     scope: Scope;
-    /** Set on `auth: 'staff'` routes (null elsewhere): the only source of the staff member and their reach. */
+    /** Set on `auth: 'staff'` routes and on admin routes called with a staff session (null elsewhere). */
     staff: StaffScope | null;
   }
 }
@@ -368,22 +375,26 @@ export function registerAuthentication(
 
   // onRequest: before the body is read or validated, so an unauthenticated caller learns nothing. Made per
   // route, with the route's settings at hand (request.routeOptions builds a new object at every read).
+  /** The active staff session of a token, or null. */
+  const sessionOfToken = async (token: string | undefined): Promise<StaffSession | null> =>
+    token && options.staff ? await options.staff.sessionOf(hashStaffToken(token)) : null;
+
   /**
-   * A staff session, from the bearer token (the API) or the session cookie (the console). Session tokens are
-   * 256 random bits, so a failure is not counted toward the address's limit (sign-in has its own throttle).
-   * A cookie-authenticated write must carry the session's CSRF token: the cookie alone could be a forged
-   * request from another site.
+   * Admits a staff session: a cookie-authenticated write must carry the session's CSRF token (the cookie alone
+   * could be a forged request from another site). Sets `request.staff`, so the audit log names the member.
+   * False when it sent the refusal.
    */
-  const authenticateStaff = async (request: FastifyRequest, reply: FastifyReply, permission: StaffPermission) => {
-    const bearer = bearerToken(request);
-    const cookie = bearer ? undefined : cookieValue(request, STAFF_SESSION_COOKIE);
-    const token = bearer ?? cookie;
-    const session = token && options.staff ? await options.staff.sessionOf(hashStaffToken(token)) : null;
-    if (!session) return sendUnauthorized(request, reply, token ? 'invalid' : 'missing');
-    if (cookie !== undefined && request.method !== 'GET' && request.method !== 'HEAD') {
+  const admitStaff = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    session: StaffSession,
+    fromCookie: boolean,
+  ): Promise<boolean> => {
+    if (fromCookie && request.method !== 'GET' && request.method !== 'HEAD') {
       const csrf = request.headers[CSRF_HEADER];
       if (typeof csrf !== 'string' || !sameSecret(hashStaffToken(csrf), session.csrfHash)) {
-        return sendError(request, reply, 403, "A cookie-authenticated write needs the session's x-csrf-token header");
+        await sendError(request, reply, 403, "A cookie-authenticated write needs the session's x-csrf-token header");
+        return false;
       }
     }
     request.staff = new StaffScope(
@@ -393,10 +404,53 @@ export function registerAuthentication(
       session.organizationIds,
       session.licensedStates,
     );
+    return true;
+  };
+
+  /**
+   * A staff session, from the bearer token (the API) or the session cookie (the console). Session tokens are
+   * 256 random bits, so a failure is not counted toward the address's limit (sign-in has its own throttle).
+   */
+  const authenticateStaff = async (request: FastifyRequest, reply: FastifyReply, permission: StaffPermission) => {
+    const bearer = bearerToken(request);
+    const cookie = bearer ? undefined : cookieValue(request, STAFF_SESSION_COOKIE);
+    const session = await sessionOfToken(bearer ?? cookie);
+    if (!session) return sendUnauthorized(request, reply, bearer || cookie ? 'invalid' : 'missing');
+    if (!(await admitStaff(request, reply, session, cookie !== undefined))) return reply;
     if (!roleMay(session.role, permission)) return sendError(request, reply, 403, 'Your role may not do this');
     if (session.secondFactorMissing && permission !== 'session') {
       return sendError(request, reply, 403, SECOND_FACTOR_REQUIRED);
     }
+  };
+
+  /**
+   * The admin API's callers: the ADMIN_TOKEN bearer (the operator's scripts and CLI), or the session of an enabled
+   * staff ADMIN who works for every organization (the console's operator pages), under the staff API's rules: the
+   * CSRF token on cookie writes, and the second factor an organization requires. An ADMIN limited to some
+   * organizations may use no admin route: the admin API acts across organizations (staff, organizations, keys,
+   * backups); such an ADMIN manages their organizations through the staff API (docs/api/foundation.md).
+   *
+   * A bearer that is neither the admin token nor an active session counts toward the admin token's limit, and a
+   * limited address gets 429 for it (even for the right admin token). An active staff session is served there:
+   * its 256 random bits are not what the limit protects. A stale session cookie is not counted (sign-in renews it).
+   */
+  const authenticateAdmin = async (request: FastifyRequest, reply: FastifyReply, retryAfter: number) => {
+    const bearer = bearerToken(request);
+    if (bearer && options.adminToken && sameSecret(bearer, options.adminToken)) {
+      return retryAfter > 0 ? tooManyFailures(request, reply, retryAfter) : undefined;
+    }
+    const cookie = bearer ? undefined : cookieValue(request, STAFF_SESSION_COOKIE);
+    const session = await sessionOfToken(bearer?.startsWith(STAFF_TOKEN_PREFIX) ? bearer : cookie);
+    if (!session) {
+      if (cookie !== undefined) return sendUnauthorized(request, reply, 'invalid');
+      if (retryAfter > 0) return tooManyFailures(request, reply, retryAfter);
+      return reject(request, reply, 'admin', bearer ? 'invalid' : 'missing');
+    }
+    if (!(await admitStaff(request, reply, session, cookie !== undefined))) return reply;
+    if (session.role !== 'ADMIN' || session.organizationIds !== null) {
+      return sendError(request, reply, 403, ADMIN_API_REFUSAL);
+    }
+    if (session.secondFactorMissing) return sendError(request, reply, 403, SECOND_FACTOR_REQUIRED);
   };
 
   const authenticatorFor =
@@ -405,15 +459,7 @@ export function registerAuthentication(
       const pending = retryAfterSeconds(request, kind);
       const retryAfter = typeof pending === 'number' ? pending : await pending;
 
-      if (mode === 'admin') {
-        // The admin token is one operator-chosen secret: its own failures limit it, whatever is presented.
-        if (retryAfter > 0) return tooManyFailures(request, reply, retryAfter);
-        const token = bearerToken(request);
-        if (!options.adminToken || !token || !sameSecret(token, options.adminToken)) {
-          return reject(request, reply, 'admin');
-        }
-        return;
-      }
+      if (mode === 'admin') return authenticateAdmin(request, reply, retryAfter);
 
       // The body is not parsed yet: its key is checked in preValidation below.
       if (mode === 'bodyKey' || mode === 'headerOrBodyKey') {

@@ -1,4 +1,5 @@
 import { missingPhiKeyIds } from '../crypto/phi-key-check.ts';
+import { ADMIN_SECURITY } from '../http/admin.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,10 +51,10 @@ export function adminBackupRoutes(db: Database, dataDir: string): FastifyPluginA
           description:
             'Statements wait while the snapshot is taken. On PostgreSQL, answers 409: use pg_dump. ' +
             'npm run cli -- backup <file> calls this route when a server runs. See docs/operations.md.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           response: {
             200: z.any().describe('application/gzip: the backup'),
-            ...errorResponses('standard', [409]),
+            ...errorResponses('standard', [401, 403, 409]),
           },
         },
       },

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { generate } from 'otplib';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildConsole } from '../../scripts/build.ts';
 import { minimalBody, postIntake } from '../cases/support.ts';
 import { saveMethodForCase } from '../payments/support.ts';
 import { bearer, PASSWORD, signIn, staffMember, type SignedIn } from '../staff/support.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
+import { accessibilityProblems } from './axe.ts';
 import { launchChromium, newPage, screenshot, watchPage } from './support.ts';
 
 /** A one-page PDF with a line of text, for the preview. */
@@ -23,38 +23,6 @@ endstream endobj
 trailer<</Root 1 0 R>>
 %%EOF
 `;
-
-/** axe-core's browser build, evaluated in the page through the DevTools protocol (the page's CSP allows no inline script). */
-const axeSource: string = (createRequire(import.meta.url)('axe-core') as { source: string }).source;
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: unknown[] }[];
-}
-
-/** Runs axe-core (WCAG 2.x A and AA rules) on the page as it is; the serious and critical violations. */
-async function accessibilityProblems(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: { run: (context: unknown, options: unknown) => Promise<{ violations: AxeViolation[] }> };
-      }
-    ).axe;
-    const result = await axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-    });
-    return result.violations;
-  });
-  return violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map(
-      (violation) =>
-        `${violation.id} (${violation.impact}): ${violation.help} at ${JSON.stringify(violation.nodes.map((node) => node.target))}`,
-    );
-}
 
 describe('the web console in a browser', () => {
   let context: TestContext;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ADMIN_SECURITY } from '../../http/admin.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { cursorSchema, decodeCursor, limitSchema, toPage } from '../../http/pagination.ts';
 import { AuditRepository, type AuditEventRow } from './repository.ts';
@@ -55,7 +56,7 @@ export function adminAuditRoutes(db: Queryable): FastifyPluginAsyncZod {
           summary: 'Query the audit log of access to protected health information',
           description:
             'Every access to PHI (who, what, when), filtered by organization, action, resource and time range, keyset-paginated with `cursor`. The log holds no PHI itself.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           querystring: z.object({
             organizationId: z.uuid().optional().describe("Only this organization's events (its id, a UUID)"),
             staffId: z.uuid().optional().describe("A staff member's reads and actions"),
@@ -72,7 +73,7 @@ export function adminAuditRoutes(db: Queryable): FastifyPluginAsyncZod {
               auditEvents: z.array(auditEventSchema),
               nextCursor: z.string().nullable().describe('Pass as cursor for the next page; null on the last'),
             }),
-            ...errorResponses('standard', [400, 401]),
+            ...errorResponses('standard', [400, 401, 403]),
           },
         },
       },

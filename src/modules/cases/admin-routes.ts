@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../../db/database.ts';
-import { organizationOfAdminPath } from '../../http/admin.ts';
+import { ADMIN_SECURITY, organizationOfAdminPath } from '../../http/admin.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -33,7 +33,13 @@ const statusesQuery = z
  */
 export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: AuditLog): FastifyPluginAsyncZod {
   const auditReads = (request: FastifyRequest, organizationId: string, caseIds: readonly string[]) =>
-    auditOperatorReads(auditLog, { organizationId, caseIds, requestId: request.id, clientAddress: request.ip ?? null });
+    auditOperatorReads(auditLog, {
+      organizationId,
+      caseIds,
+      requestId: request.id,
+      clientAddress: request.ip ?? null,
+      staffId: request.staff?.staffId ?? null,
+    });
 
   return async (app) => {
     app.get(
@@ -48,7 +54,7 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
             `[startTime, endTime): by default the last ${MAX_LIST_RANGE_DAYS} days, at most ${MAX_LIST_RANGE_DAYS}. ` +
             'Keyset-paginated: pass nextCursor as `cursor` for the next page. Each case returned is audited as a ' +
             'read of that case. See docs/api/cases.md.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: z.object({ organizationId: organizationIdParam }),
           querystring: z.object({
             startTime: z.iso
@@ -68,7 +74,7 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
               cases: z.array(caseObjectSchema),
               nextCursor: z.string().nullable().describe('Pass as cursor for the next page; null on the last'),
             }),
-            ...errorResponses('standard', [400, 401, 404]),
+            ...errorResponses('standard', [400, 401, 403, 404]),
           },
         },
       },
@@ -113,11 +119,11 @@ export function adminCaseRoutes(db: Database, cases: CaseReadService, auditLog: 
           tags: ['admin'],
           summary: "An organization's case by id or short id (PHI decrypted; audited)",
           description: 'The case object of the case detail, every part included. See docs/api/cases.md.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: z.object({ organizationId: organizationIdParam, caseId: textParam('caseIdOrShortId', 64) }),
           response: {
             200: z.object({ case: caseObjectSchema }),
-            ...errorResponses('standard', [400, 401, 404]),
+            ...errorResponses('standard', [400, 401, 403, 404]),
           },
         },
       },

@@ -13,11 +13,17 @@ export const OPERATOR_READ: CaseReadOptions = {
 
 /**
  * Every case an operator's answer carries (admin API or CLI) is audited as a `case.read` of that case by no API
- * key, under the request's id.
+ * key, under the request's id, naming the staff ADMIN when one called the admin API with their session.
  */
 export function auditOperatorReads(
   auditLog: AuditLog,
-  read: { organizationId: string; caseIds: readonly string[]; requestId: string; clientAddress: string | null },
+  read: {
+    organizationId: string;
+    caseIds: readonly string[];
+    requestId: string;
+    clientAddress: string | null;
+    staffId?: string | null;
+  },
 ): void {
   const occurredAt = new Date();
   for (const caseId of read.caseIds) {
@@ -25,6 +31,7 @@ export function auditOperatorReads(
       id: randomUUID(),
       organizationId: read.organizationId,
       apiKeyId: null,
+      staffId: read.staffId ?? null,
       action: 'case.read',
       resourceType: 'case',
       resourceId: caseId,

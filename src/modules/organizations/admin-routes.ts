@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ADMIN_SECURITY } from '../../http/admin.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { OrganizationService } from './service.ts';
 import type { ApiKeyRow } from './repository.ts';
@@ -6,7 +7,7 @@ import { errorResponses } from '../../http/envelopes.ts';
 import { apiKeyIdParam, organizationPathParams } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
-const security = [{ adminToken: [] }];
+const security = ADMIN_SECURITY;
 
 const organizationIdParams = organizationPathParams;
 
@@ -50,7 +51,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
               apiKey: z.string().describe('Shown once; only its hash is stored'),
               apiKeyId: z.uuid(),
             }),
-            ...errorResponses('standard', [400, 401]),
+            ...errorResponses('standard', [400, 401, 403]),
           },
         },
       },
@@ -75,7 +76,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
                 z.object({ id: z.uuid(), name: z.string(), createdAt: z.string(), activeApiKeys: z.number() }),
               ),
             }),
-            ...errorResponses('standard', [401]),
+            ...errorResponses('standard', [401, 403]),
           },
         },
       },
@@ -100,7 +101,10 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
             "Each key's id, label, non-secret prefix, creation, last use and revocation time; the secrets are never shown again.",
           security,
           params: organizationIdParams,
-          response: { 200: z.object({ apiKeys: z.array(apiKeySchema) }), ...errorResponses('standard', [401, 404]) },
+          response: {
+            200: z.object({ apiKeys: z.array(apiKeySchema) }),
+            ...errorResponses('standard', [401, 403, 404]),
+          },
         },
       },
       async (request) => ({
@@ -122,7 +126,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
           body: z.object({ label: z.string().trim().max(200).optional() }).optional(),
           response: {
             201: z.object({ apiKeyId: z.uuid(), apiKey: z.string() }),
-            ...errorResponses('standard', [401, 404]),
+            ...errorResponses('standard', [401, 403, 404]),
           },
         },
       },
@@ -142,7 +146,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
           description: 'Requests with the key are refused from the next one on.',
           security,
           params: organizationIdParams.extend({ apiKeyId: apiKeyIdParam }),
-          response: { 200: z.object({ apiKey: apiKeySchema }), ...errorResponses('standard', [401, 404]) },
+          response: { 200: z.object({ apiKey: apiKeySchema }), ...errorResponses('standard', [401, 403, 404]) },
         },
       },
       async (request) => ({

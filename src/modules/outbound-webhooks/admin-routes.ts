@@ -1,14 +1,14 @@
 import { errorResponses } from '../../http/envelopes.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { organizationOfAdminPath } from '../../http/admin.ts';
+import { ADMIN_SECURITY, organizationOfAdminPath } from '../../http/admin.ts';
 import { WEBHOOK_EVENTS } from './events.ts';
 import type { WebhookEndpointRow } from './repository.ts';
 import type { DeliveryWithAttempts, WebhookEndpointService } from './service.ts';
 import { deliveryIdParam, organizationIdParam, webhookIdParam } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
-const security = [{ adminToken: [] }];
+const security = ADMIN_SECURITY;
 const tags = ['admin', 'webhooks'];
 
 const organizationParams = z.object({ organizationId: organizationIdParam });
@@ -147,7 +147,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           security,
           params: organizationParams,
           body: webhookCreateBody,
-          response: { 201: withSecret, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 201: withSecret, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request, reply) => {
@@ -169,7 +169,10 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           description: 'Each endpoint with its URL, event types and whether it is enabled.',
           security,
           params: organizationParams,
-          response: { 200: z.object({ webhooks: z.array(webhookView) }), ...errorResponses('standard', [401, 404]) },
+          response: {
+            200: z.object({ webhooks: z.array(webhookView) }),
+            ...errorResponses('standard', [401, 403, 404]),
+          },
         },
       },
       async (request) => ({
@@ -187,7 +190,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           description: "The endpoint's settings; never its secret.",
           security,
           params: webhookParams,
-          response: { 200: webhookView, ...errorResponses('standard', [401, 404]) },
+          response: { 200: webhookView, ...errorResponses('standard', [401, 403, 404]) },
         },
       },
       async (request) =>
@@ -207,7 +210,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           security,
           params: webhookParams,
           body: webhookUpdateBody,
-          response: { 200: webhookView, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: webhookView, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) =>
@@ -232,7 +235,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           params: webhookParams,
           response: {
             200: z.object({ webhookId: z.uuid(), deleted: z.literal(true) }),
-            ...errorResponses('standard', [401, 404]),
+            ...errorResponses('standard', [401, 403, 404]),
           },
         },
       },
@@ -254,7 +257,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           security,
           params: webhookParams,
           body: webhookRotateSecretBody.optional(),
-          response: { 200: withSecret, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: withSecret, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => {
@@ -290,7 +293,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           }),
           response: {
             200: z.object({ deliveries: z.array(deliveryView) }),
-            ...errorResponses('standard', [400, 401, 404]),
+            ...errorResponses('standard', [400, 401, 403, 404]),
           },
         },
       },
@@ -317,7 +320,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           params: deliveryParams,
           response: {
             200: z.object({ deliveryId: z.uuid(), status: z.literal('pending') }),
-            ...errorResponses('standard', [401, 404]),
+            ...errorResponses('standard', [401, 403, 404]),
           },
         },
       },
@@ -339,7 +342,7 @@ export function adminWebhookRoutes(webhooks: WebhookEndpointService): FastifyPlu
           security,
           params: webhookParams,
           body: webhookRedeliverBody,
-          response: { 200: z.object({ redelivered: z.number() }), ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: z.object({ redelivered: z.number() }), ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({

@@ -6,7 +6,7 @@ import { OrganizationRepository } from '../organizations/repository.ts';
 import { PaymentSettingsRepository } from './approval-charges.ts';
 import type { PaymentService } from './service.ts';
 import { errorResponses } from '../../http/envelopes.ts';
-import { organizationOfAdminPath } from '../../http/admin.ts';
+import { ADMIN_SECURITY, organizationOfAdminPath } from '../../http/admin.ts';
 import { GATEWAY_CREDENTIAL_NAMES, gatewayCredentialsBody, type GatewayCredentialStore } from './credentials.ts';
 import { organizationPathParams } from '../../http/parameters.ts';
 
@@ -60,9 +60,9 @@ export function adminPaymentRoutes(
             'chargeOnApproval (default true): an approving decision charges the case’s owed payments with the ' +
             'patient’s saved method, or captures their holds (docs/api/payments.md#charge-on-approval). ' +
             'releaseOnRejection (default true): a rejecting decision releases the case’s holds.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationParams,
-          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -82,13 +82,13 @@ export function adminPaymentRoutes(
             'chargeOnApproval false: approvals charge nothing; holds wait for an explicit capture. ' +
             'releaseOnRejection false: rejections release nothing; holds wait for an explicit cancel. Applies to ' +
             'decisions the job has not handled yet.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationParams,
           body: z.strictObject({
             chargeOnApproval: z.boolean({ error: 'Must be true or false' }).optional(),
             releaseOnRejection: z.boolean({ error: 'Must be true or false' }).optional(),
           }),
-          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: settingsResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -107,9 +107,9 @@ export function adminPaymentRoutes(
           description:
             'For each credential name: `set`, and when set its last four characters and updatedAt, to tell which ' +
             'key is in place before changing it with PATCH. 404 when the organization does not exist.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationParams,
-          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -128,10 +128,10 @@ export function adminPaymentRoutes(
           description:
             'Stored sealed with the PHI key and never answered: only whether each is set and its last four ' +
             "characters. Without its own stripeSecretKey or nmiSecurityKey the organization uses the server's account.",
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationParams,
           body: gatewayCredentialsBody,
-          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: credentialsResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -150,7 +150,7 @@ export function adminPaymentRoutes(
           description:
             'Payments of every organization whose holdStatus is HELD, ordered by captureBefore (holds without one ' +
             'last): capture or cancel them before they expire. withinHours keeps those expiring within that many hours.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           querystring: z.object({
             withinHours: z.coerce
               .number()
@@ -174,7 +174,7 @@ export function adminPaymentRoutes(
                 }),
               ),
             }),
-            ...errorResponses('standard', [400, 401]),
+            ...errorResponses('standard', [400, 401, 403]),
           },
         },
       },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ADMIN_SECURITY } from '../../http/admin.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database } from '../../db/database.ts';
@@ -6,7 +7,7 @@ import { listPhiKeys, rotatePhiStep, SEALED_TEXT_TABLES } from './rotation.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
-const security = [{ adminToken: [] }];
+const security = ADMIN_SECURITY;
 
 /** Where the previous step stopped: sealed texts go by row id (a UUID), file contents by storage key. */
 const cursorSchema = z.discriminatedUnion('table', [
@@ -41,7 +42,7 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
               oldKeyIds: z.array(z.string()),
               database: z.array(z.object({ id: z.string(), createdAt: z.string(), retiredAt: z.string().nullable() })),
             }),
-            ...errorResponses('standard', [401]),
+            ...errorResponses('standard', [401, 403]),
           },
         },
       },
@@ -82,7 +83,7 @@ export function adminPhiKeyRoutes(db: Database, cipher: PhiCipher, requestTimeou
               remaining: z.number().optional(),
               retiredKeyIds: z.array(z.string()).optional(),
             }),
-            ...errorResponses('standard', [400, 401]),
+            ...errorResponses('standard', [400, 401, 403]),
           },
         },
       },

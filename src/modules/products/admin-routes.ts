@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { organizationOfAdminPath } from '../../http/admin.ts';
+import { ADMIN_SECURITY, organizationOfAdminPath } from '../../http/admin.ts';
 import { optionalDollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from './views.ts';
 import type { ProductService } from './service.ts';
@@ -8,7 +8,7 @@ import { errorResponses } from '../../http/envelopes.ts';
 import { bundleIdParam, organizationPathParams } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
-const security = [{ adminToken: [] }];
+const security = ADMIN_SECURITY;
 const money = z.union([z.number().nonnegative(), z.string()]).describe('Dollars: 99.99 or "99.99"');
 
 const bundleBody = z.object({
@@ -62,7 +62,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           security,
           params: organizationParams,
           body: bundleBody,
-          response: { 201: bundleResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 201: bundleResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request, reply) => {
@@ -92,7 +92,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           security,
           params: organizationParams.extend({ bundleId: bundleIdParam }),
           body: bundleBody.partial(),
-          response: { 200: bundleResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: bundleResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => {
@@ -127,7 +127,7 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           params: organizationParams,
           response: {
             200: z.object({ bundles: z.array(bundleResponse.shape.bundle) }),
-            ...errorResponses('standard', [401]),
+            ...errorResponses('standard', [401, 403]),
           },
         },
       },
@@ -153,7 +153,10 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
             priceUnit: z.string().trim().length(3).optional(),
             productBundleId: z.uuid().nullable().optional(),
           }),
-          response: { 201: z.object({ product: productResponse }), ...errorResponses('standard', [400, 401, 404]) },
+          response: {
+            201: z.object({ product: productResponse }),
+            ...errorResponses('standard', [400, 401, 403, 404]),
+          },
         },
       },
       async (request, reply) => {
@@ -181,7 +184,10 @@ export function adminProductRoutes(products: ProductService): FastifyPluginAsync
           description: 'Every product of the organization.',
           security,
           params: organizationParams,
-          response: { 200: z.object({ products: z.array(productResponse) }), ...errorResponses('standard', [401]) },
+          response: {
+            200: z.object({ products: z.array(productResponse) }),
+            ...errorResponses('standard', [401, 403]),
+          },
         },
       },
       async (request) => ({

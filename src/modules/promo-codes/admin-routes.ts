@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ADMIN_SECURITY } from '../../http/admin.ts';
 import { z } from 'zod';
 import { optionalDollarsToCents } from '../../money.ts';
 import type { PromoCodeService } from './service.ts';
@@ -7,7 +8,7 @@ import { errorResponses } from '../../http/envelopes.ts';
 import { promoCodeIdParam } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
-const security = [{ adminToken: [] }];
+const security = ADMIN_SECURITY;
 
 /** Operator management of promo codes under /admin/v1. */
 export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPluginAsyncZod {
@@ -33,7 +34,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           }),
           response: {
             201: z.object({ promoCode: promoView }),
-            ...errorResponses('standard', [400, 401, 404, 409]),
+            ...errorResponses('standard', [400, 401, 403, 404, 409]),
           },
         },
       },
@@ -65,7 +66,10 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           querystring: z.object({
             organizationId: z.uuid().optional().describe("Only this organization's promo codes (its id, a UUID)"),
           }),
-          response: { 200: z.object({ promoCodes: z.array(promoView) }), ...errorResponses('standard', [400, 401]) },
+          response: {
+            200: z.object({ promoCodes: z.array(promoView) }),
+            ...errorResponses('standard', [400, 401, 403]),
+          },
         },
       },
       async (request) => ({
@@ -83,7 +87,7 @@ export function adminPromoCodeRoutes(promoCodes: PromoCodeService): FastifyPlugi
           description: 'The code stops validating at once; the payments that used it keep their record of it.',
           security,
           params: z.object({ promoCodeId: promoCodeIdParam }),
-          response: { 200: z.object({ promoCode: promoView }), ...errorResponses('standard', [401, 404]) },
+          response: { 200: z.object({ promoCode: promoView }), ...errorResponses('standard', [401, 403, 404]) },
         },
       },
       async (request) => ({ promoCode: promoJson(await promoCodes.disable(request.params.promoCodeId)) }),

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ADMIN_SECURITY } from '../../http/admin.ts';
 import { z } from 'zod';
 import { ApiError } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/envelopes.ts';
@@ -7,7 +8,7 @@ import type { StaffService } from './service.ts';
 import { textParam } from '../../http/parameters.ts';
 
 const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
-const security = [{ adminToken: [] }];
+const security = ADMIN_SECURITY;
 
 const name = z.string().trim().min(1).max(100);
 
@@ -77,7 +78,7 @@ export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
           body: staffCreateBody,
           response: {
             201: staffViewSchema.extend({ setPassword: setPasswordSchema.nullable() }),
-            ...errorResponses('standard', [400, 401, 409]),
+            ...errorResponses('standard', [400, 401, 403, 409]),
           },
         },
       },
@@ -97,7 +98,7 @@ export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
           description:
             'Every staff account, disabled ones included, oldest first; never a password hash or TOTP secret.',
           security,
-          response: { 200: z.object({ staff: z.array(staffViewSchema) }), ...errorResponses('standard', [401]) },
+          response: { 200: z.object({ staff: z.array(staffViewSchema) }), ...errorResponses('standard', [401, 403]) },
         },
       },
       async () => ({ staff: await staff.list() }),
@@ -115,7 +116,7 @@ export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
             'is. 404 when there is no such staff member.',
           security,
           params: staffIdParams,
-          response: { 200: staffViewSchema, ...errorResponses('standard', [401, 404]) },
+          response: { 200: staffViewSchema, ...errorResponses('standard', [401, 403, 404]) },
         },
       },
       async (request) => staff.disable(request.params.staffId),
@@ -135,7 +136,7 @@ export function adminStaffRoutes(staff: StaffService): FastifyPluginAsyncZod {
           params: staffIdParams,
           response: {
             200: z.object({ setPassword: setPasswordSchema }),
-            ...errorResponses('standard', [401, 404, 409]),
+            ...errorResponses('standard', [401, 403, 404, 409]),
           },
         },
       },

@@ -10,9 +10,15 @@ import type { StaffService } from './service.ts';
 
 const security = [{ staffSession: [] }];
 
-/** The console's cookie: never readable by scripts, never sent from another site, sent to the staff API only. */
-function sessionCookie(token: string, maxAgeSeconds: number): string {
-  return `${STAFF_SESSION_COOKIE}=${token}; Path=/staff; HttpOnly; Secure; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+/**
+ * The console's cookie: never readable by scripts, never sent from another site, sent to the staff API and to the
+ * admin API (which serves a staff ADMIN of every organization, gate.ts) only: one cookie per path.
+ */
+function sessionCookies(token: string, maxAgeSeconds: number): string[] {
+  return ['/staff', '/admin'].map(
+    (path) =>
+      `${STAFF_SESSION_COOKIE}=${token}; Path=${path}; HttpOnly; Secure; SameSite=Strict; Max-Age=${maxAgeSeconds}`,
+  );
 }
 
 /** Sign-in, sign-out, set-password and the second factor of the staff API (docs/api/staff.md). */
@@ -59,7 +65,7 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
           return sendError(request, reply, 429, 'Too many failed sign-ins; try again later');
         }
         if (outcome.kind === 'refused') return sendError(request, reply, 401, outcome.message);
-        reply.header('set-cookie', sessionCookie(outcome.accessToken, outcome.expiresIn));
+        reply.header('set-cookie', sessionCookies(outcome.accessToken, outcome.expiresIn));
         const { accessToken, expiresIn, csrfToken } = outcome;
         return { accessToken, expiresIn, csrfToken, staff: outcome.staff };
       },
@@ -81,7 +87,7 @@ export function staffAuthRoutes(staff: StaffService): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         await staff.logout(request.staff!.sessionId);
-        reply.header('set-cookie', sessionCookie('', 0));
+        reply.header('set-cookie', sessionCookies('', 0));
         return { success: true as const };
       },
     );

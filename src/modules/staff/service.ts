@@ -4,7 +4,7 @@ import { hashPassword, verifyPassword } from '../../crypto/password.ts';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import { isUniqueViolation, type Database } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
-import { hashStaffToken, type StaffSession, type StaffSessionCheck } from '../../http/gate.ts';
+import { hashStaffToken, STAFF_TOKEN_PREFIX, type StaffSession, type StaffSessionCheck } from '../../http/gate.ts';
 import { isUuid } from '../../uuid.ts';
 import { StaffRepository, type StaffRow } from './repository.ts';
 import type { StaffRole } from './roles.ts';
@@ -218,7 +218,7 @@ export class StaffService implements StaffSessionCheck {
       if (step === null || !(await this.repository.useTotpStep(row.id, step))) return refuse('Invalid TOTP code');
     }
     await this.repository.clearFailures(throttleKey);
-    const accessToken = newToken('c360s_');
+    const accessToken = newToken(STAFF_TOKEN_PREFIX);
     const csrfToken = newToken('');
     await this.repository.insertSession({
       id: randomUUID(),
