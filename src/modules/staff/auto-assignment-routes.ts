@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../../db/database.ts';
-import { organizationOfAdminPath } from '../../http/admin.ts';
+import { ADMIN_SECURITY, organizationOfAdminPath } from '../../http/admin.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import { organizationPathParams } from '../../http/parameters.ts';
@@ -49,9 +49,9 @@ export function adminAutoAssignmentRoutes(db: Database): FastifyPluginAsyncZod {
             'Off by default. When enabled, a new OPEN case (or an ABANDONED one set to OPEN) goes to the next ' +
             'licensed provider of the organization in turn, each holding at most maxOpenCases open cases ' +
             '(docs/api/staff.md#auto-assignment).',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationPathParams,
-          response: { 200: autoAssignmentResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: autoAssignmentResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
@@ -70,10 +70,10 @@ export function adminAutoAssignmentRoutes(db: Database): FastifyPluginAsyncZod {
           description:
             'enabled turns the rotation on or off; maxOpenCases (1 to 10000, default 10) caps the open cases a ' +
             'provider holds. Applies to cases opened from then on; cases already waiting stay in the queue.',
-          security: [{ adminToken: [] }],
+          security: ADMIN_SECURITY,
           params: organizationPathParams,
           body: autoAssignmentBody,
-          response: { 200: autoAssignmentResponse, ...errorResponses('standard', [400, 401, 404]) },
+          response: { 200: autoAssignmentResponse, ...errorResponses('standard', [400, 401, 403, 404]) },
         },
       },
       async (request) => ({
