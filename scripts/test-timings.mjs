@@ -2,6 +2,7 @@
 // ends, and a table of them all, slowest first, when the run ends. `npm test` (scripts/run-tests.mjs) prints it
 // after node's own reporter; the README's Test section keeps the last figures.
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export default async function* timings(source) {
   const started = new Map();
