@@ -56,6 +56,9 @@ export function Queue() {
   }, [cases, selected]);
 
   const counts = queue.data?.counts ?? {};
+  // A capped count is a lower bound (the API counts up to its cap): shown as "1000+", and so is a total it is in.
+  const capped = queue.data?.countsCapped ?? {};
+  const anyCapped = Object.values(capped).some(Boolean);
   const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
   return (
     <Stack component="main">
@@ -63,10 +66,10 @@ export function Queue() {
       <Group justify="space-between" align="flex-end">
         <Chip.Group multiple={false} value={status} onChange={(value) => setStatus(value)}>
           <Group gap="xs" role="group" aria-label="Filter by status">
-            <Chip value="">All ({total})</Chip>
+            <Chip value="">All ({`${total}${anyCapped ? '+' : ''}`})</Chip>
             {CASE_STATUSES.map((name) => (
               <Chip key={name} value={name}>
-                {statusLabel(name)} ({counts[name] ?? 0})
+                {statusLabel(name)} ({`${counts[name] ?? 0}${capped[name] ? '+' : ''}`})
               </Chip>
             ))}
           </Group>
