@@ -168,7 +168,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(staffAuthRoutes(services.staff));
   await app.register(
     staffCaseRoutes(
-      { db, caseReads: services.caseReads, auditLog: services.audit },
+      { db, caseReads: services.caseReads, auditLog: services.audit, queueCountCap: config.limits.queueCountCap },
       new StaffCaseActions(db, services.staff.repository, services.phiCipher),
     ),
   );

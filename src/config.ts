@@ -172,6 +172,12 @@ export interface LimitsConfig {
   requestTimeoutMs: number;
   redisUrl: string | undefined;
   redisKeyPrefix: string;
+  /**
+   * The most cases the staff queue counts per status (docs/api/staff.md): a larger count answers as the cap,
+   * flagged, so the queue's counts read at most this many cases per status at any size. Not an environment
+   * setting: tests lower it.
+   */
+  queueCountCap: number;
 }
 
 export class ConfigError extends Error {}
@@ -210,6 +216,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       redisUrl: env.REDIS_URL,
       redisKeyPrefix: env.REDIS_KEY_PREFIX,
+      queueCountCap: 1000,
     },
     payments: {
       stripeSecretKey: env.STRIPE_SECRET_KEY,

@@ -85,6 +85,9 @@ export function Queue({ me }: { me: Me }) {
   }, [cases, selected]);
 
   const counts = queue.data?.counts ?? {};
+  // A capped count is a lower bound (the API counts up to its cap): shown as "1000+", and so is a total it is in.
+  const capped = queue.data?.countsCapped ?? {};
+  const anyCapped = Object.values(capped).some(Boolean);
   const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
   return (
     <Stack component="main">
@@ -99,10 +102,10 @@ export function Queue({ me }: { me: Me }) {
           }}
         >
           <Group gap="xs" role="group" aria-label="Filter by status">
-            <Chip value="">All ({total})</Chip>
+            <Chip value="">All ({`${total}${anyCapped ? '+' : ''}`})</Chip>
             {CASE_STATUSES.map((name) => (
               <Chip key={name} value={name}>
-                {statusLabel(name)} ({counts[name] ?? 0})
+                {statusLabel(name)} ({`${counts[name] ?? 0}${capped[name] ? '+' : ''}`})
               </Chip>
             ))}
           </Group>

@@ -15,15 +15,21 @@ import { loadConfig } from '../../src/config.ts';
 import type { Database } from '../../src/db/database.ts';
 import { casePayment, fileQuestion, intakeByFormId, intakeByTitle, UNIQUE } from '../../bench/lib/bodies.ts';
 import { isExplainable, recordingDatabase, type RecordedStatement } from '../../bench/lib/sql-recorder.ts';
+import { ADMIN_TOKEN } from '../support/app.ts';
 import { freshDatabase } from '../support/database.ts';
+import { bearer, staffMember } from '../staff/support.ts';
 
-const ADMIN_TOKEN = 'explain-test-admin-token';
 /** Tables whose size does not grow with traffic: a scan of them is not a growth problem. */
-const SMALL_TABLES = new Set(['organizations', 'schema_migrations']);
+const SMALL_TABLES = new Set(['organizations', 'schema_migrations', 'staff_members']);
 const BACKGROUND_ROWS = 5000;
 const BACKGROUND_FORMS = 500;
 /** No hot-path scan may read more rows than this, while the organization holds thousands. */
 const MAX_ROWS_READ = 100;
+/**
+ * The staff queue's count cap here: each status is counted over at most cap + 1 cases, so with seven statuses
+ * a cap of 10 keeps the counts within MAX_ROWS_READ while the organization holds thousands of OPEN cases.
+ */
+const QUEUE_COUNT_CAP = 10;
 
 let database: { db: Database; drop: () => Promise<void> };
 let recorder: ReturnType<typeof recordingDatabase>;
@@ -155,6 +161,7 @@ before(async () => {
     RATE_LIMIT_PER_ADDRESS: '0',
     PHI_ENCRYPTION_KEY: 'a'.repeat(64),
   });
+  config.limits.queueCountCap = QUEUE_COUNT_CAP;
   app = await buildApp({ config, db: recorder.db, logger: false });
   await app.ready();
   const created = await app.inject({
@@ -310,4 +317,32 @@ test('case detail and case list pages: every query uses an index', async (t) => 
   const page = await send('GET', `/api/v1/cases?${range}`);
   const end = (page.body as { pageInfo: { cursor: { end: string } } }).pageInfo.cursor.end;
   await assertIndexed(t, await statementsOf(() => send('GET', `/api/v1/cases?${range}&after=${end}&status=OPEN`)));
+});
+
+test('staff queue first page with counts per status: every query uses an index', async (t) => {
+  const organizationId = (
+    await database.db.query<{ organization_id: string }>(`select organization_id from cases limit 1`)
+  ).rows[0]!.organization_id;
+  const support = await staffMember(app, 'SUPPORT', { organizationIds: [organizationId] });
+  const queue = async (query: string) => {
+    const response = await app.inject({ url: `/staff/v1/cases${query}`, headers: bearer(support) });
+    return { status: response.statusCode, body: response.json<Record<string, unknown>>() };
+  };
+  const first = await queue('?limit=25');
+  assert.deepEqual(
+    [
+      (first.body as { counts: Record<string, number> }).counts.OPEN,
+      (first.body as { countsCapped: object }).countsCapped,
+    ],
+    [QUEUE_COUNT_CAP, { OPEN: true }],
+    'the thousands of OPEN cases count as the cap',
+  );
+  await assertIndexed(t, await statementsOf(() => queue('?limit=25')));
+  const day = 24 * 60 * 60 * 1000;
+  const range = new URLSearchParams({
+    createdFrom: new Date(Date.now() - day).toISOString(),
+    createdTo: new Date(Date.now() + day).toISOString(),
+    status: 'OPEN',
+  });
+  await assertIndexed(t, await statementsOf(() => queue(`?${range}`)));
 });

@@ -63,6 +63,7 @@ describe('the staff queue, the case read and the case actions', () => {
     const response = await get(supportA, '/staff/v1/cases?limit=1');
     const first = response.json();
     assert.deepEqual(first.counts, { OPEN: 2 });
+    assert.deepEqual(first.countsCapped, { OPEN: false }, 'exact below the cap');
     assert.equal(first.cases.length, 1);
     assert.equal(first.cases[0].patient.lastName, 'Hopper');
     assert.equal(first.cases[0].patient.state, 'DC');

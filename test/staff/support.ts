@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../src/config.ts';
 import type { StaffRole } from '../../src/modules/staff/roles.ts';
 import { minimalBody, postIntake } from '../cases/support.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
@@ -68,8 +69,11 @@ export async function intakeCase(
 }
 
 /** The app for staff case tests: no request rate limits, webhooks to a local address allowed. */
-export const staffCaseContext = (): Promise<TestContext> =>
-  createTestContext({ RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' });
+export const staffCaseContext = (configure?: (config: Config) => void): Promise<TestContext> =>
+  createTestContext(
+    { RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' },
+    configure,
+  );
 
 /** A staff action: POST /staff/v1/cases/:caseId/<action>. */
 export const staffAct = (

@@ -23,10 +23,17 @@ export const ADMIN_TOKEN = 'test-admin-token';
 /** One PHI key per test process: on PostgreSQL a server needs one (PGlite in memory makes its own). */
 const PHI_ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
-/** The app as the server builds it, on a fresh database, without sockets (use app.inject). */
-export async function createTestContext(environment: Record<string, string> = {}): Promise<TestContext> {
+/**
+ * The app as the server builds it, on a fresh database, without sockets (use app.inject). `configure` changes
+ * settings that are not environment variables (e.g. `limits.queueCountCap`).
+ */
+export async function createTestContext(
+  environment: Record<string, string> = {},
+  configure?: (config: Config) => void,
+): Promise<TestContext> {
   const { db: database, drop } = await freshDatabase();
   const config = loadConfig({ ADMIN_TOKEN, LOG_LEVEL: 'silent', PHI_ENCRYPTION_KEY, ...environment });
+  configure?.(config);
   // Metrics and traces as the server builds them (src/server.ts): off unless the environment turns them on.
   const observability = await startObservability(config.observability);
   const db = observeDatabase(database, observability);

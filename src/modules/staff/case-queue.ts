@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
 import type { StaffScope } from '../../http/gate.ts';
-import type { CaseStatus } from '../cases/lifecycle/read-repository.ts';
+import { CASE_STATUSES, type CaseStatus } from '../cases/lifecycle/read-repository.ts';
 
 /** One line of the staff queue: what a dashboard shows before the case is opened. */
 export interface QueueRow {
@@ -30,6 +30,16 @@ export interface CaseState {
   version: number;
   patient_state: string | null;
 }
+
+/** The queue's counts: cases per status (statuses without cases left out), and which counts reached the cap. */
+export interface QueueCounts {
+  counts: Partial<Record<CaseStatus, number>>;
+  /** Per counted status: true when its count is the cap, so the status has at least that many cases. */
+  capped: Partial<Record<CaseStatus, boolean>>;
+}
+
+/** The default cap of the queue's counts (config.limits.queueCountCap). */
+export const QUEUE_COUNT_CAP = 1000;
 
 export interface QueueFilter {
   statuses?: CaseStatus[];
@@ -61,7 +71,13 @@ export class StaffCaseQueue {
   constructor(
     private readonly db: Queryable,
     private readonly staff: StaffScope,
+    private readonly countCap = QUEUE_COUNT_CAP,
   ) {}
+
+  /** Whether the filter's conditions (or the member's visibility) read the patient. */
+  private readsPatient(filter: QueueFilter): boolean {
+    return this.staff.role === 'PROVIDER' || filter.patientState !== undefined || Boolean(filter.search?.trim());
+  }
 
   /** The visibility conditions, with their parameters appended to `params`. */
   private visible(params: unknown[], providerRule = true): string[] {
@@ -86,7 +102,9 @@ export class StaffCaseQueue {
       params.push(value);
       conditions.push(condition(`$${params.length}`));
     };
-    if (withStatus && filter.statuses) add((p) => `c.status = any(${p}::text[])`, filter.statuses);
+    // One status is an equality: the (organization_id, status, is_archived, created_at, id) range in page order.
+    if (withStatus && filter.statuses?.length === 1) add((p) => `c.status = ${p}`, filter.statuses[0]);
+    else if (withStatus && filter.statuses) add((p) => `c.status = any(${p}::text[])`, filter.statuses);
     if (filter.organizationId !== undefined) add((p) => `c.organization_id = ${p}::uuid`, filter.organizationId);
     if (filter.assigneeId !== undefined) add((p) => `c.assignee_staff_id = ${p}::uuid`, filter.assigneeId);
     if (filter.unassigned === true) conditions.push('c.assignee_staff_id is null');
@@ -110,39 +128,65 @@ export class StaffCaseQueue {
     return conditions;
   }
 
-  /** One page, oldest first, after the case `after` (which must be one this member sees). */
+  /**
+   * One page, oldest first, after the case `after` (which must be one this member sees). Each organization's
+   * cases are one ordered index range read up to the page's size (`organization_id = any(...)` alone reads
+   * every case of the organizations to sort them), and the organizations' pages merge into the page.
+   */
   async page(filter: QueueFilter, after: string | undefined, limit: number): Promise<QueueRow[]> {
     const params: unknown[] = [];
-    const conditions = this.filtered(filter, params, true);
+    const conditions = ['c.organization_id = o.id', ...this.filtered(filter, params, true)];
     if (after !== undefined) {
       params.push(after);
       conditions.push(`(c.created_at, c.id) > (select created_at, id from cases where id = $${params.length}::uuid)`);
     }
+    let organizations = 'organizations o';
+    if (this.staff.organizationIds !== null) {
+      params.push([...this.staff.organizationIds]);
+      organizations = `unnest($${params.length}::uuid[]) as o(id)`;
+    }
     params.push(limit);
     const { rows } = await this.db.query<QueueRow>(
-      `select c.id, c.organization_id, c.short_id, c.status, c.created_at, c.is_archived, c.is_escalated,
-              c.assignee_staff_id, c.version, p.email as patient_email, p.first_name as patient_first_name,
-              p.last_name as patient_last_name, ${PATIENT_STATE} as patient_state
-         ${QUEUE_FROM}
-        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
-        order by c.created_at, c.id
+      `select q.* from ${organizations} cross join lateral (
+         select c.id, c.organization_id, c.short_id, c.status, c.created_at, c.is_archived, c.is_escalated,
+                c.assignee_staff_id, c.version, p.email as patient_email, p.first_name as patient_first_name,
+                p.last_name as patient_last_name, ${PATIENT_STATE} as patient_state
+           ${QUEUE_FROM}
+          where ${conditions.join(' and ')}
+          order by c.created_at, c.id
+          limit $${params.length}) q
+        order by q.created_at, q.id
         limit $${params.length}`,
       params,
     );
     return rows;
   }
 
-  /** How many cases of each status match the filter (the status filter aside): the dashboard's counts. */
-  async counts(filter: QueueFilter): Promise<Record<string, number>> {
-    const params: unknown[] = [];
+  /**
+   * How many cases of each status match the filter (the status filter aside): the dashboard's counts. Each
+   * status is counted over at most `countCap + 1` cases (one index range per status), so a request reads no
+   * more at a million cases than at a thousand; a count that reaches the cap answers as the cap, flagged.
+   */
+  async counts(filter: QueueFilter): Promise<QueueCounts> {
+    const params: unknown[] = [this.countCap + 1];
     const conditions = this.filtered(filter, params, false);
-    const { rows } = await this.db.query<{ status: string; count: number }>(
-      `select c.status, count(*)::int as count ${QUEUE_FROM}
-        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
-        group by c.status`,
-      params,
+    const from = this.readsPatient(filter) ? QUEUE_FROM : 'from cases c';
+    // Each status is a literal (a constant of the code): the planner sees how common it is and reads the
+    // (organization_id, status, ...) index range rather than another index filtered on status.
+    const counted = CASE_STATUSES.map(
+      (status) =>
+        `select '${status}' as status, (select count(*)::int from (select 1 ${from}
+          where ${[`c.status = '${status}'`, ...conditions].join(' and ')} limit $1) counted) as count`,
     );
-    return Object.fromEntries(rows.map((row) => [row.status, row.count]));
+    const { rows } = await this.db.query<{ status: CaseStatus; count: number }>(counted.join(' union all '), params);
+    const result: QueueCounts = { counts: {}, capped: {} };
+    for (const row of rows) {
+      if (row.count === 0) continue;
+      const capped = row.count > this.countCap;
+      result.counts[row.status] = capped ? this.countCap : row.count;
+      result.capped[row.status] = capped;
+    }
+    return result;
   }
 
   /**

@@ -109,7 +109,7 @@ function answer(request: FastifyRequest, reply: FastifyReply, result: ActionResu
  * audited with the staff member's id), and the actions, each a case event in its transaction.
  */
 export function staffCaseRoutes(
-  deps: { db: Database; caseReads: CaseReadService; auditLog: AuditLog },
+  deps: { db: Database; caseReads: CaseReadService; auditLog: AuditLog; queueCountCap: number },
   actions: StaffCaseActions,
 ): FastifyPluginAsyncZod {
   const staffOf = (request: FastifyRequest): StaffScope => request.staff!;
@@ -136,7 +136,18 @@ export function staffCaseRoutes(
             200: z.object({
               cases: z.array(queueItemSchema),
               nextCursor: z.string().nullable(),
-              counts: z.record(z.string(), z.number().int()).describe('Cases per status under the same filters'),
+              counts: z
+                .record(z.string(), z.number().int())
+                .describe(
+                  'Cases per status under the same filters (statuses without cases left out); a count flagged in ' +
+                    'countsCapped is the cap: that status has at least that many cases',
+                ),
+              countsCapped: z
+                .record(z.string(), z.boolean())
+                .describe(
+                  'For each status in counts: true when its count reached the cap (1000 by default), so the count ' +
+                    'is a lower bound (shown as "1000+")',
+                ),
             }),
             ...errorResponses('standard', [400, 401, 403]),
           },
@@ -165,11 +176,11 @@ export function staffCaseRoutes(
           patientState: query.state,
           search: query.search,
         };
-        const queue = new StaffCaseQueue(deps.db, staff);
+        const queue = new StaffCaseQueue(deps.db, staff, deps.queueCountCap);
         if (query.after !== undefined && !(await queue.state(query.after))) {
           throw new ApiError(400, 'after: not a cursor of this queue');
         }
-        const [rows, counts] = await Promise.all([
+        const [rows, { counts, capped }] = await Promise.all([
           queue.page(filter, query.after, query.limit + 1),
           queue.counts(filter),
         ]);
@@ -212,6 +223,7 @@ export function staffCaseRoutes(
           })),
           nextCursor: rows.length > query.limit ? page[page.length - 1]!.id : null,
           counts,
+          countsCapped: capped,
         };
       },
     );
