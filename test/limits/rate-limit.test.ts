@@ -462,6 +462,7 @@ describe('rate limits in the app', () => {
       requestTimeoutMs: 30_000,
       redisUrl: undefined,
       redisKeyPrefix: 'care360:',
+      queueCountCap: 1000,
     });
     const defaults = await buildApp({ config: loadConfig({}), db: shared.db, logger: false });
     const off = await buildApp({

@@ -224,6 +224,16 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
       licensedStates: ['DC'],
     });
     await call(app, 'POST', '/staff/v1/auth/login', { email: 'provider@fill.example.com', password: staffPassword });
+    // Auto-assignment: on for the organization, a case from DC goes to that provider (a turn recorded).
+    await call(app, 'PATCH', `/admin/v1/organizations/${organizationId}/auto-assignment`, { enabled: true });
+    const shippingAddress = {
+      addressLine1: '1 Main St',
+      city: 'Washington',
+      state: 'DC',
+      country: 'US',
+      postalCode: '20500',
+    };
+    await call(app, 'POST', '/api/v1/dynamic-case', intake({ shippingAddress }, 'auto@fill.example.com'), apiKey);
     // After the sign-in, which clears the failures of its address.
     const failed = await app.inject({
       method: 'POST',

@@ -68,7 +68,10 @@ const INSERT_INTAKE = prepared(
               as answer (id, question_id, question_type, value, encrypted_value)
    )
    select (select id from patient) as patient_id, (select active from key_check) as key_active,
-          (select array_agg(id) from became_phi) as became_phi`,
+          (select array_agg(id) from became_phi) as became_phi,
+          -- Read here so that an organization without auto-assignment costs its intakes no statement more.
+          exists (select 1 from organization_auto_assignment where organization_id = $2::uuid and enabled)
+            as auto_assignment_on`,
 );
 
 /** Everything one intake writes about its patient, case and answers: one statement (insertIntake). */
@@ -182,13 +185,14 @@ export class CaseRepository {
    */
   async insertIntake(
     intake: NewIntake,
-  ): Promise<{ patientId: string } | { keyRevoked: true } | { becamePhi: string[] } | null> {
+  ): Promise<{ patientId: string; autoAssignmentOn: boolean } | { keyRevoked: true } | { becamePhi: string[] } | null> {
     const { payment, answers } = intake;
     const plaintextQuestionIds = answers.filter((answer) => answer.value !== null).map((answer) => answer.questionId);
     const { rows } = await this.db.query<{
       patient_id: string | null;
       key_active: boolean;
       became_phi: string[] | null;
+      auto_assignment_on: boolean;
     }>(INSERT_INTAKE, [
       ...patientUpsertParams(this.organizationId, intake.newPatientId, intake.patient),
       intake.caseId,
@@ -219,7 +223,7 @@ export class CaseRepository {
     ]);
     const row = rows[0]!;
     if (!row.key_active) return { keyRevoked: true };
-    if (row.patient_id) return { patientId: row.patient_id };
+    if (row.patient_id) return { patientId: row.patient_id, autoAssignmentOn: row.auto_assignment_on };
     return row.became_phi ? { becamePhi: row.became_phi } : null;
   }
 }

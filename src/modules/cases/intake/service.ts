@@ -21,7 +21,14 @@ import {
 } from './payments.ts';
 import { IntakePlanner } from './plan.ts';
 import { checkTotalFileSize, checkWeightRule } from './questions.ts';
-import { IntakeWriter, sealAnswer, StaleFormError, type IntakeResult, type SealedAnswer } from './write.ts';
+import {
+  IntakeWriter,
+  sealAnswer,
+  StaleFormError,
+  type IntakeResult,
+  type SealedAnswer,
+  type WrittenIntake,
+} from './write.ts';
 
 export type { IntakeResult } from './write.ts';
 
@@ -169,9 +176,9 @@ export class IntakeService {
       : undefined;
     const caseId = randomUUID();
     const status = statusOf(body);
-    let result: IntakeResult;
+    let written: WrittenIntake;
     try {
-      result = await this.writer.write({
+      written = await this.writer.write({
         tenant,
         caseId,
         apiKeyId: caller.apiKeyId,
@@ -194,7 +201,8 @@ export class IntakeService {
       throw error;
     }
     // After the write, outside its try: the case exists whatever happens here (its payment stays).
-    if (status === 'OPEN' && this.deps.onCaseOpened) await this.deps.onCaseOpened(tenant, caseId);
+    const { autoAssignmentOn, ...result } = written;
+    if (status === 'OPEN' && autoAssignmentOn && this.deps.onCaseOpened) await this.deps.onCaseOpened(tenant, caseId);
     return result;
   }
 }

@@ -20,6 +20,11 @@ export interface IntakeResult {
   paymentId?: string;
 }
 
+/** A new case as written, with what the intake does next: auto-assignment when its organization has it on. */
+export interface WrittenIntake extends IntakeResult {
+  autoAssignmentOn: boolean;
+}
+
 /** An answer as stored: its JSON in plaintext, or (PHI) its ciphertext. */
 export interface SealedAnswer {
   value: string | null;
@@ -81,7 +86,7 @@ export class IntakeWriter {
     },
   ) {}
 
-  async write(intake: IntakeToWrite): Promise<IntakeResult> {
+  async write(intake: IntakeToWrite): Promise<WrittenIntake> {
     const ids = {
       caseId: intake.caseId,
       formResponseId: randomUUID(),
@@ -108,7 +113,7 @@ export class IntakeWriter {
     db: Queryable,
     intake: IntakeToWrite,
     ids: { caseId: string; formResponseId: string; answerIds: string[]; shortId: string },
-  ): Promise<IntakeResult> {
+  ): Promise<WrittenIntake> {
     const { tenant, plan, answers } = intake;
     const { caseId, formResponseId, answerIds } = ids;
     const { formId, questionIds } = await this.writeForm(db, tenant, plan);
@@ -150,13 +155,15 @@ export class IntakeWriter {
     if (!written) throw new StaleFormError(plan.mode === 'formTitle' ? plan.title : '');
     // Revoked since it was last read: nothing was written (a transaction rolls back what came before).
     if ('keyRevoked' in written) throw new ApiError(401, 'Invalid request');
-    const { patientId } = written;
+    const { patientId, autoAssignmentOn } = written;
 
     await this.writeFiles(db, tenant, answers, { patientId, formResponseId, answerIds });
 
-    if (intake.prepared === undefined) return { caseId, formResponseId };
+    if (intake.prepared === undefined) return { caseId, formResponseId, autoAssignmentOn };
     const { paymentId } = await this.deps.payments.record(db, { tenant, caseId, patientId, prepared: intake.prepared });
-    return paymentId ? { caseId, formResponseId, paymentId } : { caseId, formResponseId };
+    return paymentId
+      ? { caseId, formResponseId, paymentId, autoAssignmentOn }
+      : { caseId, formResponseId, autoAssignmentOn };
   }
 
   /**
