@@ -233,7 +233,13 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
       country: 'US',
       postalCode: '20500',
     };
-    await call(app, 'POST', '/api/v1/dynamic-case', intake({ shippingAddress }, 'auto@fill.example.com'), apiKey);
+    const autoAssigned = await call(
+      app,
+      'POST',
+      '/api/v1/dynamic-case',
+      intake({ shippingAddress }, 'auto@fill.example.com'),
+      apiKey,
+    );
     // After the sign-in, which clears the failures of its address.
     const failed = await app.inject({
       method: 'POST',
@@ -249,7 +255,11 @@ export async function fillEveryTable(db: Database, environment: Record<string, s
     });
 
     await simulated.audit.flush();
-    return { phiAnswer, fileBytes, caseIds: [caseId, charged.data.caseId, stripeCase.data.caseId] };
+    return {
+      phiAnswer,
+      fileBytes,
+      caseIds: [caseId, charged.data.caseId, stripeCase.data.caseId, autoAssigned.data.caseId],
+    };
   } finally {
     await app.close();
     await stripeApp.close();
