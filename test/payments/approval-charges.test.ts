@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApprovalChargeJob } from '../../src/modules/payments/approval-charges.ts';
-import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
-import { DECLINED_PAYMENT_METHOD, startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
+import type { FakeNmiServer } from '../fakes/nmi-server.ts';
+import { DECLINED_PAYMENT_METHOD, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { bearer, staffMember, type SignedIn } from '../staff/support.ts';
 import { ADMIN_TOKEN } from '../support/app.ts';
-import { createCase, paymentRow, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
+import { decisionBed, DC, secretId, type DecisionBed } from './decision-bed.ts';
+import { createCase, paymentRow, post, saveMethodForCase, type TestContext } from './support.ts';
 
 // Charge on approval (docs/api/payments.md#charge-on-approval): a staff decision that approves a case charges
 // its owed payments with the patient's saved method (Stripe SetupIntent card, NMI vault), or captures a hold,
 // once, through the job's claimed records, on the Stripe-compatible and NMI fakes with the real clients.
-
-const secretId = (secret: unknown) => String(secret).split('_secret_')[0]!;
-const DC = { addressLine1: '1 Main St', city: 'Washington', state: 'DC', country: 'US', postalCode: '20500' };
 
 describe('charge on approval', () => {
   let stripe: FakeStripeServer;
@@ -23,20 +21,10 @@ describe('charge on approval', () => {
   let support: SignedIn;
   let provider: SignedIn;
   let job: ApprovalChargeJob;
+  let bed: DecisionBed;
 
-  const act = async (member: SignedIn, caseId: string, action: string, payload: Record<string, unknown>) => {
-    const response = await context.app.inject({
-      method: 'POST',
-      url: `/staff/v1/cases/${caseId}/${action}`,
-      headers: bearer(member),
-      payload,
-    });
-    assert.equal(response.statusCode, 200, response.body);
-  };
-  const decide = async (caseId: string, isApproved: boolean) => {
-    await act(support, caseId, 'assign', { assigneeId: provider.staffId });
-    await act(provider, caseId, 'decisions', { isApproved });
-  };
+  const act: DecisionBed['act'] = (...args) => bed.act(...args);
+  const decide = (caseId: string, isApproved: boolean) => bed.assignAndDecide(caseId, { isApproved });
   const newCase = async (extra: Record<string, unknown> = {}) => {
     const created = await createCase(context, apiKey, { shippingAddress: DC, ...extra });
     assert.equal(created.status, 200, JSON.stringify(created.body));
@@ -63,34 +51,17 @@ describe('charge on approval', () => {
         [paymentId],
       )
     ).rows;
-  /** The worker that held a record died, or its retry delay passed: the record is due again. */
-  const lapse = () =>
-    context.db.query("update payment_approval_charges set claimed_until = now() - interval '1 second'");
+  const lapse = () => bed.lapse();
   const stripeCharges = (paymentId: string) =>
     stripe.calls.filter(
       (call) => call.idempotencyKey === `care360:case-payment:${paymentId}:approval-charge` && !call.replayed,
     ).length;
 
   before(async () => {
-    stripe = await startFakeStripe();
-    nmi = await startFakeNmi();
-    context = await paymentsTestContext({ ...stripe.environment(), ...nmi.environment() });
-    ({ apiKey, organizationId } = await context.organization());
-    support = await staffMember(context.app, 'SUPPORT', { organizationIds: [organizationId] });
-    provider = await staffMember(context.app, 'PROVIDER', {
-      organizationIds: [organizationId],
-      title: 'MD',
-      npi: '1234567890',
-      dea: 'AB1234567',
-      licensedStates: ['DC'],
-    });
-    job = new ApprovalChargeJob(context.db, context.services.gatewayDirectory);
+    bed = await decisionBed();
+    ({ stripe, nmi, context, apiKey, organizationId, support, provider, job } = bed);
   });
-  after(async () => {
-    await context.close();
-    await stripe.stop();
-    await nmi.stop();
-  });
+  after(() => bed.close());
 
   it('charges the SetupIntent card of the Case Create flow once the case is approved, once', async () => {
     const setup = await post(context, '/api/v1/payments/setup', apiKey);

@@ -2,18 +2,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ApprovalChargeJob } from '../../src/modules/payments/approval-charges.ts';
-import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
-import { DECLINED_PAYMENT_METHOD, startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
-import { bearer, staffMember, type SignedIn } from '../staff/support.ts';
+import type { FakeNmiServer } from '../fakes/nmi-server.ts';
+import { DECLINED_PAYMENT_METHOD, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { ADMIN_TOKEN } from '../support/app.ts';
-import { createCase, paymentRow, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
+import { decisionBed, DC, secretId, type DecisionBed } from './decision-bed.ts';
+import { createCase, paymentRow, post, saveMethodForCase, type TestContext } from './support.ts';
 
 // What follows a decision besides charge on approval (docs/api/payments.md#charge-on-approval): a rejection
 // releases the case's holds once, and an approval charge the card declined is charged again, once, after
 // UPDATE_PAYMENT_INFO replaces the card; on the Stripe-compatible and NMI fakes with the real clients.
-
-const secretId = (secret: unknown) => String(secret).split('_secret_')[0]!;
-const DC = { addressLine1: '1 Main St', city: 'Washington', state: 'DC', country: 'US', postalCode: '20500' };
 
 describe('a rejection releases holds; a replaced card retries a declined approval charge', () => {
   let stripe: FakeStripeServer;
@@ -21,23 +18,10 @@ describe('a rejection releases holds; a replaced card retries a declined approva
   let context: TestContext;
   let apiKey: string;
   let organizationId: string;
-  let support: SignedIn;
-  let provider: SignedIn;
   let job: ApprovalChargeJob;
+  let bed: DecisionBed;
 
-  const act = async (member: SignedIn, caseId: string, action: string, payload: Record<string, unknown>) => {
-    const response = await context.app.inject({
-      method: 'POST',
-      url: `/staff/v1/cases/${caseId}/${action}`,
-      headers: bearer(member),
-      payload,
-    });
-    assert.equal(response.statusCode, 200, response.body);
-  };
-  const decide = async (caseId: string, decision: { isApproved: boolean; isNoDecision?: boolean }) => {
-    await act(support, caseId, 'assign', { assigneeId: provider.staffId });
-    await act(provider, caseId, 'decisions', decision);
-  };
+  const decide: DecisionBed['assignAndDecide'] = (...args) => bed.assignAndDecide(...args);
   const newCase = async (email = `decided-${randomUUID().slice(0, 8)}@example.com`) => {
     const created = await createCase(context, apiKey, { shippingAddress: DC }, email);
     assert.equal(created.status, 200, JSON.stringify(created.body));
@@ -67,30 +51,14 @@ describe('a rejection releases holds; a replaced card retries a declined approva
         [paymentId],
       )
     ).rows;
-  const lapse = () =>
-    context.db.query("update payment_approval_charges set claimed_until = now() - interval '1 second'");
+  const lapse = () => bed.lapse();
   const otherJob = () => new ApprovalChargeJob(context.db, context.services.gatewayDirectory);
 
   before(async () => {
-    stripe = await startFakeStripe();
-    nmi = await startFakeNmi();
-    context = await paymentsTestContext({ ...stripe.environment(), ...nmi.environment() });
-    ({ apiKey, organizationId } = await context.organization());
-    support = await staffMember(context.app, 'SUPPORT', { organizationIds: [organizationId] });
-    provider = await staffMember(context.app, 'PROVIDER', {
-      organizationIds: [organizationId],
-      title: 'MD',
-      npi: '1234567890',
-      dea: 'AB1234567',
-      licensedStates: ['DC'],
-    });
-    job = new ApprovalChargeJob(context.db, context.services.gatewayDirectory);
+    bed = await decisionBed();
+    ({ stripe, nmi, context, apiKey, organizationId, job } = bed);
   });
-  after(async () => {
-    await context.close();
-    await stripe.stop();
-    await nmi.stop();
-  });
+  after(() => bed.close());
 
   it('a rejection cancels a Stripe hold once, even with two jobs racing, with its case event', async () => {
     const created = await newCase();
