@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { verifyWebhook } from '../../packages/client/src/webhooks.ts';
+import type { Database } from '../../src/db/database.ts';
 import { Tenant } from '../../src/http/gate.ts';
 import { enqueueWebhookEvent, type WebhookEvent } from '../../src/modules/outbound-webhooks/events.ts';
 import { WebhookQueue, type AttemptOutcome } from '../../src/modules/outbound-webhooks/repository.ts';
@@ -266,9 +267,17 @@ describe('outbound webhook delivery', () => {
     const firstRound = receiver
       .events()
       .map((entry) => `${entry.payload.case!.id === caseA ? 'A' : 'B'}:${entry.event}`);
+    const queued = await context.db.query<Record<string, unknown>>(
+      `select d.case_id = $2 as is_a, d.event, d.status, d.attempts, d.locked_until, d.last_error,
+              array(select a.outcome || ' ' || coalesce(a.error, '') from webhook_delivery_attempts a
+                     where a.delivery_id = d.id order by a.attempted_at) as tries
+         from webhook_deliveries d where d.endpoint_id = $1 order by d.sequence`,
+      [webhookId, caseA],
+    );
     assert.deepEqual(
       firstRound.filter((entry) => entry.startsWith('B')),
       ['B:CREATE_CASE', 'B:ADD_CASE_COMMENT'],
+      JSON.stringify(queued.rows),
     );
     assert.deepEqual(
       firstRound.filter((entry) => entry.startsWith('A')),
@@ -288,6 +297,47 @@ describe('outbound webhook delivery', () => {
       'ADD_CASE_COMMENT',
       'CHANGE_CASE_STATUS',
     ]);
+  });
+
+  it('drains the next event of a case whose send ended while a claim was under way', async () => {
+    await addEndpoint({ url: receiver.url() });
+    const caseA = randomUUID();
+    const caseB = randomUUID();
+    let heldB: (response: { end(): void }) => void = () => undefined;
+    const responseB = new Promise<{ end(): void }>((resolve) => (heldB = resolve));
+    receiver.handler = (_request, response, received) => {
+      const body = JSON.parse(received.body.toString('utf8')) as { event: string; payload: { case: { id: string } } };
+      if (body.payload.case.id === caseB && body.event === 'CREATE_CASE') heldB(response);
+      else response.end();
+    };
+    await enqueue('CREATE_CASE', caseA);
+    await enqueue('CREATE_CASE', caseB);
+    await enqueue('ADD_CASE_COMMENT', caseB);
+    // The second claim (while B's first send is held) reads the queue, then B's send is answered and recorded
+    // before the claim's answer reaches the worker.
+    let claims = 0;
+    let recorded: () => void = () => undefined;
+    const db: Database = Object.create(context.db);
+    db.query = async <Row,>(text: string, params?: readonly unknown[]) => {
+      const result = await context.db.query<Row>(text, params);
+      if (text.startsWith('with outcome as')) recorded();
+      if (text.startsWith('with due as') && ++claims === 2) {
+        const done = new Promise<void>((resolve) => (recorded = resolve));
+        (await responseB).end();
+        await done;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return result;
+    };
+    await testWorker(db, context.services.phiCipher).drain();
+    assert.ok(claims >= 3, `claims: ${claims}`);
+    assert.deepEqual(
+      receiver
+        .events()
+        .map((entry) => `${entry.payload.case!.id === caseA ? 'A' : 'B'}:${entry.event}`)
+        .sort(),
+      ['A:CREATE_CASE', 'B:ADD_CASE_COMMENT', 'B:CREATE_CASE'],
+    );
   });
 
   it('never sends one delivery twice with workers side by side (separate connections on PostgreSQL)', async () => {
