@@ -114,6 +114,10 @@ const CLAIM = prepared(`with due as (
  * delivery before it is disabled. An endpoint's row is written only when its state changes: a success ends a
  * failing streak, a failure starts or continues one (and may end in its disabling); a failure after a success
  * of the same batch starts a new streak.
+ *
+ * The endpoints to change are locked in the order of their ids (`locked`) before any is updated: statements of
+ * workers in several processes often share endpoints, and two that took them in different orders could
+ * deadlock. Deliveries need no such order: each is claimed by one worker at a time.
  */
 const RECORD_OUTCOMES = prepared(`with outcome as (
      select * from unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[],
@@ -134,7 +138,12 @@ const RECORD_OUTCOMES = prepared(`with outcome as (
      from outcome o where d.id = o.delivery_id),
    streak as (
      select * from unnest($9::uuid[], $10::text[], $11::boolean[], $12::text[])
-       as s(endpoint_id, last_outcome, any_delivered, last_error))
+       as s(endpoint_id, last_outcome, any_delivered, last_error)),
+   locked as (
+     select e.id from webhook_endpoints e join streak s on s.endpoint_id = e.id
+      where case when s.last_outcome = 'delivered' then e.failing_since is not null else e.disabled_at is null end
+      order by e.id
+        for no key update of e)
    update webhook_endpoints e set
      failing_since = case when s.last_outcome = 'delivered' then null when s.any_delivered then now()
                           else coalesce(e.failing_since, now()) end,
@@ -145,8 +154,8 @@ const RECORD_OUTCOMES = prepared(`with outcome as (
          'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '; last error: ' || s.last_error
        else e.disabled_reason end,
      updated_at = case when s.last_outcome = 'failed' then now() else e.updated_at end
-     from streak s
-   where e.id = s.endpoint_id
+     from streak s, locked l
+   where e.id = s.endpoint_id and l.id = e.id
      and case when s.last_outcome = 'delivered' then e.failing_since is not null else e.disabled_at is null end
    returning e.id as endpoint_id, s.last_outcome = 'failed' and e.disabled_at is not null as disabled`);
 
