@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import type { PhiCipher } from '../../crypto/phi.ts';
 import type { Database, Queryable } from '../../db/database.ts';
 import type { Metrics } from '../../observability/metrics.ts';
@@ -56,8 +55,6 @@ export interface DeliveryWorkerOptions {
   render?: WebhookPayloadRenderer;
   /** Deliveries in flight at once (each to its own case). */
   concurrency?: number;
-  /** Deliveries in flight at once while the event loop is busy (requests come first). */
-  busyConcurrency?: number;
   /** How often an idle worker looks for due deliveries. */
   pollIntervalMs?: number;
   timeoutMs?: number;
@@ -78,7 +75,6 @@ export interface DeliveryWorkerOptions {
 
 const DEFAULTS = {
   concurrency: 64,
-  busyConcurrency: 4,
   pollIntervalMs: 250,
   timeoutMs: 10_000,
   firstRetryDelaySeconds: 10,
@@ -87,9 +83,6 @@ const DEFAULTS = {
   disableAfterSeconds: 24 * 3600,
 };
 const MAX_RESPONSE_BYTES = 1024;
-/** The event loop counts as busy when it ran more than this share of the last window of at least BUSY_WINDOW_MS. */
-const BUSY_UTILIZATION = 0.9;
-const BUSY_WINDOW_MS = 100;
 
 /**
  * Sends queued deliveries: claims due ones (src/modules/outbound-webhooks/repository.ts `claim`), sends each
@@ -109,8 +102,6 @@ export class WebhookDeliveryWorker {
   /** Outcomes waiting for the next recording statement, and the one under way. */
   private outcomes: { outcome: AttemptOutcome; done: (error?: unknown) => void }[] = [];
   private recording: Promise<void> | undefined;
-  /** The event loop's utilization when last looked at, and whether it was busy over the window before. */
-  private loopUse = { at: performance.now(), utilization: performance.eventLoopUtilization(), busy: false };
 
   constructor(
     private readonly db: Database,
@@ -119,10 +110,6 @@ export class WebhookDeliveryWorker {
   ) {
     this.settings = {
       concurrency: options.concurrency ?? DEFAULTS.concurrency,
-      busyConcurrency: Math.min(
-        options.busyConcurrency ?? DEFAULTS.busyConcurrency,
-        options.concurrency ?? DEFAULTS.concurrency,
-      ),
       pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       firstRetryDelaySeconds: options.firstRetryDelaySeconds ?? DEFAULTS.firstRetryDelaySeconds,
@@ -161,7 +148,7 @@ export class WebhookDeliveryWorker {
    * bodies are rendered and sealed together before any is sent.
    */
   async deliverDue(): Promise<number> {
-    const free = this.slots() - this.inFlight.size;
+    const free = this.settings.concurrency - this.inFlight.size;
     if (free <= 0 || this.stopping.signal.aborted) return 0;
     const claimed = await new WebhookQueue(this.db).claim(free, this.leaseSeconds);
     if (claimed.length === 0) return 0;
@@ -177,21 +164,6 @@ export class WebhookDeliveryWorker {
       this.inFlight.add(work);
     });
     return claimed.length;
-  }
-
-  /**
-   * How many sends may be in flight now: all the slots, or a few while the event loop has been busy. Deliveries
-   * are background work: under a load the process cannot carry, they slow down (and catch up after it) rather
-   * than take CPU from requests. A few stay in flight, so the queue moves under any load.
-   */
-  private slots(): number {
-    const now = performance.now();
-    if (now - this.loopUse.at >= BUSY_WINDOW_MS) {
-      const utilization = performance.eventLoopUtilization();
-      const busy = performance.eventLoopUtilization(utilization, this.loopUse.utilization).utilization;
-      this.loopUse = { at: now, utilization, busy: busy > BUSY_UTILIZATION };
-    }
-    return this.loopUse.busy ? this.settings.busyConcurrency : this.settings.concurrency;
   }
 
   /**
