@@ -13,7 +13,7 @@
  * (a schema change to try), the node binary that runs the server (another Node.js version; default the one
  * running this script), and the engine (`postgres`, the default, or `pglite`). Options: --rounds=N (4),
  * --duration=S (8), --warmup=S (1), --connections=N (16), --scenario=intake-title (any id of
- * bench/scenarios.ts), --rate=R (a fixed request rate instead of as fast as the connections go: the server's
+ * bench/scenarios.ts, or case-list: a page of 20 real cases), --rate=R (a fixed request rate instead of as fast as the connections go: the server's
  * CPU per request at a load it carries), --pg-url=postgres://... (an admin connection). Each run prints the
  * server's CPU time per request (user + system, from /proc) beside the rate.
  *
@@ -34,7 +34,7 @@ import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
 import { createBenchDatabase, withClient } from './lib/postgres.ts';
 import { startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { median } from './lib/stats.ts';
-import { intakeRequest, scenarios, type RequestSpec } from './scenarios.ts';
+import { caseListPage, intakeRequest, scenarios, type RequestSpec } from './scenarios.ts';
 import { call, expectOk } from './lib/api.ts';
 import { lagOf, startWebhookReceiver, waitForQuiet } from './lib/webhook-receiver.ts';
 
@@ -76,7 +76,7 @@ const rate = args.rate ? Number(args.rate) : undefined;
 const webhooks = args.scenario === 'intake-webhook';
 const scenario = webhooks
   ? scenarios.find((candidate) => candidate.id === 'intake-title')
-  : scenarios.find((candidate) => candidate.id === args.scenario);
+  : [...scenarios, caseListPage].find((candidate) => candidate.id === args.scenario);
 if (!scenario) throw new Error(`unknown scenario ${args.scenario}`);
 const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

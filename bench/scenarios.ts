@@ -166,4 +166,26 @@ export const scenarios: Scenario[] = [
   },
 ];
 
+/**
+ * GET /api/v1/cases, a page of 20 real cases (6 answers, 2 PHI each) of the last day: for `npm run bench:ab`
+ * (`--scenario=case-list`). `npm run bench` measures the list with seeded cases instead (bench/run.ts).
+ */
+export const caseListPage: Scenario = {
+  id: 'case-list',
+  label: 'GET /api/v1/cases, a page of 20 cases (6 answers, 2 PHI each)',
+  async setup(context) {
+    const title = 'Bench case list page';
+    for (let index = 0; index < 20; index += 1) await createCase(context, title, {}, intakeWithTwoPhi(title));
+    const now = Date.now();
+    const path =
+      `/api/v1/cases?startTime=${new Date(now - 86_400_000).toISOString()}` +
+      `&endTime=${new Date(now + 86_400_000).toISOString()}&recordsPerPage=20`;
+    const probe = await call(context.url, 'GET', path, { headers: apiHeaders(context) });
+    expectOk(probe, 'GET /api/v1/cases');
+    const cases = (probe.body as { cases?: unknown[] }).cases;
+    if (!Array.isArray(cases) || cases.length !== 20) throw new Error(`not a page of 20: ${probe.text.slice(0, 300)}`);
+    return { method: 'GET', path, headers: apiHeaders(context) };
+  },
+};
+
 export { NotAvailable };

@@ -9,6 +9,7 @@ import type { StaffScope } from '../../http/gate.ts';
 import { isUuid } from '../../uuid.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { caseObjectSchema } from '../cases/lifecycle/read-schemas.ts';
+import { recordsToInclude, type CaseReadOptions } from '../cases/lifecycle/case-serializer.ts';
 import { CaseReadRepository, CASE_STATUSES, type CaseStatus } from '../cases/lifecycle/read-repository.ts';
 import type { CaseReadService } from '../cases/lifecycle/read-service.ts';
 import { CASE_NOT_FOUND, type ActionResult, type StaffCaseActions } from './case-actions.ts';
@@ -264,21 +265,22 @@ export function staffCaseRoutes(
         const tenant = state ? staff.tenantFor(state.organization_id) : null;
         if (!state || !tenant) throw new ApiError(404, CASE_NOT_FOUND);
         request.auditOrganizationId = state.organization_id;
-        const [row] = await new CaseReadRepository(deps.db, tenant).findCases([caseId]);
+        const options: CaseReadOptions = {
+          includeAttachments: true,
+          documentFormat: request.query.includeAttachments === 'true' ? 'base64' : 'url',
+          includeOrders: false,
+          includeCalendarEvents: false,
+          includeCaseProducts: false,
+          includeInternalNotes: true,
+        };
+        const [row] = await new CaseReadRepository(deps.db, tenant).findCases([caseId], recordsToInclude(options));
         if (!row) throw new ApiError(404, CASE_NOT_FOUND);
         const [caseDetail] = await deps.caseReads.serializer.serialize(
           deps.db,
           // Staff links name the member: they work only with this member's session (GET /staff/v1/case-files).
           { tenant, apiKeyId: staff.staffId, baseUrl: `${request.protocol}://${request.host}`, staff: true },
           [row],
-          {
-            includeAttachments: true,
-            documentFormat: request.query.includeAttachments === 'true' ? 'base64' : 'url',
-            includeOrders: false,
-            includeCalendarEvents: false,
-            includeCaseProducts: false,
-            includeInternalNotes: true,
-          },
+          options,
         );
         return { caseDetail: caseDetail!, assigneeId: state.assignee_staff_id, version: state.version };
       },

@@ -3,17 +3,17 @@ import type { Queryable } from '../../../db/database.ts';
 import type { Tenant } from '../../../http/gate.ts';
 import { centsToDollars } from '../../../money.ts';
 import type { FileStorage } from '../../files/storage.ts';
-import {
-  CaseReadRepository,
-  type AnswerRow,
-  type CaseFileRow,
-  type CaseRow,
-  type CaseStatus,
-  type CommentRow,
-  type DecisionRow,
-  type FormResponseRow,
-  type PaymentRow,
-  type StaffName,
+import type {
+  CaseFileRecord,
+  CaseRecord,
+  CaseRecordsInclude,
+  CaseRow,
+  CaseStatus,
+  CommentRecord,
+  DecisionRecord,
+  FormResponseRecord,
+  PaymentRecord,
+  StaffName,
 } from './read-repository.ts';
 import type { DownloadLinkSigner } from './signed-urls.ts';
 
@@ -162,6 +162,14 @@ function answerText(value: unknown): string {
 
 const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
 
+/** A time of a record (JSON text with microseconds) as the case's own times are given: milliseconds, UTC. */
+const isoOfJson = (value: string): string => new Date(value).toISOString();
+
+/** What the case reads must gather for these options (the repository's include flags). */
+export function recordsToInclude(options: CaseReadOptions): CaseRecordsInclude {
+  return { files: options.includeAttachments, internalNotes: options.includeInternalNotes === true };
+}
+
 function groupBy<Row>(rows: Row[], keyOf: (row: Row) => string): Map<string, Row[]> {
   const groups = new Map<string, Row[]>();
   for (const row of rows) {
@@ -174,10 +182,10 @@ function groupBy<Row>(rows: Row[], keyOf: (row: Row) => string): Map<string, Row
 }
 
 /**
- * The one case serializer: loads a set of cases with everything they gathered in a fixed number of queries
- * (one per kind of record, whatever the number of cases) and shapes each case with the field names of the
- * published case detail and webhook case object. PHI (answers, comment texts, files) is decrypted here and
- * nowhere else; callers audit every read that returns it.
+ * The one case serializer: shapes cases read with their records (CaseReadRepository.findCases and listPage,
+ * one statement whatever the number of cases) with the field names of the published case detail and webhook
+ * case object. PHI (answers, comment texts, files) is decrypted here and nowhere else; callers audit every read
+ * that returns it.
  */
 export class CaseSerializer {
   constructor(
@@ -188,60 +196,44 @@ export class CaseSerializer {
     },
   ) {}
 
-  /** The cases in the order given; rows of another organization must not be passed (the repository scopes). */
+  /**
+   * The cases in the order given, read with `recordsToInclude(options)`; rows of another organization must not
+   * be passed (the repository scopes). `db` reads the files' bytes when they are sent as base64.
+   */
   async serialize(
     db: Queryable,
     reader: CaseReader,
-    cases: CaseRow[],
+    cases: CaseRecord[],
     options: CaseReadOptions,
   ): Promise<SerializedCase[]> {
     if (cases.length === 0) return [];
-    const repository = new CaseReadRepository(db, reader.tenant);
-    const caseIds = cases.map((row) => row.id);
-    const [formResponses, decisions, comments, files, payments] = await Promise.all([
-      repository.formResponses(caseIds),
-      repository.decisions(caseIds),
-      repository.comments(caseIds, options.includeInternalNotes === true),
-      options.includeAttachments ? repository.files(caseIds) : Promise.resolve([]),
-      repository.payments(caseIds),
-    ]);
-    const answers = await repository.answers(formResponses.map((response) => response.id));
     const contents =
       options.includeAttachments && options.documentFormat === 'base64'
         ? await this.deps.fileStorage.getMany(
             db,
             reader.tenant,
-            files.flatMap((file) => (file.storage_key && !file.is_deleted ? [file.storage_key] : [])),
+            cases.flatMap((row) =>
+              row.files.flatMap((file) => (file.storage_key && !file.is_deleted ? [file.storage_key] : [])),
+            ),
           )
         : new Map<string, Buffer>();
 
-    const answersByResponse = groupBy(answers, (row) => row.form_response_id);
-    const responsesByCase = groupBy(formResponses, (row) => row.case_id);
-    const decisionsByCase = groupBy(decisions, (row) => row.case_id);
-    const commentsByCase = groupBy(comments, (row) => row.case_id);
-    const filesByOwner = groupBy(files, (row) => row.comment_id ?? `case ${row.case_id}`);
-    const paymentsByCase = groupBy(payments, (row) => row.case_id);
-
-    const attachmentsOf = (owner: string) =>
-      Promise.all((filesByOwner.get(owner) ?? []).map((file) => this.attachment(reader, file, options, contents)));
-
     const serialized: SerializedCase[] = [];
     for (const row of cases) {
+      const filesByOwner = groupBy(options.includeAttachments ? row.files : [], (file) => file.comment_id ?? '');
+      const attachmentsOf = (owner: string) =>
+        Promise.all((filesByOwner.get(owner) ?? []).map((file) => this.attachment(reader, file, options, contents)));
       const responses = [];
-      for (const response of responsesByCase.get(row.id) ?? []) {
-        responses.push(await this.formResponse(response, answersByResponse.get(response.id) ?? []));
-      }
-      const caseComments = [];
-      for (const comment of commentsByCase.get(row.id) ?? []) {
-        caseComments.push(await this.comment(comment, await attachmentsOf(comment.id)));
-      }
+      for (const response of row.form_responses) responses.push(await this.formResponse(response));
+      const comments = [];
+      for (const comment of row.comments) comments.push(await this.comment(comment, await attachmentsOf(comment.id)));
       serialized.push({
         ...this.caseFields(row),
         responses,
-        decisions: (decisionsByCase.get(row.id) ?? []).map((decision) => this.decision(decision)),
-        comments: caseComments,
-        attachments: await attachmentsOf(`case ${row.id}`),
-        payments: (paymentsByCase.get(row.id) ?? []).map((payment) => this.payment(payment)),
+        decisions: row.decisions.map((decision) => this.decision(decision)),
+        comments,
+        attachments: await attachmentsOf(''),
+        payments: row.payments.map((payment) => this.payment(payment)),
         // Orders, calendar events and case products do not exist on this server yet: asked for, they are empty.
         ...(options.includeOrders ? { orders: [] } : {}),
         ...(options.includeCalendarEvents ? { calendarEvents: [] } : {}),
@@ -294,12 +286,9 @@ export class CaseSerializer {
     };
   }
 
-  private async formResponse(
-    response: FormResponseRow,
-    answers: AnswerRow[],
-  ): Promise<SerializedCase['responses'][number]> {
+  private async formResponse(response: FormResponseRecord): Promise<SerializedCase['responses'][number]> {
     const items = [];
-    for (const answer of answers) {
+    for (const answer of response.answers) {
       const value =
         answer.encrypted_value !== null
           ? (JSON.parse(await this.deps.cipher.decryptText(answer.encrypted_value)) as unknown)
@@ -323,13 +312,13 @@ export class CaseSerializer {
     }
     return {
       id: response.id,
-      createdAt: response.created_at.toISOString(),
+      createdAt: isoOfJson(response.created_at),
       form: { id: response.form_id, name: response.form_title, description: response.form_description },
       responses: items,
     };
   }
 
-  private decision(row: DecisionRow): SerializedCase['decisions'][number] {
+  private decision(row: DecisionRecord): SerializedCase['decisions'][number] {
     return {
       id: row.id,
       isApproved: row.is_approved,
@@ -339,21 +328,21 @@ export class CaseSerializer {
       decisionText: row.decision_text,
       category: row.category,
       visitType: row.visit_type,
-      createdAt: row.created_at.toISOString(),
+      createdAt: isoOfJson(row.created_at),
       addedBy: row.added_by,
       medInfo: row.med_info,
     };
   }
 
   private async comment(
-    row: CommentRow,
+    row: CommentRecord,
     attachments: SerializedAttachment[],
   ): Promise<SerializedCase['comments'][number]> {
     return {
       id: row.id,
       text: await this.deps.cipher.decryptText(row.encrypted_text),
       isRestricted: row.is_restricted,
-      createdAt: row.created_at.toISOString(),
+      createdAt: isoOfJson(row.created_at),
       author: row.author,
       attachments,
     };
@@ -361,7 +350,7 @@ export class CaseSerializer {
 
   private async attachment(
     reader: CaseReader,
-    file: CaseFileRow,
+    file: CaseFileRecord,
     options: CaseReadOptions,
     contents: Map<string, Buffer>,
   ): Promise<SerializedAttachment> {
@@ -373,7 +362,7 @@ export class CaseSerializer {
       isPHI: file.is_phi,
       isRestricted: file.is_restricted,
       isDeleted: file.is_deleted,
-      createdAt: file.created_at.toISOString(),
+      createdAt: isoOfJson(file.created_at),
       uploadedBy: file.uploaded_by,
     };
     // A file sent as a URL at intake was never fetched: its own URL is all there is, in either format.
@@ -391,14 +380,14 @@ export class CaseSerializer {
     return { ...fields, content: contents.get(file.storage_key)?.toString('base64') ?? null };
   }
 
-  private payment(row: PaymentRow): SerializedCase['payments'][number] {
+  private payment(row: PaymentRecord): SerializedCase['payments'][number] {
     return {
       id: row.id,
       amount: centsToDollars(row.amount_cents),
       currency: row.currency,
       status: row.status,
       description: row.description,
-      createdAt: row.created_at.toISOString(),
+      createdAt: isoOfJson(row.created_at),
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../../db/database.ts';
+import { prepared, type Queryable } from '../../../db/database.ts';
 import type { Tenant } from '../../../http/gate.ts';
 
 /** A case row with its submitter and product bundle, as every case read starts from it. */
@@ -40,18 +40,30 @@ export interface StaffName {
   lastName: string;
 }
 
-export interface FormResponseRow {
+/** A case with everything the serializer shows of it: each kind of record a JSON array, in its order. */
+export interface CaseRecord extends CaseRow {
+  form_responses: FormResponseRecord[];
+  decisions: DecisionRecord[];
+  comments: CommentRecord[];
+  /** Empty unless the read includes files. */
+  files: CaseFileRecord[];
+  payments: PaymentRecord[];
+}
+
+/** Times inside the records are JSON text (ISO 8601 with microseconds and an offset), as PostgreSQL writes them. */
+type JsonTime = string;
+
+export interface FormResponseRecord {
   id: string;
-  case_id: string;
-  created_at: Date;
+  created_at: JsonTime;
   form_id: string;
   form_title: string;
   form_description: string | null;
+  answers: AnswerRecord[];
 }
 
-export interface AnswerRow {
+export interface AnswerRecord {
   id: string;
-  form_response_id: string;
   question_id: string;
   position: number;
   question: string;
@@ -65,9 +77,8 @@ export interface AnswerRow {
   encrypted_value: string | null;
 }
 
-export interface DecisionRow {
+export interface DecisionRecord {
   id: string;
-  case_id: string;
   is_approved: boolean;
   is_no_decision: boolean;
   decision_text: string | null;
@@ -77,22 +88,20 @@ export interface DecisionRow {
   end_date: string | null;
   med_info: unknown[];
   added_by: Record<string, unknown> | null;
-  created_at: Date;
+  created_at: JsonTime;
 }
 
-export interface CommentRow {
+export interface CommentRecord {
   id: string;
-  case_id: string;
   encrypted_text: string;
   is_restricted: boolean;
   author: Record<string, unknown> | null;
-  created_at: Date;
+  created_at: JsonTime;
 }
 
 /** A file of a case: an intake file (answer) or a case attachment (comment_id set when on a comment). */
-export interface CaseFileRow {
+export interface CaseFileRecord {
   id: string;
-  case_id: string;
   comment_id: string | null;
   file_name: string;
   content_type: string;
@@ -103,17 +112,22 @@ export interface CaseFileRow {
   is_restricted: boolean;
   is_deleted: boolean;
   uploaded_by: Record<string, unknown> | null;
-  created_at: Date;
+  created_at: JsonTime;
 }
 
-export interface PaymentRow {
+export interface PaymentRecord {
   id: string;
-  case_id: string;
   amount_cents: number;
   currency: string;
   status: string;
   description: string | null;
-  created_at: Date;
+  created_at: JsonTime;
+}
+
+/** What a case read gathers besides the case and its records: files, and the clinic's internal notes. */
+export interface CaseRecordsInclude {
+  files: boolean;
+  internalNotes: boolean;
 }
 
 /** What a stored file download needs (the signed download route). */
@@ -139,6 +153,93 @@ const CASE_COLUMNS = `c.id, c.organization_id, c.short_id, c.type, c.title, c.st
   (${staffName('c.assignee_staff_id')}) as assigned_to, (${staffName('c.assigned_by_staff_id')}) as assigned_by`;
 
 const CASE_JOINS = `join patients p on p.organization_id = c.organization_id and p.id = c.patient_id`;
+
+/**
+ * The records of the case `c`, one JSON array per kind, each in its order: the case and everything it gathered
+ * in one statement (one round trip), each array read by its (organization_id, case_id) index. `internalNotes`
+ * and `files` are the placeholders of the statement's two boolean parameters.
+ */
+function caseRecords(internalNotes: string, files: string): string {
+  return `
+  (select coalesce(json_agg(json_build_object(
+            'id', fr.id, 'created_at', fr.created_at, 'form_id', f.id, 'form_title', f.title,
+            'form_description', f.description,
+            'answers', (
+              select coalesce(json_agg(json_build_object(
+                       'id', a.id, 'question_id', a.question_id, 'position', q.position, 'question', q.question,
+                       'question_type', a.question_type, 'phi', q.phi, 'required', q.required,
+                       'options', q.options, 'hint', q.hint, 'placeholder', q.placeholder, 'value', a.value,
+                       'encrypted_value', a.encrypted_value) order by q.position, a.id), '[]')
+                from answers a join questions q on q.organization_id = a.organization_id and q.id = a.question_id
+               where a.organization_id = fr.organization_id and a.form_response_id = fr.id))
+          order by fr.created_at, fr.id), '[]')
+     from form_responses fr
+     -- One form per response, looked up by its key (a join would be free to read all the forms).
+     cross join lateral (
+       select id, title, description from forms where organization_id = fr.organization_id and id = fr.form_id limit 1
+     ) f
+    where fr.organization_id = c.organization_id and fr.case_id = c.id) as form_responses,
+  (select coalesce(json_agg(json_build_object(
+            'id', d.id, 'is_approved', d.is_approved, 'is_no_decision', d.is_no_decision,
+            'decision_text', d.decision_text, 'category', d.category, 'visit_type', d.visit_type,
+            'start_date', to_char(d.start_date, 'YYYY-MM-DD'), 'end_date', to_char(d.end_date, 'YYYY-MM-DD'),
+            'med_info', d.med_info, 'added_by', d.added_by, 'created_at', d.created_at)
+          order by d.created_at, d.id), '[]')
+     from case_decisions d
+    where d.organization_id = c.organization_id and d.case_id = c.id and d.deleted_at is null) as decisions,
+  -- Staff internal notes (restricted staff comments) only when asked for.
+  (select coalesce(json_agg(json_build_object(
+            'id', m.id, 'encrypted_text', m.encrypted_text, 'is_restricted', m.is_restricted, 'author', m.author,
+            'created_at', m.created_at) order by m.created_at, m.id), '[]')
+     from case_comments m
+    where m.organization_id = c.organization_id and m.case_id = c.id and m.deleted_at is null
+      and (${internalNotes}::boolean or m.staff_id is null or not m.is_restricted)) as comments,
+  -- The intake files of the case's form responses, then its attachments, in creation order.
+  (select coalesce(json_agg(x order by x.created_at, x.id), '[]')
+     from (
+       select f.id, null::uuid as comment_id, f.name as file_name, f.content_type, f.size_bytes, f.storage_key,
+              f.url, q.phi as is_phi, false as is_restricted, false as is_deleted, null::jsonb as uploaded_by,
+              f.created_at
+         from form_responses fr
+         join files f on f.organization_id = fr.organization_id and f.form_response_id = fr.id
+         join answers a on a.organization_id = f.organization_id and a.id = f.answer_id
+         join questions q on q.organization_id = a.organization_id and q.id = a.question_id
+        where ${files}::boolean and fr.organization_id = c.organization_id and fr.case_id = c.id
+       union all
+       select t.id, t.comment_id, t.file_name, t.content_type, t.size_bytes, t.storage_key, null, t.is_phi,
+              t.is_restricted, t.is_deleted, t.uploaded_by, t.created_at
+         from case_attachments t
+        where ${files}::boolean and t.organization_id = c.organization_id and t.case_id = c.id
+     ) x) as files,
+  (select coalesce(json_agg(json_build_object(
+            'id', y.id, 'amount_cents', y.amount_cents, 'currency', y.currency, 'status', y.status,
+            'description', y.description, 'created_at', y.created_at) order by y.created_at, y.id), '[]')
+     from case_payments y where y.organization_id = c.organization_id and y.case_id = c.id) as payments`;
+}
+
+/** Cases by id with all their records: $1 organization, $2 case ids, $3 internal notes, $4 files. */
+const FIND_CASES = prepared(`select ${CASE_COLUMNS}, ${caseRecords('$3', '$4')}
+  from cases c ${CASE_JOINS}
+ where c.organization_id = $1 and c.id = any($2::uuid[])`);
+
+/**
+ * One page of the case list with all its records: cases created in [$2, $3) after the case $4 (its
+ * (created_at, id) position), of the statuses $5, $6 rows at most; $7 internal notes, $8 files. The page is
+ * cut first (one range of the (organization_id, created_at, id) index), then its records are read.
+ */
+const LIST_PAGE = prepared(`with anchor as (
+    select created_at, id from cases where organization_id = $1 and id = $4::uuid
+  )
+  select ${CASE_COLUMNS}, ${caseRecords('$7', '$8')}
+    from (
+      select * from cases
+       where organization_id = $1 and created_at >= $2 and created_at < $3
+         and ($4::uuid is null or (created_at, id) > (select created_at, id from anchor))
+         and ($5::text[] is null or status = any($5::text[]))
+       order by created_at, id
+       limit $6
+    ) c ${CASE_JOINS}
+   order by c.created_at, c.id`);
 
 /** Every case status, in the order the lifecycle goes. */
 export const CASE_STATUSES = [
@@ -176,13 +277,15 @@ export class CaseReadRepository {
     this.organizationId = tenant.organizationId;
   }
 
-  async findCases(caseIds: string[]): Promise<CaseRow[]> {
+  /** The cases of these ids with their records (another organization's id finds nothing). */
+  async findCases(caseIds: string[], include: CaseRecordsInclude): Promise<CaseRecord[]> {
     if (caseIds.length === 0) return [];
-    const { rows } = await this.db.query<CaseRow>(
-      `select ${CASE_COLUMNS} from cases c ${CASE_JOINS}
-        where c.organization_id = $1 and c.id = any($2::uuid[])`,
-      [this.organizationId, caseIds],
-    );
+    const { rows } = await this.db.query<CaseRecord>(FIND_CASES, [
+      this.organizationId,
+      caseIds,
+      include.internalNotes,
+      include.files,
+    ]);
     return rows;
   }
 
@@ -199,23 +302,20 @@ export class CaseReadRepository {
   }
 
   /**
-   * One page of the case list in (created_at, id) order: cases created in [startTime, endTime), after the
-   * position of the case `after`, `limit` rows at most. One range of the (organization_id, created_at, id)
-   * index. A page after a case that is not this organization's is empty (see afterCaseExists).
+   * One page of the case list in (created_at, id) order, with the cases' records (LIST_PAGE). A page after a
+   * case that is not this organization's is empty (see afterCaseExists).
    */
-  async listPage(query: CaseListQuery): Promise<CaseRow[]> {
-    const { rows } = await this.db.query<CaseRow>(
-      `with anchor as (
-         select created_at, id from cases where organization_id = $1 and id = $4::uuid
-       )
-       select ${CASE_COLUMNS} from cases c ${CASE_JOINS}
-        where c.organization_id = $1 and c.created_at >= $2 and c.created_at < $3
-          and ($4::uuid is null or (c.created_at, c.id) > (select created_at, id from anchor))
-          and ($5::text[] is null or c.status = any($5::text[]))
-        order by c.created_at, c.id
-        limit $6`,
-      [this.organizationId, query.startTime, query.endTime, query.after ?? null, query.statuses ?? null, query.limit],
-    );
+  async listPage(query: CaseListQuery, include: CaseRecordsInclude): Promise<CaseRecord[]> {
+    const { rows } = await this.db.query<CaseRecord>(LIST_PAGE, [
+      this.organizationId,
+      query.startTime,
+      query.endTime,
+      query.after ?? null,
+      query.statuses ?? null,
+      query.limit,
+      include.internalNotes,
+      include.files,
+    ]);
     return rows;
   }
 
@@ -225,92 +325,6 @@ export class CaseReadRepository {
       caseId,
     ]);
     return rows.length > 0;
-  }
-
-  async formResponses(caseIds: string[]): Promise<FormResponseRow[]> {
-    const { rows } = await this.db.query<FormResponseRow>(
-      `select fr.id, fr.case_id, fr.created_at, f.id as form_id, f.title as form_title,
-              f.description as form_description
-         from form_responses fr
-         -- One form per response, looked up by its key (a join would be free to read all the forms).
-         cross join lateral (
-           select id, title, description from forms
-            where organization_id = fr.organization_id and id = fr.form_id limit 1
-         ) f
-        where fr.organization_id = $1 and fr.case_id = any($2::uuid[])
-        order by fr.created_at, fr.id`,
-      [this.organizationId, caseIds],
-    );
-    return rows;
-  }
-
-  async answers(formResponseIds: string[]): Promise<AnswerRow[]> {
-    if (formResponseIds.length === 0) return [];
-    const { rows } = await this.db.query<AnswerRow>(
-      `select a.id, a.form_response_id, a.question_id, q.position, q.question, a.question_type, q.phi, q.required,
-              q.options, q.hint, q.placeholder, a.value, a.encrypted_value
-         from answers a join questions q on q.organization_id = a.organization_id and q.id = a.question_id
-        where a.organization_id = $1 and a.form_response_id = any($2::uuid[])
-        order by q.position, a.id`,
-      [this.organizationId, formResponseIds],
-    );
-    return rows;
-  }
-
-  async decisions(caseIds: string[]): Promise<DecisionRow[]> {
-    const { rows } = await this.db.query<DecisionRow>(
-      `select id, case_id, is_approved, is_no_decision, decision_text, category, visit_type,
-              to_char(start_date, 'YYYY-MM-DD') as start_date, to_char(end_date, 'YYYY-MM-DD') as end_date,
-              med_info, added_by, created_at
-         from case_decisions where organization_id = $1 and case_id = any($2::uuid[]) and deleted_at is null
-        order by created_at, id`,
-      [this.organizationId, caseIds],
-    );
-    return rows;
-  }
-
-  /** The comments not deleted; staff internal notes (restricted staff comments) only for `internalNotes`. */
-  async comments(caseIds: string[], internalNotes = false): Promise<CommentRow[]> {
-    const { rows } = await this.db.query<CommentRow>(
-      `select id, case_id, encrypted_text, is_restricted, author, created_at
-         from case_comments
-        where organization_id = $1 and case_id = any($2::uuid[]) and deleted_at is null
-          and ($3::boolean or staff_id is null or not is_restricted)
-        order by created_at, id`,
-      [this.organizationId, caseIds, internalNotes],
-    );
-    return rows;
-  }
-
-  /** The intake files of the cases' form responses, then their case attachments, each in creation order. */
-  async files(caseIds: string[]): Promise<CaseFileRow[]> {
-    const { rows } = await this.db.query<CaseFileRow>(
-      `select f.id, fr.case_id, null::uuid as comment_id, f.name as file_name, f.content_type, f.size_bytes,
-              f.storage_key, f.url, q.phi as is_phi, false as is_restricted, false as is_deleted,
-              null::jsonb as uploaded_by, f.created_at
-         from form_responses fr
-         join files f on f.organization_id = fr.organization_id and f.form_response_id = fr.id
-         join answers a on a.organization_id = f.organization_id and a.id = f.answer_id
-         join questions q on q.organization_id = a.organization_id and q.id = a.question_id
-        where fr.organization_id = $1 and fr.case_id = any($2::uuid[])
-       union all
-       select id, case_id, comment_id, file_name, content_type, size_bytes, storage_key, null, is_phi, is_restricted,
-              is_deleted, uploaded_by, created_at
-         from case_attachments where organization_id = $1 and case_id = any($2::uuid[])
-        order by created_at, id`,
-      [this.organizationId, caseIds],
-    );
-    return rows;
-  }
-
-  async payments(caseIds: string[]): Promise<PaymentRow[]> {
-    const { rows } = await this.db.query<PaymentRow>(
-      `select id, case_id, amount_cents, currency, status, description, created_at
-         from case_payments where organization_id = $1 and case_id = any($2::uuid[])
-        order by created_at, id`,
-      [this.organizationId, caseIds],
-    );
-    return rows;
   }
 
   /** A stored file of this organization's cases (intake file or case attachment) by id, for its download. */

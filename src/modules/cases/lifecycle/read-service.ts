@@ -4,7 +4,13 @@ import { ApiError } from '../../../http/api-error.ts';
 import { Tenant } from '../../../http/gate.ts';
 import { isUuid } from '../../../uuid.ts';
 import type { FileStorage } from '../../files/storage.ts';
-import { CaseSerializer, type CaseReader, type CaseReadOptions, type SerializedCase } from './case-serializer.ts';
+import {
+  CaseSerializer,
+  recordsToInclude,
+  type CaseReader,
+  type CaseReadOptions,
+  type SerializedCase,
+} from './case-serializer.ts';
 import { CaseReadRepository, type CaseStatus } from './read-repository.ts';
 import { DownloadLinkSigner } from './signed-urls.ts';
 
@@ -63,7 +69,7 @@ export class CaseReadService {
       if (caseId === undefined) throw new ApiError(404, NO_CASE_FOR_EMAIL);
     }
     // An id that is not a UUID names no case: it answers as an unknown one.
-    const [row] = caseId !== undefined && isUuid(caseId) ? await repository.findCases([caseId]) : [];
+    const [row] = caseId !== undefined && isUuid(caseId) ? await repository.findCases([caseId], recordsToInclude(options)) : [];
     // With both, the case must be that customer's: a case id under another email is no case of theirs.
     const wrongCustomer =
       target.caseId !== undefined &&
@@ -87,13 +93,16 @@ export class CaseReadService {
   async list(reader: CaseReader, request: CaseListRequest, options: CaseReadOptions): Promise<CaseListPage> {
     const repository = new CaseReadRepository(this.deps.db, reader.tenant);
     if (request.after !== undefined && !isUuid(request.after)) throw new ApiError(400, INVALID_CURSOR);
-    const rows = await repository.listPage({
-      startTime: request.startTime,
-      endTime: request.endTime,
-      statuses: request.statuses,
-      after: request.after,
-      limit: request.recordsPerPage + 1,
-    });
+    const rows = await repository.listPage(
+      {
+        startTime: request.startTime,
+        endTime: request.endTime,
+        statuses: request.statuses,
+        after: request.after,
+        limit: request.recordsPerPage + 1,
+      },
+      recordsToInclude(options),
+    );
     // An empty page after an unknown case is told apart from the end of the list by one look-up.
     if (rows.length === 0 && request.after !== undefined && !(await repository.afterCaseExists(request.after))) {
       throw new ApiError(400, INVALID_CURSOR);

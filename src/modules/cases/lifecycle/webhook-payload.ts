@@ -1,6 +1,12 @@
 import { Tenant } from '../../../http/gate.ts';
 import type { RenderRequest, WebhookPayloadRenderer } from '../../outbound-webhooks/delivery-worker.ts';
-import type { CaseSerializer, SerializedAttachment, SerializedCase } from './case-serializer.ts';
+import {
+  recordsToInclude,
+  type CaseReadOptions,
+  type CaseSerializer,
+  type SerializedAttachment,
+  type SerializedCase,
+} from './case-serializer.ts';
 import { CASE_EVENT_TYPES, type CaseEventSubject } from './events.ts';
 import { CaseReadRepository } from './read-repository.ts';
 
@@ -81,18 +87,19 @@ export function caseWebhookPayloads(deps: { serializer: CaseSerializer; publicUr
       // The queue names the organization of the endpoint: a delivery renders a case of that organization only.
       const tenant = Tenant.forOperator(first.organizationId, 'a webhook delivery renders its organization’s case');
       const caseIds = [...new Set(indexes.map((index) => requests[index]!.caseId!))];
-      const rows = await new CaseReadRepository(db, tenant).findCases(caseIds);
+      const options: CaseReadOptions = {
+        includeAttachments: includesAttachments(first),
+        documentFormat: first.documentFormat === 'URL' ? 'url' : 'base64',
+        includeOrders: false,
+        includeCalendarEvents: false,
+        includeCaseProducts: false,
+      };
+      const rows = await new CaseReadRepository(db, tenant).findCases(caseIds, recordsToInclude(options));
       const serialized = await deps.serializer.serialize(
         db,
         { tenant, apiKeyId: first.endpointId, baseUrl: deps.publicUrl },
         rows,
-        {
-          includeAttachments: includesAttachments(first),
-          documentFormat: first.documentFormat === 'URL' ? 'url' : 'base64',
-          includeOrders: false,
-          includeCalendarEvents: false,
-          includeCaseProducts: false,
-        },
+        options,
       );
       const byId = new Map(serialized.map((full) => [full.id, full]));
       for (const index of indexes) {
