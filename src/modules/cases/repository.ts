@@ -6,7 +6,7 @@ import { activeKeyCondition } from '../organizations/repository.ts';
 import { patientUpsert, patientUpsertParams, type PatientProfile } from '../patients/repository.ts';
 import type { IntakePaymentFields } from './intake/payments.ts';
 import { enqueueDeliveriesSql } from '../outbound-webhooks/events.ts';
-import { CASE_CREATED, CASE_EVENT_COLUMNS, caseCreatedState, publishedEventOf } from './lifecycle/events.ts';
+import { CASE_CREATED, CASE_EVENT_COLUMNS, CASE_EVENT_TYPES, caseCreatedState } from './lifecycle/events.ts';
 
 /** The unique index that makes an idempotencyKey usable once per organization. */
 export const IDEMPOTENCY_INDEX = 'cases_organization_idempotency_key_unique';
@@ -49,7 +49,7 @@ const INSERT_INTAKE = prepared(
      ${enqueueDeliveriesSql({
        organizationId: '$2::uuid',
        caseId: 'new_case.id',
-       event: `'${publishedEventOf(CASE_CREATED)}'`,
+       event: `'${CASE_EVENT_TYPES[CASE_CREATED]}'`,
        eventId: '$34::uuid',
        subject: `'{}'::jsonb`,
        from: 'new_case',

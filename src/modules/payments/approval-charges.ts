@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../../db/database.ts';
 import { Tenant } from '../../http/gate.ts';
-import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
+import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import {
   GatewayRequestError,
@@ -9,6 +9,7 @@ import {
   type PaymentGateway,
   type PaymentResult,
 } from './gateways/types.ts';
+import { changePayment, paymentEventOf } from './payment-events.ts';
 import { PaymentRepository, type CasePaymentRow, type PaymentChanges, type SavedMethodRecord } from './repository.ts';
 import { gatewayKey } from './service.ts';
 import { Pause } from '../../pause.ts';
@@ -476,7 +477,8 @@ export class ApprovalChargeJob {
 
   /**
    * Records a record's outcome once: the record still pending (locked), the payment's changes as `changesOf` makes
-   * them from the payment as it is now (locked), its case event, and the record closed, in one transaction.
+   * them from the payment as it is now (locked), its case event (changePayment: none when another path recorded the
+   * change first), and the record closed, in one transaction.
    */
   private async settle(
     job: ApprovalChargeRow,
@@ -489,22 +491,21 @@ export class ApprovalChargeJob {
     await this.db.transaction(async (tx) => {
       const queue = new ApprovalChargeQueue(tx);
       if (!(await queue.lockPending(job.id))) return;
-      const before = await lockPayment(tx, tenant, payment);
-      const after = await new PaymentRepository(tx, tenant).updatePayment(payment.id, changesOf(before));
       const released = job.operation === 'release';
-      await recordCaseEvent(tx, {
-        organizationId: tenant.organizationId,
-        caseId: payment.case_id,
+      await changePayment(tx, tenant, {
+        payment,
+        changes: changesOf,
         actor: SYSTEM,
-        type:
-          outcome === 'failed' ? 'case.payment_failed' : released ? 'case.payment_released' : 'case.payment_completed',
-        before: paymentState(before),
-        after: {
-          ...paymentState(after),
+        detail: {
           ...(released ? { releasedOn: 'rejection' } : { chargedOn: 'approval', round: job.round }),
           decisionId: job.decision_id,
         },
-        subject: { paymentId: payment.id },
+        // A refused attempt that leaves the payment as it was (a hold that could not be captured, a new card's
+        // charge declined again) is reported too; one a webhook recorded first is not reported twice.
+        eventOf: (before, after) => {
+          const attempted = before.status === 'UNPAID' || (before.status === 'ERROR' && job.round > 1);
+          return paymentEventOf(before, after) ?? (outcome === 'failed' && attempted ? 'case.payment_failed' : null);
+        },
       });
       await queue.close(job.id, outcome, detail);
     });
@@ -543,28 +544,9 @@ function chargeKey(job: ApprovalChargeRow): string {
   return gatewayKey('case-payment', job.case_payment_id, operation);
 }
 
-/** Locks the payment for the outcome's transaction and reads it in a statement of its own (read committed). */
-async function lockPayment(tx: Queryable, tenant: Tenant, payment: CasePaymentRow): Promise<CasePaymentRow> {
-  await tx.query('select id from case_payments where organization_id = $1 and id = $2 for update', [
-    tenant.organizationId,
-    payment.id,
-  ]);
-  return (await new PaymentRepository(tx, tenant).findPayment(payment.case_id, payment.id))!;
-}
-
 /** The payment now names the gateway and saved method it was charged with. */
 function withMethod(changes: PaymentChanges, method: SavedMethodRecord | null): PaymentChanges {
   return method ? { ...changes, gateway: method.gateway, saved_method_id: method.id } : changes;
-}
-
-function paymentState(row: CasePaymentRow): Record<string, unknown> {
-  return {
-    paymentId: row.id,
-    status: row.status,
-    holdStatus: row.hold_status,
-    amountCents: row.amount_cents,
-    amountCapturedCents: row.amount_captured_cents,
-  };
 }
 
 /** An organization's payment settings (absent row: the defaults). */

@@ -4,9 +4,10 @@ import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
 import type { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
-import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
+import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import { GatewayRequestError, GatewayUnavailableError, type PaymentGateway } from './gateways/types.ts';
+import { changePayment } from './payment-events.ts';
 import { PaymentRepository, type CasePaymentRow } from './repository.ts';
 import { gatewayKey } from './service.ts';
 
@@ -175,7 +176,10 @@ export class RefundService {
   }
 }
 
-/** A succeeded refund's effect on its payment, with its case event, inside the caller's transaction. */
+/**
+ * A succeeded refund's effect on its payment, with its case event, inside the caller's transaction: every refund is
+ * one event, a second partial refund of a payment already REFUND too.
+ */
 export async function applyRefund(
   tx: Queryable,
   tenant: Tenant,
@@ -183,27 +187,12 @@ export async function applyRefund(
   amountCents: number,
   actor: CaseEventActor,
 ): Promise<CasePaymentRow> {
-  await tx.query('select id from case_payments where organization_id = $1 and id = $2 for update', [
-    tenant.organizationId,
-    payment.id,
-  ]);
-  const { rows } = await tx.query<{ status: string; amount_refunded_cents: number }>(
-    'select status, amount_refunded_cents from case_payments where organization_id = $1 and id = $2',
-    [tenant.organizationId, payment.id],
-  );
-  const before = rows[0]!;
-  const updated = await new PaymentRepository(tx, tenant).updatePayment(payment.id, {
-    status: 'REFUND',
-    amount_refunded_cents: before.amount_refunded_cents + amountCents,
-  });
-  await recordCaseEvent(tx, {
-    organizationId: tenant.organizationId,
-    caseId: payment.case_id,
+  const changed = await changePayment(tx, tenant, {
+    payment,
+    changes: (before) => ({ status: 'REFUND', amount_refunded_cents: before.amount_refunded_cents + amountCents }),
     actor,
-    type: 'case.payment_refunded',
-    before: { paymentId: payment.id, status: before.status, amountRefundedCents: before.amount_refunded_cents },
-    after: { paymentId: payment.id, status: 'REFUND', amountRefundedCents: updated.amount_refunded_cents },
-    subject: { paymentId: payment.id },
+    detail: { refundedCents: amountCents },
+    eventOf: () => 'case.payment_refunded',
   });
-  return updated;
+  return changed!.after;
 }

@@ -271,7 +271,10 @@ export function paymentRoutes(
       async (request) => {
         const caseId = caseIdOf(request.params);
         const paymentId = paymentIdOf(request.params);
-        const row = await payments.capture(request.scope.tenant, caseId, paymentId, request.body?.amountCents);
+        const row = await payments.capture(request.scope.tenant, caseId, paymentId, request.body?.amountCents, {
+          kind: 'api_key',
+          id: request.scope.apiKeyId,
+        });
         return {
           success: true as const,
           message: 'Case payment captured successfully',
@@ -297,7 +300,12 @@ export function paymentRoutes(
         },
       },
       async (request) => {
-        const row = await payments.release(request.scope.tenant, caseIdOf(request.params), paymentIdOf(request.params));
+        const row = await payments.release(
+          request.scope.tenant,
+          caseIdOf(request.params),
+          paymentIdOf(request.params),
+          { kind: 'api_key', id: request.scope.apiKeyId },
+        );
         return {
           success: true as const,
           message: 'Case payment canceled successfully',

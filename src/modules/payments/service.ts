@@ -7,6 +7,7 @@ import { centsToDecimalString } from '../../money.ts';
 import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { ProductService } from '../products/service.ts';
 import type { GatewayDirectory } from './credentials.ts';
+import { changePayment } from './payment-events.ts';
 import {
   GatewayRequestError,
   GatewayUnavailableError,
@@ -169,7 +170,7 @@ export class PaymentService {
 
     if (input.idempotencyKey) {
       const existing = await repository.findPaymentByIdempotencyKey(input.idempotencyKey);
-      if (existing) return this.resumeOrConflict(tenant, repository, existing, fingerprint);
+      if (existing) return this.resumeOrConflict(tenant, repository, existing, fingerprint, actor);
     }
 
     const saved = input.preauthorize ? await repository.latestSavedMethod(found.patient_id) : null;
@@ -240,7 +241,7 @@ export class PaymentService {
       throw error;
     }
     if (!input.preauthorize || !gateway || !saved) return row;
-    return this.placeHold(repository, row, gateway, saved);
+    return this.placeHold(tenant, row, gateway, saved, actor);
   }
 
   private async resumeOrConflict(
@@ -248,6 +249,7 @@ export class PaymentService {
     repository: PaymentRepository,
     existing: CasePaymentRow,
     fingerprint: string,
+    actor: CaseEventActor,
   ): Promise<CasePaymentRow> {
     if (
       existing.hold_status !== 'PENDING' ||
@@ -265,16 +267,19 @@ export class PaymentService {
         ? await repository.latestSavedMethod(found.patient_id, existing.created_at)
         : null;
     if (!saved || !existing.gateway || saved.gateway !== existing.gateway) throw new IdempotencyConflictError();
-    return this.placeHold(repository, existing, await this.gatewayFor(tenant, existing.gateway), saved, true);
+    return this.placeHold(tenant, existing, await this.gatewayFor(tenant, existing.gateway), saved, actor, true);
   }
 
+  /** Places the hold, then records its outcome with its case event (held, paid, or failed) in one transaction. */
   private async placeHold(
-    repository: PaymentRepository,
+    tenant: Tenant,
     row: CasePaymentRow,
     gateway: PaymentGateway,
     saved: NonNullable<Awaited<ReturnType<PaymentRepository['latestSavedMethod']>>>,
+    actor: CaseEventActor,
     resume = false,
   ): Promise<CasePaymentRow> {
+    const record = (changes: PaymentChanges) => this.change(tenant, row, changes, actor);
     let result: PaymentResult;
     try {
       result = await gateway.authorize({
@@ -297,7 +302,7 @@ export class PaymentService {
         );
       }
       const message = error instanceof Error ? error.message : 'unknown error';
-      await repository.updatePayment(row.id, {
+      await record({
         hold_status: 'FAILED',
         status: 'ERROR',
         failure_message: message.slice(0, 500),
@@ -305,7 +310,7 @@ export class PaymentService {
       throw gatewayError(error);
     }
     if (result.status === 'failed') {
-      await repository.updatePayment(row.id, {
+      await record({
         hold_status: 'FAILED',
         status: 'ERROR',
         gateway_reference: result.id || null,
@@ -313,7 +318,7 @@ export class PaymentService {
       });
       throw new ApiError(402, `Payment authorization was declined: ${result.failureMessage ?? 'declined'}`);
     }
-    return repository.updatePayment(row.id, {
+    return record({
       gateway_reference: result.id,
       hold_status: result.status === 'authorized' ? 'HELD' : result.status === 'succeeded' ? 'CAPTURED' : 'PENDING',
       status: result.status === 'succeeded' ? 'PAID' : 'UNPAID',
@@ -332,6 +337,7 @@ export class PaymentService {
     caseId: string,
     paymentId: string,
     amountCents: number | undefined,
+    actor: CaseEventActor,
   ): Promise<CasePaymentRow> {
     const repository = new PaymentRepository(this.db, tenant);
     const row = await requirePayment(repository, caseId, paymentId);
@@ -364,11 +370,11 @@ export class PaymentService {
       });
     } catch (error) {
       if (!(error instanceof GatewayRequestError)) throw gatewayError(error); // unknown: the claim stays for a retry
-      const found = await this.settleFromGateway(repository, claimed.row, gateway);
+      const found = await this.settleFromGateway(tenant, claimed.row, gateway, actor);
       if (asAsked(found)) return found;
       throw refusal('captured', found, error.message);
     }
-    return finish(repository, claimed.row, {
+    return this.finish(tenant, claimed.row, actor, {
       hold_status: 'CAPTURED',
       status: 'PAID',
       amount_captured_cents: result.amountReceivedCents || cents,
@@ -377,17 +383,20 @@ export class PaymentService {
   }
 
   /** POST .../payments/:paymentId/cancel: releases a hold, or cancels an unpaid record that has none. */
-  async release(tenant: Tenant, caseId: string, paymentId: string): Promise<CasePaymentRow> {
+  async release(tenant: Tenant, caseId: string, paymentId: string, actor: CaseEventActor): Promise<CasePaymentRow> {
     const repository = new PaymentRepository(this.db, tenant);
     const row = await requirePayment(repository, caseId, paymentId);
     if (row.hold_status === 'RELEASED' || (row.hold_status === 'NONE' && row.status === 'CANCELED')) return row;
     if (row.hold_status === 'NONE') {
-      const canceled = await repository.updatePaymentWhere(
-        row.id,
-        { hold_status: 'NONE', status: 'UNPAID' },
-        { status: 'CANCELED', released_at: new Date() },
+      const canceled = await this.db.transaction((tx) =>
+        changePayment(tx, tenant, {
+          payment: row,
+          expected: { hold_status: 'NONE', status: 'UNPAID' },
+          changes: { status: 'CANCELED', released_at: new Date() },
+          actor,
+        }),
       );
-      if (canceled) return canceled;
+      if (canceled) return canceled.after;
       // Changed meanwhile (canceled by a twin request, or paid): answered as found.
       const found = await requirePayment(repository, caseId, paymentId);
       if (found.status === 'CANCELED') return found;
@@ -407,11 +416,45 @@ export class PaymentService {
       });
     } catch (error) {
       if (!(error instanceof GatewayRequestError)) throw gatewayError(error); // unknown: the claim stays for a retry
-      const found = await this.settleFromGateway(repository, claimed.row, gateway);
+      const found = await this.settleFromGateway(tenant, claimed.row, gateway, actor);
       if (found.hold_status === 'RELEASED') return found;
       throw refusal('canceled', found, error.message);
     }
-    return finish(repository, claimed.row, { hold_status: 'RELEASED', status: 'CANCELED', released_at: new Date() });
+    return this.finish(tenant, claimed.row, actor, {
+      hold_status: 'RELEASED',
+      status: 'CANCELED',
+      released_at: new Date(),
+    });
+  }
+
+  /** Records a change and its case event in one transaction (the payment as it is then when none is made). */
+  private async change(
+    tenant: Tenant,
+    row: CasePaymentRow,
+    changes: PaymentChanges,
+    actor: CaseEventActor,
+    expected?: Pick<CasePaymentRow, 'hold_operation' | 'hold_operation_cents'>,
+  ): Promise<CasePaymentRow> {
+    const changed = await this.db.transaction((tx) =>
+      changePayment(tx, tenant, { payment: row, expected, changes, actor }),
+    );
+    return changed?.after ?? requirePayment(new PaymentRepository(this.db, tenant), row.case_id, row.id);
+  }
+
+  /**
+   * Records the outcome of a claimed operation with its case event, and ends the claim. A twin request may have
+   * recorded it first: then nothing is written, and the payment is answered as found.
+   */
+  private finish(
+    tenant: Tenant,
+    claimed: CasePaymentRow,
+    actor: CaseEventActor,
+    changes: PaymentChanges,
+  ): Promise<CasePaymentRow> {
+    return this.change(tenant, claimed, { ...changes, hold_operation: null, hold_operation_cents: null }, actor, {
+      hold_operation: claimed.hold_operation,
+      hold_operation_cents: claimed.hold_operation_cents,
+    });
   }
 
   /**
@@ -420,9 +463,10 @@ export class PaymentService {
    * still be at work on it; the same operation may be retried, and another waits until the claim lapses.
    */
   private async settleFromGateway(
-    repository: PaymentRepository,
+    tenant: Tenant,
     claimed: CasePaymentRow,
     gateway: PaymentGateway,
+    actor: CaseEventActor,
   ): Promise<CasePaymentRow> {
     let found: PaymentResult | null;
     try {
@@ -431,7 +475,7 @@ export class PaymentService {
       throw gatewayError(error);
     }
     if (found?.status === 'succeeded') {
-      return finish(repository, claimed, {
+      return this.finish(tenant, claimed, actor, {
         hold_status: 'CAPTURED',
         status: 'PAID',
         amount_captured_cents: found.amountReceivedCents,
@@ -439,9 +483,13 @@ export class PaymentService {
       });
     }
     if (found?.status === 'canceled') {
-      return finish(repository, claimed, { hold_status: 'RELEASED', status: 'CANCELED', released_at: new Date() });
+      return this.finish(tenant, claimed, actor, {
+        hold_status: 'RELEASED',
+        status: 'CANCELED',
+        released_at: new Date(),
+      });
     }
-    return requirePayment(repository, claimed.case_id, claimed.id);
+    return requirePayment(new PaymentRepository(this.db, tenant), claimed.case_id, claimed.id);
   }
 
   async getPayment(tenant: Tenant, caseId: string, paymentId: string): Promise<CasePaymentRow> {
@@ -541,20 +589,6 @@ async function claim(
   const claimed = await repository.claimHold(row.id, operation, cents, HOLD_OPERATION_CLAIM_MS);
   if (claimed) return { ok: true, row: claimed };
   return { ok: false, found: await requirePayment(repository, row.case_id, row.id) };
-}
-
-/** Records the outcome of a claimed operation, and ends the claim. A twin request may have recorded it first. */
-async function finish(
-  repository: PaymentRepository,
-  claimed: CasePaymentRow,
-  changes: PaymentChanges,
-): Promise<CasePaymentRow> {
-  const finished = await repository.updatePaymentWhere(
-    claimed.id,
-    { hold_operation: claimed.hold_operation, hold_operation_cents: claimed.hold_operation_cents },
-    { ...changes, hold_operation: null, hold_operation_cents: null },
-  );
-  return finished ?? requirePayment(repository, claimed.case_id, claimed.id);
 }
 
 /** The 409 of a capture or release that the hold's state refuses: why, and the holdStatus it found. */

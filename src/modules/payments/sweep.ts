@@ -1,16 +1,11 @@
 import type { Database } from '../../db/database.ts';
 import { Tenant } from '../../http/gate.ts';
 import { Pause } from '../../pause.ts';
-import { recordCaseEvent } from '../cases/lifecycle/events.ts';
 import type { JobLog } from './approval-charges.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import { NmiGateway } from './gateways/nmi.ts';
-import {
-  PaymentRepository,
-  PaymentsAcrossOrganizations,
-  type CasePaymentRow,
-  type PaymentChanges,
-} from './repository.ts';
+import { changePayment } from './payment-events.ts';
+import { PaymentsAcrossOrganizations, type CasePaymentRow, type PaymentChanges } from './repository.ts';
 import { gatewayKey, type PaymentService } from './service.ts';
 
 export interface PaymentSweepOptions {
@@ -122,28 +117,17 @@ export class PaymentSweepJob {
           status: 'ERROR',
           failure_message: 'The hold was never placed: NMI has no approved authorization for it',
         };
-    return this.db.transaction(async (tx) => {
-      const payments = new PaymentRepository(tx, tenant);
-      // A retry of the hold through the API may have recorded it meanwhile: it is the hold's, not the sweep's.
-      const before = await payments.updatePaymentWhere(hold.id, { hold_status: 'PENDING' }, {});
-      if (!before || before.gateway_reference) return 'unknown';
-      const after = await payments.updatePayment(hold.id, changes);
-      if (!found) {
-        await recordCaseEvent(tx, {
-          organizationId: tenant.organizationId,
-          caseId: hold.case_id,
-          actor: { kind: 'system', id: null },
-          type: 'case.payment_failed',
-          before: paymentState(before),
-          after: { ...paymentState(after), settledBy: 'nmi-sweep' },
-          subject: { paymentId: hold.id },
-        });
-      }
-      return found ? 'settled' : 'failed';
-    });
+    // A retry of the hold through the API may have recorded it meanwhile: it is the hold's, not the sweep's.
+    const changed = await this.db.transaction((tx) =>
+      changePayment(tx, tenant, {
+        payment: hold,
+        expected: { hold_status: 'PENDING', gateway_reference: null },
+        changes,
+        actor: { kind: 'system', id: null },
+        detail: { settledBy: 'nmi-sweep' },
+      }),
+    );
+    if (!changed) return 'unknown';
+    return found ? 'settled' : 'failed';
   }
-}
-
-function paymentState(row: CasePaymentRow): Record<string, unknown> {
-  return { paymentId: row.id, status: row.status, holdStatus: row.hold_status, amountCents: row.amount_cents };
 }

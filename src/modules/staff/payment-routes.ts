@@ -8,6 +8,7 @@ import type { Tenant } from '../../http/gate.ts';
 import { textParam } from '../../http/parameters.ts';
 import { isUuid } from '../../uuid.ts';
 import { paymentCaptureBody, paymentRefundBody } from '../payments/body-schemas.ts';
+import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { RefundService } from '../payments/refunds.ts';
 import type { CasePaymentRow } from '../payments/repository.ts';
 import { detail, detailJson } from '../payments/routes.ts';
@@ -42,6 +43,8 @@ export function staffPaymentRoutes(deps: {
     if (!isUuid(raw.paymentId)) throw new ApiError(404, 'Payment not found');
     return { tenant, caseId: state.id, paymentId: raw.paymentId.toLowerCase() };
   };
+  /** The member acting: each change's case event names them. */
+  const actorOf = (request: FastifyRequest): CaseEventActor => ({ kind: 'staff', id: request.staff!.staffId });
   const answer = (row: CasePaymentRow) => ({ success: true as const, payment: detailJson(row) });
   const config = (action: string) => ({
     auth: 'staff' as const,
@@ -70,7 +73,9 @@ export function staffPaymentRoutes(deps: {
       },
       async (request) => {
         const { tenant, caseId, paymentId } = await target(request, request.params);
-        return answer(await deps.payments.capture(tenant, caseId, paymentId, request.body?.amountCents));
+        return answer(
+          await deps.payments.capture(tenant, caseId, paymentId, request.body?.amountCents, actorOf(request)),
+        );
       },
     );
 
@@ -91,7 +96,7 @@ export function staffPaymentRoutes(deps: {
       },
       async (request) => {
         const { tenant, caseId, paymentId } = await target(request, request.params);
-        return answer(await deps.payments.release(tenant, caseId, paymentId));
+        return answer(await deps.payments.release(tenant, caseId, paymentId, actorOf(request)));
       },
     );
 
@@ -114,8 +119,7 @@ export function staffPaymentRoutes(deps: {
       async (request) => {
         const { tenant, caseId, paymentId } = await target(request, request.params);
         const input = request.body ?? { amountCents: undefined, idempotencyKey: null };
-        const actor = { kind: 'staff' as const, id: request.staff!.staffId };
-        return answer(await deps.refunds.refund(tenant, caseId, paymentId, input, actor));
+        return answer(await deps.refunds.refund(tenant, caseId, paymentId, input, actorOf(request)));
       },
     );
   };

@@ -3,6 +3,7 @@ import type { Database, Queryable } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { hasOwnStripeAccount, type GatewayDirectory } from '../payments/credentials.ts';
 import { WebhookSignatureError, type GatewayWebhookEvent } from '../payments/gateways/types.ts';
+import { changePayment } from '../payments/payment-events.ts';
 import { applyRefund } from '../payments/refunds.ts';
 import {
   PaymentRepository,
@@ -130,7 +131,13 @@ export class StripeWebhookService {
     }
     const changes = transition(payment, event);
     if (!changes) return { outcome: 'unchanged', paymentId: payment.id };
-    await organizationOf(tx, payment).updatePayment(payment.id, changes);
+    // With its case event (PAYMENT_COMPLETED when it paid, ...), in the event's transaction.
+    await changePayment(tx, Tenant.forOperator(payment.organization_id, 'a Stripe event names a gateway object'), {
+      payment,
+      changes,
+      actor: { kind: 'system', id: null },
+      detail: { settledBy: 'stripe-webhook', stripeEventId: event.id },
+    });
     return { outcome: 'applied', paymentId: payment.id };
   }
 }

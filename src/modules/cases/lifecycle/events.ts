@@ -10,8 +10,8 @@ export interface CaseEventActor {
 }
 
 /**
- * Event types, `case.<what happened>`, each with the published webhook event it is sent as: the one table from
- * the case's events to the outbound webhooks' names (the Care360 webhooks page).
+ * Event types, `case.<what happened>`, each with the published webhook event it is sent as (null: recorded, sent to
+ * no endpoint): the one table from the case's events to the outbound webhooks' names (the Care360 webhooks page).
  */
 export const CASE_EVENT_TYPES = {
   'case.created': 'CREATE_CASE',
@@ -34,30 +34,39 @@ export const CASE_EVENT_TYPES = {
   'case.escalated': 'ESCALATE_CASE',
   'case.deescalated': 'DEESCALATE_CASE',
   'case.payment_added': 'PAYMENT_ADDED',
+  // The payment's events below follow its state (src/modules/payments/payment-events.ts derives which one a change
+  // writes). The published pages name only PAYMENT_ADDED and PAYMENT_COMPLETED: every change that settles what
+  // becomes of the money is sent as PAYMENT_COMPLETED, whose payload's payment carries the new status
+  // (docs/api/webhooks.md#payment-events).
+  /** Paid: captured, charged, or found paid at the gateway. */
   'case.payment_completed': 'PAYMENT_COMPLETED',
-  /**
-   * A refund, whole or partial. The published pages name no refund event: it is sent as PAYMENT_COMPLETED, whose
-   * payload's payment then has status REFUND and its amount refunded (docs/api/payments.md).
-   */
+  /** A refund, whole or partial: the payload's payment has status REFUND. */
   'case.payment_refunded': 'PAYMENT_COMPLETED',
-  /**
-   * A charge the server made (charge on approval) was declined or refused. Sent as PAYMENT_COMPLETED too: its
-   * payload's payment has status ERROR and its failure message (docs/api/payments.md).
-   */
+  /** A charge or hold declined or refused: the payload's payment has status ERROR. */
   'case.payment_failed': 'PAYMENT_COMPLETED',
-  /**
-   * A hold released because a decision rejected the case. Sent as PAYMENT_COMPLETED too: its payload's payment has
-   * status CANCELED and holdStatus RELEASED (docs/api/payments.md).
-   */
+  /** A hold released (cancel route, rejection, Stripe): status CANCELED, holdStatus RELEASED. */
   'case.payment_released': 'PAYMENT_COMPLETED',
-} as const satisfies Record<string, WebhookEvent>;
+  /** An UNPAID payment without a hold canceled: status CANCELED. */
+  'case.payment_canceled': 'PAYMENT_COMPLETED',
+  /** A dispute opened at the gateway: status IN_DISPUTE. */
+  'case.payment_disputed': 'PAYMENT_COMPLETED',
+  /** A dispute lost: status LOST_DISPUTE. */
+  'case.payment_dispute_lost': 'PAYMENT_COMPLETED',
+  /** A dispute won: status PAID again. */
+  'case.payment_dispute_won': 'PAYMENT_COMPLETED',
+  /**
+   * A pending hold found placed (the gateway's answer, a Stripe webhook, the NMI sweep). Money is neither taken nor
+   * given back, so it is sent to no webhook endpoint: the capture or release that follows is.
+   */
+  'case.payment_held': null,
+} as const satisfies Record<string, WebhookEvent | null>;
 
 export type CaseEventType = keyof typeof CASE_EVENT_TYPES;
 
 export const CASE_CREATED = 'case.created' satisfies CaseEventType;
 
-/** The published webhook event of a case event type. */
-export const publishedEventOf = (type: CaseEventType): WebhookEvent => CASE_EVENT_TYPES[type];
+/** The published webhook event of a case event type; null for a type sent to no endpoint. */
+export const publishedEventOf = (type: CaseEventType): WebhookEvent | null => CASE_EVENT_TYPES[type];
 
 /**
  * The ids of an event's own objects, which its webhook payload carries (`payload.comment` for `commentId`, ...).
@@ -133,13 +142,10 @@ export async function recordCaseEvent(tx: Queryable, event: CaseEventInput): Pro
     event.before === null ? null : JSON.stringify(event.before),
     event.after === null ? null : JSON.stringify(event.after),
   ];
-  if (event.notify === false) await tx.query(INSERT_CASE_EVENT, values);
+  const published = publishedEventOf(event.type);
+  if (event.notify === false || published === null) await tx.query(INSERT_CASE_EVENT, values);
   else {
-    await tx.query(INSERT_CASE_EVENT_AND_DELIVERIES, [
-      ...values,
-      publishedEventOf(event.type),
-      JSON.stringify(event.subject ?? {}),
-    ]);
+    await tx.query(INSERT_CASE_EVENT_AND_DELIVERIES, [...values, published, JSON.stringify(event.subject ?? {})]);
   }
   return id;
 }
