@@ -13,7 +13,7 @@ describe('resuming a pending hold after the patient saved another payment method
 
   before(async () => {
     fake = await startFakeStripe();
-    context = await paymentsTestContext(fake.environment({ STRIPE_TIMEOUT_MS: '1000' }));
+    context = await paymentsTestContext(fake.environment());
   });
   after(async () => {
     await context.close();
@@ -32,8 +32,8 @@ describe('resuming a pending hold after the patient saved another payment method
     const url = `/api/v1/cases/${created.caseId}/payments`;
     const body = { amount: 30, preauthorize: true, idempotencyKey: 'resume-after-new-card' };
 
-    // Stripe places the hold but answers too late: the record stays PENDING.
-    fake.delayNext(1_500, { method: 'POST', pathPrefix: '/v1/payment_intents' });
+    // Stripe places the hold but its answer is lost: the record stays PENDING.
+    fake.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/payment_intents' });
     const first = await post(context, url, apiKey, body);
     assert.equal(first.status, 503, JSON.stringify(first.body));
     await saveMethodForCase(context, organizationId, created.caseId, {

@@ -37,6 +37,18 @@ describe('a lost database connection (PostgreSQL)', () => {
   const terminate = (pid: number) => admin.query('select pg_terminate_backend($1)', [pid]);
   const backendPid = async (tx: Pick<Database, 'query'>) =>
     (await tx.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  /** Waits until the server lists the backend `pid` as `condition` says: a moment known, not a time guessed. */
+  const until = async (pid: number, condition: 'running pg_sleep' | 'gone') => {
+    const sql =
+      condition === 'gone'
+        ? 'select 1 from pg_stat_activity where pid = $1'
+        : "select 1 from pg_stat_activity where pid = $1 and state = 'active' and query like 'select pg_sleep%'";
+    for (;;) {
+      const listed = (await admin.query(sql, [pid])).rows.length > 0;
+      if (listed === (condition !== 'gone')) return;
+      await sleep(20);
+    }
+  };
 
   it('a transaction whose backend is terminated between statements rejects; the pool serves the next one', async () => {
     let failure: unknown;
@@ -62,8 +74,9 @@ describe('a lost database connection (PostgreSQL)', () => {
     const attempt = db.transaction(async (tx) => {
       await tx.query('insert into lost_probe (id) values (1)');
       const pid = await backendPid(tx);
-      // Awaited together: the statement may fail before the termination's own answer arrives.
-      await Promise.all([tx.query('select pg_sleep(5)'), sleep(100).then(() => terminate(pid))]);
+      // Awaited together: the statement may fail before the termination's own answer arrives. Terminated once
+      // the server runs it (its minute only bounds a termination that never comes).
+      await Promise.all([tx.query('select pg_sleep(60)'), until(pid, 'running pg_sleep').then(() => terminate(pid))]);
     });
     await assert.rejects(attempt, (error) => isConnectionLost(error));
     assert.deepEqual((await db.query('select id from lost_probe')).rows, []);
@@ -72,7 +85,7 @@ describe('a lost database connection (PostgreSQL)', () => {
   it('idle_in_transaction_session_timeout ends a transaction left idle: it rejects, the process lives on', async () => {
     const attempt = db.transaction(async (tx) => {
       await tx.query("set local idle_in_transaction_session_timeout = '50ms'");
-      await sleep(300);
+      await until(await backendPid(tx), 'gone'); // ended by the server, however long it takes to get there
       await tx.query('select 1');
     });
     await assert.rejects(attempt, (error) => isConnectionLost(error));

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FAKE_GATEWAY_TIMEOUT_MS } from './gateway-timeout.ts';
 
 export const FAKE_NMI_SECURITY_KEY = 'nmi_fake_security_key';
 
@@ -20,6 +21,9 @@ interface Transaction {
   /** Settled in a batch (settleBatch): no longer voided, only refunded. */
   batched?: boolean;
 }
+
+/** What becomes of a processed request's answer: lost (the connection cut), or sent once the promise resolves. */
+type LateAnswer = 'lost' | Promise<void>;
 
 const xmlEscape = (value: string) =>
   value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -48,8 +52,8 @@ export class FakeNmiServer {
   vaultAdds = 0;
   /** Requests to answer 503, in turn: each of any type, or only of its `type` (a transact type, or 'query'). */
   private failures: (string | undefined)[] = [];
-  private delays: number[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** What becomes of the answers of the next `transact.php` requests, in turn (each is processed as usual). */
+  private lateAnswers: LateAnswer[] = [];
   private server: Server | undefined;
   url = '';
 
@@ -83,17 +87,15 @@ export class FakeNmiServer {
           return;
         }
         const body = new URLSearchParams(reply).toString();
-        const delay = this.delays.shift();
-        if (delay === undefined) {
-          response.writeHead(200, { 'content-type': 'text/html' }).end(body);
-          return;
-        }
-        // Processed (and recorded) now; the answer comes too late for a client with a shorter timeout.
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          if (!response.destroyed) response.writeHead(200, { 'content-type': 'text/html' }).end(body);
-        }, delay);
-        this.timers.add(timer);
+        const answer = () => {
+          if (!response.socket?.destroyed) response.writeHead(200, { 'content-type': 'text/html' }).end(body);
+        };
+        const late = this.lateAnswers.shift();
+        // Processed (and recorded) now; the answer is lost (the connection cut, as a timeout or a crash loses
+        // it: whatever the machine's load, the client never has it) or sent when the test releases it.
+        if (late === 'lost') request.socket.destroy();
+        else if (late) void late.then(answer);
+        else answer();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
@@ -102,14 +104,12 @@ export class FakeNmiServer {
   }
 
   async stop(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
   environment(): Record<string, string> {
-    return { NMI_SECURITY_KEY: FAKE_NMI_SECURITY_KEY, NMI_API_URL: this.url, NMI_TIMEOUT_MS: '2000' };
+    return { NMI_SECURITY_KEY: FAKE_NMI_SECURITY_KEY, NMI_API_URL: this.url, NMI_TIMEOUT_MS: FAKE_GATEWAY_TIMEOUT_MS };
   }
 
   /** The next `times` requests (with `type`: of that type, e.g. 'void' or 'query') answer HTTP 503. */
@@ -125,11 +125,21 @@ export class FakeNmiServer {
   }
 
   /**
-   * The next `transact.php` request is processed as usual (the transaction is recorded), but its answer
-   * is sent only after `ms` milliseconds: a client whose timeout is shorter never learns the outcome.
+   * The next `transact.php` request is processed as usual (the transaction is recorded), but its answer never
+   * reaches the client: the connection is cut, so the client learns nothing of the outcome, as after a timeout.
    */
-  delayNext(ms: number): void {
-    this.delays.push(ms);
+  loseNextAnswer(): void {
+    this.lateAnswers.push('lost');
+  }
+
+  /**
+   * The next `transact.php` request is processed as usual, and answered when the returned function is called:
+   * a request kept in flight for as long as the test needs, on any machine.
+   */
+  holdNextAnswer(): () => void {
+    let release!: () => void;
+    this.lateAnswers.push(new Promise<void>((resolve) => (release = resolve)));
+    return release;
   }
 
   /** NMI's daily batch: every settled sale or capture so far can no longer be voided, only refunded. */

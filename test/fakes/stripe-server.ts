@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { formArray, parseForm } from './form.ts';
+import { FAKE_GATEWAY_TIMEOUT_MS } from './gateway-timeout.ts';
 
 /**
  * A stateful, local, Stripe-compatible HTTP server for tests: the official SDK talks to it through
@@ -37,7 +38,8 @@ interface Injection {
   match: (method: string, path: string) => boolean;
   remaining: number;
   status?: number;
-  delayMs?: number;
+  /** Processed as usual, then the answer is lost (the connection cut) or never sent (the client must give up). */
+  answer?: 'lost' | 'stalled';
 }
 
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
@@ -87,7 +89,7 @@ export class FakeStripeServer {
       STRIPE_WEBHOOK_SECRET: FAKE_STRIPE_WEBHOOK_SECRET,
       STRIPE_API_URL: this.url,
       STRIPE_MAX_NETWORK_RETRIES: '0',
-      STRIPE_TIMEOUT_MS: '2000',
+      STRIPE_TIMEOUT_MS: FAKE_GATEWAY_TIMEOUT_MS,
       ...extra,
     };
   }
@@ -111,13 +113,23 @@ export class FakeStripeServer {
     });
   }
 
-  /** The next `times` matching requests are processed, but answered only after `delayMs`. */
-  delayNext(delayMs: number, options: { method?: string; pathPrefix?: string; times?: number } = {}): void {
+  /**
+   * The next `times` matching calls are processed as usual, but their answers never reach the client: the
+   * connection is cut, so the client learns nothing of the outcome, as after a timeout, on any machine. The SDK
+   * sends a call whose connection closed once more, whatever its retry setting (stripe-node's
+   * RequestSender._shouldRetry), so each call is two requests here: the second (a replay) is lost too.
+   */
+  loseNextAnswer(options: { method?: string; pathPrefix?: string; times?: number } = {}): void {
     this.injections.push({
       match: this.matcher(options.method, options.pathPrefix),
-      remaining: options.times ?? 1,
-      delayMs,
+      remaining: 2 * (options.times ?? 1),
+      answer: 'lost',
     });
+  }
+
+  /** The next matching request is processed as usual and never answered: the client's own timeout ends it. */
+  stallNext(options: { method?: string; pathPrefix?: string } = {}): void {
+    this.injections.push({ match: this.matcher(options.method, options.pathPrefix), remaining: 1, answer: 'stalled' });
   }
 
   /** What the browser does with Stripe.js: confirm a SetupIntent with a card. */
@@ -238,8 +250,8 @@ export class FakeStripeServer {
       // Stripe keeps the first answer for a key (also an error, except 5xx) and replays it.
       if (idempotencyKey && method === 'POST') this.idempotent.set(idempotencyKey, reply);
     }
-    if (injection?.delayMs) await new Promise((resolve) => setTimeout(resolve, injection.delayMs));
-    if (!response.destroyed) send(reply.status, reply.body, Boolean(stored));
+    if (injection?.answer === 'lost') request.socket.destroy();
+    else if (injection?.answer !== 'stalled' && !response.destroyed) send(reply.status, reply.body, Boolean(stored));
   }
 
   private route(method: string, path: string, params: Json): Json {

@@ -282,7 +282,7 @@ describe('charge on approval', () => {
     });
     const paymentId = await owed(created.caseId, 55);
     await decide(created.caseId, true);
-    stripe.delayNext(2600, { method: 'POST', pathPrefix: '/v1/payment_intents' });
+    stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/payment_intents' });
     await job.runOnce();
     assert.equal((await paymentRow(context, paymentId)).status, 'UNPAID', 'unknown outcome: nothing recorded');
     assert.equal((await charge(paymentId))[0]!.status, 'pending');
@@ -310,7 +310,7 @@ describe('charge on approval', () => {
     const created = await newCase({ nmiPaymentToken: 'tok-approval-slow', paymentAmount: 20 });
     await decide(created.caseId, true);
     const orderId = `care360:case-payment:${created.paymentId}:approval-charge`;
-    nmi.delayNext(2600);
+    nmi.loseNextAnswer();
     await job.runOnce();
     assert.equal((await paymentRow(context, created.paymentId!)).status, 'UNPAID');
     assert.equal(nmi.transactionsFor(orderId).length, 1, 'NMI made the sale');

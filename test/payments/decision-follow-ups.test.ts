@@ -111,7 +111,7 @@ describe('a rejection releases holds; a replaced card retries a declined approva
     const reference = String((await paymentRow(context, paymentId)).gateway_reference);
     await decide(created.caseId, { isApproved: false });
     const voidsBefore = nmi.count('void');
-    nmi.delayNext(2600);
+    nmi.loseNextAnswer();
     await job.runOnce();
     assert.equal((await paymentRow(context, paymentId)).hold_status, 'HELD', 'unknown outcome: nothing recorded');
     assert.equal(nmi.transactions.get(reference)?.state, 'voided', 'NMI made the void');

@@ -17,21 +17,25 @@ import {
   startFakeStripe,
   type FakeStripeServer,
 } from '../fakes/stripe-server.ts';
+import { FAKE_GATEWAY_TIMEOUT_MS } from '../fakes/gateway-timeout.ts';
 import { FAKE_NMI_SECURITY_KEY, startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 
 describe('Stripe gateway (official SDK against the local fake)', () => {
   let fake: FakeStripeServer;
   let gateway: StripeGateway;
 
-  before(async () => {
-    fake = await startFakeStripe();
-    gateway = new StripeGateway({
+  const gatewayWithTimeout = (timeoutMs: number) =>
+    new StripeGateway({
       secretKey: FAKE_STRIPE_SECRET_KEY,
       webhookSecret: FAKE_STRIPE_WEBHOOK_SECRET,
       apiUrl: fake.url,
-      timeoutMs: 300,
+      timeoutMs,
       maxNetworkRetries: 0,
     });
+
+  before(async () => {
+    fake = await startFakeStripe();
+    gateway = gatewayWithTimeout(Number(FAKE_GATEWAY_TIMEOUT_MS));
   });
   after(() => fake.stop());
 
@@ -101,7 +105,7 @@ describe('Stripe gateway (official SDK against the local fake)', () => {
     assert.match(declined.failureMessage ?? '', /declined/);
   });
 
-  it('turns a 5xx or a slow reply into GatewayUnavailableError, and a bad request into GatewayRequestError', async () => {
+  it('turns a 5xx, a slow reply or a lost one into GatewayUnavailableError, and a bad request into GatewayRequestError', async () => {
     fake.failNext({ pathPrefix: '/v1/payment_intents', status: 503 });
     await assert.rejects(
       gateway.createPaymentIntent({
@@ -113,7 +117,20 @@ describe('Stripe gateway (official SDK against the local fake)', () => {
       }),
       GatewayUnavailableError,
     );
-    fake.delayNext(600, { pathPrefix: '/v1/payment_intents' });
+    // Never answered: the gateway's own timeout ends the call, however long the machine takes to get there.
+    fake.stallNext({ pathPrefix: '/v1/payment_intents' });
+    await assert.rejects(
+      gatewayWithTimeout(300).createPaymentIntent({
+        idempotencyKey: 'pi-stalled',
+        amountCents: 4_500,
+        currency: 'usd',
+        paymentMethodTypes: undefined,
+        metadata: {},
+      }),
+      GatewayUnavailableError,
+    );
+    // Made by Stripe, its answer lost on the way.
+    fake.loseNextAnswer({ pathPrefix: '/v1/payment_intents' });
     await assert.rejects(
       gateway.createPaymentIntent({
         idempotencyKey: 'pi-slow',
@@ -124,7 +141,7 @@ describe('Stripe gateway (official SDK against the local fake)', () => {
       }),
       GatewayUnavailableError,
     );
-    // Retrying the slow one with its key replays what the fake created: one PaymentIntent.
+    // Retrying the lost one with its key replays what the fake created: one PaymentIntent.
     const before = fake.paymentIntents.size;
     const retried = await gateway.createPaymentIntent({
       idempotencyKey: 'pi-slow',
@@ -157,7 +174,11 @@ describe('NMI gateway (Direct Post against the local fake transact.php)', () => 
 
   before(async () => {
     fake = await startFakeNmi();
-    gateway = new NmiGateway({ securityKey: FAKE_NMI_SECURITY_KEY, apiUrl: fake.url, timeoutMs: 1000 });
+    gateway = new NmiGateway({
+      securityKey: FAKE_NMI_SECURITY_KEY,
+      apiUrl: fake.url,
+      timeoutMs: Number(FAKE_GATEWAY_TIMEOUT_MS),
+    });
   });
   after(() => fake.stop());
 

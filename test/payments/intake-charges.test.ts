@@ -125,13 +125,14 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
 
   it('a same-key intake while the first one charges: 409 at once, and NMI is not asked anything for it', async () => {
     const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-slow', paymentAmount: 30, idempotencyKey: 'slow' };
-    nmi.delayNext(1_000); // the first sale's answer comes late (the fake's client timeout is 2 s)
+    const answerFirstSale = nmi.holdNextAnswer(); // the first intake stays in its sale until released
     const first = createCase(context, apiKey, body);
     while (sales(nmi, 'tok-slow') === 0) await sleep(5);
     const [callsBefore, queriesBefore] = [nmi.calls.length, nmi.queries.length];
     const second = await createCase(context, apiKey, body);
     assert.deepEqual(second.body, IN_PROGRESS);
     assert.deepEqual([nmi.calls.length, nmi.queries.length], [callsBefore, queriesBefore], 'no look-up, no sale');
+    answerFirstSale();
     assert.equal((await first).status, 200);
     const third = await createCase(context, apiKey, body);
     assert.equal(third.status, 409);
@@ -178,8 +179,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
 
   before(async () => {
     nmi = await startFakeNmi();
-    // A short client timeout: a late answer from NMI leaves the outcome unknown.
-    context = await paymentsTestContext({ ...nmi.environment(), NMI_TIMEOUT_MS: '250' });
+    context = await paymentsTestContext(nmi.environment());
     ({ apiKey, organizationId } = await context.organization());
   });
   after(async () => {
@@ -237,7 +237,7 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
   });
 
   it('a charge whose outcome is unknown: a retry for another amount is a 409, not matched to it at NMI', async () => {
-    nmi.delayNext(1_000);
+    nmi.loseNextAnswer(); // the outcome is unknown to us
     const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-unknown', paymentAmount: 50, idempotencyKey: 'unknown' };
     assert.equal((await createCase(context, apiKey, body)).status, 503);
     const queries = nmi.queries.length;

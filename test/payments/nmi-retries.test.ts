@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NmiGateway, nmiQueryUrl, parseNmiQueryResponse } from '../../src/modules/payments/gateways/nmi.ts';
+import { FAKE_GATEWAY_TIMEOUT_MS } from '../fakes/gateway-timeout.ts';
 import { FAKE_NMI_SECURITY_KEY, startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { createCase, paymentRow, paymentsTestContext, post, type TestContext } from './support.ts';
 
 // NMI has no idempotency key: ours travels as `orderid`. A sale or hold whose first attempt NMI approved
 // but whose answer never reached our record (timeout; a crash does the same) must not be sent again: the
 // retry asks NMI's Query API for that orderid and records the transaction it finds.
-
-/** The fake answers later than this (it records the transaction at once). */
-const CLIENT_TIMEOUT_MS = '250';
-const LATE_ANSWER_MS = 2_000;
 
 describe('NMI retries after an approved answer was lost: the Query API, not a second charge', () => {
   let nmi: FakeNmiServer;
@@ -19,7 +16,7 @@ describe('NMI retries after an approved answer was lost: the Query API, not a se
 
   before(async () => {
     nmi = await startFakeNmi();
-    context = await paymentsTestContext({ ...nmi.environment(), NMI_TIMEOUT_MS: CLIENT_TIMEOUT_MS });
+    context = await paymentsTestContext(nmi.environment());
     ({ apiKey } = await context.organization());
   });
   after(async () => {
@@ -35,7 +32,7 @@ describe('NMI retries after an approved answer was lost: the Query API, not a se
       idempotencyKey: 'nmi-lost-sale',
     };
     const [salesBefore, queriesBefore] = [nmi.count('sale'), nmi.queries.length];
-    nmi.delayNext(LATE_ANSWER_MS);
+    nmi.loseNextAnswer();
     const first = await createCase(context, apiKey, body);
     assert.equal(first.status, 503, JSON.stringify(first.body));
     assert.equal(nmi.count('sale'), salesBefore + 1, 'the first attempt reached NMI');
@@ -82,7 +79,7 @@ describe('NMI retries after an approved answer was lost: the Query API, not a se
     const url = `/api/v1/cases/${created.caseId}/payments`;
     const body = { amount: 30, preauthorize: true, idempotencyKey: 'nmi-lost-hold' };
     const [authsBefore, queriesBefore] = [nmi.count('auth'), nmi.queries.length];
-    nmi.delayNext(LATE_ANSWER_MS);
+    nmi.loseNextAnswer();
     const first = await post(context, url, apiKey, body);
     assert.equal(first.status, 503, JSON.stringify(first.body));
     assert.equal(nmi.count('auth'), authsBefore + 1);
@@ -177,7 +174,7 @@ describe('NMI capture and void whose answer was lost: the retry records what NMI
 
   before(async () => {
     nmi = await startFakeNmi();
-    context = await paymentsTestContext({ ...nmi.environment(), NMI_TIMEOUT_MS: CLIENT_TIMEOUT_MS });
+    context = await paymentsTestContext(nmi.environment());
     ({ apiKey } = await context.organization());
   });
   after(async () => {
@@ -209,7 +206,7 @@ describe('NMI capture and void whose answer was lost: the retry records what NMI
       const { url, paymentId } = await nmiHold(`lost-${operation}`, 30);
       const body = operation === 'capture' ? { amount: 12.5 } : {};
       const before = nmi.count(type);
-      nmi.delayNext(LATE_ANSWER_MS); // NMI does it, the answer comes after our timeout: 503, record still HELD
+      nmi.loseNextAnswer(); // NMI does it, its answer is lost: 503, record still HELD
       const first = await post(context, `${url}/${operation}`, apiKey, body);
       assert.equal(first.status, 503, JSON.stringify(first.body));
       assert.equal((await paymentRow(context, paymentId)).hold_status, 'HELD');
@@ -236,7 +233,11 @@ describe('NmiGateway and the Query API', () => {
 
   before(async () => {
     nmi = await startFakeNmi();
-    gateway = new NmiGateway({ securityKey: FAKE_NMI_SECURITY_KEY, apiUrl: nmi.url, timeoutMs: 1000 });
+    gateway = new NmiGateway({
+      securityKey: FAKE_NMI_SECURITY_KEY,
+      apiUrl: nmi.url,
+      timeoutMs: Number(FAKE_GATEWAY_TIMEOUT_MS),
+    });
   });
   after(() => nmi.stop());
 

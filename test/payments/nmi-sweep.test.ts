@@ -13,7 +13,6 @@ import { createCase, paymentRow, paymentsTestContext, post, saveMethodForCase, t
 // from NMI's Query API (query.php on the fake, as NMI documents it), and intake charges whose case was never
 // written are refunded, once; on the NMI fake with the server's own client.
 
-const LATE_ANSWER_MS = 2_600;
 const DC = { addressLine1: '1 Main St', city: 'Washington', state: 'DC', country: 'US', postalCode: '20500' };
 
 describe('the NMI sweep', () => {
@@ -34,7 +33,7 @@ describe('the NMI sweep', () => {
       customerId: vault,
       paymentMethodId: null,
     });
-    if (lose === 'answer') nmi.delayNext(LATE_ANSWER_MS);
+    if (lose === 'answer') nmi.loseNextAnswer();
     else nmi.failNext(1, 'auth');
     const hold = await post(context, `/api/v1/cases/${created.caseId}/payments`, apiKey, {
       amount: 30,

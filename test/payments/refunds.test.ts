@@ -136,7 +136,7 @@ describe('refunds of case payments', () => {
   it('a refund whose answer came too late is resumed by its retry, and Stripe refunds once', async () => {
     const paymentId = await paid(50);
     const before = stripe.count('POST', '/v1/refunds', { includeReplays: false });
-    stripe.delayNext(2600, { method: 'POST', pathPrefix: '/v1/refunds' });
+    stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/refunds' });
     const late = await refund(paymentId, { amount: 20, idempotencyKey: 'refund-late' });
     assert.equal(late.status, 503, JSON.stringify(late.body));
     assert.deepEqual(

@@ -17,6 +17,9 @@ export interface RunningServer {
 
 let bundle: Promise<string> | undefined;
 
+/** How long a server may take to listen before its start is taken as hung. */
+const START_LIMIT_MS = 300_000;
+
 /**
  * The server as `npm start` runs it: the source bundled to dist/server.mjs (scripts/build.ts), started by
  * the launcher with plain node. Built once per test file.
@@ -38,7 +41,18 @@ export async function startServer(environment: Record<string, string>): Promise<
   child.stderr.on('data', (chunk) => (output += chunk));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${output}`)), 60_000);
+    // Waits for the server's own word (listening, or its exit): on a loaded machine a start takes minutes, so the
+    // limit only ends a start that hangs, and ends it with its process: a server left starting would take the data
+    // folder and the port of what the test does next.
+    const timer = setTimeout(() => {
+      try {
+        process.kill(launchedServerPid(child.pid!), 'SIGKILL');
+      } catch {
+        // not started yet: the launcher alone
+      }
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in ${START_LIMIT_MS / 1000} s:\n${output}`));
+    }, START_LIMIT_MS);
     const check = () => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1]) {
