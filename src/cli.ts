@@ -8,9 +8,11 @@ import { registerPaymentCommands } from './modules/payments/cli.ts';
 import { registerWebhookCommands } from './modules/outbound-webhooks/cli.ts';
 import { registerPhiKeyCommands } from './modules/phi-keys/cli.ts';
 import { registerStaffCommands } from './modules/staff/cli.ts';
+import { organizationNameSchema } from './modules/organizations/admin-routes.ts';
 import { registerOperationCommands } from './operations/cli.ts';
 import { openConfiguredDatabase, openMigratedDatabase } from './runtime.ts';
 import { createServices, type Services } from './services.ts';
+import { isUuid } from './uuid.ts';
 import { version } from './version.ts';
 
 /** Operator commands over the same services as the HTTP API, on the database the environment names. */
@@ -76,6 +78,19 @@ organizations
   .description('create an organization and print its first API key (shown once)')
   .action((name: string) =>
     withServices(async (services) => print(await services.organizations.createOrganization(name))),
+  );
+organizations
+  .command('rename')
+  .argument('<organizationId>', 'organization id')
+  .argument('<name>', 'the new name')
+  .description('rename an organization (its id, keys and cases stay)')
+  .action((organizationId: string, name: string) =>
+    withServices(async (services) => {
+      if (!isUuid(organizationId)) throw new Error('organizationId: not an organization id');
+      const parsed = organizationNameSchema.safeParse(name);
+      if (!parsed.success) throw new Error('name: 1 to 200 characters');
+      print(await services.organizations.renameOrganization(organizationId, parsed.data));
+    }),
   );
 organizations
   .command('list')

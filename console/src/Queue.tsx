@@ -58,6 +58,14 @@ export function Queue({ me }: { me: Me }) {
     refetchInterval: 30_000,
     placeholderData: (previous) => previous,
   });
+  // The organization filter, for a member of several organizations (or of every one): their names, once.
+  const organizations = useQuery({
+    queryKey: ['organizations'],
+    queryFn: () => data(api.GET('/staff/v1/organizations')),
+    enabled: me.organizationIds === null || me.organizationIds.length > 1,
+    staleTime: 5 * 60_000,
+  });
+  const organizationName = new Map((organizations.data?.organizations ?? []).map((item) => [item.id, item.name]));
   const cases = queue.data?.cases ?? [];
   const rows = useRef<(HTMLTableRowElement | null)[]>([]);
 
@@ -122,6 +130,7 @@ export function Queue({ me }: { me: Me }) {
         />
       </Group>
       <QueueFilters
+        organizations={organizations.data?.organizations}
         values={filters}
         onChange={(values) => {
           setFilters(values);
@@ -176,6 +185,11 @@ export function Queue({ me }: { me: Me }) {
                   >
                     {item.shortId}
                   </a>
+                  {organizationName.size > 1 && (
+                    <Text size="xs" c="gray.7" component="span" display="block">
+                      {organizationName.get(item.organizationId)}
+                    </Text>
+                  )}
                 </Table.Td>
                 <Table.Td>
                   {item.patient.firstName} {item.patient.lastName}

@@ -2,6 +2,7 @@ import { Button, Group, Select, TextInput } from '@mantine/core';
 
 /** The queue's filters beyond status and search, as the form holds them (strings, '' for "any"). */
 export interface QueueFilterValues {
+  organizationId: string;
   assignee: '' | 'me' | 'unassigned';
   escalated: '' | 'true' | 'false';
   archived: boolean;
@@ -11,6 +12,7 @@ export interface QueueFilterValues {
 }
 
 export const NO_FILTERS: QueueFilterValues = {
+  organizationId: '',
   assignee: '',
   escalated: '',
   archived: false,
@@ -30,6 +32,7 @@ function dayStart(day: string, next = false): string | undefined {
 /** The query parameters of GET /staff/v1/cases for these filters (the member's id for "assigned to me"). */
 export function queueQueryOf(values: QueueFilterValues, staffId: string): Record<string, string> {
   const query: Record<string, string> = {};
+  if (values.organizationId) query.organizationId = values.organizationId;
   if (values.assignee === 'me') query.assigneeId = staffId;
   if (values.assignee === 'unassigned') query.unassigned = 'true';
   if (values.escalated) query.escalated = values.escalated;
@@ -42,17 +45,36 @@ export function queueQueryOf(values: QueueFilterValues, staffId: string): Record
   return query;
 }
 
-/** The filter controls; each change starts the queue again from its first page. */
+/**
+ * The filter controls; each change starts the queue again from its first page. `organizations`: those the member
+ * works for, when there are several (the organization filter is shown only then).
+ */
 export function QueueFilters({
   values,
   onChange,
+  organizations,
 }: {
   values: QueueFilterValues;
   onChange: (values: QueueFilterValues) => void;
+  organizations?: { id: string; name: string }[];
 }) {
   const set = (change: Partial<QueueFilterValues>) => onChange({ ...values, ...change });
   return (
     <Group align="flex-end" gap="sm" role="group" aria-label="More filters">
+      {organizations && organizations.length > 1 && (
+        <Select
+          label="Organization"
+          w={200}
+          allowDeselect={false}
+          searchable
+          data={[
+            { value: '', label: 'All organizations' },
+            ...organizations.map((organization) => ({ value: organization.id, label: organization.name })),
+          ]}
+          value={values.organizationId}
+          onChange={(value) => set({ organizationId: value ?? '' })}
+        />
+      )}
       <Select
         label="Assignee"
         w={170}

@@ -1,6 +1,6 @@
 import '@mantine/core/styles.css';
 import { createTheme, MantineProvider, type CSSVariablesResolver } from '@mantine/core';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { focusManager, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
@@ -26,6 +26,21 @@ const queryClient = new QueryClient({
     // PHI lives in memory only, and not for long once nobody looks at it.
     queries: { retry: false, gcTime: 60_000, refetchOnWindowFocus: true },
   },
+});
+
+/**
+ * Live refresh: the reads on screen (the queue, the open case and its timeline) are fetched again when the tab
+ * becomes visible (TanStack's default) and also when the window regains focus, which a switch between windows
+ * does without a change of visibility. Actions refresh what they change themselves (invalidation).
+ */
+focusManager.setEventListener((handleFocus) => {
+  const listener = () => handleFocus();
+  window.addEventListener('visibilitychange', listener);
+  window.addEventListener('focus', listener);
+  return () => {
+    window.removeEventListener('visibilitychange', listener);
+    window.removeEventListener('focus', listener);
+  };
 });
 
 createRoot(document.getElementById('root')!).render(

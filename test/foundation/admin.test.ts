@@ -87,6 +87,41 @@ describe('admin API', () => {
     assert.ok(await context.services.organizations.authenticate(first.apiKey));
   });
 
+  it('renames an organization (audited); a bad name is 400 and an unknown one 404, changing nothing', async () => {
+    const { organizationId } = await context.organization('Old Name Clinic');
+    const rename = (id: string, payload: unknown, headers: Record<string, string> = admin) =>
+      context.app.inject({ method: 'PATCH', url: `/admin/v1/organizations/${id}`, headers, payload: payload as object });
+    const renamed = await rename(organizationId, { name: '  New Name Clinic ' });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    assert.equal(renamed.json().organization.id, organizationId);
+    assert.equal(renamed.json().organization.name, 'New Name Clinic');
+    assert.equal(renamed.json().organization.activeApiKeys, 1);
+    for (const payload of [{ name: '   ' }, { name: 'x'.repeat(201) }, {}, { name: 7 }]) {
+      const refused = await rename(organizationId, payload);
+      assert.equal(refused.statusCode, 400, JSON.stringify(payload));
+      assert.equal(refused.json().success, false);
+    }
+    const unknown = await rename('00000000-0000-4000-8000-000000000000', { name: 'Nobody' });
+    assert.equal(unknown.statusCode, 404);
+    assert.deepEqual(unknown.json(), { status: 404, success: false, error: 'Organization not found' });
+    assert.equal((await rename(organizationId, { name: 'Intruder' }, {})).statusCode, 401);
+    const { rows } = await context.db.query<{ name: string }>('select name from organizations where id = $1', [
+      organizationId,
+    ]);
+    assert.deepEqual(rows, [{ name: 'New Name Clinic' }], 'the refused calls changed nothing');
+    await context.services.audit.flush();
+    const events = await context.db.query<{ organization_id: string | null; status_code: number }>(
+      `select organization_id, status_code from audit_events
+        where action = 'organization.rename' and resource_id = $1 order by status_code`,
+      [organizationId],
+    );
+    assert.deepEqual(
+      events.rows.map((event) => [event.status_code, event.organization_id]),
+      [[200, organizationId], ...Array(4).fill([400, null]), [401, null]],
+      'each call on the organization audited, the renaming with its organization',
+    );
+  });
+
   it('requires the admin token', async () => {
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: ADMIN_TOKEN }]) {
       const response = await context.app.inject({ method: 'GET', url: '/admin/v1/organizations', headers });

@@ -84,6 +84,38 @@ describe('the staff queue, the case read and the case actions', () => {
     }
   });
 
+  it("filters by one of the member's organizations; another one is 404 in the standard envelope", async () => {
+    const supportAB = await staffMember(context.app, 'SUPPORT', {
+      organizationIds: [orgA.organizationId, orgB.organizationId],
+    });
+    assert.deepEqual(await queueIds(supportAB), [caseDC, caseNY, caseB]);
+    assert.deepEqual(await queueIds(supportAB, `?organizationId=${orgA.organizationId}`), [caseDC, caseNY]);
+    const onlyB = (await get(supportAB, `/staff/v1/cases?organizationId=${orgB.organizationId}`)).json();
+    assert.deepEqual(onlyB.counts, { OPEN: 1 }, 'the counts follow the organization filter');
+    const names = await get(supportAB, '/staff/v1/organizations');
+    assert.equal(names.statusCode, 200, names.body);
+    assert.deepEqual(names.json().organizations, [
+      { id: orgA.organizationId, name: 'Clinic A' },
+      { id: orgB.organizationId, name: 'Clinic B' },
+    ]);
+    assert.deepEqual(
+      (await get(supportA, '/staff/v1/organizations')).json().organizations.map((item: { id: string }) => item.id),
+      [orgA.organizationId],
+    );
+    const everyName = (await get(adminAll, '/staff/v1/organizations')).json().organizations as { id: string }[];
+    assert.ok(everyName.some((item) => item.id === orgB.organizationId), 'a member of every organization sees all');
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    for (const [member, organizationId] of [
+      [supportA, orgB.organizationId],
+      [adminAll, unknown],
+    ] as const) {
+      const refused = await get(member, `/staff/v1/cases?organizationId=${organizationId}`);
+      assert.equal(refused.statusCode, 404, refused.body);
+      assert.deepEqual(refused.json(), { status: 404, success: false, error: 'Organization not found' });
+    }
+    assert.equal((await get(supportA, '/staff/v1/cases?organizationId=nope')).statusCode, 400);
+  });
+
   it('reads a case through the serializer, PHI decrypted, audited with the staff id', async () => {
     const response = await get(supportA, `/staff/v1/cases/${caseDC}`);
     assert.equal(response.statusCode, 200, response.body);

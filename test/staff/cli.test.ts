@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { freshDatabase } from '../support/database.ts';
 import { runCli } from '../support/server-process.ts';
 
-/** `staff create|list|disable|reset-password` as an operator runs them, on either engine. */
+/** `org rename`, and `staff create|list|disable|reset-password` as an operator runs them, on either engine. */
 describe('the staff CLI', () => {
   const environment: Record<string, string> = { PHI_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
   let cleanup: () => Promise<void>;
@@ -112,5 +112,23 @@ describe('the staff CLI', () => {
       enabled: false,
       maxOpenCases: 3,
     });
+  });
+
+  it('renames an organization, and refuses a bad name or an unknown organization', async () => {
+    const { organizationId } = await json('org', 'create', 'CLI old name');
+    const renamed = await json('org', 'rename', organizationId, ' CLI new name ');
+    assert.equal(renamed.id, organizationId);
+    assert.equal(renamed.name, 'CLI new name');
+    const empty = await cli('org', 'rename', organizationId, '  ');
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /name: 1 to 200 characters/);
+    const unknown = await cli('org', 'rename', '00000000-0000-4000-8000-000000000000', 'Nobody');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /Organization not found/);
+    const listed = await json('org', 'list');
+    assert.deepEqual(
+      listed.filter((row: { id: string }) => row.id === organizationId).map((row: { name: string }) => row.name),
+      ['CLI new name'],
+    );
   });
 });

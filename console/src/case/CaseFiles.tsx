@@ -3,7 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { failure, type CaseDetail } from '../api.ts';
 
-type Attachment = CaseDetail['attachments'][number];
+export type Attachment = CaseDetail['attachments'][number];
 
 const PREVIEWED = /^(image\/(png|jpeg|gif|webp)|application\/pdf)$/;
 
@@ -42,7 +42,8 @@ export function CaseFiles({ detail }: { detail: CaseDetail }) {
   );
 }
 
-function FileCard({ file }: { file: Attachment }) {
+/** One file: its preview (an image or a PDF) and its download; also a comment's attachment (CaseNotes). */
+export function FileCard({ file }: { file: Attachment }) {
   const path = staffPath(file.url);
   const bytes = useQuery({
     queryKey: ['file', file.id],

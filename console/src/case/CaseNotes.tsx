@@ -3,6 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, data, type CaseRead, type Me } from '../api.ts';
 import { dateTime } from '../format.ts';
+import { FileCard } from './CaseFiles.tsx';
 import { caseKey } from './keys.ts';
 
 type Comment = CaseRead['caseDetail']['comments'][number];
@@ -15,7 +16,8 @@ const authorOf = (comment: Comment): string => {
 };
 
 /**
- * Comments (the partner sees them, ADD_CASE_COMMENT) and internal notes (staff only), oldest first; a new one, and
+ * Comments (the partner sees them, ADD_CASE_COMMENT) and internal notes (staff only), oldest first, each with the
+ * files the partner attached to it (previewed and downloadable like the case's files); a new one, and
  * deleting one's own (an ADMIN: any staff comment). The API refuses what the case does not allow (archived: 409).
  */
 export function CaseNotes({ read, me }: { read: CaseRead; me: Me }) {
@@ -90,6 +92,15 @@ export function CaseNotes({ read, me }: { read: CaseRead; me: Me }) {
             <Text size="sm" mt={4} style={{ whiteSpace: 'pre-wrap' }}>
               {comment.text}
             </Text>
+            {comment.attachments.some((file) => !file.isDeleted) && (
+              <Stack gap="xs" mt="xs" aria-label="Attachments of the comment">
+                {comment.attachments
+                  .filter((file) => !file.isDeleted)
+                  .map((file) => (
+                    <FileCard key={file.id} file={file} />
+                  ))}
+              </Stack>
+            )}
           </Card>
         ))}
         {remove.isError && (

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ADMIN_SECURITY } from '../../http/admin.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { OrganizationService } from './service.ts';
-import type { ApiKeyRow } from './repository.ts';
+import type { ApiKeyRow, OrganizationRow } from './repository.ts';
 import { errorResponses } from '../../http/envelopes.ts';
 import { apiKeyIdParam, organizationPathParams } from '../../http/parameters.ts';
 
@@ -10,6 +10,20 @@ const routeConfig = { auth: 'admin', envelope: 'standard' } as const;
 const security = ADMIN_SECURITY;
 
 const organizationIdParams = organizationPathParams;
+
+/** An organization's name, for its creation, its renaming and the CLI's `org rename`. */
+export const organizationNameSchema = z.string().trim().min(1).max(200);
+
+const organizationSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  createdAt: z.string(),
+  activeApiKeys: z.number(),
+});
+
+function organizationView(row: OrganizationRow): z.infer<typeof organizationSchema> {
+  return { id: row.id, name: row.name, createdAt: row.created_at.toISOString(), activeApiKeys: row.active_api_keys };
+}
 
 const apiKeySchema = z.object({
   id: z.uuid(),
@@ -44,7 +58,7 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
           description:
             'Answers the organization and its first `cv-api-key` secret, shown this once: the server keeps only its hash.',
           security,
-          body: z.object({ name: z.string().trim().min(1).max(200) }),
+          body: z.object({ name: organizationNameSchema }),
           response: {
             201: z.object({
               organizationId: z.uuid(),
@@ -71,23 +85,38 @@ export function adminOrganizationRoutes(organizations: OrganizationService): Fas
           description: 'Every organization with its number of active API keys.',
           security,
           response: {
-            200: z.object({
-              organizations: z.array(
-                z.object({ id: z.uuid(), name: z.string(), createdAt: z.string(), activeApiKeys: z.number() }),
-              ),
-            }),
+            200: z.object({ organizations: z.array(organizationSchema) }),
             ...errorResponses('standard', [401, 403]),
           },
         },
       },
-      async () => ({
-        organizations: (await organizations.listOrganizations()).map((row) => ({
-          id: row.id,
-          name: row.name,
-          createdAt: row.created_at.toISOString(),
-          activeApiKeys: row.active_api_keys,
-        })),
-      }),
+      async () => ({ organizations: (await organizations.listOrganizations()).map(organizationView) }),
+    );
+
+    app.patch(
+      '/organizations/:organizationId',
+      {
+        config: { ...routeConfig, audit: { action: 'organization.rename', resourceType: 'organization' } },
+        schema: {
+          tags: ['admin'],
+          summary: 'Rename an organization',
+          description:
+            'Changes the name the operator pages, the console and the audit log show; the id, keys and cases stay. ' +
+            'A name empty after trimming or longer than 200 characters is 400; an unknown organization 404.',
+          security,
+          params: organizationIdParams,
+          body: z.object({ name: organizationNameSchema }),
+          response: {
+            200: z.object({ organization: organizationSchema }),
+            ...errorResponses('standard', [400, 401, 403, 404]),
+          },
+        },
+      },
+      async (request) => {
+        const renamed = await organizations.renameOrganization(request.params.organizationId, request.body.name);
+        request.auditOrganizationId = renamed.id;
+        return { organization: organizationView(renamed) };
+      },
     );
 
     app.get(

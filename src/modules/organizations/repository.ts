@@ -50,6 +50,29 @@ export class OrganizationRepository {
     return rows;
   }
 
+  /** Renames an organization; its row as the list shows it, or null when there is no such organization. */
+  async rename(id: string, name: string): Promise<OrganizationRow | null> {
+    const { rows } = await this.db.query<OrganizationRow>(
+      `update organizations o set name = $2 where o.id = $1
+        returning o.id, o.name, o.created_at,
+                  (select count(*)::int from api_keys k where k.organization_id = o.id and k.revoked_at is null)
+                    as active_api_keys`,
+      [id, name],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The names of these organizations (null: every organization), by name. */
+  async names(ids: readonly string[] | null): Promise<{ id: string; name: string }[]> {
+    const { rows } = await this.db.query<{ id: string; name: string }>(
+      ids === null
+        ? 'select id, name from organizations order by name, id'
+        : 'select id, name from organizations where id = any($1::uuid[]) order by name, id',
+      ids === null ? [] : [[...ids]],
+    );
+    return rows;
+  }
+
   async exists(id: string): Promise<boolean> {
     const { rows } = await this.db.query('select 1 from organizations where id = $1', [id]);
     return rows.length > 0;

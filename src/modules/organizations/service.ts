@@ -33,6 +33,12 @@ export class OrganizationService {
     return new OrganizationRepository(this.db).list();
   }
 
+  async renameOrganization(organizationId: string, name: string): Promise<OrganizationRow> {
+    const renamed = await new OrganizationRepository(this.db).rename(organizationId, name);
+    if (!renamed) throw new ApiError(404, 'Organization not found');
+    return renamed;
+  }
+
   async createApiKey(organizationId: string, label: string | null): Promise<IssuedApiKey> {
     const repository = new OrganizationRepository(this.db);
     if (!(await repository.exists(organizationId))) throw new ApiError(404, 'Organization not found');

@@ -12,6 +12,7 @@ import { caseObjectSchema } from '../cases/lifecycle/read-schemas.ts';
 import { recordsToInclude, type CaseReadOptions } from '../cases/lifecycle/case-serializer.ts';
 import { CaseReadRepository, CASE_STATUSES, type CaseStatus } from '../cases/lifecycle/read-repository.ts';
 import type { CaseReadService } from '../cases/lifecycle/read-service.ts';
+import { OrganizationRepository } from '../organizations/repository.ts';
 import { CASE_NOT_FOUND, type ActionResult, type StaffCaseActions } from './case-actions.ts';
 import { StaffCaseQueue, type QueueFilter } from './case-queue.ts';
 import { PARAMETER_DESCRIPTIONS, textParam } from '../../http/parameters.ts';
@@ -36,7 +37,10 @@ const queueQuerySchema = z.object({
     .max(200)
     .optional()
     .describe(`Comma-separated statuses: ${CASE_STATUSES.join(', ')}`),
-  organizationId: z.uuid().optional().describe('Only cases of this organization (its id, a UUID)'),
+  organizationId: z
+    .uuid()
+    .optional()
+    .describe('Only cases of this organization (its id, a UUID); one the member does not work for is 404'),
   assigneeId: z.uuid().optional().describe(PARAMETER_DESCRIPTIONS.assigneeId),
   unassigned: flag.describe('"true": only cases nobody is assigned; "false": only assigned ones'),
   archived: flag.describe('Default "false": the open queue; "true": archived cases only'),
@@ -116,6 +120,28 @@ export function staffCaseRoutes(
   const staffOf = (request: FastifyRequest): StaffScope => request.staff!;
   return async (app) => {
     app.get(
+      '/staff/v1/organizations',
+      {
+        config: { auth: 'staff', staffPermission: 'cases.read', envelope: 'standard' },
+        schema: {
+          tags: ['staff'],
+          summary: 'The organizations the member works for, by name',
+          description:
+            "Each organization's id and name, for the queue's organization filter (organizationId). A member of " +
+            'every organization gets every organization. No PHI.',
+          security,
+          response: {
+            200: z.object({ organizations: z.array(z.object({ id: z.uuid(), name: z.string() })) }),
+            ...errorResponses('standard', [401, 403]),
+          },
+        },
+      },
+      async (request) => ({
+        organizations: await new OrganizationRepository(deps.db).names(staffOf(request).organizationIds),
+      }),
+    );
+
+    app.get(
       '/staff/v1/cases',
       {
         config: {
@@ -150,7 +176,7 @@ export function staffCaseRoutes(
                     'is a lower bound (shown as "1000+")',
                 ),
             }),
-            ...errorResponses('standard', [400, 401, 403]),
+            ...errorResponses('standard', [400, 401, 403, 404]),
           },
         },
       },
@@ -165,6 +191,14 @@ export function staffCaseRoutes(
         if (unknown.length > 0) throw new ApiError(400, `status: unknown status ${unknown.join(', ')}`);
         if (query.after !== undefined && !isUuid(query.after))
           throw new ApiError(400, 'after: not a cursor of this queue');
+        // An organization the member does not work for reads as one that does not exist, as its cases do.
+        if (
+          query.organizationId !== undefined &&
+          (!staff.worksFor(query.organizationId) ||
+            !(await new OrganizationRepository(deps.db).exists(query.organizationId)))
+        ) {
+          throw new ApiError(404, 'Organization not found');
+        }
         const filter: QueueFilter = {
           statuses: statuses && statuses.length > 0 ? (statuses as CaseStatus[]) : undefined,
           organizationId: query.organizationId,
