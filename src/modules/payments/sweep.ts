@@ -1,8 +1,7 @@
 import type { Database } from '../../db/database.ts';
 import { Tenant } from '../../http/gate.ts';
-import { Pause } from '../../pause.ts';
+import { BackgroundLoop, type JobLog } from '../../background-loop.ts';
 import { recordCaseEvent } from '../cases/lifecycle/events.ts';
-import type { JobLog } from './approval-charges.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import { NmiGateway } from './gateways/nmi.ts';
 import {
@@ -45,9 +44,7 @@ type HoldOutcome = 'settled' | 'failed' | 'unknown';
  */
 export class PaymentSweepJob {
   private readonly settings: Required<PaymentSweepOptions>;
-  private readonly stopping = new AbortController();
-  private readonly pause = new Pause();
-  private running: Promise<void> | undefined;
+  private readonly loop: BackgroundLoop;
   private log: JobLog | undefined;
 
   constructor(
@@ -61,17 +58,25 @@ export class PaymentSweepJob {
       pendingHoldAfterMinutes: options.pendingHoldAfterMinutes ?? 15,
       orphanChargeAfterMinutes: options.orphanChargeAfterMinutes ?? 15,
     };
+    this.loop = new BackgroundLoop(
+      async () => {
+        await this.runOnce();
+      },
+      {
+        intervalMs: this.settings.pollIntervalMs,
+        failureMessage: 'the NMI sweep failed a pass; trying again',
+        log: () => this.log,
+      },
+    );
   }
 
   start(log?: JobLog): void {
     this.log = log ?? this.log;
-    this.running ??= this.loop();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    this.pause.wake();
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async runOnce(): Promise<PaymentSweepReport> {
@@ -81,7 +86,7 @@ export class PaymentSweepJob {
       this.settings.pendingHoldAfterMinutes,
     );
     for (const hold of stale) {
-      if (this.stopping.signal.aborted) return report;
+      if (this.loop.signal.aborted) return report;
       const outcome = await this.settleHold(hold).catch((error: unknown) => {
         this.log?.warn({ err: error, paymentId: hold.id }, 'the NMI sweep could not settle a pending hold');
         return 'unknown' as const;
@@ -96,17 +101,6 @@ export class PaymentSweepJob {
         this.log?.warn({ recordId: orphan.recordId, outcome: orphan.outcome }, 'an orphaned charge was not refunded');
     }
     return report;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      try {
-        await this.runOnce();
-      } catch (error) {
-        this.log?.warn({ err: error }, 'the NMI sweep failed a pass; trying again');
-      }
-      await this.pause.until(this.settings.pollIntervalMs);
-    }
   }
 
   private async settleHold(hold: CasePaymentRow): Promise<HoldOutcome> {
