@@ -9,8 +9,6 @@ export interface BackgroundLoopOptions {
   intervalMs: number;
   /** What a failed pass logs; the next pass comes after the usual wait. */
   failureMessage: string;
-  /** The job's logger at the time of a failure (the server gives it when it starts the job). */
-  log: () => JobLog | undefined;
 }
 
 /**
@@ -22,6 +20,7 @@ export class BackgroundLoop {
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
   private endPause: (() => void) | undefined;
+  private logger: JobLog | undefined;
 
   constructor(
     private readonly pass: () => Promise<boolean | void>,
@@ -33,8 +32,14 @@ export class BackgroundLoop {
     return this.stopping.signal;
   }
 
-  /** Starts the passes; a second start does nothing. */
-  start(): void {
+  /** Where the job logs: the logger of the last start that gave one. */
+  get log(): JobLog | undefined {
+    return this.logger;
+  }
+
+  /** Starts the passes (with the server's logger, when the job was built before it); a second start does nothing. */
+  start(log?: JobLog): void {
+    this.logger = log ?? this.logger;
     this.running ??= this.run();
   }
 
@@ -56,7 +61,7 @@ export class BackgroundLoop {
       try {
         again = (await this.pass()) === true;
       } catch (error) {
-        this.options.log()?.warn({ err: error }, this.options.failureMessage);
+        this.logger?.warn({ err: error }, this.options.failureMessage);
       }
       if (!again && !this.stopping.signal.aborted) await this.pause(this.options.intervalMs);
     }

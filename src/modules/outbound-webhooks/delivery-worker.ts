@@ -125,11 +125,7 @@ export class WebhookDeliveryWorker {
         const claimed = await this.deliverDue();
         return claimed > 0 && claimed === free;
       },
-      {
-        intervalMs: this.settings.pollIntervalMs,
-        failureMessage: 'claiming webhook deliveries failed; trying again',
-        log: () => this.log,
-      },
+      { intervalMs: this.settings.pollIntervalMs, failureMessage: 'claiming webhook deliveries failed; trying again' },
     );
     // Every send in flight listens for the stop.
     setMaxListeners(this.settings.concurrency + 10, this.loop.signal);
@@ -143,7 +139,7 @@ export class WebhookDeliveryWorker {
   /** Starts sending (the server's logger, when the services were built before it). */
   start(log?: WorkerLog): void {
     this.log = log ?? this.log;
-    this.loop.start();
+    this.loop.start(this.log);
   }
 
   /** Stops claiming, cuts the sends in flight short (recorded as failed, to be retried) and waits for them. */

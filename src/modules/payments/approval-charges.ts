@@ -201,7 +201,6 @@ const MAX_RETRY_MS = 3600_000;
 export class ApprovalChargeJob {
   private readonly settings: Required<ApprovalChargeOptions>;
   private readonly loop: BackgroundLoop;
-  private log: JobLog | undefined;
 
   constructor(
     private readonly db: Database,
@@ -220,14 +219,12 @@ export class ApprovalChargeJob {
       {
         intervalMs: this.settings.pollIntervalMs,
         failureMessage: 'the approval charge job failed a pass; trying again',
-        log: () => this.log,
       },
     );
   }
 
   start(log?: JobLog): void {
-    this.log = log ?? this.log;
-    this.loop.start();
+    this.loop.start(log);
   }
 
   /** Stops claiming and waits for the records in hand (a call cut short stays claimed until its lease lapses). */
@@ -248,7 +245,7 @@ export class ApprovalChargeJob {
         claimed.map((job) =>
           this.work(job).catch((error: unknown) =>
             // Left claimed: tried again when the lease lapses.
-            this.log?.error({ err: error, approvalChargeId: job.id }, 'approval charge failed unexpectedly'),
+            this.loop.log?.error({ err: error, approvalChargeId: job.id }, 'approval charge failed unexpectedly'),
           ),
         ),
       );

@@ -45,7 +45,6 @@ type HoldOutcome = 'settled' | 'failed' | 'unknown';
 export class PaymentSweepJob {
   private readonly settings: Required<PaymentSweepOptions>;
   private readonly loop: BackgroundLoop;
-  private log: JobLog | undefined;
 
   constructor(
     private readonly db: Database,
@@ -62,17 +61,12 @@ export class PaymentSweepJob {
       async () => {
         await this.runOnce();
       },
-      {
-        intervalMs: this.settings.pollIntervalMs,
-        failureMessage: 'the NMI sweep failed a pass; trying again',
-        log: () => this.log,
-      },
+      { intervalMs: this.settings.pollIntervalMs, failureMessage: 'the NMI sweep failed a pass; trying again' },
     );
   }
 
   start(log?: JobLog): void {
-    this.log = log ?? this.log;
-    this.loop.start();
+    this.loop.start(log);
   }
 
   stop(): Promise<void> {
@@ -88,7 +82,7 @@ export class PaymentSweepJob {
     for (const hold of stale) {
       if (this.loop.signal.aborted) return report;
       const outcome = await this.settleHold(hold).catch((error: unknown) => {
-        this.log?.warn({ err: error, paymentId: hold.id }, 'the NMI sweep could not settle a pending hold');
+        this.loop.log?.warn({ err: error, paymentId: hold.id }, 'the NMI sweep could not settle a pending hold');
         return 'unknown' as const;
       });
       if (outcome === 'settled') report.holdsSettled += 1;
@@ -98,7 +92,10 @@ export class PaymentSweepJob {
     for (const orphan of orphans) {
       if (orphan.outcome === 'refunded') report.orphansRefunded += 1;
       else
-        this.log?.warn({ recordId: orphan.recordId, outcome: orphan.outcome }, 'an orphaned charge was not refunded');
+        this.loop.log?.warn(
+          { recordId: orphan.recordId, outcome: orphan.outcome },
+          'an orphaned charge was not refunded',
+        );
     }
     return report;
   }
