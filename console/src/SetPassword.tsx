@@ -1,7 +1,8 @@
-import { Alert, Anchor, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Button, PasswordInput, Text, TextInput } from '@mantine/core';
 import { useMutation } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { api, data } from './api.ts';
+import { FormCard } from './FormCard.tsx';
 import { hrefOf } from './navigation.ts';
 
 /** The API's rule (docs/api/staff.md), checked here first so the common mistake is explained before a round trip. */
@@ -31,63 +32,55 @@ export function SetPassword() {
   const setIt = useMutation({
     mutationFn: () => data(api.POST('/staff/v1/auth/set-password', { body: { token: token.trim(), password } })),
   });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
+  const submit = () => {
     if (password.length < MIN_LENGTH) return setProblem(`A password has at least ${MIN_LENGTH} characters.`);
     if (password !== again) return setProblem('The two passwords differ.');
     setProblem(null);
     setIt.mutate();
   };
   return (
-    <Center mih="100vh" component="main">
-      <Paper withBorder p="xl" w={420} component="form" onSubmit={submit} aria-labelledby="set-password-title">
-        <Stack>
-          <Title order={1} size="h2" id="set-password-title">
-            Set your password
-          </Title>
-          {setIt.isSuccess ? (
-            <>
-              <Text role="status">Your password is set. Every earlier session of your account has ended.</Text>
-              <Anchor href={hrefOf({ page: 'queue' })}>Sign in</Anchor>
-            </>
-          ) : (
-            <>
-              {!fromLink && (
-                <TextInput
-                  label="Set-password token"
-                  description="From the link your administrator gave you"
-                  required
-                  value={token}
-                  onChange={(event) => setToken(event.currentTarget.value)}
-                />
-              )}
-              <PasswordInput
-                label="New password"
-                description={`At least ${MIN_LENGTH} characters`}
-                autoComplete="new-password"
-                required
-                value={password}
-                onChange={(event) => setPassword(event.currentTarget.value)}
-              />
-              <PasswordInput
-                label="New password again"
-                autoComplete="new-password"
-                required
-                value={again}
-                onChange={(event) => setAgain(event.currentTarget.value)}
-              />
-              {(problem || setIt.isError) && (
-                <Alert color="red" role="alert" title="The password was not set">
-                  {problem ?? setIt.error?.message}
-                </Alert>
-              )}
-              <Button type="submit" loading={setIt.isPending}>
-                Set the password
-              </Button>
-            </>
+    <FormCard titleId="set-password-title" title="Set your password" width={420} onSubmit={submit}>
+      {setIt.isSuccess ? (
+        <>
+          <Text role="status">Your password is set. Every earlier session of your account has ended.</Text>
+          <Anchor href={hrefOf({ page: 'queue' })}>Sign in</Anchor>
+        </>
+      ) : (
+        <>
+          {!fromLink && (
+            <TextInput
+              label="Set-password token"
+              description="From the link your administrator gave you"
+              required
+              value={token}
+              onChange={(event) => setToken(event.currentTarget.value)}
+            />
           )}
-        </Stack>
-      </Paper>
-    </Center>
+          <PasswordInput
+            label="New password"
+            description={`At least ${MIN_LENGTH} characters`}
+            autoComplete="new-password"
+            required
+            value={password}
+            onChange={(event) => setPassword(event.currentTarget.value)}
+          />
+          <PasswordInput
+            label="New password again"
+            autoComplete="new-password"
+            required
+            value={again}
+            onChange={(event) => setAgain(event.currentTarget.value)}
+          />
+          {(problem || setIt.isError) && (
+            <Alert color="red" role="alert" title="The password was not set">
+              {problem ?? setIt.error?.message}
+            </Alert>
+          )}
+          <Button type="submit" loading={setIt.isPending}>
+            Set the password
+          </Button>
+        </>
+      )}
+    </FormCard>
   );
 }

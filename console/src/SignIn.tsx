@@ -1,8 +1,9 @@
-import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
+import { Alert, Button, PasswordInput, TextInput } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { api, csrf, failure } from './api.ts';
 import { ME_KEY } from './App.tsx';
+import { FormCard } from './FormCard.tsx';
 
 /** Sign-in: email and password, then the TOTP code when the API asks for one. */
 export function SignIn() {
@@ -27,54 +28,48 @@ export function SignIn() {
       if (/TOTP/i.test(error.message)) setAskTotp(true);
     },
   });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    signIn.mutate();
-  };
   return (
-    <Center mih="100vh" component="main">
-      <Paper withBorder p="xl" w={380} component="form" onSubmit={submit} aria-labelledby="sign-in-title">
-        <Stack>
-          <Title order={1} size="h2" id="sign-in-title">
-            Sign in to the care360 console
-          </Title>
-          <TextInput
-            label="Email"
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(event) => setEmail(event.currentTarget.value)}
-          />
-          <PasswordInput
-            label="Password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(event) => setPassword(event.currentTarget.value)}
-          />
-          {askTotp && (
-            <TextInput
-              label="Authentication code"
-              description="The 6-digit code of your authenticator app"
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              required
-              autoFocus
-              value={totpCode}
-              onChange={(event) => setTotpCode(event.currentTarget.value.trim())}
-            />
-          )}
-          {signIn.isError && (
-            <Alert color="red" role="alert" title="Not signed in">
-              {signIn.error.message}
-            </Alert>
-          )}
-          <Button type="submit" loading={signIn.isPending}>
-            Sign in
-          </Button>
-        </Stack>
-      </Paper>
-    </Center>
+    <FormCard
+      titleId="sign-in-title"
+      title="Sign in to the care360 console"
+      width={380}
+      onSubmit={() => signIn.mutate()}
+    >
+      <TextInput
+        label="Email"
+        type="email"
+        autoComplete="username"
+        required
+        value={email}
+        onChange={(event) => setEmail(event.currentTarget.value)}
+      />
+      <PasswordInput
+        label="Password"
+        autoComplete="current-password"
+        required
+        value={password}
+        onChange={(event) => setPassword(event.currentTarget.value)}
+      />
+      {askTotp && (
+        <TextInput
+          label="Authentication code"
+          description="The 6-digit code of your authenticator app"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          required
+          autoFocus
+          value={totpCode}
+          onChange={(event) => setTotpCode(event.currentTarget.value.trim())}
+        />
+      )}
+      {signIn.isError && (
+        <Alert color="red" role="alert" title="Not signed in">
+          {signIn.error.message}
+        </Alert>
+      )}
+      <Button type="submit" loading={signIn.isPending}>
+        Sign in
+      </Button>
+    </FormCard>
   );
 }

@@ -1,8 +1,10 @@
-import { Button, Checkbox, Group, NativeSelect, Stack, Table, TextInput, Title } from '@mantine/core';
+import { Checkbox, NativeSelect, Stack, Table, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
 import { api, data } from '../api.ts';
-import { Failure } from './common.tsx';
+import { choices, Failure, ListTable, namesOf, RowForm, useFields } from './common.tsx';
+
+const NEW_BUNDLE = { name: '', price: '' };
+const NEW_PRODUCT = { name: '', price: '', productBundleId: '' };
 
 /** The organization's product bundles (price, visibility, sold out) and products. */
 export function Catalog({ organizationId }: { organizationId: string }) {
@@ -18,12 +20,12 @@ export function Catalog({ organizationId }: { organizationId: string }) {
     queryKey: productsKey,
     queryFn: () => data(api.GET('/admin/v1/organizations/{organizationId}/products', path)),
   });
-  const [bundle, setBundle] = useState({ name: '', price: '' });
-  const [product, setProduct] = useState({ name: '', price: '', productBundleId: '' });
+  const { values: bundle, setValues: setBundle, field: bundleField } = useFields(NEW_BUNDLE);
+  const { values: product, setValues: setProduct, field: productField } = useFields(NEW_PRODUCT);
   const createBundle = useMutation({
     mutationFn: () => data(api.POST('/admin/v1/organizations/{organizationId}/bundles', { ...path, body: bundle })),
     onSuccess: () => {
-      setBundle({ name: '', price: '' });
+      setBundle(NEW_BUNDLE);
       void queryClient.invalidateQueries({ queryKey: bundlesKey });
     },
   });
@@ -50,136 +52,76 @@ export function Catalog({ organizationId }: { organizationId: string }) {
         }),
       ),
     onSuccess: () => {
-      setProduct({ name: '', price: '', productBundleId: '' });
+      setProduct(NEW_PRODUCT);
       void queryClient.invalidateQueries({ queryKey: productsKey });
     },
   });
-  const bundleName = new Map((bundles.data?.bundles ?? []).map((item) => [item.id, item.name]));
+  const bundleName = namesOf(bundles.data?.bundles);
   return (
     <Stack component="section" aria-labelledby="catalog-title">
       <Title order={3} id="catalog-title">
         Bundles and products
       </Title>
-      <form
-        aria-label="New bundle"
-        onSubmit={(event: FormEvent) => {
-          event.preventDefault();
-          createBundle.mutate();
-        }}
+      <RowForm
+        label="New bundle"
+        submitLabel="Create bundle"
+        pending={createBundle.isPending}
+        onSubmit={() => createBundle.mutate()}
       >
-        <Group align="flex-end">
-          <TextInput
-            label="Bundle name"
-            required
-            value={bundle.name}
-            onChange={(event) => setBundle({ ...bundle, name: event.currentTarget.value })}
-          />
-          <TextInput
-            label="Bundle price (USD)"
-            required
-            inputMode="decimal"
-            value={bundle.price}
-            onChange={(event) => setBundle({ ...bundle, price: event.currentTarget.value })}
-          />
-          <Button type="submit" loading={createBundle.isPending}>
-            Create bundle
-          </Button>
-        </Group>
-      </form>
+        <TextInput label="Bundle name" required {...bundleField('name')} />
+        <TextInput label="Bundle price (USD)" required inputMode="decimal" {...bundleField('price')} />
+      </RowForm>
       <Failure error={createBundle.error ?? changeBundle.error ?? bundles.error} />
-      <Table striped aria-label="Bundles">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Bundle</Table.Th>
-            <Table.Th>Price</Table.Th>
-            <Table.Th>Visible</Table.Th>
-            <Table.Th>Sold out</Table.Th>
+      <ListTable label="Bundles" columns={['Bundle', 'Price', 'Visible', 'Sold out']}>
+        {(bundles.data?.bundles ?? []).map((item) => (
+          <Table.Tr key={item.id}>
+            <Table.Td>{item.name}</Table.Td>
+            <Table.Td>
+              {item.price} {item.priceUnit}
+            </Table.Td>
+            <Table.Td>
+              <Checkbox
+                aria-label={`${item.name} is visible`}
+                checked={item.isVisible}
+                onChange={(event) => changeBundle.mutate({ bundleId: item.id, isVisible: event.currentTarget.checked })}
+              />
+            </Table.Td>
+            <Table.Td>
+              <Checkbox
+                aria-label={`${item.name} is sold out`}
+                checked={item.isSoldOut}
+                onChange={(event) => changeBundle.mutate({ bundleId: item.id, isSoldOut: event.currentTarget.checked })}
+              />
+            </Table.Td>
           </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {(bundles.data?.bundles ?? []).map((item) => (
-            <Table.Tr key={item.id}>
-              <Table.Td>{item.name}</Table.Td>
-              <Table.Td>
-                {item.price} {item.priceUnit}
-              </Table.Td>
-              <Table.Td>
-                <Checkbox
-                  aria-label={`${item.name} is visible`}
-                  checked={item.isVisible}
-                  onChange={(event) =>
-                    changeBundle.mutate({ bundleId: item.id, isVisible: event.currentTarget.checked })
-                  }
-                />
-              </Table.Td>
-              <Table.Td>
-                <Checkbox
-                  aria-label={`${item.name} is sold out`}
-                  checked={item.isSoldOut}
-                  onChange={(event) =>
-                    changeBundle.mutate({ bundleId: item.id, isSoldOut: event.currentTarget.checked })
-                  }
-                />
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-      <form
-        aria-label="New product"
-        onSubmit={(event: FormEvent) => {
-          event.preventDefault();
-          createProduct.mutate();
-        }}
+        ))}
+      </ListTable>
+      <RowForm
+        label="New product"
+        submitLabel="Create product"
+        pending={createProduct.isPending}
+        onSubmit={() => createProduct.mutate()}
       >
-        <Group align="flex-end">
-          <TextInput
-            label="Product name"
-            required
-            value={product.name}
-            onChange={(event) => setProduct({ ...product, name: event.currentTarget.value })}
-          />
-          <TextInput
-            label="Product price (USD, optional)"
-            inputMode="decimal"
-            value={product.price}
-            onChange={(event) => setProduct({ ...product, price: event.currentTarget.value })}
-          />
-          <NativeSelect
-            label="In bundle"
-            value={product.productBundleId}
-            onChange={(event) => setProduct({ ...product, productBundleId: event.currentTarget.value })}
-            data={[
-              { value: '', label: 'No bundle' },
-              ...(bundles.data?.bundles ?? []).map((item) => ({ value: item.id, label: item.name })),
-            ]}
-          />
-          <Button type="submit" loading={createProduct.isPending}>
-            Create product
-          </Button>
-        </Group>
-      </form>
+        <TextInput label="Product name" required {...productField('name')} />
+        <TextInput label="Product price (USD, optional)" inputMode="decimal" {...productField('price')} />
+        <NativeSelect
+          label="In bundle"
+          data={choices('No bundle', bundles.data?.bundles)}
+          {...productField('productBundleId')}
+        />
+      </RowForm>
       <Failure error={createProduct.error ?? products.error} />
-      <Table striped aria-label="Products">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Product</Table.Th>
-            <Table.Th>Price</Table.Th>
-            <Table.Th>Bundle</Table.Th>
+      <ListTable label="Products" columns={['Product', 'Price', 'Bundle']}>
+        {(products.data?.products ?? []).map((item) => (
+          <Table.Tr key={item.id}>
+            <Table.Td>{item.name}</Table.Td>
+            <Table.Td>
+              {item.price} {item.priceUnit}
+            </Table.Td>
+            <Table.Td>{item.productBundleId ? (bundleName.get(item.productBundleId) ?? '—') : '—'}</Table.Td>
           </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {(products.data?.products ?? []).map((item) => (
-            <Table.Tr key={item.id}>
-              <Table.Td>{item.name}</Table.Td>
-              <Table.Td>
-                {item.price} {item.priceUnit}
-              </Table.Td>
-              <Table.Td>{item.productBundleId ? (bundleName.get(item.productBundleId) ?? '—') : '—'}</Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+        ))}
+      </ListTable>
     </Stack>
   );
 }

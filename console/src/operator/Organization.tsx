@@ -15,13 +15,13 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, data } from '../api.ts';
 import { Catalog } from './Catalog.tsx';
-import { Failure, OperatorLink, ShownOnce, when, type AdminBody } from './common.tsx';
-import { ORGANIZATIONS_KEY } from './Organizations.tsx';
+import { Failure, ListTable, OperatorLink, RowForm, ShownOnce, when, type AdminBody } from './common.tsx';
+import { ORGANIZATIONS_KEY, useOrganizations } from './Organizations.tsx';
 import { Webhooks } from './Webhooks.tsx';
 
 /** One organization: its API keys, payment settings and gateway credentials, catalog and webhook endpoints. */
 export function Organization({ organizationId }: { organizationId: string }) {
-  const list = useQuery({ queryKey: ORGANIZATIONS_KEY, queryFn: () => data(api.GET('/admin/v1/organizations')) });
+  const list = useOrganizations();
   const organization = list.data?.organizations.find((candidate) => candidate.id === organizationId);
   if (list.isPending) return <Loader aria-label="Loading the organization" />;
   if (!organization) {
@@ -129,75 +129,60 @@ function ApiKeys({ organizationId }: { organizationId: string }) {
       ),
     onSuccess: refresh,
   });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    create.mutate();
-  };
   return (
     <Stack component="section" aria-labelledby="api-keys-title">
       <Title order={3} id="api-keys-title">
         API keys
       </Title>
-      <form onSubmit={submit} aria-label="New API key">
-        <Group align="flex-end">
-          <TextInput
-            label="Label (optional)"
-            maxLength={100}
-            value={label}
-            onChange={(e) => setLabel(e.currentTarget.value)}
-          />
-          <Button type="submit" loading={create.isPending}>
-            Create API key
-          </Button>
-        </Group>
-      </form>
+      <RowForm
+        label="New API key"
+        submitLabel="Create API key"
+        pending={create.isPending}
+        onSubmit={() => create.mutate()}
+      >
+        <TextInput
+          label="Label (optional)"
+          maxLength={100}
+          value={label}
+          onChange={(e) => setLabel(e.currentTarget.value)}
+        />
+      </RowForm>
       <Failure error={create.error ?? revoke.error ?? keys.error} />
       {create.data && <ShownOnce title="The new API key" value={create.data.apiKey} />}
-      <Table striped aria-label="API keys">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Key</Table.Th>
-            <Table.Th>Label</Table.Th>
-            <Table.Th>Created</Table.Th>
-            <Table.Th>Last used</Table.Th>
-            <Table.Th>State</Table.Th>
+      <ListTable label="API keys" columns={['Key', 'Label', 'Created', 'Last used', 'State']}>
+        {(keys.data?.apiKeys ?? []).map((apiKey) => (
+          <Table.Tr key={apiKey.id}>
+            <Table.Td>
+              <code>{apiKey.prefix}…</code>
+            </Table.Td>
+            <Table.Td>{apiKey.label ?? '—'}</Table.Td>
+            <Table.Td>{when(apiKey.createdAt)}</Table.Td>
+            <Table.Td>{when(apiKey.lastUsedAt)}</Table.Td>
+            <Table.Td>
+              {apiKey.revokedAt ? (
+                <Badge color="gray" variant="outline">
+                  Revoked {when(apiKey.revokedAt)}
+                </Badge>
+              ) : (
+                <Button
+                  size="xs"
+                  color="red"
+                  variant="outline"
+                  aria-label={`Revoke the key ${apiKey.prefix}`}
+                  loading={revoke.isPending && revoke.variables === apiKey.id}
+                  onClick={() => {
+                    if (confirm(`Revoke the key ${apiKey.prefix}…? Calls with it are refused at once.`)) {
+                      revoke.mutate(apiKey.id);
+                    }
+                  }}
+                >
+                  Revoke
+                </Button>
+              )}
+            </Table.Td>
           </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {(keys.data?.apiKeys ?? []).map((apiKey) => (
-            <Table.Tr key={apiKey.id}>
-              <Table.Td>
-                <code>{apiKey.prefix}…</code>
-              </Table.Td>
-              <Table.Td>{apiKey.label ?? '—'}</Table.Td>
-              <Table.Td>{when(apiKey.createdAt)}</Table.Td>
-              <Table.Td>{when(apiKey.lastUsedAt)}</Table.Td>
-              <Table.Td>
-                {apiKey.revokedAt ? (
-                  <Badge color="gray" variant="outline">
-                    Revoked {when(apiKey.revokedAt)}
-                  </Badge>
-                ) : (
-                  <Button
-                    size="xs"
-                    color="red"
-                    variant="outline"
-                    aria-label={`Revoke the key ${apiKey.prefix}`}
-                    loading={revoke.isPending && revoke.variables === apiKey.id}
-                    onClick={() => {
-                      if (confirm(`Revoke the key ${apiKey.prefix}…? Calls with it are refused at once.`)) {
-                        revoke.mutate(apiKey.id);
-                      }
-                    }}
-                  >
-                    Revoke
-                  </Button>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+        ))}
+      </ListTable>
     </Stack>
   );
 }

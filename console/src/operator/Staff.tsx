@@ -2,8 +2,8 @@ import { Badge, Button, Checkbox, Group, NativeSelect, Stack, Table, Text, TextI
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, data } from '../api.ts';
-import { Failure, ShownOnce, when, type AdminBody } from './common.tsx';
-import { ORGANIZATIONS_KEY } from './Organizations.tsx';
+import { Failure, ListTable, namesOf, ShownOnce, useFields, when, type AdminBody } from './common.tsx';
+import { useOrganizations } from './Organizations.tsx';
 
 type NewStaff = AdminBody<'/admin/v1/staff', 'post'>;
 const ROLES = ['SUPPORT', 'PROVIDER', 'ADMIN'] as const;
@@ -28,16 +28,13 @@ const EMPTY = {
 /** Staff accounts: create (a one-time set-password link), list, disable, reset the password. */
 export function Staff() {
   const queryClient = useQueryClient();
-  const [form, setForm] = useState(EMPTY);
+  const { values: form, setValues: setForm, field } = useFields(EMPTY);
   const [everyOrganization, setEveryOrganization] = useState(true);
   const [organizationIds, setOrganizationIds] = useState<string[]>([]);
   const [link, setLink] = useState<{ who: string; token: string } | null>(null);
   const staff = useQuery({ queryKey: KEY, queryFn: () => data(api.GET('/admin/v1/staff')) });
-  const organizations = useQuery({
-    queryKey: ORGANIZATIONS_KEY,
-    queryFn: () => data(api.GET('/admin/v1/organizations')),
-  });
-  const orgName = new Map((organizations.data?.organizations ?? []).map((item) => [item.id, item.name]));
+  const organizations = useOrganizations();
+  const orgName = namesOf(organizations.data?.organizations);
   const refresh = () => void queryClient.invalidateQueries({ queryKey: KEY });
 
   const create = useMutation({
@@ -84,10 +81,6 @@ export function Staff() {
     event.preventDefault();
     create.mutate();
   };
-  const field = (name: keyof typeof EMPTY) => ({
-    value: form[name],
-    onChange: (event: { currentTarget: { value: string } }) => setForm({ ...form, [name]: event.currentTarget.value }),
-  });
   return (
     <Stack>
       <Title order={2}>Staff</Title>
@@ -133,82 +126,70 @@ export function Staff() {
           Send it to them: it works once, for 24 hours, and is shown only this once.
         </ShownOnce>
       )}
-      <Table striped aria-label="Staff members">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Role</Table.Th>
-            <Table.Th>Organizations</Table.Th>
-            <Table.Th>Sign-in</Table.Th>
-            <Table.Th>Created</Table.Th>
-            <Table.Th>Actions</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {(staff.data?.staff ?? []).map((member) => (
-            <Table.Tr key={member.staffId}>
-              <Table.Td>
-                {member.firstName} {member.lastName}
+      <ListTable label="Staff members" columns={['Name', 'Role', 'Organizations', 'Sign-in', 'Created', 'Actions']}>
+        {(staff.data?.staff ?? []).map((member) => (
+          <Table.Tr key={member.staffId}>
+            <Table.Td>
+              {member.firstName} {member.lastName}
+              <Text size="xs" c="gray.7">
+                {member.email}
+              </Text>
+            </Table.Td>
+            <Table.Td>
+              {member.role}
+              {member.licensedStates.length > 0 && (
                 <Text size="xs" c="gray.7">
-                  {member.email}
+                  {member.licensedStates.join(', ')}
                 </Text>
-              </Table.Td>
-              <Table.Td>
-                {member.role}
-                {member.licensedStates.length > 0 && (
-                  <Text size="xs" c="gray.7">
-                    {member.licensedStates.join(', ')}
-                  </Text>
-                )}
-              </Table.Td>
-              <Table.Td>
-                {member.organizationIds === null
-                  ? 'Every organization'
-                  : member.organizationIds.map((id) => orgName.get(id) ?? id).join(', ')}
-              </Table.Td>
-              <Table.Td>
-                {member.disabled ? (
-                  <Badge color="gray" variant="outline">
-                    Disabled
-                  </Badge>
-                ) : (
-                  <>
-                    {member.hasPassword ? 'Password set' : 'Awaiting password'}
-                    {member.totpEnabled ? ', TOTP on' : ''}
-                  </>
-                )}
-              </Table.Td>
-              <Table.Td>{when(member.createdAt)}</Table.Td>
-              <Table.Td>
-                {!member.disabled && (
-                  <Group gap="xs">
-                    <Button
-                      size="xs"
-                      variant="default"
-                      aria-label={`Reset password for ${member.email}`}
-                      onClick={() => reset.mutate(member)}
-                    >
-                      Reset password
-                    </Button>
-                    <Button
-                      size="xs"
-                      color="red"
-                      variant="outline"
-                      aria-label={`Disable ${member.email}`}
-                      onClick={() => {
-                        if (confirm(`Disable ${member.email}? Their sessions end at once.`))
-                          disable.mutate(member.staffId);
-                      }}
-                    >
-                      Disable
-                    </Button>
-                  </Group>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+              )}
+            </Table.Td>
+            <Table.Td>
+              {member.organizationIds === null
+                ? 'Every organization'
+                : member.organizationIds.map((id) => orgName.get(id) ?? id).join(', ')}
+            </Table.Td>
+            <Table.Td>
+              {member.disabled ? (
+                <Badge color="gray" variant="outline">
+                  Disabled
+                </Badge>
+              ) : (
+                <>
+                  {member.hasPassword ? 'Password set' : 'Awaiting password'}
+                  {member.totpEnabled ? ', TOTP on' : ''}
+                </>
+              )}
+            </Table.Td>
+            <Table.Td>{when(member.createdAt)}</Table.Td>
+            <Table.Td>
+              {!member.disabled && (
+                <Group gap="xs">
+                  <Button
+                    size="xs"
+                    variant="default"
+                    aria-label={`Reset password for ${member.email}`}
+                    onClick={() => reset.mutate(member)}
+                  >
+                    Reset password
+                  </Button>
+                  <Button
+                    size="xs"
+                    color="red"
+                    variant="outline"
+                    aria-label={`Disable ${member.email}`}
+                    onClick={() => {
+                      if (confirm(`Disable ${member.email}? Their sessions end at once.`))
+                        disable.mutate(member.staffId);
+                    }}
+                  >
+                    Disable
+                  </Button>
+                </Group>
+              )}
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </ListTable>
     </Stack>
   );
 }

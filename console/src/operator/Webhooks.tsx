@@ -1,8 +1,8 @@
-import { Badge, Button, Group, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
+import { Badge, Button, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { api, data } from '../api.ts';
-import { Failure, ShownOnce, when } from './common.tsx';
+import { Failure, ListTable, RowForm, ShownOnce, when } from './common.tsx';
 
 /** Shade 9 of each has 4.5:1 contrast with white (format.ts). */
 const DELIVERY_COLOR = { pending: 'gray', delivered: 'teal', failed: 'red' } as const;
@@ -36,81 +36,67 @@ export function Webhooks({ organizationId }: { organizationId: string }) {
       ),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: key }),
   });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    create.mutate();
-  };
   return (
     <Stack component="section" aria-labelledby="webhooks-title">
       <Title order={3} id="webhooks-title">
         Webhook endpoints
       </Title>
-      <form onSubmit={submit} aria-label="New webhook endpoint">
-        <Group align="flex-end">
-          <TextInput
-            label="Endpoint URL"
-            type="url"
-            required
-            w={420}
-            value={url}
-            onChange={(event) => setUrl(event.currentTarget.value)}
-          />
-          <Button type="submit" loading={create.isPending}>
-            Add endpoint
-          </Button>
-        </Group>
-      </form>
+      <RowForm
+        label="New webhook endpoint"
+        submitLabel="Add endpoint"
+        pending={create.isPending}
+        onSubmit={() => create.mutate()}
+      >
+        <TextInput
+          label="Endpoint URL"
+          type="url"
+          required
+          w={420}
+          value={url}
+          onChange={(event) => setUrl(event.currentTarget.value)}
+        />
+      </RowForm>
       <Failure error={create.error ?? toggle.error ?? endpoints.error} />
       {create.data?.secret && (
         <ShownOnce title="The endpoint's signing secret" value={create.data.secret}>
           The receiver checks each delivery&apos;s signature with it. Copy it now: it is shown only this once.
         </ShownOnce>
       )}
-      <Table striped aria-label="Webhook endpoints">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>URL</Table.Th>
-            <Table.Th>Events</Table.Th>
-            <Table.Th>State</Table.Th>
-            <Table.Th>Deliveries</Table.Th>
+      <ListTable label="Webhook endpoints" columns={['URL', 'Events', 'State', 'Deliveries']}>
+        {(endpoints.data?.webhooks ?? []).map((endpoint) => (
+          <Table.Tr key={endpoint.webhookId}>
+            <Table.Td>
+              <code>{endpoint.url}</code>
+              {endpoint.disabledReason && (
+                <Text size="xs" c="gray.7">
+                  {endpoint.disabledReason}
+                </Text>
+              )}
+            </Table.Td>
+            <Table.Td>{endpoint.events ? endpoint.events.join(', ') : 'every event'}</Table.Td>
+            <Table.Td>
+              <Switch
+                label={endpoint.enabled ? 'Enabled' : 'Disabled'}
+                aria-label={`${endpoint.url} enabled`}
+                checked={endpoint.enabled}
+                onChange={(event) =>
+                  toggle.mutate({ webhookId: endpoint.webhookId, enabled: event.currentTarget.checked })
+                }
+              />
+            </Table.Td>
+            <Table.Td>
+              <Button
+                size="xs"
+                variant={opened === endpoint.webhookId ? 'filled' : 'default'}
+                aria-expanded={opened === endpoint.webhookId}
+                onClick={() => setOpened(opened === endpoint.webhookId ? null : endpoint.webhookId)}
+              >
+                {opened === endpoint.webhookId ? 'Hide deliveries' : 'Show deliveries'}
+              </Button>
+            </Table.Td>
           </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {(endpoints.data?.webhooks ?? []).map((endpoint) => (
-            <Table.Tr key={endpoint.webhookId}>
-              <Table.Td>
-                <code>{endpoint.url}</code>
-                {endpoint.disabledReason && (
-                  <Text size="xs" c="gray.7">
-                    {endpoint.disabledReason}
-                  </Text>
-                )}
-              </Table.Td>
-              <Table.Td>{endpoint.events ? endpoint.events.join(', ') : 'every event'}</Table.Td>
-              <Table.Td>
-                <Switch
-                  label={endpoint.enabled ? 'Enabled' : 'Disabled'}
-                  aria-label={`${endpoint.url} enabled`}
-                  checked={endpoint.enabled}
-                  onChange={(event) =>
-                    toggle.mutate({ webhookId: endpoint.webhookId, enabled: event.currentTarget.checked })
-                  }
-                />
-              </Table.Td>
-              <Table.Td>
-                <Button
-                  size="xs"
-                  variant={opened === endpoint.webhookId ? 'filled' : 'default'}
-                  aria-expanded={opened === endpoint.webhookId}
-                  onClick={() => setOpened(opened === endpoint.webhookId ? null : endpoint.webhookId)}
-                >
-                  {opened === endpoint.webhookId ? 'Hide deliveries' : 'Show deliveries'}
-                </Button>
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+        ))}
+      </ListTable>
       {opened && <Deliveries organizationId={organizationId} webhookId={opened} />}
     </Stack>
   );
@@ -154,49 +140,39 @@ function Deliveries({ organizationId, webhookId }: { organizationId: string; web
       {list.length === 0 ? (
         <Text>No deliveries yet.</Text>
       ) : (
-        <Table striped aria-label="Deliveries">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Event</Table.Th>
-              <Table.Th>Case</Table.Th>
-              <Table.Th>Status</Table.Th>
-              <Table.Th>Attempts</Table.Th>
-              <Table.Th>Created</Table.Th>
-              <Table.Th>Last error</Table.Th>
-              <Table.Th>Action</Table.Th>
+        <ListTable
+          label="Deliveries"
+          columns={['Event', 'Case', 'Status', 'Attempts', 'Created', 'Last error', 'Action']}
+        >
+          {list.map((delivery) => (
+            <Table.Tr key={delivery.deliveryId} data-delivery-status={delivery.status}>
+              <Table.Td>{delivery.event}</Table.Td>
+              <Table.Td>
+                <code>{delivery.caseId ?? '—'}</code>
+              </Table.Td>
+              <Table.Td>
+                <Badge color={DELIVERY_COLOR[delivery.status]} variant="filled">
+                  {delivery.status}
+                </Badge>
+              </Table.Td>
+              <Table.Td>{delivery.attempts.length}</Table.Td>
+              <Table.Td>{when(delivery.createdAt)}</Table.Td>
+              <Table.Td>{delivery.lastError ?? '—'}</Table.Td>
+              <Table.Td>
+                <Button
+                  size="xs"
+                  variant="default"
+                  disabled={delivery.status === 'pending'}
+                  loading={redeliver.isPending && redeliver.variables === delivery.deliveryId}
+                  aria-label={`Redeliver ${delivery.event} of ${when(delivery.createdAt)}`}
+                  onClick={() => redeliver.mutate(delivery.deliveryId)}
+                >
+                  Redeliver
+                </Button>
+              </Table.Td>
             </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {list.map((delivery) => (
-              <Table.Tr key={delivery.deliveryId} data-delivery-status={delivery.status}>
-                <Table.Td>{delivery.event}</Table.Td>
-                <Table.Td>
-                  <code>{delivery.caseId ?? '—'}</code>
-                </Table.Td>
-                <Table.Td>
-                  <Badge color={DELIVERY_COLOR[delivery.status]} variant="filled">
-                    {delivery.status}
-                  </Badge>
-                </Table.Td>
-                <Table.Td>{delivery.attempts.length}</Table.Td>
-                <Table.Td>{when(delivery.createdAt)}</Table.Td>
-                <Table.Td>{delivery.lastError ?? '—'}</Table.Td>
-                <Table.Td>
-                  <Button
-                    size="xs"
-                    variant="default"
-                    disabled={delivery.status === 'pending'}
-                    loading={redeliver.isPending && redeliver.variables === delivery.deliveryId}
-                    aria-label={`Redeliver ${delivery.event} of ${when(delivery.createdAt)}`}
-                    onClick={() => redeliver.mutate(delivery.deliveryId)}
-                  >
-                    Redeliver
-                  </Button>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+          ))}
+        </ListTable>
       )}
     </Stack>
   );

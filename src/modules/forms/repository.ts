@@ -10,19 +10,6 @@ export interface FormRow {
   updated_at: Date;
 }
 
-export interface QuestionRow {
-  id: string;
-  form_id: string;
-  position: number;
-  question: string;
-  type: string;
-  required: boolean;
-  phi: boolean;
-  hint: string | null;
-  placeholder: string | null;
-  options: string[];
-}
-
 /** A question as a form-title request defines it. */
 export interface QuestionDefinition {
   id: string;
@@ -33,6 +20,26 @@ export interface QuestionDefinition {
   hint: string | null;
   placeholder: string | null;
   options: string[];
+}
+
+/** A stored question: its definition, in its form at its position. */
+export interface QuestionRow extends QuestionDefinition {
+  form_id: string;
+  position: number;
+}
+
+/** A stored question's definition, its fields in the definition's order. */
+export function definitionOf(row: QuestionRow): QuestionDefinition {
+  return {
+    id: row.id,
+    question: row.question,
+    type: row.type,
+    required: row.required,
+    phi: row.phi,
+    hint: row.hint,
+    placeholder: row.placeholder,
+    options: row.options,
+  };
 }
 
 const QUESTION_COLUMN_NAMES = [

@@ -3,17 +3,11 @@ import type { Queryable } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
 import type { Tenant } from '../../http/gate.ts';
 import { decodeCursor, toPage } from '../../http/pagination.ts';
-import { FormRepository, type FormRow, type QuestionRow } from './repository.ts';
+import { definitionOf, FormRepository, type FormRow, type QuestionDefinition, type QuestionRow } from './repository.ts';
 
-export interface QuestionView {
+/** A question as the API shows it: its definition, the id named `questionId`. */
+export interface QuestionView extends Omit<QuestionDefinition, 'id'> {
   questionId: string;
-  question: string;
-  type: string;
-  required: boolean;
-  phi: boolean;
-  hint: string | null;
-  placeholder: string | null;
-  options: string[];
 }
 
 export interface FormView {
@@ -30,17 +24,10 @@ const formCursorSchema = z.object({
   id: z.uuid(),
 });
 
+/** The definition under the API's name for the id (`questionId` first, as the API shows it). */
 function questionView(row: QuestionRow): QuestionView {
-  return {
-    questionId: row.id,
-    question: row.question,
-    type: row.type,
-    required: row.required,
-    phi: row.phi,
-    hint: row.hint,
-    placeholder: row.placeholder,
-    options: row.options,
-  };
+  const { id, ...definition } = definitionOf(row);
+  return { questionId: id, ...definition };
 }
 
 /** The forms an organization's intakes answer: read-only, scoped to the key's organization. */

@@ -13,7 +13,7 @@ import {
 } from './repository.ts';
 import { sendWebhook } from './sender.ts';
 import { signatureHeaders } from './signing.ts';
-import { Pause } from '../../pause.ts';
+import { BackgroundLoop } from '../../background-loop.ts';
 
 /** What the payload renderer is told about one delivery. */
 export interface RenderRequest {
@@ -95,9 +95,7 @@ export class WebhookDeliveryWorker {
   private readonly render: WebhookPayloadRenderer;
   private readonly random: () => number;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly stopping = new AbortController();
-  private running: Promise<void> | undefined;
-  private readonly pause = new Pause();
+  private readonly loop: BackgroundLoop;
   private log: WorkerLog | undefined;
   /** Outcomes waiting for the next recording statement, and the one under way. */
   private outcomes: { outcome: AttemptOutcome; done: (error?: unknown) => void }[] = [];
@@ -120,8 +118,17 @@ export class WebhookDeliveryWorker {
     this.render = options.render ?? renderReferences;
     this.random = options.random ?? Math.random;
     this.log = options.log;
+    // A full batch is claimed again at once; otherwise the next claim waits for a free slot or the interval.
+    this.loop = new BackgroundLoop(
+      async () => {
+        const free = this.settings.concurrency - this.inFlight.size;
+        const claimed = await this.deliverDue();
+        return claimed > 0 && claimed === free;
+      },
+      { intervalMs: this.settings.pollIntervalMs, failureMessage: 'claiming webhook deliveries failed; trying again' },
+    );
     // Every send in flight listens for the stop.
-    setMaxListeners(this.settings.concurrency + 10, this.stopping.signal);
+    setMaxListeners(this.settings.concurrency + 10, this.loop.signal);
   }
 
   /** The lease of a claim: longer than any send can take. */
@@ -132,14 +139,12 @@ export class WebhookDeliveryWorker {
   /** Starts sending (the server's logger, when the services were built before it). */
   start(log?: WorkerLog): void {
     this.log = log ?? this.log;
-    this.running ??= this.loop();
+    this.loop.start(this.log);
   }
 
   /** Stops claiming, cuts the sends in flight short (recorded as failed, to be retried) and waits for them. */
   async stop(): Promise<void> {
-    this.stopping.abort(new Error('the server is shutting down'));
-    this.pause.wake();
-    await this.running;
+    await this.loop.stop(new Error('the server is shutting down'));
     await Promise.all(this.inFlight);
   }
 
@@ -149,7 +154,7 @@ export class WebhookDeliveryWorker {
    */
   async deliverDue(): Promise<number> {
     const free = this.settings.concurrency - this.inFlight.size;
-    if (free <= 0 || this.stopping.signal.aborted) return 0;
+    if (free <= 0 || this.loop.signal.aborted) return 0;
     const claimed = await new WebhookQueue(this.db).claim(free, this.leaseSeconds);
     if (claimed.length === 0) return 0;
     const bodies = this.bodiesOf(claimed);
@@ -159,7 +164,7 @@ export class WebhookDeliveryWorker {
         .catch((error: unknown) => this.log?.error({ err: error }, 'webhook delivery failed unexpectedly'))
         .finally(() => {
           this.inFlight.delete(work);
-          this.pause.wake();
+          this.loop.wake();
         });
       this.inFlight.add(work);
     });
@@ -180,20 +185,6 @@ export class WebhookDeliveryWorker {
     }
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      const free = this.settings.concurrency - this.inFlight.size;
-      let claimed = 0;
-      try {
-        claimed = await this.deliverDue();
-      } catch (error) {
-        this.log?.warn({ err: error }, 'claiming webhook deliveries failed; trying again');
-      }
-      if (claimed > 0 && claimed === free) continue;
-      await this.pause.until(this.settings.pollIntervalMs);
-    }
-  }
-
   private async deliver(delivery: ClaimedDelivery, body: Buffer | Error): Promise<void> {
     if (body instanceof Error) {
       const failure = { delivered: false, durationMs: 0, responseStatus: null, responseBody: null };
@@ -206,7 +197,7 @@ export class WebhookDeliveryWorker {
       timeoutMs: this.settings.timeoutMs,
       allowPrivateNetworks: this.options.allowPrivateNetworks,
       maxResponseBytes: MAX_RESPONSE_BYTES,
-      signal: this.stopping.signal,
+      signal: this.loop.signal,
     });
     this.audit(delivery, result);
     await this.record(delivery, result);

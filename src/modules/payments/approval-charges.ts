@@ -12,7 +12,7 @@ import {
 import { changePayment, paymentEventOf } from './payment-events.ts';
 import { PaymentRepository, type CasePaymentRow, type PaymentChanges, type SavedMethodRecord } from './repository.ts';
 import { gatewayKey } from './service.ts';
-import { Pause } from '../../pause.ts';
+import { BackgroundLoop, type JobLog } from '../../background-loop.ts';
 
 /** The server itself changes the case: no caller asked for this charge at that moment. */
 const SYSTEM: CaseEventActor = { kind: 'system', id: null };
@@ -185,11 +185,6 @@ export interface ApprovalChargeOptions {
   batch?: number;
 }
 
-export interface JobLog {
-  warn(object: object, message: string): void;
-  error(object: object, message: string): void;
-}
-
 /** The first retry's delay; each further one doubles, up to an hour. */
 const FIRST_RETRY_MS = 10_000;
 const MAX_RETRY_MS = 3600_000;
@@ -206,10 +201,7 @@ const MAX_RETRY_MS = 3600_000;
  */
 export class ApprovalChargeJob {
   private readonly settings: Required<ApprovalChargeOptions>;
-  private readonly stopping = new AbortController();
-  private running: Promise<void> | undefined;
-  private readonly pause = new Pause();
-  private log: JobLog | undefined;
+  private readonly loop: BackgroundLoop;
 
   constructor(
     private readonly db: Database,
@@ -221,18 +213,24 @@ export class ApprovalChargeJob {
       leaseMs: options.leaseMs ?? 5 * 60_000,
       batch: options.batch ?? 8,
     };
+    this.loop = new BackgroundLoop(
+      async () => {
+        await this.runOnce();
+      },
+      {
+        intervalMs: this.settings.pollIntervalMs,
+        failureMessage: 'the approval charge job failed a pass; trying again',
+      },
+    );
   }
 
   start(log?: JobLog): void {
-    this.log = log ?? this.log;
-    this.running ??= this.loop();
+    this.loop.start(log);
   }
 
   /** Stops claiming and waits for the records in hand (a call cut short stays claimed until its lease lapses). */
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    this.pause.wake();
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass: records new approvals, then works through what is due. Answers how many records it worked on. */
@@ -248,22 +246,11 @@ export class ApprovalChargeJob {
         claimed.map((job) =>
           this.work(job).catch((error: unknown) =>
             // Left claimed: tried again when the lease lapses.
-            this.log?.error({ err: error, approvalChargeId: job.id }, 'approval charge failed unexpectedly'),
+            this.loop.log?.error({ err: error, approvalChargeId: job.id }, 'approval charge failed unexpectedly'),
           ),
         ),
       );
-      if (this.stopping.signal.aborted) return worked;
-    }
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      try {
-        await this.runOnce();
-      } catch (error) {
-        this.log?.warn({ err: error }, 'the approval charge job failed a pass; trying again');
-      }
-      await this.pause.until(this.settings.pollIntervalMs);
+      if (this.loop.signal.aborted) return worked;
     }
   }
 
@@ -333,36 +320,20 @@ export class ApprovalChargeJob {
     return queue.retryLater(job.id, this.delay(job), `The charge is ${result.status}`, result.id || null);
   }
 
+  /** The capture route's claim and key for a whole capture: a twin capture through the API is the same one. */
   private async capture(job: ApprovalChargeRow, tenant: Tenant, payment: CasePaymentRow): Promise<void> {
+    const hold = await this.claimHeld(job, tenant, payment, 'capture', payment.amount_cents);
+    if (!hold) return;
+    const { gateway, claimed, reference } = hold;
     const queue = new ApprovalChargeQueue(this.db);
-    const payments = new PaymentRepository(this.db, tenant);
-    if (payment.hold_status !== 'HELD' || !payment.gateway || !payment.gateway_reference) {
-      return queue.close(job.id, 'skipped', { error: `The hold is ${payment.hold_status}` });
-    }
-    const gateway = await this.gatewayOf(tenant, payment.gateway);
-    if (!gateway) {
-      return queue.retryLater(job.id, this.delay(job), `The ${payment.gateway} gateway of the hold is not configured`);
-    }
-    // The capture route's claim and key for a whole capture: a twin capture through the API is the same one.
-    const claimed = await payments.claimHold(payment.id, 'capture', payment.amount_cents, this.settings.leaseMs);
-    if (!claimed) {
-      const found = (await payments.findPayment(payment.case_id, payment.id))!;
-      if (found.hold_status === 'HELD') {
-        return queue.retryLater(job.id, this.delay(job), 'Another operation on the hold is in progress');
-      }
-      return queue.close(job.id, 'skipped', { error: `The hold is ${found.hold_status}` });
-    }
     let result: PaymentResult | null;
     try {
-      result = await gateway.capture({
-        idempotencyKey: gatewayKey('case-payment', payment.id, 'capture'),
-        reference: payment.gateway_reference,
-      });
+      result = await gateway.capture({ idempotencyKey: gatewayKey('case-payment', payment.id, 'capture'), reference });
     } catch (error) {
       if (error instanceof GatewayUnavailableError) return queue.retryLater(job.id, this.delay(job), error.message);
       if (!(error instanceof GatewayRequestError)) throw error;
       // Refused: captured or released another way meanwhile, or the hold lapsed. The gateway says which.
-      result = await gateway.retrievePayment(payment.gateway_reference).catch(() => null);
+      result = await gateway.retrievePayment(reference).catch(() => null);
       if (result?.status !== 'succeeded') return this.recordFailure(job, tenant, claimed, error.message, null);
     }
     if (!result || result.status !== 'succeeded') {
@@ -377,38 +348,21 @@ export class ApprovalChargeJob {
    * the same release again (Stripe replays its key; NMI refuses a second void and is asked what became of the hold).
    */
   private async release(job: ApprovalChargeRow, tenant: Tenant, payment: CasePaymentRow): Promise<void> {
+    const hold = await this.claimHeld(job, tenant, payment, 'release', null);
+    if (!hold) return;
+    const { gateway, claimed, reference } = hold;
     const queue = new ApprovalChargeQueue(this.db);
-    const payments = new PaymentRepository(this.db, tenant);
-    if (payment.hold_status !== 'HELD' || !payment.gateway || !payment.gateway_reference) {
-      return queue.close(job.id, 'skipped', { error: `The hold is ${payment.hold_status}` });
-    }
-    const gateway = await this.gatewayOf(tenant, payment.gateway);
-    if (!gateway) {
-      return queue.retryLater(job.id, this.delay(job), `The ${payment.gateway} gateway of the hold is not configured`);
-    }
-    const claimed = await payments.claimHold(payment.id, 'release', null, this.settings.leaseMs);
-    if (!claimed) {
-      const found = (await payments.findPayment(payment.case_id, payment.id))!;
-      if (found.hold_status === 'HELD') {
-        return queue.retryLater(job.id, this.delay(job), 'Another operation on the hold is in progress');
-      }
-      return queue.close(job.id, 'skipped', { error: `The hold is ${found.hold_status}` });
-    }
     let released: boolean;
     let reason = 'The release failed';
     try {
       released =
-        (
-          await gateway.cancel({
-            idempotencyKey: gatewayKey('case-payment', payment.id, 'release'),
-            reference: payment.gateway_reference,
-          })
-        ).status === 'canceled';
+        (await gateway.cancel({ idempotencyKey: gatewayKey('case-payment', payment.id, 'release'), reference }))
+          .status === 'canceled';
     } catch (error) {
       if (error instanceof GatewayUnavailableError) return queue.retryLater(job.id, this.delay(job), error.message);
       if (!(error instanceof GatewayRequestError)) throw error;
       // Refused: released or captured another way meanwhile (Stripe's dashboard), or lapsed. The gateway says which.
-      released = (await gateway.retrievePayment(payment.gateway_reference).catch(() => null))?.status === 'canceled';
+      released = (await gateway.retrievePayment(reference).catch(() => null))?.status === 'canceled';
       reason = error.message;
     }
     if (!released) return this.recordFailure(job, tenant, claimed, reason, null);
@@ -423,6 +377,40 @@ export class ApprovalChargeJob {
           }
         : { hold_operation: null, hold_operation_cents: null },
     );
+  }
+
+  /**
+   * The prelude of a capture or a release: the hold still HELD, its gateway configured, and the hold claimed for
+   * `operation` as the API's routes claim it. Null when the record is closed or put off instead (a hold no longer
+   * HELD, a gateway not configured, another operation on the hold in progress).
+   */
+  private async claimHeld(
+    job: ApprovalChargeRow,
+    tenant: Tenant,
+    payment: CasePaymentRow,
+    operation: 'capture' | 'release',
+    cents: number | null,
+  ): Promise<{ gateway: PaymentGateway; claimed: CasePaymentRow; reference: string } | null> {
+    const queue = new ApprovalChargeQueue(this.db);
+    const payments = new PaymentRepository(this.db, tenant);
+    if (payment.hold_status !== 'HELD' || !payment.gateway || !payment.gateway_reference) {
+      await queue.close(job.id, 'skipped', { error: `The hold is ${payment.hold_status}` });
+      return null;
+    }
+    const gateway = await this.gatewayOf(tenant, payment.gateway);
+    if (!gateway) {
+      await queue.retryLater(job.id, this.delay(job), `The ${payment.gateway} gateway of the hold is not configured`);
+      return null;
+    }
+    const claimed = await payments.claimHold(payment.id, operation, cents, this.settings.leaseMs);
+    if (claimed) return { gateway, claimed, reference: payment.gateway_reference };
+    const found = (await payments.findPayment(payment.case_id, payment.id))!;
+    if (found.hold_status === 'HELD') {
+      await queue.retryLater(job.id, this.delay(job), 'Another operation on the hold is in progress');
+    } else {
+      await queue.close(job.id, 'skipped', { error: `The hold is ${found.hold_status}` });
+    }
+    return null;
   }
 
   /** The payment is paid: its row, its PAYMENT_COMPLETED event and the record's outcome, in one transaction. */

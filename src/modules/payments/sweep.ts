@@ -1,7 +1,6 @@
 import type { Database } from '../../db/database.ts';
 import { Tenant } from '../../http/gate.ts';
-import { Pause } from '../../pause.ts';
-import type { JobLog } from './approval-charges.ts';
+import { BackgroundLoop, type JobLog } from '../../background-loop.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import { NmiGateway } from './gateways/nmi.ts';
 import { changePayment } from './payment-events.ts';
@@ -40,10 +39,7 @@ type HoldOutcome = 'settled' | 'failed' | 'unknown';
  */
 export class PaymentSweepJob {
   private readonly settings: Required<PaymentSweepOptions>;
-  private readonly stopping = new AbortController();
-  private readonly pause = new Pause();
-  private running: Promise<void> | undefined;
-  private log: JobLog | undefined;
+  private readonly loop: BackgroundLoop;
 
   constructor(
     private readonly db: Database,
@@ -56,17 +52,20 @@ export class PaymentSweepJob {
       pendingHoldAfterMinutes: options.pendingHoldAfterMinutes ?? 15,
       orphanChargeAfterMinutes: options.orphanChargeAfterMinutes ?? 15,
     };
+    this.loop = new BackgroundLoop(
+      async () => {
+        await this.runOnce();
+      },
+      { intervalMs: this.settings.pollIntervalMs, failureMessage: 'the NMI sweep failed a pass; trying again' },
+    );
   }
 
   start(log?: JobLog): void {
-    this.log = log ?? this.log;
-    this.running ??= this.loop();
+    this.loop.start(log);
   }
 
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    this.pause.wake();
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async runOnce(): Promise<PaymentSweepReport> {
@@ -76,9 +75,9 @@ export class PaymentSweepJob {
       this.settings.pendingHoldAfterMinutes,
     );
     for (const hold of stale) {
-      if (this.stopping.signal.aborted) return report;
+      if (this.loop.signal.aborted) return report;
       const outcome = await this.settleHold(hold).catch((error: unknown) => {
-        this.log?.warn({ err: error, paymentId: hold.id }, 'the NMI sweep could not settle a pending hold');
+        this.loop.log?.warn({ err: error, paymentId: hold.id }, 'the NMI sweep could not settle a pending hold');
         return 'unknown' as const;
       });
       if (outcome === 'settled') report.holdsSettled += 1;
@@ -88,20 +87,12 @@ export class PaymentSweepJob {
     for (const orphan of orphans) {
       if (orphan.outcome === 'refunded') report.orphansRefunded += 1;
       else
-        this.log?.warn({ recordId: orphan.recordId, outcome: orphan.outcome }, 'an orphaned charge was not refunded');
+        this.loop.log?.warn(
+          { recordId: orphan.recordId, outcome: orphan.outcome },
+          'an orphaned charge was not refunded',
+        );
     }
     return report;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      try {
-        await this.runOnce();
-      } catch (error) {
-        this.log?.warn({ err: error }, 'the NMI sweep failed a pass; trying again');
-      }
-      await this.pause.until(this.settings.pollIntervalMs);
-    }
   }
 
   private async settleHold(hold: CasePaymentRow): Promise<HoldOutcome> {

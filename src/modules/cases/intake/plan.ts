@@ -4,14 +4,18 @@ import { ApiError } from '../../../http/api-error.ts';
 import type { Tenant } from '../../../http/gate.ts';
 import { isUuid } from '../../../uuid.ts';
 import { FormDefinitionCache } from '../../forms/definition-cache.ts';
-import { FormRepository, type FormWithQuestions, type QuestionDefinition } from '../../forms/repository.ts';
+import {
+  definitionOf,
+  FormRepository,
+  type FormWithQuestions,
+  type QuestionDefinition,
+} from '../../forms/repository.ts';
 import type { FileLimits } from '../question-types/files.ts';
 import { findQuestionType } from '../question-types/registry.ts';
 import type { IntakeBody, QuestionItem } from '../schemas.ts';
 import { answerRequiredError, validationError } from '../validation.ts';
 import { present } from './normalize.ts';
 import {
-  definitionOf,
   planAnswer,
   questionOptions,
   questionsByTypeAndText,

@@ -129,16 +129,3 @@ export function questionsByTypeAndText(questions: readonly QuestionRow[]): Map<s
   }
   return found;
 }
-
-export function definitionOf(row: QuestionRow): QuestionDefinition {
-  return {
-    id: row.id,
-    question: row.question,
-    type: row.type,
-    required: row.required,
-    phi: row.phi,
-    hint: row.hint,
-    placeholder: row.placeholder,
-    options: row.options,
-  };
-}
