@@ -44,7 +44,9 @@ describe('the interactive API reference in a browser', () => {
         (key) => Object.values({ ...localStorage }).some((value) => value.includes(key)),
         apiKey,
       );
-      await page.reload();
+      // A new document, not a same-page hash change: the reference reads the fragment when it loads, and a hash
+      // change right after a reload can land before it listens, leaving the operation closed.
+      await page.goto('about:blank');
       await page.goto(`${origin}/docs/#tag/cases/POST/api/v1/dynamic-case`);
       await page.getByRole('button', { name: /Test Request\s*\(post \/api\/v1\/dynamic-case\)/ }).click();
 
