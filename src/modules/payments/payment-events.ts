@@ -49,19 +49,6 @@ export function paymentEventOf(
   return null;
 }
 
-/** Locks the payment in the caller's transaction and reads it in a statement of its own (read committed). */
-export async function lockPayment(
-  tx: Queryable,
-  tenant: Tenant,
-  payment: Pick<CasePaymentRow, 'id' | 'case_id'>,
-): Promise<CasePaymentRow | null> {
-  await tx.query('select id from case_payments where organization_id = $1 and id = $2 for update', [
-    tenant.organizationId,
-    payment.id,
-  ]);
-  return new PaymentRepository(tx, tenant).findPayment(payment.case_id, payment.id);
-}
-
 export interface PaymentChange {
   payment: Pick<CasePaymentRow, 'id' | 'case_id'>;
   /** Columns the payment must still hold (nulls included); else nothing is written and the answer is null. */
@@ -87,13 +74,14 @@ export async function changePayment(
   tenant: Tenant,
   change: PaymentChange,
 ): Promise<{ before: CasePaymentRow; after: CasePaymentRow } | null> {
-  const before = await lockPayment(tx, tenant, change.payment);
+  const payments = new PaymentRepository(tx, tenant);
+  const before = await payments.lockPayment(change.payment.case_id, change.payment.id);
   if (!before) return null;
   for (const [name, value] of Object.entries(change.expected ?? {})) {
     if (before[name as keyof CasePaymentRow] !== value) return null;
   }
   const changes = typeof change.changes === 'function' ? change.changes(before) : change.changes;
-  const after = await new PaymentRepository(tx, tenant).updatePayment(before.id, changes);
+  const after = await payments.updatePayment(before.id, changes);
   const type = (change.eventOf ?? paymentEventOf)(before, after);
   if (type) {
     await recordCaseEvent(tx, {

@@ -193,6 +193,18 @@ export class PaymentRepository {
     return rows[0] ?? null;
   }
 
+  /**
+   * The payment, locked for update in the caller's transaction. Under read committed a lock that waited for another
+   * transaction returns the row as that transaction left it, so the caller sees the change it queued behind.
+   */
+  async lockPayment(caseId: string, paymentId: string): Promise<CasePaymentRow | null> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `select ${paymentColumns} from case_payments where organization_id = $1 and case_id = $2 and id = $3 for update`,
+      [this.organizationId, caseId, paymentId],
+    );
+    return rows[0] ?? null;
+  }
+
   async findPaymentByIdempotencyKey(idempotencyKey: string): Promise<CasePaymentRow | null> {
     const { rows } = await this.db.query<CasePaymentRow>(
       `select ${paymentColumns} from case_payments where organization_id = $1 and idempotency_key = $2`,
