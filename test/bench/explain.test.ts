@@ -385,3 +385,23 @@ test('staff queue counts of an ADMIN of every organization: each status is one i
   // index of the thousands of cases, read once per rare status, is well over a hundred.
   assert.ok(pages <= 60, `the counts read ${pages} pages`);
 });
+
+test('staff queue first page of a member of one organization: page and counts read a bounded number of pages', async (t) => {
+  // The page is one (organization_id, created_at, id) range read up to the page's size, joined to its patients; the
+  // counts read each status's range up to the cap. Neither may read the organization's thousands of cases: that
+  // alone is hundreds of pages, where the bounded reads stay within a few dozen each.
+  const organizationId = (
+    await database.db.query<{ organization_id: string }>(`select organization_id from cases limit 1`)
+  ).rows[0]!.organization_id;
+  const support = await staffMember(app, 'SUPPORT', { organizationIds: [organizationId] });
+  const statements = await statementsOf(async () => {
+    const response = await app.inject({ url: '/staff/v1/cases?limit=25', headers: bearer(support) });
+    return { status: response.statusCode, body: response.json<Record<string, unknown>>() };
+  });
+  await assertIndexed(t, statements);
+  const counts = statements.filter((statement) => statement.text.includes("select 'APPROVED' as status"));
+  const page = statements.filter((statement) => statement.text.includes('cross join lateral'));
+  assert.deepEqual([counts.length, page.length], [1, 1], 'one statement for the counts, one for the page');
+  const pages = { counts: await pagesRead(counts[0]!), page: await pagesRead(page[0]!) };
+  assert.ok(pages.counts <= 60 && pages.page <= 150, `pages read: ${JSON.stringify(pages)}`);
+});
