@@ -24,14 +24,22 @@ const database = process.env.TEST_DATABASE_URL ? 'PostgreSQL (TEST_DATABASE_URL)
 const seed = process.env.TEST_SEED || String(randomInt(2 ** 31));
 console.log(`care360 tests: ${files.length} files on ${database}, Node ${process.version}, TEST_SEED=${seed}`);
 const environment = { ...process.env, TEST_SEED: seed };
+// Every test file's process (node --test passes its own flags on) keeps PGlite's WebAssembly on V8's baseline
+// compiler: its optimizing compile is seconds of CPU per process that a test file never earns back; the processes
+// the tests start get the same flag (test/support/process-flags.ts).
+const nodeFlags = ['--liftoff-only'];
 // On PGlite, the run migrates one database and every test file's fresh databases open a copy of it
 // (test/support/pglite-template.ts): a new PGlite's initdb and the migrations, paid once instead of per database.
 const templateDirectory = process.env.TEST_DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'care360-'));
 if (templateDirectory) {
   const template = path.join(templateDirectory, 'migrated-pglite.tar');
-  const made = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/pglite-template.ts', template], {
-    stdio: 'inherit',
-  });
+  const made = spawnSync(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', 'test/support/pglite-template.ts', template],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (made.status !== 0) process.exit(made.status ?? 1);
   environment.CARE360_TEST_PGLITE_TEMPLATE = template;
 }
@@ -46,10 +54,14 @@ const reporters = extra.some((argument) => argument.startsWith('--test-reporter'
       '--test-reporter=./scripts/test-timings.mjs',
       '--test-reporter-destination=stdout',
     ];
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...extra, ...files], {
-  stdio: 'inherit',
-  env: environment,
-});
+const result = spawnSync(
+  process.execPath,
+  [...nodeFlags, '--import', 'tsx', '--test', ...reporters, ...extra, ...files],
+  {
+    stdio: 'inherit',
+    env: environment,
+  },
+);
 if (templateDirectory) rmSync(templateDirectory, { recursive: true, force: true });
 if (result.status !== 0) console.log(`care360 tests failed; the randomised tests replay with TEST_SEED=${seed}`);
 process.exit(result.status ?? 1);

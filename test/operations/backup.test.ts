@@ -13,6 +13,7 @@ import { openDatabase } from '../../src/db/database.ts';
 import { checkStoredInvariants } from '../crash/crash-run.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { cliBundle } from '../support/cli-bundle.ts';
+import { CHILD_NODE_FLAGS } from '../support/process-flags.ts';
 import { startServer, type RunningServer } from '../support/server-process.ts';
 
 async function freePort(): Promise<number> {
@@ -30,7 +31,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * code and output. The limit only ends a command that hangs: on a loaded machine one takes a minute.
  */
 async function cli(args: string[], environment: Record<string, string>) {
-  return promisify(execFile)(process.execPath, [await cliBundle(), ...args], {
+  return promisify(execFile)(process.execPath, [...CHILD_NODE_FLAGS, await cliBundle(), ...args], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...environment },
     timeout: 600_000,
   }).then(

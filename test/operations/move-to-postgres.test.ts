@@ -15,6 +15,8 @@ import { openDatabase, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { moveToPostgres } from '../../src/operations/move-to-postgres.ts';
 import { OperationError } from '../../src/operations/server-probe.ts';
+import { cliBundle } from '../support/cli-bundle.ts';
+import { CHILD_NODE_FLAGS } from '../support/process-flags.ts';
 import { schemaUrl } from '../support/database.ts';
 import { fillEveryTable, rowCounts, type Filled } from './fill-every-table.ts';
 
@@ -181,8 +183,8 @@ describe('npm run cli -- move-to-postgres', () => {
   it('runs from the command line: refuses while a server answers, then moves into an empty database', async () => {
     const target = await newSchema();
     drops.push(target.drop);
-    const cli = (args: string[], env: Record<string, string>) =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    const cli = async (args: string[], env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, [...CHILD_NODE_FLAGS, await cliBundle(), ...args], {
         env: { PATH: process.env.PATH ?? '', ...env },
         timeout: 120_000,
       }).then(

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,18 +34,9 @@ describe('the payments gateways CLI', () => {
   };
   /** The CLI with `input` on its standard input (a secret kept out of the process list). */
   const withInput = async (input: string, ...args: string[]) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      env: { PATH: process.env.PATH ?? '', ...environment },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.stdin.end(input);
-    const [code] = (await once(child, 'close')) as [number | null];
-    assert.equal(code, 0, stderr);
-    return JSON.parse(stdout);
+    const result = await runCli(args, environment, input);
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout);
   };
 
   it('shows, sets (from --value or standard input) and removes credentials, never printing a secret', async () => {

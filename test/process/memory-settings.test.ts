@@ -88,11 +88,15 @@ describe('memory settings the launcher gives the server (src/memory-settings.ts,
   it(`the ${databaseUrl ? 'PostgreSQL' : 'PGlite'} server started by the launcher runs with its settings, serves and stops cleanly`, async () => {
     const database = databaseUrl ? await freshDatabase() : undefined;
     const directory = await mkdtemp(path.join(tmpdir(), 'care360-'));
-    const server = await startServer({
-      DATA_DIR: directory,
-      BOOTSTRAP_API_KEY: 'k',
-      ...(database ? { DATABASE_URL: database.url!, PHI_ENCRYPTION_KEY: 'ab'.repeat(32) } : {}),
-    });
+    // Started as an operator starts it, with no flag of the tests' own.
+    const server = await startServer(
+      {
+        DATA_DIR: directory,
+        BOOTSTRAP_API_KEY: 'k',
+        ...(database ? { DATABASE_URL: database.url!, PHI_ENCRYPTION_KEY: 'ab'.repeat(32) } : {}),
+      },
+      { nodeFlags: [] },
+    );
     try {
       assert.notEqual(server.pid, server.process.pid, 'the server is a process of its own');
       const environ = readFileSync(`/proc/${server.pid}/environ`, 'utf8').split('\0');

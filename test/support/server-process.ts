@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { launchedServerPid } from '../../bench/lib/processes.ts';
 import { buildServer, launcher } from '../../scripts/build.ts';
+import { cliBundle } from './cli-bundle.ts';
+import { CHILD_NODE_FLAGS } from './process-flags.ts';
 
 export interface RunningServer {
   url: string;
@@ -24,15 +26,23 @@ const START_LIMIT_MS = 300_000;
  * The server as `npm start` runs it: the source bundled to dist/server.mjs (scripts/build.ts), started by
  * the launcher with plain node. Built once per test file.
  */
-async function serverCommand(): Promise<string[]> {
+async function serverCommand(nodeFlags: readonly string[]): Promise<string[]> {
   bundle ??= buildServer();
   await bundle;
-  return [launcher];
+  return [...nodeFlags, launcher];
+}
+
+export interface StartOptions {
+  /** Node flags given to the launcher, which passes them on to the server (default: CHILD_NODE_FLAGS). */
+  nodeFlags?: readonly string[];
 }
 
 /** Starts the server as `npm start` does, on a free port, and waits until it listens. */
-export async function startServer(environment: Record<string, string>): Promise<RunningServer> {
-  const child = spawn(process.execPath, await serverCommand(), {
+export async function startServer(
+  environment: Record<string, string>,
+  { nodeFlags = CHILD_NODE_FLAGS }: StartOptions = {},
+): Promise<RunningServer> {
+  const child = spawn(process.execPath, await serverCommand(nodeFlags), {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -93,7 +103,7 @@ export async function startServer(environment: Record<string, string>): Promise<
 export async function failedStart(
   environment: Record<string, string>,
 ): Promise<{ code: number | null; output: string; errors: string }> {
-  const child = spawn(process.execPath, await serverCommand(), {
+  const child = spawn(process.execPath, await serverCommand(CHILD_NODE_FLAGS), {
     env: { PATH: process.env.PATH ?? '', ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -112,17 +122,21 @@ export async function failedStart(
 }
 
 /**
- * Runs `npm run cli -- <args>` as an operator would (the TypeScript CLI under tsx), with only `environment`
- * and PATH; returns its exit code, stdout and stderr.
+ * Runs `npm run cli -- <args>` as an operator would, with only `environment` and PATH, and `input` (if given) on
+ * its standard input; returns its exit code, stdout and stderr. The CLI's code is the bundle of
+ * test/support/cli-bundle.ts (a process under tsx spends most of its CPU loading src/ again), run with the tests'
+ * CHILD_NODE_FLAGS.
  */
 export async function runCli(
   args: string[],
   environment: Record<string, string>,
+  input?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, await cliBundle(), ...args], {
     env: { PATH: process.env.PATH ?? '', ...environment },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: 'pipe',
   });
+  child.stdin.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
