@@ -13,13 +13,15 @@ export interface BackgroundLoopOptions {
 
 /**
  * A background job's passes: runs `pass` again and again, waiting `intervalMs` between passes unless the pass
- * answers true (more is at hand) or `wake` ends the wait (new work, or the stop). `stop` ends the loop after the
- * pass under way; the job's own work looks at `signal` to stop early.
+ * answers true (more is at hand) or `wake` ends the wait (new work, or the stop); a wake during a pass skips the
+ * wait after it. `stop` ends the loop after the pass under way; the job's own work looks at `signal` to stop early.
  */
 export class BackgroundLoop {
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
   private endPause: (() => void) | undefined;
+  /** A wake that came during a pass: the work it announces may have come after the pass looked. */
+  private wokenDuringPass = false;
   private logger: JobLog | undefined;
 
   constructor(
@@ -43,9 +45,10 @@ export class BackgroundLoop {
     this.running ??= this.run();
   }
 
-  /** Ends the wait under way at once; with no wait under way it does nothing. */
+  /** Ends the wait under way at once; during a pass, the next pass follows it without a wait. */
   wake(): void {
-    this.endPause?.();
+    if (this.endPause) this.endPause();
+    else this.wokenDuringPass = true;
   }
 
   /** Stops after the pass under way (aborting `signal` with `reason`) and waits for it. */
@@ -58,12 +61,13 @@ export class BackgroundLoop {
   private async run(): Promise<void> {
     while (!this.stopping.signal.aborted) {
       let again = false;
+      this.wokenDuringPass = false;
       try {
         again = (await this.pass()) === true;
       } catch (error) {
         this.logger?.warn({ err: error }, this.options.failureMessage);
       }
-      if (!again && !this.stopping.signal.aborted) await this.pause(this.options.intervalMs);
+      if (!again && !this.wokenDuringPass && !this.stopping.signal.aborted) await this.pause(this.options.intervalMs);
     }
   }
 
