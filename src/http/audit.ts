@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../modules/audit/audit-log.ts';
 import type { AuditEvent } from '../modules/audit/repository.ts';
 import { appendRouteHook } from './route-hooks.ts';
@@ -30,6 +30,11 @@ declare module 'fastify' {
      * across organizations); a key's organization wins.
      */
     auditOrganizationId: string | null;
+    /**
+     * Set by a handler whose statement wrote the request's success event with the data it read (`readEventOf`):
+     * the hook then writes an event only if the answer still fails.
+     */
+    auditRecorded: boolean;
   }
 }
 
@@ -45,14 +50,15 @@ const MAX_RESOURCE_ID_LENGTH = 200;
 export function registerAudit(app: FastifyInstance, options: { auditLog: AuditLog }): void {
   app.decorateRequest('auditResourceId', null);
   app.decorateRequest('auditOrganizationId', null);
+  app.decorateRequest('auditRecorded', false);
 
   // Only on the routes that declare `audit`; `record` only queues, so the hook need not be async.
   app.addHook('onRoute', (route) => {
     const audit = route.config?.audit;
     if (!audit) return;
     appendRouteHook(route, 'onResponse', (request, reply, done) => {
-      if (reply.statusCode !== 429) {
-        options.auditLog.record(auditEventOf(request, reply, audit), (failure) => {
+      if (reply.statusCode !== 429 && !(request.auditRecorded && reply.statusCode < 400)) {
+        options.auditLog.record(auditEventOf(request, audit, reply.statusCode), (failure) => {
           request.log.error({ audit: failure }, 'audit event could not be written');
         });
       }
@@ -64,7 +70,17 @@ export function registerAudit(app: FastifyInstance, options: { auditLog: AuditLo
   app.addHook('onClose', async () => options.auditLog.flush());
 }
 
-function auditEventOf(request: FastifyRequest, reply: FastifyReply, audit: AuditRouteConfig): AuditEvent {
+/**
+ * The success event of a request to an audited route, for a statement that writes it with the read it records
+ * (insertEventSql: the statement names the resource). The handler then sets `request.auditRecorded`.
+ */
+export function readEventOf(request: FastifyRequest): Omit<AuditEvent, 'resourceId'> {
+  const audit = request.routeOptions.config.audit;
+  if (!audit) throw new Error(`${request.routeOptions.url ?? request.url} declares no config.audit`);
+  return auditEventOf(request, audit, 200);
+}
+
+function auditEventOf(request: FastifyRequest, audit: AuditRouteConfig, statusCode: number): AuditEvent {
   // `scope` is null when authentication failed or the route takes none.
   const scope = request.scope as FastifyRequest['scope'] | null;
   return {
@@ -75,8 +91,8 @@ function auditEventOf(request: FastifyRequest, reply: FastifyReply, audit: Audit
     action: audit.action,
     resourceType: audit.resourceType,
     resourceId: resourceIdOf(request, audit),
-    outcome: reply.statusCode < 400 ? 'success' : 'failure',
-    statusCode: reply.statusCode,
+    outcome: statusCode < 400 ? 'success' : 'failure',
+    statusCode,
     requestId: request.id,
     clientAddress: request.ip ?? null,
     occurredAt: new Date(),

@@ -193,9 +193,10 @@ declare module 'fastify' {
     /** On an `auth: 'staff'` route (required there): what the route does; the gate refuses roles without it. */
     staffPermission?: StaffPermission;
     /**
-     * On an `apiKey` route whose one successful outcome is a write that checks the key itself (the
-     * intake: `activeKeyCondition`): a key read as active moments ago is not read again for the request
-     * (`Scope.keyToCheckInWrite`). Its errors confirm the key before they are sent (error-handler.ts).
+     * On an `apiKey` route whose one successful outcome is a write that checks the key itself
+     * (`activeKeyCondition`: the intake; the case detail, whose read writes its audit event): a key read as
+     * active moments ago is not read again for the request (`Scope.keyToCheckInWrite`). Its errors confirm
+     * the key before they are sent (error-handler.ts).
      */
     keyConfirmedByWrite?: boolean;
   }

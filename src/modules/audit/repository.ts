@@ -69,6 +69,42 @@ function recordable(value: string | null): string | null {
   return value === null ? null : value.replace(UNRECORDABLE, '\uFFFD');
 }
 
+/** The columns of one event, in the order of `eventParams`; every one is the statement's parameter but `resource_id`. */
+const EVENT_COLUMNS = `id, organization_id, api_key_id, staff_id, action, resource_type, outcome, status_code, request_id,
+  client_address, occurred_at`;
+const EVENT_PARAMETERS = 11;
+
+/**
+ * The insert of one event inside another statement, for a read that records itself with the data it reads: the
+ * event names each row of `from` (a CTE with an `id` column) as its resource, so nothing is written when `from`
+ * is empty. Its 11 parameters start at `$first` (`eventParams`); a null event id writes nothing either.
+ */
+export function insertEventSql(from: string, first: number): string {
+  const at = (index: number, type: string) => `$${first + index}::${type}`;
+  const types = ['uuid', 'uuid', 'uuid', 'uuid', 'text', 'text', 'text', 'integer', 'text', 'text', 'timestamptz'];
+  return `insert into audit_events (${EVENT_COLUMNS}, resource_id)
+   select ${types.map((type, index) => at(index, type)).join(', ')}, ${from}.id::text
+     from ${from} where ${at(0, 'uuid')} is not null`;
+}
+
+/** The parameters of `insertEventSql`: this event (its resourceId is the row's), or nothing written for null. */
+export function eventParams(event: Omit<AuditEvent, 'resourceId'> | null): unknown[] {
+  if (!event) return new Array<null>(EVENT_PARAMETERS).fill(null);
+  return [
+    event.id,
+    event.organizationId,
+    event.apiKeyId,
+    event.staffId ?? null,
+    recordable(event.action),
+    recordable(event.resourceType),
+    event.outcome,
+    event.statusCode,
+    recordable(event.requestId),
+    recordable(event.clientAddress),
+    event.occurredAt.toISOString(),
+  ];
+}
+
 /**
  * The audit store. Insert and select only: the table's triggers refuse UPDATE, DELETE and TRUNCATE.
  * Not scoped by organization: it is read only through the operator (admin) API.

@@ -1,5 +1,7 @@
 import { prepared, type Queryable } from '../../../db/database.ts';
 import type { Tenant } from '../../../http/gate.ts';
+import { eventParams, insertEventSql, type AuditEvent } from '../../audit/repository.ts';
+import { activeKeyCondition } from '../../organizations/repository.ts';
 
 /** A case row with its submitter and product bundle, as every case read starts from it. */
 export interface CaseRow {
@@ -223,6 +225,46 @@ const FIND_CASES = prepared(`select ${CASE_COLUMNS}, ${caseRecords('$3', '$4')}
  where c.organization_id = $1 and c.id = any($2::uuid[])`);
 
 /**
+ * The case detail in one statement (one round trip): the key check of a key taken from memory, the case `target`
+ * finds (a CTE of one `id`) with all its records, and the read's audit event, written only when the key is active
+ * and the case found. $1 organization, $2 the key to confirm (null: read for this request), $3 internal notes,
+ * $4 files, $5-$15 the audit event (null: none); the target's own parameters from $16.
+ */
+function caseDetailStatement(target: string): string {
+  return prepared(`with key_check as (
+    select ${activeKeyCondition('$2::uuid', '$1::uuid')} as active
+  ), target as (${target}
+  ), read_event as (
+    ${insertEventSql('target', 5)}
+  )
+  select ${CASE_COLUMNS}, ${caseRecords('$3', '$4')}
+    from target join cases c on c.organization_id = $1 and c.id = target.id ${CASE_JOINS}`);
+}
+
+/** $16 the case id; $17 the customer's email when the case must be theirs (else null). */
+const READ_CASE_BY_ID = caseDetailStatement(`
+    select c.id from cases c ${CASE_JOINS}
+     where c.organization_id = $1 and c.id = $16::uuid and ($17::text is null or p.email = $17::text)
+       and (select active from key_check)`);
+
+/** $16 the customer's email: their latest case. */
+const READ_LATEST_CASE_OF_EMAIL = caseDetailStatement(`
+    select c.id from patients p join cases c on c.organization_id = p.organization_id and c.patient_id = p.id
+     where p.organization_id = $1 and p.email = $16::text and (select active from key_check)
+     order by c.created_at desc, c.id desc limit 1`);
+
+/** The case a case detail shows: by id (with `email`, only if it is that customer's), or a customer's latest. */
+export type CaseDetailTarget = { caseId: string; email?: string } | { email: string };
+
+/** What the statement of a caller's case detail checks and records besides the read. */
+export interface CaseReadCheck {
+  /** When set, the case is read only if this API key is still active (Scope.keyToCheckInWrite). */
+  confirmApiKeyId?: string;
+  /** The read's audit event (audit.ts readEventOf), written with the read, naming the case found. */
+  event?: Omit<AuditEvent, 'resourceId'>;
+}
+
+/**
  * One page of the case list with all its records: cases created in [$2, $3) after the case $4 (its
  * (created_at, id) position), of the statuses $5, $6 rows at most; $7 internal notes, $8 files. The page is
  * cut first (one range of the (organization_id, created_at, id) index), then its records are read.
@@ -287,6 +329,26 @@ export class CaseReadRepository {
       include.files,
     ]);
     return rows;
+  }
+
+  /**
+   * The case a case detail shows, with its records, in one statement that also checks the key and writes the
+   * read's audit event (`check`); null when there is no such case or the key is no longer active.
+   */
+  async readCase(target: CaseDetailTarget, include: CaseRecordsInclude, check: CaseReadCheck): Promise<CaseRecord | null> {
+    const email = target.email === undefined ? null : target.email.trim().toLowerCase();
+    const common = [
+      this.organizationId,
+      check.confirmApiKeyId ?? null,
+      include.internalNotes,
+      include.files,
+      ...eventParams(check.event ?? null),
+    ];
+    const { rows } =
+      'caseId' in target
+        ? await this.db.query<CaseRecord>(READ_CASE_BY_ID, [...common, target.caseId, email])
+        : await this.db.query<CaseRecord>(READ_LATEST_CASE_OF_EMAIL, [...common, email]);
+    return rows[0] ?? null;
   }
 
   /** The latest case of the patient with this email (stored trimmed and lower-cased). */

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../../http/api-error.ts';
+import { readEventOf } from '../../../http/audit.ts';
 import { envelopes, errorResponses } from '../../../http/envelopes.ts';
 import { signedLinkScope } from '../../../http/gate.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
@@ -46,7 +47,13 @@ export function caseReadRoutes(cases: CaseReadService, auditLog: AuditLog): Fast
     app.get(
       '/api/v1/customer-case-detail',
       {
-        config: { auth: 'apiKey', envelope: 'caseRead', audit: { action: 'case.read', resourceType: 'case' } },
+        // One statement checks the key, reads the case and writes the read's audit event (readCase).
+        config: {
+          auth: 'apiKey',
+          keyConfirmedByWrite: true,
+          envelope: 'caseRead',
+          audit: { action: 'case.read', resourceType: 'case' },
+        },
         schema: {
           tags: ['cases'],
           summary: 'Get a case with its answers, decisions, comments, attachments and payments',
@@ -68,7 +75,11 @@ export function caseReadRoutes(cases: CaseReadService, auditLog: AuditLog): Fast
           throw new ApiError(400, "The 'caseId' or 'email' param is required");
         }
         const options = readOptionsOf(query, false);
-        const caseDetail = await cases.detail(readerOf(request), { caseId, email }, options);
+        const caseDetail = await cases.detail(readerOf(request), { caseId, email }, options, {
+          confirmApiKeyId: request.scope.keyToCheckInWrite,
+          event: readEventOf(request),
+        });
+        request.auditRecorded = true;
         request.auditResourceId = caseDetail.id;
         return { status: 200 as const, success: true as const, caseDetail };
       },

@@ -11,7 +11,7 @@ import {
   type CaseReadOptions,
   type SerializedCase,
 } from './case-serializer.ts';
-import { CaseReadRepository, type CaseStatus } from './read-repository.ts';
+import { CaseReadRepository, type CaseDetailTarget, type CaseReadCheck, type CaseStatus } from './read-repository.ts';
 import { DownloadLinkSigner } from './signed-urls.ts';
 
 /** The longest date range one case list request may cover. */
@@ -56,26 +56,24 @@ export class CaseReadService {
     this.serializer = new CaseSerializer({ cipher: deps.cipher, fileStorage: deps.fileStorage, signer: this.signer });
   }
 
-  /** One case by id, or the latest case of the customer with this email (both: that case, if it is theirs). */
+  /**
+   * One case by id, or the latest case of the customer with this email (both: that case, if it is theirs), in
+   * one statement with the caller's key check and audit event (`check`, CaseReadRepository.readCase).
+   */
   async detail(
     reader: CaseReader,
     target: { caseId?: string; email?: string },
     options: CaseReadOptions,
+    check: CaseReadCheck = {},
   ): Promise<SerializedCase> {
-    const repository = new CaseReadRepository(this.deps.db, reader.tenant);
-    let caseId = target.caseId;
-    if (caseId === undefined && target.email !== undefined) {
-      caseId = (await repository.latestCaseIdByEmail(target.email)) ?? undefined;
-      if (caseId === undefined) throw new ApiError(404, NO_CASE_FOR_EMAIL);
-    }
+    const { caseId, email } = target;
+    let lookup: CaseDetailTarget | undefined;
     // An id that is not a UUID names no case: it answers as an unknown one.
-    const [row] = caseId !== undefined && isUuid(caseId) ? await repository.findCases([caseId], recordsToInclude(options)) : [];
-    // With both, the case must be that customer's: a case id under another email is no case of theirs.
-    const wrongCustomer =
-      target.caseId !== undefined &&
-      target.email !== undefined &&
-      row?.patient_email !== target.email.trim().toLowerCase();
-    if (!row || wrongCustomer) throw new ApiError(404, CASE_NOT_FOUND);
+    if (caseId !== undefined) lookup = isUuid(caseId) ? { caseId, email } : undefined;
+    else if (email !== undefined) lookup = { email };
+    const repository = new CaseReadRepository(this.deps.db, reader.tenant);
+    const row = lookup ? await repository.readCase(lookup, recordsToInclude(options), check) : null;
+    if (!row) throw new ApiError(404, caseId === undefined ? NO_CASE_FOR_EMAIL : CASE_NOT_FOUND);
     const [serialized] = await this.serializer.serialize(this.deps.db, reader, [row], options);
     return serialized!;
   }
