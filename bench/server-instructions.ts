@@ -8,7 +8,7 @@
  * `--server` may be the dist/server.mjs of another checkout (built there, with its node_modules). The server
  * runs with `--single-threaded` (no concurrent GC or compiler threads) and fixed V8 seeds; the intakes go one at
  * a time on one kept-alive connection, each with its own patient and idempotency key, and counting starts
- * (callgrind_control) after the warm-up. It prints the work per intake, which repeats within about 2%, and
+ * (callgrind_control) after the warm-up. It prints the work per intake, the steadier part, and
  * beside it what V8's optimizing compiler and garbage collector took in the same window: those come in lumps
  * (a function reaching its threshold, a full collection) and move from run to run. Background jobs run by the
  * clock, which valgrind slows by the host's load, so their work is counted over `--idle` seconds with no
