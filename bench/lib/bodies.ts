@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { caseCreateFormTitle } from '../../src/http/openapi-examples.ts';
 
 /**
  * Request bodies of the scenarios. A body is a JSON template in which every UNIQUE token is replaced,
@@ -7,38 +8,14 @@ import { randomBytes } from 'node:crypto';
  */
 export const UNIQUE = '@@unique@@';
 
-/** The six questions of mixed types (seed 003), in form-title mode. One of them is PHI (encrypted). */
+/**
+ * The six questions of mixed types, in form-title mode: the five of the Case Create page's example (the API
+ * reference's "try it" body), with its allergies answer made PHI so one answer is encrypted, and a DATE question.
+ */
 export const titleQuestions = [
-  {
-    question: 'What is your current weight?',
-    type: 'TEXT',
-    required: true,
-    answer: '150 lbs',
-    phi: false,
-    hint: 'Enter your current weight',
-    placeholder: 'e.g., 150 lbs',
-  },
-  { question: 'Do you have any allergies?', type: 'BOOLEAN', required: true, answer: 'true', phi: true },
-  {
-    question: 'Select your preferred visit type',
-    type: 'SINGLESELECT',
-    required: false,
-    options: ['Video Call', 'Phone Call', 'In Person'],
-    answer: 'Video Call',
-  },
-  {
-    question: 'When did your symptoms start?',
-    type: 'DATERANGE',
-    required: false,
-    answer: 'January 1, 2024 - indefinite',
-  },
-  {
-    question: 'Select your dietary preferences',
-    type: 'MULTISELECT',
-    required: false,
-    options: ['Weight-loss Supplements', 'Dieting', 'Exercise', 'Nutrition Counseling'],
-    answer: '["Weight-loss Supplements", "Dieting"]',
-  },
+  ...caseCreateFormTitle.questions.map((question) =>
+    question.question === 'Do you have any allergies?' ? { ...question, phi: true } : question,
+  ),
   { question: 'When was your last check-up?', type: 'DATE', required: false, answer: '2024-01-15' },
 ] as const;
 
@@ -52,32 +29,17 @@ export const formIdAnswers: Record<string, unknown> = {
   'When was your last check-up?': '2024-02-20',
 };
 
+/** The example's patient, with a patient email and idempotency key of its own per request. */
 function patientFields() {
-  return {
-    firstName: 'John',
-    lastName: 'Doe',
-    email: `bench-${UNIQUE}@example.com`,
-    dob: '1990-01-15',
-    gender: 'MALE',
-    phoneNumber: '+1234567890',
-    status: 'OPEN',
-    idempotencyKey: `bench-${UNIQUE}`,
-    shippingAddress: {
-      addressLine1: '1600 Pennsylvania Avenue NW',
-      addressLine2: '',
-      city: 'Washington',
-      state: 'DC',
-      country: 'US',
-      postalCode: '20500',
-    },
-  };
+  const { formTitle: _title, formDescription: _description, questions: _questions, ...patient } = caseCreateFormTitle;
+  return { ...patient, email: `bench-${UNIQUE}@example.com`, idempotencyKey: `bench-${UNIQUE}` };
 }
 
 export function intakeByTitle(formTitle: string, extraQuestions: readonly object[] = []): string {
   return JSON.stringify({
     ...patientFields(),
     formTitle,
-    formDescription: 'Initial patient information collection',
+    formDescription: caseCreateFormTitle.formDescription,
     questions: [...titleQuestions, ...extraQuestions],
   });
 }
@@ -128,7 +90,7 @@ export function intakeWithTwoPhi(formTitle: string): string {
   return JSON.stringify({
     ...patientFields(),
     formTitle,
-    formDescription: 'Initial patient information collection',
+    formDescription: caseCreateFormTitle.formDescription,
     questions,
   });
 }

@@ -11,7 +11,8 @@ interface OperationExamples {
   responses?: Record<string, Examples>;
 }
 
-const caseCreateFormTitle = {
+/** The Case Create page's form-title request; the benchmark's intake bodies (bench/lib/bodies.ts) start from it. */
+export const caseCreateFormTitle = {
   firstName: 'John',
   lastName: 'Doe',
   email: 'john.doe@example.com',
