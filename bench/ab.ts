@@ -32,7 +32,7 @@ import type { LoadResult, LoadSpec } from './load.ts';
 import { launcher } from '../scripts/build.ts';
 import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
 import { createBenchDatabase, withClient } from './lib/postgres.ts';
-import { startListeningProcess, type RunningProcess } from './lib/processes.ts';
+import { benchServerEnvironment, startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { median } from './lib/stats.ts';
 import { caseListPage, intakeRequest, scenarios, type RequestSpec } from './scenarios.ts';
 import { call, expectOk } from './lib/api.ts';
@@ -115,10 +115,7 @@ async function start(variant: Variant, index: number): Promise<Running> {
   const server = await startListeningProcess(
     launcher,
     {
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_KEY: '1000000000',
-      RATE_LIMIT_PER_ADDRESS: '1000000000',
-      AUTH_FAILURE_LIMIT: '1000000',
+      ...benchServerEnvironment,
       ADMIN_TOKEN: adminToken,
       BOOTSTRAP_API_KEY: apiKey,
       PHI_ENCRYPTION_KEY: phiKey,

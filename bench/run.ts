@@ -38,7 +38,13 @@ import { intakeByTitle, intakeWithTwoPhi, STAFF_LOOP_DECISION, STAFF_LOOP_NEXT_P
 import { createBenchDatabase, postgresVersion, withClient } from './lib/postgres.ts';
 import { seedCaseClones } from './lib/seed-series.ts';
 import { lagOf, startWebhookReceiver, waitForQuiet } from './lib/webhook-receiver.ts';
-import { readMemory, runJsonChild, startListeningProcess, type RunningProcess } from './lib/processes.ts';
+import {
+  benchServerEnvironment,
+  readMemory,
+  runJsonChild,
+  startListeningProcess,
+  type RunningProcess,
+} from './lib/processes.ts';
 import { buildServer, launcher } from '../scripts/build.ts';
 import { projectRoot } from '../src/paths.ts';
 import { fasterRun, summarizeLatencies } from './lib/stats.ts';
@@ -118,12 +124,8 @@ const apiKey = `c360_bench_${randomBytes(16).toString('hex')}`;
 /** One PHI key for every process on a database (servers refuse a key other than the database's). */
 const phiKey = randomBytes(32).toString('hex');
 const serverEnvironment = {
-  LOG_LEVEL: 'warn',
+  ...benchServerEnvironment,
   ...(poolSize === undefined ? {} : { DATABASE_POOL_SIZE: String(poolSize) }),
-  // Generous, not off: the limiter's own cost is part of every request.
-  RATE_LIMIT_PER_KEY: '1000000000',
-  RATE_LIMIT_PER_ADDRESS: '1000000000',
-  AUTH_FAILURE_LIMIT: '1000000',
   // The webhook scenario's receiver listens on 127.0.0.1.
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
 };

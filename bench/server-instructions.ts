@@ -24,6 +24,7 @@ import { parseArgs, promisify } from 'node:util';
 import { projectRoot } from '../src/paths.ts';
 import { bootstrapOrganizationId } from './lib/measure.ts';
 import { createBenchDatabase } from './lib/postgres.ts';
+import { benchServerEnvironment } from './lib/processes.ts';
 import { scenarios } from './scenarios.ts';
 import { UNIQUE } from './lib/bodies.ts';
 
@@ -132,10 +133,7 @@ const child = spawn(
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_KEY: '1000000000',
-      RATE_LIMIT_PER_ADDRESS: '1000000000',
-      AUTH_FAILURE_LIMIT: '1000000',
+      ...benchServerEnvironment,
       ADMIN_TOKEN: adminToken,
       BOOTSTRAP_API_KEY: apiKey,
       PHI_ENCRYPTION_KEY: phiKey,
