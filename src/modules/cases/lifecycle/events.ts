@@ -125,6 +125,17 @@ const INSERT_CASE_EVENT_AND_DELIVERIES = `with case_event as (${INSERT_CASE_EVEN
   })}`;
 
 /**
+ * Locks the case before its event takes its place in the webhook queue (the deliveries' `sequence`). Held until
+ * commit, the lock makes one case's deliveries commit in the order of their sequence, so the claim, which holds a
+ * delivery back while an earlier one of its case is pending, never sees a later event before an earlier one has
+ * committed. Without it, two transactions changing one case (two payments of an approved case settled at once)
+ * could commit in the other order and the later event be sent first. `no key update`: rows that reference the
+ * case (comments, payments, the event itself) are still inserted meanwhile. Lock order: a payment, then its case
+ * (changePayment); nothing locks a payment after its case.
+ */
+const LOCK_CASE = 'select 1 from cases where organization_id = $1 and id = $2 for no key update';
+
+/**
  * Records one change to a case, and queues its webhook for every endpoint of the organization subscribed to it.
  * `tx` is the transaction of the change itself: the event and its deliveries exist exactly when the change does,
  * and readers of events (webhooks, timelines) never see one without the other.
@@ -145,6 +156,7 @@ export async function recordCaseEvent(tx: Queryable, event: CaseEventInput): Pro
   const published = publishedEventOf(event.type);
   if (event.notify === false || published === null) await tx.query(INSERT_CASE_EVENT, values);
   else {
+    await tx.query(LOCK_CASE, [event.organizationId, event.caseId]);
     await tx.query(INSERT_CASE_EVENT_AND_DELIVERIES, [...values, published, JSON.stringify(event.subject ?? {})]);
   }
   return id;
