@@ -298,6 +298,26 @@ export function isConnectionLost(error: unknown): boolean {
   );
 }
 
+/**
+ * Runs `work` in a transaction, and again on a new connection when the connection is lost (up to `attempts` times,
+ * 50 ms apart and doubling): for recording what a payment gateway has already done, which no retry of the request
+ * could recover. `work` must be idempotent: a commit whose answer was lost runs it again.
+ */
+export async function transactionSurvivingConnectionLoss<T>(
+  db: Database,
+  work: (tx: Queryable) => Promise<T>,
+  attempts = 5,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await db.transaction(work);
+    } catch (error) {
+      if (attempt >= attempts || !isConnectionLost(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
 /** PostgreSQL's SQLSTATE for a unique-constraint violation. */
 export const UNIQUE_VIOLATION = '23505';
 

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Database, Queryable } from '../../src/db/database.ts';
+import { Tenant } from '../../src/http/gate.ts';
+import { RefundService } from '../../src/modules/payments/refunds.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { createCase, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
@@ -206,6 +209,53 @@ describe('refunds of case payments', () => {
     const [row] = await refundRows(created.paymentId!);
     assert.equal(row!.status, 'succeeded');
     assert.ok(row!.gateway_reference);
+  });
+
+  it('records an NMI refund whose recording lost its database connection, on a new one, once', async () => {
+    const created = await createCase(context, apiKey, {
+      nmiPaymentToken: 'tok-refund-lost',
+      nmiChargeNow: true,
+      paymentAmount: 30,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    // The backend is terminated at the statement that settles the refund record (as pg_terminate_backend does
+    // under the crash suite): that transaction rolls back after NMI has refunded.
+    let lost = 0;
+    const losing: Database = {
+      ...context.db,
+      transaction: (work) =>
+        context.db.transaction((tx) =>
+          work({
+            query: (text: string, values?: unknown[]) => {
+              if (lost === 0 && text.includes("set status = 'succeeded'")) {
+                lost += 1;
+                throw Object.assign(new Error('terminating connection due to administrator command'), {
+                  code: '57P01',
+                });
+              }
+              return tx.query(text, values);
+            },
+          } as Queryable),
+        ),
+    };
+    const refunds = new RefundService(losing, context.services.gatewayDirectory);
+    const nmiRefunds = () => nmi.calls.filter((call) => call.type === 'refund').length;
+    const refundsBefore = nmiRefunds();
+    const refunded = await refunds.refund(
+      Tenant.forOperator(organizationId, 'a test'),
+      created.caseId,
+      created.paymentId!,
+      { amountCents: 1000, idempotencyKey: null },
+      { kind: 'api_key', id: null },
+    );
+    assert.equal(lost, 1);
+    assert.equal(nmiRefunds() - refundsBefore, 1);
+    assert.deepEqual([refunded.status, refunded.amount_refunded_cents], ['REFUND', 1000]);
+    assert.deepEqual(
+      (await refundRows(created.paymentId!)).map((row) => [row.status, row.amount_cents]),
+      [['succeeded', 1000]],
+    );
+    assert.equal(await refundEvents(created.paymentId!), 1);
   });
 
   it("records refunds made in Stripe's dashboard from charge.refunded, once, beside the API's own", async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
-import { isUniqueViolation } from '../../db/database.ts';
+import { isUniqueViolation, transactionSurvivingConnectionLoss } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
 import type { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
@@ -105,7 +105,9 @@ export class RefundService {
       );
       throw cannot('the payment provider refused it');
     }
-    return this.db.transaction(async (tx) => {
+    // The gateway has refunded: the record follows it even through a lost connection, since a retry of the request
+    // cannot tell an NMI refund that was made from one that was not. Settling only a pending record keeps it once.
+    return transactionSurvivingConnectionLoss(this.db, async (tx) => {
       const settled = await tx.query<{ id: string }>(
         `update case_payment_refunds set status = 'succeeded', gateway_reference = $3, updated_at = now()
           where organization_id = $1 and id = $2 and status = 'pending' returning id`,
