@@ -26,7 +26,7 @@ console.log(`care360 tests: ${files.length} files on ${database}, Node ${process
 const environment = { ...process.env, TEST_SEED: seed };
 // Every test file's process (node --test passes its own flags on) keeps PGlite's WebAssembly on V8's baseline
 // compiler: its optimizing compile is seconds of CPU per process that a test file never earns back; the processes
-// the tests start get the same flag (test/support/process-flags.ts).
+// the tests start get the flags of their test process (test/support/process-flags.ts).
 const nodeFlags = ['--liftoff-only'];
 // On PGlite, the run migrates one database and every test file's fresh databases open a copy of it
 // (test/support/pglite-template.ts): a new PGlite's initdb and the migrations, paid once instead of per database.

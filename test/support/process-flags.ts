@@ -1,8 +1,7 @@
 /**
- * Node flags of the processes the tests start (servers through the launcher, CLI commands): the embedded
- * database's WebAssembly stays on V8's baseline compiler. Its optimizing compile costs each new process seconds of
- * CPU that a process living for a few requests never earns back; what the server and the CLI do is the same on
- * either tier, and the embedded server runs this way on Node 24 anyway (src/memory-settings.ts). `npm test` gives
- * the test files' own processes the same flag (scripts/run-tests.mjs).
+ * Node flags of the processes the tests start (servers through the launcher, CLI commands): `--liftoff-only` when
+ * this test process has it. `npm test` starts every test file with it (scripts/run-tests.mjs, where the choice is
+ * made and explained), so the servers and CLIs it starts run the same way; a file run by hand without the flag
+ * starts them without it.
  */
-export const CHILD_NODE_FLAGS: readonly string[] = ['--liftoff-only'];
+export const CHILD_NODE_FLAGS: readonly string[] = process.execArgv.filter((flag) => flag === '--liftoff-only');
