@@ -139,8 +139,10 @@ const child = spawn(
     '--trace-opt',
     '--trace-deopt',
     // Kept profiles name their JIT code from V8's perf map (/tmp/perf-<pid>.map); not in a plain run, as writing
-    // the map is work of its own.
-    ...(process.env.KEEP_CALLGRIND ? ['--perf-basic-prof'] : []),
+    // the map is work of its own. The map comes with V8's log, kept out of the checkout.
+    ...(process.env.KEEP_CALLGRIND
+      ? ['--perf-basic-prof', `--logfile=${outFile}.v8.log`, '--no-logfile-per-isolate']
+      : []),
     serverScript,
   ],
   {
@@ -256,4 +258,5 @@ try {
   await database.drop();
   if (!process.env.KEEP_CALLGRIND)
     for (const file of [outFile, `${outFile}.1`, `${outFile}.2`]) await rm(file, { force: true });
+  await rm(`${outFile}.v8.log`, { force: true });
 }
