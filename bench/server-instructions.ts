@@ -3,16 +3,22 @@
  * callgrind over the whole process (HTTP, the app, the pg driver) on PostgreSQL. An instruction count does not
  * move with the host's load, where CPU time per request does by more than the changes it is asked to judge.
  *
- *   npm run build && npm run bench:instructions -- [--server=dist/server.mjs] [--warmup=1000] [--requests=200] [--idle=60]
+ *   npm run build && npm run bench:instructions -- [--server=dist/server.mjs] [--warmup=6000] [--settle=500]
+ *     [--max-warmup=20000] [--requests=500] [--idle=30]
  *
  * `--server` may be the dist/server.mjs of another checkout (built there, with its node_modules). The server
  * runs with `--single-threaded` (no concurrent GC or compiler threads) and fixed V8 seeds; the intakes go one at
  * a time on one kept-alive connection, each with its own patient and idempotency key, and counting starts
- * (callgrind_control) after the warm-up. It prints the work per intake, the steadier part, and
- * beside it what V8's optimizing compiler and garbage collector took in the same window: those come in lumps
- * (a function reaching its threshold, a full collection) and move from run to run. Background jobs run by the
- * clock, which valgrind slows by the host's load, so their work is counted over `--idle` seconds with no
- * requests and taken off at that rate. Needs valgrind; a few minutes per server.
+ * (callgrind_control) after the warm-up. The warm-up lasts until V8 has settled: at least `--warmup` intakes,
+ * then until `--settle` intakes in a row saw no TurboFan compile and no deoptimization (V8's --trace-opt and
+ * --trace-deopt lines), at most `--max-warmup`. A count taken earlier measures which functions V8 happens to
+ * have optimized by then, which moves from run to run (docs/performance.md). It prints the work per intake,
+ * the steadier part, and beside it what V8's optimizing compiler and garbage collector took in the same
+ * window: those come in lumps (a function reaching its threshold, a full collection) and move from run to run.
+ * Background jobs run by the clock, which valgrind slows by the host's load, so their work is counted over
+ * `--idle` seconds with no requests and taken off at that rate. With KEEP_CALLGRIND=1 the profiles are kept and the server writes V8's
+ * perf map, which names the JIT code callgrind shows as bare addresses. Needs valgrind; about four minutes
+ * per server.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -31,9 +37,11 @@ import { UNIQUE } from './lib/bodies.ts';
 const { values: args } = parseArgs({
   options: {
     server: { type: 'string', default: 'dist/server.mjs' },
-    warmup: { type: 'string', default: '1000' },
-    requests: { type: 'string', default: '200' },
-    idle: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '6000' },
+    settle: { type: 'string', default: '500' },
+    'max-warmup': { type: 'string', default: '20000' },
+    requests: { type: 'string', default: '500' },
+    idle: { type: 'string', default: '30' },
     'pg-url': { type: 'string' },
   },
   strict: true,
@@ -41,6 +49,8 @@ const { values: args } = parseArgs({
 const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const serverScript = path.resolve(projectRoot, args.server);
 const warmup = Number(args.warmup);
+const settle = Number(args.settle);
+const maxWarmup = Number(args['max-warmup']);
 const requests = Number(args.requests);
 const idleSeconds = Number(args.idle);
 
@@ -126,6 +136,13 @@ const child = spawn(
     '--heap-growing-percent=20',
     '--hash-seed=1',
     '--random-seed=1',
+    '--trace-opt',
+    '--trace-deopt',
+    // Kept profiles name their JIT code from V8's perf map (/tmp/perf-<pid>.map); not in a plain run, as writing
+    // the map is work of its own. The map comes with V8's log, kept out of the checkout.
+    ...(process.env.KEEP_CALLGRIND
+      ? ['--perf-basic-prof', `--logfile=${outFile}.v8.log`, '--no-logfile-per-isolate']
+      : []),
     serverScript,
   ],
   {
@@ -141,11 +158,24 @@ const child = spawn(
       HOST: '127.0.0.1',
       PORT: String(port),
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // V8's traces go to stdout; the server logs there too, at warn only.
+    stdio: ['ignore', 'pipe', 'pipe'],
   },
 );
 let stderr = '';
+/** TurboFan's finished compiles and V8's deoptimizations so far, from --trace-opt and --trace-deopt. */
+const jit = { compiles: 0, deopts: 0 };
+let partialLine = '';
 child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+child.stdout.on('data', (chunk: Buffer) => {
+  const text = chunk.toString();
+  const lines = (partialLine + text).split('\n');
+  partialLine = lines.pop()!;
+  for (const line of lines) {
+    if (line.startsWith('[completed compiling')) jit.compiles++;
+    else if (line.startsWith('[bailout')) jit.deopts++;
+  }
+});
 let exited = false;
 child.once('exit', () => (exited = true));
 
@@ -159,7 +189,26 @@ try {
     const status = await post(spec.path, spec.headers, parts.join(label));
     if (status !== 200) throw new Error(`intake ${label}: ${status}`);
   };
-  for (let index = 0; index < warmup; index++) await send(`w${String(index).padStart(6, '0')}`);
+  let sent = 0;
+  let quietSince = 0;
+  let lastEvents = 0;
+  const events = () => jit.compiles + jit.deopts;
+  const warmupStarted = performance.now();
+  while (sent < maxWarmup) {
+    await send(`w${String(sent).padStart(6, '0')}`);
+    sent++;
+    if (events() !== lastEvents) {
+      lastEvents = events();
+      quietSince = sent;
+    }
+    if (sent % 500 === 0)
+      console.log(
+        `warm-up ${sent}: ${jit.compiles} TurboFan compiles, ${jit.deopts} deopts ` +
+          `(${((performance.now() - warmupStarted) / 1000).toFixed(0)} s)`,
+      );
+    if (sent >= warmup && sent - quietSince >= settle) break;
+  }
+  const before = { ...jit };
   const control = async (option: string) => {
     // vgdb names its pipes after the HOST variable, which the server's environment sets.
     const environment = { ...process.env, HOST: '127.0.0.1' };
@@ -174,6 +223,7 @@ try {
   const loadSeconds = (performance.now() - started) / 1000;
   // A dump, not --instr=off, which discards what was counted; it goes to <out file>.1 and zeroes the counts.
   await control('--dump');
+  const counted = { compiles: jit.compiles - before.compiles, deopts: jit.deopts - before.deopts };
   // The background jobs' timers (the webhook claim every 250 ms, ...) run by the clock, which valgrind slows by
   // the host's load: their share is measured with no requests for a while and taken off at its rate.
   await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
@@ -193,8 +243,12 @@ try {
     `(idle: ${Math.round(idle.work / idleSeconds).toLocaleString('en-US')} work instructions/s over ${idleSeconds} s, ` +
       `taken off for the ${loadSeconds.toFixed(0)} s of load)`,
   );
-  if (process.env.KEEP_CALLGRIND) console.log(`profiles: ${outFile}.1 (load), ${outFile}.2 (idle)`);
-  console.log(`(${warmup} warm-up intakes, ${requests} counted, one at a time, PostgreSQL)`);
+  if (process.env.KEEP_CALLGRIND)
+    console.log(`profiles: ${outFile}.1 (load), ${outFile}.2 (idle); JIT code: /tmp/perf-${child.pid}.map`);
+  console.log(
+    `(${sent} warm-up intakes, the last ${sent - quietSince} with no TurboFan compile or deopt; ${requests} counted, ` +
+      `one at a time, PostgreSQL, during which ${counted.compiles} compiles and ${counted.deopts} deopts)`,
+  );
 } catch (error) {
   console.error(stderr);
   throw error;
@@ -204,4 +258,5 @@ try {
   await database.drop();
   if (!process.env.KEEP_CALLGRIND)
     for (const file of [outFile, `${outFile}.1`, `${outFile}.2`]) await rm(file, { force: true });
+  await rm(`${outFile}.v8.log`, { force: true });
 }
