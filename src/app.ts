@@ -117,6 +117,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   registerErrorHandling(app);
   registerHandlerTimeLimit(app, config.limits.requestTimeoutMs);
+  services.requestLoad.track(app);
 
   // Counters shared by every server process when REDIS_URL is set (in memory while Redis does not answer);
   // in memory otherwise.

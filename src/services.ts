@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { AuditLog } from './modules/audit/audit-log.ts';
@@ -27,6 +28,7 @@ import { FormService } from './modules/forms/service.ts';
 import { StaffService } from './modules/staff/service.ts';
 import { AutoAssigner } from './modules/staff/auto-assignment.ts';
 import type { Tenant } from './http/gate.ts';
+import { RequestLoad } from './http/request-load.ts';
 import { observeGateways } from './observability/gateways.ts';
 import { NO_OBSERVABILITY, type Observability } from './observability/index.ts';
 
@@ -73,7 +75,15 @@ export interface Services {
   staff: StaffService;
   /** Sends the queued webhook deliveries; the server starts it (tests start it when they ask). */
   webhookDelivery: WebhookDeliveryWorker;
+  /** The requests the app is answering (the app counts them), which the webhook sends give way to. */
+  requestLoad: RequestLoad;
 }
+
+/**
+ * Requests in flight per CPU from which the server counts as busy: more than this queue for the CPU, so work that
+ * can wait (webhook sends) waits.
+ */
+const BUSY_REQUESTS_PER_CPU = 4;
 
 export function createServices(
   db: Database,
@@ -113,6 +123,8 @@ export function createServices(
       process.emitWarning(`Auto-assignment failed: ${(error as { code?: string }).code ?? (error as Error).name}`);
       return null;
     });
+  const requestLoad = new RequestLoad();
+  const busyAt = BUSY_REQUESTS_PER_CPU * availableParallelism();
   const caseReads = new CaseReadService({ db, cipher: phiCipher, fileStorage: new DatabaseFileStorage(phiCipher) });
   return {
     organizations,
@@ -138,7 +150,9 @@ export function createServices(
       render: caseWebhookPayloads({ serializer: caseReads.serializer, publicUrl: config.webhooks.publicUrl }),
       auditLog: audit,
       metrics: observability.metrics,
+      busy: () => requestLoad.inFlight >= busyAt,
     }),
+    requestLoad,
     intake: new IntakeService({
       db,
       cipher: phiCipher,

@@ -11,6 +11,15 @@ import { deliverUntil, Receiver, testWorker, verifyCvSignature } from './support
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
+/** Polls until `holds` answers true, for at most 10 s. */
+async function until(holds: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!holds()) {
+    if (Date.now() > deadline) throw new Error(`not reached in 10 s: ${holds.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describe('outbound webhook delivery', () => {
   let context: TestContext;
   let receiver: Receiver;
@@ -318,7 +327,7 @@ describe('outbound webhook delivery', () => {
     let claims = 0;
     let recorded: () => void = () => undefined;
     const db: Database = Object.create(context.db);
-    db.query = async <Row,>(text: string, params?: readonly unknown[]) => {
+    db.query = async <Row>(text: string, params?: readonly unknown[]) => {
       const result = await context.db.query<Row>(text, params);
       if (text.startsWith('with outcome as')) recorded();
       if (text.startsWith('with due as') && ++claims === 2) {
@@ -371,6 +380,36 @@ describe('outbound webhook delivery', () => {
     assert.equal(receiver.received.length, 0);
     const [delivery] = await deliveries(webhookId);
     assert.match(delivery!.attempts[0]!.error ?? '', /must be https/);
+  });
+
+  it('gives way while the server is busy: one claim per interval, the rest once the load falls', async () => {
+    const { webhookId } = await addEndpoint({ url: receiver.url() });
+    for (let index = 0; index < 3; index += 1) await enqueue('CREATE_CASE', randomUUID());
+    let busy = true;
+    let asked = 0;
+    const worker = testWorker(context.db, context.services.phiCipher, {
+      concurrency: 1,
+      pollIntervalMs: 5,
+      busy: () => {
+        asked += 1;
+        return busy;
+      },
+      busyClaimIntervalMs: 3_600_000,
+    });
+    worker.start();
+    try {
+      // The first claim is not held back: a busy server still delivers, an interval apart.
+      await until(() => receiver.received.length >= 1);
+      const askedThen = asked;
+      await until(() => asked >= askedThen + 20);
+      assert.equal(receiver.received.length, 1, 'no second claim within the interval while the server is busy');
+      assert.deepEqual((await statusOf(webhookId)).sort(), ['delivered', 'pending', 'pending']);
+      busy = false;
+      await until(() => receiver.received.length === 3);
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(await statusOf(webhookId), ['delivered', 'delivered', 'delivered']);
   });
 
   it('keeps an event failing for 3 days as failed; redelivers failed ones since a time, and one on demand', async () => {

@@ -71,6 +71,13 @@ export interface DeliveryWorkerOptions {
   log?: WorkerLog;
   /** Jitter's random source (tests give a fixed one). */
   random?: () => number;
+  /**
+   * True while the server is busy answering requests (src/http/request-load.ts). Requests come first: while it
+   * holds, the worker claims at most once per `busyClaimIntervalMs`, so deliveries fall behind while the server is
+   * saturated and catch up once the load falls.
+   */
+  busy?: () => boolean;
+  busyClaimIntervalMs?: number;
 }
 
 const DEFAULTS = {
@@ -81,6 +88,7 @@ const DEFAULTS = {
   maxRetryDelaySeconds: 6 * 3600,
   giveUpAfterSeconds: 3 * 24 * 3600,
   disableAfterSeconds: 24 * 3600,
+  busyClaimIntervalMs: 1000,
 };
 const MAX_RESPONSE_BYTES = 1024;
 
@@ -100,6 +108,8 @@ export class WebhookDeliveryWorker {
   /** Outcomes waiting for the next recording statement, and the one under way. */
   private outcomes: { outcome: AttemptOutcome; done: (error?: unknown) => void }[] = [];
   private recording: Promise<void> | undefined;
+  /** When the loop last claimed (performance.now()). */
+  private lastClaimAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly db: Database,
@@ -114,6 +124,7 @@ export class WebhookDeliveryWorker {
       maxRetryDelaySeconds: options.maxRetryDelaySeconds ?? DEFAULTS.maxRetryDelaySeconds,
       giveUpAfterSeconds: options.giveUpAfterSeconds ?? DEFAULTS.giveUpAfterSeconds,
       disableAfterSeconds: options.disableAfterSeconds ?? DEFAULTS.disableAfterSeconds,
+      busyClaimIntervalMs: options.busyClaimIntervalMs ?? DEFAULTS.busyClaimIntervalMs,
     };
     this.render = options.render ?? renderReferences;
     this.random = options.random ?? Math.random;
@@ -121,6 +132,8 @@ export class WebhookDeliveryWorker {
     // A full batch is claimed again at once; otherwise the next claim waits for a free slot or the interval.
     this.loop = new BackgroundLoop(
       async () => {
+        if (this.givingWay()) return false;
+        this.lastClaimAt = performance.now();
         const free = this.settings.concurrency - this.inFlight.size;
         const claimed = await this.deliverDue();
         return claimed > 0 && claimed === free;
@@ -129,6 +142,12 @@ export class WebhookDeliveryWorker {
     );
     // Every send in flight listens for the stop.
     setMaxListeners(this.settings.concurrency + 10, this.loop.signal);
+  }
+
+  /** Whether the loop skips a claim: the server is busy and the loop claimed less than an interval ago. */
+  private givingWay(): boolean {
+    if (this.options.busy?.() !== true) return false;
+    return performance.now() - this.lastClaimAt < this.settings.busyClaimIntervalMs;
   }
 
   /** The lease of a claim: longer than any send can take. */
