@@ -80,10 +80,11 @@ export interface Services {
 }
 
 /**
- * Requests in flight per CPU from which the server counts as busy: more than this queue for the CPU, so work that
- * can wait (webhook sends) waits.
+ * The server counts as busy at a moment with more than this many requests in flight per CPU (they queue for it),
+ * and as saturated when busy for more than `SATURATED_SHARE` of the last second: then webhook sends give way.
  */
-const BUSY_REQUESTS_PER_CPU = 4;
+const BUSY_REQUESTS_PER_CPU = 2;
+const SATURATED_SHARE = 0.95;
 
 export function createServices(
   db: Database,
@@ -123,8 +124,7 @@ export function createServices(
       process.emitWarning(`Auto-assignment failed: ${(error as { code?: string }).code ?? (error as Error).name}`);
       return null;
     });
-  const requestLoad = new RequestLoad();
-  const busyAt = BUSY_REQUESTS_PER_CPU * availableParallelism();
+  const requestLoad = new RequestLoad(BUSY_REQUESTS_PER_CPU * availableParallelism());
   const caseReads = new CaseReadService({ db, cipher: phiCipher, fileStorage: new DatabaseFileStorage(phiCipher) });
   return {
     organizations,
@@ -150,7 +150,7 @@ export function createServices(
       render: caseWebhookPayloads({ serializer: caseReads.serializer, publicUrl: config.webhooks.publicUrl }),
       auditLog: audit,
       metrics: observability.metrics,
-      busy: () => requestLoad.inFlight >= busyAt,
+      busy: () => requestLoad.busyShare() > SATURATED_SHARE,
     }),
     requestLoad,
     intake: new IntakeService({

@@ -18,7 +18,7 @@ async function until(holds: () => boolean): Promise<void> {
 describe('RequestLoad', () => {
   it('counts requests from arrival to the end of the response, or of the connection', async () => {
     const app = Fastify();
-    const load = new RequestLoad();
+    const load = new RequestLoad(2);
     load.track(app);
     const release: (() => void)[] = [];
     app.get('/held', () => new Promise((resolve) => release.push(() => resolve({ ok: true }))));
@@ -48,5 +48,39 @@ describe('RequestLoad', () => {
       await app.close();
     }
     assert.equal(load.inFlight, 0);
+  });
+
+  it('measures the share of recent time spent at or over the busy level, an average over time', async () => {
+    let clock = 0;
+    const app = Fastify();
+    const load = new RequestLoad(2, 1000, () => clock);
+    load.track(app);
+    const release: (() => void)[] = [];
+    app.get('/held', () => new Promise((resolve) => release.push(() => resolve({ ok: true }))));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const close = (value: number, expected: number) =>
+      assert.ok(Math.abs(value - expected) < 1e-9, `${value} is not ${expected}`);
+    try {
+      const first = fetch(`http://127.0.0.1:${port}/held`);
+      await until(() => release.length === 1);
+      clock = 5000;
+      close(load.busyShare(), 0); // one request in flight is not busy
+      const second = fetch(`http://127.0.0.1:${port}/held`);
+      await until(() => release.length === 2);
+      clock = 6000;
+      close(load.busyShare(), 1 - Math.exp(-1)); // busy for one time constant
+      clock = 8000;
+      close(load.busyShare(), 1 - Math.exp(-3));
+      release.shift()!();
+      assert.equal((await first).status, 200);
+      await until(() => load.inFlight === 1);
+      clock = 9000;
+      close(load.busyShare(), (1 - Math.exp(-3)) * Math.exp(-1)); // idle since 8000
+      release.shift()!();
+      assert.equal((await second).status, 200);
+    } finally {
+      await app.close();
+    }
   });
 });
