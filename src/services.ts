@@ -80,8 +80,8 @@ export interface Services {
 }
 
 /**
- * The server counts as busy at a moment with more than this many requests in flight per CPU (they queue for it),
- * and as saturated when busy for more than `SATURATED_SHARE` of the last second: then webhook sends give way.
+ * The server counts as busy at a moment with this many requests in flight per CPU or more (they queue for it), and
+ * as saturated when busy for more than `SATURATED_SHARE` of the last second: then webhook sends give way.
  */
 const BUSY_REQUESTS_PER_CPU = 2;
 const SATURATED_SHARE = 0.95;

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
  */
 export class RequestLoad {
   private answering = 0;
-  /** The share of recent time at or over `busyAt`, as of `updatedAt` (performance.now()). */
+  /** The share of recent time at or over `busyAt`, as of `updatedAt` (on `now`'s clock). */
   private share = 0;
   private updatedAt: number;
 
