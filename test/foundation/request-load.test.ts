@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { RequestLoad } from '../../src/http/request-load.ts';
-
-/** Polls until `holds` answers true, for at most 10 s. */
-async function until(holds: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!holds()) {
-    if (Date.now() > deadline) throw new Error(`not reached in 10 s: ${holds.toString()}`);
-    await sleep(5);
-  }
-}
+import { until } from '../support/until.ts';
 
 describe('RequestLoad', () => {
   it('counts requests from arrival to the end of the response, or of the connection', async () => {

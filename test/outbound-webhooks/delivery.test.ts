@@ -8,17 +8,9 @@ import { enqueueWebhookEvent, type WebhookEvent } from '../../src/modules/outbou
 import { WebhookQueue, type AttemptOutcome } from '../../src/modules/outbound-webhooks/repository.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { deliverUntil, Receiver, testWorker, verifyCvSignature } from './support.ts';
+import { until } from '../support/until.ts';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-
-/** Polls until `holds` answers true, for at most 10 s. */
-async function until(holds: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!holds()) {
-    if (Date.now() > deadline) throw new Error(`not reached in 10 s: ${holds.toString()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('outbound webhook delivery', () => {
   let context: TestContext;
