@@ -32,7 +32,7 @@ describe('RequestLoad', () => {
       for (const end of release) end();
       for (const answer of answers) assert.equal((await answer).status, 200);
       await until(() => load.inFlight === 0);
-      // Unknown routes and refused requests are counted and released too.
+      // A request to an unknown route is counted and released too.
       assert.equal((await fetch(`http://127.0.0.1:${port}/nowhere`)).status, 404);
       await until(() => load.inFlight === 0);
     } finally {
