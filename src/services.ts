@@ -114,6 +114,7 @@ export function createServices(
   };
   const audit = new AuditLog(new AuditRepository(db));
   const payments = new PaymentService(db, gatewayDirectory, products);
+  const refunds = new RefundService(db, gatewayDirectory, config.payments);
   const intakePayments = new IntakePaymentsProcessor(db, gatewayDirectory, products, promoCodes, config.payments);
   const autoAssigner = new AutoAssigner(db);
   // A case just opened goes to the next provider when its organization has auto-assignment on. Its own failure
@@ -136,11 +137,11 @@ export function createServices(
     gatewayDirectory,
     gatewayCredentials: new GatewayCredentialStore(db, phiCipher),
     payments,
-    refunds: new RefundService(db, gatewayDirectory),
+    refunds,
     confirmations: new PaymentConfirmationService(db),
     intakePayments,
     approvalCharges: new ApprovalChargeJob(db, gatewayDirectory),
-    paymentSweep: new PaymentSweepJob(db, gatewayDirectory, payments),
+    paymentSweep: new PaymentSweepJob(db, gatewayDirectory, payments, refunds),
     stripeWebhooks: new StripeWebhookService(db, gatewayDirectory),
     webhooks: new WebhookEndpointService(db, phiCipher, webhookOptions),
     webhookDelivery: new WebhookDeliveryWorker(db, phiCipher, {

@@ -22,6 +22,15 @@ interface Transaction {
   batched?: boolean;
 }
 
+/** A refund: a transaction of its own at NMI, with the orderid it was sent with. */
+interface RefundTransaction {
+  id: string;
+  /** The sale or capture it gives money back from. */
+  refunds: string;
+  amountCents: number;
+  orderId: string | undefined;
+}
+
 /** What becomes of a processed request's answer: lost (the connection cut), or sent once the promise resolves. */
 type LateAnswer = 'lost' | Promise<void>;
 
@@ -35,7 +44,7 @@ const decimal = (cents: number) => (cents / 100).toFixed(2);
  * `customer_vault=add_customer` saves the card and answers a `customer_vault_id`, with a sale or an auth or
  * alone (no `type`: only saved, nothing charged). And of the Query API
  * `query.php` (GET or POST, by `order_id` and/or `transaction_id`): an XML `<nm_response>` listing the
- * recorded transactions that match, each with its `<action>`s.
+ * recorded transactions that match (refunds among them), each with its `<action>`s.
  */
 export class FakeNmiServer {
   /** `transact.php` requests. */
@@ -45,6 +54,7 @@ export class FakeNmiServer {
   /** `query.php` requests that found at least one transaction. */
   queryHits = 0;
   readonly transactions = new Map<string, Transaction>();
+  readonly refunds = new Map<string, RefundTransaction>();
   readonly vault = new Set<string>();
   /** Security keys of the merchant accounts this fake answers; others fail authentication. */
   readonly securityKeys = new Set([FAKE_NMI_SECURITY_KEY]);
@@ -161,12 +171,12 @@ export class FakeNmiServer {
     if (!this.securityKeys.has(fields.security_key ?? '')) {
       return '<?xml version="1.0" encoding="UTF-8"?>\n<nm_response><error_response>Invalid Security Key</error_response></nm_response>';
     }
-    const matches = [...this.transactions.values()].filter(
-      (transaction) =>
-        (fields.order_id === undefined || transaction.orderId === fields.order_id) &&
-        (fields.transaction_id === undefined || transaction.id === fields.transaction_id),
-    );
-    if (matches.length > 0) this.queryHits += 1;
+    const matching = (transaction: { id: string; orderId: string | undefined }) =>
+      (fields.order_id === undefined || transaction.orderId === fields.order_id) &&
+      (fields.transaction_id === undefined || transaction.id === fields.transaction_id);
+    const matches = [...this.transactions.values()].filter(matching);
+    const refunds = [...this.refunds.values()].filter(matching);
+    if (matches.length + refunds.length > 0) this.queryHits += 1;
     const element = (name: string, value: string) => `<${name}>${xmlEscape(value)}</${name}>`;
     const action = (type: string, cents: number) =>
       `<action>${element('amount', decimal(cents))}${element('action_type', type)}${element('success', '1')}${element('response_code', '100')}</action>`;
@@ -185,6 +195,11 @@ export class FakeNmiServer {
       if (transaction.state === 'voided') actions.push(action('void', transaction.amountCents));
       return `<transaction>${element('transaction_id', transaction.id)}${element('order_id', transaction.orderId ?? '')}${element('condition', condition)}${element('customer_vault_id', transaction.vaultId ?? '')}${actions.join('')}</transaction>`;
     });
+    for (const refund of refunds) {
+      transactions.push(
+        `<transaction>${element('transaction_id', refund.id)}${element('order_id', refund.orderId ?? '')}${element('condition', 'pendingsettlement')}${action('refund', refund.amountCents)}</transaction>`,
+      );
+    }
     return `<?xml version="1.0" encoding="UTF-8"?>\n<nm_response>${transactions.join('')}</nm_response>`;
   }
 
@@ -268,7 +283,9 @@ export class FakeNmiServer {
         if (amount > transaction.capturedCents - transaction.refundedCents)
           return answer('3', 'Refund amount exceeds REFID:8');
         transaction.refundedCents += amount;
-        return answer('1', 'SUCCESS', { transactionid: nextId() });
+        const refund = { id: nextId(), refunds: transaction.id, amountCents: amount, orderId: fields.orderid };
+        this.refunds.set(refund.id, refund);
+        return answer('1', 'SUCCESS', { transactionid: refund.id });
       }
       default:
         return answer('3', 'Invalid Transaction Type REFID:9');

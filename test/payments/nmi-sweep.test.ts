@@ -63,7 +63,12 @@ describe('the NMI sweep', () => {
     nmi = await startFakeNmi();
     context = await paymentsTestContext(nmi.environment());
     ({ apiKey, organizationId } = await context.organization());
-    sweep = new PaymentSweepJob(context.db, context.services.gatewayDirectory, context.services.payments);
+    sweep = new PaymentSweepJob(
+      context.db,
+      context.services.gatewayDirectory,
+      context.services.payments,
+      context.services.refunds,
+    );
   });
   after(async () => {
     await context.close();
@@ -92,7 +97,13 @@ describe('the NMI sweep', () => {
     assert.equal(nmi.transactionsFor(orderId).length, 1, 'nothing placed again');
 
     // A second pass, as another process would run it, changes nothing.
-    assert.deepEqual(await sweep.runOnce(), { holdsSettled: 0, holdsFailed: 0, orphansRefunded: 0 });
+    assert.deepEqual(await sweep.runOnce(), {
+      holdsSettled: 0,
+      holdsFailed: 0,
+      orphansRefunded: 0,
+      refundsSettled: 0,
+      refundsFailed: 0,
+    });
 
     // Now a hold like any other: a rejection voids it.
     const support: SignedIn = await staffMember(context.app, 'SUPPORT', { organizationIds: [organizationId] });
@@ -140,6 +151,63 @@ describe('the NMI sweep', () => {
     assert.equal(nmi.transactionsFor(orderId).length, 0, 'nothing placed by the sweep');
     assert.equal((await sweep.runOnce()).holdsFailed, 0);
     assert.equal((await failedEvents(paymentId)).length, 1);
+  });
+
+  it('settles refunds left pending: the one NMI made as succeeded, the one it never made as failed', async () => {
+    const created = await createCase(context, apiKey, {
+      nmiPaymentToken: 'tok-sweep-refunds',
+      nmiChargeNow: true,
+      paymentAmount: 50,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const paymentId = created.paymentId!;
+    const leavePending = async (amount: number, lose: () => void) => {
+      lose();
+      const response = await post(context, `/api/v1/cases/${created.caseId}/payments/${paymentId}/refund`, apiKey, {
+        amount,
+        idempotencyKey: `sweep-refund-${amount}`,
+      });
+      assert.equal(response.status, 503, JSON.stringify(response.body));
+    };
+    await leavePending(10, () => nmi.loseNextAnswer()); // made at NMI, its answer lost
+    await leavePending(5, () => nmi.failNext(1, 'refund')); // never reached NMI
+    const refunds = async () =>
+      (
+        await context.db.query<{ id: string; amount_cents: number; status: string; gateway_reference: string }>(
+          'select id, amount_cents, status, gateway_reference from case_payment_refunds where case_payment_id = $1 order by amount_cents',
+          [paymentId],
+        )
+      ).rows;
+    assert.deepEqual(
+      (await refunds()).map((refund) => refund.status),
+      ['pending', 'pending'],
+    );
+
+    // Younger than the sweep's age, and still claimed by their attempts: left for a retry.
+    assert.equal((await sweep.runOnce()).refundsSettled, 0);
+    await context.db.query(
+      `update case_payment_refunds set created_at = now() - interval '1 hour', claimed_until = null
+        where case_payment_id = $1`,
+      [paymentId],
+    );
+    const callsBefore = nmi.count('refund');
+    const [first, second] = await Promise.all([sweep.runOnce(), sweep.runOnce()]);
+    assert.equal(first!.refundsSettled + second!.refundsSettled, 1);
+    assert.equal(first!.refundsFailed + second!.refundsFailed, 1);
+    assert.equal(nmi.count('refund'), callsBefore, 'the sweep sends nothing');
+    const [five, ten] = await refunds();
+    const made = [...nmi.refunds.values()].filter((refund) => refund.orderId?.includes(ten!.id));
+    assert.deepEqual([ten!.status, ten!.gateway_reference], ['succeeded', made[0]!.id]);
+    assert.equal(five!.status, 'failed');
+    const payment = await paymentRow(context, paymentId);
+    assert.deepEqual([payment.status, payment.amount_refunded_cents], ['REFUND', 1000]);
+
+    // The failed one's amount is refundable again, by a new request.
+    const rest = await post(context, `/api/v1/cases/${created.caseId}/payments/${paymentId}/refund`, apiKey, {});
+    assert.equal(rest.status, 200, JSON.stringify(rest.body));
+    assert.equal((await paymentRow(context, paymentId)).amount_refunded_cents, 5000);
+    const again = await sweep.runOnce();
+    assert.deepEqual([again.refundsSettled, again.refundsFailed], [0, 0]);
   });
 
   it('refunds an intake charge whose case was never written, once, as the operator command did', async () => {

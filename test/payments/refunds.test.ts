@@ -5,6 +5,7 @@ import { Tenant } from '../../src/http/gate.ts';
 import { RefundService } from '../../src/modules/payments/refunds.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
+import { until } from '../support/until.ts';
 import { createCase, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
 
 // POST /api/v1/cases/:caseId/payments/:paymentId/refund on Stripe and NMI (the local fakes): recorded first,
@@ -238,7 +239,7 @@ describe('refunds of case payments', () => {
           } as Queryable),
         ),
     };
-    const refunds = new RefundService(losing, context.services.gatewayDirectory);
+    const refunds = new RefundService(losing, context.services.gatewayDirectory, context.config.payments);
     const nmiRefunds = () => nmi.calls.filter((call) => call.type === 'refund').length;
     const refundsBefore = nmiRefunds();
     const refunded = await refunds.refund(
@@ -256,6 +257,106 @@ describe('refunds of case payments', () => {
       [['succeeded', 1000]],
     );
     assert.equal(await refundEvents(created.paymentId!), 1);
+  });
+
+  /** An NMI sale of `amount` dollars, and a first attempt at refunding $10 of it that answered 503. */
+  const nmiRefundLeftPending = async (token: string, lose: 'answer' | 'request') => {
+    const created = await createCase(context, apiKey, {
+      nmiPaymentToken: token,
+      nmiChargeNow: true,
+      paymentAmount: 40,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const body = { amount: 10, idempotencyKey: `nmi-refund-${token}` };
+    if (lose === 'answer') nmi.loseNextAnswer();
+    else nmi.failNext(1, 'refund');
+    const first = await refund(created.paymentId!, body, created.caseId);
+    assert.equal(first.status, 503, JSON.stringify(first.body));
+    assert.deepEqual(
+      (await refundRows(created.paymentId!)).map((row) => row.status),
+      ['pending'],
+    );
+    const orderId = `care360:case-payment-refund:${(await refundIds(created.paymentId!))[0]}:refund`;
+    return { ...created, paymentId: created.paymentId!, body, orderId };
+  };
+  const refundIds = async (paymentId: string) =>
+    (
+      await context.db.query<{ id: string }>('select id from case_payment_refunds where case_payment_id = $1', [
+        paymentId,
+      ])
+    ).rows.map((row) => row.id);
+  /** The first attempt's claim has lapsed: it can no longer reach NMI. */
+  const lapse = (paymentId: string) =>
+    context.db.query(
+      "update case_payment_refunds set claimed_until = now() - interval '1 second' where case_payment_id = $1",
+      [paymentId],
+    );
+  const nmiRefundsFor = (orderId: string) => [...nmi.refunds.values()].filter((made) => made.orderId === orderId);
+
+  it('resumes an NMI refund whose answer was lost from what NMI made, without refunding again', async () => {
+    const { caseId, paymentId, body, orderId } = await nmiRefundLeftPending('tok-refund-resume', 'answer');
+    assert.equal(nmiRefundsFor(orderId).length, 1, 'NMI made the refund');
+
+    // While the first attempt may still reach NMI, its retry waits.
+    const early = await refund(paymentId, body, caseId);
+    assert.equal(early.status, 409, JSON.stringify(early.body));
+    assert.match(String(early.body.message), /being processed; retry shortly/);
+
+    await lapse(paymentId);
+    const callsBefore = nmi.count('refund');
+    const resumed = await refund(paymentId, body, caseId);
+    assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+    assert.equal(result(resumed.body).amountRefunded, 10);
+    assert.equal(nmi.count('refund'), callsBefore, 'not sent again');
+    assert.equal(nmi.queries.at(-1)!.order_id, orderId, 'asked the Query API by the refund’s orderid');
+    assert.deepEqual(
+      (await refundRows(paymentId)).map((row) => [row.status, row.amount_cents, row.gateway_reference]),
+      [['succeeded', 1000, nmiRefundsFor(orderId)[0]!.id]],
+    );
+    assert.equal(await refundEvents(paymentId), 1);
+
+    // A later retry answers the payment as it is.
+    const again = await refund(paymentId, body, caseId);
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(result(again.body).amountRefunded, 10);
+    assert.equal(nmiRefundsFor(orderId).length, 1);
+    assert.equal(await refundEvents(paymentId), 1);
+  });
+
+  it('sends an NMI refund again when NMI never received the first attempt', async () => {
+    const { caseId, paymentId, body, orderId } = await nmiRefundLeftPending('tok-refund-resend', 'request');
+    assert.equal(nmiRefundsFor(orderId).length, 0, 'NMI made nothing');
+    await lapse(paymentId);
+    const resumed = await refund(paymentId, body, caseId);
+    assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+    assert.equal(result(resumed.body).amountRefunded, 10);
+    assert.equal(nmiRefundsFor(orderId).length, 1);
+    assert.deepEqual(
+      (await refundRows(paymentId)).map((row) => [row.status, row.gateway_reference]),
+      [['succeeded', nmiRefundsFor(orderId)[0]!.id]],
+    );
+    assert.equal(await refundEvents(paymentId), 1);
+  });
+
+  it('answers a twin of an NMI refund in flight 409, and NMI refunds once', async () => {
+    const created = await createCase(context, apiKey, {
+      nmiPaymentToken: 'tok-refund-twin',
+      nmiChargeNow: true,
+      paymentAmount: 40,
+    });
+    const body = { amount: 15, idempotencyKey: 'nmi-refund-twin' };
+    const release = nmi.holdNextAnswer();
+    const callsBefore = nmi.count('refund');
+    const first = refund(created.paymentId!, body, created.caseId);
+    await until(() => nmi.count('refund') > callsBefore);
+    const twin = await refund(created.paymentId!, body, created.caseId);
+    assert.equal(twin.status, 409, JSON.stringify(twin.body));
+    assert.match(String(twin.body.message), /being processed/);
+    release();
+    const answered = await first;
+    assert.equal(answered.status, 200, JSON.stringify(answered.body));
+    assert.equal(nmi.count('refund'), callsBefore + 1);
+    assert.equal(result(answered.body).amountRefunded, 15);
   });
 
   it("records refunds made in Stripe's dashboard from charge.refunded, once, beside the API's own", async () => {

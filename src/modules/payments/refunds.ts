@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.ts';
 import { isUniqueViolation, transactionSurvivingConnectionLoss } from '../../db/database.ts';
 import { ApiError } from '../../http/api-error.ts';
-import type { Tenant } from '../../http/gate.ts';
+import { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
+import { NmiGateway } from './gateways/nmi.ts';
 import { GatewayRequestError, GatewayUnavailableError, type PaymentGateway } from './gateways/types.ts';
 import { changePayment } from './payment-events.ts';
 import { PaymentRepository, type CasePaymentRow } from './repository.ts';
@@ -20,21 +21,38 @@ interface RefundRow {
   failure_message: string | null;
 }
 
+/** A pending NMI refund the sweep settles. */
+export interface AbandonedRefund extends RefundRow {
+  organization_id: string;
+  case_id: string;
+}
+
 const refundColumns = 'id, case_payment_id, amount_cents, status, gateway_reference, failure_message';
 
 const cannot = (reason: string) => new ApiError(409, `Payment cannot be refunded: ${reason}`);
+const inProgress = () => new ApiError(409, 'A refund with this idempotencyKey is being processed; retry shortly');
 
 /**
  * POST /api/v1/cases/:caseId/payments/:paymentId/refund. A refund is recorded first (`pending`, with the amount
  * it takes out of what is left to refund, so two refunds at once never refund more than was collected), then
  * the gateway is called with a key derived from that record, then its answer is recorded with the payment's new
  * amount refunded and the case event, in one transaction. No transaction is open during the gateway call.
+ *
+ * A retry of a pending refund resumes it with the same key. Stripe replays the key; NMI has none, so an NMI
+ * attempt claims the record (`claimed_until`) for as long as its calls may still reach NMI, and the resumed
+ * attempt asks NMI's Query API for the refund before sending it again.
  */
 export class RefundService {
+  /** How long an NMI attempt holds its refund: a look-up and the refund, with room to spare. */
+  private readonly claimMs: number;
+
   constructor(
     private readonly db: Database,
     private readonly gateways: GatewayDirectory,
-  ) {}
+    options: { nmiTimeoutMs: number },
+  ) {
+    this.claimMs = 2 * options.nmiTimeoutMs + 15_000;
+  }
 
   async refund(
     tenant: Tenant,
@@ -66,21 +84,19 @@ export class RefundService {
       }
       if (earlier.status === 'succeeded') return (await repository.findPayment(caseId, paymentId))!;
       if (earlier.status === 'failed') throw cannot(earlier.failure_message ?? 'the payment provider refused it');
-      // NMI has no idempotency key: a refund whose answer was lost may have been made; it is never sent again.
-      if (gateway.name === 'nmi') {
-        throw cannot('an earlier attempt may have reached NMI; check the transaction in NMI before refunding again');
-      }
+      if (gateway.name === 'nmi' && !(await this.claim(tenant, earlier.id))) throw inProgress();
       refund = earlier;
     } else {
-      refund = await this.reserve(tenant, payment, input);
+      refund = await this.reserve(tenant, payment, input, gateway.name === 'nmi');
     }
 
     let answer;
     try {
       answer = await gateway.refund({
-        idempotencyKey: gatewayKey('case-payment-refund', refund.id, 'refund'),
+        idempotencyKey: refundKey(refund.id),
         reference: payment.gateway_reference,
         amountCents: refund.amount_cents,
+        resume: earlier !== null,
       });
     } catch (error) {
       if (error instanceof GatewayRequestError) {
@@ -91,7 +107,8 @@ export class RefundService {
         );
         throw cannot(error.message);
       }
-      // Unknown outcome: the record stays pending and holds its amount; a retry with the idempotencyKey resumes it.
+      // Unknown outcome: the record stays pending (and claimed) and holds its amount; a retry with the
+      // idempotencyKey resumes it.
       if (error instanceof GatewayUnavailableError) {
         throw new ApiError(503, 'The payment provider is unavailable; please retry');
       }
@@ -105,17 +122,59 @@ export class RefundService {
       );
       throw cannot('the payment provider refused it');
     }
-    // The gateway has refunded: the record follows it even through a lost connection, since a retry of the request
-    // cannot tell an NMI refund that was made from one that was not. Settling only a pending record keeps it once.
-    return transactionSurvivingConnectionLoss(this.db, async (tx) => {
-      const settled = await tx.query<{ id: string }>(
-        `update case_payment_refunds set status = 'succeeded', gateway_reference = $3, updated_at = now()
-          where organization_id = $1 and id = $2 and status = 'pending' returning id`,
-        [tenant.organizationId, refund.id, answer.id || null],
-      );
-      if (settled.rows.length === 0) return (await new PaymentRepository(tx, tenant).findPayment(caseId, paymentId))!;
-      return applyRefund(tx, tenant, payment, refund.amount_cents, actor);
-    });
+    return recordRefundSucceeded(this.db, tenant, payment, refund, answer.id || null, actor);
+  }
+
+  /**
+   * The NMI sweep's part (docs/operations.md#the-nmi-sweep): NMI refunds left pending this long, by a request that
+   * died or was never retried, whose claim has lapsed.
+   */
+  async listAbandoned(olderThanMinutes: number): Promise<AbandonedRefund[]> {
+    const { rows } = await this.db.query<AbandonedRefund>(
+      `select r.organization_id, p.case_id, ${refundColumns.replace(/(\w+)/g, 'r.$1')} from case_payment_refunds r
+         join case_payments p on p.id = r.case_payment_id
+        where r.status = 'pending' and p.gateway = 'nmi'
+          and r.created_at < now() - make_interval(mins => $1::int)
+          and (r.claimed_until is null or r.claimed_until < now())
+        order by r.created_at limit 500`,
+      [olderThanMinutes],
+    );
+    return rows;
+  }
+
+  /**
+   * Asks NMI's Query API for an abandoned refund, claimed first as a retry claims it. The refund NMI made is
+   * recorded; one NMI never made is recorded failed, which gives its amount back to what is left to refund. A
+   * query that fails throws, and the refund waits for the next pass.
+   */
+  async settleAbandoned(refund: AbandonedRefund): Promise<'settled' | 'failed' | 'unknown'> {
+    const tenant = Tenant.forOperator(refund.organization_id, 'a pending refund names its organization');
+    const gateway = (await this.gateways.forOrganization(refund.organization_id)).byName.nmi;
+    if (!(gateway instanceof NmiGateway) || !(await this.claim(tenant, refund.id))) return 'unknown';
+    const found = await gateway.findRefund(refundKey(refund.id));
+    if (found) {
+      const payment = { id: refund.case_payment_id, case_id: refund.case_id };
+      await recordRefundSucceeded(this.db, tenant, payment, refund, found.transactionId, { kind: 'system', id: null });
+      return 'settled';
+    }
+    await this.db.query(
+      `update case_payment_refunds set status = 'failed', failure_message = $3, claimed_until = null, updated_at = now()
+        where organization_id = $1 and id = $2 and status = 'pending'`,
+      [tenant.organizationId, refund.id, 'The refund was never made: NMI has no refund for it'],
+    );
+    return 'failed';
+  }
+
+  /** Claims a pending NMI refund for one attempt; false while an earlier attempt may still reach NMI. */
+  private async claim(tenant: Tenant, refundId: string): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `update case_payment_refunds set claimed_until = now() + make_interval(secs => $3::float8 / 1000)
+        where organization_id = $1 and id = $2 and status = 'pending'
+          and (claimed_until is null or claimed_until < now())
+        returning id`,
+      [tenant.organizationId, refundId, this.claimMs],
+    );
+    return rows.length > 0;
   }
 
   /** The pending refund record, its amount checked against what is left, with the payment locked meanwhile. */
@@ -123,6 +182,7 @@ export class RefundService {
     tenant: Tenant,
     payment: CasePaymentRow,
     input: { amountCents: number | undefined; idempotencyKey: string | null },
+    claimed: boolean,
   ): Promise<RefundRow> {
     try {
       return await this.db.transaction(async (tx) => {
@@ -153,16 +213,18 @@ export class RefundService {
         const id = randomUUID();
         const inserted = await tx.query<RefundRow>(
           `insert into case_payment_refunds (id, organization_id, case_payment_id, amount_cents, status, source,
-             idempotency_key)
-           values ($1, $2, $3, $4, 'pending', 'api', $5) returning ${refundColumns}`,
-          [id, tenant.organizationId, payment.id, amount, input.idempotencyKey],
+             idempotency_key, claimed_until)
+           values ($1, $2, $3, $4, 'pending', 'api', $5,
+                   case when $6::boolean then now() + make_interval(secs => $7::float8 / 1000) end)
+           returning ${refundColumns}`,
+          [id, tenant.organizationId, payment.id, amount, input.idempotencyKey, claimed, this.claimMs],
         );
         return inserted.rows[0]!;
       });
     } catch (error) {
       // A twin request with the same idempotencyKey recorded it first: answer as its retry would.
       if (isUniqueViolation(error, 'case_payment_refunds_idempotency_idx')) {
-        throw new ApiError(409, 'A refund with this idempotencyKey is in progress; retry shortly');
+        throw inProgress();
       }
       throw error;
     }
@@ -176,6 +238,34 @@ export class RefundService {
     );
     return rows[0] ?? null;
   }
+}
+
+const refundKey = (refundId: string) => gatewayKey('case-payment-refund', refundId, 'refund');
+
+/**
+ * Records a refund the gateway made, with its effect on the payment and its case event. The record follows the
+ * gateway even through a lost connection, since nothing else would learn of an NMI refund that was made. Settling
+ * only a pending record keeps it once.
+ */
+async function recordRefundSucceeded(
+  db: Database,
+  tenant: Tenant,
+  payment: Pick<CasePaymentRow, 'id' | 'case_id'>,
+  refund: RefundRow,
+  gatewayReference: string | null,
+  actor: CaseEventActor,
+): Promise<CasePaymentRow> {
+  return transactionSurvivingConnectionLoss(db, async (tx) => {
+    const settled = await tx.query<{ id: string }>(
+      `update case_payment_refunds set status = 'succeeded', gateway_reference = $3, claimed_until = null,
+         updated_at = now()
+       where organization_id = $1 and id = $2 and status = 'pending' returning id`,
+      [tenant.organizationId, refund.id, gatewayReference],
+    );
+    if (settled.rows.length === 0)
+      return (await new PaymentRepository(tx, tenant).findPayment(payment.case_id, payment.id))!;
+    return applyRefund(tx, tenant, payment, refund.amount_cents, actor);
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import type { GatewayDirectory } from './credentials.ts';
 import { NmiGateway } from './gateways/nmi.ts';
 import { changePayment } from './payment-events.ts';
 import { PaymentsAcrossOrganizations, type CasePaymentRow, type PaymentChanges } from './repository.ts';
+import type { RefundService } from './refunds.ts';
 import { gatewayKey, type PaymentService } from './service.ts';
 
 export interface PaymentSweepOptions {
@@ -14,6 +15,8 @@ export interface PaymentSweepOptions {
   pendingHoldAfterMinutes?: number;
   /** An intake charge without its case this old is refunded (younger ones may still be taken by a retry). */
   orphanChargeAfterMinutes?: number;
+  /** A pending NMI refund this old is settled from NMI's Query API (younger ones may still be retried). */
+  pendingRefundAfterMinutes?: number;
 }
 
 export interface PaymentSweepReport {
@@ -23,19 +26,24 @@ export interface PaymentSweepReport {
   holdsFailed: number;
   /** Intake charges whose case was never written, refunded. */
   orphansRefunded: number;
+  /** Pending NMI refunds found at NMI and recorded succeeded. */
+  refundsSettled: number;
+  /** Pending NMI refunds NMI never made, recorded failed. */
+  refundsFailed: number;
 }
 
 /** What the sweep did with one PENDING hold. */
 type HoldOutcome = 'settled' | 'failed' | 'unknown';
 
 /**
- * The NMI sweep (docs/operations.md#the-nmi-sweep). NMI sends no webhooks, so two kinds of records wait for a
- * question nobody else asks: an NMI hold whose creation timed out (PENDING) and was never retried, and an intake
- * charge whose case was never written (the process died between the sale and the case, or the void failed). Each
- * pass asks NMI's Query API for each stale hold by its orderid (the hold's gateway key) and records what NMI has:
- * an approved authorization makes the hold HELD (the decision jobs then capture or release it as for any hold), none
- * makes it FAILED, an unanswered query leaves it for the next pass. It then refunds the orphaned intake charges with
- * the operator command's code (`payments orphans --refund`: claimed, one key per charge).
+ * The NMI sweep (docs/operations.md#the-nmi-sweep). NMI sends no webhooks, so three kinds of records wait for a
+ * question nobody else asks: an NMI hold whose creation timed out (PENDING) and was never retried, an NMI refund
+ * left pending the same way, and an intake charge whose case was never written (the process died between the sale
+ * and the case, or the void failed). Each pass asks NMI's Query API for each stale hold by its orderid (the hold's
+ * gateway key) and records what NMI has: an approved authorization makes the hold HELD (the decision jobs then
+ * capture or release it as for any hold), none makes it FAILED, an unanswered query leaves it for the next pass.
+ * Stale refunds are settled the same way (RefundService.settleAbandoned). It then refunds the orphaned intake
+ * charges with the operator command's code (`payments orphans --refund`: claimed, one key per charge).
  */
 export class PaymentSweepJob {
   private readonly settings: Required<PaymentSweepOptions>;
@@ -45,12 +53,14 @@ export class PaymentSweepJob {
     private readonly db: Database,
     private readonly gateways: GatewayDirectory,
     private readonly payments: PaymentService,
+    private readonly refunds: RefundService,
     options: PaymentSweepOptions = {},
   ) {
     this.settings = {
       pollIntervalMs: options.pollIntervalMs ?? 60_000,
       pendingHoldAfterMinutes: options.pendingHoldAfterMinutes ?? 15,
       orphanChargeAfterMinutes: options.orphanChargeAfterMinutes ?? 15,
+      pendingRefundAfterMinutes: options.pendingRefundAfterMinutes ?? 15,
     };
     this.loop = new BackgroundLoop(
       async () => {
@@ -69,7 +79,13 @@ export class PaymentSweepJob {
   }
 
   async runOnce(): Promise<PaymentSweepReport> {
-    const report: PaymentSweepReport = { holdsSettled: 0, holdsFailed: 0, orphansRefunded: 0 };
+    const report: PaymentSweepReport = {
+      holdsSettled: 0,
+      holdsFailed: 0,
+      orphansRefunded: 0,
+      refundsSettled: 0,
+      refundsFailed: 0,
+    };
     const stale = await new PaymentsAcrossOrganizations(this.db).listStalePendingHolds(
       'nmi',
       this.settings.pendingHoldAfterMinutes,
@@ -82,6 +98,15 @@ export class PaymentSweepJob {
       });
       if (outcome === 'settled') report.holdsSettled += 1;
       if (outcome === 'failed') report.holdsFailed += 1;
+    }
+    for (const refund of await this.refunds.listAbandoned(this.settings.pendingRefundAfterMinutes)) {
+      if (this.loop.signal.aborted) return report;
+      const outcome = await this.refunds.settleAbandoned(refund).catch((error: unknown) => {
+        this.loop.log?.warn({ err: error, refundId: refund.id }, 'the NMI sweep could not settle a pending refund');
+        return 'unknown' as const;
+      });
+      if (outcome === 'settled') report.refundsSettled += 1;
+      if (outcome === 'failed') report.refundsFailed += 1;
     }
     const orphans = await this.payments.orphanCharges(this.settings.orphanChargeAfterMinutes, true);
     for (const orphan of orphans) {

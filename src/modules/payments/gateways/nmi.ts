@@ -234,6 +234,11 @@ export class NmiGateway implements PaymentGateway {
   }
 
   async refund(input: RefundInput): Promise<RefundResult> {
+    if (input.resume) {
+      // As for a sale: a refund NMI made while its answer was lost is answered instead of refunding again.
+      const earlier = await this.findRefund(input.idempotencyKey);
+      if (earlier) return { id: earlier.transactionId, status: 'succeeded', amountCents: earlier.amountCents };
+    }
     const fields: Record<string, string> = {
       type: 'refund',
       transactionid: input.reference,
@@ -282,6 +287,20 @@ export class NmiGateway implements PaymentGateway {
           transaction.actions.some((action) => action.actionType === type && action.success),
       ) ?? null
     );
+  }
+
+  /**
+   * The approved refund NMI recorded with this orderid, if any (Query API, by `order_id`): a refund is a
+   * transaction of its own at NMI, with the orderid it was sent with and a `refund` action. A query that
+   * fails is a GatewayUnavailableError, as for findApproved.
+   */
+  async findRefund(orderId: string): Promise<{ transactionId: string; amountCents: number } | null> {
+    for (const transaction of await this.query({ order_id: orderId })) {
+      if (transaction.orderId !== orderId || transaction.transactionId === '') continue;
+      const refund = transaction.actions.find((action) => action.actionType === 'refund' && action.success);
+      if (refund) return { transactionId: transaction.transactionId, amountCents: amountCentsOf(refund) };
+    }
+    return null;
   }
 
   retrieveSetupIntent(): Promise<SetupIntentResult | null> {

@@ -142,6 +142,8 @@ export interface ReferenceInput {
 
 export interface RefundInput extends ReferenceInput {
   amountCents?: number;
+  /** As AuthorizeInput's: an earlier attempt with this idempotency key may have reached the provider. */
+  resume?: boolean;
 }
 
 export interface PaymentGateway {
