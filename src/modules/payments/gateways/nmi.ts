@@ -297,6 +297,7 @@ export class NmiGateway implements PaymentGateway {
   async findRefund(orderId: string): Promise<{ transactionId: string; amountCents: number } | null> {
     for (const transaction of await this.query({ order_id: orderId })) {
       if (transaction.orderId !== orderId || transaction.transactionId === '') continue;
+      if (['failed', 'canceled', 'unknown'].includes(transaction.condition)) continue;
       const refund = transaction.actions.find((action) => action.actionType === 'refund' && action.success);
       if (refund) return { transactionId: transaction.transactionId, amountCents: amountCentsOf(refund) };
     }
