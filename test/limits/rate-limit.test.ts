@@ -10,6 +10,7 @@ import { RedisAuthFailureLimiter, registerRateLimits } from '../../src/http/rate
 import { createRedisClient, RedisCircuit } from '../../src/http/redis-circuit.ts';
 import { ADMIN_TOKEN, createTestContext, type TestContext } from '../support/app.ts';
 import { keysUnder, TEST_REDIS_URL, uniqueRedisPrefix } from './redis.ts';
+import { until } from '../support/until.ts';
 
 type Store = 'memory' | 'redis';
 
@@ -321,9 +322,7 @@ describe('Redis unreachable: fail fast, count in memory, say so once', () => {
 
       await proxy.restore();
       // ioredis reconnects by itself; the circuit closes at the first probe after its 300 ms.
-      const deadline = Date.now() + 10_000;
-      while (!circuit.available && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal(circuit.available, true);
+      await until(() => circuit.available, 10_000, 'the circuit closed once Redis came back');
       assert.deepEqual(
         lines.map((line) => line.split(':')[0]),
         ['warn', 'info'],

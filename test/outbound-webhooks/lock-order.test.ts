@@ -20,6 +20,7 @@ import {
   type AttemptOutcome,
 } from '../../src/modules/outbound-webhooks/repository.ts';
 import { freshDatabase } from '../support/database.ts';
+import { until } from '../support/until.ts';
 
 describe('the locks of the webhook queue (PostgreSQL)', () => {
   let db: Database;
@@ -74,11 +75,11 @@ describe('the locks of the webhook queue (PostgreSQL)', () => {
       await tx.query('select id from webhook_endpoints where id = $1 for update', [low]);
       // This worker's outcomes name the second endpoint first; its statement still waits for the first.
       recording = new WebhookQueue(db).recordOutcomes([failure(high), failure(low)], 24 * 3600);
-      const deadline = Date.now() + 20_000;
-      while ((await lockWaiters('with outcome as')) === 0) {
-        assert.ok(Date.now() < deadline, 'the recording statement did not wait for the first endpoint');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await until(
+        async () => (await lockWaiters('with outcome as')) > 0,
+        20_000,
+        'the recording statement waiting for the first endpoint',
+      );
       // ... holding nothing else meanwhile: the other worker takes the second endpoint without waiting.
       await tx.query('select id from webhook_endpoints where id = $1 for update nowait', [high]);
     });
@@ -127,11 +128,11 @@ describe('the locks of the webhook queue (PostgreSQL)', () => {
       second = db
         .transaction((other) => recordCaseEvent(other, payment(randomUUID())))
         .finally(() => (secondWritten = true));
-      const deadline = Date.now() + 20_000;
-      while (!secondWritten && (await lockWaiters('select 1 from cases')) === 0) {
-        assert.ok(Date.now() < deadline, 'the second event neither waited for the case nor was written');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await until(
+        async () => secondWritten || (await lockWaiters('select 1 from cases')) > 0,
+        20_000,
+        'the second event waiting for the case (or written)',
+      );
       assert.equal(secondWritten, false, 'the second event was written while the first was not committed');
       return id;
     });

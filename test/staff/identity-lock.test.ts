@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { StaffScope } from '../../src/http/gate.ts';
 import { StaffCaseQueue } from '../../src/modules/staff/case-queue.ts';
 import type { TestContext } from '../support/app.ts';
+import { until } from '../support/until.ts';
 import { createStaff, intakeCase, staffCaseContext } from './support.ts';
 
 /**
@@ -55,11 +56,7 @@ describe('the identity lock of UPDATE_PROFILE against a staff assignment in flig
       });
       if (process.env.TEST_DATABASE_URL) {
         // PostgreSQL: the request is on another connection; it must be waiting for the patient row's lock.
-        const deadline = Date.now() + 20_000;
-        while ((await lockWaiters()) === 0) {
-          assert.ok(Date.now() < deadline, 'UPDATE_PROFILE did not wait for the assignment');
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await until(async () => (await lockWaiters()) > 0, 20_000, 'UPDATE_PROFILE waiting for the assignment');
       }
       // PGlite has one connection: the request's statements run after this transaction, as they would here.
     });
