@@ -7,7 +7,15 @@ import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-proce
 import { PaymentSweepJob } from '../../src/modules/payments/sweep.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { bearer, staffMember, type SignedIn } from '../staff/support.ts';
-import { createCase, paymentRow, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
+import {
+  createCase,
+  nmiPaidCase,
+  paymentRow,
+  paymentsTestContext,
+  post,
+  saveMethodForCase,
+  type TestContext,
+} from './support.ts';
 
 // The NMI sweep (docs/operations.md#the-nmi-sweep): NMI holds left PENDING by a timed-out creation are settled
 // from NMI's Query API (query.php on the fake, as NMI documents it), and intake charges whose case was never
@@ -154,13 +162,8 @@ describe('the NMI sweep', () => {
   });
 
   it('settles refunds left pending: the one NMI made as succeeded, the one it never made as failed', async () => {
-    const created = await createCase(context, apiKey, {
-      nmiPaymentToken: 'tok-sweep-refunds',
-      nmiChargeNow: true,
-      paymentAmount: 50,
-    });
-    assert.equal(created.status, 200, JSON.stringify(created.body));
-    const paymentId = created.paymentId!;
+    const created = await nmiPaidCase(context, apiKey, 'tok-sweep-refunds', 50);
+    const { paymentId } = created;
     const leavePending = async (amount: number, lose: () => void) => {
       lose();
       const response = await post(context, `/api/v1/cases/${created.caseId}/payments/${paymentId}/refund`, apiKey, {

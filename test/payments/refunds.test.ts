@@ -6,7 +6,7 @@ import { RefundService } from '../../src/modules/payments/refunds.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { until } from '../support/until.ts';
-import { createCase, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
+import { createCase, nmiPaidCase, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
 
 // POST /api/v1/cases/:caseId/payments/:paymentId/refund on Stripe and NMI (the local fakes): recorded first,
 // never more than was collected, never twice, with its case event in the same transaction.
@@ -195,30 +195,20 @@ describe('refunds of case payments', () => {
   });
 
   it('refunds an NMI sale, in part, with NMI', async () => {
-    const created = await createCase(context, apiKey, {
-      nmiPaymentToken: 'tok-refund',
-      nmiChargeNow: true,
-      paymentAmount: 45,
-    });
-    assert.equal(created.status, 200, JSON.stringify(created.body));
-    const response = await refund(created.paymentId!, { amount: 12.5 }, created.caseId);
+    const created = await nmiPaidCase(context, apiKey, 'tok-refund', 45);
+    const response = await refund(created.paymentId, { amount: 12.5 }, created.caseId);
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.equal(result(response.body).amountRefunded, 12.5);
     const call = nmi.calls.at(-1)!;
     assert.equal(call.type, 'refund');
     assert.equal(call.amount, '12.50');
-    const [row] = await refundRows(created.paymentId!);
+    const [row] = await refundRows(created.paymentId);
     assert.equal(row!.status, 'succeeded');
     assert.ok(row!.gateway_reference);
   });
 
   it('records an NMI refund whose recording lost its database connection, on a new one, once', async () => {
-    const created = await createCase(context, apiKey, {
-      nmiPaymentToken: 'tok-refund-lost',
-      nmiChargeNow: true,
-      paymentAmount: 30,
-    });
-    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const created = await nmiPaidCase(context, apiKey, 'tok-refund-lost', 30);
     // The backend is terminated at the statement that settles the refund record (as pg_terminate_backend does
     // under the crash suite): that transaction rolls back after NMI has refunded.
     let lost = 0;
@@ -245,7 +235,7 @@ describe('refunds of case payments', () => {
     const refunded = await refunds.refund(
       Tenant.forOperator(organizationId, 'a test'),
       created.caseId,
-      created.paymentId!,
+      created.paymentId,
       { amountCents: 1000, idempotencyKey: null },
       { kind: 'api_key', id: null },
     );
@@ -253,31 +243,26 @@ describe('refunds of case payments', () => {
     assert.equal(nmiRefunds() - refundsBefore, 1);
     assert.deepEqual([refunded.status, refunded.amount_refunded_cents], ['REFUND', 1000]);
     assert.deepEqual(
-      (await refundRows(created.paymentId!)).map((row) => [row.status, row.amount_cents]),
+      (await refundRows(created.paymentId)).map((row) => [row.status, row.amount_cents]),
       [['succeeded', 1000]],
     );
-    assert.equal(await refundEvents(created.paymentId!), 1);
+    assert.equal(await refundEvents(created.paymentId), 1);
   });
 
   /** An NMI sale of `amount` dollars, and a first attempt at refunding $10 of it that answered 503. */
   const nmiRefundLeftPending = async (token: string, lose: 'answer' | 'request') => {
-    const created = await createCase(context, apiKey, {
-      nmiPaymentToken: token,
-      nmiChargeNow: true,
-      paymentAmount: 40,
-    });
-    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const created = await nmiPaidCase(context, apiKey, token, 40);
     const body = { amount: 10, idempotencyKey: `nmi-refund-${token}` };
     if (lose === 'answer') nmi.loseNextAnswer();
     else nmi.failNext(1, 'refund');
-    const first = await refund(created.paymentId!, body, created.caseId);
+    const first = await refund(created.paymentId, body, created.caseId);
     assert.equal(first.status, 503, JSON.stringify(first.body));
     assert.deepEqual(
-      (await refundRows(created.paymentId!)).map((row) => row.status),
+      (await refundRows(created.paymentId)).map((row) => row.status),
       ['pending'],
     );
-    const orderId = `care360:case-payment-refund:${(await refundIds(created.paymentId!))[0]}:refund`;
-    return { ...created, paymentId: created.paymentId!, body, orderId };
+    const orderId = `care360:case-payment-refund:${(await refundIds(created.paymentId))[0]}:refund`;
+    return { ...created, body, orderId };
   };
   const refundIds = async (paymentId: string) =>
     (
@@ -339,17 +324,13 @@ describe('refunds of case payments', () => {
   });
 
   it('answers a twin of an NMI refund in flight 409, and NMI refunds once', async () => {
-    const created = await createCase(context, apiKey, {
-      nmiPaymentToken: 'tok-refund-twin',
-      nmiChargeNow: true,
-      paymentAmount: 40,
-    });
+    const created = await nmiPaidCase(context, apiKey, 'tok-refund-twin', 40);
     const body = { amount: 15, idempotencyKey: 'nmi-refund-twin' };
     const release = nmi.holdNextAnswer();
     const callsBefore = nmi.count('refund');
-    const first = refund(created.paymentId!, body, created.caseId);
+    const first = refund(created.paymentId, body, created.caseId);
     await until(() => nmi.count('refund') > callsBefore);
-    const twin = await refund(created.paymentId!, body, created.caseId);
+    const twin = await refund(created.paymentId, body, created.caseId);
     assert.equal(twin.status, 409, JSON.stringify(twin.body));
     assert.match(String(twin.body.message), /being processed/);
     release();

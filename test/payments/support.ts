@@ -49,6 +49,23 @@ export async function createCase(
   return { status: result.status, body: result.body, caseId: data.caseId ?? '', paymentId: data.paymentId };
 }
 
+/** A case paid by an NMI sale of `amount` dollars at intake (the NMI fake charges any token without "decline"). */
+export async function nmiPaidCase(
+  context: TestContext,
+  apiKey: string,
+  token: string,
+  amount: number,
+): Promise<{ caseId: string; paymentId: string }> {
+  const created = await createCase(context, apiKey, {
+    nmiPaymentToken: token,
+    nmiChargeNow: true,
+    paymentAmount: amount,
+  });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  assert.ok(created.paymentId, 'the intake recorded its payment');
+  return { caseId: created.caseId, paymentId: created.paymentId };
+}
+
 /** Gives a case's patient a saved payment method, as an intake with stripeSetupId would. */
 export async function saveMethodForCase(
   context: TestContext,
