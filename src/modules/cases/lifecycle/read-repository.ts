@@ -264,22 +264,36 @@ export interface CaseReadCheck {
   event?: Omit<AuditEvent, 'resourceId'>;
 }
 
+/** The case list's largest page (recordsPerPage). */
+export const MAX_RECORDS_PER_PAGE = 100;
+
+/** The most rows a list page reads: the largest page, and one more that tells whether a next page exists. */
+const LIST_PAGE_ROWS_CAP = MAX_RECORDS_PER_PAGE + 1;
+
 /**
  * One page of the case list with all its records: cases created in [$2, $3) after the case $4 (its
  * (created_at, id) position), of the statuses $5, $6 rows at most; $7 internal notes, $8 files. The page is
  * cut first (one range of the (organization_id, created_at, id) index), then its records are read.
+ *
+ * The constant limit inside `limit $6` bounds the planner's estimate of the page's rows. With only the
+ * parameter, the statement's generic plan assumes a tenth of the range's cases, so in a large organization
+ * PostgreSQL judges it too dear and plans the page again at every request (docs/performance.md).
  */
 const LIST_PAGE = prepared(`with anchor as (
     select created_at, id from cases where organization_id = $1 and id = $4::uuid
   )
   select ${CASE_COLUMNS}, ${caseRecords('$7', '$8')}
     from (
-      select * from cases
-       where organization_id = $1 and created_at >= $2 and created_at < $3
-         and ($4::uuid is null or (created_at, id) > (select created_at, id from anchor))
-         and ($5::text[] is null or status = any($5::text[]))
-       order by created_at, id
-       limit $6
+      select * from (
+        select * from cases
+         where organization_id = $1 and created_at >= $2 and created_at < $3
+           and ($4::uuid is null or (created_at, id) > (select created_at, id from anchor))
+           and ($5::text[] is null or status = any($5::text[]))
+         order by created_at, id
+         limit ${LIST_PAGE_ROWS_CAP}
+      ) capped
+      order by created_at, id
+      limit $6
     ) c ${CASE_JOINS}
    order by c.created_at, c.id`);
 
@@ -335,7 +349,11 @@ export class CaseReadRepository {
    * The case a case detail shows, with its records, in one statement that also checks the key and writes the
    * read's audit event (`check`); null when there is no such case or the key is no longer active.
    */
-  async readCase(target: CaseDetailTarget, include: CaseRecordsInclude, check: CaseReadCheck): Promise<CaseRecord | null> {
+  async readCase(
+    target: CaseDetailTarget,
+    include: CaseRecordsInclude,
+    check: CaseReadCheck,
+  ): Promise<CaseRecord | null> {
     const email = target.email === undefined ? null : target.email.trim().toLowerCase();
     const common = [
       this.organizationId,
@@ -368,6 +386,7 @@ export class CaseReadRepository {
    * case that is not this organization's is empty (see afterCaseExists).
    */
   async listPage(query: CaseListQuery, include: CaseRecordsInclude): Promise<CaseRecord[]> {
+    if (query.limit > LIST_PAGE_ROWS_CAP) throw new Error(`a list page reads at most ${LIST_PAGE_ROWS_CAP} rows`);
     const { rows } = await this.db.query<CaseRecord>(LIST_PAGE, [
       this.organizationId,
       query.startTime,

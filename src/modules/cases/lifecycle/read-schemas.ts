@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from '../../../http/api-error.ts';
 import type { CaseReadOptions } from './case-serializer.ts';
-import { CASE_STATUSES, type CaseStatus } from './read-repository.ts';
+import { CASE_STATUSES, MAX_RECORDS_PER_PAGE, type CaseStatus } from './read-repository.ts';
 import { MAX_LIST_RANGE_DAYS, type CaseListRequest } from './read-service.ts';
 
 /**
@@ -106,8 +106,8 @@ export function caseListRequestOf(query: z.infer<typeof caseListQuerySchema>): C
   let recordsPerPage = 20;
   if (query.recordsPerPage !== undefined) {
     recordsPerPage = /^\d{1,3}$/.test(query.recordsPerPage.trim()) ? Number(query.recordsPerPage.trim()) : 0;
-    if (recordsPerPage < 1 || recordsPerPage > 100) {
-      throw new ApiError(400, 'recordsPerPage must be an integer from 1 to 100');
+    if (recordsPerPage < 1 || recordsPerPage > MAX_RECORDS_PER_PAGE) {
+      throw new ApiError(400, `recordsPerPage must be an integer from 1 to ${MAX_RECORDS_PER_PAGE}`);
     }
   }
 
