@@ -100,11 +100,7 @@ export class RefundService {
       });
     } catch (error) {
       if (error instanceof GatewayRequestError) {
-        await this.db.query(
-          `update case_payment_refunds set status = 'failed', failure_message = $3, updated_at = now()
-            where organization_id = $1 and id = $2 and status = 'pending'`,
-          [tenant.organizationId, refund.id, error.message.slice(0, 500)],
-        );
+        await recordRefundFailed(this.db, tenant, refund.id, error.message.slice(0, 500));
         throw cannot(error.message);
       }
       // Unknown outcome: the record stays pending (and claimed) and holds its amount; a retry with the
@@ -115,11 +111,7 @@ export class RefundService {
       throw error;
     }
     if (answer.status === 'failed') {
-      await this.db.query(
-        `update case_payment_refunds set status = 'failed', failure_message = 'refused', updated_at = now()
-          where organization_id = $1 and id = $2 and status = 'pending'`,
-        [tenant.organizationId, refund.id],
-      );
+      await recordRefundFailed(this.db, tenant, refund.id, 'refused');
       throw cannot('the payment provider refused it');
     }
     return recordRefundSucceeded(this.db, tenant, payment, refund, answer.id || null, actor);
@@ -157,11 +149,7 @@ export class RefundService {
       await recordRefundSucceeded(this.db, tenant, payment, refund, found.transactionId, { kind: 'system', id: null });
       return 'settled';
     }
-    await this.db.query(
-      `update case_payment_refunds set status = 'failed', failure_message = $3, claimed_until = null, updated_at = now()
-        where organization_id = $1 and id = $2 and status = 'pending'`,
-      [tenant.organizationId, refund.id, 'The refund was never made: NMI has no refund for it'],
-    );
+    await recordRefundFailed(this.db, tenant, refund.id, 'The refund was never made: NMI has no refund for it');
     return 'failed';
   }
 
@@ -241,6 +229,15 @@ export class RefundService {
 }
 
 const refundKey = (refundId: string) => gatewayKey('case-payment-refund', refundId, 'refund');
+
+/** Records a refund the gateway did not make, which gives its amount back to what is left to refund. */
+async function recordRefundFailed(db: Database, tenant: Tenant, refundId: string, reason: string): Promise<void> {
+  await db.query(
+    `update case_payment_refunds set status = 'failed', failure_message = $3, claimed_until = null, updated_at = now()
+      where organization_id = $1 and id = $2 and status = 'pending'`,
+    [tenant.organizationId, refundId, reason],
+  );
+}
 
 /**
  * Records a refund the gateway made, with its effect on the payment and its case event. The record follows the

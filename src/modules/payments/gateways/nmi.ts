@@ -107,6 +107,9 @@ export function parseNmiQueryResponse(xml: string): NmiQueryTransaction[] {
   });
 }
 
+/** The conditions of a transaction NMI did not make (or undid): not the charge or refund looked for. */
+const NOT_MADE = ['failed', 'canceled', 'unknown'];
+
 /** NMI writes amounts as decimal dollars ("45.00"), in its requests and its Query API answers alike. */
 const nmiAmount = centsToDecimalString;
 const amountCentsOf = (action: NmiQueryAction | undefined) => (action ? (dollarsToCents(action.amount) ?? 0) : 0);
@@ -283,7 +286,7 @@ export class NmiGateway implements PaymentGateway {
         (transaction) =>
           transaction.orderId === orderId &&
           transaction.transactionId !== '' &&
-          !['failed', 'canceled', 'unknown'].includes(transaction.condition) &&
+          !NOT_MADE.includes(transaction.condition) &&
           transaction.actions.some((action) => action.actionType === type && action.success),
       ) ?? null
     );
@@ -297,7 +300,7 @@ export class NmiGateway implements PaymentGateway {
   async findRefund(orderId: string): Promise<{ transactionId: string; amountCents: number } | null> {
     for (const transaction of await this.query({ order_id: orderId })) {
       if (transaction.orderId !== orderId || transaction.transactionId === '') continue;
-      if (['failed', 'canceled', 'unknown'].includes(transaction.condition)) continue;
+      if (NOT_MADE.includes(transaction.condition)) continue;
       const refund = transaction.actions.find((action) => action.actionType === 'refund' && action.success);
       if (refund) return { transactionId: transaction.transactionId, amountCents: amountCentsOf(refund) };
     }
