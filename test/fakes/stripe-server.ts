@@ -348,9 +348,18 @@ export class FakeStripeServer {
         status: 'succeeded',
         currency: intent.currency,
         created: now(),
+        metadata: params.metadata ?? {},
       };
       this.refunds.set(refund.id, refund);
       return refund;
+    }
+
+    if (resource === 'refunds' && method === 'GET' && !objectId) {
+      // Newest first, as Stripe lists; one page is all a test makes.
+      const data = [...this.refunds.values()]
+        .filter((refund) => params.payment_intent === undefined || refund.payment_intent === params.payment_intent)
+        .reverse();
+      return { object: 'list', data, has_more: false, url: '/v1/refunds' };
     }
 
     throw this.notFound(path);

@@ -139,7 +139,7 @@ describe('refunds of case payments', () => {
 
   it('a refund whose answer came too late is resumed by its retry, and Stripe refunds once', async () => {
     const paymentId = await paid(50);
-    const before = stripe.count('POST', '/v1/refunds', { includeReplays: false });
+    const before = stripe.refunds.size;
     stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/refunds' });
     const late = await refund(paymentId, { amount: 20, idempotencyKey: 'refund-late' });
     assert.equal(late.status, 503, JSON.stringify(late.body));
@@ -150,6 +150,15 @@ describe('refunds of case payments', () => {
     // Another refund meanwhile cannot take the pending amount as well.
     const other = await refund(paymentId, { amount: 31 });
     assert.equal(other.status, 400);
+    // A retry that finds Stripe down holds the refund only while it calls: the next retry may come at once.
+    stripe.failNext({
+      method: 'POST',
+      pathPrefix: '/v1/refunds',
+      status: 500,
+      times: context.config.payments.stripeMaxNetworkRetries + 1,
+    });
+    const down = await refund(paymentId, { amount: 20, idempotencyKey: 'refund-late' });
+    assert.equal(down.status, 503, JSON.stringify(down.body));
 
     const retried = await refund(paymentId, { amount: 20, idempotencyKey: 'refund-late' });
     assert.equal(retried.status, 200, JSON.stringify(retried.body));
@@ -157,11 +166,82 @@ describe('refunds of case payments', () => {
     const again = await refund(paymentId, { amount: 20, idempotencyKey: 'refund-late' });
     assert.equal(again.status, 200);
     assert.equal(result(again.body).amountRefunded, 20);
-    assert.equal(stripe.count('POST', '/v1/refunds', { includeReplays: false }) - before, 1, 'one refund at Stripe');
+    assert.equal(stripe.refunds.size - before, 1, 'one refund at Stripe');
     assert.equal(await refundEvents(paymentId), 1);
 
     const otherAmount = await refund(paymentId, { amount: 5, idempotencyKey: 'refund-late' });
     assert.equal(otherAmount.status, 409);
+  });
+
+  it('the sweep settles Stripe refunds left pending: the one Stripe made, the one it never got', async () => {
+    const paymentId = await paid(60);
+    const everyAttempt = context.config.payments.stripeMaxNetworkRetries + 1; // the SDK retries a 500
+    const leavePending = async (amount: number, lose: () => void) => {
+      lose();
+      const response = await refund(paymentId, { amount, idempotencyKey: `stripe-sweep-${paymentId}-${amount}` });
+      assert.equal(response.status, 503, JSON.stringify(response.body));
+    };
+    await leavePending(10, () => stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/refunds' }));
+    await leavePending(5, () =>
+      stripe.failNext({ method: 'POST', pathPrefix: '/v1/refunds', status: 500, times: everyAttempt }),
+    );
+    // Sent before refunds carried their key: the sweep cannot tell whether Stripe made it, and leaves it alone.
+    await leavePending(3, () =>
+      stripe.failNext({ method: 'POST', pathPrefix: '/v1/refunds', status: 500, times: everyAttempt }),
+    );
+    await context.db.query(
+      'update case_payment_refunds set findable_by_key = false where amount_cents = 300 and case_payment_id = $1',
+      [paymentId],
+    );
+    const rows = async () =>
+      (
+        await context.db.query<{ id: string; amount_cents: number; status: string; gateway_reference: string | null }>(
+          'select id, amount_cents, status, gateway_reference from case_payment_refunds where case_payment_id = $1 order by amount_cents',
+          [paymentId],
+        )
+      ).rows;
+    assert.deepEqual(
+      (await rows()).map((row) => row.status),
+      ['pending', 'pending', 'pending'],
+    );
+    const sweep = context.services.paymentSweep;
+    assert.equal((await sweep.runOnce()).refundsSettled, 0, 'younger than the sweep: left for a retry');
+    await context.db.query(
+      `update case_payment_refunds set created_at = now() - interval '1 hour', claimed_until = null
+        where case_payment_id = $1`,
+      [paymentId],
+    );
+    const sent = stripe.count('POST', '/v1/refunds');
+    const [first, second] = await Promise.all([sweep.runOnce(), sweep.runOnce()]);
+    assert.deepEqual(
+      [first!.refundsSettled + second!.refundsSettled, first!.refundsFailed + second!.refundsFailed],
+      [1, 1],
+    );
+    assert.equal(stripe.count('POST', '/v1/refunds'), sent, 'the sweep sends nothing');
+    const [three, five, ten] = await rows();
+    const made = [...stripe.refunds.values()].filter((made) => made.payment_intent && made.amount === 1000);
+    assert.equal(ten!.status, 'succeeded');
+    assert.ok(made.some((refund) => refund.id === ten!.gateway_reference));
+    assert.equal(five!.status, 'failed');
+    assert.equal(three!.status, 'pending');
+    const payment = await context.db.query<{ status: string; amount_refunded_cents: number }>(
+      'select status, amount_refunded_cents from case_payments where id = $1',
+      [paymentId],
+    );
+    assert.deepEqual(payment.rows[0], { status: 'REFUND', amount_refunded_cents: 1000 });
+    assert.equal(await refundEvents(paymentId), 1);
+
+    // The settled refund's retry answers what was recorded; the failed one's says it was never made.
+    const retried = await refund(paymentId, { amount: 10, idempotencyKey: `stripe-sweep-${paymentId}-10` });
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(result(retried.body).amountRefunded, 10);
+    const never = await refund(paymentId, { amount: 5, idempotencyKey: `stripe-sweep-${paymentId}-5` });
+    assert.deepEqual(
+      [never.status, never.body.message],
+      [409, 'Payment cannot be refunded: The refund was never made: Stripe has no refund for it'],
+    );
+    const again = await sweep.runOnce();
+    assert.deepEqual([again.refundsSettled, again.refundsFailed], [0, 0]);
   });
 
   it('a refund Stripe refuses is recorded failed and changes nothing', async () => {

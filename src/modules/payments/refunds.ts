@@ -6,7 +6,6 @@ import { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
-import { NmiGateway } from './gateways/nmi.ts';
 import { GatewayRequestError, GatewayUnavailableError, type PaymentGateway } from './gateways/types.ts';
 import { changePayment } from './payment-events.ts';
 import { PaymentRepository, type CasePaymentRow } from './repository.ts';
@@ -21,10 +20,12 @@ interface RefundRow {
   failure_message: string | null;
 }
 
-/** A pending NMI refund the sweep settles. */
+/** A pending refund the payment sweep settles, with its payment's gateway and reference there. */
 export interface AbandonedRefund extends RefundRow {
   organization_id: string;
   case_id: string;
+  gateway: PaymentGateway['name'];
+  payment_reference: string;
 }
 
 const refundColumns = 'id, case_payment_id, amount_cents, status, gateway_reference, failure_message';
@@ -38,20 +39,28 @@ const inProgress = () => new ApiError(409, 'A refund with this idempotencyKey is
  * the gateway is called with a key derived from that record, then its answer is recorded with the payment's new
  * amount refunded and the case event, in one transaction. No transaction is open during the gateway call.
  *
- * A retry of a pending refund resumes it with the same key. Stripe replays the key; NMI has none, so an NMI
- * attempt claims the record (`claimed_until`) for as long as its calls may still reach NMI, and the resumed
- * attempt asks NMI's Query API for the refund before sending it again.
+ * A retry of a pending refund resumes it with the same key, and claims the record (`claimed_until`) for as long
+ * as its calls may still reach the gateway, so that it never runs beside the payment sweep's look-up of the same
+ * refund. Stripe replays the key; NMI has none, so an NMI attempt claims the record from its first call, and the
+ * resumed attempt asks NMI's Query API for the refund before sending it again.
  */
 export class RefundService {
-  /** How long an NMI attempt holds its refund: a look-up and the refund, with room to spare. */
-  private readonly claimMs: number;
+  /** How long an attempt holds its refund, by gateway: its calls with their retries, with room to spare. */
+  private readonly claimMs: Record<'nmi' | 'stripe', number>;
 
   constructor(
     private readonly db: Database,
     private readonly gateways: GatewayDirectory,
-    options: { nmiTimeoutMs: number },
+    options: { nmiTimeoutMs: number; stripeTimeoutMs: number; stripeMaxNetworkRetries: number },
   ) {
-    this.claimMs = 2 * options.nmiTimeoutMs + 15_000;
+    this.claimMs = {
+      nmi: 2 * options.nmiTimeoutMs + 15_000, // a look-up and the refund
+      stripe: (options.stripeMaxNetworkRetries + 1) * options.stripeTimeoutMs + 15_000,
+    };
+  }
+
+  private claimMsOf(gateway: PaymentGateway['name']): number {
+    return gateway === 'nmi' ? this.claimMs.nmi : this.claimMs.stripe;
   }
 
   async refund(
@@ -84,10 +93,10 @@ export class RefundService {
       }
       if (earlier.status === 'succeeded') return (await repository.findPayment(caseId, paymentId))!;
       if (earlier.status === 'failed') throw cannot(earlier.failure_message ?? 'the payment provider refused it');
-      if (gateway.name === 'nmi' && !(await this.claim(tenant, earlier.id))) throw inProgress();
+      if (!(await this.claim(tenant, earlier.id, this.claimMsOf(gateway.name)))) throw inProgress();
       refund = earlier;
     } else {
-      refund = await this.reserve(tenant, payment, input, gateway.name === 'nmi');
+      refund = await this.reserve(tenant, payment, input, gateway);
     }
 
     let answer;
@@ -103,9 +112,11 @@ export class RefundService {
         await recordRefundFailed(this.db, tenant, refund.id, error.message.slice(0, 500));
         throw cannot(error.message);
       }
-      // Unknown outcome: the record stays pending (and claimed) and holds its amount; a retry with the
-      // idempotencyKey resumes it.
+      // Unknown outcome: the record stays pending and holds its amount; a retry with the idempotencyKey resumes
+      // it. An NMI call may still be on its way, so the NMI claim stays until it lapses; a Stripe retry is replayed
+      // by its key, so it may come at once.
       if (error instanceof GatewayUnavailableError) {
+        if (gateway.name !== 'nmi') await this.release(tenant, refund.id);
         throw new ApiError(503, 'The payment provider is unavailable; please retry');
       }
       throw error;
@@ -118,14 +129,16 @@ export class RefundService {
   }
 
   /**
-   * The NMI sweep's part (docs/operations.md#the-nmi-sweep): NMI refunds left pending this long, by a request that
-   * died or was never retried, whose claim has lapsed.
+   * The payment sweep's part (docs/operations.md#the-payment-sweep): refunds left pending this long, by a request
+   * that died or was never retried, whose claim has lapsed, and which their gateway can find by key.
    */
   async listAbandoned(olderThanMinutes: number): Promise<AbandonedRefund[]> {
     const { rows } = await this.db.query<AbandonedRefund>(
-      `select r.organization_id, p.case_id, ${refundColumns.replace(/(\w+)/g, 'r.$1')} from case_payment_refunds r
+      `select r.organization_id, p.case_id, p.gateway, p.gateway_reference as payment_reference,
+              ${refundColumns.replace(/(\w+)/g, 'r.$1')}
+         from case_payment_refunds r
          join case_payments p on p.id = r.case_payment_id
-        where r.status = 'pending' and p.gateway = 'nmi'
+        where r.status = 'pending' and r.findable_by_key
           and r.created_at < now() - make_interval(mins => $1::int)
           and (r.claimed_until is null or r.claimed_until < now())
         order by r.created_at limit 500`,
@@ -135,34 +148,48 @@ export class RefundService {
   }
 
   /**
-   * Asks NMI's Query API for an abandoned refund, claimed first as a retry claims it. The refund NMI made is
-   * recorded; one NMI never made is recorded failed, which gives its amount back to what is left to refund. A
-   * query that fails throws, and the refund waits for the next pass.
+   * Asks the gateway for an abandoned refund by its key (NMI's Query API, Stripe's refunds of the payment),
+   * claimed first as a retry claims it. The refund the gateway made is recorded; one it never made, or refused, is
+   * recorded failed, which gives its amount back to what is left to refund. The sweep never sends a refund. A
+   * look-up that fails throws, and the refund waits for the next pass.
    */
   async settleAbandoned(refund: AbandonedRefund): Promise<'settled' | 'failed' | 'unknown'> {
     const tenant = Tenant.forOperator(refund.organization_id, 'a pending refund names its organization');
-    const gateway = (await this.gateways.forOrganization(refund.organization_id)).byName.nmi;
-    if (!(gateway instanceof NmiGateway) || !(await this.claim(tenant, refund.id))) return 'unknown';
-    const found = await gateway.findRefund(refundKey(refund.id));
-    if (found) {
+    const gateway = (await this.gateways.forOrganization(refund.organization_id)).byName[refund.gateway];
+    if (!gateway?.findRefund || !(await this.claim(tenant, refund.id, this.claimMsOf(gateway.name)))) return 'unknown';
+    const found = await gateway.findRefund({
+      reference: refund.payment_reference,
+      idempotencyKey: refundKey(refund.id),
+    });
+    if (found && found.status !== 'failed') {
       const payment = { id: refund.case_payment_id, case_id: refund.case_id };
-      await recordRefundSucceeded(this.db, tenant, payment, refund, found.transactionId, { kind: 'system', id: null });
+      await recordRefundSucceeded(this.db, tenant, payment, refund, found.id, { kind: 'system', id: null });
       return 'settled';
     }
-    await recordRefundFailed(this.db, tenant, refund.id, 'The refund was never made: NMI has no refund for it');
+    const reason = found
+      ? `The payment provider refused the refund (${gateway.name})`
+      : `The refund was never made: ${gatewayTitle[gateway.name]} has no refund for it`;
+    await recordRefundFailed(this.db, tenant, refund.id, reason);
     return 'failed';
   }
 
-  /** Claims a pending NMI refund for one attempt; false while an earlier attempt may still reach NMI. */
-  private async claim(tenant: Tenant, refundId: string): Promise<boolean> {
+  /** Claims a pending refund for one attempt; false while an earlier attempt may still reach its gateway. */
+  private async claim(tenant: Tenant, refundId: string, claimMs: number): Promise<boolean> {
     const { rows } = await this.db.query(
       `update case_payment_refunds set claimed_until = now() + make_interval(secs => $3::float8 / 1000)
         where organization_id = $1 and id = $2 and status = 'pending'
           and (claimed_until is null or claimed_until < now())
         returning id`,
-      [tenant.organizationId, refundId, this.claimMs],
+      [tenant.organizationId, refundId, claimMs],
     );
     return rows.length > 0;
+  }
+
+  private async release(tenant: Tenant, refundId: string): Promise<void> {
+    await this.db.query(
+      `update case_payment_refunds set claimed_until = null where organization_id = $1 and id = $2 and status = 'pending'`,
+      [tenant.organizationId, refundId],
+    );
   }
 
   /** The pending refund record, its amount checked against what is left, with the payment locked meanwhile. */
@@ -170,8 +197,10 @@ export class RefundService {
     tenant: Tenant,
     payment: CasePaymentRow,
     input: { amountCents: number | undefined; idempotencyKey: string | null },
-    claimed: boolean,
+    gateway: PaymentGateway,
   ): Promise<RefundRow> {
+    // Stripe replays a key, so only an NMI attempt holds its record from the first call.
+    const claimMs = gateway.name === 'nmi' ? this.claimMs.nmi : null;
     try {
       return await this.db.transaction(async (tx) => {
         // Locked first, and read in a statement of its own: a statement that waited for the lock would still see
@@ -201,11 +230,10 @@ export class RefundService {
         const id = randomUUID();
         const inserted = await tx.query<RefundRow>(
           `insert into case_payment_refunds (id, organization_id, case_payment_id, amount_cents, status, source,
-             idempotency_key, claimed_until)
-           values ($1, $2, $3, $4, 'pending', 'api', $5,
-                   case when $6::boolean then now() + make_interval(secs => $7::float8 / 1000) end)
+             idempotency_key, claimed_until, findable_by_key)
+           values ($1, $2, $3, $4, 'pending', 'api', $5, now() + make_interval(secs => $6::float8 / 1000), $7)
            returning ${refundColumns}`,
-          [id, tenant.organizationId, payment.id, amount, input.idempotencyKey, claimed, this.claimMs],
+          [id, tenant.organizationId, payment.id, amount, input.idempotencyKey, claimMs, Boolean(gateway.findRefund)],
         );
         return inserted.rows[0]!;
       });
@@ -227,6 +255,12 @@ export class RefundService {
     return rows[0] ?? null;
   }
 }
+
+const gatewayTitle: Record<PaymentGateway['name'], string> = {
+  stripe: 'Stripe',
+  nmi: 'NMI',
+  simulated: 'the simulated gateway',
+};
 
 const refundKey = (refundId: string) => gatewayKey('case-payment-refund', refundId, 'refund');
 

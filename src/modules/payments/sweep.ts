@@ -36,14 +36,15 @@ export interface PaymentSweepReport {
 type HoldOutcome = 'settled' | 'failed' | 'unknown';
 
 /**
- * The NMI sweep (docs/operations.md#the-nmi-sweep). NMI sends no webhooks, so three kinds of records wait for a
- * question nobody else asks: an NMI hold whose creation timed out (PENDING) and was never retried, an NMI refund
- * left pending the same way, and an intake charge whose case was never written (the process died between the sale
- * and the case, or the void failed). Each pass asks NMI's Query API for each stale hold by its orderid (the hold's
- * gateway key) and records what NMI has: an approved authorization makes the hold HELD (the decision jobs then
- * capture or release it as for any hold), none makes it FAILED, an unanswered query leaves it for the next pass.
- * Stale refunds are settled the same way (RefundService.settleAbandoned). It then refunds the orphaned intake
- * charges with the operator command's code (`payments orphans --refund`: claimed, one key per charge).
+ * The payment sweep (docs/operations.md#the-payment-sweep). Three kinds of records wait for a question nobody else
+ * asks: an NMI hold whose creation timed out (PENDING) and was never retried (NMI sends no webhooks), a refund left
+ * pending the same way (NMI or Stripe), and an intake charge whose case was never written (the process died between
+ * the sale and the case, or the void failed). Each pass asks NMI's Query API for each stale hold by its orderid (the
+ * hold's gateway key) and records what NMI has: an approved authorization makes the hold HELD (the decision jobs
+ * then capture or release it as for any hold), none makes it FAILED, an unanswered query leaves it for the next
+ * pass. Stale refunds are looked up at their gateway by key (RefundService.settleAbandoned). It then refunds the
+ * orphaned intake charges with the operator command's code (`payments orphans --refund`: claimed, one key per
+ * charge).
  */
 export class PaymentSweepJob {
   private readonly settings: Required<PaymentSweepOptions>;
@@ -66,7 +67,7 @@ export class PaymentSweepJob {
       async () => {
         await this.runOnce();
       },
-      { intervalMs: this.settings.pollIntervalMs, failureMessage: 'the NMI sweep failed a pass; trying again' },
+      { intervalMs: this.settings.pollIntervalMs, failureMessage: 'the payment sweep failed a pass; trying again' },
     );
   }
 
@@ -102,7 +103,7 @@ export class PaymentSweepJob {
     for (const refund of await this.refunds.listAbandoned(this.settings.pendingRefundAfterMinutes)) {
       if (this.loop.signal.aborted) return report;
       const outcome = await this.refunds.settleAbandoned(refund).catch((error: unknown) => {
-        this.loop.log?.warn({ err: error, refundId: refund.id }, 'the NMI sweep could not settle a pending refund');
+        this.loop.log?.warn({ err: error, refundId: refund.id }, 'the payment sweep could not settle a pending refund');
         return 'unknown' as const;
       });
       if (outcome === 'settled') report.refundsSettled += 1;

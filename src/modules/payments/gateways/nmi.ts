@@ -239,8 +239,8 @@ export class NmiGateway implements PaymentGateway {
   async refund(input: RefundInput): Promise<RefundResult> {
     if (input.resume) {
       // As for a sale: a refund NMI made while its answer was lost is answered instead of refunding again.
-      const earlier = await this.findRefund(input.idempotencyKey);
-      if (earlier) return { id: earlier.transactionId, status: 'succeeded', amountCents: earlier.amountCents };
+      const earlier = await this.findRefund(input);
+      if (earlier) return earlier;
     }
     const fields: Record<string, string> = {
       type: 'refund',
@@ -297,12 +297,13 @@ export class NmiGateway implements PaymentGateway {
    * transaction of its own at NMI, with the orderid it was sent with and a `refund` action. A query that
    * fails is a GatewayUnavailableError, as for findApproved.
    */
-  async findRefund(orderId: string): Promise<{ transactionId: string; amountCents: number } | null> {
+  async findRefund(input: Pick<ReferenceInput, 'idempotencyKey'>): Promise<RefundResult | null> {
+    const orderId = input.idempotencyKey;
     for (const transaction of await this.query({ order_id: orderId })) {
       if (transaction.orderId !== orderId || transaction.transactionId === '') continue;
       if (NOT_MADE.includes(transaction.condition)) continue;
       const refund = transaction.actions.find((action) => action.actionType === 'refund' && action.success);
-      if (refund) return { transactionId: transaction.transactionId, amountCents: amountCentsOf(refund) };
+      if (refund) return { id: transaction.transactionId, status: 'succeeded', amountCents: amountCentsOf(refund) };
     }
     return null;
   }

@@ -59,6 +59,20 @@ const setupStatuses: Record<string, GatewaySetupStatus> = {
 const idOf = (value: string | { id: string } | null | undefined): string | null =>
   value == null ? null : typeof value === 'string' ? value : value.id;
 
+/** The metadata field of a refund that holds the idempotency key it was sent with. */
+const REFUND_KEY_METADATA = 'care360_refund_key';
+
+function stripeRefundResult(refund: Stripe.Refund): RefundResult {
+  // A canceled refund was never made; `requires_action` is still on its way, as `pending` is.
+  const status =
+    refund.status === 'succeeded'
+      ? 'succeeded'
+      : refund.status === 'failed' || refund.status === 'canceled'
+        ? 'failed'
+        : 'pending';
+  return { id: refund.id, status, amountCents: refund.amount };
+}
+
 function stringMetadata(metadata: Stripe.Metadata | null | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(metadata ?? {}).map(([key, value]) => [key, String(value)]));
 }
@@ -172,11 +186,27 @@ export class StripeGateway implements PaymentGateway {
   }
 
   async refund(input: RefundInput): Promise<RefundResult> {
-    const params: Stripe.RefundCreateParams = { payment_intent: input.reference };
+    const params: Stripe.RefundCreateParams = {
+      payment_intent: input.reference,
+      // Stripe forgets idempotency keys after a day and cannot be asked for one: the key in the refund's metadata
+      // is how findRefund tells a refund whose answer was lost from one never made.
+      metadata: { [REFUND_KEY_METADATA]: input.idempotencyKey },
+    };
     if (input.amountCents !== undefined) params.amount = input.amountCents;
     const refund = await this.call(() => this.stripe.refunds.create(params, { idempotencyKey: input.idempotencyKey }));
-    const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' ? 'failed' : 'pending';
-    return { id: refund.id, status, amountCents: refund.amount };
+    return stripeRefundResult(refund);
+  }
+
+  /** The payment intent's refund carrying this key in its metadata (refund), if Stripe made one. */
+  async findRefund(input: ReferenceInput): Promise<RefundResult | null> {
+    try {
+      for await (const refund of this.stripe.refunds.list({ payment_intent: input.reference, limit: 100 })) {
+        if (refund.metadata?.[REFUND_KEY_METADATA] === input.idempotencyKey) return stripeRefundResult(refund);
+      }
+      return null;
+    } catch (error) {
+      throw this.translate(error);
+    }
   }
 
   async retrievePayment(reference: string): Promise<PaymentResult | null> {
@@ -266,6 +296,14 @@ export class StripeGateway implements PaymentGateway {
         status === 0
       ) {
         return new GatewayUnavailableError('stripe', `Stripe is unavailable: ${error.message}`);
+      }
+      // Another request with this key is in flight, or was sent with other parameters by an earlier version: what
+      // Stripe did with the key is unknown, so it is not taken as a refusal.
+      if (error instanceof Stripe.errors.StripeIdempotencyError) {
+        return new GatewayUnavailableError(
+          'stripe',
+          `Stripe did not answer for this idempotency key: ${error.message}`,
+        );
       }
       return new GatewayRequestError('stripe', error.message, error.code ?? null);
     }

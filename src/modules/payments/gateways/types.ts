@@ -165,6 +165,11 @@ export interface PaymentGateway {
   /** Releases a hold (or cancels an unconfirmed intent). */
   cancel(input: ReferenceInput): Promise<PaymentResult>;
   refund(input: RefundInput): Promise<RefundResult>;
+  /**
+   * Look up: the refund of this payment sent with this idempotency key, or null when the provider never made it.
+   * A gateway without it cannot find a refund whose answer was lost.
+   */
+  findRefund?(input: ReferenceInput): Promise<RefundResult | null>;
   /** null when the provider does not know the id. */
   retrievePayment(reference: string): Promise<PaymentResult | null>;
   retrieveSetupIntent(reference: string): Promise<SetupIntentResult | null>;
