@@ -32,6 +32,8 @@ export interface RecordedCall {
 interface StoredReply {
   status: number;
   body: Json;
+  /** The request body the key was first used with. */
+  request?: string;
 }
 
 interface Injection {
@@ -235,12 +237,23 @@ export class FakeStripeServer {
 
     const stored = idempotencyKey && method === 'POST' ? this.idempotent.get(idempotencyKey) : undefined;
     this.calls.push({ secretKey, method, path, idempotencyKey, replayed: Boolean(stored) });
+    const requestBody = Buffer.concat(chunks).toString('utf8');
     let reply: StoredReply;
-    if (stored) {
+    if (stored && stored.request !== requestBody) {
+      // As Stripe: a key replayed with other parameters is refused, and the first answer stays the key's.
+      reply = {
+        status: 400,
+        body: {
+          error: {
+            type: 'idempotency_error',
+            message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idempotencyKey}' if you meant to execute a different request.`,
+          },
+        },
+      };
+    } else if (stored) {
       reply = stored;
     } else {
-      const params =
-        method === 'GET' ? parseForm(url.search.slice(1)) : parseForm(Buffer.concat(chunks).toString('utf8'));
+      const params = method === 'GET' ? parseForm(url.search.slice(1)) : parseForm(requestBody);
       try {
         reply = { status: 200, body: this.route(method, path, params) };
       } catch (error) {
@@ -248,7 +261,7 @@ export class FakeStripeServer {
         reply = { status: error.status, body: { error: error.error } };
       }
       // Stripe keeps the first answer for a key (also an error, except 5xx) and replays it.
-      if (idempotencyKey && method === 'POST') this.idempotent.set(idempotencyKey, reply);
+      if (idempotencyKey && method === 'POST') this.idempotent.set(idempotencyKey, { ...reply, request: requestBody });
     }
     if (injection?.answer === 'lost') request.socket.destroy();
     else if (injection?.answer !== 'stalled' && !response.destroyed) send(reply.status, reply.body, Boolean(stored));

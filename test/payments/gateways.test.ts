@@ -91,6 +91,31 @@ describe('Stripe gateway (official SDK against the local fake)', () => {
     assert.ok(fake.calls.filter((call) => call.method === 'POST').every((call) => call.idempotencyKey));
   });
 
+  it('finds a refund by the key in its metadata, and sends a refund first sent without it as it was', async () => {
+    const held = await gateway.authorize({
+      idempotencyKey: 'hold-find-refund',
+      amountCents: 5_000,
+      currency: 'usd',
+      captureLater: false,
+      source: { savedMethod: { gateway: 'stripe', customerId: 'cus_1', paymentMethodId: 'pm_card_visa' } },
+      description: 'charge',
+      metadata: {},
+    });
+    assert.equal(held.status, 'succeeded');
+    const made = await gateway.refund({ idempotencyKey: 'refund-found', reference: held.id, amountCents: 700 });
+    await gateway.refund({ idempotencyKey: 'refund-other', reference: held.id, amountCents: 300 });
+    assert.deepEqual(await gateway.findRefund({ idempotencyKey: 'refund-found', reference: held.id }), made);
+    assert.equal(await gateway.findRefund({ idempotencyKey: 'refund-never-sent', reference: held.id }), null);
+
+    // Sent before refunds carried their key: its retry matches the first request, which Stripe replays.
+    const old = { idempotencyKey: 'refund-unmarked', reference: held.id, amountCents: 200, findable: false };
+    const first = await gateway.refund(old);
+    assert.deepEqual(fake.refunds.get(first.id)!.metadata, {});
+    assert.deepEqual(await gateway.refund(old), first);
+    // The same key with other parameters (or twice at once): Stripe's idempotency_error is no refusal.
+    await assert.rejects(gateway.refund({ ...old, findable: true }), GatewayUnavailableError);
+  });
+
   it('reports a declined card as a failed result, not an exception', async () => {
     const declined = await gateway.authorize({
       idempotencyKey: 'hold-declined',

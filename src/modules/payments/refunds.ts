@@ -18,6 +18,7 @@ interface RefundRow {
   status: 'pending' | 'succeeded' | 'failed';
   gateway_reference: string | null;
   failure_message: string | null;
+  findable_by_key: boolean;
 }
 
 /** A pending refund the payment sweep settles, with its payment's gateway and reference there. */
@@ -28,7 +29,7 @@ export interface AbandonedRefund extends RefundRow {
   payment_reference: string;
 }
 
-const refundColumns = 'id, case_payment_id, amount_cents, status, gateway_reference, failure_message';
+const refundColumns = 'id, case_payment_id, amount_cents, status, gateway_reference, failure_message, findable_by_key';
 
 const cannot = (reason: string) => new ApiError(409, `Payment cannot be refunded: ${reason}`);
 const inProgress = () => new ApiError(409, 'A refund with this idempotencyKey is being processed; retry shortly');
@@ -106,6 +107,7 @@ export class RefundService {
         reference: payment.gateway_reference,
         amountCents: refund.amount_cents,
         resume: earlier !== null,
+        findable: refund.findable_by_key,
       });
     } catch (error) {
       if (error instanceof GatewayRequestError) {

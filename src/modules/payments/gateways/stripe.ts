@@ -186,13 +186,11 @@ export class StripeGateway implements PaymentGateway {
   }
 
   async refund(input: RefundInput): Promise<RefundResult> {
-    const params: Stripe.RefundCreateParams = {
-      payment_intent: input.reference,
-      // Stripe forgets idempotency keys after a day and cannot be asked for one: the key in the refund's metadata
-      // is how findRefund tells a refund whose answer was lost from one never made.
-      metadata: { [REFUND_KEY_METADATA]: input.idempotencyKey },
-    };
+    const params: Stripe.RefundCreateParams = { payment_intent: input.reference };
     if (input.amountCents !== undefined) params.amount = input.amountCents;
+    // Stripe forgets idempotency keys after a day and cannot be asked for one: the key in the refund's metadata is
+    // how findRefund tells a refund whose answer was lost from one never made.
+    if (input.findable !== false) params.metadata = { [REFUND_KEY_METADATA]: input.idempotencyKey };
     const refund = await this.call(() => this.stripe.refunds.create(params, { idempotencyKey: input.idempotencyKey }));
     return stripeRefundResult(refund);
   }

@@ -142,6 +142,11 @@ export interface ReferenceInput {
 
 export interface RefundInput extends ReferenceInput {
   amountCents?: number;
+  /**
+   * False for a refund first sent before gateways marked refunds for findRefund: its retry is sent as it was then
+   * (a Stripe key replayed with other parameters is refused).
+   */
+  findable?: boolean;
   /** As AuthorizeInput's: an earlier attempt with this idempotency key may have reached the provider. */
   resume?: boolean;
 }
