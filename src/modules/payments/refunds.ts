@@ -169,7 +169,7 @@ export class RefundService {
       return 'settled';
     }
     const reason = found
-      ? `The payment provider refused the refund (${gateway.name})`
+      ? `The refund failed at ${gatewayTitle[gateway.name]}`
       : `The refund was never made: ${gatewayTitle[gateway.name]} has no refund for it`;
     await recordRefundFailed(this.db, tenant, refund.id, reason);
     return 'failed';
