@@ -115,10 +115,9 @@ export class RefundService {
         throw cannot(error.message);
       }
       // Unknown outcome: the record stays pending and holds its amount; a retry with the idempotencyKey resumes
-      // it. An NMI call may still be on its way, so the NMI claim stays until it lapses; a Stripe retry is replayed
-      // by its key, so it may come at once.
+      // it, at once unless the call may still reach the gateway.
       if (error instanceof GatewayUnavailableError) {
-        if (gateway.name !== 'nmi') await this.release(tenant, refund.id);
+        if (!callsOutliveAttempts(gateway)) await this.release(tenant, refund.id);
         throw new ApiError(503, 'The payment provider is unavailable; please retry');
       }
       throw error;
@@ -201,8 +200,7 @@ export class RefundService {
     input: { amountCents: number | undefined; idempotencyKey: string | null },
     gateway: PaymentGateway,
   ): Promise<RefundRow> {
-    // Stripe replays a key, so only an NMI attempt holds its record from the first call.
-    const claimMs = gateway.name === 'nmi' ? this.claimMs.nmi : null;
+    const claimMs = callsOutliveAttempts(gateway) ? this.claimMsOf(gateway.name) : null;
     try {
       return await this.db.transaction(async (tx) => {
         // Locked first, and read in a statement of its own: a statement that waited for the lock would still see
@@ -257,6 +255,13 @@ export class RefundService {
     return rows[0] ?? null;
   }
 }
+
+/**
+ * Whether a refund call may still reach the gateway after its attempt gave up: NMI has no idempotency key, so such
+ * a call must not meet a second one, and its attempt holds the refund from the first call until the claim lapses.
+ * Stripe answers a key again instead.
+ */
+const callsOutliveAttempts = (gateway: PaymentGateway) => gateway.name === 'nmi';
 
 const gatewayTitle: Record<PaymentGateway['name'], string> = {
   stripe: 'Stripe',
