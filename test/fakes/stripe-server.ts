@@ -115,6 +115,16 @@ export class FakeStripeServer {
     });
   }
 
+  /** What a bank may do to a refund after Stripe made it: Stripe marks it failed and gives its amount back to the charge. */
+  failRefund(refundId: string): void {
+    const refund = this.refunds.get(refundId);
+    const charge = refund && this.charges.get(String(refund.charge));
+    if (!refund || !charge) throw new Error(`no refund ${refundId}`);
+    refund.status = 'failed';
+    charge.amount_refunded = Number(charge.amount_refunded) - Number(refund.amount);
+    charge.refunded = false;
+  }
+
   /**
    * The next `times` matching calls are processed as usual, but their answers never reach the client: the
    * connection is cut, so the client learns nothing of the outcome, as after a timeout, on any machine. The SDK

@@ -173,7 +173,7 @@ describe('refunds of case payments', () => {
     assert.equal(otherAmount.status, 409);
   });
 
-  it('the sweep settles Stripe refunds left pending: the one Stripe made, the one it never got', async () => {
+  it('the sweep settles Stripe refunds left pending: made, never received, or failed at the bank', async () => {
     const paymentId = await paid(60);
     const everyAttempt = context.config.payments.stripeMaxNetworkRetries + 1; // the SDK retries a 500
     const leavePending = async (amount: number, lose: () => void) => {
@@ -182,6 +182,10 @@ describe('refunds of case payments', () => {
       assert.equal(response.status, 503, JSON.stringify(response.body));
     };
     await leavePending(10, () => stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/refunds' }));
+    // Made, its answer lost, then failed at the bank.
+    const refundsBefore = new Set(stripe.refunds.keys());
+    await leavePending(7, () => stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/refunds' }));
+    stripe.failRefund([...stripe.refunds.keys()].find((id) => !refundsBefore.has(id))!);
     await leavePending(5, () =>
       stripe.failNext({ method: 'POST', pathPrefix: '/v1/refunds', status: 500, times: everyAttempt }),
     );
@@ -202,7 +206,7 @@ describe('refunds of case payments', () => {
       ).rows;
     assert.deepEqual(
       (await rows()).map((row) => row.status),
-      ['pending', 'pending', 'pending'],
+      ['pending', 'pending', 'pending', 'pending'],
     );
     const sweep = context.services.paymentSweep;
     assert.equal((await sweep.runOnce()).refundsSettled, 0, 'younger than the sweep: left for a retry');
@@ -215,14 +219,15 @@ describe('refunds of case payments', () => {
     const [first, second] = await Promise.all([sweep.runOnce(), sweep.runOnce()]);
     assert.deepEqual(
       [first!.refundsSettled + second!.refundsSettled, first!.refundsFailed + second!.refundsFailed],
-      [1, 1],
+      [1, 2],
     );
     assert.equal(stripe.count('POST', '/v1/refunds'), sent, 'the sweep sends nothing');
-    const [three, five, ten] = await rows();
+    const [three, five, seven, ten] = await rows();
     const made = [...stripe.refunds.values()].filter((made) => made.payment_intent && made.amount === 1000);
     assert.equal(ten!.status, 'succeeded');
     assert.ok(made.some((refund) => refund.id === ten!.gateway_reference));
     assert.equal(five!.status, 'failed');
+    assert.equal(seven!.status, 'failed');
     assert.equal(three!.status, 'pending');
     const payment = await context.db.query<{ status: string; amount_refunded_cents: number }>(
       'select status, amount_refunded_cents from case_payments where id = $1',
@@ -239,6 +244,11 @@ describe('refunds of case payments', () => {
     assert.deepEqual(
       [never.status, never.body.message],
       [409, 'Payment cannot be refunded: The refund was never made: Stripe has no refund for it'],
+    );
+    const failed = await refund(paymentId, { amount: 7, idempotencyKey: `stripe-sweep-${paymentId}-7` });
+    assert.deepEqual(
+      [failed.status, failed.body.message],
+      [409, 'Payment cannot be refunded: The refund failed at Stripe'],
     );
     const again = await sweep.runOnce();
     assert.deepEqual([again.refundsSettled, again.refundsFailed], [0, 0]);
