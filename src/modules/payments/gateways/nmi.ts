@@ -275,11 +275,11 @@ export class NmiGateway implements PaymentGateway {
   }
 
   /**
-   * The approved `sale` or `auth` NMI recorded with this orderid, if any (Query API, by `order_id`).
-   * A query that fails is a GatewayUnavailableError: whether the charge exists is unknown, so nothing
+   * The approved `sale`, `auth` or `refund` NMI recorded with this orderid, if any (Query API, by `order_id`).
+   * A query that fails is a GatewayUnavailableError: whether the transaction exists is unknown, so nothing
    * is sent again until NMI can say.
    */
-  async findApproved(orderId: string, type: 'sale' | 'auth'): Promise<NmiQueryTransaction | null> {
+  async findApproved(orderId: string, type: 'sale' | 'auth' | 'refund'): Promise<NmiQueryTransaction | null> {
     const transactions = await this.query({ order_id: orderId });
     return (
       transactions.find(
@@ -293,19 +293,15 @@ export class NmiGateway implements PaymentGateway {
   }
 
   /**
-   * The approved refund NMI recorded with this orderid, if any (Query API, by `order_id`): a refund is a
-   * transaction of its own at NMI, with the orderid it was sent with and a `refund` action. A query that
-   * fails is a GatewayUnavailableError, as for findApproved.
+   * The refund NMI made with this orderid (the refund's key), if any: a refund is a transaction of its own at NMI,
+   * with the orderid it was sent with and a `refund` action.
    */
   async findRefund(input: Pick<ReferenceInput, 'idempotencyKey'>): Promise<RefundResult | null> {
-    const orderId = input.idempotencyKey;
-    for (const transaction of await this.query({ order_id: orderId })) {
-      if (transaction.orderId !== orderId || transaction.transactionId === '') continue;
-      if (NOT_MADE.includes(transaction.condition)) continue;
-      const refund = transaction.actions.find((action) => action.actionType === 'refund' && action.success);
-      if (refund) return { id: transaction.transactionId, status: 'succeeded', amountCents: amountCentsOf(refund) };
-    }
-    return null;
+    const found = await this.findApproved(input.idempotencyKey, 'refund');
+    const refund = found?.actions.find((action) => action.actionType === 'refund' && action.success);
+    return found && refund
+      ? { id: found.transactionId, status: 'succeeded', amountCents: amountCentsOf(refund) }
+      : null;
   }
 
   retrieveSetupIntent(): Promise<SetupIntentResult | null> {
