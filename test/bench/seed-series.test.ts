@@ -5,20 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import type { Database } from '../../src/db/database.ts';
 import { intakeWithTwoPhi, UNIQUE } from '../../bench/lib/bodies.ts';
 import { seedCaseClones } from '../../bench/lib/seed-series.ts';
 import { SHORT_ID_PATTERN } from '../../src/modules/cases/lifecycle/short-id.ts';
-import { freshDatabase } from '../support/database.ts';
+import { createTestContext, type TestContext } from '../support/app.ts';
 
-const ADMIN_TOKEN = 'seed-series-test-admin-token';
 const DAY = 86_400_000;
 
-let database: { db: Database; drop: () => Promise<void> };
-let app: FastifyInstance;
+let context: TestContext;
 let apiKey: string;
 
 interface ListedCase {
@@ -28,36 +22,19 @@ interface ListedCase {
   responses: { responses: { question: { text: string; isPHI: boolean }; answer: unknown }[] }[];
 }
 
-const get = (url: string) => app.inject({ method: 'GET', url, headers: { 'cv-api-key': apiKey } });
+const get = (url: string) => context.app.inject({ method: 'GET', url, headers: { 'cv-api-key': apiKey } });
 
 before(async () => {
-  database = await freshDatabase();
-  const config = loadConfig({
-    ADMIN_TOKEN,
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT_PER_KEY: '0',
-    RATE_LIMIT_PER_ADDRESS: '0',
-    PHI_ENCRYPTION_KEY: 'b'.repeat(64),
-  });
-  app = await buildApp({ config, db: database.db, logger: false });
-  await app.ready();
-  const created = await app.inject({
-    method: 'POST',
-    url: '/admin/v1/organizations',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-    payload: { name: 'Seed series test' },
-  });
-  assert.equal(created.statusCode, 201, created.body);
-  apiKey = created.json<{ apiKey: string }>().apiKey;
+  context = await createTestContext({ RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0' });
+  apiKey = (await context.organization('Seed series test')).apiKey;
 });
 
 after(async () => {
-  await app?.close();
-  await database?.drop();
+  await context?.close();
 });
 
 test('copies of a case read back as that case, each with its own short id, within the range', async () => {
-  const intake = await app.inject({
+  const intake = await context.app.inject({
     method: 'POST',
     url: '/api/v1/dynamic-case',
     headers: { 'cv-api-key': apiKey, 'content-type': 'application/json' },
@@ -74,7 +51,7 @@ test('copies of a case read back as that case, each with its own short id, withi
   const from = new Date(now - 10 * DAY);
   const to = new Date(now - DAY);
   // Two chunks and a remainder: the chunks must join up (no gaps, no repeats).
-  await seedCaseClones(database.db, { templateCaseId, count: 25, from, to, chunk: 10 });
+  await seedCaseClones(context.db, { templateCaseId, count: 25, from, to, chunk: 10 });
 
   const listed: ListedCase[] = [];
   let after: string | undefined;

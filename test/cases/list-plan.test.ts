@@ -7,17 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { intakeWithTwoPhi, UNIQUE } from '../../bench/lib/bodies.ts';
 import { seedCaseClones } from '../../bench/lib/seed-series.ts';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import type { Database, Queryable } from '../../src/db/database.ts';
+import type { Queryable } from '../../src/db/database.ts';
 import { Tenant } from '../../src/http/gate.ts';
 import { CaseReadRepository } from '../../src/modules/cases/lifecycle/read-repository.ts';
-import { ADMIN_TOKEN } from '../support/app.ts';
-import { freshDatabase } from '../support/database.ts';
+import { createTestContext, type TestContext } from '../support/app.ts';
 
 const DAY = 86_400_000;
 /** Seeded cases; the planner is then told the organization holds STATISTICS_CASES. */
@@ -30,51 +26,35 @@ const CASES = 5000;
 const STATISTICS_CASES = 1_000_000;
 
 describe('the case list page at scale (PostgreSQL)', () => {
-  let database: { db: Database; url?: string; drop: () => Promise<void> };
-  let app: FastifyInstance;
+  let context: TestContext;
   let organizationId: string;
 
   before(async () => {
-    database = await freshDatabase({ postgres: true });
-    const config = loadConfig({
-      ADMIN_TOKEN,
-      LOG_LEVEL: 'silent',
-      RATE_LIMIT_PER_KEY: '0',
-      RATE_LIMIT_PER_ADDRESS: '0',
-      PHI_ENCRYPTION_KEY: 'c'.repeat(64),
+    context = await createTestContext({ RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_ADDRESS: '0' }, undefined, {
+      postgres: true,
     });
-    app = await buildApp({ config, db: database.db, logger: false });
-    await app.ready();
-    const created = await app.inject({
-      method: 'POST',
-      url: '/admin/v1/organizations',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-      payload: { name: 'List plan test' },
-    });
-    assert.equal(created.statusCode, 201, created.body);
-    const { apiKey } = created.json<{ apiKey: string }>();
-    organizationId = created.json<{ organizationId: string }>().organizationId;
-    const intake = await app.inject({
+    const created = await context.organization('List plan test');
+    organizationId = created.organizationId;
+    const intake = await context.app.inject({
       method: 'POST',
       url: '/api/v1/dynamic-case',
-      headers: { 'cv-api-key': apiKey, 'content-type': 'application/json' },
+      headers: { 'cv-api-key': created.apiKey, 'content-type': 'application/json' },
       payload: intakeWithTwoPhi('List plan form').split(UNIQUE).join('template'),
     });
     assert.equal(intake.statusCode, 200, intake.body);
     const templateCaseId = intake.json<{ data: { caseId: string } }>().data.caseId;
     const now = Date.now();
-    await seedCaseClones(database.db, {
+    await seedCaseClones(context.db, {
       templateCaseId,
       count: CASES,
       from: new Date(now - 50 * DAY),
       to: new Date(now - DAY),
     });
-    await database.db.query(`analyze cases`);
-    await database.db.query(`update pg_class set reltuples = $1 where oid = 'cases'::regclass`, [STATISTICS_CASES]);
+    await context.db.query(`analyze cases`);
+    await context.db.query(`update pg_class set reltuples = $1 where oid = 'cases'::regclass`, [STATISTICS_CASES]);
   });
   after(async () => {
-    await app?.close();
-    await database?.drop();
+    await context?.close();
   });
 
   it('runs the page on its generic plan after the first five executions', async () => {
@@ -93,7 +73,7 @@ describe('the case list page at scale (PostgreSQL)', () => {
     );
     assert.ok(sent);
 
-    const client = new pg.Client({ connectionString: database.url });
+    const client = new pg.Client({ connectionString: context.url });
     await client.connect();
     try {
       for (let execution = 0; execution < 10; execution++) {

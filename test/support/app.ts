@@ -13,6 +13,8 @@ export interface TestContext {
   db: Database;
   services: Services;
   config: Config;
+  /** The database's connection string on PostgreSQL (freshDatabase's `url`), for tests that connect to it too. */
+  url?: string;
   /** A new organization and its API key. */
   organization(name?: string): Promise<{ organizationId: string; apiKey: string; apiKeyId: string }>;
   close(): Promise<void>;
@@ -25,13 +27,15 @@ const PHI_ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
 /**
  * The app as the server builds it, on a fresh database, without sockets (use app.inject). `configure` changes
- * settings that are not environment variables (e.g. `limits.queueCountCap`).
+ * settings that are not environment variables (e.g. `limits.queueCountCap`); `database` is freshDatabase's
+ * options (`postgres: true` for a suite that needs PostgreSQL in every run).
  */
 export async function createTestContext(
   environment: Record<string, string> = {},
   configure?: (config: Config) => void,
+  databaseOptions: Parameters<typeof freshDatabase>[0] = {},
 ): Promise<TestContext> {
-  const { db: database, drop } = await freshDatabase();
+  const { db: database, url, drop } = await freshDatabase(databaseOptions);
   const config = loadConfig({ ADMIN_TOKEN, LOG_LEVEL: 'silent', PHI_ENCRYPTION_KEY, ...environment });
   configure?.(config);
   // Metrics and traces as the server builds them (src/server.ts): off unless the environment turns them on.
@@ -46,6 +50,7 @@ export async function createTestContext(
     db,
     services,
     config,
+    url,
     organization: (name) => services.organizations.createOrganization(name ?? `Organization ${++counter}`),
     async close() {
       await app.close();
