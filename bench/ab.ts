@@ -22,17 +22,24 @@
  * run the bench waits until no delivery has arrived for 2 s, and prints the deliveries per second during the
  * run and the lag from each case's createdAt to its receipt (p50, p99); give --rate (half the intake's
  * throughput without an endpoint is the issue's target) to measure lag at a load the intake carries.
+ *
+ * --ceiling (intake-title, case-detail): each round also replays the scenario's database ceiling
+ * (bench/ceilings/database.ts, the working tree's SQL) on the first variant's database, in the alternation
+ * like a variant, and prints each variant's share of the ceiling of the same round and its median. A full
+ * `npm run bench` measures the ceiling once, minutes after the server; on a host whose speed drifts by the
+ * minute the share then swings with the drift.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { DatabaseCeilingOptions, DatabaseCeilingResult } from './ceilings/database.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 import { launcher } from '../scripts/build.ts';
 import { bootstrapOrganizationId, measureLoad } from './lib/measure.ts';
 import { createBenchDatabase, withClient } from './lib/postgres.ts';
-import { benchServerEnvironment, startListeningProcess, type RunningProcess } from './lib/processes.ts';
+import { benchServerEnvironment, runJsonChild, startListeningProcess, type RunningProcess } from './lib/processes.ts';
 import { median } from './lib/stats.ts';
 import { caseListPage, intakeRequest, scenarios, type RequestSpec } from './scenarios.ts';
 import { call, expectOk } from './lib/api.ts';
@@ -59,6 +66,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '16' },
     scenario: { type: 'string', default: 'intake-title' },
     rate: { type: 'string' },
+    ceiling: { type: 'boolean', default: false },
     'pg-url': { type: 'string' },
   },
   strict: true,
@@ -78,6 +86,15 @@ const scenario = webhooks
   ? scenarios.find((candidate) => candidate.id === 'intake-title')
   : [...scenarios, caseListPage].find((candidate) => candidate.id === args.scenario);
 if (!scenario) throw new Error(`unknown scenario ${args.scenario}`);
+/** The database ceiling each round replays (--ceiling): the workload of bench/ceilings/database.ts. */
+const CEILING_WORKLOADS: Record<string, DatabaseCeilingOptions['workload']> = {
+  'intake-title': 'intake',
+  'case-detail': 'case-detail',
+};
+const ceilingWorkload = args.ceiling ? CEILING_WORKLOADS[args.scenario] : undefined;
+if (args.ceiling && (!ceilingWorkload || rate !== undefined || variants[0]?.engine === 'pglite')) {
+  throw new Error(`--ceiling: ${Object.keys(CEILING_WORKLOADS).join(' or ')}, PostgreSQL, no --rate`);
+}
 const adminUrl = args['pg-url'] ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const adminToken = randomBytes(16).toString('hex');
@@ -88,6 +105,8 @@ interface Running {
   variant: Variant;
   server: RunningProcess;
   request: RequestSpec;
+  /** PostgreSQL: the variant's database. */
+  databaseUrl?: string;
   /** intake-webhook: the variant's own receiver. */
   receiver?: Awaited<ReturnType<typeof startWebhookReceiver>>;
   runs: (LoadResult & { peakRssMb: number; serverCpuMsPerRequest: number; webhooks?: WebhookRun })[];
@@ -134,7 +153,8 @@ async function start(variant: Variant, index: number): Promise<Running> {
   if (variant.sql && database) await withClient(database.url, (client) => client.query(variant.sql!));
   const organizationId = await bootstrapOrganizationId(server.url, adminToken);
   const context = { url: server.url, apiKey, adminToken, organizationId };
-  if (!webhooks) return { variant, server, request: await scenario!.setup(context), runs: [] };
+  const databaseUrl = database?.url;
+  if (!webhooks) return { variant, server, databaseUrl, request: await scenario!.setup(context), runs: [] };
   const receiver = await startWebhookReceiver();
   cleanups.push(() => receiver.close());
   const created = await call(server.url, 'POST', `/admin/v1/organizations/${organizationId}/webhooks`, {
@@ -143,7 +163,26 @@ async function start(variant: Variant, index: number): Promise<Running> {
   });
   expectOk(created, 'POST /admin/v1/organizations/:organizationId/webhooks');
   const request = await intakeRequest(context, 'Bench intake with a webhook');
-  return { variant, server, request, receiver, runs: [] };
+  return { variant, server, databaseUrl, request, receiver, runs: [] };
+}
+
+/** One run of the scenario's database ceiling on `databaseUrl` (the --ceiling rounds). */
+async function ceilingRun(databaseUrl: string): Promise<Extract<DatabaseCeilingResult, { available: true }>> {
+  const options: DatabaseCeilingOptions = {
+    engine: 'postgres',
+    url: databaseUrl,
+    workload: ceilingWorkload,
+    connections,
+    durationSeconds,
+    warmupSeconds,
+    phiKey,
+  };
+  const result = await runJsonChild<DatabaseCeilingResult>('bench/ceilings/database.ts', [JSON.stringify(options)], {
+    timeoutMs: (warmupSeconds + durationSeconds) * 1000 + 120_000,
+  });
+  if (!result.available) throw new Error(`database ceiling not available: ${result.reason}`);
+  if (result.errors > 0) throw new Error(`database ceiling: ${result.errors} errors, first: ${result.firstError}`);
+  return result;
 }
 
 async function load(target: Running, seconds: number, warmup: number): Promise<Running['runs'][number]> {
@@ -188,8 +227,21 @@ const format = (
 try {
   for (const [index, variant] of variants.entries()) running.push(await start(variant, index));
   for (const target of running) await load(target, 3, 0); // warm every variant before the first measurement
+  const ceilingUrl = ceilingWorkload ? running[0]!.databaseUrl : undefined;
+  const ceilingRuns: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (const target of round % 2 === 0 ? running : [...running].reverse()) {
+    const slots: (Running | 'ceiling')[] = [...running, ...(ceilingUrl ? ['ceiling' as const] : [])];
+    for (const target of round % 2 === 0 ? slots : slots.reverse()) {
+      if (target === 'ceiling') {
+        const ceiling = await ceilingRun(ceilingUrl!);
+        ceilingRuns.push(ceiling.requestsPerSecond);
+        const { p50, p99, p99_9 } = ceiling.latencyMs;
+        console.log(
+          `${'ceiling'.padEnd(16)} ${ceiling.requestsPerSecond.toFixed(0).padStart(6)} ok/s  p50 ${p50} ms  ` +
+            `p99 ${p99} ms  p99.9 ${p99_9} ms  replay client CPU ${ceiling.clientCpuPercent}%`,
+        );
+        continue;
+      }
       const run = await load(target, durationSeconds, warmupSeconds);
       target.runs.push(run);
       const { p50, p99, p99_9 } = run.latencyMs;
@@ -223,6 +275,16 @@ try {
             : undefined,
         ),
     );
+  }
+  if (ceilingRuns.length > 0) {
+    console.log(`${'ceiling'.padEnd(16)} ${median(ceilingRuns).toFixed(0).padStart(6)} ok/s`);
+    for (const { variant, runs } of running) {
+      const shares = runs.map((run, round) => run.okPerSecond / ceilingRuns[round]!);
+      const listed = shares.map((share) => `${(share * 100).toFixed(0)}%`).join(', ');
+      console.log(
+        `${variant.name}: share of the same round's ceiling ${listed}; median ${(median(shares) * 100).toFixed(0)}%`,
+      );
+    }
   }
 } finally {
   while (cleanups.length > 0) await cleanups.pop()!().catch((error: unknown) => console.error('cleanup:', error));
