@@ -115,6 +115,11 @@ export class FakeStripeServer {
     });
   }
 
+  /** What Stripe does to idempotency keys once they are a day old: prunes them, so a replayed key is a new request. */
+  forgetIdempotencyKeys(): void {
+    this.idempotent.clear();
+  }
+
   /** What a bank may do to a refund after Stripe made it: Stripe marks it failed and gives its amount back to the charge. */
   failRefund(refundId: string): void {
     const refund = this.refunds.get(refundId);

@@ -150,9 +150,9 @@ describe('refunds of case payments', () => {
     // Another refund meanwhile cannot take the pending amount as well.
     const other = await refund(paymentId, { amount: 31 });
     assert.equal(other.status, 400);
-    // A retry that finds Stripe down holds the refund only while it calls: the next retry may come at once.
+    // A retry that finds Stripe down (its look-up of the refund first) holds the refund only while it calls: the
+    // next retry may come at once.
     stripe.failNext({
-      method: 'POST',
       pathPrefix: '/v1/refunds',
       status: 500,
       times: context.config.payments.stripeMaxNetworkRetries + 1,
@@ -171,6 +171,59 @@ describe('refunds of case payments', () => {
 
     const otherAmount = await refund(paymentId, { amount: 5, idempotencyKey: 'refund-late' });
     assert.equal(otherAmount.status, 409);
+  });
+
+  it('a refund retried after Stripe forgot its key is found by its metadata, and not made again', async () => {
+    const paymentId = await paid(40);
+    const before = stripe.refunds.size;
+    stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/refunds' });
+    const late = await refund(paymentId, { amount: 15, idempotencyKey: 'refund-next-day' });
+    assert.equal(late.status, 503, JSON.stringify(late.body));
+    stripe.forgetIdempotencyKeys();
+
+    const retried = await refund(paymentId, { amount: 15, idempotencyKey: 'refund-next-day' });
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(result(retried.body).amountRefunded, 15);
+    assert.equal(stripe.refunds.size - before, 1, 'one refund at Stripe');
+    assert.deepEqual(
+      (await refundRows(paymentId)).map((row) => row.status),
+      ['succeeded'],
+    );
+    assert.equal(await refundEvents(paymentId), 1);
+  });
+
+  it('an unmarked Stripe refund left pending for a day is not sent again', async () => {
+    const paymentId = await paid(30);
+    const everyAttempt = context.config.payments.stripeMaxNetworkRetries + 1; // the SDK retries a 500
+    stripe.failNext({ method: 'POST', pathPrefix: '/v1/refunds', status: 500, times: everyAttempt });
+    const down = await refund(paymentId, { amount: 12, idempotencyKey: 'refund-unmarked' });
+    assert.equal(down.status, 503, JSON.stringify(down.body));
+    // Sent before refunds carried their key, 25 hours ago: Stripe no longer replays the key.
+    await context.db.query(
+      `update case_payment_refunds set findable_by_key = false, created_at = now() - interval '25 hours'
+        where case_payment_id = $1`,
+      [paymentId],
+    );
+    const sent = stripe.count('POST', '/v1/refunds');
+
+    const retried = await refund(paymentId, { amount: 12, idempotencyKey: 'refund-unmarked' });
+    assert.equal(retried.status, 409, JSON.stringify(retried.body));
+    assert.match(String(retried.body.message), /more than a day ago.*not sent again/);
+    assert.equal(stripe.count('POST', '/v1/refunds'), sent, 'nothing sent to Stripe');
+    assert.deepEqual(
+      (await refundRows(paymentId)).map((row) => row.status),
+      ['pending'],
+    );
+
+    // The same refund 22 hours old is still within Stripe's replay: its retry sends it.
+    await context.db.query(
+      `update case_payment_refunds set created_at = now() - interval '22 hours' where case_payment_id = $1`,
+      [paymentId],
+    );
+    const resumed = await refund(paymentId, { amount: 12, idempotencyKey: 'refund-unmarked' });
+    assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+    assert.equal(result(resumed.body).amountRefunded, 12);
+    assert.equal(await refundEvents(paymentId), 1);
   });
 
   it('the sweep settles Stripe refunds left pending: made, never received, or failed at the bank', async () => {

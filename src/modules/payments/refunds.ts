@@ -6,6 +6,7 @@ import { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
+import { STRIPE_KEY_REPLAYED_MS } from './gateways/stripe.ts';
 import { GatewayRequestError, GatewayUnavailableError, type PaymentGateway } from './gateways/types.ts';
 import { changePayment } from './payment-events.ts';
 import { PaymentRepository, type CasePaymentRow } from './repository.ts';
@@ -19,6 +20,7 @@ interface RefundRow {
   gateway_reference: string | null;
   failure_message: string | null;
   findable_by_key: boolean;
+  created_at: Date;
 }
 
 /** A pending refund the payment sweep settles, with its payment's gateway and reference there. */
@@ -29,10 +31,27 @@ export interface AbandonedRefund extends RefundRow {
   payment_reference: string;
 }
 
-const refundColumns = 'id, case_payment_id, amount_cents, status, gateway_reference, failure_message, findable_by_key';
+const refundColumns =
+  'id, case_payment_id, amount_cents, status, gateway_reference, failure_message, findable_by_key, created_at';
 
 const cannot = (reason: string) => new ApiError(409, `Payment cannot be refunded: ${reason}`);
 const inProgress = () => new ApiError(409, 'A refund with this idempotencyKey is being processed; retry shortly');
+const outlivedKey = () =>
+  new ApiError(
+    409,
+    'This refund was first sent more than a day ago and its outcome is unknown. Stripe no longer replays its ' +
+      'idempotencyKey, so it is not sent again: it stays pending until an operator settles it',
+  );
+
+/**
+ * Whether a pending refund may be sent again under its key. A Stripe refund not marked with its key (sent before
+ * refunds were) can be told from one never made only by Stripe's replay of the key, which lasts a day: sent again
+ * after that, it could refund twice.
+ */
+function canResume(gateway: PaymentGateway, refund: RefundRow): boolean {
+  if (gateway.name !== 'stripe' || refund.findable_by_key) return true;
+  return Date.now() - refund.created_at.getTime() < STRIPE_KEY_REPLAYED_MS;
+}
 
 /**
  * POST /api/v1/cases/:caseId/payments/:paymentId/refund. A refund is recorded first (`pending`, with the amount
@@ -94,6 +113,7 @@ export class RefundService {
       }
       if (earlier.status === 'succeeded') return (await repository.findPayment(caseId, paymentId))!;
       if (earlier.status === 'failed') throw cannot(earlier.failure_message ?? 'the payment provider refused it');
+      if (!canResume(gateway, earlier)) throw outlivedKey();
       if (!(await this.claim(tenant, earlier.id, this.claimMsOf(gateway.name)))) throw inProgress();
       refund = earlier;
     } else {

@@ -59,6 +59,12 @@ const setupStatuses: Record<string, GatewaySetupStatus> = {
 const idOf = (value: string | { id: string } | null | undefined): string | null =>
   value == null ? null : typeof value === 'string' ? value : value.id;
 
+/**
+ * How long Stripe surely replays an idempotency key: it may prune a key once it is 24 hours old; an hour is left
+ * for clocks and for the attempt's own retries.
+ */
+export const STRIPE_KEY_REPLAYED_MS = 23 * 3600_000;
+
 /** The metadata field of a refund that holds the idempotency key it was sent with. */
 const REFUND_KEY_METADATA = 'care360_refund_key';
 
@@ -186,6 +192,11 @@ export class StripeGateway implements PaymentGateway {
   }
 
   async refund(input: RefundInput): Promise<RefundResult> {
+    if (input.resume && input.findable !== false) {
+      // The key is replayed for a day only: a refund the first attempt made is found by its metadata instead.
+      const earlier = await this.findRefund(input);
+      if (earlier) return earlier;
+    }
     const params: Stripe.RefundCreateParams = { payment_intent: input.reference };
     if (input.amountCents !== undefined) params.amount = input.amountCents;
     // Stripe forgets idempotency keys after a day and cannot be asked for one: the key in the refund's metadata is
