@@ -115,9 +115,12 @@ export class FakeStripeServer {
     });
   }
 
-  /** What Stripe does to idempotency keys once they are a day old: prunes them, so a replayed key is a new request. */
-  forgetIdempotencyKeys(): void {
-    this.idempotent.clear();
+  /**
+   * What Stripe does to idempotency keys once they are a day old: prunes them, so a replayed key is a new request.
+   * All of them, or those that contain `part`.
+   */
+  forgetIdempotencyKeys(part = ''): void {
+    for (const key of [...this.idempotent.keys()]) if (key.includes(part)) this.idempotent.delete(key);
   }
 
   /** What a bank may do to a refund after Stripe made it: Stripe marks it failed and gives its amount back to the charge. */

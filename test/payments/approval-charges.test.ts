@@ -306,6 +306,55 @@ describe('charge on approval', () => {
     assert.equal((await charge(paymentId))[0]!.attempts, 2);
   });
 
+  it('a Stripe charge whose outcome is unknown for a day is left to an operator, not sent again', async () => {
+    const owedAfterLostAnswer = async (customerId: string) => {
+      const created = await newCase();
+      await saveMethodForCase(context, organizationId, created.caseId, {
+        gateway: 'stripe',
+        customerId,
+        paymentMethodId: 'pm_card_visa',
+      });
+      const paymentId = await owed(created.caseId, 35);
+      await decide(created.caseId, true);
+      stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/payment_intents' });
+      await job.runOnce();
+      assert.equal((await charge(paymentId))[0]!.status, 'pending');
+      assert.equal(stripeCharges(paymentId), 1, 'Stripe made the charge');
+      return paymentId;
+    };
+    const sentAgo = (paymentId: string, hours: number) =>
+      context.db.query(
+        `update payment_approval_charges set first_sent_at = now() - make_interval(hours => $2)
+          where case_payment_id = $1`,
+        [paymentId, hours],
+      );
+    const late = await owedAfterLostAnswer('cus_day_late');
+    const recent = await owedAfterLostAnswer('cus_hour_late');
+    // A day later Stripe has pruned the first one's key: sent again, it would be a new charge.
+    await sentAgo(late, 25);
+    await sentAgo(recent, 22);
+    stripe.forgetIdempotencyKeys(late);
+    await lapse();
+    await job.runOnce();
+
+    assert.equal(stripeCharges(late), 1, 'not sent again');
+    const [row] = await charge(late);
+    assert.equal(row!.status, 'failed');
+    assert.match(row!.last_error!, /more than a day ago.*not sent again/);
+    assert.equal((await paymentRow(context, late)).status, 'UNPAID', 'nothing recorded as taken or declined');
+    assert.deepEqual(await events(late), []);
+    // Nothing starts it again on its own: the next passes leave it as it is.
+    await lapse();
+    await job.runOnce();
+    assert.equal((await charge(late))[0]!.status, 'failed');
+    assert.equal(stripeCharges(late), 1);
+
+    // 22 hours after its first send the retry is still sent (Stripe replays keys a day).
+    assert.equal((await paymentRow(context, recent)).status, 'PAID');
+    assert.equal(stripeCharges(recent), 1, 'the retry replays the key');
+    assert.equal((await charge(recent))[0]!.status, 'succeeded');
+  });
+
   it('an NMI sale whose answer was lost is found by its orderid, not sold again', async () => {
     const created = await newCase({ nmiPaymentToken: 'tok-approval-slow', paymentAmount: 20 });
     await decide(created.caseId, true);

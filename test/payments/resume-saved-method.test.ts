@@ -4,13 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { createCase, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
 
-// Found by `npm run test:crash` once NMI charges were back on: five patients shared by concurrent clients,
-// some saving Stripe cards and some NMI vault entries. A hold read the patient's latest method (Stripe)
-// while a concurrent intake was saving an NMI one; that row's created_at is its transaction's start, so it
-// can be earlier than the hold's row although it was committed later. The retry of the hold (first attempt
-// lost in a crash) took "the latest method as of the row's creation", found the NMI one, answered 409 and
-// left the record PENDING while Stripe held the card. The row now names the method it was placed with.
-describe('resuming a pending hold: the method the first attempt used, even if another one predates the row', () => {
+// A retry of a hold left PENDING (its first attempt's answer lost) through POST /api/v1/cases/:caseId/payments.
+describe('resuming a pending hold', () => {
   let fake: FakeStripeServer;
   let context: TestContext;
 
@@ -23,7 +18,13 @@ describe('resuming a pending hold: the method the first attempt used, even if an
     await fake.stop();
   });
 
-  it('places the hold once, on the first card, and records it', async () => {
+  // Found by `npm run test:crash` once NMI charges were back on: five patients shared by concurrent clients,
+  // some saving Stripe cards and some NMI vault entries. A hold read the patient's latest method (Stripe)
+  // while a concurrent intake was saving an NMI one; that row's created_at is its transaction's start, so it
+  // can be earlier than the hold's row although it was committed later. The retry of the hold (first attempt
+  // lost in a crash) took "the latest method as of the row's creation", found the NMI one, answered 409 and
+  // left the record PENDING while Stripe held the card. The row now names the method it was placed with.
+  it('uses the method the first attempt used, even if another one predates the row: one hold', async () => {
     const { apiKey, organizationId } = await context.organization();
     const created = await createCase(context, apiKey);
     assert.equal(created.status, 200, JSON.stringify(created.body));
@@ -71,5 +72,38 @@ describe('resuming a pending hold: the method the first attempt used, even if an
       [row.id],
     );
     assert.deepEqual(rows[0], { hold_status: 'HELD', gateway: 'stripe', gateway_reference: held[0]!.id });
+  });
+
+  it('does not place a Stripe hold again once its key is older than Stripe replays it', async () => {
+    const { apiKey, organizationId } = await context.organization();
+    const created = await createCase(context, apiKey);
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    await saveMethodForCase(context, organizationId, created.caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_day_late',
+      paymentMethodId: 'pm_card_visa',
+    });
+    const url = `/api/v1/cases/${created.caseId}/payments`;
+    const body = { amount: 25, preauthorize: true, idempotencyKey: 'resume-a-day-late' };
+    fake.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/payment_intents' });
+    const first = await post(context, url, apiKey, body);
+    assert.equal(first.status, 503, JSON.stringify(first.body));
+    const { rows } = await context.db.query<{ id: string }>(
+      `update case_payments set created_at = now() - interval '25 hours' where idempotency_key = $1 returning id`,
+      ['resume-a-day-late'],
+    );
+    const paymentId = rows[0]!.id;
+    fake.forgetIdempotencyKeys(paymentId);
+    const sent = fake.count('POST', '/v1/payment_intents');
+
+    const retry = await post(context, url, apiKey, body);
+    assert.equal(retry.status, 409, JSON.stringify(retry.body));
+    assert.match(JSON.stringify(retry.body), /more than a day ago.*not placed again/);
+    assert.equal(fake.count('POST', '/v1/payment_intents'), sent, 'nothing sent to Stripe');
+    const { rows: after } = await context.db.query<{ hold_status: string }>(
+      'select hold_status from case_payments where id = $1',
+      [paymentId],
+    );
+    assert.equal(after[0]!.hold_status, 'PENDING');
   });
 });

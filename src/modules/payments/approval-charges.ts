@@ -2,6 +2,7 @@ import type { Database, Queryable } from '../../db/database.ts';
 import { Tenant } from '../../http/gate.ts';
 import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
+import { STRIPE_KEY_REPLAYED_MS } from './gateways/stripe.ts';
 import {
   GatewayRequestError,
   GatewayUnavailableError,
@@ -104,7 +105,7 @@ export class ApprovalChargeQueue {
     const { rowCount } = await this.db.query(
       `update payment_approval_charges j
           set status = 'pending', round = j.round + 1, attempts = 0, saved_method_id = $3, gateway_reference = null,
-              claimed_until = null, last_error = null, updated_at = now()
+              claimed_until = null, last_error = null, first_sent_at = null, updated_at = now()
          from case_payments p, cases c
         where j.organization_id = $1 and j.operation = 'charge' and j.status = 'failed'
           and p.organization_id = $1 and p.id = j.case_payment_id and p.status = 'ERROR' and p.hold_status = 'NONE'
@@ -139,6 +140,17 @@ export class ApprovalChargeQueue {
       [id, savedMethodId],
     );
     return rows[0]!.saved_method_id;
+  }
+
+  /** Notes the first send of the record's charge in this round; answers how long ago that was, in ms. */
+  async markSent(id: string): Promise<number> {
+    const { rows } = await this.db.query<{ age_ms: number }>(
+      `update payment_approval_charges set first_sent_at = coalesce(first_sent_at, now()), updated_at = now()
+        where id = $1
+        returning (extract(epoch from now() - first_sent_at) * 1000)::float8 as age_ms`,
+      [id],
+    );
+    return rows[0]!.age_ms;
   }
 
   /** The outcome is not known yet (an outage, a payment still processing): tried again after `delayMs`. */
@@ -184,6 +196,11 @@ export interface ApprovalChargeOptions {
   /** Records claimed at once. */
   batch?: number;
 }
+
+/** Why a charge is left to an operator: its first attempt's outcome is unknown, and its key is no longer replayed. */
+const KEY_OUTLIVED =
+  'The charge was first sent more than a day ago and its outcome is unknown. Stripe no longer replays its key, so ' +
+  'it is not sent again: look for a PaymentIntent with this payment in its metadata (care360_case_payment_id)';
 
 /** The first retry's delay; each further one doubles, up to an hour. */
 const FIRST_RETRY_MS = 10_000;
@@ -288,6 +305,17 @@ export class ApprovalChargeJob {
     }
     if (payment.amount_cents < gateway.minimumAmountCents) {
       return this.recordFailure(job, tenant, payment, `The amount is below ${gateway.name}'s minimum`, null);
+    }
+    if (!job.gateway_reference) {
+      const sentMsAgo = await queue.markSent(job.id);
+      if (gateway.name === 'stripe' && sentMsAgo >= STRIPE_KEY_REPLAYED_MS) {
+        // Its outcome is unknown (else it would be recorded) and Stripe would take the key as a new charge.
+        this.loop.log?.warn(
+          { approvalChargeId: job.id, casePaymentId: job.case_payment_id },
+          'approval charge left to an operator: its first attempt is more than a day old and its outcome unknown',
+        );
+        return queue.close(job.id, 'failed', { error: KEY_OUTLIVED });
+      }
     }
     let result: PaymentResult | null;
     try {

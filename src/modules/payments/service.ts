@@ -7,6 +7,7 @@ import { centsToDecimalString } from '../../money.ts';
 import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { ProductService } from '../products/service.ts';
 import type { GatewayDirectory } from './credentials.ts';
+import { STRIPE_KEY_REPLAYED_MS } from './gateways/stripe.ts';
 import { changePayment } from './payment-events.ts';
 import {
   GatewayRequestError,
@@ -32,6 +33,11 @@ export const CURRENCY = 'usd';
  * timeout and retries.
  */
 const HOLD_OPERATION_CLAIM_MS = 10 * 60_000;
+
+/** Why a Stripe hold left pending for a day is not placed again (resumeOrConflict). */
+const HOLD_KEY_OUTLIVED =
+  'This hold was first requested more than a day ago and its outcome is unknown. Stripe no longer replays its key, ' +
+  "so it is not placed again: it stays PENDING until Stripe's webhook settles it";
 
 /** How long `payments orphans --refund` holds a charge while it refunds it (one gateway call). */
 const ORPHAN_REFUND_CLAIM_MS = 120_000;
@@ -267,6 +273,10 @@ export class PaymentService {
         ? await repository.latestSavedMethod(found.patient_id, existing.created_at)
         : null;
     if (!saved || !existing.gateway || saved.gateway !== existing.gateway) throw new IdempotencyConflictError();
+    // Stripe would take a key older than its replay as a new hold: the card would be held twice.
+    if (existing.gateway === 'stripe' && Date.now() - existing.created_at.getTime() >= STRIPE_KEY_REPLAYED_MS) {
+      throw new IdempotencyConflictError(HOLD_KEY_OUTLIVED);
+    }
     return this.placeHold(tenant, existing, await this.gatewayFor(tenant, existing.gateway), saved, actor, true);
   }
 
