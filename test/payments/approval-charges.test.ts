@@ -330,10 +330,15 @@ describe('charge on approval', () => {
       );
     const late = await owedAfterLostAnswer('cus_day_late');
     const recent = await owedAfterLostAnswer('cus_hour_late');
-    // A day later Stripe has pruned the first one's key: sent again, it would be a new charge.
+    const recorded = await owedAfterLostAnswer('cus_webhook');
+    // A day later Stripe has pruned the first and third keys: sent again, each would be a new charge.
     await sentAgo(late, 25);
     await sentAgo(recent, 22);
+    await sentAgo(recorded, 25);
     stripe.forgetIdempotencyKeys(late);
+    stripe.forgetIdempotencyKeys(recorded);
+    // The third one's charge was recorded meanwhile, as Stripe's webhook records it.
+    await context.db.query(`update case_payments set status = 'PAID' where id = $1`, [recorded]);
     await lapse();
     await job.runOnce();
 
@@ -348,6 +353,9 @@ describe('charge on approval', () => {
     await job.runOnce();
     assert.equal((await charge(late))[0]!.status, 'failed');
     assert.equal(stripeCharges(late), 1);
+
+    assert.equal(stripeCharges(recorded), 1, 'not sent again');
+    assert.equal((await charge(recorded))[0]!.status, 'skipped');
 
     // 22 hours after its first send the retry is still sent (Stripe replays keys a day).
     assert.equal((await paymentRow(context, recent)).status, 'PAID');

@@ -309,6 +309,10 @@ export class ApprovalChargeJob {
     if (!job.gateway_reference) {
       const sentMsAgo = await queue.markSent(job.id);
       if (gateway.name === 'stripe' && sentMsAgo >= STRIPE_KEY_REPLAYED_MS) {
+        if (payment.status !== 'UNPAID') {
+          // Stripe's webhook recorded the charge meanwhile (only this job charges an owed payment's card).
+          return queue.close(job.id, 'skipped', { error: `The payment became ${payment.status} before a retry` });
+        }
         // Its outcome is unknown (else it would be recorded) and Stripe would take the key as a new charge.
         this.loop.log?.warn(
           { approvalChargeId: job.id, casePaymentId: job.case_payment_id },
