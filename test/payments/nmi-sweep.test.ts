@@ -249,4 +249,41 @@ describe('the NMI sweep', () => {
     );
     assert.equal((await sweep.runOnce()).orphansRefunded, 0);
   });
+
+  it("finds an orphan's refund whose answer was lost at NMI on the next pass, and does not refund again", async () => {
+    const processor = new IntakePaymentsProcessor(
+      context.db,
+      context.services.gatewayDirectory,
+      context.services.products,
+      context.services.promoCodes,
+      context.config.payments,
+    );
+    const key = `sweep-orphan-lost-${randomUUID()}`;
+    const prepared = await processor.prepare({
+      tenant: Tenant.forOperator(organizationId, 'test'),
+      idempotencyKey: key,
+      payment: { amountCents: 1800, nmiChargeNow: true, nmiPaymentToken: 'tok-sweep-lost', promoCodes: [] },
+      patientEmail: 'sweep-orphan-lost@example.com',
+    });
+    assert.ok(prepared);
+    const { rows: charged } = await context.db.query<{ id: string; gateway_intent_id: string }>(
+      `update gateway_intents set created_at = now() - interval '1 hour', claimed_until = now() - interval '1 hour'
+        where request_key like $1 returning id, gateway_intent_id`,
+      [`intake:${key}:%`],
+    );
+    const refundsBefore = nmi.refunds.size;
+    nmi.loseNextAnswer();
+    assert.equal((await sweep.runOnce()).orphansRefunded, 0, 'the refund was made, its answer lost');
+    assert.equal(nmi.refunds.size, refundsBefore + 1);
+
+    assert.equal((await sweep.runOnce()).orphansRefunded, 1);
+    assert.equal(nmi.refunds.size, refundsBefore + 1, 'one refund at NMI');
+    const { rows } = await context.db.query<{ status: string }>('select status from gateway_intents where id = $1', [
+      charged[0]!.id,
+    ]);
+    assert.deepEqual(
+      rows.map((row) => row.status),
+      ['refunded'],
+    );
+  });
 });

@@ -547,6 +547,9 @@ export class PaymentService {
           ).refund({
             idempotencyKey: gatewayKey('intake-charge', orphan.id, 'refund'),
             reference: orphan.gateway_intent_id,
+            // An earlier pass's refund, or the failed intake's own, may have been made with its answer lost: NMI
+            // has no idempotency key, so the refund is looked up by its orderid before it is sent.
+            resume: true,
           });
           // No retried intake may take a refunded charge.
           await repository.closeIntent(orphan.id, 'refunded');
