@@ -9,7 +9,7 @@ import { createServices } from '../../src/services.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
 import { freshDatabase } from '../support/database.ts';
-import { createCase, paymentRow, paymentsTestContext } from './support.ts';
+import { chargeWithoutCase, createCase, paymentRow, paymentsTestContext } from './support.ts';
 import { Tenant } from '../../src/http/gate.ts';
 
 // An intake with an nmiPaymentToken charges the card before its case exists (issue 16, defects 2, 3 and 6). The
@@ -196,22 +196,8 @@ describe('a retry with the same idempotencyKey but other payment fields is refus
   };
 
   it('a $50 charge left without a case: a retry for $1,000 is a 409, the same retry takes the $50 charge', async () => {
-    const processor = new IntakePaymentsProcessor(
-      context.db,
-      context.services.gatewayDirectory,
-      context.services.products,
-      context.services.promoCodes,
-      context.config.payments,
-    );
     // The first attempt charged $50 and died before its case was written; its claim has lapsed.
-    assert.ok(
-      await processor.prepare({
-        tenant: Tenant.forOperator(organizationId, 'test'),
-        idempotencyKey: 'fifty',
-        payment: { amountCents: 5000, nmiChargeNow: true, nmiPaymentToken: 'tok-fifty', promoCodes: [] },
-        patientEmail: 'fifty@example.com',
-      }),
-    );
+    await chargeWithoutCase(context, organizationId, 'fifty', 5000);
     await context.db.query("update gateway_intents set claimed_until = null where request_key like 'intake:fifty:%'");
 
     for (const changed of [{ paymentAmount: 1000 }, { paymentAmount: 50, paymentDescription: 'Other' }]) {

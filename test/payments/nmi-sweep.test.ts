@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Tenant } from '../../src/http/gate.ts';
 import { ApprovalChargeJob } from '../../src/modules/payments/approval-charges.ts';
-import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-processor.ts';
 import { PaymentSweepJob } from '../../src/modules/payments/sweep.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { bearer, staffMember, type SignedIn } from '../staff/support.ts';
 import {
+  chargeWithoutCase,
   createCase,
+  lapseIntakeCharge,
   nmiPaidCase,
   paymentRow,
   paymentsTestContext,
@@ -214,34 +214,16 @@ describe('the NMI sweep', () => {
   });
 
   it('refunds an intake charge whose case was never written, once, as the operator command did', async () => {
-    const processor = new IntakePaymentsProcessor(
-      context.db,
-      context.services.gatewayDirectory,
-      context.services.products,
-      context.services.promoCodes,
-      context.config.payments,
-    );
     const key = `sweep-orphan-${randomUUID()}`;
-    const prepared = await processor.prepare({
-      tenant: Tenant.forOperator(organizationId, 'test'),
-      idempotencyKey: key,
-      payment: { amountCents: 2500, nmiChargeNow: true, nmiPaymentToken: 'tok-sweep-orphan', promoCodes: [] },
-      patientEmail: 'sweep-orphan@example.com',
-    });
-    assert.ok(prepared);
+    await chargeWithoutCase(context, organizationId, key, 2500);
     assert.equal((await sweep.runOnce()).orphansRefunded, 0, 'a young charge may still be taken by a retry');
-    const { rows: charged } = await context.db.query<{ id: string }>(
-      `update gateway_intents set created_at = now() - interval '1 hour', claimed_until = now() - interval '1 hour'
-        where request_key like $1 returning id`,
-      [`intake:${key}:%`],
-    );
-    assert.equal(charged.length, 1);
+    const chargeId = await lapseIntakeCharge(context, key);
     const refundsBefore = nmi.count('refund');
     const [first, second] = await Promise.all([sweep.runOnce(), sweep.runOnce()]);
     assert.equal(first!.orphansRefunded + second!.orphansRefunded, 1);
     assert.equal(nmi.count('refund'), refundsBefore + 1);
     const { rows } = await context.db.query<{ status: string }>('select status from gateway_intents where id = $1', [
-      charged[0]!.id,
+      chargeId,
     ]);
     assert.deepEqual(
       rows.map((row) => row.status),
@@ -251,26 +233,9 @@ describe('the NMI sweep', () => {
   });
 
   it("finds an orphan's refund whose answer was lost at NMI on the next pass, and does not refund again", async () => {
-    const processor = new IntakePaymentsProcessor(
-      context.db,
-      context.services.gatewayDirectory,
-      context.services.products,
-      context.services.promoCodes,
-      context.config.payments,
-    );
     const key = `sweep-orphan-lost-${randomUUID()}`;
-    const prepared = await processor.prepare({
-      tenant: Tenant.forOperator(organizationId, 'test'),
-      idempotencyKey: key,
-      payment: { amountCents: 1800, nmiChargeNow: true, nmiPaymentToken: 'tok-sweep-lost', promoCodes: [] },
-      patientEmail: 'sweep-orphan-lost@example.com',
-    });
-    assert.ok(prepared);
-    const { rows: charged } = await context.db.query<{ id: string; gateway_intent_id: string }>(
-      `update gateway_intents set created_at = now() - interval '1 hour', claimed_until = now() - interval '1 hour'
-        where request_key like $1 returning id, gateway_intent_id`,
-      [`intake:${key}:%`],
-    );
+    await chargeWithoutCase(context, organizationId, key, 1800);
+    const chargeId = await lapseIntakeCharge(context, key);
     const refundsBefore = nmi.refunds.size;
     nmi.loseNextAnswer();
     assert.equal((await sweep.runOnce()).orphansRefunded, 0, 'the refund was made, its answer lost');
@@ -279,7 +244,7 @@ describe('the NMI sweep', () => {
     assert.equal((await sweep.runOnce()).orphansRefunded, 1);
     assert.equal(nmi.refunds.size, refundsBefore + 1, 'one refund at NMI');
     const { rows } = await context.db.query<{ status: string }>('select status from gateway_intents where id = $1', [
-      charged[0]!.id,
+      chargeId,
     ]);
     assert.deepEqual(
       rows.map((row) => row.status),

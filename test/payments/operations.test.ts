@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-processor.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { ADMIN_TOKEN } from '../support/app.ts';
-import { createCase, paymentsTestContext, post, saveMethodForCase, type TestContext } from './support.ts';
-import { Tenant } from '../../src/http/gate.ts';
+import {
+  chargeWithoutCase,
+  createCase,
+  lapseIntakeCharge,
+  paymentsTestContext,
+  post,
+  saveMethodForCase,
+  type TestContext,
+} from './support.ts';
 
 describe('operator views: open holds and orphaned intake charges', () => {
   let nmi: FakeNmiServer;
@@ -63,24 +69,8 @@ describe('operator views: open holds and orphaned intake charges', () => {
   it('finds an NMI charge whose intake never committed, and refunds it once', async () => {
     // An intake charged the card, then its process died before the case was written (simulated here by a prepare
     // without record, an hour ago: its claim on the charge has lapsed).
-    const processor = new IntakePaymentsProcessor(
-      context.db,
-      context.services.gatewayDirectory,
-      context.services.products,
-      context.services.promoCodes,
-      context.config.payments,
-    );
-    const prepared = await processor.prepare({
-      tenant: Tenant.forOperator(organizationId, 'test'),
-      idempotencyKey: 'orphan-intake',
-      payment: { amountCents: 2500, nmiChargeNow: true, nmiPaymentToken: 'tok-orphan', promoCodes: [] },
-      patientEmail: 'orphan@example.com',
-    });
-    assert.ok(prepared);
-    await context.db.query(
-      `update gateway_intents set created_at = now() - interval '1 hour', claimed_until = now() - interval '1 hour'
-        where request_key like 'intake:orphan-intake:%'`,
-    );
+    await chargeWithoutCase(context, organizationId, 'orphan-intake', 2500);
+    await lapseIntakeCharge(context, 'orphan-intake');
     const found = await context.services.payments.orphanCharges(15, false);
     assert.equal(found.length, 1);
     assert.equal(found[0]!.amountCents, 2500);

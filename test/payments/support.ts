@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Tenant } from '../../src/http/gate.ts';
+import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-processor.ts';
 import { PaymentRepository } from '../../src/modules/payments/repository.ts';
 import type { SavedPaymentMethod } from '../../src/modules/payments/gateways/types.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
@@ -64,6 +65,43 @@ export async function nmiPaidCase(
   assert.equal(created.status, 200, JSON.stringify(created.body));
   assert.ok(created.paymentId, 'the intake recorded its payment');
   return { caseId: created.caseId, paymentId: created.paymentId };
+}
+
+/**
+ * An NMI sale of `amountCents` made by an intake (idempotencyKey `key`) whose case was never written: the intake's
+ * prepare alone, as if its process died before the case. `lapseIntakeCharge` then dates it.
+ */
+export async function chargeWithoutCase(
+  context: TestContext,
+  organizationId: string,
+  key: string,
+  amountCents: number,
+): Promise<void> {
+  const processor = new IntakePaymentsProcessor(
+    context.db,
+    context.services.gatewayDirectory,
+    context.services.products,
+    context.services.promoCodes,
+    context.config.payments,
+  );
+  const prepared = await processor.prepare({
+    tenant: Tenant.forOperator(organizationId, 'test'),
+    idempotencyKey: key,
+    payment: { amountCents, nmiChargeNow: true, nmiPaymentToken: `tok-${key}`, promoCodes: [] },
+    patientEmail: `${key}@example.com`,
+  });
+  assert.ok(prepared, 'the intake charged the card');
+}
+
+/** The charge of the intake with idempotencyKey `key` was made an hour ago, and its intake's claim lapsed then. */
+export async function lapseIntakeCharge(context: TestContext, key: string): Promise<string> {
+  const { rows } = await context.db.query<{ id: string }>(
+    `update gateway_intents set created_at = now() - interval '1 hour', claimed_until = now() - interval '1 hour'
+      where request_key like $1 returning id`,
+    [`intake:${key}:%`],
+  );
+  assert.equal(rows.length, 1);
+  return rows[0]!.id;
 }
 
 /** Gives a case's patient a saved payment method, as an intake with stripeSetupId would. */
