@@ -4,13 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Database, Queryable } from '../../src/db/database.ts';
-import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-processor.ts';
 import { createServices } from '../../src/services.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
 import { freshDatabase } from '../support/database.ts';
 import { chargeWithoutCase, createCase, paymentRow, paymentsTestContext } from './support.ts';
-import { Tenant } from '../../src/http/gate.ts';
 
 // An intake with an nmiPaymentToken charges the card before its case exists (issue 16, defects 2, 3 and 6). The
 // charge's record (gateway_intents, keyed by the intake's idempotencyKey and token) is worked on by one request
@@ -146,20 +144,7 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
   it('a request cut short holds the charge until its claim lapses; then a retry takes over, with one sale', async () => {
     const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-crashed', paymentAmount: 20, idempotencyKey: 'crashed' };
     // An attempt that charged and then died before writing its case: prepare without record or abandon.
-    const processor = new IntakePaymentsProcessor(
-      context.db,
-      context.services.gatewayDirectory,
-      context.services.products,
-      context.services.promoCodes,
-      context.config.payments,
-    );
-    const prepared = await processor.prepare({
-      tenant: Tenant.forOperator(organizationId, 'test'),
-      idempotencyKey: 'crashed',
-      payment: { amountCents: 2000, nmiChargeNow: true, nmiPaymentToken: 'tok-crashed', promoCodes: [] },
-      patientEmail: 'crashed@example.com',
-    });
-    assert.ok(prepared);
+    await chargeWithoutCase(context, organizationId, 'crashed', 2000);
     const refused = await createCase(context, apiKey, body);
     assert.deepEqual(refused.body, IN_PROGRESS, 'the claim still stands');
     await context.db.query(
