@@ -179,7 +179,12 @@ describe('refunds of case payments', () => {
     stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/refunds' });
     const late = await refund(paymentId, { amount: 15, idempotencyKey: 'refund-next-day' });
     assert.equal(late.status, 503, JSON.stringify(late.body));
-    stripe.forgetIdempotencyKeys();
+    const [pending] = (
+      await context.db.query<{ id: string }>('select id from case_payment_refunds where case_payment_id = $1', [
+        paymentId,
+      ])
+    ).rows;
+    stripe.forgetIdempotencyKeys(pending!.id);
 
     const retried = await refund(paymentId, { amount: 15, idempotencyKey: 'refund-next-day' });
     assert.equal(retried.status, 200, JSON.stringify(retried.body));
