@@ -2,11 +2,11 @@ import type { Database, Queryable } from '../../db/database.ts';
 import { Tenant } from '../../http/gate.ts';
 import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
-import { STRIPE_KEY_REPLAYED_MS } from './gateways/stripe.ts';
 import {
   GatewayRequestError,
   GatewayUnavailableError,
   GatewayUnsupportedError,
+  keyStillReplayed,
   type PaymentGateway,
   type PaymentResult,
 } from './gateways/types.ts';
@@ -142,15 +142,14 @@ export class ApprovalChargeQueue {
     return rows[0]!.saved_method_id;
   }
 
-  /** Notes the first send of the record's charge in this round; answers how long ago that was, in ms. */
-  async markSent(id: string): Promise<number> {
-    const { rows } = await this.db.query<{ age_ms: number }>(
+  /** Notes the first send of the record's charge in this round; answers when that was. */
+  async markSent(id: string): Promise<Date> {
+    const { rows } = await this.db.query<{ first_sent_at: Date }>(
       `update payment_approval_charges set first_sent_at = coalesce(first_sent_at, now()), updated_at = now()
-        where id = $1
-        returning (extract(epoch from now() - first_sent_at) * 1000)::float8 as age_ms`,
+        where id = $1 returning first_sent_at`,
       [id],
     );
-    return rows[0]!.age_ms;
+    return rows[0]!.first_sent_at;
   }
 
   /** The outcome is not known yet (an outage, a payment still processing): tried again after `delayMs`. */
@@ -307,8 +306,7 @@ export class ApprovalChargeJob {
       return this.recordFailure(job, tenant, payment, `The amount is below ${gateway.name}'s minimum`, null);
     }
     if (!job.gateway_reference) {
-      const sentMsAgo = await queue.markSent(job.id);
-      if (gateway.name === 'stripe' && sentMsAgo >= STRIPE_KEY_REPLAYED_MS) {
+      if (!keyStillReplayed(gateway.name, await queue.markSent(job.id))) {
         if (payment.status !== 'UNPAID') {
           // Stripe's webhook recorded the charge meanwhile (only this job charges an owed payment's card).
           return queue.close(job.id, 'skipped', { error: `The payment became ${payment.status} before a retry` });

@@ -6,8 +6,12 @@ import { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
 import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
-import { STRIPE_KEY_REPLAYED_MS } from './gateways/stripe.ts';
-import { GatewayRequestError, GatewayUnavailableError, type PaymentGateway } from './gateways/types.ts';
+import {
+  GatewayRequestError,
+  GatewayUnavailableError,
+  keyStillReplayed,
+  type PaymentGateway,
+} from './gateways/types.ts';
 import { changePayment } from './payment-events.ts';
 import { PaymentRepository, type CasePaymentRow } from './repository.ts';
 import { gatewayKey } from './service.ts';
@@ -42,16 +46,6 @@ const outlivedKey = () =>
     'This refund was first sent more than a day ago and its outcome is unknown. Stripe no longer replays its ' +
       'idempotencyKey, so it is not sent again: it stays pending until an operator settles it',
   );
-
-/**
- * Whether a pending refund may be sent again under its key. A Stripe refund not marked with its key (sent before
- * refunds were) can be told from one never made only by Stripe's replay of the key, which lasts a day: sent again
- * after that, it could refund twice.
- */
-function canResume(gateway: PaymentGateway, refund: RefundRow): boolean {
-  if (gateway.name !== 'stripe' || refund.findable_by_key) return true;
-  return Date.now() - refund.created_at.getTime() < STRIPE_KEY_REPLAYED_MS;
-}
 
 /**
  * POST /api/v1/cases/:caseId/payments/:paymentId/refund. A refund is recorded first (`pending`, with the amount
@@ -113,7 +107,8 @@ export class RefundService {
       }
       if (earlier.status === 'succeeded') return (await repository.findPayment(caseId, paymentId))!;
       if (earlier.status === 'failed') throw cannot(earlier.failure_message ?? 'the payment provider refused it');
-      if (!canResume(gateway, earlier)) throw outlivedKey();
+      // A refund not marked with its key (sent before refunds were) is found only by Stripe's replay of the key.
+      if (!earlier.findable_by_key && !keyStillReplayed(gateway.name, earlier.created_at)) throw outlivedKey();
       if (!(await this.claim(tenant, earlier.id, this.claimMsOf(gateway.name)))) throw inProgress();
       refund = earlier;
     } else {

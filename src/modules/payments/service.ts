@@ -7,12 +7,12 @@ import { centsToDecimalString } from '../../money.ts';
 import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { ProductService } from '../products/service.ts';
 import type { GatewayDirectory } from './credentials.ts';
-import { STRIPE_KEY_REPLAYED_MS } from './gateways/stripe.ts';
 import { changePayment } from './payment-events.ts';
 import {
   GatewayRequestError,
   GatewayUnavailableError,
   GatewayUnsupportedError,
+  keyStillReplayed,
   type PaymentGateway,
   type PaymentResult,
 } from './gateways/types.ts';
@@ -273,10 +273,8 @@ export class PaymentService {
         ? await repository.latestSavedMethod(found.patient_id, existing.created_at)
         : null;
     if (!saved || !existing.gateway || saved.gateway !== existing.gateway) throw new IdempotencyConflictError();
-    // Stripe would take a key older than its replay as a new hold: the card would be held twice.
-    if (existing.gateway === 'stripe' && Date.now() - existing.created_at.getTime() >= STRIPE_KEY_REPLAYED_MS) {
-      throw new IdempotencyConflictError(HOLD_KEY_OUTLIVED);
-    }
+    // Sent again, the hold could be placed twice.
+    if (!keyStillReplayed(existing.gateway, existing.created_at)) throw new IdempotencyConflictError(HOLD_KEY_OUTLIVED);
     return this.placeHold(tenant, existing, await this.gatewayFor(tenant, existing.gateway), saved, actor, true);
   }
 

@@ -59,12 +59,6 @@ const setupStatuses: Record<string, GatewaySetupStatus> = {
 const idOf = (value: string | { id: string } | null | undefined): string | null =>
   value == null ? null : typeof value === 'string' ? value : value.id;
 
-/**
- * How long Stripe surely replays an idempotency key: it may prune a key once it is 24 hours old; an hour is left
- * for clocks and for the attempt's own retries.
- */
-export const STRIPE_KEY_REPLAYED_MS = 23 * 3600_000;
-
 /** The metadata field of a refund that holds the idempotency key it was sent with. */
 const REFUND_KEY_METADATA = 'care360_refund_key';
 

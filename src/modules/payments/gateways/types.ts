@@ -7,6 +7,18 @@
 
 export type GatewayName = 'stripe' | 'nmi' | 'simulated';
 
+/** Stripe may prune an idempotency key once it is 24 hours old; an hour is left for clocks and a call's retries. */
+const STRIPE_KEY_REPLAYED_MS = 23 * 3600_000;
+
+/**
+ * Whether a call first sent at `firstSentAt`, its outcome unknown, may be sent again under its key: Stripe replays
+ * a key only for a day, and after that takes it as a new call (a second charge, hold or refund). NMI keeps no keys
+ * at all; its retries look the call up by `orderid` first.
+ */
+export function keyStillReplayed(gateway: string, firstSentAt: Date): boolean {
+  return gateway !== 'stripe' || Date.now() - firstSentAt.getTime() < STRIPE_KEY_REPLAYED_MS;
+}
+
 /** A payment's state at the provider, normalized across providers. */
 export type GatewayPaymentStatus =
   | 'pending' // waiting for the customer (payment method, confirmation or 3-D Secure)
