@@ -4,6 +4,7 @@ import { Tenant } from '../../src/http/gate.ts';
 import { IntakePaymentsProcessor } from '../../src/modules/payments/intake-processor.ts';
 import { PaymentRepository } from '../../src/modules/payments/repository.ts';
 import type { SavedPaymentMethod } from '../../src/modules/payments/gateways/types.ts';
+import type { FakeStripeServer } from '../fakes/stripe-server.ts';
 import { createTestContext, type TestContext } from '../support/app.ts';
 
 export type { TestContext };
@@ -126,4 +127,46 @@ export async function paymentRow(context: TestContext, paymentId: string): Promi
   const { rows } = await context.db.query('select * from case_payments where id = $1', [paymentId]);
   assert.ok(rows[0], 'payment row exists');
   return rows[0];
+}
+
+/**
+ * A hold of `amount` dollars that Stripe placed and whose answer was lost, so its record is PENDING (503): on a new
+ * case of a new organization, whose patient saved the Stripe card of `customerId`. Answers what its retry sends.
+ */
+export async function stripeHoldLeftPending(
+  context: TestContext,
+  stripe: FakeStripeServer,
+  options: { customerId: string; amount: number; idempotencyKey: string },
+): Promise<{ apiKey: string; organizationId: string; caseId: string; url: string; body: Record<string, unknown> }> {
+  const { apiKey, organizationId } = await context.organization();
+  const created = await createCase(context, apiKey);
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  await saveMethodForCase(context, organizationId, created.caseId, {
+    gateway: 'stripe',
+    customerId: options.customerId,
+    paymentMethodId: 'pm_card_visa',
+  });
+  const url = `/api/v1/cases/${created.caseId}/payments`;
+  const body = { amount: options.amount, preauthorize: true, idempotencyKey: options.idempotencyKey };
+  stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/payment_intents' });
+  const first = await post(context, url, apiKey, body);
+  assert.equal(first.status, 503, JSON.stringify(first.body));
+  return { apiKey, organizationId, caseId: created.caseId, url, body };
+}
+
+/** The payment is HELD, on the one Stripe PaymentIntent that names it. */
+export async function assertOneStripeHold(
+  context: TestContext,
+  stripe: FakeStripeServer,
+  paymentId: string,
+): Promise<void> {
+  const held = [...stripe.paymentIntents.values()].filter(
+    (intent) => (intent.metadata as Record<string, string>).care360_case_payment_id === paymentId,
+  );
+  assert.equal(held.length, 1, 'one hold at Stripe');
+  const { rows } = await context.db.query<{ hold_status: string; gateway: string; gateway_reference: string }>(
+    'select hold_status, gateway, gateway_reference from case_payments where id = $1',
+    [paymentId],
+  );
+  assert.deepEqual(rows[0], { hold_status: 'HELD', gateway: 'stripe', gateway_reference: held[0]!.id });
 }
