@@ -7,8 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { freshDatabase } from '../support/database.ts';
 import { runCli } from '../support/server-process.ts';
 
-/** `payments gateways show|set|remove`: an organization's own accounts, sealed, as an operator manages them. */
-describe('the payments gateways CLI', () => {
+/**
+ * `payments gateways show|set|remove`: an organization's own accounts, sealed, as an operator manages them; and
+ * `payments settle-refund`'s refusals (what it records: test/payments/refunds.test.ts).
+ */
+describe('the payments gateways and settle-refund CLI', () => {
   const environment: Record<string, string> = { PHI_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
   let cleanup: () => Promise<void>;
 
@@ -95,5 +98,21 @@ describe('the payments gateways CLI', () => {
     }
     const view = await json('payments', 'gateways', 'show', organizationId);
     assert.ok(Object.values(view).every((credential) => (credential as { set: boolean }).set === false));
+  });
+
+  it('settle-refund refuses a missing or doubled outcome and an unknown refund', async () => {
+    const { organizationId } = await json('org', 'create', 'Settle refund CLI refusals');
+    const refund = '00000000-0000-4000-8000-000000000000';
+    const refusals: [string[], RegExp][] = [
+      [[organizationId, refund], /Give --made <gatewayRefundId> .* or --never-made/],
+      [[organizationId, refund, '--made', ' '], /Give --made <gatewayRefundId>/],
+      [[organizationId, refund, '--made', 're_1', '--never-made'], /Give --made or --never-made, not both/],
+      [[organizationId, refund, '--never-made'], /Refund not found/],
+    ];
+    for (const [args, message] of refusals) {
+      const result = await cli('payments', 'settle-refund', ...args);
+      assert.equal(result.code, 1, args.join(' '));
+      assert.match(result.stderr, message);
+    }
   });
 });

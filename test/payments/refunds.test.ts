@@ -231,6 +231,75 @@ describe('refunds of case payments', () => {
     assert.equal(await refundEvents(paymentId), 1);
   });
 
+  it('an operator settles the refunds Stripe no longer replays: one made, one never made', async () => {
+    const paymentId = await paid(30);
+    const everyAttempt = context.config.payments.stripeMaxNetworkRetries + 1; // the SDK retries a 500
+    for (const [amount, idempotencyKey] of [
+      [12, 'operator-made'],
+      [8, 'operator-never-made'],
+    ] as const) {
+      stripe.failNext({ method: 'POST', pathPrefix: '/v1/refunds', status: 500, times: everyAttempt });
+      const down = await refund(paymentId, { amount, idempotencyKey });
+      assert.equal(down.status, 503, JSON.stringify(down.body));
+    }
+    await context.db.query(
+      `update case_payment_refunds set findable_by_key = false, created_at = now() - interval '25 hours'
+        where case_payment_id = $1`,
+      [paymentId],
+    );
+    const ids = (
+      await context.db.query<{ id: string }>(
+        'select id from case_payment_refunds where case_payment_id = $1 order by amount_cents desc',
+        [paymentId],
+      )
+    ).rows.map((row) => row.id);
+    const [made, neverMade] = ids as [string, string];
+    const tenant = Tenant.forOperator(organizationId, 'the test is the operator');
+    const sent = stripe.count('POST', '/v1/refunds');
+
+    const settled = await context.services.refunds.settleByOperator(tenant, made, {
+      made: true,
+      gatewayReference: 're_seen_in_dashboard',
+    });
+    assert.equal(settled.status, 'succeeded');
+    assert.equal(settled.gateway_reference, 're_seen_in_dashboard');
+    const failed = await context.services.refunds.settleByOperator(tenant, neverMade, { made: false });
+    assert.equal(failed.status, 'failed');
+    assert.match(String(failed.failure_message), /never made: an operator found no refund for it at Stripe/);
+    assert.equal(stripe.count('POST', '/v1/refunds'), sent, 'nothing sent to Stripe');
+
+    // The made one is refunded on the payment with one event; the never-made one's amount is refundable again.
+    assert.equal(await refundEvents(paymentId), 1);
+    const actor = await context.db.query<{ actor_kind: string }>(
+      `select actor_kind from case_events where type = 'case.payment_refunded' and after ->> 'paymentId' = $1`,
+      [paymentId],
+    );
+    assert.equal(actor.rows[0]!.actor_kind, 'operator');
+    const retried = await refund(paymentId, { amount: 12, idempotencyKey: 'operator-made' });
+    assert.equal(result(retried.body).amountRefunded, 12, 'a retry answers the settled refund');
+    const rest = await refund(paymentId, { amount: 18, idempotencyKey: 'operator-rest' });
+    assert.equal(rest.status, 200, JSON.stringify(rest.body));
+    assert.equal(result(rest.body).amountRefunded, 30);
+
+    // Settled once: again, another organization's refund, or no such refund, changes nothing.
+    await assert.rejects(context.services.refunds.settleByOperator(tenant, made, { made: false }), {
+      statusCode: 409,
+      message: 'The refund is already succeeded: nothing changed',
+    });
+    const other = Tenant.forOperator((await context.organization()).organizationId, 'another organization');
+    for (const [who, id] of [
+      [other, neverMade],
+      [tenant, 'not-a-refund'],
+    ] as const) {
+      await assert.rejects(context.services.refunds.settleByOperator(who, id, { made: false }), { statusCode: 404 });
+    }
+    assert.deepEqual((await refundRows(paymentId)).map((row) => row.status).sort(), [
+      'failed',
+      'succeeded',
+      'succeeded',
+    ]);
+  });
+
   it('the sweep settles Stripe refunds left pending: made, never received, or failed at the bank', async () => {
     const paymentId = await paid(60);
     const everyAttempt = context.config.payments.stripeMaxNetworkRetries + 1; // the SDK retries a 500

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import type { Services } from '../../services.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { Tenant } from '../../http/gate.ts';
-import { optionalDollarsToCents } from '../../money.ts';
+import { centsToDecimalString, optionalDollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from '../products/views.ts';
 import { promoJson } from '../promo-codes/views.ts';
 import { GATEWAY_CREDENTIAL_NAMES, gatewayCredentialsBody, type GatewayCredentialsInput } from './credentials.ts';
+import type { SettledRefund } from './refunds.ts';
 
 type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
 type Print = (value: unknown) => void;
@@ -32,6 +33,27 @@ async function readStandardInput(): Promise<string> {
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** `settle-refund`'s one outcome: made, with the gateway's id of the refund, or never made. */
+function refundOutcome(options: { made?: string; neverMade?: boolean }) {
+  const reference = options.made?.trim();
+  if (options.made !== undefined && options.neverMade) throw new ApiError(400, 'Give --made or --never-made, not both');
+  if (options.neverMade) return { made: false as const };
+  if (!reference || reference.length > 200) {
+    throw new ApiError(400, "Give --made <gatewayRefundId> (the refund's id at the gateway) or --never-made");
+  }
+  return { made: true as const, gatewayReference: reference };
+}
+
+const refundJson = (refund: SettledRefund) => ({
+  refundId: refund.id,
+  caseId: refund.case_id,
+  paymentId: refund.case_payment_id,
+  amount: centsToDecimalString(refund.amount_cents),
+  status: refund.status,
+  gatewayReference: refund.gateway_reference,
+  failureMessage: refund.failure_message,
+});
 
 /** An operator command names the organization it acts for as its argument. */
 const organizationOfCommand = (organizationId: string) =>
@@ -161,6 +183,27 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
           await services.payments.orphanCharges(
             positiveInteger(options.olderThanMinutes, '--older-than-minutes') ?? 15,
             Boolean(options.refund),
+          ),
+        ),
+      ),
+    );
+
+  payments
+    .command('settle-refund')
+    .argument('<organizationId>')
+    .argument('<refundId>')
+    .option('--made <gatewayRefundId>', "the gateway made it: its id there (Stripe's re_..., NMI's transaction id)")
+    .option('--never-made', 'the gateway has no such refund')
+    .description('record the outcome of a pending refund, as read in the gateway (docs/operations.md)')
+    .action((organizationId: string, refundId: string, options: { made?: string; neverMade?: boolean }) =>
+      withServices(async (services) =>
+        print(
+          refundJson(
+            await services.refunds.settleByOperator(
+              organizationOfCommand(organizationId),
+              refundId,
+              refundOutcome(options),
+            ),
           ),
         ),
       ),

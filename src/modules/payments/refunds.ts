@@ -4,6 +4,7 @@ import { isUniqueViolation, transactionSurvivingConnectionLoss } from '../../db/
 import { ApiError } from '../../http/api-error.ts';
 import { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
+import { isUuid } from '../../uuid.ts';
 import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import {
@@ -27,6 +28,12 @@ interface RefundRow {
   created_at: Date;
 }
 
+/** A refund an operator settles, with its payment's case and gateway. */
+export interface SettledRefund extends RefundRow {
+  case_id: string;
+  gateway: string;
+}
+
 /** A pending refund the payment sweep settles, with its payment's gateway and reference there. */
 export interface AbandonedRefund extends RefundRow {
   organization_id: string;
@@ -37,6 +44,8 @@ export interface AbandonedRefund extends RefundRow {
 
 const refundColumns =
   'id, case_payment_id, amount_cents, status, gateway_reference, failure_message, findable_by_key, created_at';
+
+const OPERATOR: CaseEventActor = { kind: 'operator', id: null };
 
 const cannot = (reason: string) => new ApiError(409, `Payment cannot be refunded: ${reason}`);
 const inProgress = () => new ApiError(409, 'A refund with this idempotencyKey is being processed; retry shortly');
@@ -187,6 +196,46 @@ export class RefundService {
       : `The refund was never made: ${gatewayTitle[gateway.name]} has no refund for it`;
     await recordRefundFailed(this.db, tenant, refund.id, reason);
     return 'failed';
+  }
+
+  /**
+   * `care360 payments settle-refund`: an operator records the outcome of a pending refund that nothing else can
+   * settle (a Stripe refund sent before refunds carried their key, once Stripe no longer replays it), as read in
+   * the gateway's dashboard. Made: recorded as a refund the gateway made, with its case event. Never made: recorded
+   * failed, which gives its amount back to what is left to refund. Claimed first, as a retry claims it, so it never
+   * runs beside an attempt or the sweep; nothing is sent to the gateway.
+   */
+  async settleByOperator(
+    tenant: Tenant,
+    refundId: string,
+    outcome: { made: true; gatewayReference: string } | { made: false },
+  ): Promise<SettledRefund> {
+    const refund = await this.operatorView(tenant, refundId);
+    if (!refund) throw new ApiError(404, 'Refund not found');
+    if (refund.status !== 'pending') throw new ApiError(409, `The refund is already ${refund.status}: nothing changed`);
+    const gateway = refund.gateway as PaymentGateway['name'];
+    if (!(await this.claim(tenant, refund.id, this.claimMsOf(gateway)))) {
+      throw new ApiError(409, 'An attempt to send this refund may still be at work; run the command again later');
+    }
+    if (outcome.made) {
+      const payment = { id: refund.case_payment_id, case_id: refund.case_id };
+      await recordRefundSucceeded(this.db, tenant, payment, refund, outcome.gatewayReference, OPERATOR);
+    } else {
+      const reason = `The refund was never made: an operator found no refund for it at ${gatewayTitle[gateway]}`;
+      await recordRefundFailed(this.db, tenant, refund.id, reason);
+    }
+    return (await this.operatorView(tenant, refundId))!;
+  }
+
+  private async operatorView(tenant: Tenant, refundId: string): Promise<SettledRefund | null> {
+    if (!isUuid(refundId)) return null;
+    const { rows } = await this.db.query<SettledRefund>(
+      `select p.case_id, p.gateway, ${refundColumns.replace(/(\w+)/g, 'r.$1')}
+         from case_payment_refunds r join case_payments p on p.id = r.case_payment_id
+        where r.organization_id = $1 and r.id = $2`,
+      [tenant.organizationId, refundId],
+    );
+    return rows[0] ?? null;
   }
 
   /** Claims a pending refund for one attempt; false while an earlier attempt may still reach its gateway. */
