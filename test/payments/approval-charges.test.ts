@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Tenant } from '../../src/http/gate.ts';
 import { ApprovalChargeJob } from '../../src/modules/payments/approval-charges.ts';
 import type { FakeNmiServer } from '../fakes/nmi-server.ts';
 import { DECLINED_PAYMENT_METHOD, type FakeStripeServer } from '../fakes/stripe-server.ts';
@@ -361,6 +362,55 @@ describe('charge on approval', () => {
     assert.equal((await paymentRow(context, recent)).status, 'PAID');
     assert.equal(stripeCharges(recent), 1, 'the retry replays the key');
     assert.equal((await charge(recent))[0]!.status, 'succeeded');
+  });
+
+  it('an operator who finds no charge at Stripe has a charge left to them made anew, once', async () => {
+    const created = await newCase();
+    await saveMethodForCase(context, organizationId, created.caseId, {
+      gateway: 'stripe',
+      customerId: 'cus_charge_again',
+      paymentMethodId: 'pm_card_visa',
+    });
+    const paymentId = await owed(created.caseId, 45);
+    await decide(created.caseId, true);
+    // Stripe never receives it (every attempt of the SDK fails), and a day goes by.
+    const everyAttempt = context.config.payments.stripeMaxNetworkRetries + 1;
+    stripe.failNext({ method: 'POST', pathPrefix: '/v1/payment_intents', status: 500, times: everyAttempt });
+    await job.runOnce();
+    await context.db.query(
+      `update payment_approval_charges set first_sent_at = now() - interval '25 hours' where case_payment_id = $1`,
+      [paymentId],
+    );
+    await lapse();
+    await job.runOnce();
+    assert.match((await charge(paymentId))[0]!.last_error!, /more than a day ago/);
+    const tenant = Tenant.forOperator(organizationId, 'the test is the operator');
+    const roundTwo = () =>
+      stripe.calls.filter(
+        (call) => call.idempotencyKey === `care360:case-payment:${paymentId}:approval-charge-round-2` && !call.replayed,
+      ).length;
+
+    // Charged again at the next pass, under a key of its own; a second request of the operator changes nothing.
+    assert.equal((await job.chargeAgain(tenant, paymentId)).paymentId, paymentId);
+    await assert.rejects(job.chargeAgain(tenant, paymentId), { statusCode: 409 });
+    await job.runOnce();
+    assert.equal((await paymentRow(context, paymentId)).status, 'PAID');
+    assert.equal(roundTwo(), 1);
+    assert.deepEqual(
+      (await events(paymentId)).map((event) => event.type),
+      ['case.payment_completed'],
+    );
+    assert.equal((await charge(paymentId))[0]!.status, 'succeeded');
+    // Only such a charge: not one that succeeded, not another organization's, not an unknown payment.
+    const other = Tenant.forOperator((await context.organization()).organizationId, 'another organization');
+    for (const [who, id] of [
+      [tenant, paymentId],
+      [other, paymentId],
+      [tenant, 'not-a-payment'],
+    ] as const) {
+      await assert.rejects(job.chargeAgain(who, id), { statusCode: 409 });
+    }
+    assert.equal(roundTwo(), 1);
   });
 
   it('an NMI sale whose answer was lost is found by its orderid, not sold again', async () => {

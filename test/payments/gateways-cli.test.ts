@@ -9,9 +9,10 @@ import { runCli } from '../support/server-process.ts';
 
 /**
  * `payments gateways show|set|remove`: an organization's own accounts, sealed, as an operator manages them; and
- * `payments settle-refund`'s refusals (what it records: test/payments/refunds.test.ts).
+ * the refusals of `payments settle-refund` and `charge-again` (what they record: refunds.test.ts and
+ * approval-charges.test.ts).
  */
-describe('the payments gateways and settle-refund CLI', () => {
+describe('the payments gateways, settle-refund and charge-again CLI', () => {
   const environment: Record<string, string> = { PHI_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
   let cleanup: () => Promise<void>;
 
@@ -100,7 +101,7 @@ describe('the payments gateways and settle-refund CLI', () => {
     assert.ok(Object.values(view).every((credential) => (credential as { set: boolean }).set === false));
   });
 
-  it('settle-refund refuses a missing or doubled outcome and an unknown refund', async () => {
+  it('settle-refund and charge-again refuse a missing or doubled outcome and an unknown record', async () => {
     const { organizationId } = await json('org', 'create', 'Settle refund CLI refusals');
     const refund = '00000000-0000-4000-8000-000000000000';
     const refusals: [string[], RegExp][] = [
@@ -109,10 +110,13 @@ describe('the payments gateways and settle-refund CLI', () => {
       [[organizationId, refund, '--made', 're_1', '--never-made'], /Give --made or --never-made, not both/],
       [[organizationId, refund, '--never-made'], /Refund not found/],
     ];
-    for (const [args, message] of refusals) {
-      const result = await cli('payments', 'settle-refund', ...args);
+    const refused = async (args: string[], message: RegExp) => {
+      const result = await cli('payments', ...args);
       assert.equal(result.code, 1, args.join(' '));
       assert.match(result.stderr, message);
-    }
+    };
+    for (const [args, message] of refusals) await refused(['settle-refund', ...args], message);
+    await refused(['charge-again', organizationId, refund], /required option '--nothing-charged' not specified/);
+    await refused(['charge-again', organizationId, refund, '--nothing-charged'], /No approval charge of this payment/);
   });
 });

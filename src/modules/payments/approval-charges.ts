@@ -1,5 +1,7 @@
 import type { Database, Queryable } from '../../db/database.ts';
+import { ApiError } from '../../http/api-error.ts';
 import { Tenant } from '../../http/gate.ts';
+import { isUuid } from '../../uuid.ts';
 import type { CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { GatewayDirectory } from './credentials.ts';
 import {
@@ -115,6 +117,24 @@ export class ApprovalChargeQueue {
       [tenant.organizationId, patientId, savedMethodId],
     );
     return rowCount;
+  }
+
+  /**
+   * An approval charge left to an operator (KEY_OUTLIVED) of a payment still UNPAID starts a new round, whose key
+   * names its round and so is a new charge; once, since it then is no longer failed. Answers its record's id.
+   */
+  async chargeAgain(tenant: Tenant, paymentId: string): Promise<string | null> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `update payment_approval_charges j
+          set status = 'pending', round = j.round + 1, attempts = 0, gateway_reference = null, claimed_until = null,
+              last_error = null, first_sent_at = null, updated_at = now()
+         from case_payments p
+        where j.organization_id = $1 and j.case_payment_id = $2 and j.operation = 'charge' and j.status = 'failed'
+          and j.last_error = $3 and p.organization_id = $1 and p.id = j.case_payment_id and p.status = 'UNPAID'
+        returning j.id`,
+      [tenant.organizationId, paymentId, KEY_OUTLIVED],
+    );
+    return rows[0]?.id ?? null;
   }
 
   /** Claims up to `limit` due records for `leaseMs`: no other worker takes them meanwhile. */
@@ -247,6 +267,22 @@ export class ApprovalChargeJob {
   /** Stops claiming and waits for the records in hand (a call cut short stays claimed until its lease lapses). */
   stop(): Promise<void> {
     return this.loop.stop();
+  }
+
+  /**
+   * `care360 payments charge-again`: the operator found no charge at Stripe for a payment whose approval charge
+   * was left to them (docs/operations.md#background-payment-jobs), so the next pass charges it anew.
+   */
+  async chargeAgain(tenant: Tenant, paymentId: string): Promise<{ approvalChargeId: string; paymentId: string }> {
+    const id = isUuid(paymentId) ? await new ApprovalChargeQueue(this.db).chargeAgain(tenant, paymentId) : null;
+    if (!id) {
+      throw new ApiError(
+        409,
+        'No approval charge of this payment is left to an operator: only a charge whose outcome was unknown for a ' +
+          'day, of a payment still UNPAID, is charged again',
+      );
+    }
+    return { approvalChargeId: id, paymentId };
   }
 
   /** One pass: records new approvals, then works through what is due. Answers how many records it worked on. */

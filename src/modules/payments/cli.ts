@@ -209,6 +209,18 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
       ),
     );
 
+  payments
+    .command('charge-again')
+    .argument('<organizationId>')
+    .argument('<paymentId>')
+    .requiredOption('--nothing-charged', 'Stripe has no charge for this payment (look it up first: a new one is made)')
+    .description('charge anew a payment whose approval charge was left to an operator (docs/operations.md)')
+    .action((organizationId: string, paymentId: string) =>
+      withServices(async (services) =>
+        print(await services.approvalCharges.chargeAgain(organizationOfCommand(organizationId), paymentId)),
+      ),
+    );
+
   const credentials = payments
     .command('gateways')
     .description("an organization's own Stripe or NMI account (credentials sealed, never shown once set)");
