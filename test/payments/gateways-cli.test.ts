@@ -9,10 +9,10 @@ import { runCli } from '../support/server-process.ts';
 
 /**
  * `payments gateways show|set|remove`: an organization's own accounts, sealed, as an operator manages them; and
- * the refusals of `payments settle-refund` and `charge-again` (what they record: refunds.test.ts and
- * approval-charges.test.ts).
+ * the refusals of `payments settle-refund`, `charge-again` and `settle-hold` (what they record: refunds.test.ts,
+ * approval-charges.test.ts and resume-saved-method.test.ts).
  */
-describe('the payments gateways, settle-refund and charge-again CLI', () => {
+describe('the payments gateways and operator settlement CLI', () => {
   const environment: Record<string, string> = { PHI_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
   let cleanup: () => Promise<void>;
 
@@ -101,7 +101,7 @@ describe('the payments gateways, settle-refund and charge-again CLI', () => {
     assert.ok(Object.values(view).every((credential) => (credential as { set: boolean }).set === false));
   });
 
-  it('settle-refund and charge-again refuse a missing or doubled outcome and an unknown record', async () => {
+  it('settle-refund, charge-again and settle-hold refuse a missing or doubled outcome and an unknown record', async () => {
     const { organizationId } = await json('org', 'create', 'Settle refund CLI refusals');
     const refund = '00000000-0000-4000-8000-000000000000';
     const refusals: [string[], RegExp][] = [
@@ -118,5 +118,7 @@ describe('the payments gateways, settle-refund and charge-again CLI', () => {
     for (const [args, message] of refusals) await refused(['settle-refund', ...args], message);
     await refused(['charge-again', organizationId, refund], /required option '--nothing-charged' not specified/);
     await refused(['charge-again', organizationId, refund, '--nothing-charged'], /No approval charge of this payment/);
+    await refused(['settle-hold', organizationId, refund], /required option '--never-placed' not specified/);
+    await refused(['settle-hold', organizationId, refund, '--never-placed'], /Payment not found/);
   });
 });

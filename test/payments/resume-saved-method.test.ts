@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Tenant } from '../../src/http/gate.ts';
 import { startFakeStripe, type FakeStripeServer } from '../fakes/stripe-server.ts';
 import { assertOneStripeHold, paymentsTestContext, post, stripeHoldLeftPending, type TestContext } from './support.ts';
 
@@ -80,5 +81,44 @@ describe('resuming a pending hold', () => {
       [paymentId],
     );
     assert.equal(after[0]!.hold_status, 'PENDING');
+  });
+
+  it('an operator records a Stripe hold never placed, once its key is outlived, with its event', async () => {
+    const { organizationId } = await stripeHoldLeftPending(context, fake, {
+      customerId: 'cus_never_placed',
+      amount: 15,
+      idempotencyKey: 'settle-hold-never-placed',
+    });
+    const { rows } = await context.db.query<{ id: string }>('select id from case_payments where idempotency_key = $1', [
+      'settle-hold-never-placed',
+    ]);
+    const paymentId = rows[0]!.id;
+    const tenant = Tenant.forOperator(organizationId, 'the test is the operator');
+    const operator = { kind: 'operator' as const, id: null };
+    const settle = (who = tenant, id = paymentId) => context.services.payments.settleHoldNeverPlaced(who, id, operator);
+    // While a retry may still place it, the operator's word is not taken.
+    await assert.rejects(settle(), { statusCode: 409, message: /Only a Stripe hold still PENDING a day after/ });
+
+    await context.db.query(`update case_payments set created_at = now() - interval '25 hours' where id = $1`, [
+      paymentId,
+    ]);
+    const sent = fake.count('POST', '/v1/payment_intents');
+    const settled = await settle();
+    assert.equal(settled.hold_status, 'FAILED');
+    assert.equal(settled.status, 'ERROR');
+    assert.match(String(settled.failure_message), /never placed: an operator found no PaymentIntent/);
+    assert.equal(fake.count('POST', '/v1/payment_intents'), sent, 'nothing sent to Stripe');
+    const events = await context.db.query<{ type: string; actor_kind: string }>(
+      `select type, actor_kind from case_events where after ->> 'paymentId' = $1 and type = 'case.payment_failed'`,
+      [paymentId],
+    );
+    assert.deepEqual(events.rows, [{ type: 'case.payment_failed', actor_kind: 'operator' }]);
+
+    // Once; not for another organization or an unknown payment.
+    await assert.rejects(settle(), { statusCode: 409 });
+    const other = Tenant.forOperator((await context.organization()).organizationId, 'another organization');
+    await assert.rejects(settle(other), { statusCode: 404 });
+    await assert.rejects(settle(tenant, randomUUID()), { statusCode: 404 });
+    await assert.rejects(settle(tenant, 'not-a-payment'), { statusCode: 404 });
   });
 });

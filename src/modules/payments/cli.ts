@@ -163,7 +163,7 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
               organizationId: row.organization_id,
               caseId: row.case_id,
               gateway: row.gateway,
-              amount: (row.amount_cents / 100).toFixed(2),
+              amount: centsToDecimalString(row.amount_cents),
               captureBefore: row.capture_before?.toISOString() ?? null,
               createdAt: row.created_at.toISOString(),
             }),
@@ -207,6 +207,28 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
           ),
         ),
       ),
+    );
+
+  payments
+    .command('settle-hold')
+    .argument('<organizationId>')
+    .argument('<paymentId>')
+    .requiredOption('--never-placed', 'Stripe has no PaymentIntent for this hold (look it up first)')
+    .description('record as failed a Stripe hold left PENDING for a day that Stripe never placed (docs/operations.md)')
+    .action((organizationId: string, paymentId: string) =>
+      withServices(async (services) => {
+        const row = await services.payments.settleHoldNeverPlaced(organizationOfCommand(organizationId), paymentId, {
+          kind: 'operator',
+          id: null,
+        });
+        print({
+          paymentId: row.id,
+          caseId: row.case_id,
+          status: row.status,
+          holdStatus: row.hold_status,
+          failureMessage: row.failure_message,
+        });
+      }),
     );
 
   payments

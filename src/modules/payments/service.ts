@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../../db/database.ts';
 import { ApiError, IdempotencyConflictError } from '../../http/api-error.ts';
 import { Tenant } from '../../http/gate.ts';
 import { centsToDecimalString } from '../../money.ts';
+import { isUuid } from '../../uuid.ts';
 import { recordCaseEvent, type CaseEventActor } from '../cases/lifecycle/events.ts';
 import type { ProductService } from '../products/service.ts';
 import type { GatewayDirectory } from './credentials.ts';
@@ -502,6 +503,50 @@ export class PaymentService {
 
   async getPayment(tenant: Tenant, caseId: string, paymentId: string): Promise<CasePaymentRow> {
     return requirePayment(new PaymentRepository(this.db, tenant), caseId, paymentId);
+  }
+
+  /**
+   * `care360 payments settle-hold --never-placed`: a Stripe hold left PENDING whose key Stripe no longer replays
+   * (its retries answer HOLD_KEY_OUTLIVED), and for which the operator found no PaymentIntent at Stripe, so no
+   * webhook will ever settle it: recorded FAILED (payment ERROR) with its case event. Once its key is outlived no
+   * retry sends it again; a webhook or a retry that recorded the hold first wins.
+   */
+  async settleHoldNeverPlaced(tenant: Tenant, paymentId: string, actor: CaseEventActor): Promise<CasePaymentRow> {
+    const { rows } = isUuid(paymentId)
+      ? await this.db.query<{ case_id: string }>(
+          'select case_id from case_payments where organization_id = $1 and id = $2',
+          [tenant.organizationId, paymentId],
+        )
+      : { rows: [] };
+    if (!rows[0]) throw new ApiError(404, 'Payment not found');
+    const row = await requirePayment(new PaymentRepository(this.db, tenant), rows[0].case_id, paymentId);
+    const settles =
+      row.gateway === 'stripe' &&
+      row.hold_status === 'PENDING' &&
+      !row.gateway_reference &&
+      !keyStillReplayed(row.gateway, row.created_at);
+    if (!settles) {
+      throw new ApiError(
+        409,
+        'Only a Stripe hold still PENDING a day after it was requested is settled by an operator; this payment is ' +
+          `${row.gateway ?? 'not on a gateway'}, hold ${row.hold_status}`,
+      );
+    }
+    const changed = await this.db.transaction((tx) =>
+      changePayment(tx, tenant, {
+        payment: row,
+        expected: { hold_status: 'PENDING', gateway_reference: null },
+        changes: {
+          hold_status: 'FAILED',
+          status: 'ERROR',
+          failure_message: 'The hold was never placed: an operator found no PaymentIntent for it at Stripe',
+        },
+        actor,
+        detail: { settledBy: 'operator' },
+      }),
+    );
+    if (!changed) throw new ApiError(409, 'The hold was settled meanwhile; nothing changed');
+    return changed.after;
   }
 
   /** Holds still open, soonest expiry first; `withinHours` keeps those expiring within that many hours. */
