@@ -31,6 +31,16 @@ describe('charge on approval', () => {
     assert.equal(created.status, 200, JSON.stringify(created.body));
     return created;
   };
+  /** A new case whose patient saved the Stripe card `paymentMethodId` of the customer `customerId`. */
+  const caseWithStripeCard = async (customerId: string, paymentMethodId = 'pm_card_visa') => {
+    const created = await newCase();
+    await saveMethodForCase(context, organizationId, created.caseId, {
+      gateway: 'stripe',
+      customerId,
+      paymentMethodId,
+    });
+    return created;
+  };
   /** An owed payment recorded through the API (UNPAID, no hold). */
   const owed = async (caseId: string, amount: number, extra: Record<string, unknown> = {}) => {
     const created = await post(context, `/api/v1/cases/${caseId}/payments`, apiKey, { amount, ...extra });
@@ -123,12 +133,7 @@ describe('charge on approval', () => {
   });
 
   it('captures a hold placed with preauthorize, as the capture route does', async () => {
-    const created = await newCase();
-    await saveMethodForCase(context, organizationId, created.caseId, {
-      gateway: 'stripe',
-      customerId: 'cus_approval',
-      paymentMethodId: 'pm_card_visa',
-    });
+    const created = await caseWithStripeCard('cus_approval');
     const paymentId = await owed(created.caseId, 80, { preauthorize: true });
     assert.equal((await paymentRow(context, paymentId)).hold_status, 'HELD');
     await decide(created.caseId, true);
@@ -146,12 +151,7 @@ describe('charge on approval', () => {
   });
 
   it('records a declined card as ERROR with its reason and event, and never retries it', async () => {
-    const created = await newCase();
-    await saveMethodForCase(context, organizationId, created.caseId, {
-      gateway: 'stripe',
-      customerId: 'cus_declined',
-      paymentMethodId: DECLINED_PAYMENT_METHOD,
-    });
+    const created = await caseWithStripeCard('cus_declined', DECLINED_PAYMENT_METHOD);
     const paymentId = await owed(created.caseId, 25);
     await decide(created.caseId, true);
     await job.runOnce();
@@ -170,12 +170,7 @@ describe('charge on approval', () => {
   });
 
   it('charges nothing for an approval deleted before the job saw it', async () => {
-    const created = await newCase();
-    await saveMethodForCase(context, organizationId, created.caseId, {
-      gateway: 'stripe',
-      customerId: 'cus_deleted_approval',
-      paymentMethodId: 'pm_card_visa',
-    });
+    const created = await caseWithStripeCard('cus_deleted_approval');
     const paymentId = await owed(created.caseId, 40);
     await act(support, created.caseId, 'assign', { assigneeId: provider.staffId });
     const decided = await context.app.inject({
@@ -199,12 +194,7 @@ describe('charge on approval', () => {
   });
 
   it('charges nothing on a rejection, without a saved method, or when the organization turned it off', async () => {
-    const rejected = await newCase();
-    await saveMethodForCase(context, organizationId, rejected.caseId, {
-      gateway: 'stripe',
-      customerId: 'cus_rejected',
-      paymentMethodId: 'pm_card_visa',
-    });
+    const rejected = await caseWithStripeCard('cus_rejected');
     const rejectedPayment = await owed(rejected.caseId, 30);
     await decide(rejected.caseId, false);
 
@@ -275,12 +265,7 @@ describe('charge on approval', () => {
   });
 
   it('a Stripe answer that comes after the client gave up is resumed with the same key: one charge, one record', async () => {
-    const created = await newCase();
-    await saveMethodForCase(context, organizationId, created.caseId, {
-      gateway: 'stripe',
-      customerId: 'cus_slow',
-      paymentMethodId: 'pm_card_visa',
-    });
+    const created = await caseWithStripeCard('cus_slow');
     const paymentId = await owed(created.caseId, 55);
     await decide(created.caseId, true);
     stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/payment_intents' });
@@ -309,12 +294,7 @@ describe('charge on approval', () => {
 
   it('a Stripe charge whose outcome is unknown for a day is left to an operator, not sent again', async () => {
     const owedAfterLostAnswer = async (customerId: string) => {
-      const created = await newCase();
-      await saveMethodForCase(context, organizationId, created.caseId, {
-        gateway: 'stripe',
-        customerId,
-        paymentMethodId: 'pm_card_visa',
-      });
+      const created = await caseWithStripeCard(customerId);
       const paymentId = await owed(created.caseId, 35);
       await decide(created.caseId, true);
       stripe.loseNextAnswer({ method: 'POST', pathPrefix: '/v1/payment_intents' });
@@ -365,12 +345,7 @@ describe('charge on approval', () => {
   });
 
   it('an operator who finds no charge at Stripe has a charge left to them made anew, once', async () => {
-    const created = await newCase();
-    await saveMethodForCase(context, organizationId, created.caseId, {
-      gateway: 'stripe',
-      customerId: 'cus_charge_again',
-      paymentMethodId: 'pm_card_visa',
-    });
+    const created = await caseWithStripeCard('cus_charge_again');
     const paymentId = await owed(created.caseId, 45);
     await decide(created.caseId, true);
     // Stripe never receives it (every attempt of the SDK fails), and a day goes by.
