@@ -365,8 +365,13 @@ describe('charge on approval', () => {
         (call) => call.idempotencyKey === `care360:case-payment:${paymentId}:approval-charge-round-2` && !call.replayed,
       ).length;
 
+    const listed = async () =>
+      (await job.leftToOperator()).filter((row) => row.case_payment_id === paymentId).map((row) => row.status);
+    assert.deepEqual(await listed(), ['failed'], 'listed for the operator');
+
     // Charged again at the next pass, under a key of its own; a second request of the operator changes nothing.
     assert.equal((await job.chargeAgain(tenant, paymentId)).paymentId, paymentId);
+    assert.deepEqual(await listed(), []);
     await assert.rejects(job.chargeAgain(tenant, paymentId), { statusCode: 409 });
     await job.runOnce();
     assert.equal((await paymentRow(context, paymentId)).status, 'PAID');

@@ -102,6 +102,7 @@ describe('the payments gateways and operator settlement CLI', () => {
   });
 
   it('settle-refund, charge-again and settle-hold refuse a missing or doubled outcome and an unknown record', async () => {
+    assert.deepEqual(await json('payments', 'left-to-operator'), [], 'nothing is left to an operator yet');
     const { organizationId } = await json('org', 'create', 'Settle refund CLI refusals');
     const refund = '00000000-0000-4000-8000-000000000000';
     const refusals: [string[], RegExp][] = [

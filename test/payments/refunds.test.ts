@@ -254,6 +254,9 @@ describe('refunds of case payments', () => {
       )
     ).rows.map((row) => row.id);
     const [made, neverMade] = ids as [string, string];
+    const listed = async () =>
+      (await context.services.refunds.leftToOperator()).map((row) => row.id).filter((id) => ids.includes(id));
+    assert.deepEqual((await listed()).sort(), [...ids].sort(), 'both are listed for the operator');
     const tenant = Tenant.forOperator(organizationId, 'the test is the operator');
     const sent = stripe.count('POST', '/v1/refunds');
 
@@ -267,6 +270,7 @@ describe('refunds of case payments', () => {
     assert.equal(failed.status, 'failed');
     assert.match(String(failed.failure_message), /never made: an operator found no refund for it at Stripe/);
     assert.equal(stripe.count('POST', '/v1/refunds'), sent, 'nothing sent to Stripe');
+    assert.deepEqual(await listed(), [], 'settled, no longer listed');
 
     // The made one is refunded on the payment with one event; the never-made one's amount is refundable again.
     assert.equal(await refundEvents(paymentId), 1);

@@ -96,12 +96,16 @@ describe('resuming a pending hold', () => {
     const tenant = Tenant.forOperator(organizationId, 'the test is the operator');
     const operator = { kind: 'operator' as const, id: null };
     const settle = (who = tenant, id = paymentId) => context.services.payments.settleHoldNeverPlaced(who, id, operator);
+    const listed = async () =>
+      (await context.services.payments.holdsLeftToOperator()).some((row) => row.id === paymentId);
     // While a retry may still place it, the operator's word is not taken.
     await assert.rejects(settle(), { statusCode: 409, message: /Only a Stripe hold still PENDING a day after/ });
+    assert.equal(await listed(), false);
 
     await context.db.query(`update case_payments set created_at = now() - interval '25 hours' where id = $1`, [
       paymentId,
     ]);
+    assert.equal(await listed(), true, 'listed for the operator once a day old');
     const sent = fake.count('POST', '/v1/payment_intents');
     const settled = await settle();
     assert.equal(settled.hold_status, 'FAILED');
@@ -114,6 +118,7 @@ describe('resuming a pending hold', () => {
     );
     assert.deepEqual(events.rows, [{ type: 'case.payment_failed', actor_kind: 'operator' }]);
 
+    assert.equal(await listed(), false);
     // Once; not for another organization or an unknown payment.
     await assert.rejects(settle(), { statusCode: 409 });
     const other = Tenant.forOperator((await context.organization()).organizationId, 'another organization');

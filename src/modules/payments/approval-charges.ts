@@ -119,6 +119,19 @@ export class ApprovalChargeQueue {
     return rowCount;
   }
 
+  /** Approval charges left to an operator (KEY_OUTLIVED) of payments still UNPAID: what `chargeAgain` takes. */
+  async leftToOperator(): Promise<ApprovalChargeRow[]> {
+    const { rows } = await this.db.query<ApprovalChargeRow>(
+      `select ${jobColumns.replace(/(\w+)/g, 'j.$1')}
+         from payment_approval_charges j
+         join case_payments p on p.id = j.case_payment_id
+        where j.operation = 'charge' and j.status = 'failed' and j.last_error = $1 and p.status = 'UNPAID'
+        order by j.created_at limit 500`,
+      [KEY_OUTLIVED],
+    );
+    return rows;
+  }
+
   /**
    * An approval charge left to an operator (KEY_OUTLIVED) of a payment still UNPAID starts a new round, whose key
    * names its round and so is a new charge; once, since it then is no longer failed. Answers its record's id.
@@ -267,6 +280,11 @@ export class ApprovalChargeJob {
   /** Stops claiming and waits for the records in hand (a call cut short stays claimed until its lease lapses). */
   stop(): Promise<void> {
     return this.loop.stop();
+  }
+
+  /** See ApprovalChargeQueue.leftToOperator. */
+  leftToOperator(): Promise<ApprovalChargeRow[]> {
+    return new ApprovalChargeQueue(this.db).leftToOperator();
   }
 
   /**

@@ -189,6 +189,49 @@ export function registerPaymentCommands(program: Command, withServices: WithServ
     );
 
   payments
+    .command('left-to-operator')
+    .description(
+      'Stripe refunds, approval charges and holds whose outcome only an operator can settle, by kind, oldest first',
+    )
+    .action(() =>
+      withServices(async (services) => {
+        const [refunds, charges, holds] = await Promise.all([
+          services.refunds.leftToOperator(),
+          services.approvalCharges.leftToOperator(),
+          services.payments.holdsLeftToOperator(),
+        ]);
+        print([
+          ...refunds.map((refund) => ({
+            kind: 'refund',
+            organizationId: refund.organization_id,
+            caseId: refund.case_id,
+            paymentId: refund.case_payment_id,
+            refundId: refund.id,
+            amount: centsToDecimalString(refund.amount_cents),
+            createdAt: refund.created_at.toISOString(),
+            settle: `payments settle-refund ${refund.organization_id} ${refund.id} --made <re_...> | --never-made`,
+          })),
+          ...charges.map((charge) => ({
+            kind: 'approval-charge',
+            organizationId: charge.organization_id,
+            caseId: charge.case_id,
+            paymentId: charge.case_payment_id,
+            settle: `payments charge-again ${charge.organization_id} ${charge.case_payment_id} --nothing-charged`,
+          })),
+          ...holds.map((hold) => ({
+            kind: 'hold',
+            organizationId: hold.organization_id,
+            caseId: hold.case_id,
+            paymentId: hold.id,
+            amount: centsToDecimalString(hold.amount_cents),
+            createdAt: hold.created_at.toISOString(),
+            settle: `payments settle-hold ${hold.organization_id} ${hold.id} --never-placed`,
+          })),
+        ]);
+      }),
+    );
+
+  payments
     .command('settle-refund')
     .argument('<organizationId>')
     .argument('<refundId>')

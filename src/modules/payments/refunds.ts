@@ -199,6 +199,22 @@ export class RefundService {
   }
 
   /**
+   * Pending refunds that neither a retry nor the sweep settles (unmarked, and older than their gateway replays their
+   * key): what `payments settle-refund` settles, the oldest 500.
+   */
+  async leftToOperator(): Promise<AbandonedRefund[]> {
+    const { rows } = await this.db.query<AbandonedRefund>(
+      `select r.organization_id, p.case_id, p.gateway, p.gateway_reference as payment_reference,
+              ${refundColumns.replace(/(\w+)/g, 'r.$1')}
+         from case_payment_refunds r
+         join case_payments p on p.id = r.case_payment_id
+        where r.status = 'pending' and not r.findable_by_key
+        order by r.created_at limit 500`,
+    );
+    return rows.filter((row) => !keyStillReplayed(row.gateway, row.created_at));
+  }
+
+  /**
    * `care360 payments settle-refund`: an operator records the outcome of a pending refund that nothing else can
    * settle (a Stripe refund sent before refunds carried their key, once Stripe no longer replays it), as read in
    * the gateway's dashboard. Made: recorded as a refund the gateway made, with its case event. Never made: recorded

@@ -549,6 +549,12 @@ export class PaymentService {
     return changed.after;
   }
 
+  /** Stripe holds still PENDING once their key is outlived: what `payments settle-hold` settles (the oldest 500). */
+  async holdsLeftToOperator(): Promise<CasePaymentRow[]> {
+    const pending = await new PaymentsAcrossOrganizations(this.db).listStalePendingHolds('stripe', 0);
+    return pending.filter((row) => !keyStillReplayed('stripe', row.created_at));
+  }
+
   /** Holds still open, soonest expiry first; `withinHours` keeps those expiring within that many hours. */
   listHolds(withinHours: number | null): Promise<CasePaymentRow[]> {
     return new PaymentsAcrossOrganizations(this.db).listHolds(withinHours);
