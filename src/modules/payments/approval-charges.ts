@@ -123,9 +123,8 @@ export class ApprovalChargeQueue {
   async leftToOperator(): Promise<ApprovalChargeRow[]> {
     const { rows } = await this.db.query<ApprovalChargeRow>(
       `select ${jobColumns.replace(/(\w+)/g, 'j.$1')}
-         from payment_approval_charges j
-         join case_payments p on p.id = j.case_payment_id
-        where j.operation = 'charge' and j.status = 'failed' and j.last_error = $1 and p.status = 'UNPAID'
+         from payment_approval_charges j, case_payments p
+        where ${LEFT_TO_OPERATOR}
         order by j.created_at limit 500`,
       [KEY_OUTLIVED],
     );
@@ -142,10 +141,9 @@ export class ApprovalChargeQueue {
           set status = 'pending', round = j.round + 1, attempts = 0, gateway_reference = null, claimed_until = null,
               last_error = null, first_sent_at = null, updated_at = now()
          from case_payments p
-        where j.organization_id = $1 and j.case_payment_id = $2 and j.operation = 'charge' and j.status = 'failed'
-          and j.last_error = $3 and p.organization_id = $1 and p.id = j.case_payment_id and p.status = 'UNPAID'
+        where ${LEFT_TO_OPERATOR} and j.organization_id = $2 and j.case_payment_id = $3 and p.organization_id = $2
         returning j.id`,
-      [tenant.organizationId, paymentId, KEY_OUTLIVED],
+      [KEY_OUTLIVED, tenant.organizationId, paymentId],
     );
     return rows[0]?.id ?? null;
   }
@@ -233,6 +231,10 @@ export interface ApprovalChargeOptions {
 const KEY_OUTLIVED =
   'The charge was first sent more than a day ago and its outcome is unknown. Stripe no longer replays its key, so ' +
   'it is not sent again: look for a PaymentIntent with this payment in its metadata (care360_case_payment_id)';
+
+/** A charge record `j` left to an operator, of its payment `p` still owed; $1 is KEY_OUTLIVED. */
+const LEFT_TO_OPERATOR = `j.operation = 'charge' and j.status = 'failed' and j.last_error = $1
+          and p.id = j.case_payment_id and p.status = 'UNPAID'`;
 
 /** The first retry's delay; each further one doubles, up to an hour. */
 const FIRST_RETRY_MS = 10_000;
@@ -359,19 +361,18 @@ export class ApprovalChargeJob {
     if (payment.amount_cents < gateway.minimumAmountCents) {
       return this.recordFailure(job, tenant, payment, `The amount is below ${gateway.name}'s minimum`, null);
     }
-    if (!job.gateway_reference) {
-      if (!keyStillReplayed(gateway.name, await queue.markSent(job.id))) {
-        if (payment.status !== 'UNPAID') {
-          // Stripe's webhook recorded the charge meanwhile (only this job charges an owed payment's card).
-          return queue.close(job.id, 'skipped', { error: `The payment became ${payment.status} before a retry` });
-        }
-        // Its outcome is unknown (else it would be recorded) and Stripe would take the key as a new charge.
-        this.loop.log?.warn(
-          { approvalChargeId: job.id, casePaymentId: job.case_payment_id },
-          'approval charge left to an operator: its first attempt is more than a day old and its outcome unknown',
-        );
-        return queue.close(job.id, 'failed', { error: KEY_OUTLIVED });
+    // Every attempt without a gateway reference sends the charge; the first one notes when.
+    if (!job.gateway_reference && !keyStillReplayed(gateway.name, await queue.markSent(job.id))) {
+      if (payment.status !== 'UNPAID') {
+        // Stripe's webhook recorded the charge meanwhile (only this job charges an owed payment's card).
+        return queue.close(job.id, 'skipped', { error: `The payment became ${payment.status} before a retry` });
       }
+      // Its outcome is unknown (else it would be recorded) and Stripe would take the key as a new charge.
+      this.loop.log?.warn(
+        { approvalChargeId: job.id, casePaymentId: job.case_payment_id },
+        'approval charge left to an operator: its first attempt is more than a day old and its outcome unknown',
+      );
+      return queue.close(job.id, 'failed', { error: KEY_OUTLIVED });
     }
     let result: PaymentResult | null;
     try {

@@ -6,7 +6,7 @@ import { centsToDecimalString, optionalDollarsToCents } from '../../money.ts';
 import { bundleJson, productJson } from '../products/views.ts';
 import { promoJson } from '../promo-codes/views.ts';
 import { GATEWAY_CREDENTIAL_NAMES, gatewayCredentialsBody, type GatewayCredentialsInput } from './credentials.ts';
-import type { SettledRefund } from './refunds.ts';
+import type { RefundWithPayment } from './refunds.ts';
 
 type WithServices = (work: (services: Services) => Promise<void>) => Promise<void>;
 type Print = (value: unknown) => void;
@@ -45,7 +45,7 @@ function refundOutcome(options: { made?: string; neverMade?: boolean }) {
   return { made: true as const, gatewayReference: reference };
 }
 
-const refundJson = (refund: SettledRefund) => ({
+const refundJson = (refund: RefundWithPayment) => ({
   refundId: refund.id,
   caseId: refund.case_id,
   paymentId: refund.case_payment_id,

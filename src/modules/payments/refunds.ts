@@ -28,14 +28,8 @@ interface RefundRow {
   created_at: Date;
 }
 
-/** A refund an operator settles, with its payment's case and gateway. */
-export interface SettledRefund extends RefundRow {
-  case_id: string;
-  gateway: string;
-}
-
-/** A pending refund the payment sweep settles, with its payment's gateway and reference there. */
-export interface AbandonedRefund extends RefundRow {
+/** A refund with its payment's case, gateway and reference there (the sweep's and the operator's view). */
+export interface RefundWithPayment extends RefundRow {
   organization_id: string;
   case_id: string;
   gateway: PaymentGateway['name'];
@@ -44,6 +38,19 @@ export interface AbandonedRefund extends RefundRow {
 
 const refundColumns =
   'id, case_payment_id, amount_cents, status, gateway_reference, failure_message, findable_by_key, created_at';
+
+/** The select of RefundWithPayment; a query adds its where clause. */
+const refundWithPayment = `select r.organization_id, p.case_id, p.gateway, p.gateway_reference as payment_reference,
+         ${refundColumns.replace(/(\w+)/g, 'r.$1')}
+    from case_payment_refunds r
+    join case_payments p on p.id = r.case_payment_id`;
+
+/**
+ * A pending refund sent before refunds carried their key, once its gateway no longer replays the key: a retry
+ * would be a new refund and the sweep cannot find it, so only an operator settles it.
+ */
+const keyOutlived = (refund: RefundRow, gateway: string) =>
+  !refund.findable_by_key && !keyStillReplayed(gateway, refund.created_at);
 
 const OPERATOR: CaseEventActor = { kind: 'operator', id: null };
 
@@ -117,7 +124,7 @@ export class RefundService {
       if (earlier.status === 'succeeded') return (await repository.findPayment(caseId, paymentId))!;
       if (earlier.status === 'failed') throw cannot(earlier.failure_message ?? 'the payment provider refused it');
       // A refund not marked with its key (sent before refunds were) is found only by Stripe's replay of the key.
-      if (!earlier.findable_by_key && !keyStillReplayed(gateway.name, earlier.created_at)) throw outlivedKey();
+      if (keyOutlived(earlier, gateway.name)) throw outlivedKey();
       if (!(await this.claim(tenant, earlier.id, this.claimMsOf(gateway.name)))) throw inProgress();
       refund = earlier;
     } else {
@@ -157,12 +164,9 @@ export class RefundService {
    * The payment sweep's part (docs/operations.md#the-payment-sweep): refunds left pending this long, by a request
    * that died or was never retried, whose claim has lapsed, and which their gateway can find by key.
    */
-  async listAbandoned(olderThanMinutes: number): Promise<AbandonedRefund[]> {
-    const { rows } = await this.db.query<AbandonedRefund>(
-      `select r.organization_id, p.case_id, p.gateway, p.gateway_reference as payment_reference,
-              ${refundColumns.replace(/(\w+)/g, 'r.$1')}
-         from case_payment_refunds r
-         join case_payments p on p.id = r.case_payment_id
+  async listAbandoned(olderThanMinutes: number): Promise<RefundWithPayment[]> {
+    const { rows } = await this.db.query<RefundWithPayment>(
+      `${refundWithPayment}
         where r.status = 'pending' and r.findable_by_key
           and r.created_at < now() - make_interval(mins => $1::int)
           and (r.claimed_until is null or r.claimed_until < now())
@@ -178,7 +182,7 @@ export class RefundService {
    * recorded failed, which gives its amount back to what is left to refund. The sweep never sends a refund. A
    * look-up that fails throws, and the refund waits for the next pass.
    */
-  async settleAbandoned(refund: AbandonedRefund): Promise<'settled' | 'failed' | 'unknown'> {
+  async settleAbandoned(refund: RefundWithPayment): Promise<'settled' | 'failed' | 'unknown'> {
     const tenant = Tenant.forOperator(refund.organization_id, 'a pending refund names its organization');
     const gateway = (await this.gateways.forOrganization(refund.organization_id)).byName[refund.gateway];
     if (!gateway?.findRefund || !(await this.claim(tenant, refund.id, this.claimMsOf(gateway.name)))) return 'unknown';
@@ -202,16 +206,13 @@ export class RefundService {
    * Pending refunds that neither a retry nor the sweep settles (unmarked, and older than their gateway replays their
    * key): what `payments settle-refund` settles, the oldest 500.
    */
-  async leftToOperator(): Promise<AbandonedRefund[]> {
-    const { rows } = await this.db.query<AbandonedRefund>(
-      `select r.organization_id, p.case_id, p.gateway, p.gateway_reference as payment_reference,
-              ${refundColumns.replace(/(\w+)/g, 'r.$1')}
-         from case_payment_refunds r
-         join case_payments p on p.id = r.case_payment_id
+  async leftToOperator(): Promise<RefundWithPayment[]> {
+    const { rows } = await this.db.query<RefundWithPayment>(
+      `${refundWithPayment}
         where r.status = 'pending' and not r.findable_by_key
         order by r.created_at limit 500`,
     );
-    return rows.filter((row) => !keyStillReplayed(row.gateway, row.created_at));
+    return rows.filter((row) => keyOutlived(row, row.gateway));
   }
 
   /**
@@ -225,11 +226,11 @@ export class RefundService {
     tenant: Tenant,
     refundId: string,
     outcome: { made: true; gatewayReference: string } | { made: false },
-  ): Promise<SettledRefund> {
+  ): Promise<RefundWithPayment> {
     const refund = await this.operatorView(tenant, refundId);
     if (!refund) throw new ApiError(404, 'Refund not found');
     if (refund.status !== 'pending') throw new ApiError(409, `The refund is already ${refund.status}: nothing changed`);
-    const gateway = refund.gateway as PaymentGateway['name'];
+    const { gateway } = refund;
     if (!(await this.claim(tenant, refund.id, this.claimMsOf(gateway)))) {
       throw new ApiError(409, 'An attempt to send this refund may still be at work; run the command again later');
     }
@@ -243,12 +244,10 @@ export class RefundService {
     return (await this.operatorView(tenant, refundId))!;
   }
 
-  private async operatorView(tenant: Tenant, refundId: string): Promise<SettledRefund | null> {
+  private async operatorView(tenant: Tenant, refundId: string): Promise<RefundWithPayment | null> {
     if (!isUuid(refundId)) return null;
-    const { rows } = await this.db.query<SettledRefund>(
-      `select p.case_id, p.gateway, ${refundColumns.replace(/(\w+)/g, 'r.$1')}
-         from case_payment_refunds r join case_payments p on p.id = r.case_payment_id
-        where r.organization_id = $1 and r.id = $2`,
+    const { rows } = await this.db.query<RefundWithPayment>(
+      `${refundWithPayment} where r.organization_id = $1 and r.id = $2`,
       [tenant.organizationId, refundId],
     );
     return rows[0] ?? null;

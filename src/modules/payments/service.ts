@@ -40,6 +40,13 @@ const HOLD_KEY_OUTLIVED =
   'This hold was first requested more than a day ago and its outcome is unknown. Stripe no longer replays its key, ' +
   "so it is not placed again: it stays PENDING until Stripe's webhook settles it";
 
+/** A Stripe hold still PENDING once its key is outlived: no retry sends it; its webhook or an operator settles it. */
+const holdLeftToOperator = (row: CasePaymentRow) =>
+  row.gateway === 'stripe' &&
+  row.hold_status === 'PENDING' &&
+  !row.gateway_reference &&
+  !keyStillReplayed(row.gateway, row.created_at);
+
 /** How long `payments orphans --refund` holds a charge while it refunds it (one gateway call). */
 const ORPHAN_REFUND_CLAIM_MS = 120_000;
 
@@ -520,12 +527,7 @@ export class PaymentService {
       : { rows: [] };
     if (!rows[0]) throw new ApiError(404, 'Payment not found');
     const row = await requirePayment(new PaymentRepository(this.db, tenant), rows[0].case_id, paymentId);
-    const settles =
-      row.gateway === 'stripe' &&
-      row.hold_status === 'PENDING' &&
-      !row.gateway_reference &&
-      !keyStillReplayed(row.gateway, row.created_at);
-    if (!settles) {
+    if (!holdLeftToOperator(row)) {
       throw new ApiError(
         409,
         'Only a Stripe hold still PENDING a day after it was requested is settled by an operator; this payment is ' +
@@ -552,7 +554,7 @@ export class PaymentService {
   /** Stripe holds still PENDING once their key is outlived: what `payments settle-hold` settles (the oldest 500). */
   async holdsLeftToOperator(): Promise<CasePaymentRow[]> {
     const pending = await new PaymentsAcrossOrganizations(this.db).listStalePendingHolds('stripe', 0);
-    return pending.filter((row) => !keyStillReplayed('stripe', row.created_at));
+    return pending.filter(holdLeftToOperator);
   }
 
   /** Holds still open, soonest expiry first; `withinHours` keeps those expiring within that many hours. */
