@@ -53,7 +53,13 @@ describe('the gate', () => {
     const firstPayments = new PaymentRepository(context.db, Tenant.forOperator(first.organizationId, 'test'));
     const secondPayments = new PaymentRepository(context.db, Tenant.forOperator(second.organizationId, 'test'));
     const id = randomUUID();
-    await firstPayments.insertIntent({ id, gateway: 'stripe', kind: 'payment', amountCents: 500 });
+    await firstPayments.insertIntent({
+      id,
+      gateway: 'stripe',
+      kind: 'payment',
+      amountCents: 500,
+      requestKey: `intake:${id}`,
+    });
     const status = async () =>
       (await context.db.query<{ status: string }>('select status from gateway_intents where id = $1', [id])).rows[0]!
         .status;
@@ -61,7 +67,7 @@ describe('the gate', () => {
 
     await secondPayments.recordIntentResult(id, { gatewayIntentId: 'pi_foreign', status: 'succeeded' });
     await secondPayments.closeIntent(id, 'failed');
-    assert.equal(await secondPayments.claimIntent(id, 60_000), false);
+    assert.equal(await secondPayments.claimIntent(id, 60_000), null);
     assert.equal(await status(), before);
     assert.equal(await secondPayments.findIntent('stripe', 'pi_foreign'), null);
 
@@ -73,7 +79,7 @@ describe('the gate', () => {
       (await anyOrganization.findIntentAnyOrganization('stripe', 'pi_own'))?.organization_id,
       first.organizationId,
     );
-    assert.equal(await anyOrganization.claimIntent(id, 60_000), true);
+    assert.equal((await anyOrganization.claimIntent(id, 60_000))?.id, id);
   });
 
   it('answers each key with its own organization', async () => {

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Database, Queryable } from '../../src/db/database.ts';
+import { Tenant } from '../../src/http/gate.ts';
+import { PaymentRepository, PaymentsAcrossOrganizations } from '../../src/modules/payments/repository.ts';
 import { createServices } from '../../src/services.ts';
 import { startFakeNmi, type FakeNmiServer } from '../fakes/nmi-server.ts';
 import { ADMIN_TOKEN, type TestContext } from '../support/app.ts';
 import { freshDatabase } from '../support/database.ts';
-import { chargeWithoutCase, createCase, paymentRow, paymentsTestContext } from './support.ts';
+import { chargeWithoutCase, createCase, lapseIntakeCharge, paymentRow, paymentsTestContext } from './support.ts';
 
 // An intake with an nmiPaymentToken charges the card before its case exists (issue 16, defects 2, 3 and 6). The
 // charge's record (gateway_intents, keyed by the intake's idempotencyKey and token) is worked on by one request
@@ -153,6 +156,77 @@ describe('an intake charge is worked on by one request at a time (defect 6)', ()
     const retried = await createCase(context, apiKey, body);
     assert.equal(retried.status, 200, JSON.stringify(retried.body));
     assert.equal(sales(nmi, 'tok-crashed'), 1, 'the retry took the charge the dead attempt made');
+  });
+});
+
+describe('a same-key intake that read the charge before its case was written leaves it to that case', () => {
+  let nmi: FakeNmiServer;
+  let context: TestContext;
+  let held: ReturnType<typeof withHeldStatements>;
+  let apiKey: string;
+  let organizationId: string;
+  /** The claim of a charge record that an earlier request made (a new record is claimed by its insert). */
+  const CLAIM = 'update gateway_intents set claimed_until = now() +';
+
+  before(async () => {
+    nmi = await startFakeNmi();
+    const fresh = await freshDatabase();
+    held = withHeldStatements(fresh.db, CLAIM);
+    context = await contextOn(held.db, fresh.drop, nmi);
+    ({ apiKey, organizationId } = await context.organization());
+  });
+  after(async () => {
+    await context.close();
+    await nmi.stop();
+  });
+
+  it('its claim comes after that case: the documented 409, and the case keeps its sale (one, not voided)', async () => {
+    // On PostgreSQL its claim waits on the row the first intake's transaction attaches, and runs once that
+    // commits; here it is held until then. Taking the charge on what it read voided the first case's sale.
+    const body = { nmiChargeNow: true, nmiPaymentToken: 'tok-stale', paymentAmount: 45, idempotencyKey: 'stale' };
+    const answerSale = nmi.holdNextAnswer();
+    const first = createCase(context, apiKey, body);
+    while (sales(nmi, 'tok-stale') === 0) await sleep(5);
+    held.hold();
+    const second = createCase(context, apiKey, body);
+    while (held.arrived(CLAIM) === 0) await sleep(5); // it has found the charge, with no case yet
+    answerSale();
+    const written = await first;
+    assert.equal(written.status, 200, JSON.stringify(written.body));
+    const callsBefore = nmi.calls.length;
+    held.release();
+    assert.deepEqual((await second).body, IN_PROGRESS);
+    assert.equal(nmi.calls.length, callsBefore, 'NMI is not asked anything for it');
+    const sale = nmi.calls.find((call) => call.type === 'sale' && call.payment_token === 'tok-stale')!;
+    assert.deepEqual(
+      nmi.transactionsFor(sale.orderid!).map((transaction) => transaction.state),
+      ['settled'],
+    );
+    const { rows } = await context.db.query<{ case_id: string; status: string }>(
+      `select case_id, status from gateway_intents ${LOOK_UP_CHARGE}`,
+      [organizationId, `intake:stale:${createHash('sha256').update('tok-stale').digest('hex').slice(0, 32)}`],
+    );
+    assert.deepEqual(rows, [{ case_id: written.caseId, status: 'succeeded' }]);
+  });
+
+  it('the orphans command does not refund a charge that a retried intake attached after it was listed', async () => {
+    await chargeWithoutCase(context, organizationId, 'listed', 1500);
+    const recordId = await lapseIntakeCharge(context, 'listed');
+    const acrossOrganizations = new PaymentsAcrossOrganizations(context.db);
+    assert.deepEqual(
+      (await acrossOrganizations.listOrphanCharges(0)).map((orphan) => orphan.id),
+      [recordId],
+    );
+    const retried = await createCase(context, apiKey, {
+      nmiChargeNow: true,
+      nmiPaymentToken: 'tok-listed',
+      paymentAmount: 15,
+      idempotencyKey: 'listed',
+    });
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(await acrossOrganizations.claimIntent(recordId, 60_000), null);
+    const payments = new PaymentRepository(context.db, Tenant.forOperator(organizationId, 'test'));
+    assert.equal(await payments.claimIntent(recordId, 60_000), null, 'nor may a retried intake claim it again');
   });
 });
 

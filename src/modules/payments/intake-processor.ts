@@ -431,15 +431,16 @@ export class IntakePaymentsProcessor implements IntakePaymentProcessor {
           'This idempotencyKey was used with other payment fields; send them unchanged, or use a new idempotencyKey.',
         );
       }
-      if (!(await repository.claimIntent(earlier.id, this.claimMs))) throw inProgress();
+      const claimed = await repository.claimIntent(earlier.id, this.claimMs);
+      if (!claimed) throw inProgress();
       // Charged, but the case was never written: this intake takes that charge (the claim ends with it).
-      if (earlier.status === 'succeeded' && earlier.result) {
+      if (claimed.status === 'succeeded' && claimed.result) {
         return {
           kind: 'nmi',
-          intentRecordId: earlier.id,
-          payment: reviveResult(earlier.result),
+          intentRecordId: claimed.id,
+          payment: reviveResult(claimed.result),
           gateway: gateway.name,
-          promoCodesReserved: earlier.reserved_promo_code_ids !== null,
+          promoCodesReserved: claimed.reserved_promo_code_ids !== null,
         };
       }
       // The earlier attempt's outcome is unknown (timeout, crash): NMI's Query API is asked for its orderid first.

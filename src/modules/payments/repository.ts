@@ -299,9 +299,10 @@ export class PaymentRepository {
 
   /**
    * Claims an intake's charge record for one request, for `claimMs` (then a request cut short by a crash lets go
-   * of it). False when another request holds it.
+   * of it), and answers the record as it is once claimed. Null when another request holds it, or when it is no
+   * longer open: attached to a case, or closed (voided, refunded, declined).
    */
-  claimIntent(id: string, claimMs: number): Promise<boolean> {
+  claimIntent(id: string, claimMs: number): Promise<GatewayIntentRow | null> {
     return claimIntent(this.db, id, this.organizationId, claimMs);
   }
 
@@ -496,7 +497,7 @@ export class PaymentsAcrossOrganizations {
   }
 
   /** Claims an orphan charge by its record id: see PaymentRepository.claimIntent. */
-  claimIntent(id: string, claimMs: number): Promise<boolean> {
+  claimIntent(id: string, claimMs: number): Promise<GatewayIntentRow | null> {
     return claimIntent(this.db, id, null, claimMs);
   }
 
@@ -543,18 +544,25 @@ export interface IntentResult {
 // The statements on one intent by id that both repositories run: `organizationId` null only for
 // PaymentsAcrossOrganizations.
 
+/**
+ * The open-record test is in the claim itself, not in the caller's earlier read: that read may predate the
+ * commit that attached the charge to its case (PostgreSQL re-checks these conditions on the row a waiting update
+ * gets), and a caller acting on it would void or refund the money of a written case.
+ */
 async function claimIntent(
   db: Queryable,
   id: string,
   organizationId: string | null,
   claimMs: number,
-): Promise<boolean> {
-  const { rowCount } = await db.query(
+): Promise<GatewayIntentRow | null> {
+  const { rows } = await db.query<GatewayIntentRow>(
     `update gateway_intents set claimed_until = now() + make_interval(secs => $3::float8 / 1000)
-      where id = $1 and ($2::uuid is null or organization_id = $2) and (claimed_until is null or claimed_until < now())`,
+      where id = $1 and ($2::uuid is null or organization_id = $2) and request_key is not null and case_id is null
+        and (claimed_until is null or claimed_until < now())
+      returning ${intentColumns}`,
     [id, organizationId, claimMs],
   );
-  return rowCount > 0;
+  return rows[0] ?? null;
 }
 
 async function releaseIntent(db: Queryable, id: string, organizationId: string | null): Promise<void> {
