@@ -107,6 +107,11 @@ describe(`payments under races, ${usesPostgres ? 'two server processes on Postgr
     }
     const sales = nmi.calls.filter((call) => call.type === 'sale' && call.payment_token === token);
     assert.equal(sales.length, 1, 'NMI was asked for one sale');
+    assert.deepEqual(
+      nmi.transactionsFor(sales[0]!.orderid!).map((transaction) => transaction.state),
+      ['settled'],
+      'the case keeps its sale: no refused intake voided it',
+    );
     assert.equal(
       await count('select 1 from cases where organization_id = $1 and idempotency_key = $2', [
         organizationId,
