@@ -193,6 +193,15 @@ export class PaymentRepository {
     return rows[0] ?? null;
   }
 
+  /** The payment by its id alone, for an operator command that names no case. */
+  async findPaymentById(paymentId: string): Promise<CasePaymentRow | null> {
+    const { rows } = await this.db.query<CasePaymentRow>(
+      `select ${paymentColumns} from case_payments where organization_id = $1 and id = $2`,
+      [this.organizationId, paymentId],
+    );
+    return rows[0] ?? null;
+  }
+
   /**
    * The payment, locked for update in the caller's transaction. Under read committed a lock that waited for another
    * transaction returns the row as that transaction left it, so the caller sees the change it queued behind.

@@ -519,14 +519,8 @@ export class PaymentService {
    * retry sends it again; a webhook or a retry that recorded the hold first wins.
    */
   async settleHoldNeverPlaced(tenant: Tenant, paymentId: string, actor: CaseEventActor): Promise<CasePaymentRow> {
-    const { rows } = isUuid(paymentId)
-      ? await this.db.query<{ case_id: string }>(
-          'select case_id from case_payments where organization_id = $1 and id = $2',
-          [tenant.organizationId, paymentId],
-        )
-      : { rows: [] };
-    if (!rows[0]) throw new ApiError(404, 'Payment not found');
-    const row = await requirePayment(new PaymentRepository(this.db, tenant), rows[0].case_id, paymentId);
+    const row = isUuid(paymentId) ? await new PaymentRepository(this.db, tenant).findPaymentById(paymentId) : null;
+    if (!row) throw new ApiError(404, 'Payment not found');
     if (!holdLeftToOperator(row)) {
       throw new ApiError(
         409,
